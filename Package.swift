@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+// Meridian: a permissioned chain for cross-border health-data consent, audit and sharing.
+// The layout follows the design card: Runtime/ (deterministic rules), Node/ (time and I/O),
+// Tools/ (CLIs, benchmarks, fuzzers), Contracts/, Genesis/, Tests/. See docs/ARCHITECTURE.md.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Meridian",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MeridianRuntime", targets: ["MeridianRuntime"]),
+        .executable(name: "meridian-bench", targets: ["MeridianBench"]),
+    ],
+    targets: [
+        // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
+        .systemLibrary(name: "CSecp256k1", path: "Runtime/System/CSecp256k1", pkgConfig: "libsecp256k1",
+                       providers: [.apt(["libsecp256k1-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Runtime/System/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CRocksDB", path: "Node/System/CRocksDB", pkgConfig: "rocksdb",
+                       providers: [.apt(["librocksdb-dev"])]),
+
+        // Runtime: deterministic, no clock, no network, no disk beyond the state interface.
+        .target(name: "MeridianCore", dependencies: ["CSecp256k1", "COpenSSL"], path: "Runtime/Core",
+                swiftSettings: strict),
+        .target(name: "MeridianState", dependencies: ["MeridianCore"], path: "Runtime/State",
+                swiftSettings: strict),
+        .target(name: "MeridianModules", dependencies: ["MeridianCore", "MeridianState"], path: "Runtime/Modules",
+                swiftSettings: strict),
+        .target(name: "MeridianRuntime", dependencies: ["MeridianCore", "MeridianState", "MeridianModules"],
+                path: "Runtime/Execution", swiftSettings: strict),
+
+        // Node: everything with time and I/O.
+        .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState"],
+                path: "Node/Storage", swiftSettings: strict),
+
+        // Tools.
+        .executableTarget(name: "MeridianBench",
+                          dependencies: ["MeridianRuntime", "MeridianStorage", "CSecp256k1"],
+                          path: "Tools/Bench", swiftSettings: strict),
+        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianRuntime"], path: "Tools/FuzzCodec",
+                          swiftSettings: strict),
+
+        // Tests mirror the layout.
+        .testTarget(name: "RuntimeTests",
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime"],
+                    path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
+        .testTarget(name: "NodeTests",
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianRuntime", "MeridianStorage"],
+                    path: "Tests/NodeTests", swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)
