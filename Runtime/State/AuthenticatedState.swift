@@ -1,0 +1,116 @@
+public import MeridianCore
+
+/// The runtime's authenticated key-value state: latest values for fast reads, a sparse Merkle
+/// tree for roots and proofs, versioned by block height.
+///
+/// Execution writes into a `StateView`; `prepare` turns the view's writes into the next version's
+/// root and nodes without touching storage (validators do this to check a proposal), and
+/// `commit` writes a prepared version atomically.
+public final class AuthenticatedState {
+    public let storage: any StateStorage
+    public let tree: SparseMerkleTree
+    public private(set) var version: UInt64?
+    public private(set) var root: Bytes32
+
+    /// Opens the state at the latest committed version (or empty, before genesis).
+    public init(storage: any StateStorage, maxCachedNodes: Int = 1 << 20) throws(StateError) {
+        self.storage = storage
+        self.tree = SparseMerkleTree(storage: storage, maxCachedNodes: maxCachedNodes)
+        let latest = try storage.latestVersion()
+        version = latest
+        if let latest {
+            guard let r = try storage.root(version: latest) else { throw StateError(.unknownVersion, "no root for \(latest)") }
+            root = r
+        } else {
+            root = SparseMerkleTree.emptyRoot
+        }
+    }
+
+    /// The latest committed value of a raw key.
+    public func value(_ key: [UInt8]) throws(StateError) -> [UInt8]? { try storage.value(key) }
+
+    /// A fresh view over the latest committed state.
+    public func view() -> StateView { StateView(state: self) }
+
+    /// A version computed but not yet written.
+    public struct Prepared {
+        public let version: UInt64
+        public let root: Bytes32
+        public let batch: StateBatch
+    }
+
+    /// Computes the root that committing `view`'s writes as `version` would give.
+    public func prepare(_ view: StateView, version newVersion: UInt64) throws(StateError) -> Prepared {
+        if let version, newVersion != version + 1 {
+            throw StateError(.versionOrder, "version \(newVersion) does not follow \(version)")
+        }
+        let writes = view.blockWrites
+        var updates: [SparseMerkleTree.Update] = []
+        updates.reserveCapacity(writes.count)
+        var values: [(key: [UInt8], value: [UInt8]?)] = []
+        values.reserveCapacity(writes.count)
+        for (k, v) in writes {
+            updates.append(.init(keyHash: StateProof.keyHash(k), value: v))
+            values.append((k, v))
+        }
+        let result = try tree.apply(root: root, updates: updates)
+        let batch = StateBatch(version: newVersion, root: result.root, nodes: result.newNodes, values: values)
+        return Prepared(version: newVersion, root: result.root, batch: batch)
+    }
+
+    /// Writes a prepared version. Must be the one prepared on top of the current version.
+    public func commit(_ prepared: Prepared) throws(StateError) {
+        try storage.commit(prepared.batch)
+        version = prepared.version
+        root = prepared.root
+    }
+
+    /// Marks a version written by someone else in the same atomic batch (the node's block store
+    /// writes block and state together) as the current one.
+    public func didCommit(_ prepared: Prepared) {
+        version = prepared.version
+        root = prepared.root
+    }
+
+    public func root(at version: UInt64) throws(StateError) -> Bytes32 {
+        guard let r = try storage.root(version: version) else { throw StateError(.unknownVersion, "\(version)") }
+        return r
+    }
+
+    /// The value of a raw key at a committed version, with its proof against that version's root.
+    public func proof(_ key: [UInt8], at version: UInt64? = nil) throws(StateError) -> (value: [UInt8]?, proof: StateProof, root: Bytes32) {
+        let r = try version.map { v throws(StateError) in try root(at: v) } ?? root
+        let keyHash = StateProof.keyHash(key)
+        return (try tree.value(at: r, keyHash: keyHash), try tree.proof(at: r, keyHash: keyHash), r)
+    }
+}
+
+/// A read-write view for executing one block: writes are buffered per transaction (so a failed
+/// transaction leaves nothing behind) and per block (so the block can be prepared and discarded).
+public final class StateView {
+    let state: AuthenticatedState
+    private(set) var blockWrites: [[UInt8]: [UInt8]?] = [:]
+    private var txWrites: [[UInt8]: [UInt8]?] = [:]
+
+    init(state: AuthenticatedState) { self.state = state }
+
+    public func get(_ key: [UInt8]) throws(StateError) -> [UInt8]? {
+        if let v = txWrites[key] { return v }
+        if let v = blockWrites[key] { return v }
+        return try state.value(key)
+    }
+
+    public func set(_ key: [UInt8], _ value: [UInt8]) { txWrites[key] = .some(value) }
+    public func delete(_ key: [UInt8]) { txWrites[key] = .some(nil) }
+
+    /// Keeps the current transaction's writes.
+    public func commitTransaction() {
+        for (k, v) in txWrites { blockWrites[k] = v }
+        txWrites.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops the current transaction's writes.
+    public func rollbackTransaction() { txWrites.removeAll(keepingCapacity: true) }
+
+    public var pendingWriteCount: Int { blockWrites.count + txWrites.count }
+}

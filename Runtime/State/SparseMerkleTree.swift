@@ -1,0 +1,290 @@
+public import MeridianCore
+
+/// A sparse Merkle tree over 256-bit keys (the SHA-256 of each raw state key), with nodes stored
+/// by hash so that every committed version stays readable and provable.
+///
+/// Shape: a subtree holding a single key is represented by that key's leaf, lifted to the highest
+/// position where it is alone, so a path is about log2(n) nodes long instead of 256. Hashes are
+/// domain-separated: leaf = SHA-256(0x00 || keyHash || valueHash), internal = SHA-256(0x01 ||
+/// left || right), and an empty subtree hashes to 32 zero bytes. The root of a set of key/values
+/// is independent of the order in which they were written.
+///
+/// Not thread-safe: one owner (the node's state actor or a test) drives it.
+public final class SparseMerkleTree {
+    public static let emptyRoot = Bytes32.zero
+
+    @inlinable public static func leafHash(key: Bytes32, valueHash: Bytes32) -> Bytes32 {
+        SHA256.hash(prefix: 0x00, key, valueHash)
+    }
+
+    @inlinable public static func internalHash(_ left: Bytes32, _ right: Bytes32) -> Bytes32 {
+        SHA256.hash(prefix: 0x01, left, right)
+    }
+
+    /// A decoded node. Leaves keep only the hashes here; their value stays in the stored bytes.
+    enum Node {
+        case leaf(key: Bytes32, valueHash: Bytes32)
+        case `internal`(left: Bytes32, right: Bytes32)
+    }
+
+    /// One change to apply: `value == nil` deletes the key.
+    public struct Update {
+        public let keyHash: Bytes32
+        public let value: [UInt8]?
+        public init(keyHash: Bytes32, value: [UInt8]?) { self.keyHash = keyHash; self.value = value }
+    }
+
+    /// The outcome of applying a batch of updates, not yet written to storage.
+    public struct Result {
+        public let root: Bytes32
+        public let newNodes: [(hash: Bytes32, encoded: [UInt8])]
+    }
+
+    let storage: any StateStorage
+    private var cache: NodeCache
+
+    public init(storage: any StateStorage, maxCachedNodes: Int = 1 << 20) {
+        self.storage = storage
+        self.cache = NodeCache(capacity: maxCachedNodes)
+    }
+
+    // MARK: Reading
+
+    func loadEncoded(_ hash: Bytes32, pending: [Bytes32: [UInt8]]? = nil) throws(StateError) -> [UInt8] {
+        if let p = pending?[hash] { return p }
+        guard let bytes = try storage.node(hash) else { throw StateError(.missingNode, hash.hex) }
+        return bytes
+    }
+
+    func load(_ hash: Bytes32) throws(StateError) -> Node {
+        if let n = cache[hash] { return n }
+        let node = try Self.decode(try loadEncoded(hash), hash: hash)
+        cache[hash] = node
+        return node
+    }
+
+    static func decode(_ bytes: [UInt8], hash: Bytes32) throws(StateError) -> Node {
+        guard bytes.count >= 65 else { throw StateError(.corruptNode, hash.hex) }
+        let a = Bytes32(bytes[1..<33])!, b = Bytes32(bytes[33..<65])!
+        switch bytes[0] {
+        case 0x00: return .leaf(key: a, valueHash: b)
+        case 0x01 where bytes.count == 65: return .internal(left: a, right: b)
+        default: throw StateError(.corruptNode, hash.hex)
+        }
+    }
+
+    static func encodeLeaf(key: Bytes32, valueHash: Bytes32, value: [UInt8]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(65 + value.count)
+        out.append(0x00)
+        key.withUnsafeBytes { out.append(contentsOf: $0) }
+        valueHash.withUnsafeBytes { out.append(contentsOf: $0) }
+        out.append(contentsOf: value)
+        return out
+    }
+
+    static func encodeInternal(left: Bytes32, right: Bytes32) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(65)
+        out.append(0x01)
+        left.withUnsafeBytes { out.append(contentsOf: $0) }
+        right.withUnsafeBytes { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// The value of `keyHash` under `root`, read through the tree (any committed version).
+    public func value(at root: Bytes32, keyHash: Bytes32) throws(StateError) -> [UInt8]? {
+        var hash = root
+        var depth = 0
+        while hash != .zero {
+            switch try load(hash) {
+            case .internal(let l, let r):
+                hash = keyHash.bit(depth) ? r : l
+                depth += 1
+            case .leaf(let k, _):
+                guard k == keyHash else { return nil }
+                return Array(try loadEncoded(hash).dropFirst(65))
+            }
+        }
+        return nil
+    }
+
+    /// A proof for `keyHash` under `root`: inclusion if present, absence otherwise.
+    public func proof(at root: Bytes32, keyHash: Bytes32) throws(StateError) -> StateProof {
+        var siblings: [Bytes32] = []
+        var hash = root
+        var depth = 0
+        while hash != .zero {
+            switch try load(hash) {
+            case .internal(let l, let r):
+                if keyHash.bit(depth) { siblings.append(l); hash = r } else { siblings.append(r); hash = l }
+                depth += 1
+            case .leaf(let k, let vh):
+                return StateProof(siblings: siblings, terminal: .leaf(keyHash: k, valueHash: vh))
+            }
+        }
+        return StateProof(siblings: siblings, terminal: .empty)
+    }
+
+    // MARK: Writing
+
+    /// What an updated subtree turned into; `existing` is an untouched subtree of unknown kind.
+    private enum Subtree {
+        case empty
+        case leaf(Bytes32)
+        case branch(Bytes32)
+        case existing(Bytes32)
+
+        var hash: Bytes32 {
+            switch self {
+            case .empty: .zero
+            case .leaf(let h), .branch(let h), .existing(let h): h
+            }
+        }
+    }
+
+    /// An entry of a subtree being rebuilt: a new value, or an existing leaf carried along.
+    private struct Entry {
+        let keyHash: Bytes32
+        let leafHash: Bytes32
+        let encoded: [UInt8]?   // nil: the leaf already exists in storage
+    }
+
+    /// Applies `updates` (any order; a key may appear once) to the tree with root `root`.
+    /// Nothing is written: the new nodes are returned for the caller to commit with the version.
+    public func apply(root: Bytes32, updates: [Update]) throws(StateError) -> Result {
+        var sorted = updates.sorted { $0.keyHash < $1.keyHash }
+        // Keep the last write of a key if the caller passed it twice.
+        var deduped: [Update] = []
+        deduped.reserveCapacity(sorted.count)
+        for u in sorted {
+            if let last = deduped.last, last.keyHash == u.keyHash { deduped[deduped.count - 1] = u } else { deduped.append(u) }
+        }
+        sorted = deduped
+        var newNodes: [(hash: Bytes32, encoded: [UInt8])] = []
+        let result = try update(.existing(root), depth: 0, sorted[...], &newNodes)
+        return Result(root: result.hash, newNodes: newNodes)
+    }
+
+    private func update(_ subtree: Subtree, depth: Int, _ updates: ArraySlice<Update>,
+                        _ out: inout [(hash: Bytes32, encoded: [UInt8])]) throws(StateError) -> Subtree {
+        if updates.isEmpty { return subtree }
+        let hash = subtree.hash
+        if hash == .zero {
+            return build(depth: depth, entries(from: updates, carrying: nil)[...], &out)
+        }
+        switch try load(hash) {
+        case .leaf(let k, let vh):
+            return build(depth: depth, entries(from: updates, carrying: (k, hash, vh))[...], &out)
+        case .internal(let l, let r):
+            let split = updates.partitioningIndex { $0.keyHash.bit(depth) }
+            let newLeft = try update(.existing(l), depth: depth + 1, updates[..<split], &out)
+            let newRight = try update(.existing(r), depth: depth + 1, updates[split...], &out)
+            if newLeft.hash == l && newRight.hash == r { return .branch(hash) }
+            return try join(newLeft, newRight, &out)
+        }
+    }
+
+    /// A parent of two updated subtrees, collapsing a lone leaf upwards.
+    private func join(_ left: Subtree, _ right: Subtree, _ out: inout [(hash: Bytes32, encoded: [UInt8])]) throws(StateError) -> Subtree {
+        switch (try resolve(left), try resolve(right)) {
+        case (.empty, .empty): return .empty
+        case (.leaf(let h), .empty), (.empty, .leaf(let h)): return .leaf(h)
+        case (let l, let r):
+            let h = Self.internalHash(l.hash, r.hash)
+            out.append((h, Self.encodeInternal(left: l.hash, right: r.hash)))
+            cache[h] = .internal(left: l.hash, right: r.hash)
+            return .branch(h)
+        }
+    }
+
+    private func resolve(_ s: Subtree) throws(StateError) -> Subtree {
+        guard case .existing(let h) = s else { return s }
+        if h == .zero { return .empty }
+        switch try load(h) {
+        case .leaf: return .leaf(h)
+        case .internal: return .branch(h)
+        }
+    }
+
+    private func entries(from updates: ArraySlice<Update>, carrying leaf: (key: Bytes32, hash: Bytes32, valueHash: Bytes32)?) -> [Entry] {
+        var out: [Entry] = []
+        out.reserveCapacity(updates.count + 1)
+        var carried = leaf
+        for u in updates {
+            if let c = carried, c.key < u.keyHash {
+                out.append(Entry(keyHash: c.key, leafHash: c.hash, encoded: nil)); carried = nil
+            } else if let c = carried, c.key == u.keyHash {
+                carried = nil
+                if let v = u.value, SHA256.hash(v) == c.valueHash {
+                    out.append(Entry(keyHash: c.key, leafHash: c.hash, encoded: nil)); continue
+                }
+            }
+            guard let v = u.value else { continue }
+            let vh = SHA256.hash(v)
+            out.append(Entry(keyHash: u.keyHash, leafHash: Self.leafHash(key: u.keyHash, valueHash: vh),
+                             encoded: Self.encodeLeaf(key: u.keyHash, valueHash: vh, value: v)))
+        }
+        if let c = carried { out.append(Entry(keyHash: c.key, leafHash: c.hash, encoded: nil)) }
+        return out
+    }
+
+    private func build(depth: Int, _ entries: ArraySlice<Entry>, _ out: inout [(hash: Bytes32, encoded: [UInt8])]) -> Subtree {
+        switch entries.count {
+        case 0: return .empty
+        case 1:
+            let e = entries[entries.startIndex]
+            if let enc = e.encoded { out.append((e.leafHash, enc)) }
+            return .leaf(e.leafHash)
+        default:
+            precondition(depth < 256, "two distinct keys cannot share all 256 bits")
+            let split = entries.partitioningIndex { $0.keyHash.bit(depth) }
+            let l = build(depth: depth + 1, entries[..<split], &out)
+            let r = build(depth: depth + 1, entries[split...], &out)
+            if case .empty = r, case .leaf = l { return l }
+            if case .empty = l, case .leaf = r { return r }
+            let h = Self.internalHash(l.hash, r.hash)
+            out.append((h, Self.encodeInternal(left: l.hash, right: r.hash)))
+            cache[h] = .internal(left: l.hash, right: r.hash)
+            return .branch(h)
+        }
+    }
+}
+
+extension Collection {
+    /// The first index whose element satisfies `predicate`, for a collection partitioned by it
+    /// (all non-matching first). Binary search.
+    func partitioningIndex(where predicate: (Element) -> Bool) -> Index {
+        var low = startIndex
+        var n = count
+        while n > 0 {
+            let half = n / 2
+            let mid = index(low, offsetBy: half)
+            if predicate(self[mid]) { n = half } else { low = index(after: mid); n -= half + 1 }
+        }
+        return low
+    }
+}
+
+/// A bounded cache of decoded nodes: two generations, the older dropped when the newer fills,
+/// so recently used nodes (the upper levels, touched by every update) stay in memory.
+struct NodeCache {
+    private var young: [Bytes32: SparseMerkleTree.Node] = [:]
+    private var old: [Bytes32: SparseMerkleTree.Node] = [:]
+    private let generationCapacity: Int
+
+    init(capacity: Int) { generationCapacity = max(capacity / 2, 16) }
+
+    subscript(hash: Bytes32) -> SparseMerkleTree.Node? {
+        mutating get {
+            if let n = young[hash] { return n }
+            if let n = old[hash] { self[hash] = n; return n }
+            return nil
+        }
+        set {
+            guard let newValue else { return }
+            if young.count >= generationCapacity { old = young; young = [:] }
+            young[hash] = newValue
+        }
+    }
+}
