@@ -1,0 +1,79 @@
+public import MeridianCore
+public import MeridianState
+
+/// Chain-wide bounds and periods, fixed at genesis and changed only by governance.
+public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
+    /// Transactions a block may carry.
+    public var maxTransactionsPerBlock: UInt32 = 5000
+    /// Transactions one account may have in one block (spam bound; there are no fees).
+    public var maxTransactionsPerAccountPerBlock: UInt32 = 64
+    /// Active consents a patient may hold at once.
+    public var maxActiveConsentsPerPatient: UInt32 = 64
+    /// Blocks a governance proposal stays open for votes.
+    public var governanceVotingPeriodBlocks: UInt64 = 100
+    /// Blocks between a proposal passing and its action taking effect (every node switches at the same height).
+    public var governanceActivationDelayBlocks: UInt64 = 2
+
+    public init() {}
+
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(maxTransactionsPerBlock); w.write(maxTransactionsPerAccountPerBlock); w.write(maxActiveConsentsPerPatient)
+        w.write(varint: governanceVotingPeriodBlocks); w.write(varint: governanceActivationDelayBlocks)
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        maxTransactionsPerBlock = try r.readUInt32("params.max_txs_per_block")
+        maxTransactionsPerAccountPerBlock = try r.readUInt32("params.max_txs_per_account")
+        maxActiveConsentsPerPatient = try r.readUInt32("params.max_active_consents")
+        governanceVotingPeriodBlocks = try r.readVarint("params.voting_period")
+        governanceActivationDelayBlocks = try r.readVarint("params.activation_delay")
+    }
+}
+
+/// What a module handler sees while executing one transaction: the state view (writes are
+/// buffered and dropped if the handler throws), block height and time, the verified signer,
+/// and an event buffer.
+public final class ExecutionContext {
+    public let view: StateView
+    public let chainID: String
+    public let height: UInt64
+    public let time: Timestamp
+    public let parameters: ChainParameters
+    public internal(set) var signer: PublicKey
+    public internal(set) var transactionHash: Bytes32
+    public private(set) var events: [RuntimeEvent] = []
+
+    public init(view: StateView, chainID: String, height: UInt64, time: Timestamp, parameters: ChainParameters,
+                signer: PublicKey, transactionHash: Bytes32) {
+        self.view = view; self.chainID = chainID; self.height = height; self.time = time
+        self.parameters = parameters; self.signer = signer; self.transactionHash = transactionHash
+    }
+
+    /// Starts a new transaction within the same block.
+    public func begin(signer: PublicKey, transactionHash: Bytes32) {
+        self.signer = signer; self.transactionHash = transactionHash; events.removeAll(keepingCapacity: true)
+    }
+
+    public func read<T: CanonicalDecodable>(_ type: T.Type, _ key: StateKey) throws(RuntimeError) -> T? {
+        try view.read(type, key)
+    }
+
+    public func write<T: CanonicalEncodable>(_ key: StateKey, _ value: T) { view.set(key.bytes, value.canonicalBytes) }
+    public func delete(_ key: StateKey) { view.delete(key.bytes) }
+    public func emit(_ event: RuntimeEvent) { events.append(event) }
+}
+
+/// A canonical-encodable list (arrays of canonical values stored under one key).
+public struct CanonicalList<Element: Canonical>: Canonical {
+    public var items: [Element]
+    public init(_ items: [Element] = []) { self.items = items }
+    public func encode(to w: inout CanonicalWriter) { w.write(items) }
+    public init(from r: inout CanonicalReader) throws(CodecError) { items = try r.readArray(Element.self, "list", max: 1 << 16) }
+}
+
+/// A stored counter.
+public struct Counter: Canonical, Sendable {
+    public var value: UInt64
+    public init(_ value: UInt64 = 0) { self.value = value }
+    public func encode(to w: inout CanonicalWriter) { w.write(varint: value) }
+    public init(from r: inout CanonicalReader) throws(CodecError) { value = try r.readVarint("counter") }
+}

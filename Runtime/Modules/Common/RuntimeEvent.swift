@@ -1,0 +1,73 @@
+public import MeridianCore
+
+/// What a transaction did, as subscribers (wallets, consoles, workers) see it. Events go into
+/// receipts, so they are part of the receipts root and provable like everything else.
+public enum RuntimeEvent: Hashable, Sendable, Canonical {
+    case patientRegistered(patient: PublicKey, enrolledBy: OrganizationID)
+    case devicePaired(patient: PublicKey, device: PublicKey)
+    case deviceUnpaired(patient: PublicKey, device: PublicKey)
+    case memberChanged(organization: OrganizationID, key: PublicKey, removed: Bool)
+    case consentChanged(patient: PublicKey, consent: Bytes32, version: UInt32, status: ConsentStatus)
+    case accessRecorded(patient: PublicKey, sequence: UInt64, organization: OrganizationID, allowed: Bool, breakGlass: Bool)
+    case recordRegistered(record: Bytes32, patient: PublicKey, custodian: OrganizationID)
+    case recordShared(record: Bytes32, recipientOrganization: OrganizationID)
+    case proposalChanged(proposal: Bytes32, status: ProposalStatus, effectiveHeight: UInt64?)
+    case governanceVote(proposal: Bytes32, voter: PublicKey, approve: Bool)
+
+    /// A short stable name for filtering streams.
+    public var kind: String {
+        switch self {
+        case .patientRegistered: "patient.registered"
+        case .devicePaired: "device.paired"
+        case .deviceUnpaired: "device.unpaired"
+        case .memberChanged: "member.changed"
+        case .consentChanged: "consent.changed"
+        case .accessRecorded: "audit.access"
+        case .recordRegistered: "record.registered"
+        case .recordShared: "record.shared"
+        case .proposalChanged: "governance.proposal"
+        case .governanceVote: "governance.vote"
+        }
+    }
+
+    /// The patient the event concerns, if any (for per-patient subscriptions).
+    public var patient: PublicKey? {
+        switch self {
+        case .patientRegistered(let p, _), .devicePaired(let p, _), .deviceUnpaired(let p, _), .consentChanged(let p, _, _, _),
+             .accessRecorded(let p, _, _, _, _), .recordRegistered(_, let p, _): p
+        default: nil
+        }
+    }
+
+    public func encode(to w: inout CanonicalWriter) {
+        switch self {
+        case .patientRegistered(let p, let o): w.write(varint: 0); w.write(p); w.write(o)
+        case .devicePaired(let p, let d): w.write(varint: 1); w.write(p); w.write(d)
+        case .deviceUnpaired(let p, let d): w.write(varint: 2); w.write(p); w.write(d)
+        case .memberChanged(let o, let k, let r): w.write(varint: 3); w.write(o); w.write(k); w.write(r)
+        case .consentChanged(let p, let c, let v, let s): w.write(varint: 4); w.write(p); w.write(c); w.write(v); w.write(s)
+        case .accessRecorded(let p, let n, let o, let a, let b): w.write(varint: 5); w.write(p); w.write(varint: n); w.write(o); w.write(a); w.write(b)
+        case .recordRegistered(let r, let p, let c): w.write(varint: 6); w.write(r); w.write(p); w.write(c)
+        case .recordShared(let r, let o): w.write(varint: 7); w.write(r); w.write(o)
+        case .proposalChanged(let id, let s, let h): w.write(varint: 8); w.write(id); w.write(s); w.write(h)
+        case .governanceVote(let id, let v, let a): w.write(varint: 9); w.write(id); w.write(v); w.write(a)
+        }
+    }
+
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        let at = r.offset
+        switch try r.readVarint("event") {
+        case 0: self = .patientRegistered(patient: try r.read(PublicKey.self), enrolledBy: try r.read(OrganizationID.self))
+        case 1: self = .devicePaired(patient: try r.read(PublicKey.self), device: try r.read(PublicKey.self))
+        case 2: self = .deviceUnpaired(patient: try r.read(PublicKey.self), device: try r.read(PublicKey.self))
+        case 3: self = .memberChanged(organization: try r.read(OrganizationID.self), key: try r.read(PublicKey.self), removed: try r.readBool())
+        case 4: self = .consentChanged(patient: try r.read(PublicKey.self), consent: try r.readBytes32(), version: try r.readUInt32(), status: try r.read(ConsentStatus.self))
+        case 5: self = .accessRecorded(patient: try r.read(PublicKey.self), sequence: try r.readVarint(), organization: try r.read(OrganizationID.self), allowed: try r.readBool(), breakGlass: try r.readBool())
+        case 6: self = .recordRegistered(record: try r.readBytes32(), patient: try r.read(PublicKey.self), custodian: try r.read(OrganizationID.self))
+        case 7: self = .recordShared(record: try r.readBytes32(), recipientOrganization: try r.read(OrganizationID.self))
+        case 8: self = .proposalChanged(proposal: try r.readBytes32(), status: try r.read(ProposalStatus.self), effectiveHeight: try r.readOptional(UInt64.self))
+        case 9: self = .governanceVote(proposal: try r.readBytes32(), voter: try r.read(PublicKey.self), approve: try r.readBool())
+        default: throw CodecError(.unknownVariant, field: "event", offset: at)
+        }
+    }
+}

@@ -1,0 +1,196 @@
+public import MeridianCore
+
+/// A record known on chain only by its salted commitment: SHA-256 over a random salt and the
+/// hash of the encrypted body. The body lives off chain at the custodian; without the salt the
+/// commitment reveals nothing, and deleting body, salt and keys erases the record (GDPR Art. 17)
+/// while every proof stays valid.
+public struct RecordEntry: Hashable, Sendable, Canonical {
+    public let commitment: Bytes32
+    public let patient: PublicKey
+    public let category: DataCategory
+    public let custodian: OrganizationID
+    public let registeredAt: Timestamp
+    public let erased: Bool
+
+    public init(commitment: Bytes32, patient: PublicKey, category: DataCategory, custodian: OrganizationID, registeredAt: Timestamp, erased: Bool) {
+        self.commitment = commitment; self.patient = patient; self.category = category; self.custodian = custodian
+        self.registeredAt = registeredAt; self.erased = erased
+    }
+
+    /// The commitment to a body with this hash under this salt (salt: 32 random bytes, kept off chain).
+    public static func commitment(salt: Bytes32, bodyHash: Bytes32) -> Bytes32 {
+        SHA256.tagged("meridian/record-commitment", salt.bytes + bodyHash.bytes)
+    }
+
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(commitment); w.write(patient); w.write(category); w.write(custodian); w.write(registeredAt); w.write(erased)
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        commitment = try r.readBytes32("record.commitment"); patient = try r.read(PublicKey.self); category = try r.read(DataCategory.self)
+        custodian = try r.read(OrganizationID.self); registeredAt = try r.read(Timestamp.self); erased = try r.readBool("record.erased")
+    }
+}
+
+/// A disclosure of a record to another organisation, with the record key wrapped for the recipient.
+public struct ShareEntry: Hashable, Sendable, Canonical {
+    public let record: Bytes32
+    public let recipient: PublicKey
+    public let recipientOrganization: OrganizationID
+    public let purpose: PurposeOfUse
+    public let decision: AccessDecision
+    public let envelope: KeyEnvelope
+    public let sharedAt: Timestamp
+    public let auditSequence: UInt64
+
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(record); w.write(recipient); w.write(recipientOrganization); w.write(purpose); w.write(decision)
+        w.write(envelope); w.write(sharedAt); w.write(varint: auditSequence)
+    }
+    public init(record: Bytes32, recipient: PublicKey, recipientOrganization: OrganizationID, purpose: PurposeOfUse,
+                decision: AccessDecision, envelope: KeyEnvelope, sharedAt: Timestamp, auditSequence: UInt64) {
+        self.record = record; self.recipient = recipient; self.recipientOrganization = recipientOrganization; self.purpose = purpose
+        self.decision = decision; self.envelope = envelope; self.sharedAt = sharedAt; self.auditSequence = auditSequence
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        record = try r.readBytes32("share.record"); recipient = try r.read(PublicKey.self)
+        recipientOrganization = try r.read(OrganizationID.self); purpose = try r.read(PurposeOfUse.self)
+        decision = try r.read(AccessDecision.self); envelope = try r.read(KeyEnvelope.self); sharedAt = try r.read(Timestamp.self)
+        auditSequence = try r.readVarint("share.audit_sequence")
+    }
+}
+
+/// Records, access requests and disclosures. Each writes its audit entry in the same
+/// transaction; a denied request or share still succeeds as a transaction, so the denial is on chain.
+public enum Sharing {
+    static func recordKey(_ commitment: Bytes32) -> StateKey { StateKey("sharing/record").appending(commitment) }
+    static func patientRecordIndexKey(_ patient: PublicKey, _ commitment: Bytes32) -> StateKey { StateKey("sharing/patient_records").appending(patient).appending(commitment) }
+    static func shareKey(_ record: Bytes32, _ org: OrganizationID) -> StateKey { StateKey("sharing/share").appending(record).appending(org.value) }
+
+    public static func recordsPrefix(of patient: PublicKey) -> [UInt8] { StateKey("sharing/patient_records").appending(patient).bytes }
+    public static func sharesPrefix(of record: Bytes32) -> [UInt8] { StateKey("sharing/share").appending(record).bytes }
+
+    public static func record(_ commitment: Bytes32, in s: some StateReader) throws(RuntimeError) -> RecordEntry? {
+        try s.read(RecordEntry.self, recordKey(commitment))
+    }
+    public static func share(_ record: Bytes32, to org: OrganizationID, in s: some StateReader) throws(RuntimeError) -> ShareEntry? {
+        try s.read(ShareEntry.self, shareKey(record, org))
+    }
+
+    public struct RegisterRecord: Hashable, Sendable, Canonical {
+        public let commitment: Bytes32
+        public let patient: PublicKey
+        public let category: DataCategory
+        public init(commitment: Bytes32, patient: PublicKey, category: DataCategory) { self.commitment = commitment; self.patient = patient; self.category = category }
+        public func encode(to w: inout CanonicalWriter) { w.write(commitment); w.write(patient); w.write(category) }
+        public init(from r: inout CanonicalReader) throws(CodecError) {
+            commitment = try r.readBytes32("commitment"); patient = try r.read(PublicKey.self); category = try r.read(DataCategory.self)
+        }
+    }
+
+    static func registerRecord(_ call: RegisterRecord, _ ctx: ExecutionContext) throws(RuntimeError) {
+        let member = try Identity.requireMember(ctx, role: .provider)
+        guard try Identity.patient(call.patient, in: ctx.view) != nil else {
+            throw RuntimeError("sharing.unknown_patient", "\(Address(call.patient)) is not a registered patient")
+        }
+        guard try record(call.commitment, in: ctx.view) == nil else {
+            throw RuntimeError("sharing.duplicate_record", "record \(call.commitment) is already registered")
+        }
+        let entry = RecordEntry(commitment: call.commitment, patient: call.patient, category: call.category,
+                                custodian: member.organization, registeredAt: ctx.time, erased: false)
+        ctx.write(recordKey(call.commitment), entry)
+        ctx.write(patientRecordIndexKey(call.patient, call.commitment), entry)
+        let org = try Identity.organization(member.organization, in: ctx.view)
+        try Audit.record(kind: .recordRegistration, action: .create, actor: ctx.signer, organization: member.organization,
+                         patient: call.patient, record: call.commitment, category: call.category, purpose: .treat,
+                         decision: AccessDecision(reason: .allowedAsCustodian, requesterOrganization: member.organization,
+                                                  sourceCountry: org?.country, destinationCountry: org?.country),
+                         breakGlass: false, ctx)
+        ctx.emit(.recordRegistered(record: call.commitment, patient: call.patient, custodian: member.organization))
+    }
+
+    public struct RequestAccess: Hashable, Sendable, Canonical {
+        public let record: Bytes32
+        public let purpose: PurposeOfUse
+        public let breakGlass: Bool
+        public init(record: Bytes32, purpose: PurposeOfUse, breakGlass: Bool) { self.record = record; self.purpose = purpose; self.breakGlass = breakGlass }
+        public func encode(to w: inout CanonicalWriter) { w.write(record); w.write(purpose); w.write(breakGlass) }
+        public init(from r: inout CanonicalReader) throws(CodecError) {
+            record = try r.readBytes32("record"); purpose = try r.read(PurposeOfUse.self); breakGlass = try r.readBool("break_glass")
+        }
+    }
+
+    /// Decides a request for a record and writes the decision on the patient's trail.
+    static func decide(record commitment: Bytes32, requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool,
+                       _ ctx: ExecutionContext) throws(RuntimeError) -> (RecordEntry, OrganizationDecision) {
+        guard let rec = try record(commitment, in: ctx.view) else {
+            throw RuntimeError("sharing.unknown_record", "no record \(commitment)")
+        }
+        guard let requesterMember = try Identity.member(requester, in: ctx.view) else {
+            throw RuntimeError("identity.not_a_member", "\(Address(requester)) is not a member of any organisation")
+        }
+        var decision = try Authorization.authorize(
+            AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
+                          custodian: rec.custodian, breakGlass: breakGlass), at: ctx.time, in: ctx.view)
+        if rec.erased {
+            decision = AccessDecision(reason: .recordErased, requesterOrganization: decision.requesterOrganization,
+                                      sourceCountry: decision.sourceCountry, destinationCountry: decision.destinationCountry)
+        }
+        return (rec, OrganizationDecision(decision: decision, org: requesterMember.organization))
+    }
+
+    static func requestAccess(_ call: RequestAccess, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
+        _ = try Identity.requireMember(ctx, role: .provider)
+        let (rec, decision) = try decide(record: call.record, requester: ctx.signer, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
+        try Audit.record(kind: .accessRequest, action: .read, actor: ctx.signer, organization: decision.org, patient: rec.patient,
+                         record: rec.commitment, category: rec.category, purpose: call.purpose, decision: decision.decision,
+                         breakGlass: call.breakGlass && decision.decision.allowed, ctx)
+        return decision.decision
+    }
+
+    public struct ShareRecord: Hashable, Sendable, Canonical {
+        public let record: Bytes32
+        /// The staff key at the receiving organisation that asked, and for whom the key is wrapped.
+        public let recipient: PublicKey
+        public let purpose: PurposeOfUse
+        public let breakGlass: Bool
+        public let envelope: KeyEnvelope
+        public init(record: Bytes32, recipient: PublicKey, purpose: PurposeOfUse, breakGlass: Bool, envelope: KeyEnvelope) {
+            self.record = record; self.recipient = recipient; self.purpose = purpose; self.breakGlass = breakGlass; self.envelope = envelope
+        }
+        public func encode(to w: inout CanonicalWriter) { w.write(record); w.write(recipient); w.write(purpose); w.write(breakGlass); w.write(envelope) }
+        public init(from r: inout CanonicalReader) throws(CodecError) {
+            record = try r.readBytes32("record"); recipient = try r.read(PublicKey.self); purpose = try r.read(PurposeOfUse.self)
+            breakGlass = try r.readBool("break_glass"); envelope = try r.read(KeyEnvelope.self)
+        }
+    }
+
+    /// The custodian discloses a record to the recipient's organisation if the recipient may read it.
+    static func shareRecord(_ call: ShareRecord, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
+        let custodianMember = try Identity.requireMember(ctx, role: .provider)
+        guard let rec = try record(call.record, in: ctx.view) else { throw RuntimeError("sharing.unknown_record", "no record \(call.record)") }
+        guard rec.custodian == custodianMember.organization else {
+            throw RuntimeError("sharing.not_custodian", "\(custodianMember.organization) does not hold record \(call.record)")
+        }
+        guard call.envelope.recipient == call.recipient else {
+            throw RuntimeError("sharing.envelope_recipient", "the key envelope is not addressed to the recipient")
+        }
+        let (_, d) = try decide(record: call.record, requester: call.recipient, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
+        let entry = try Audit.record(kind: .disclosure, action: .read, actor: call.recipient, organization: d.org, patient: rec.patient,
+                                     record: rec.commitment, category: rec.category, purpose: call.purpose, decision: d.decision,
+                                     breakGlass: call.breakGlass && d.decision.allowed, ctx)
+        if d.decision.allowed {
+            let share = ShareEntry(record: rec.commitment, recipient: call.recipient, recipientOrganization: d.org, purpose: call.purpose,
+                                   decision: d.decision, envelope: call.envelope, sharedAt: ctx.time, auditSequence: entry.sequence)
+            ctx.write(shareKey(rec.commitment, d.org), share)
+            ctx.emit(.recordShared(record: rec.commitment, recipientOrganization: d.org))
+        }
+        return d.decision
+    }
+}
+
+/// A decision with the organisation of the member who asked (known even when the decision is a
+/// denial that names no organisation).
+struct OrganizationDecision {
+    let decision: AccessDecision
+    let org: OrganizationID
+}
