@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "MeridianRuntime", targets: ["MeridianRuntime"]),
         .executable(name: "meridian-bench", targets: ["MeridianBench"]),
+        .executable(name: "meridian-genesis", targets: ["meridian-genesis"]),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -40,18 +41,22 @@ let package = Package(
                 path: "Node/Storage", swiftSettings: strict),
 
         // Tools.
+        .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime"],
+                path: "Tools/Demo", swiftSettings: strict),
+        .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo"], path: "Tools/GenesisTool",
+                          swiftSettings: strict),
         .executableTarget(name: "MeridianBench",
-                          dependencies: ["MeridianRuntime", "MeridianStorage", "CSecp256k1"],
+                          dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "CSecp256k1"],
                           path: "Tools/Bench", swiftSettings: strict),
         .executableTarget(name: "FuzzCodec", dependencies: ["MeridianRuntime"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),
 
         // Tests mirror the layout.
         .testTarget(name: "RuntimeTests",
-                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime"],
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"],
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
-                    dependencies: ["MeridianCore", "MeridianState", "MeridianRuntime", "MeridianStorage"],
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
                     path: "Tests/NodeTests", swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

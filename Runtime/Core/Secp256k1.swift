@@ -214,3 +214,9 @@ public enum SecureRandom {
         return out
     }
 }
+
+extension PublicKey {
+    /// The x coordinate of secp256k1's generator: a valid key nobody signs with, used where a
+    /// key is structurally required before a real one is known.
+    public static let generatorX = PublicKey(unchecked: Bytes32(hex: "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")!)
+}

@@ -16,6 +16,22 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case maxTransactionsPerBlock, maxTransactionsPerAccountPerBlock, maxActiveConsentsPerPatient
+        case governanceVotingPeriodBlocks, governanceActivationDelayBlocks
+    }
+
+    /// Missing keys take the documented defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ChainParameters()
+        maxTransactionsPerBlock = try c.decodeIfPresent(UInt32.self, forKey: .maxTransactionsPerBlock) ?? d.maxTransactionsPerBlock
+        maxTransactionsPerAccountPerBlock = try c.decodeIfPresent(UInt32.self, forKey: .maxTransactionsPerAccountPerBlock) ?? d.maxTransactionsPerAccountPerBlock
+        maxActiveConsentsPerPatient = try c.decodeIfPresent(UInt32.self, forKey: .maxActiveConsentsPerPatient) ?? d.maxActiveConsentsPerPatient
+        governanceVotingPeriodBlocks = try c.decodeIfPresent(UInt64.self, forKey: .governanceVotingPeriodBlocks) ?? d.governanceVotingPeriodBlocks
+        governanceActivationDelayBlocks = try c.decodeIfPresent(UInt64.self, forKey: .governanceActivationDelayBlocks) ?? d.governanceActivationDelayBlocks
+    }
+
     public func encode(to w: inout CanonicalWriter) {
         w.write(maxTransactionsPerBlock); w.write(maxTransactionsPerAccountPerBlock); w.write(maxActiveConsentsPerPatient)
         w.write(varint: governanceVotingPeriodBlocks); w.write(varint: governanceActivationDelayBlocks)

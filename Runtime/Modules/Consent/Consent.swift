@@ -37,7 +37,7 @@ public enum Consent {
         }
     }
 
-    static func grant(_ terms: ConsentTerms, _ ctx: ExecutionContext) throws(RuntimeError) -> Bytes32 {
+    public static func grant(_ terms: ConsentTerms, _ ctx: ExecutionContext) throws(RuntimeError) -> Bytes32 {
         _ = try Identity.requirePatient(ctx)
         try checkGrantees(terms, ctx)
         var active = try ctx.read(CanonicalList<Bytes32>.self, activeKey(ctx.signer)) ?? CanonicalList()
@@ -62,7 +62,7 @@ public enum Consent {
         public init(from r: inout CanonicalReader) throws(CodecError) { consent = try r.readBytes32("consent"); terms = try r.read(ConsentTerms.self) }
     }
 
-    static func amend(_ call: Amend, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func amend(_ call: Amend, _ ctx: ExecutionContext) throws(RuntimeError) {
         _ = try Identity.requirePatient(ctx)
         guard let current = try consent(call.consent, patient: ctx.signer, in: ctx.view) else {
             throw RuntimeError("consent.not_found", "you have no consent \(call.consent)")
@@ -76,7 +76,7 @@ public enum Consent {
         ctx.emit(.consentChanged(patient: ctx.signer, consent: current.id, version: next.version, status: .active))
     }
 
-    static func revoke(_ id: Bytes32, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func revoke(_ id: Bytes32, _ ctx: ExecutionContext) throws(RuntimeError) {
         _ = try Identity.requirePatient(ctx)
         guard let current = try consent(id, patient: ctx.signer, in: ctx.view) else {
             throw RuntimeError("consent.not_found", "you have no consent \(id)")

@@ -95,7 +95,7 @@ public enum Governance {
         try s.read(Proposal.self, proposalKey(id))
     }
 
-    static func propose(_ action: GovernanceAction, _ ctx: ExecutionContext) throws(RuntimeError) -> Bytes32 {
+    public static func propose(_ action: GovernanceAction, _ ctx: ExecutionContext) throws(RuntimeError) -> Bytes32 {
         guard let m = try Identity.member(ctx.signer, in: ctx.view) else {
             throw RuntimeError("identity.not_a_member", "\(Address(ctx.signer)) is not a member of any organisation")
         }
@@ -134,7 +134,7 @@ public enum Governance {
         public init(from r: inout CanonicalReader) throws(CodecError) { proposal = try r.readBytes32("proposal"); approve = try r.readBool("approve") }
     }
 
-    static func vote(_ call: Vote, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func vote(_ call: Vote, _ ctx: ExecutionContext) throws(RuntimeError) {
         let set = try Validators.current(in: ctx.view)
         guard set.contains(where: { $0.key == ctx.signer }) else { throw RuntimeError("governance.not_a_validator", "only validators vote") }
         guard var p = try proposal(call.proposal, in: ctx.view) else { throw RuntimeError("governance.unknown_proposal", "no proposal \(call.proposal)") }
@@ -163,7 +163,7 @@ public enum Governance {
 
     /// Applies the actions scheduled for this height. Runs at the start of every block; an action
     /// that no longer applies (its organisation removed meanwhile) marks its proposal failed.
-    static func beginBlock(_ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func beginBlock(_ ctx: ExecutionContext) throws(RuntimeError) {
         guard let scheduled = try ctx.read(CanonicalList<Bytes32>.self, scheduleKey(ctx.height)) else { return }
         for id in scheduled.items {
             guard var p = try proposal(id, in: ctx.view) else { throw RuntimeError.corrupt("proposal \(id)") }

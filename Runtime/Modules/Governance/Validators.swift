@@ -62,3 +62,7 @@ public enum Validators {
         }
     }
 }
+
+extension Validators {
+    public static func addAtGenesis(_ v: Validator, _ ctx: ExecutionContext) throws(RuntimeError) { try add(v, ctx) }
+}

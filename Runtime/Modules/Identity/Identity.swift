@@ -96,7 +96,7 @@ public enum Identity {
         }
     }
 
-    static func registerPatient(_ call: RegisterPatient, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func registerPatient(_ call: RegisterPatient, _ ctx: ExecutionContext) throws(RuntimeError) {
         if try patient(ctx.signer, in: ctx.view) != nil { throw RuntimeError("identity.already_registered", "\(Address(ctx.signer)) is already a patient") }
         if try member(ctx.signer, in: ctx.view) != nil { throw RuntimeError("identity.key_in_use", "\(Address(ctx.signer)) is a member key") }
         guard let attestor = try member(call.attestor, in: ctx.view), attestor.has(.provider) else {
@@ -117,7 +117,7 @@ public enum Identity {
         public init(from r: inout CanonicalReader) throws(CodecError) { device = try r.read(PublicKey.self); kind = try r.read(DeviceKind.self) }
     }
 
-    static func pairDevice(_ call: PairDevice, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func pairDevice(_ call: PairDevice, _ ctx: ExecutionContext) throws(RuntimeError) {
         _ = try requirePatient(ctx)
         if let existing = try device(call.device, in: ctx.view) {
             throw RuntimeError("identity.device_paired", "device \(Address(call.device)) is already paired\(existing.patient == ctx.signer ? " to you" : "")")
@@ -129,7 +129,7 @@ public enum Identity {
         ctx.emit(.devicePaired(patient: ctx.signer, device: call.device))
     }
 
-    static func unpairDevice(_ device: PublicKey, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func unpairDevice(_ device: PublicKey, _ ctx: ExecutionContext) throws(RuntimeError) {
         _ = try requirePatient(ctx)
         guard let pairing = try Self.device(device, in: ctx.view), pairing.patient == ctx.signer else {
             throw RuntimeError("identity.device_not_paired", "device \(Address(device)) is not paired to you")
@@ -149,7 +149,7 @@ public enum Identity {
         }
     }
 
-    static func addMember(_ call: AddMember, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func addMember(_ call: AddMember, _ ctx: ExecutionContext) throws(RuntimeError) {
         let admin = try requireMember(ctx, role: .admin)
         guard !call.roles.isEmpty else { throw RuntimeError("identity.no_roles", "a member needs at least one role") }
         guard !call.roles.contains(.validator) else {
@@ -169,7 +169,7 @@ public enum Identity {
         ctx.emit(.memberChanged(organization: admin.organization, key: call.key, removed: false))
     }
 
-    static func removeMember(_ key: PublicKey, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func removeMember(_ key: PublicKey, _ ctx: ExecutionContext) throws(RuntimeError) {
         let admin = try requireMember(ctx, role: .admin)
         guard key != ctx.signer else { throw RuntimeError("identity.cannot_remove_self", "an admin cannot remove its own key") }
         guard let m = try member(key, in: ctx.view), m.organization == admin.organization else {
@@ -179,4 +179,10 @@ public enum Identity {
         try deleteMember(key, ctx)
         ctx.emit(.memberChanged(organization: admin.organization, key: key, removed: true))
     }
+}
+
+extension Identity {
+    /// Genesis writes organisations and members directly (there is no signer yet).
+    public static func putOrganizationAtGenesis(_ org: Organization, _ ctx: ExecutionContext) { putOrganization(org, ctx) }
+    public static func putMemberAtGenesis(_ m: Member, _ ctx: ExecutionContext) throws(RuntimeError) { try putMember(m, ctx) }
 }

@@ -118,3 +118,7 @@ public enum Jurisdictions {
         return nil
     }
 }
+
+extension Jurisdictions {
+    public static func putRuleAtGenesis(_ rule: TransferRule, _ ctx: ExecutionContext) throws(RuntimeError) { try putRule(rule, ctx) }
+}

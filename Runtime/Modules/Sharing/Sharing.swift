@@ -87,7 +87,7 @@ public enum Sharing {
         }
     }
 
-    static func registerRecord(_ call: RegisterRecord, _ ctx: ExecutionContext) throws(RuntimeError) {
+    public static func registerRecord(_ call: RegisterRecord, _ ctx: ExecutionContext) throws(RuntimeError) {
         let member = try Identity.requireMember(ctx, role: .provider)
         guard try Identity.patient(call.patient, in: ctx.view) != nil else {
             throw RuntimeError("sharing.unknown_patient", "\(Address(call.patient)) is not a registered patient")
@@ -138,7 +138,7 @@ public enum Sharing {
         return (rec, OrganizationDecision(decision: decision, org: requesterMember.organization))
     }
 
-    static func requestAccess(_ call: RequestAccess, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
+    public static func requestAccess(_ call: RequestAccess, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
         _ = try Identity.requireMember(ctx, role: .provider)
         let (rec, decision) = try decide(record: call.record, requester: ctx.signer, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
         try Audit.record(kind: .accessRequest, action: .read, actor: ctx.signer, organization: decision.org, patient: rec.patient,
@@ -165,7 +165,7 @@ public enum Sharing {
     }
 
     /// The custodian discloses a record to the recipient's organisation if the recipient may read it.
-    static func shareRecord(_ call: ShareRecord, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
+    public static func shareRecord(_ call: ShareRecord, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
         let custodianMember = try Identity.requireMember(ctx, role: .provider)
         guard let rec = try record(call.record, in: ctx.view) else { throw RuntimeError("sharing.unknown_record", "no record \(call.record)") }
         guard rec.custodian == custodianMember.organization else {

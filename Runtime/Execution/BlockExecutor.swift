@@ -1,0 +1,223 @@
+public import MeridianCore
+public import MeridianState
+public import MeridianModules
+import Dispatch
+
+/// Why a block as a whole was refused (a bad transaction only gets a failed receipt).
+public struct BlockError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    public init(_ code: String, _ message: String) { self.code = code; self.message = message }
+    public var description: String { "\(code): \(message)" }
+    public static func == (l: BlockError, r: BlockError) -> Bool { l.code == r.code }
+    public func hash(into h: inout Hasher) { h.combine(code) }
+}
+
+/// The previous block, as the executor needs it to check the next.
+public struct ChainTip: Hashable, Sendable {
+    public let height: UInt64
+    public let hash: Bytes32
+    public let time: Timestamp
+    public init(height: UInt64, hash: Bytes32, time: Timestamp) { self.height = height; self.hash = hash; self.time = time }
+}
+
+/// A block executed against the state but not yet committed.
+public struct ExecutedBlock {
+    public let block: Block
+    public let receipts: [Receipt]
+    public let prepared: AuthenticatedState.Prepared
+}
+
+/// Executes blocks deterministically: the same blocks on the same genesis give the same receipts
+/// and state roots on every machine.
+///
+/// Signatures are checked first, in parallel (they depend on nothing but the transaction); then
+/// transactions run one by one, each all-or-nothing. Proposers call `propose`, validators
+/// `execute` (which re-checks every header field against its own result), then both `commit`.
+public final class BlockExecutor {
+    public let state: AuthenticatedState
+    public let chainID: String
+    public private(set) var tip: ChainTip
+    /// Threads used to verify signatures (the node sets this to its core count).
+    public var verificationThreads: Int
+
+    public init(state: AuthenticatedState, tip: ChainTip, verificationThreads: Int = 2) throws(RuntimeError) {
+        self.state = state
+        self.tip = tip
+        self.verificationThreads = max(1, verificationThreads)
+        guard let id = try CommittedStateReader(state).read(String.self, ChainState.chainIDKey) else {
+            throw RuntimeError("chain.no_genesis", "the state holds no chain id: initialise it from a genesis spec")
+        }
+        chainID = id
+    }
+
+    public var parameters: ChainParameters {
+        get throws(RuntimeError) {
+            guard let p = try CommittedStateReader(state).read(ChainParameters.self, ChainState.parametersKey) else { throw RuntimeError.corruptState("parameters") }
+            return p
+        }
+    }
+
+    /// Builds, executes and returns the next block from candidate transactions (in order).
+    public func propose(time: Timestamp, proposer: PublicKey, transactions: [SignedTransaction],
+                        lastCommit: CommitCertificate?) throws(BlockError) -> ExecutedBlock {
+        let height = tip.height + 1
+        let validatorsHash = try validatorsHashNow()
+        let (receipts, prepared) = try run(height: height, time: time, transactions: transactions)
+        let header = BlockHeader(chainID: chainID, height: height, time: time, parentHash: tip.hash,
+                                 lastCommitHash: lastCommit?.hash ?? .zero,
+                                 transactionsRoot: Block.transactionsRoot(transactions),
+                                 receiptsRoot: Block.receiptsRoot(receipts), stateRoot: prepared.root,
+                                 validatorsHash: validatorsHash, proposer: proposer)
+        let block = Block(header: header, transactions: transactions, lastCommit: lastCommit)
+        try checkHeader(block)
+        return ExecutedBlock(block: block, receipts: receipts, prepared: prepared)
+    }
+
+    /// Re-executes a proposed or synced block and checks its header against the result.
+    public func execute(_ block: Block) throws(BlockError) -> ExecutedBlock {
+        try checkHeader(block)
+        guard block.header.transactionsRoot == Block.transactionsRoot(block.transactions) else {
+            throw BlockError("block.transactions_root", "transactions root does not match the transactions")
+        }
+        guard block.header.validatorsHash == (try validatorsHashNow()) else {
+            throw BlockError("block.validators_hash", "validators hash is not the current set's")
+        }
+        let (receipts, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions)
+        guard prepared.root == block.header.stateRoot else {
+            throw BlockError("block.state_root", "state root \(block.header.stateRoot) differs from re-execution's \(prepared.root)")
+        }
+        guard Block.receiptsRoot(receipts) == block.header.receiptsRoot else {
+            throw BlockError("block.receipts_root", "receipts root differs from re-execution's")
+        }
+        return ExecutedBlock(block: block, receipts: receipts, prepared: prepared)
+    }
+
+    /// Writes an executed block's state. The node writes block and state in one batch itself and
+    /// calls `didCommit` instead.
+    public func commit(_ executed: ExecutedBlock) throws(BlockError) {
+        do { try state.commit(executed.prepared) } catch { throw BlockError("block.storage", error.description) }
+        didCommit(executed)
+    }
+
+    public func didCommit(_ executed: ExecutedBlock) {
+        if state.version != executed.prepared.version { state.didCommit(executed.prepared) }
+        tip = ChainTip(height: executed.block.header.height, hash: executed.block.hash, time: executed.block.header.time)
+    }
+
+    private func validatorsHashNow() throws(BlockError) -> Bytes32 {
+        do { return ValidatorPower.setHash(try Validators.powers(in: CommittedStateReader(state))) }
+        catch { throw BlockError("block.state", error.description) }
+    }
+
+    private func checkHeader(_ block: Block) throws(BlockError) {
+        let h = block.header
+        guard h.chainID == chainID else { throw BlockError("block.chain_id", "block for chain '\(h.chainID)', this is '\(chainID)'") }
+        guard h.height == tip.height + 1 else { throw BlockError("block.height", "height \(h.height) does not follow \(tip.height)") }
+        guard h.parentHash == tip.hash else { throw BlockError("block.parent", "parent \(h.parentHash) is not the tip \(tip.hash)") }
+        guard h.time > tip.time else { throw BlockError("block.time", "time \(h.time) is not after the parent's \(tip.time)") }
+        guard h.lastCommitHash == (block.lastCommit?.hash ?? .zero) else { throw BlockError("block.last_commit_hash", "last commit hash does not match the carried commit") }
+        if let c = block.lastCommit {
+            guard c.height == tip.height, c.blockHash == tip.hash else {
+                throw BlockError("block.last_commit", "the carried commit is not for the parent block")
+            }
+        }
+        let validators: [Validator]
+        do { validators = try Validators.current(in: CommittedStateReader(state)) } catch { throw BlockError("block.state", error.description) }
+        guard validators.contains(where: { $0.key == h.proposer }) else {
+            throw BlockError("block.proposer", "\(Address(h.proposer)) is not a validator")
+        }
+        let params: ChainParameters
+        do { params = try parameters } catch { throw BlockError("block.state", error.description) }
+        guard block.transactions.count <= Int(params.maxTransactionsPerBlock) else {
+            throw BlockError("block.too_many_transactions", "\(block.transactions.count) > \(params.maxTransactionsPerBlock)")
+        }
+    }
+
+    /// Verifies every signature, spread over `verificationThreads`.
+    func verifySignatures(_ txs: [SignedTransaction]) -> [Bool] {
+        var results = [Bool](repeating: false, count: txs.count)
+        let threads = min(verificationThreads, max(1, txs.count / 64))
+        if threads <= 1 {
+            for i in txs.indices { results[i] = txs[i].signatureIsValid }
+            return results
+        }
+        results.withUnsafeMutableBufferPointer { out in
+            // Each worker writes only its own disjoint slice of `out`.
+            nonisolated(unsafe) let out = out
+            let chunk = (txs.count + threads - 1) / threads
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let start = t * chunk, end = min(txs.count, start + chunk)
+                if start < end { for i in start..<end { out[i] = txs[i].signatureIsValid } }
+            }
+        }
+        return results
+    }
+
+    private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction]) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
+        let valid = verifySignatures(transactions)
+        let view = state.view()
+        do {
+            let params = try parameters
+            let ctx = ExecutionContext(view: view, chainID: chainID, height: height, time: time, parameters: params,
+                                       signer: PublicKey.generatorX, transactionHash: .zero)
+            try Governance.beginBlock(ctx)
+            var perAccount: [PublicKey: UInt32] = [:]
+            var receipts: [Receipt] = []
+            receipts.reserveCapacity(transactions.count)
+            for (i, tx) in transactions.enumerated() {
+                receipts.append(try apply(tx, index: UInt32(i), signatureValid: valid[i], ctx, &perAccount))
+            }
+            return (receipts, try state.prepare(view, version: height))
+        } catch let e as RuntimeError {
+            throw BlockError("block.runtime", e.description)
+        } catch {
+            throw BlockError("block.state", "\(error)")
+        }
+    }
+
+    private func apply(_ stx: SignedTransaction, index: UInt32, signatureValid: Bool, _ ctx: ExecutionContext,
+                       _ perAccount: inout [PublicKey: UInt32]) throws(RuntimeError) -> Receipt {
+        let tx = stx.transaction
+        let txHash = stx.hash
+        func reject(_ code: String, _ message: String) -> Receipt {
+            Receipt(transaction: txHash, index: index, outcome: .rejected(RuntimeError(code, message)), events: [], decision: nil, createdID: nil)
+        }
+        guard signatureValid else { return reject("tx.bad_signature", "the signature does not verify for \(Address(tx.signer))") }
+        guard tx.chainID == chainID else { return reject("tx.wrong_chain", "signed for chain '\(tx.chainID)', this is '\(chainID)'") }
+        let used = perAccount[tx.signer, default: 0]
+        guard used < ctx.parameters.maxTransactionsPerAccountPerBlock else {
+            return reject("tx.account_quota", "more than \(ctx.parameters.maxTransactionsPerAccountPerBlock) transactions from one account in a block")
+        }
+        if case .registerPatient = tx.call {} else {
+            guard try Identity.isRegistered(tx.signer, in: ctx.view) else {
+                return reject("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account")
+            }
+        }
+        let expected = try Accounts.nonce(of: tx.signer, in: ctx.view)
+        guard tx.nonce == expected else {
+            return reject(tx.nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(tx.nonce), expected \(expected)")
+        }
+        perAccount[tx.signer] = used + 1
+        ctx.begin(signer: tx.signer, transactionHash: txHash)
+        var decision: AccessDecision?
+        var created: Bytes32?
+        let outcome: Receipt.Outcome
+        do {
+            (decision, created) = try Dispatcher.dispatch(tx.call, ctx)
+            outcome = .success
+        } catch {
+            ctx.view.rollbackTransaction()
+            outcome = .failed(error)
+        }
+        Accounts.setNonce(expected + 1, of: tx.signer, ctx)
+        ctx.view.commitTransaction()
+        let events = outcome == .success ? ctx.events : []
+        return Receipt(transaction: txHash, index: index, outcome: outcome, events: events,
+                       decision: outcome == .success ? decision : nil, createdID: outcome == .success ? created : nil)
+    }
+}
+
+extension RuntimeError {
+    static func corruptState(_ what: String) -> RuntimeError { RuntimeError("state.corrupt", "stored \(what) does not decode") }
+}

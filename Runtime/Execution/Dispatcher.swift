@@ -1,0 +1,24 @@
+public import MeridianCore
+public import MeridianModules
+
+/// Routes a call to its module. The only switch over all calls in the runtime.
+enum Dispatcher {
+    static func dispatch(_ call: Call, _ ctx: ExecutionContext) throws(RuntimeError) -> (AccessDecision?, Bytes32?) {
+        switch call {
+        case .registerPatient(let c): try Identity.registerPatient(c, ctx)
+        case .pairDevice(let c): try Identity.pairDevice(c, ctx)
+        case .unpairDevice(let k): try Identity.unpairDevice(k, ctx)
+        case .addMember(let c): try Identity.addMember(c, ctx)
+        case .removeMember(let k): try Identity.removeMember(k, ctx)
+        case .grantConsent(let t): return (nil, try Consent.grant(t, ctx))
+        case .amendConsent(let c): try Consent.amend(c, ctx)
+        case .revokeConsent(let id): try Consent.revoke(id, ctx)
+        case .registerRecord(let c): try Sharing.registerRecord(c, ctx)
+        case .requestAccess(let c): return (try Sharing.requestAccess(c, ctx), nil)
+        case .shareRecord(let c): return (try Sharing.shareRecord(c, ctx), nil)
+        case .propose(let a): return (nil, try Governance.propose(a, ctx))
+        case .vote(let v): try Governance.vote(v, ctx)
+        }
+        return (nil, nil)
+    }
+}

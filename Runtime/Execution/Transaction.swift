@@ -1,0 +1,135 @@
+public import MeridianCore
+public import MeridianModules
+
+/// Every state change Meridian knows, one variant per module call. Tags are part of the
+/// canonical encoding and never reused.
+public enum Call: Hashable, Sendable, Canonical {
+    case registerPatient(Identity.RegisterPatient)
+    case pairDevice(Identity.PairDevice)
+    case unpairDevice(PublicKey)
+    case addMember(Identity.AddMember)
+    case removeMember(PublicKey)
+    case grantConsent(ConsentTerms)
+    case amendConsent(Consent.Amend)
+    case revokeConsent(Bytes32)
+    case registerRecord(Sharing.RegisterRecord)
+    case requestAccess(Sharing.RequestAccess)
+    case shareRecord(Sharing.ShareRecord)
+    case propose(GovernanceAction)
+    case vote(Governance.Vote)
+
+    public var name: String {
+        switch self {
+        case .registerPatient: "identity.register_patient"
+        case .pairDevice: "identity.pair_device"
+        case .unpairDevice: "identity.unpair_device"
+        case .addMember: "identity.add_member"
+        case .removeMember: "identity.remove_member"
+        case .grantConsent: "consent.grant"
+        case .amendConsent: "consent.amend"
+        case .revokeConsent: "consent.revoke"
+        case .registerRecord: "sharing.register_record"
+        case .requestAccess: "sharing.request_access"
+        case .shareRecord: "sharing.share_record"
+        case .propose: "governance.propose"
+        case .vote: "governance.vote"
+        }
+    }
+
+    public func encode(to w: inout CanonicalWriter) {
+        switch self {
+        case .registerPatient(let c): w.write(varint: 0); w.write(c)
+        case .pairDevice(let c): w.write(varint: 1); w.write(c)
+        case .unpairDevice(let c): w.write(varint: 2); w.write(c)
+        case .addMember(let c): w.write(varint: 3); w.write(c)
+        case .removeMember(let c): w.write(varint: 4); w.write(c)
+        case .grantConsent(let c): w.write(varint: 10); w.write(c)
+        case .amendConsent(let c): w.write(varint: 11); w.write(c)
+        case .revokeConsent(let c): w.write(varint: 12); w.write(c)
+        case .registerRecord(let c): w.write(varint: 20); w.write(c)
+        case .requestAccess(let c): w.write(varint: 21); w.write(c)
+        case .shareRecord(let c): w.write(varint: 22); w.write(c)
+        case .propose(let c): w.write(varint: 30); w.write(c)
+        case .vote(let c): w.write(varint: 31); w.write(c)
+        }
+    }
+
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        let at = r.offset
+        switch try r.readVarint("call") {
+        case 0: self = .registerPatient(try r.read(Identity.RegisterPatient.self))
+        case 1: self = .pairDevice(try r.read(Identity.PairDevice.self))
+        case 2: self = .unpairDevice(try r.read(PublicKey.self))
+        case 3: self = .addMember(try r.read(Identity.AddMember.self))
+        case 4: self = .removeMember(try r.read(PublicKey.self))
+        case 10: self = .grantConsent(try r.read(ConsentTerms.self))
+        case 11: self = .amendConsent(try r.read(Consent.Amend.self))
+        case 12: self = .revokeConsent(try r.readBytes32("consent"))
+        case 20: self = .registerRecord(try r.read(Sharing.RegisterRecord.self))
+        case 21: self = .requestAccess(try r.read(Sharing.RequestAccess.self))
+        case 22: self = .shareRecord(try r.read(Sharing.ShareRecord.self))
+        case 30: self = .propose(try r.read(GovernanceAction.self))
+        case 31: self = .vote(try r.read(Governance.Vote.self))
+        default: throw CodecError(.unknownVariant, field: "call", offset: at)
+        }
+    }
+}
+
+/// The signed part of a transaction: which chain, who, which nonce, what.
+public struct Transaction: Hashable, Sendable, Canonical {
+    public let chainID: String
+    public let signer: PublicKey
+    /// The signer's next nonce: 0 for its first transaction, then +1 each. A replay reuses a spent nonce.
+    public let nonce: UInt64
+    public let call: Call
+
+    public init(chainID: String, signer: PublicKey, nonce: UInt64, call: Call) {
+        self.chainID = chainID; self.signer = signer; self.nonce = nonce; self.call = call
+    }
+
+    /// The 32 bytes the signer signs: a tagged hash, so no other Meridian message can collide with it.
+    public var signingHash: Bytes32 { SHA256.tagged("meridian/transaction", canonicalBytes) }
+
+    public func encode(to w: inout CanonicalWriter) { w.write(chainID); w.write(signer); w.write(varint: nonce); w.write(call) }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        chainID = try r.readString("tx.chain_id", max: BlockHeader.maxChainIDBytes)
+        signer = try r.read(PublicKey.self)
+        nonce = try r.readVarint("tx.nonce")
+        call = try r.read(Call.self)
+    }
+}
+
+/// A transaction with its BIP-340 signature: what clients submit and blocks carry.
+public struct SignedTransaction: Hashable, Sendable, Canonical {
+    /// Larger encodings are refused before decoding.
+    public static let maxEncodedBytes = 16 * 1024
+
+    public let transaction: Transaction
+    public let signature: Bytes64
+
+    public init(transaction: Transaction, signature: Bytes64) { self.transaction = transaction; self.signature = signature }
+
+    /// Signs `transaction` with `key`, which must be its signer.
+    public init(signing transaction: Transaction, with key: PrivateKey) throws {
+        precondition(key.publicKey == transaction.signer, "signing with a key that is not the transaction's signer")
+        self.transaction = transaction
+        self.signature = try key.sign(transaction.signingHash)
+    }
+
+    /// The transaction's identity: the hash of the whole signed encoding.
+    public var hash: Bytes32 { SHA256.tagged("meridian/signed-transaction", canonicalBytes) }
+
+    public var signatureIsValid: Bool { transaction.signer.verify(signature, message: transaction.signingHash) }
+
+    public func encode(to w: inout CanonicalWriter) { w.write(transaction); w.write(signature) }
+    /// Decodes a transaction as submitted by a client: bounded size, whole input, canonical.
+    public static func decodeSubmitted(_ bytes: [UInt8]) throws(CodecError) -> SignedTransaction {
+        guard bytes.count <= maxEncodedBytes else { throw CodecError(.lengthTooLarge, field: "signed_transaction", offset: 0) }
+        return try SignedTransaction(canonicalBytes: bytes)
+    }
+
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        transaction = try r.read(Transaction.self)
+        signature = try r.readBytes64("tx.signature")
+    }
+}
