@@ -1,0 +1,103 @@
+import Testing
+import MeridianCore
+@testable import MeridianModules
+import MeridianRuntime
+import MeridianDemo
+
+@Suite struct BreakGlassAndSharingTests {
+    /// Maria allows emergency access; a clinician anywhere can break the glass for ETREAT; the
+    /// entry is marked, counted per organisation and exported as a FHIR security alert.
+    @Test func breakGlassIsAllowedWhenPermittedAndAlwaysMarked() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .problems, custodian: "hospital-ribeira")
+        _ = try chain.submit(maria, .grantConsent(chain.terms(to: ["sakura-general"], purposes: [.treat, .emergencyTreatment], countries: ["JP"], emergency: true)))
+        let chao = DemoCast.staff("chao-phraya", "clinician")
+        let wrongPurpose = try chain.submit(chao, .requestAccess(.init(record: record, purpose: .treat, breakGlass: true)))
+        #expect(wrongPurpose.decision?.reason == .breakGlassRequiresEmergencyPurpose)
+        let emergency = try chain.submit(chao, .requestAccess(.init(record: record, purpose: .emergencyTreatment, breakGlass: true)))
+        #expect(emergency.decision?.reason == .allowedByBreakGlass)
+        #expect(emergency.decision?.transferBasis == .vitalInterests)
+        let org = OrganizationID("chao-phraya")!
+        #expect(try Audit.breakGlassCount(org, in: chain.reader) == 1)
+        let page = try Audit.byOrganization(org, in: chain.reader)
+        #expect(page.entries.map(\.breakGlass) == [false, true])
+        let fhir = String(decoding: try FHIRExport.auditEvent(page.entries[1]), as: UTF8.self)
+        #expect(fhir.contains("\"code\":\"110113\"") && fhir.contains("\"code\":\"110127\"") && fhir.contains("\"action\":\"E\""))
+        #expect(fhir.contains("vital-interests"))
+    }
+
+    @Test func breakGlassIsDeniedWithoutEmergencyPermission() throws {
+        let chain = try TestChain()
+        let hans = try chain.registerPatient("hans", enrolledAt: "klinikum-spree")
+        let record = try chain.registerRecord(patient: hans.publicKey, category: .medications, custodian: "klinikum-spree")
+        _ = try chain.submit(hans, .grantConsent(chain.terms(to: ["clinica-sol"], countries: ["ES"], emergency: false)))
+        let r = try chain.submit(DemoCast.staff("chao-phraya", "clinician"), .requestAccess(.init(record: record, purpose: .emergencyTreatment, breakGlass: true)))
+        #expect(r.decision?.reason == .emergencyAccessNotAllowed)
+        #expect(try Audit.byPatient(hans.publicKey, in: chain.reader).entries.last?.breakGlass == false)
+    }
+
+    /// The custodian shares a record with a key envelope only the recipient can open; a share the
+    /// recipient may not receive stores nothing and is audited as denied.
+    @Test func sharingWrapsTheKeyForTheRecipientOnly() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .allergies, custodian: "hospital-ribeira")
+        _ = try chain.submit(maria, .grantConsent(chain.terms(to: ["sakura-general"], countries: ["JP"])))
+        let sakura = DemoCast.staff("sakura-general", "clinician")
+        let recordKey = SHA256.hash(Array("record key".utf8))
+        let envelope = try KeyEnvelope.seal(recordKey: recordKey, for: sakura.publicKey, context: record.bytes)
+        let ribeira = DemoCast.staff("hospital-ribeira", "clinician")
+        let shared = try chain.submit(ribeira, .shareRecord(.init(record: record, recipient: sakura.publicKey, purpose: .treat, breakGlass: false, envelope: envelope)))
+        #expect(shared.decision?.reason == .allowedByConsent)
+        let stored = try #require(try Sharing.share(record, to: OrganizationID("sakura-general")!, in: chain.reader))
+        #expect(try stored.envelope.open(with: sakura, context: record.bytes) == recordKey)
+        #expect(throws: (any Error).self) { try stored.envelope.open(with: DemoCast.staff("chao-phraya", "clinician"), context: record.bytes) }
+
+        let chao = DemoCast.staff("chao-phraya", "clinician")
+        let env2 = try KeyEnvelope.seal(recordKey: recordKey, for: chao.publicKey, context: record.bytes)
+        let refused = try chain.submit(ribeira, .shareRecord(.init(record: record, recipient: chao.publicKey, purpose: .treat, breakGlass: false, envelope: env2)))
+        #expect(refused.succeeded && refused.decision?.allowed == false)
+        #expect(try Sharing.share(record, to: OrganizationID("chao-phraya")!, in: chain.reader) == nil)
+        let trail = try Audit.byPatient(maria.publicKey, in: chain.reader).entries
+        #expect(trail.map(\.kind) == [.recordRegistration, .disclosure, .disclosure])
+        #expect(trail.map(\.allowed) == [true, true, false])
+
+        let env3 = try KeyEnvelope.seal(recordKey: recordKey, for: chao.publicKey, context: record.bytes)
+        #expect(try chain.submit(sakura, .shareRecord(.init(record: record, recipient: chao.publicKey, purpose: .treat, breakGlass: false, envelope: env3))).error?.code == "sharing.not_custodian")
+    }
+
+    @Test func auditQueriesPageByTimeRange() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .problems, custodian: "hospital-ribeira")
+        _ = try chain.submit(maria, .grantConsent(chain.terms(to: ["sakura-general"], countries: ["JP"])))
+        let sakura = DemoCast.staff("sakura-general", "clinician")
+        for _ in 0..<10 { try chain.submit(sakura, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), advance: 60_000) }
+        let all = try Audit.byPatient(maria.publicKey, in: chain.reader).entries
+        #expect(all.count == 11)
+        let from = all[4].time, until = all[8].time
+        let ranged = try Audit.byPatient(maria.publicKey, from: from, until: until, in: chain.reader).entries
+        #expect(ranged.map(\.sequence) == [4, 5, 6, 7])
+        let first = try Audit.byPatient(maria.publicKey, limit: 3, in: chain.reader)
+        #expect(first.entries.map(\.sequence) == [0, 1, 2] && first.next == 3)
+        let second = try Audit.byPatient(maria.publicKey, start: first.next!, limit: 3, in: chain.reader)
+        #expect(second.entries.map(\.sequence) == [3, 4, 5])
+        let org = try Audit.byOrganization(OrganizationID("sakura-general")!, from: from, in: chain.reader).entries
+        #expect(org.count == 7 && org.allSatisfy { $0.time >= from })
+    }
+
+    /// Every audit entry is a state entry: it proves against the state root.
+    @Test func auditEntriesProveAgainstTheStateRoot() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        _ = try chain.registerRecord(patient: maria.publicKey, category: .problems, custodian: "hospital-ribeira")
+        let key = Audit.entryKey(maria.publicKey, 0).bytes
+        let (value, proof, root) = try chain.state.proof(key)
+        let entry = try AuditEntry(canonicalBytes: try #require(value))
+        #expect(entry.kind == .recordRegistration)
+        #expect(proof.verify(root: root, key: key, value: value))
+        var forged = value!; forged[forged.count - 1] ^= 1
+        #expect(!proof.verify(root: root, key: key, value: forged))
+    }
+}
