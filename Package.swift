@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MeridianRuntime", targets: ["MeridianRuntime"]),
         .executable(name: "meridian-bench", targets: ["MeridianBench"]),
         .executable(name: "meridian-genesis", targets: ["meridian-genesis"]),
+        .executable(name: "meridian-scenario", targets: ["meridian-scenario"]),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -43,12 +44,15 @@ let package = Package(
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime"],
                 path: "Tools/Demo", swiftSettings: strict),
+        .executableTarget(name: "meridian-scenario",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
+                          path: "Tools/Scenario", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo"], path: "Tools/GenesisTool",
                           swiftSettings: strict),
         .executableTarget(name: "MeridianBench",
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "CSecp256k1"],
                           path: "Tools/Bench", swiftSettings: strict),
-        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianRuntime"], path: "Tools/FuzzCodec",
+        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),
 
         // Tests mirror the layout.

@@ -1,0 +1,47 @@
+# Meridian — developer commands. Every target installs what it needs first (Debian).
+SWIFT ?= swift
+DATA_DIR ?= $(CURDIR)/data
+APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
+FUZZ_RUNS ?= 1000000
+
+.PHONY: setup build test run bench fuzz-codec genesis clean
+
+## setup: install the Debian packages the build links against (skipped when already present).
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: setup
+	$(SWIFT) build
+
+## test: the whole test suite (unit, property, RocksDB) — what CI runs.
+test: setup
+	$(SWIFT) test
+
+## run: the demo network's story on the runtime, with RocksDB files under $(DATA_DIR).
+run: setup
+	$(SWIFT) build -c release --product meridian-scenario
+	.build/release/meridian-scenario --data-dir $(DATA_DIR)
+
+## bench: runtime benchmarks, written to BENCHMARKS.md.
+bench: setup
+	$(SWIFT) build -c release --product meridian-bench
+	.build/release/meridian-bench --output BENCHMARKS.md
+
+## fuzz-codec: libFuzzer over every canonical decoder ($(FUZZ_RUNS) executions).
+fuzz-codec: setup
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzCodec -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	mkdir -p .build-fuzz/corpus-codec
+	.build-fuzz/release/FuzzCodec -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus-codec 2>&1 | tee fuzz-codec.log | tail -n 5
+
+## genesis: regenerate Genesis/demo.json from the demo cast.
+genesis:
+	$(SWIFT) build --product meridian-genesis
+	.build/debug/meridian-genesis demo > Genesis/demo.json
+
+clean:
+	rm -rf .build .build-fuzz $(DATA_DIR)
