@@ -1,7 +1,5 @@
 internal import CRocksDB
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// Why RocksDB refused an operation: its own message, kept verbatim.
 public struct RocksDBError: Error, Sendable, CustomStringConvertible {
@@ -30,6 +28,8 @@ public final class RocksDB: @unchecked Sendable {
     /// Opens (creating if needed) the database at `path` with these column families.
     public init(path: String, columnFamilies: [String]) throws(RocksDBError) {
         self.path = path
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        catch { throw RocksDBError(operation: "open", message: "cannot create \(path): \(error.localizedDescription)") }
         let opts = rocksdb_options_create()!
         rocksdb_options_set_create_if_missing(opts, 1)
         rocksdb_options_set_create_missing_column_families(opts, 1)

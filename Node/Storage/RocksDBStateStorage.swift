@@ -49,8 +49,9 @@ public final class RocksDBStateStorage: StateStorage {
 
     /// Adds a state version's writes to a batch the caller will write (atomically with its own).
     public func addState(_ batch: StateBatch, to wb: RocksDB.WriteBatch) {
-        for n in batch.nodes { wb.put("state.nodes", n.hash.bytes, n.encoded) }
-        for v in batch.values {
+        // Sorted keys let the memtable reuse its insertion point from one key to the next.
+        for n in batch.nodes.sorted(by: { $0.hash < $1.hash }) { wb.put("state.nodes", n.hash.bytes, n.encoded) }
+        for v in batch.values.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             if let value = v.value { wb.put("state.values", v.key, value) } else { wb.delete("state.values", v.key) }
         }
         wb.put("state.roots", Self.versionKey(batch.version), batch.root.bytes)

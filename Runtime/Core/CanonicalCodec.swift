@@ -29,6 +29,14 @@ extension CanonicalEncodable {
 }
 
 extension CanonicalDecodable {
+    /// Decodes bytes the node itself validated and stored (see `CanonicalReader.trusted`).
+    public init(trustedCanonicalBytes bytes: [UInt8]) throws(CodecError) {
+        var reader = CanonicalReader(bytes)
+        reader.trusted = true
+        self = try Self(from: &reader)
+        try reader.finish()
+    }
+
     /// Decodes a whole value; refuses trailing bytes.
     public init<C: Collection>(canonicalBytes bytes: C) throws(CodecError) where C.Element == UInt8 {
         var reader = CanonicalReader(Array(bytes))
@@ -103,6 +111,10 @@ public struct CanonicalWriter: Sendable {
 public struct CanonicalReader: Sendable {
     public let input: [UInt8]
     public private(set) var offset: Int = 0
+    /// Set when reading bytes this node wrote itself after validating them (committed state):
+    /// expensive semantic checks that cannot fail on such bytes (a public key lying on the curve)
+    /// are skipped. Never set for anything that arrives from outside.
+    public var trusted = false
 
     /// The default bound for any one length-prefixed item: larger than any valid transaction.
     public static let defaultMaxLength = 1 << 20

@@ -13,8 +13,11 @@ public struct Block: Hashable, Sendable, Canonical {
 
     public var hash: Bytes32 { header.hash }
 
-    public static func transactionsRoot(_ txs: [SignedTransaction]) -> Bytes32 {
-        MerkleTree.root(leafHashes: txs.map { MerkleTree.leafHash($0.hash.bytes) })
+    public static func transactionsRoot(_ txs: [SignedTransaction]) -> Bytes32 { transactionsRoot(hashes: txs.map(\.hash)) }
+
+    /// The RFC 9162 root over the transactions' hashes.
+    public static func transactionsRoot(hashes: [Bytes32]) -> Bytes32 {
+        MerkleTree.root(leafHashes: hashes.map { MerkleTree.leafHash($0.bytes) })
     }
 
     public static func receiptsRoot(_ receipts: [Receipt]) -> Bytes32 {

@@ -63,10 +63,11 @@ public final class BlockExecutor {
                         lastCommit: CommitCertificate?) throws(BlockError) -> ExecutedBlock {
         let height = tip.height + 1
         let validatorsHash = try validatorsHashNow()
-        let (receipts, prepared) = try run(height: height, time: time, transactions: transactions)
+        let hashes = transactions.map(\.hash)
+        let (receipts, prepared) = try run(height: height, time: time, transactions: transactions, hashes: hashes)
         let header = BlockHeader(chainID: chainID, height: height, time: time, parentHash: tip.hash,
                                  lastCommitHash: lastCommit?.hash ?? .zero,
-                                 transactionsRoot: Block.transactionsRoot(transactions),
+                                 transactionsRoot: Block.transactionsRoot(hashes: hashes),
                                  receiptsRoot: Block.receiptsRoot(receipts), stateRoot: prepared.root,
                                  validatorsHash: validatorsHash, proposer: proposer)
         let block = Block(header: header, transactions: transactions, lastCommit: lastCommit)
@@ -77,13 +78,14 @@ public final class BlockExecutor {
     /// Re-executes a proposed or synced block and checks its header against the result.
     public func execute(_ block: Block) throws(BlockError) -> ExecutedBlock {
         try checkHeader(block)
-        guard block.header.transactionsRoot == Block.transactionsRoot(block.transactions) else {
+        let hashes = block.transactions.map(\.hash)
+        guard block.header.transactionsRoot == Block.transactionsRoot(hashes: hashes) else {
             throw BlockError("block.transactions_root", "transactions root does not match the transactions")
         }
         guard block.header.validatorsHash == (try validatorsHashNow()) else {
             throw BlockError("block.validators_hash", "validators hash is not the current set's")
         }
-        let (receipts, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions)
+        let (receipts, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions, hashes: hashes)
         guard prepared.root == block.header.stateRoot else {
             throw BlockError("block.state_root", "state root \(block.header.stateRoot) differs from re-execution's \(prepared.root)")
         }
@@ -135,7 +137,7 @@ public final class BlockExecutor {
     }
 
     /// Verifies every signature, spread over `verificationThreads`.
-    func verifySignatures(_ txs: [SignedTransaction]) -> [Bool] {
+    public func verifySignatures(_ txs: [SignedTransaction]) -> [Bool] {
         var results = [Bool](repeating: false, count: txs.count)
         let threads = min(verificationThreads, max(1, txs.count / 64))
         if threads <= 1 {
@@ -154,7 +156,7 @@ public final class BlockExecutor {
         return results
     }
 
-    private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction]) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
+    private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction], hashes: [Bytes32]) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
         let valid = verifySignatures(transactions)
         let view = state.view()
         do {
@@ -166,7 +168,7 @@ public final class BlockExecutor {
             var receipts: [Receipt] = []
             receipts.reserveCapacity(transactions.count)
             for (i, tx) in transactions.enumerated() {
-                receipts.append(try apply(tx, index: UInt32(i), signatureValid: valid[i], ctx, &perAccount))
+                receipts.append(try apply(tx, hash: hashes[i], index: UInt32(i), signatureValid: valid[i], ctx, &perAccount))
             }
             return (receipts, try state.prepare(view, version: height))
         } catch let e as RuntimeError {
@@ -176,10 +178,9 @@ public final class BlockExecutor {
         }
     }
 
-    private func apply(_ stx: SignedTransaction, index: UInt32, signatureValid: Bool, _ ctx: ExecutionContext,
+    private func apply(_ stx: SignedTransaction, hash txHash: Bytes32, index: UInt32, signatureValid: Bool, _ ctx: ExecutionContext,
                        _ perAccount: inout [PublicKey: UInt32]) throws(RuntimeError) -> Receipt {
         let tx = stx.transaction
-        let txHash = stx.hash
         func reject(_ code: String, _ message: String) -> Receipt {
             Receipt(transaction: txHash, index: index, outcome: .rejected(RuntimeError(code, message)), events: [], decision: nil, createdID: nil)
         }

@@ -11,11 +11,15 @@ public final class AuthenticatedState {
     public let tree: SparseMerkleTree
     public private(set) var version: UInt64?
     public private(set) var root: Bytes32
+    /// Latest values recently read or written (nil = known absent), so hot entries (organisations,
+    /// parameters, nonces) do not go to disk on every transaction. Bounded; updated on commit.
+    private var valueCache: ValueCache
 
     /// Opens the state at the latest committed version (or empty, before genesis).
     public init(storage: any StateStorage, maxCachedNodes: Int = 1 << 20) throws(StateError) {
         self.storage = storage
         self.tree = SparseMerkleTree(storage: storage, maxCachedNodes: maxCachedNodes)
+        self.valueCache = ValueCache(capacity: max(maxCachedNodes / 4, 1024))
         let latest = try storage.latestVersion()
         version = latest
         if let latest {
@@ -27,7 +31,12 @@ public final class AuthenticatedState {
     }
 
     /// The latest committed value of a raw key.
-    public func value(_ key: [UInt8]) throws(StateError) -> [UInt8]? { try storage.value(key) }
+    public func value(_ key: [UInt8]) throws(StateError) -> [UInt8]? {
+        if let cached = valueCache[key] { return cached }
+        let v = try storage.value(key)
+        valueCache[key] = .some(v)
+        return v
+    }
 
     /// A fresh view over the latest committed state.
     public func view() -> StateView { StateView(state: self) }
@@ -61,8 +70,7 @@ public final class AuthenticatedState {
     /// Writes a prepared version. Must be the one prepared on top of the current version.
     public func commit(_ prepared: Prepared) throws(StateError) {
         try storage.commit(prepared.batch)
-        version = prepared.version
-        root = prepared.root
+        didCommit(prepared)
     }
 
     /// Marks a version written by someone else in the same atomic batch (the node's block store
@@ -70,6 +78,7 @@ public final class AuthenticatedState {
     public func didCommit(_ prepared: Prepared) {
         version = prepared.version
         root = prepared.root
+        for v in prepared.batch.values { valueCache[v.key] = .some(v.value) }
     }
 
     public func root(at version: UInt64) throws(StateError) -> Bytes32 {
@@ -113,4 +122,27 @@ public final class StateView {
     public func rollbackTransaction() { txWrites.removeAll(keepingCapacity: true) }
 
     public var pendingWriteCount: Int { blockWrites.count + txWrites.count }
+}
+
+/// A bounded two-generation cache of latest values by raw key (see `NodeCache`).
+struct ValueCache {
+    private var young: [[UInt8]: [UInt8]?] = [:]
+    private var old: [[UInt8]: [UInt8]?] = [:]
+    private let generationCapacity: Int
+
+    init(capacity: Int) { generationCapacity = max(capacity / 2, 16) }
+
+    /// `.some(nil)`: known absent; `nil`: not cached.
+    subscript(key: [UInt8]) -> [UInt8]?? {
+        mutating get {
+            if let v = young[key] { return .some(v) }
+            if let v = old[key] { self[key] = .some(v); return .some(v) }
+            return nil
+        }
+        set {
+            guard let newValue else { return }
+            if young.count >= generationCapacity { old = young; young = [:] }
+            young[key] = .some(newValue)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 public import MeridianCore
+import Dispatch
 
 /// A sparse Merkle tree over 256-bit keys (the SHA-256 of each raw state key), with nodes stored
 /// by hash so that every committed version stays readable and provable.
@@ -22,13 +23,13 @@ public final class SparseMerkleTree {
     }
 
     /// A decoded node. Leaves keep only the hashes here; their value stays in the stored bytes.
-    enum Node {
+    enum Node: Sendable {
         case leaf(key: Bytes32, valueHash: Bytes32)
         case `internal`(left: Bytes32, right: Bytes32)
     }
 
     /// One change to apply: `value == nil` deletes the key.
-    public struct Update {
+    public struct Update: Sendable {
         public let keyHash: Bytes32
         public let value: [UInt8]?
         public init(keyHash: Bytes32, value: [UInt8]?) { self.keyHash = keyHash; self.value = value }
@@ -150,8 +151,19 @@ public final class SparseMerkleTree {
         let encoded: [UInt8]?   // nil: the leaf already exists in storage
     }
 
+    /// One worker's output: new nodes to store, and decoded nodes to add to the cache afterwards.
+    /// Workers never touch the shared cache while they run, so two can rebuild disjoint subtrees at once.
+    private struct Work: Sendable {
+        var nodes: [(hash: Bytes32, encoded: [UInt8])] = []
+        var decoded: [(Bytes32, Node)] = []
+    }
+
+    /// Batches smaller than this are not worth a second thread.
+    public static let parallelThreshold = 512
+
     /// Applies `updates` (any order; a key may appear once) to the tree with root `root`.
     /// Nothing is written: the new nodes are returned for the caller to commit with the version.
+    /// Large batches rebuild the root's two halves on two threads.
     public func apply(root: Bytes32, updates: [Update]) throws(StateError) -> Result {
         var sorted = updates.sorted { $0.keyHash < $1.keyHash }
         // Keep the last write of a key if the caller passed it twice.
@@ -161,47 +173,87 @@ public final class SparseMerkleTree {
             if let last = deduped.last, last.keyHash == u.keyHash { deduped[deduped.count - 1] = u } else { deduped.append(u) }
         }
         sorted = deduped
-        var newNodes: [(hash: Bytes32, encoded: [UInt8])] = []
-        let result = try update(.existing(root), depth: 0, sorted[...], &newNodes)
-        return Result(root: result.hash, newNodes: newNodes)
+
+        var main = Work()
+        let result: Subtree
+        if sorted.count >= Self.parallelThreshold, root != .zero, case .internal(let l, let r) = try load(root) {
+            let split = sorted[...].partitioningIndex { $0.keyHash.bit(0) }
+            let halves = [(l, sorted[..<split]), (r, sorted[split...])]
+            var outcomes = [Swift.Result<(Subtree, Work), StateError>](repeating: .failure(StateError(.backend, "not run")), count: 2)
+            // Safe: during the parallel phase both workers only read the cache (a value copied
+            // into each), read storage (thread-safe for reads), and write their own slot of `outcomes`.
+            nonisolated(unsafe) let tree = self
+            let snapshot = cache
+            outcomes.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let slots = slots
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    var work = Work()
+                    let (hash, slice) = halves[i]
+                    do throws(StateError) { slots[i] = .success((try tree.update(.existing(hash), depth: 1, slice, &work, snapshot), work)) }
+                    catch { slots[i] = .failure(error) }
+                }
+            }
+            let (left, lw) = try outcomes[0].get()
+            let (right, rw) = try outcomes[1].get()
+            for w in [lw, rw] {
+                main.nodes.append(contentsOf: w.nodes)
+                for (h, n) in w.decoded { cache[h] = n }
+            }
+            result = (left.hash == l && right.hash == r) ? .branch(root) : try join(left, right, &main, cache)
+        } else {
+            result = try update(.existing(root), depth: 0, sorted[...], &main, cache)
+        }
+        for (h, n) in main.decoded { cache[h] = n }
+        return Result(root: result.hash, newNodes: main.nodes)
+    }
+
+    /// Reads a node for a worker: from the cache snapshot, else from storage (noted for caching).
+    private func peek(_ hash: Bytes32, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Node {
+        if let n = snapshot.peek(hash) { return n }
+        let node = try Self.decode(try loadEncoded(hash), hash: hash)
+        work.decoded.append((hash, node))
+        return node
     }
 
     private func update(_ subtree: Subtree, depth: Int, _ updates: ArraySlice<Update>,
-                        _ out: inout [(hash: Bytes32, encoded: [UInt8])]) throws(StateError) -> Subtree {
+                        _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
         if updates.isEmpty { return subtree }
         let hash = subtree.hash
         if hash == .zero {
-            return build(depth: depth, entries(from: updates, carrying: nil)[...], &out)
+            return build(depth: depth, entries(from: updates, carrying: nil)[...], &work)
         }
-        switch try load(hash) {
+        switch try peek(hash, &work, snapshot) {
         case .leaf(let k, let vh):
-            return build(depth: depth, entries(from: updates, carrying: (k, hash, vh))[...], &out)
+            return build(depth: depth, entries(from: updates, carrying: (k, hash, vh))[...], &work)
         case .internal(let l, let r):
             let split = updates.partitioningIndex { $0.keyHash.bit(depth) }
-            let newLeft = try update(.existing(l), depth: depth + 1, updates[..<split], &out)
-            let newRight = try update(.existing(r), depth: depth + 1, updates[split...], &out)
+            let newLeft = try update(.existing(l), depth: depth + 1, updates[..<split], &work, snapshot)
+            let newRight = try update(.existing(r), depth: depth + 1, updates[split...], &work, snapshot)
             if newLeft.hash == l && newRight.hash == r { return .branch(hash) }
-            return try join(newLeft, newRight, &out)
+            return try join(newLeft, newRight, &work, snapshot)
         }
     }
 
     /// A parent of two updated subtrees, collapsing a lone leaf upwards.
-    private func join(_ left: Subtree, _ right: Subtree, _ out: inout [(hash: Bytes32, encoded: [UInt8])]) throws(StateError) -> Subtree {
-        switch (try resolve(left), try resolve(right)) {
+    private func join(_ left: Subtree, _ right: Subtree, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
+        switch (try resolve(left, &work, snapshot), try resolve(right, &work, snapshot)) {
         case (.empty, .empty): return .empty
         case (.leaf(let h), .empty), (.empty, .leaf(let h)): return .leaf(h)
-        case (let l, let r):
-            let h = Self.internalHash(l.hash, r.hash)
-            out.append((h, Self.encodeInternal(left: l.hash, right: r.hash)))
-            cache[h] = .internal(left: l.hash, right: r.hash)
-            return .branch(h)
+        case (let l, let r): return internalNode(l.hash, r.hash, &work)
         }
     }
 
-    private func resolve(_ s: Subtree) throws(StateError) -> Subtree {
+    private func internalNode(_ l: Bytes32, _ r: Bytes32, _ work: inout Work) -> Subtree {
+        let h = Self.internalHash(l, r)
+        work.nodes.append((h, Self.encodeInternal(left: l, right: r)))
+        work.decoded.append((h, .internal(left: l, right: r)))
+        return .branch(h)
+    }
+
+    private func resolve(_ s: Subtree, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
         guard case .existing(let h) = s else { return s }
         if h == .zero { return .empty }
-        switch try load(h) {
+        switch try peek(h, &work, snapshot) {
         case .leaf: return .leaf(h)
         case .internal: return .branch(h)
         }
@@ -229,24 +281,24 @@ public final class SparseMerkleTree {
         return out
     }
 
-    private func build(depth: Int, _ entries: ArraySlice<Entry>, _ out: inout [(hash: Bytes32, encoded: [UInt8])]) -> Subtree {
+    private func build(depth: Int, _ entries: ArraySlice<Entry>, _ work: inout Work) -> Subtree {
         switch entries.count {
         case 0: return .empty
         case 1:
             let e = entries[entries.startIndex]
-            if let enc = e.encoded { out.append((e.leafHash, enc)) }
+            if let enc = e.encoded {
+                work.nodes.append((e.leafHash, enc))
+                work.decoded.append((e.leafHash, .leaf(key: e.keyHash, valueHash: Bytes32(enc[33..<65])!)))
+            }
             return .leaf(e.leafHash)
         default:
             precondition(depth < 256, "two distinct keys cannot share all 256 bits")
             let split = entries.partitioningIndex { $0.keyHash.bit(depth) }
-            let l = build(depth: depth + 1, entries[..<split], &out)
-            let r = build(depth: depth + 1, entries[split...], &out)
+            let l = build(depth: depth + 1, entries[..<split], &work)
+            let r = build(depth: depth + 1, entries[split...], &work)
             if case .empty = r, case .leaf = l { return l }
             if case .empty = l, case .leaf = r { return r }
-            let h = Self.internalHash(l.hash, r.hash)
-            out.append((h, Self.encodeInternal(left: l.hash, right: r.hash)))
-            cache[h] = .internal(left: l.hash, right: r.hash)
-            return .branch(h)
+            return internalNode(l.hash, r.hash, &work)
         }
     }
 }
@@ -268,12 +320,16 @@ extension Collection {
 
 /// A bounded cache of decoded nodes: two generations, the older dropped when the newer fills,
 /// so recently used nodes (the upper levels, touched by every update) stay in memory.
-struct NodeCache {
+struct NodeCache: @unchecked Sendable {
+    // @unchecked: shared across threads only as an immutable copy (see `SparseMerkleTree.apply`).
     private var young: [Bytes32: SparseMerkleTree.Node] = [:]
     private var old: [Bytes32: SparseMerkleTree.Node] = [:]
     private let generationCapacity: Int
 
     init(capacity: Int) { generationCapacity = max(capacity / 2, 16) }
+
+    /// A lookup that does not promote: safe on a copy shared by concurrent readers.
+    func peek(_ hash: Bytes32) -> SparseMerkleTree.Node? { young[hash] ?? old[hash] }
 
     subscript(hash: Bytes32) -> SparseMerkleTree.Node? {
         mutating get {
@@ -283,7 +339,12 @@ struct NodeCache {
         }
         set {
             guard let newValue else { return }
-            if young.count >= generationCapacity { old = young; young = [:] }
+            if young.count >= generationCapacity {
+                old = young
+                // Sized once per generation: growing a large dictionary rehashes it repeatedly.
+                young = Dictionary(minimumCapacity: generationCapacity)
+            }
+            if young.capacity == 0 { young.reserveCapacity(min(generationCapacity, 1 << 16)) }
             young[hash] = newValue
         }
     }

@@ -74,6 +74,8 @@ public final class ExecutionContext {
     }
 
     public func write<T: CanonicalEncodable>(_ key: StateKey, _ value: T) { view.set(key.bytes, value.canonicalBytes) }
+    /// Writes bytes already encoded (one value stored under several keys is encoded once).
+    public func write(_ key: StateKey, encoded: [UInt8]) { view.set(key.bytes, encoded) }
     public func delete(_ key: StateKey) { view.delete(key.bytes) }
     public func emit(_ event: RuntimeEvent) { events.append(event) }
 }

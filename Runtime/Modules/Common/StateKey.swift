@@ -24,7 +24,7 @@ public protocol StateReader {
 extension StateReader {
     public func read<T: CanonicalDecodable>(_ type: T.Type, _ key: StateKey) throws(RuntimeError) -> T? {
         guard let raw = try load(key.bytes) else { return nil }
-        do { return try T(canonicalBytes: raw) } catch { throw RuntimeError.corrupt(String(describing: T.self)) }
+        do { return try T(trustedCanonicalBytes: raw) } catch { throw RuntimeError.corrupt(String(describing: T.self)) }
     }
 }
 

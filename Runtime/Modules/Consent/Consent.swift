@@ -46,8 +46,9 @@ public enum Consent {
         }
         let id = ctx.transactionHash
         let record = ConsentRecord(id: id, patient: ctx.signer, terms: terms, status: .active, version: 1, grantedAt: ctx.time, updatedAt: ctx.time)
-        ctx.write(recordKey(ctx.signer, id), record)
-        ctx.write(historyKey(id, 1), record)
+        let encoded = record.canonicalBytes
+        ctx.write(recordKey(ctx.signer, id), encoded: encoded)
+        ctx.write(historyKey(id, 1), encoded: encoded)
         active.items.append(id)
         ctx.write(activeKey(ctx.signer), active)
         ctx.emit(.consentChanged(patient: ctx.signer, consent: id, version: 1, status: .active))
@@ -71,8 +72,9 @@ public enum Consent {
         try checkGrantees(call.terms, ctx)
         let next = ConsentRecord(id: current.id, patient: ctx.signer, terms: call.terms, status: .active,
                                  version: current.version + 1, grantedAt: current.grantedAt, updatedAt: ctx.time)
-        ctx.write(recordKey(ctx.signer, current.id), next)
-        ctx.write(historyKey(current.id, next.version), next)
+        let encoded = next.canonicalBytes
+        ctx.write(recordKey(ctx.signer, current.id), encoded: encoded)
+        ctx.write(historyKey(current.id, next.version), encoded: encoded)
         ctx.emit(.consentChanged(patient: ctx.signer, consent: current.id, version: next.version, status: .active))
     }
 
@@ -84,8 +86,9 @@ public enum Consent {
         guard current.status == .active else { throw RuntimeError("consent.revoked", "consent \(id) is already revoked") }
         let next = ConsentRecord(id: id, patient: ctx.signer, terms: current.terms, status: .revoked,
                                  version: current.version + 1, grantedAt: current.grantedAt, updatedAt: ctx.time)
-        ctx.write(recordKey(ctx.signer, id), next)
-        ctx.write(historyKey(id, next.version), next)
+        let encoded = next.canonicalBytes
+        ctx.write(recordKey(ctx.signer, id), encoded: encoded)
+        ctx.write(historyKey(id, next.version), encoded: encoded)
         var active = try ctx.read(CanonicalList<Bytes32>.self, activeKey(ctx.signer)) ?? CanonicalList()
         active.items.removeAll { $0 == id }
         ctx.write(activeKey(ctx.signer), active)
