@@ -2,6 +2,7 @@ public import MeridianCore
 public import MeridianState
 public import MeridianModules
 import Dispatch
+import Synchronization
 
 /// Why a block as a whole was refused (a bad transaction only gets a failed receipt).
 public struct BlockError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -157,7 +158,35 @@ public final class BlockExecutor {
     }
 
     private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction], hashes: [Bytes32]) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
-        let valid = verifySignatures(transactions)
+        // Signatures are checked by helper threads from the back of the block while this thread
+        // executes from the front, checking itself any signature no helper has reached yet.
+        let board = SignatureBoard(count: transactions.count)
+        let helpers = transactions.count >= 64 ? verificationThreads - 1 : 0
+        let group = DispatchGroup()
+        let cursor = Atomic<Int>(transactions.count)
+        if helpers > 0 {
+            nonisolated(unsafe) let cursor = cursor
+            for _ in 0..<helpers {
+                group.enter()
+                DispatchQueue.global().async { [transactions] in
+                    while true {
+                        let j = cursor.subtract(1, ordering: .relaxed).newValue
+                        guard j >= 0, board.claim(j) else { break }
+                        board.publish(j, valid: transactions[j].signatureIsValid)
+                    }
+                    group.leave()
+                }
+            }
+        }
+        defer { group.wait() }
+        func signatureValid(_ i: Int) -> Bool {
+            if board.claim(i) {
+                let v = transactions[i].signatureIsValid
+                board.publish(i, valid: v)
+                return v
+            }
+            while true { if let v = board.result(i) { return v } }
+        }
         let view = state.view()
         do {
             let params = try parameters
@@ -168,7 +197,7 @@ public final class BlockExecutor {
             var receipts: [Receipt] = []
             receipts.reserveCapacity(transactions.count)
             for (i, tx) in transactions.enumerated() {
-                receipts.append(try apply(tx, hash: hashes[i], index: UInt32(i), signatureValid: valid[i], ctx, &perAccount))
+                receipts.append(try apply(tx, hash: hashes[i], index: UInt32(i), signatureValid: signatureValid(i), ctx, &perAccount))
             }
             return (receipts, try state.prepare(view, version: height))
         } catch let e as RuntimeError {
@@ -221,4 +250,40 @@ public final class BlockExecutor {
 
 extension RuntimeError {
     static func corruptState(_ what: String) -> RuntimeError { RuntimeError("state.corrupt", "stored \(what) does not decode") }
+}
+
+/// Which transactions' signatures have been checked, and with what result: a slot per
+/// transaction, claimed by exactly one thread (compare-and-swap) before it verifies.
+final class SignatureBoard: Sendable {
+    private static let unclaimed: UInt8 = 0, claimed: UInt8 = 1, valid: UInt8 = 2, invalid: UInt8 = 3
+    // Sendable: the slots are atomics, allocated in init and freed in deinit only.
+    nonisolated(unsafe) private let slots: UnsafeMutablePointer<Atomic<UInt8>>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: max(count, 1))
+        for i in 0..<count { (slots + i).initialize(to: Atomic(Self.unclaimed)) }
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    /// True if the caller now owns slot `i` and must verify and publish it.
+    func claim(_ i: Int) -> Bool {
+        slots[i].compareExchange(expected: Self.unclaimed, desired: Self.claimed, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    func publish(_ i: Int, valid: Bool) { slots[i].store(valid ? Self.valid : Self.invalid, ordering: .releasing) }
+
+    /// The result once published, nil while another thread is still verifying.
+    func result(_ i: Int) -> Bool? {
+        switch slots[i].load(ordering: .acquiring) {
+        case Self.valid: true
+        case Self.invalid: false
+        default: nil
+        }
+    }
 }

@@ -59,8 +59,8 @@ public final class AuthenticatedState {
         var values: [(key: [UInt8], value: [UInt8]?)] = []
         values.reserveCapacity(writes.count)
         for (k, v) in writes {
-            updates.append(.init(keyHash: StateProof.keyHash(k), value: v))
-            values.append((k, v))
+            updates.append(.init(keyHash: StateProof.keyHash(k.bytes), value: v))
+            values.append((k.bytes, v))
         }
         let result = try tree.apply(root: root, updates: updates)
         let batch = StateBatch(version: newVersion, root: result.root, nodes: result.newNodes, values: values)
@@ -98,19 +98,20 @@ public final class AuthenticatedState {
 /// transaction leaves nothing behind) and per block (so the block can be prepared and discarded).
 public final class StateView {
     let state: AuthenticatedState
-    private(set) var blockWrites: [[UInt8]: [UInt8]?] = [:]
-    private var txWrites: [[UInt8]: [UInt8]?] = [:]
+    private(set) var blockWrites: [RawKey: [UInt8]?] = [:]
+    private var txWrites: [RawKey: [UInt8]?] = [:]
 
     init(state: AuthenticatedState) { self.state = state }
 
     public func get(_ key: [UInt8]) throws(StateError) -> [UInt8]? {
-        if let v = txWrites[key] { return v }
-        if let v = blockWrites[key] { return v }
+        let k = RawKey(key)
+        if let v = txWrites[k] { return v }
+        if let v = blockWrites[k] { return v }
         return try state.value(key)
     }
 
-    public func set(_ key: [UInt8], _ value: [UInt8]) { txWrites[key] = .some(value) }
-    public func delete(_ key: [UInt8]) { txWrites[key] = .some(nil) }
+    public func set(_ key: [UInt8], _ value: [UInt8]) { txWrites[RawKey(key)] = .some(value) }
+    public func delete(_ key: [UInt8]) { txWrites[RawKey(key)] = .some(nil) }
 
     /// Keeps the current transaction's writes.
     public func commitTransaction() {
@@ -126,8 +127,8 @@ public final class StateView {
 
 /// A bounded two-generation cache of latest values by raw key (see `NodeCache`).
 struct ValueCache {
-    private var young: [[UInt8]: [UInt8]?] = [:]
-    private var old: [[UInt8]: [UInt8]?] = [:]
+    private var young: [RawKey: [UInt8]?] = [:]
+    private var old: [RawKey: [UInt8]?] = [:]
     private let generationCapacity: Int
 
     init(capacity: Int) { generationCapacity = max(capacity / 2, 16) }
@@ -135,14 +136,24 @@ struct ValueCache {
     /// `.some(nil)`: known absent; `nil`: not cached.
     subscript(key: [UInt8]) -> [UInt8]?? {
         mutating get {
-            if let v = young[key] { return .some(v) }
-            if let v = old[key] { self[key] = .some(v); return .some(v) }
+            let k = RawKey(key)
+            if let v = young[k] { return .some(v) }
+            if let v = old[k] { self[key] = .some(v); return .some(v) }
             return nil
         }
         set {
             guard let newValue else { return }
             if young.count >= generationCapacity { old = young; young = [:] }
-            young[key] = .some(newValue)
+            young[RawKey(key)] = .some(newValue)
         }
     }
+}
+
+/// A raw state key as a dictionary key, hashed as one block of bytes (an `[UInt8]` key would be
+/// fed to the hasher byte by byte, which dominated execution profiles).
+struct RawKey: Hashable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    static func == (l: RawKey, r: RawKey) -> Bool { l.bytes == r.bytes }
 }

@@ -49,14 +49,14 @@ public protocol StateStorage: AnyObject {
 /// A dictionary-backed storage for tests and tools. Not durable.
 public final class InMemoryStateStorage: StateStorage {
     private var nodes: [Bytes32: [UInt8]] = [:]
-    private var values: [[UInt8]: [UInt8]] = [:]
+    private var values: [RawKey: [UInt8]] = [:]
     private var roots: [UInt64: Bytes32] = [:]
     private var latest: UInt64?
 
     public init() {}
 
     public func node(_ hash: Bytes32) -> [UInt8]? { nodes[hash] }
-    public func value(_ key: [UInt8]) -> [UInt8]? { values[key] }
+    public func value(_ key: [UInt8]) -> [UInt8]? { values[RawKey(key)] }
     public func root(version: UInt64) -> Bytes32? { roots[version] }
     public func latestVersion() -> UInt64? { latest }
 
@@ -65,16 +65,16 @@ public final class InMemoryStateStorage: StateStorage {
             throw StateError(.versionOrder, "version \(batch.version) after \(latest)")
         }
         for n in batch.nodes { nodes[n.hash] = n.encoded }
-        for v in batch.values { values[v.key] = v.value }
+        for v in batch.values { values[RawKey(v.key)] = v.value }
         roots[batch.version] = batch.root
         latest = batch.version
     }
 
     public func scan(prefix: [UInt8], from start: [UInt8]?, limit: Int) -> [(key: [UInt8], value: [UInt8])] {
         let matching = values.filter { entry in
-            entry.key.starts(with: prefix) && (start.map { !entry.key.lexicographicallyPrecedes($0) } ?? true)
+            entry.key.bytes.starts(with: prefix) && (start.map { !entry.key.bytes.lexicographicallyPrecedes($0) } ?? true)
         }
-        return matching.sorted { $0.key.lexicographicallyPrecedes($1.key) }.prefix(limit).map { ($0.key, $0.value) }
+        return matching.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.prefix(limit).map { ($0.key.bytes, $0.value) }
     }
 
     public var nodeCount: Int { nodes.count }

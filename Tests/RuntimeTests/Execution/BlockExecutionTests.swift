@@ -140,3 +140,32 @@ import MeridianDemo
         }
     }
 }
+
+@Suite struct SignatureCheckingTests {
+    /// Signatures checked by helper threads while execution runs give the same receipts as one
+    /// thread, whatever the number of helpers and wherever the forged signatures are.
+    @Test(arguments: [1, 2, 3, 5])
+    func overlappedSignatureChecksMatchSequentialOnes(threads: Int) throws {
+        var rng = SeededGenerator(seed: testSeed(0x51c))
+        let reference = try TestChain()
+        let chain = try TestChain()
+        chain.executor.verificationThreads = threads
+        reference.executor.verificationThreads = 1
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let patients = (0..<300).map { DemoCast.key("sig/\($0)") }
+        var txs = try patients.map { p in
+            try reference.tx(p, .registerPatient(.init(attestor: clinician.publicKey,
+                attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: p.publicKey)))))
+        }
+        for _ in 0..<25 {
+            let i = Int.random(in: 0..<txs.count, using: &rng)
+            var sig = txs[i].signature.bytes; sig[Int.random(in: 0..<64, using: &rng)] ^= 0x10
+            txs[i] = SignedTransaction(transaction: txs[i].transaction, signature: Bytes64(sig)!)
+        }
+        let expected = try reference.block(txs)
+        let got = try chain.block(txs)
+        #expect(got == expected)
+        #expect(got.contains { $0.error?.code == "tx.bad_signature" })
+        #expect(chain.state.root == reference.state.root)
+    }
+}
