@@ -36,7 +36,7 @@ bench: setup
 fuzz-codec: setup
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzCodec -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 	mkdir -p .build-fuzz/corpus-codec
-	.build-fuzz/release/FuzzCodec -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus-codec 2>&1 | tee fuzz-codec.log | tail -n 5
+	.build-fuzz/release/FuzzCodec -meridian_seeds=.build-fuzz/corpus-codec -runs=$(FUZZ_RUNS) -max_len=8192 .build-fuzz/corpus-codec 2>&1 | tee fuzz-codec.log | tail -n 5
 
 ## genesis: regenerate Genesis/demo.json from the demo cast.
 genesis:

@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "MeridianBench",
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "CSecp256k1"],
                           path: "Tools/Bench", swiftSettings: strict),
-        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime"], path: "Tools/FuzzCodec",
+        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),
 
         // Tests mirror the layout.
