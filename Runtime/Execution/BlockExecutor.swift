@@ -165,7 +165,6 @@ public final class BlockExecutor {
         let group = DispatchGroup()
         let cursor = Atomic<Int>(transactions.count)
         if helpers > 0 {
-            nonisolated(unsafe) let cursor = cursor
             for _ in 0..<helpers {
                 group.enter()
                 DispatchQueue.global().async { [transactions] in

@@ -1,5 +1,5 @@
-public import MeridianCore
-public import MeridianModules
+import MeridianCore
+import MeridianModules
 
 /// Routes a call to its module. The only switch over all calls in the runtime.
 enum Dispatcher {

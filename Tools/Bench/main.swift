@@ -96,7 +96,7 @@ let codecRate = try rate(rounds: 5, units: codecN) {
 let encodedSize = sampleTx.canonicalBytes.count
 let memcpyRate = rate(rounds: 5, units: codecN) {
     let src = sampleTx.canonicalBytes
-    for _ in 0..<codecN { var copy = [UInt8](repeating: 0, count: src.count); copy.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: src, count: src.count)) }; sink &+= Int(copy[3]) }
+    for _ in 0..<codecN { var copy = [UInt8](repeating: 0, count: src.count); src.withUnsafeBytes { s in copy.withUnsafeMutableBytes { $0.copyMemory(from: s) } }; sink &+= Int(copy[3]) }
 }
 report(Row(name: "codec round trips/s (encode + decode a \(encodedSize)-byte consent transaction, signature key checked on decode)", value: fmt(codecRate),
            reference: "allocate+copy of the same bytes: \(fmt(memcpyRate))/s", ratio: "\(fmt(codecRate / memcpyRate * 100, 1))% of copy"))

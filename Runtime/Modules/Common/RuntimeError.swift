@@ -1,5 +1,5 @@
 public import MeridianCore
-public import MeridianState
+import MeridianState
 
 /// Why a transaction or query was refused by the runtime: a stable dotted `code`
 /// (`consent.not_found`, `identity.not_a_member`, ...) that APIs and CLIs map to their own

@@ -1,7 +1,9 @@
 public import MeridianCore
 
-/// A patient grants, amends and revokes consents. Every version is kept (history), the current
-/// one under its id, and the patient's active consents in one bounded list that `authorize` reads.
+/// A patient grants, amends and revokes consents. The current version lives under the consent's
+/// id; each version it supersedes moves to the history (so a grant costs one record write, and the
+/// full history is the history entries plus the current record); the patient's active consents
+/// are one bounded list that `authorize` reads.
 public enum Consent {
     static func recordKey(_ patient: PublicKey, _ id: Bytes32) -> StateKey { StateKey("consent/record").appending(patient).appending(id) }
     static func historyKey(_ id: Bytes32, _ version: UInt32) -> StateKey { StateKey("consent/history").appending(id).appending(UInt64(version)) }
@@ -9,7 +11,7 @@ public enum Consent {
 
     /// Prefix of all of a patient's consents, current versions (for listings).
     public static func recordsPrefix(of patient: PublicKey) -> [UInt8] { StateKey("consent/record").appending(patient).bytes }
-    /// Prefix of a consent's versions (for its history).
+    /// Prefix of a consent's superseded versions (its history; the current version is the record).
     public static func historyPrefix(of id: Bytes32) -> [UInt8] { StateKey("consent/history").appending(id).bytes }
 
     public static func consent(_ id: Bytes32, patient: PublicKey, in s: some StateReader) throws(RuntimeError) -> ConsentRecord? {
@@ -46,9 +48,7 @@ public enum Consent {
         }
         let id = ctx.transactionHash
         let record = ConsentRecord(id: id, patient: ctx.signer, terms: terms, status: .active, version: 1, grantedAt: ctx.time, updatedAt: ctx.time)
-        let encoded = record.canonicalBytes
-        ctx.write(recordKey(ctx.signer, id), encoded: encoded)
-        ctx.write(historyKey(id, 1), encoded: encoded)
+        ctx.write(recordKey(ctx.signer, id), record)
         active.items.append(id)
         ctx.write(activeKey(ctx.signer), active)
         ctx.emit(.consentChanged(patient: ctx.signer, consent: id, version: 1, status: .active))
@@ -72,9 +72,8 @@ public enum Consent {
         try checkGrantees(call.terms, ctx)
         let next = ConsentRecord(id: current.id, patient: ctx.signer, terms: call.terms, status: .active,
                                  version: current.version + 1, grantedAt: current.grantedAt, updatedAt: ctx.time)
-        let encoded = next.canonicalBytes
-        ctx.write(recordKey(ctx.signer, current.id), encoded: encoded)
-        ctx.write(historyKey(current.id, next.version), encoded: encoded)
+        ctx.write(historyKey(current.id, current.version), current)
+        ctx.write(recordKey(ctx.signer, current.id), next)
         ctx.emit(.consentChanged(patient: ctx.signer, consent: current.id, version: next.version, status: .active))
     }
 
@@ -86,9 +85,8 @@ public enum Consent {
         guard current.status == .active else { throw RuntimeError("consent.revoked", "consent \(id) is already revoked") }
         let next = ConsentRecord(id: id, patient: ctx.signer, terms: current.terms, status: .revoked,
                                  version: current.version + 1, grantedAt: current.grantedAt, updatedAt: ctx.time)
-        let encoded = next.canonicalBytes
-        ctx.write(recordKey(ctx.signer, id), encoded: encoded)
-        ctx.write(historyKey(id, next.version), encoded: encoded)
+        ctx.write(historyKey(id, current.version), current)
+        ctx.write(recordKey(ctx.signer, id), next)
         var active = try ctx.read(CanonicalList<Bytes32>.self, activeKey(ctx.signer)) ?? CanonicalList()
         active.items.removeAll { $0 == id }
         ctx.write(activeKey(ctx.signer), active)

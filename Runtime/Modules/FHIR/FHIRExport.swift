@@ -1,4 +1,4 @@
-public import MeridianCore
+import MeridianCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
