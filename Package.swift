@@ -18,6 +18,14 @@ let package = Package(
         .executable(name: "meridian-genesis", targets: ["meridian-genesis"]),
         .executable(name: "meridian-scenario", targets: ["meridian-scenario"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
+    ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
         .systemLibrary(name: "CSecp256k1", path: "Runtime/System/CSecp256k1", pkgConfig: "libsecp256k1",
@@ -38,8 +46,19 @@ let package = Package(
                 path: "Runtime/Execution", swiftSettings: strict),
 
         // Node: everything with time and I/O.
-        .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState"],
+        .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState", "MeridianRuntime"],
                 path: "Node/Storage", swiftSettings: strict),
+
+        .target(name: "MeridianMempool", dependencies: ["MeridianCore", "MeridianRuntime"], path: "Node/Mempool",
+                swiftSettings: strict),
+        .target(name: "MeridianNode",
+                dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianMempool",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
+                path: "Node/Service", resources: [.copy("openapi.yaml")], swiftSettings: strict),
 
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime"],

@@ -1,0 +1,150 @@
+public import MeridianCore
+public import MeridianRuntime
+import Synchronization
+
+/// Bounds of the mempool, with their defaults (config `mempool.*`).
+public struct MempoolLimits: Sendable, Codable, Hashable {
+    /// Pending transactions at most.
+    public var maxTransactions: Int = 50_000
+    /// Pending bytes at most (encoded transactions).
+    public var maxBytes: Int = 64 << 20
+    /// Pending transactions of one account at most.
+    public var maxPerAccount: Int = 256
+    public init() {}
+}
+
+/// Why a transaction was not admitted. Stable codes for the API.
+public struct AdmissionError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    public init(_ code: String, _ message: String) { self.code = code; self.message = message }
+    public var description: String { "\(code): \(message)" }
+}
+
+/// What the mempool needs to know of the committed state.
+public protocol AccountView: Sendable {
+    /// The next nonce the state expects from `key`.
+    func nonce(of key: PublicKey) throws -> UInt64
+    /// Whether `key` is a registered account (patient or member).
+    func isRegistered(_ key: PublicKey) throws -> Bool
+}
+
+/// Pending transactions waiting for a block.
+///
+/// Admission: well-formed and within size (the caller decodes), right chain, valid signature,
+/// a registered signer (or a patient's own registration), exactly the signer's next nonce
+/// (counting its pending transactions), within the per-account quota, the count and the byte cap.
+/// The signature is checked by `admit` outside the lock, so concurrent submissions use every core.
+/// Thread-safe.
+public final class Mempool: Sendable {
+    struct Entry {
+        let tx: SignedTransaction
+        let hash: Bytes32
+        let size: Int
+        let sequence: UInt64
+    }
+
+    struct State {
+        var byHash: [Bytes32: Entry] = [:]
+        /// Per account: pending transactions in nonce order.
+        var byAccount: [PublicKey: [Bytes32]] = [:]
+        /// Arrival order (sequence → hash), for fair reaping.
+        var order: [UInt64: Bytes32] = [:]
+        var nextSequence: UInt64 = 0
+        var bytes = 0
+    }
+
+    public let chainID: String
+    public let limits: MempoolLimits
+    private let state = Mutex(State())
+
+    public init(chainID: String, limits: MempoolLimits) { self.chainID = chainID; self.limits = limits }
+
+    public var count: Int { state.withLock { $0.byHash.count } }
+    public var bytes: Int { state.withLock { $0.bytes } }
+
+    public func contains(_ hash: Bytes32) -> Bool { state.withLock { $0.byHash[hash] != nil } }
+
+    /// Admits a decoded transaction of `size` encoded bytes; returns its hash.
+    @discardableResult
+    public func admit(_ stx: SignedTransaction, size: Int, accounts: some AccountView) throws(AdmissionError) -> Bytes32 {
+        let tx = stx.transaction
+        guard tx.chainID == chainID else { throw AdmissionError("tx.wrong_chain", "signed for chain '\(tx.chainID)', this is '\(chainID)'") }
+        guard size <= SignedTransaction.maxEncodedBytes else { throw AdmissionError("tx.too_large", "\(size) bytes > \(SignedTransaction.maxEncodedBytes)") }
+        guard stx.signatureIsValid else { throw AdmissionError("tx.bad_signature", "the signature does not verify for \(Address(tx.signer))") }
+        let stateNonce: UInt64
+        do {
+            if case .registerPatient = tx.call {} else {
+                guard try accounts.isRegistered(tx.signer) else {
+                    throw AdmissionError("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account")
+                }
+            }
+            stateNonce = try accounts.nonce(of: tx.signer)
+        } catch let e as AdmissionError { throw e } catch { throw AdmissionError("node.state", "\(error)") }
+        let hash = stx.hash
+        return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
+            guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }
+            let pending = s.byAccount[tx.signer] ?? []
+            let expected = stateNonce + UInt64(pending.count)
+            guard tx.nonce == expected else {
+                throw AdmissionError(tx.nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(tx.nonce), expected \(expected)")
+            }
+            guard pending.count < limits.maxPerAccount else { throw AdmissionError("mempool.account_quota", "\(limits.maxPerAccount) pending transactions from this account") }
+            guard s.byHash.count < limits.maxTransactions else { throw AdmissionError("mempool.full", "\(limits.maxTransactions) pending transactions") }
+            guard s.bytes + size <= limits.maxBytes else { throw AdmissionError("mempool.full", "\(limits.maxBytes) pending bytes") }
+            let entry = Entry(tx: stx, hash: hash, size: size, sequence: s.nextSequence)
+            s.nextSequence += 1
+            s.byHash[hash] = entry
+            s.byAccount[tx.signer, default: []].append(hash)
+            s.order[entry.sequence] = hash
+            s.bytes += size
+            return hash
+        }
+    }
+
+    /// Up to `maxCount` transactions (and `maxBytes`), oldest first; an account's transactions
+    /// stay in nonce order because only next-nonce transactions are admitted.
+    public func reap(maxCount: Int, maxBytes: Int) -> [SignedTransaction] {
+        state.withLock { s in
+            var out: [SignedTransaction] = []
+            var total = 0
+            for seq in s.order.keys.sorted() {
+                guard out.count < maxCount, let h = s.order[seq], let e = s.byHash[h] else { break }
+                if total + e.size > maxBytes { break }
+                out.append(e.tx); total += e.size
+            }
+            return out
+        }
+    }
+
+    /// Removes transactions that a committed block included.
+    public func removeIncluded(_ hashes: [Bytes32]) {
+        state.withLock { s in for h in hashes { Self.remove(h, &s) } }
+    }
+
+    /// Drops what the new state makes invalid: spent nonces, and anything behind a gap. Run after
+    /// each block, off the commit path.
+    public func recheck(accounts: some AccountView) {
+        let signers = state.withLock { Array($0.byAccount.keys) }
+        for signer in signers {
+            guard let stateNonce = try? accounts.nonce(of: signer) else { continue }
+            state.withLock { s in
+                guard let pending = s.byAccount[signer] else { return }
+                var expected = stateNonce
+                for h in pending {
+                    guard let e = s.byHash[h] else { continue }
+                    if e.tx.transaction.nonce == expected { expected += 1 } else { Self.remove(h, &s) }
+                }
+            }
+        }
+    }
+
+    private static func remove(_ hash: Bytes32, _ s: inout State) {
+        guard let e = s.byHash.removeValue(forKey: hash) else { return }
+        s.order.removeValue(forKey: e.sequence)
+        s.bytes -= e.size
+        let signer = e.tx.transaction.signer
+        s.byAccount[signer]?.removeAll { $0 == hash }
+        if s.byAccount[signer]?.isEmpty == true { s.byAccount[signer] = nil }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+public import Logging
+public import MeridianCore
+public import MeridianState
+public import MeridianModules
+public import MeridianRuntime
+public import MeridianStorage
+public import MeridianMempool
+
+/// The node's chain: block store, state, executor and the validator keys this node holds.
+///
+/// Until BFT consensus runs between nodes (issue 4), this node proposes every block and
+/// finalises it with a commit certificate signed by the validator keys it holds, produced and
+/// stored exactly as consensus will: the block executes, its precommits are signed, block and
+/// state are written in one synced batch, and the certificate travels in the next block.
+public actor ChainService {
+    public let store: BlockStore
+    public let chainID: String
+    public let mempool: Mempool
+    public let events: EventHub
+    public let query: QueryService
+    let state: AuthenticatedState
+    let executor: BlockExecutor
+    let signers: [PrivateKey]
+    let config: NodeConfig
+    let logger: Logger
+    let metrics: NodeMetrics
+    private var lastCommit: CommitCertificate?
+
+    /// Opens the chain in `store` (initialised by `meridian-node init`).
+    public init(store: BlockStore, signers: [PrivateKey], config: NodeConfig, logger: Logger, metrics: NodeMetrics) throws {
+        self.store = store
+        self.signers = signers
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        state = try AuthenticatedState(storage: store.stateStorage)
+        guard let tip = try store.tip() else { throw NodeError("data", "the database holds no genesis: run meridian-node init") }
+        executor = try BlockExecutor(state: state, tip: tip,
+                                     verificationThreads: config.verificationThreads > 0 ? config.verificationThreads : ProcessInfo.processInfo.activeProcessorCount)
+        guard state.version == tip.height else {
+            throw NodeError("data", "state is at version \(state.version.map(String.init) ?? "none") but the block store at height \(tip.height)")
+        }
+        chainID = executor.chainID
+        mempool = Mempool(chainID: chainID, limits: config.mempool)
+        events = EventHub()
+        query = QueryService(store: store)
+        lastCommit = tip.height > 0 ? try store.commit(at: tip.height) : nil
+        let validators = try Validators.current(in: CommittedStateReader(state)).map(\.key)
+        guard let first = signers.first, validators.contains(first.publicKey) else {
+            throw NodeError("keys", "this node's validator key is not in the validator set")
+        }
+        metrics.height.set(Double(tip.height))
+    }
+
+    public var tip: ChainTip { executor.tip }
+
+    /// Proposes, executes, signs and commits one block from the mempool. Returns nil when there
+    /// was nothing to do (empty mempool and empty blocks off).
+    @discardableResult
+    public func produceBlock(now: Timestamp) throws -> Block? {
+        let params = try executor.parameters
+        let txs = mempool.reap(maxCount: min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock)), maxBytes: config.maxBlockBytes)
+        if txs.isEmpty && !config.emptyBlocks { return nil }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let time = max(now, executor.tip.time.adding(milliseconds: 1))
+        let executed = try executor.propose(time: time, proposer: signers[0].publicKey, transactions: txs, lastCommit: lastCommit)
+        let block = executed.block
+        let message = CommitCertificate.precommitMessage(chainID: chainID, height: block.header.height, round: 0, blockHash: block.hash)
+        let certificate = CommitCertificate(height: block.header.height, round: 0, blockHash: block.hash,
+                                            signatures: try signers.map { CommitSignature(validator: $0.publicKey, signature: try $0.sign(message)) })
+        try store.append(executed, commit: certificate)
+        executor.didCommit(executed)
+        lastCommit = certificate
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        metrics.recordBlock(height: block.header.height, transactions: txs.count, seconds: elapsed)
+        logger.info("committed block", metadata: ["height": "\(block.header.height)", "txs": "\(txs.count)",
+                                                  "ms": "\(Int(elapsed * 1000))", "root": "\(block.header.stateRoot.hex.prefix(16))"])
+        // After the commit, off its path: clear the mempool, publish events.
+        let hashes = executed.receipts.map(\.transaction)
+        let height = block.header.height
+        let published = executed.receipts.flatMap { r in r.events.map { CommittedEvent(height: height, transaction: r.transaction, event: $0) } }
+        let mempool = self.mempool, query = self.query, events = self.events, metrics = self.metrics
+        Task.detached {
+            mempool.removeIncluded(hashes)
+            mempool.recheck(accounts: query)
+            metrics.mempoolSize.set(Double(mempool.count))
+            events.publish(published)
+        }
+        return block
+    }
+
+    /// Validators of the current state.
+    public func validators() throws -> [Validator] { try Validators.current(in: CommittedStateReader(state)) }
+}

@@ -1,0 +1,134 @@
+public import MeridianCore
+public import MeridianState
+public import MeridianRuntime
+
+/// Why the block store refused an operation.
+public struct BlockStoreError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "blockstore: \(message)" }
+}
+
+/// Where a transaction landed.
+public struct TransactionLocation: Hashable, Sendable, Canonical {
+    public let height: UInt64
+    public let index: UInt32
+    public init(height: UInt64, index: UInt32) { self.height = height; self.index = index }
+    public func encode(to w: inout CanonicalWriter) { w.write(varint: height); w.write(index) }
+    public init(from r: inout CanonicalReader) throws(CodecError) { height = try r.readVarint("height"); index = try r.readUInt32("index") }
+}
+
+/// Blocks, their receipts and commit certificates, and indexes, in the same RocksDB database as the
+/// state, so that a block and the state it produces are written in one synced batch: after a
+/// crash either both are there or neither.
+///
+/// Column families: `blocks` (height → block), `receipts` (height → receipts), `commits`
+/// (height → the certificate that finalised it), `block_index` (hash → height), `tx_index`
+/// (transaction hash → height and index), and `meta` (shared with the state).
+public final class BlockStore: @unchecked Sendable {
+    // @unchecked: all state is in RocksDB, whose handles are thread-safe; this class has no mutable fields.
+    public static let columns = ["blocks", "receipts", "commits", "block_index", "tx_index"]
+    static let headKey = Array("chain.head".utf8)
+    static let genesisKey = Array("chain.genesis_header".utf8)
+
+    public let db: RocksDB
+    public let stateStorage: RocksDBStateStorage
+
+    /// Opens (or creates) the node database under `path`.
+    public init(path: String) throws(BlockStoreError) {
+        do { db = try RocksDB(path: path, columnFamilies: RocksDBStateStorage.columns + Self.columns) }
+        catch { throw BlockStoreError(error.description) }
+        stateStorage = RocksDBStateStorage(db: db)
+    }
+
+    static func heightKey(_ h: UInt64) -> [UInt8] { withUnsafeBytes(of: h.bigEndian) { Array($0) } }
+
+    private func get(_ column: String, _ key: [UInt8]) throws(BlockStoreError) -> [UInt8]? {
+        do { return try db.get(column, key) } catch { throw BlockStoreError(error.description) }
+    }
+
+    private func decode<T: CanonicalDecodable>(_ type: T.Type, _ bytes: [UInt8]?, _ what: String) throws(BlockStoreError) -> T? {
+        guard let bytes else { return nil }
+        do { return try T(trustedCanonicalBytes: bytes) } catch { throw BlockStoreError("stored \(what) does not decode: \(error)") }
+    }
+
+    /// The genesis header (height 0), written by `init` of the node.
+    public func genesisHeader() throws(BlockStoreError) -> BlockHeader? {
+        try decode(BlockHeader.self, get("meta", Self.genesisKey), "genesis header")
+    }
+
+    public func storeGenesis(_ header: BlockHeader) throws(BlockStoreError) {
+        let wb = RocksDB.WriteBatch(for: db)
+        wb.put("meta", Self.genesisKey, header.canonicalBytes)
+        wb.put("block_index", header.hash.bytes, Self.heightKey(0))
+        do { try db.write(wb, sync: true) } catch { throw BlockStoreError(error.description) }
+    }
+
+    /// The height of the last committed block (0 = only genesis).
+    public func headHeight() throws(BlockStoreError) -> UInt64 {
+        guard let raw = try get("meta", Self.headKey) else { return 0 }
+        guard raw.count == 8 else { throw BlockStoreError("head record is corrupt") }
+        return raw.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public func block(at height: UInt64) throws(BlockStoreError) -> Block? {
+        try decode(Block.self, get("blocks", Self.heightKey(height)), "block \(height)")
+    }
+
+    public func header(at height: UInt64) throws(BlockStoreError) -> BlockHeader? {
+        if height == 0 { return try genesisHeader() }
+        return try block(at: height)?.header
+    }
+
+    public func height(ofBlock hash: Bytes32) throws(BlockStoreError) -> UInt64? {
+        guard let raw = try get("block_index", hash.bytes), raw.count == 8 else { return nil }
+        return raw.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public func receipts(at height: UInt64) throws(BlockStoreError) -> [Receipt]? {
+        try decode(CanonicalArray<Receipt>.self, get("receipts", Self.heightKey(height)), "receipts \(height)")?.items
+    }
+
+    /// The certificate that finalised block `height` (stored with it; also carried by block height + 1).
+    public func commit(at height: UInt64) throws(BlockStoreError) -> CommitCertificate? {
+        try decode(CommitCertificate.self, get("commits", Self.heightKey(height)), "commit \(height)")
+    }
+
+    public func location(ofTransaction hash: Bytes32) throws(BlockStoreError) -> TransactionLocation? {
+        try decode(TransactionLocation.self, get("tx_index", hash.bytes), "transaction index")
+    }
+
+    /// The chain tip as the executor needs it.
+    public func tip() throws(BlockStoreError) -> ChainTip? {
+        let h = try headHeight()
+        guard let header = try header(at: h) else { return nil }
+        return ChainTip(height: h, hash: header.hash, time: header.time)
+    }
+
+    /// Writes an executed block, its receipts, its commit certificate and its state in one synced batch.
+    public func append(_ executed: ExecutedBlock, commit: CommitCertificate) throws(BlockStoreError) {
+        let block = executed.block
+        let h = block.header.height
+        let wb = RocksDB.WriteBatch(for: db)
+        stateStorage.addState(executed.prepared.batch, to: wb)
+        wb.put("blocks", Self.heightKey(h), block.canonicalBytes)
+        wb.put("receipts", Self.heightKey(h), CanonicalArray(executed.receipts).canonicalBytes)
+        wb.put("commits", Self.heightKey(h), commit.canonicalBytes)
+        wb.put("block_index", block.hash.bytes, Self.heightKey(h))
+        for (i, r) in executed.receipts.enumerated() {
+            // Rejected transactions are not indexed: their hash may be submitted again, validly.
+            if case .rejected = r.outcome { continue }
+            wb.put("tx_index", r.transaction.bytes, TransactionLocation(height: h, index: UInt32(i)).canonicalBytes)
+        }
+        wb.put("meta", Self.headKey, Self.heightKey(h))
+        do { try db.write(wb, sync: true) } catch { throw BlockStoreError(error.description) }
+    }
+}
+
+/// A canonical array stored under one key.
+public struct CanonicalArray<Element: Canonical>: Canonical {
+    public var items: [Element]
+    public init(_ items: [Element]) { self.items = items }
+    public func encode(to w: inout CanonicalWriter) { w.write(items) }
+    public init(from r: inout CanonicalReader) throws(CodecError) { items = try r.readArray(Element.self, "array", max: 1 << 20) }
+}
