@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "meridian-bench", targets: ["MeridianBench"]),
         .executable(name: "meridian-genesis", targets: ["meridian-genesis"]),
         .executable(name: "meridian-scenario", targets: ["meridian-scenario"]),
+        .executable(name: "meridian-node", targets: ["meridian-node"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -57,12 +59,21 @@ let package = Package(
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
                                .product(name: "Hummingbird", package: "hummingbird"),
-                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Node/Service", resources: [.copy("openapi.yaml")], swiftSettings: strict),
 
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime"],
                 path: "Tools/Demo", swiftSettings: strict),
+        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianRuntime"], path: "Tools/Client", swiftSettings: strict),
+        .target(name: "MeridianWalletKit", dependencies: ["MeridianCore"], path: "Tools/WalletKit",
+                resources: [.copy("bip39-english.txt")], swiftSettings: strict),
+        .executableTarget(name: "meridian-node",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianDemo",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          path: "Tools/NodeCLI", swiftSettings: strict),
         .executableTarget(name: "meridian-scenario",
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
                           path: "Tools/Scenario", swiftSettings: strict),

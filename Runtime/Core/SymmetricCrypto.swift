@@ -73,3 +73,25 @@ public enum Scrypt {
         return out
     }
 }
+
+/// PBKDF2-HMAC-SHA512 and HMAC-SHA512 through OpenSSL (BIP-39 seeds and key derivation).
+public enum SHA512KDF {
+    public static func pbkdf2(password: [UInt8], salt: [UInt8], iterations: Int32, outputLength: Int = 64) throws(CryptoError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: outputLength)
+        let ok = password.withUnsafeBufferPointer { pw in
+            pw.baseAddress.map { base in
+                base.withMemoryRebound(to: CChar.self, capacity: max(password.count, 1)) {
+                    meridian_pbkdf2_sha512($0, password.count, salt, salt.count, iterations, &out, outputLength)
+                }
+            } ?? meridian_pbkdf2_sha512("", 0, salt, salt.count, iterations, &out, outputLength)
+        }
+        guard ok == 1 else { throw CryptoError(.backendFailed) }
+        return out
+    }
+
+    public static func hmac(key: [UInt8], data: [UInt8]) throws(CryptoError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 64)
+        guard meridian_hmac_sha512(key, key.count, data, data.count, &out) == 1 else { throw CryptoError(.backendFailed) }
+        return out
+    }
+}

@@ -9,7 +9,7 @@ public import MeridianRuntime
 /// A real network generates keys with `meridian-node init` and never publishes their secrets.
 public enum DemoCast {
     public static let chainID = "meridian-demo-1"
-    public static let genesisTime = "2027-01-01T00:00:00Z"
+    public static let genesisTime = "2026-01-01T00:00:00Z"
 
     public static func key(_ name: String) -> PrivateKey {
         try! PrivateKey(secret: SHA256.hash(Array("meridian-demo/v1/\(name)".utf8)))

@@ -106,3 +106,20 @@ static inline int meridian_random_bytes(unsigned char *out, size_t length) {
 }
 
 static inline void meridian_cleanse(void *ptr, size_t length) { OPENSSL_cleanse(ptr, length); }
+
+#include <openssl/hmac.h>
+
+/* PBKDF2-HMAC-SHA512 (BIP-39 seeds). */
+static inline int meridian_pbkdf2_sha512(const char *pass, size_t pass_len, const unsigned char *salt, size_t salt_len,
+                                         int iterations, unsigned char *out, size_t out_len) {
+    if (pass_len > 0x7fffffff || salt_len > 0x7fffffff || out_len > 0x7fffffff) return 0;
+    return PKCS5_PBKDF2_HMAC(pass, (int)pass_len, salt, (int)salt_len, iterations, EVP_sha512(), (int)out_len, out) == 1;
+}
+
+/* HMAC-SHA512 (master key from a BIP-39 seed). */
+static inline int meridian_hmac_sha512(const unsigned char *key, size_t key_len, const unsigned char *data, size_t data_len,
+                                       unsigned char *out64) {
+    unsigned int len = 0;
+    if (key_len > 0x7fffffff) return 0;
+    return HMAC(EVP_sha512(), key, (int)key_len, data, data_len, out64, &len) != NULL && len == 64;
+}

@@ -43,7 +43,7 @@ import MeridianDemo
         let good = String(decoding: try Self.committedDemoSpec(), as: UTF8.self)
         expectRefusal(good.replacingOccurrences(of: "\"PT\"", with: "\"XX\""), field: "organizations[0].country")
         expectRefusal(good.replacingOccurrences(of: "\"kind\" : \"hospital\"", with: "\"kind\" : \"pharmacy\""), field: "organizations[0].kind")
-        expectRefusal(good.replacingOccurrences(of: "2027-01-01T00:00:00Z", with: "soon"), field: "genesisTime")
+        expectRefusal(good.replacingOccurrences(of: "2026-01-01T00:00:00Z", with: "soon"), field: "genesisTime")
         expectRefusal(good.replacingOccurrences(of: "meridian-demo-1", with: "Bad Chain!"), field: "chainID")
         expectRefusal(good.replacingOccurrences(of: "\"provider\"", with: "\"surgeon\""), field: "organizations[0].members[1].roles[0]")
         let firstKey = try #require(good.range(of: "\"key\" : \"")).upperBound

@@ -58,7 +58,7 @@ final class TestChain {
 
     func terms(to grantees: [String], categories: [DataCategory] = [.problems, .medications, .allergies],
                purposes: [PurposeOfUse] = [.treat], countries: [String], explicit: [String] = [],
-               from: String = "2027-01-01", until: String = "2027-12-31", emergency: Bool = false) -> ConsentTerms {
+               from: String = "2026-01-01", until: String = "2027-12-31", emergency: Bool = false) -> ConsentTerms {
         ConsentTerms(grantees: grantees.map(org), categories: categories, purposes: purposes, countries: countries.map(country),
                      explicitTransferCountries: explicit.map(country), validFrom: date(from), validUntil: date(until), emergencyAccess: emergency)
     }

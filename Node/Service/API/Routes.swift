@@ -1,0 +1,350 @@
+import Foundation
+public import Hummingbird
+import NIOCore
+import MeridianCore
+import MeridianState
+import MeridianModules
+import MeridianRuntime
+import MeridianStorage
+public import MeridianMempool
+
+/// The node's HTTP API (see `openapi.yaml`, served at `/openapi.yaml`). Every handler parses its
+/// input into runtime types first and answers bad input with a 4xx JSON error; reads go to the
+/// thread-safe `QueryService`, never through the block producer.
+public struct NodeAPI: Sendable {
+    public let chain: ChainService
+    public let query: QueryService
+    public let mempool: Mempool
+    public let metrics: NodeMetrics
+    public let chainID: String
+    public let maxBodyBytes: Int
+    public let openAPIDocument: [UInt8]
+
+    public init(chain: ChainService, query: QueryService, mempool: Mempool, metrics: NodeMetrics, chainID: String, maxBodyBytes: Int) {
+        self.chain = chain; self.query = query; self.mempool = mempool; self.metrics = metrics; self.chainID = chainID
+        self.maxBodyBytes = maxBodyBytes
+        let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml")
+        openAPIDocument = url.flatMap { try? Data(contentsOf: $0) }.map { [UInt8]($0) } ?? []
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: LatencyMiddleware(metrics: metrics))
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("health") { _, _ in try json(["status": "ok"]) }
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
+        }
+        router.get("openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPIDocument)))
+        }
+        router.get("v1/status") { _, _ in try await status() }
+        router.get("v1/validators") { _, _ in try await validators() }
+        router.get("v1/organizations") { _, _ in try organizations() }
+        router.post("v1/transactions") { request, context in try await submit(request) }
+        router.get("v1/transactions/:hash") { _, context in try transaction(context.parameters.require("hash")) }
+        router.get("v1/blocks/latest") { _, _ in try block(String(try query.store.headHeight())) }
+        router.get("v1/blocks/:id") { _, context in try block(context.parameters.require("id")) }
+        router.get("v1/accounts/:address") { _, context in try account(context.parameters.require("address")) }
+        router.get("v1/patients/:address/consents") { _, context in try consents(context.parameters.require("address")) }
+        router.get("v1/patients/:address/consents/:id/fhir") { _, context in
+            try consentFHIR(context.parameters.require("address"), context.parameters.require("id"))
+        }
+        router.get("v1/patients/:address/records") { _, context in try records(context.parameters.require("address")) }
+        router.post("v1/authorize") { request, _ in try await authorize(request) }
+        router.get("v1/audit") { request, _ in try audit(queryDictionary(request)) }
+        router.get("v1/audit/:patient/:sequence/fhir") { _, context in
+            try auditFHIR(context.parameters.require("patient"), context.parameters.require("sequence"))
+        }
+        router.get("v1/reports/organizations") { _, _ in try organizationReport() }
+        router.get("v1/records/:commitment") { _, context in try record(context.parameters.require("commitment")) }
+        router.get("v1/state/:key") { request, context in
+            try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
+        }
+        return router
+    }
+
+    // MARK: Parsing
+
+    func address(_ text: String, _ field: String) throws -> PublicKey {
+        switch Address.parse(text) {
+        case .success(let a): return a.publicKey
+        case .failure(let e):
+            if let k = try? PublicKey(hex: text) { return k }
+            throw APIError.badRequest("address.invalid", "\(field): \(e)")
+        }
+    }
+
+    func hash(_ text: String, _ field: String) throws -> Bytes32 {
+        guard let h = Bytes32(hex: text) else { throw APIError.badRequest("hash.invalid", "\(field): expected 64 hex digits") }
+        return h
+    }
+
+    func timestamp(_ text: String?, _ field: String) throws -> Timestamp? {
+        guard let text else { return nil }
+        guard let t = Timestamp(iso8601: text) else { throw APIError.badRequest("time.invalid", "\(field): expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") }
+        return t
+    }
+
+    func integer(_ text: String?, _ field: String, default d: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return d }
+        guard let v = Int(text), range.contains(v) else { throw APIError.badRequest("parameter.invalid", "\(field): expected an integer in \(range)") }
+        return v
+    }
+
+    func body(_ request: Request) async throws -> [UInt8] {
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw APIError(.contentTooLarge, "request.too_large", "body over \(maxBodyBytes) bytes")
+        }
+    }
+
+    // MARK: Handlers
+
+    struct Status: Encodable {
+        let chainID: String, height: UInt64, latestBlockHash: String, latestBlockTime: String
+        let mempoolTransactions: Int, mempoolBytes: Int, mode: String, syncing: Bool, validatorKeys: Int
+    }
+
+    func status() async throws -> Response {
+        let tip = await chain.tip
+        return try json(Status(chainID: chainID, height: tip.height, latestBlockHash: tip.hash.hex, latestBlockTime: tip.time.iso8601,
+                               mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: "single-proposer",
+                               syncing: false, validatorKeys: await chain.signers.count))
+    }
+
+    func validators() async throws -> Response {
+        struct V: Encodable { let address: String; let publicKey: String; let organization: String; let power: UInt64 }
+        return try json(try await chain.validators().map { V(address: Address($0.key).description, publicKey: $0.key.hex, organization: $0.organization.value, power: $0.power) })
+    }
+
+    func organizations() throws -> Response {
+        struct O: Encodable { let id: String; let name: String; let country: String; let kind: String }
+        let rows = try query.store.stateStorage.scan(prefix: Identity.organizationsPrefix, from: nil, limit: 10_000)
+        let orgs = try rows.map { try Organization(trustedCanonicalBytes: $0.value) }
+        return try json(orgs.map { O(id: $0.id.value, name: $0.name, country: $0.country.code, kind: $0.kind == .hospital ? "hospital" : "regulator") })
+    }
+
+    struct Submitted: Encodable { let hash: String; let status: String }
+
+    func submit(_ request: Request) async throws -> Response {
+        let raw = try await body(request)
+        let bytes: [UInt8]
+        if request.headers[.contentType]?.hasPrefix("application/json") == true {
+            struct Body: Decodable { let transaction: String }
+            let decoded: Body
+            do { decoded = try JSONDecoder().decode(Body.self, from: Data(raw)) }
+            catch { throw APIError.badRequest("json.invalid", "expected {\"transaction\": \"<hex of the signed transaction>\"}") }
+            guard let b = Hex.decode(decoded.transaction) else { throw APIError.badRequest("json.invalid", "transaction is not hex") }
+            bytes = b
+        } else {
+            bytes = raw
+        }
+        let stx = try SignedTransaction.decodeSubmitted(bytes)
+        do {
+            let h = try mempool.admit(stx, size: bytes.count, accounts: query)
+            metrics.admitted.increment()
+            metrics.mempoolSize.set(Double(mempool.count))
+            return try json(Submitted(hash: h.hex, status: "pending"), status: .accepted)
+        } catch {
+            metrics.refused.increment()
+            throw error
+        }
+    }
+
+    func transaction(_ text: String) throws -> Response {
+        let h = try hash(text, "hash")
+        struct T: Encodable { let hash: String; let status: String; let height: UInt64?; let receipt: JSONView.Receipt? }
+        if let loc = try query.store.location(ofTransaction: h), let receipts = try query.store.receipts(at: loc.height), Int(loc.index) < receipts.count {
+            return try json(T(hash: h.hex, status: "committed", height: loc.height, receipt: JSONView.Receipt(receipts[Int(loc.index)])))
+        }
+        if mempool.contains(h) { return try json(T(hash: h.hex, status: "pending", height: nil, receipt: nil)) }
+        throw APIError.notFound("transaction \(h.hex)")
+    }
+
+    func block(_ id: String) throws -> Response {
+        let height: UInt64
+        if let n = UInt64(id), id.count < 20 { height = n }
+        else if id.count == 64, let h = Bytes32(hex: id) {
+            guard let found = try query.store.height(ofBlock: h) else { throw APIError.notFound("block \(id)") }
+            height = found
+        } else { throw APIError.badRequest("block.invalid_id", "expected a height or a 64-hex-digit block hash") }
+        if height == 0, let g = try query.store.genesisHeader() {
+            return try json(JSONView.Block(Block(header: g, transactions: [], lastCommit: nil), commit: nil, receipts: []))
+        }
+        guard let b = try query.store.block(at: height) else { throw APIError.notFound("block \(id)") }
+        return try json(JSONView.Block(b, commit: try query.store.commit(at: height), receipts: try query.store.receipts(at: height)))
+    }
+
+    func account(_ text: String) throws -> Response {
+        let key = try address(text, "address")
+        struct A: Encodable {
+            let address: String, publicKey: String, nonce: UInt64, kind: String
+            let organization: String?, roles: [String]?, registeredAt: String?, enrolledBy: String?, pairedTo: String?
+        }
+        let r = query.reader
+        let nonce = try Accounts.nonce(of: key, in: r)
+        if let m = try Identity.member(key, in: r) {
+            return try json(A(address: Address(key).description, publicKey: key.hex, nonce: nonce, kind: "member", organization: m.organization.value,
+                              roles: m.roles.map(\.name), registeredAt: nil, enrolledBy: nil, pairedTo: nil))
+        }
+        if let p = try Identity.patient(key, in: r) {
+            return try json(A(address: Address(key).description, publicKey: key.hex, nonce: nonce, kind: "patient", organization: nil, roles: nil,
+                              registeredAt: p.registeredAt.iso8601, enrolledBy: p.enrolledBy.value, pairedTo: nil))
+        }
+        if let d = try Identity.device(key, in: r) {
+            return try json(A(address: Address(key).description, publicKey: key.hex, nonce: nonce, kind: "device", organization: nil, roles: nil,
+                              registeredAt: d.pairedAt.iso8601, enrolledBy: nil, pairedTo: Address(d.patient).description))
+        }
+        throw APIError.notFound("account \(Address(key))")
+    }
+
+    func consents(_ text: String) throws -> Response {
+        let key = try address(text, "address")
+        let rows = try query.store.stateStorage.scan(prefix: Consent.recordsPrefix(of: key), from: nil, limit: 1000)
+        return try json(try rows.map { JSONView.Consent(try ConsentRecord(trustedCanonicalBytes: $0.value)) })
+    }
+
+    func consentFHIR(_ patientText: String, _ idText: String) throws -> Response {
+        let key = try address(patientText, "address")
+        guard let c = try Consent.consent(try hash(idText, "id"), patient: key, in: query.reader) else { throw APIError.notFound("consent \(idText)") }
+        return Response(status: .ok, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: try FHIRExport.consent(c))))
+    }
+
+    func records(_ text: String) throws -> Response {
+        let key = try address(text, "address")
+        struct R: Encodable { let commitment: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool }
+        let rows = try query.store.stateStorage.scan(prefix: Sharing.recordsPrefix(of: key), from: nil, limit: 1000)
+        return try json(try rows.map { row in
+            let r = try RecordEntry(trustedCanonicalBytes: row.value)
+            return R(commitment: r.commitment.hex, category: r.category.name, custodian: r.custodian.value, registeredAt: r.registeredAt.iso8601, erased: r.erased)
+        })
+    }
+
+    struct AuthorizeBody: Decodable {
+        let requester: String, patient: String, category: String, purpose: String, custodian: String
+        let breakGlass: Bool?, destination: String?, time: String?
+    }
+
+    func authorize(_ request: Request) async throws -> Response {
+        let raw = try await body(request)
+        let b: AuthorizeBody
+        do { b = try JSONDecoder().decode(AuthorizeBody.self, from: Data(raw)) }
+        catch { throw APIError.badRequest("json.invalid", "expected {requester, patient, category, purpose, custodian, breakGlass?, destination?, time?}: \(error)") }
+        guard let category = DataCategory(name: b.category) else { throw APIError.badRequest("category.invalid", "unknown data category '\(b.category)'") }
+        guard let purpose = PurposeOfUse(code: b.purpose) else { throw APIError.badRequest("purpose.invalid", "unknown purpose '\(b.purpose)'") }
+        guard let custodian = OrganizationID(b.custodian) else { throw APIError.badRequest("organization.invalid", "'\(b.custodian)' is not an organisation id") }
+        var destination: CountryCode?
+        if let d = b.destination {
+            guard let c = CountryCode(d) else { throw APIError.badRequest("country.invalid", "'\(d)' is not an ISO 3166-1 alpha-2 code") }
+            destination = c
+        }
+        let tipTime = await chain.tip.time
+        let time = try timestamp(b.time, "time") ?? tipTime
+        let decision = try Authorization.authorize(
+            AccessRequest(requester: try address(b.requester, "requester"), patient: try address(b.patient, "patient"), category: category,
+                          purpose: purpose, custodian: custodian, breakGlass: b.breakGlass ?? false),
+            at: time, destination: destination, in: query.reader)
+        return try json(JSONView.Decision(decision))
+    }
+
+    /// Query parameters (the first of repeated names), bounded in number.
+    func queryDictionary(_ request: Request) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in request.uri.queryParameters {
+            guard out.count < 32 else { throw APIError.badRequest("parameter.too_many", "at most 32 query parameters") }
+            if out[String(k)] == nil { out[String(k)] = String(v) }
+        }
+        return out
+    }
+
+    func audit(_ params: [String: String]) throws -> Response {
+        let patient = try params["patient"].map { try address($0, "patient") }
+        let org = try params["organization"].map { s throws -> OrganizationID in
+            guard let o = OrganizationID(s) else { throw APIError.badRequest("organization.invalid", "'\(s)' is not an organisation id") }
+            return o
+        }
+        let from = try timestamp(params["from"], "from")
+        let until = try timestamp(params["until"], "until")
+        let start = try integer(params["start"], "start", default: 0, range: 0...Int.max)
+        let limit = try integer(params["limit"], "limit", default: 100, range: 1...1000)
+        let page: Audit.Page
+        if let patient {
+            page = try Audit.byPatient(patient, from: from, until: until, start: UInt64(start), limit: limit, in: query.reader)
+            if let org { return try json(AuditPage(entries: page.entries.filter { $0.organization == org }.map(JSONView.AuditEntry.init), next: page.next)) }
+        } else if let org {
+            page = try Audit.byOrganization(org, from: from, until: until, start: UInt64(start), limit: limit, in: query.reader)
+        } else {
+            throw APIError.badRequest("audit.missing_filter", "give patient or organization")
+        }
+        return try json(AuditPage(entries: page.entries.map(JSONView.AuditEntry.init), next: page.next))
+    }
+
+    struct AuditPage: Encodable { let entries: [JSONView.AuditEntry]; let next: UInt64? }
+
+    func auditFHIR(_ patientText: String, _ sequenceText: String) throws -> Response {
+        let key = try address(patientText, "patient")
+        guard let n = UInt64(sequenceText) else { throw APIError.badRequest("parameter.invalid", "sequence: expected an integer") }
+        guard let e = try Audit.entry(key, n, in: query.reader) else { throw APIError.notFound("audit entry \(n)") }
+        return Response(status: .ok, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: try FHIRExport.auditEvent(e))))
+    }
+
+    func organizationReport() throws -> Response {
+        struct Row: Encodable { let organization: String; let entries: UInt64; let breakGlass: UInt64; let denied: UInt64 }
+        let rows = try query.store.stateStorage.scan(prefix: Identity.organizationsPrefix, from: nil, limit: 10_000)
+        let r = query.reader
+        return try json(try rows.map { row in
+            let o = try Organization(trustedCanonicalBytes: row.value)
+            return Row(organization: o.id.value, entries: try Audit.entryCount(o.id, in: r), breakGlass: try Audit.breakGlassCount(o.id, in: r), denied: try Audit.deniedCount(o.id, in: r))
+        })
+    }
+
+    func record(_ text: String) throws -> Response {
+        let c = try hash(text, "commitment")
+        guard let rec = try Sharing.record(c, in: query.reader) else { throw APIError.notFound("record \(text)") }
+        struct S: Encodable { let organization: String; let recipient: String; let purpose: String; let sharedAt: String; let decision: JSONView.Decision; let auditSequence: UInt64 }
+        struct R: Encodable { let commitment: String; let patient: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool; let shares: [S] }
+        let shares = try query.store.stateStorage.scan(prefix: Sharing.sharesPrefix(of: c), from: nil, limit: 1000).map { row in
+            let s = try ShareEntry(trustedCanonicalBytes: row.value)
+            return S(organization: s.recipientOrganization.value, recipient: Address(s.recipient).description, purpose: s.purpose.code,
+                     sharedAt: s.sharedAt.iso8601, decision: JSONView.Decision(s.decision), auditSequence: s.auditSequence)
+        }
+        return try json(R(commitment: c.hex, patient: Address(rec.patient).description, category: rec.category.name, custodian: rec.custodian.value,
+                          registeredAt: rec.registeredAt.iso8601, erased: rec.erased, shares: shares))
+    }
+
+    func stateEntry(_ keyText: String, height: String?) throws -> Response {
+        guard let key = Hex.decode(keyText), !key.isEmpty, key.count <= 512 else { throw APIError.badRequest("key.invalid", "expected the raw state key in hex (1-512 bytes)") }
+        let h: UInt64? = try height.map { s in
+            guard let v = UInt64(s) else { throw APIError.badRequest("parameter.invalid", "height: expected an integer") }
+            return v
+        }
+        let result: (value: [UInt8]?, proof: StateProof, root: Bytes32, height: UInt64)
+        do { result = try query.proof(key, at: h) } catch let e as NodeError { throw APIError.notFound(e.message) }
+        struct E: Encodable { let key: String; let value: String?; let proof: String; let stateRoot: String; let height: UInt64; let blockHash: String? }
+        let header = try query.store.header(at: result.height)
+        return try json(E(key: keyText.lowercased(), value: result.value.map(Hex.encode), proof: Hex.encode(result.proof.canonicalBytes),
+                          stateRoot: result.root.hex, height: result.height, blockHash: header?.hash.hex))
+    }
+}
+
+/// JSON with sorted keys, so responses are stable.
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
+
+/// Records each request's latency in the API histogram.
+struct LatencyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: NodeMetrics
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { metrics.apiSeconds.record(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+public import Logging
+import Hummingbird
+import ServiceLifecycle
+public import MeridianCore
+import MeridianStorage
+import MeridianMempool
+
+/// The files of a node's data directory.
+public struct DataDirectory: Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+    public var config: String { path + "/node.json" }
+    public var genesis: String { path + "/genesis.json" }
+    public var database: String { path + "/db" }
+    public var keys: String { path + "/keys" }
+    /// Written at start with the API's actual address (the port may have been chosen by the OS).
+    public var apiAddress: String { path + "/api.address" }
+
+    public func loadConfig() throws -> NodeConfig {
+        guard let data = FileManager.default.contents(atPath: config) else { throw NodeError(config, "missing: run meridian-node init") }
+        let c: NodeConfig
+        do { c = try JSONDecoder().decode(NodeConfig.self, from: data) } catch { throw NodeError(config, "not a valid config: \(error)") }
+        try c.validate()
+        return c
+    }
+
+    /// Opens every validator keystore under `keys/` with the passphrase, first by file name.
+    public func loadValidatorKeys(passphrase: String) throws -> [PrivateKey] {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: keys)) ?? []).filter { $0.hasPrefix("validator") && $0.hasSuffix(".json") }.sorted()
+        guard !files.isEmpty else { throw NodeError(keys, "no validator keystore: run meridian-node init") }
+        return try files.map { f in
+            let p = keys + "/" + f
+            guard let data = FileManager.default.contents(atPath: p) else { throw NodeError(p, "unreadable") }
+            do { return try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: passphrase) }
+            catch { throw NodeError(p, "\(error)") }
+        }
+    }
+}
+
+/// Produces a block every interval until shutdown.
+struct BlockProducer: Service {
+    let chain: ChainService
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            if Task.isShuttingDownGracefully { break }
+            let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            do { try await chain.produceBlock(now: now) }
+            catch {
+                // A block that cannot be produced (storage failure) must stop the node, not be skipped.
+                logger.critical("block production failed", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+    }
+}
+
+/// Starts a node from its data directory: the chain, the block producer and the HTTP API, until
+/// SIGINT or SIGTERM, which stop it gracefully (the block in progress completes first).
+public enum NodeRunner {
+    public static func run(dataDirectory: DataDirectory, passphrase: String, overrides: (NodeConfig) -> NodeConfig = { $0 },
+                           logger: Logger) async throws {
+        let config = overrides(try dataDirectory.loadConfig())
+        try config.validate()
+        let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
+        let store: BlockStore
+        do { store = try BlockStore(path: dataDirectory.database) } catch { throw NodeError(dataDirectory.database, error.description) }
+        let metrics = NodeMetrics()
+        let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
+        let api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
+                          maxBodyBytes: config.maxRequestBodyBytes)
+        let addressFile = dataDirectory.apiAddress
+        let app = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "meridian-node"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? config.apiPort
+                let address = "http://\(config.apiHost):\(port)"
+                try? Data((address + "\n").utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
+                logger.notice("API listening", metadata: ["address": "\(address)", "chain": "\(chain.chainID)"])
+            },
+            logger: logger)
+        let producer = BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app, producer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        chain.events.finish()
+        try? FileManager.default.removeItem(atPath: addressFile)
+        let height = await chain.tip.height
+        logger.notice("stopped", metadata: ["height": "\(height)"])
+    }
+}

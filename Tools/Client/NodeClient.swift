@@ -1,0 +1,105 @@
+public import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+public import MeridianCore
+public import MeridianRuntime
+
+/// Why a call to a node failed: an HTTP error with the node's JSON error, or no answer.
+public struct ClientError: Error, Sendable, CustomStringConvertible {
+    public let status: Int
+    public let code: String
+    public let message: String
+    public var description: String { status == 0 ? "\(code): \(message)" : "\(code): \(message) (HTTP \(status))" }
+}
+
+/// A small client of a node's HTTP API for the command-line tools.
+public struct NodeClient: Sendable {
+    public let base: URL
+
+    public init(_ base: String) throws {
+        var s = base.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !s.hasPrefix("http://") && !s.hasPrefix("https://") { s = "http://" + s }
+        guard let url = URL(string: s) else { throw ClientError(status: 0, code: "client.bad_url", message: "'\(base)' is not a URL") }
+        self.base = url
+    }
+
+    /// The node's address from `--node`, else `$MERIDIAN_NODE`, else `<data-dir>/api.address`, else the default.
+    public static func resolve(_ explicit: String?, dataDir: String? = nil) throws -> NodeClient {
+        if let explicit { return try NodeClient(explicit) }
+        if let env = ProcessInfo.processInfo.environment["MERIDIAN_NODE"], !env.isEmpty { return try NodeClient(env) }
+        let dir = dataDir ?? ProcessInfo.processInfo.environment["MERIDIAN_DATA_DIR"] ?? "data/node"
+        if let data = FileManager.default.contents(atPath: dir + "/api.address") { return try NodeClient(String(decoding: data, as: UTF8.self)) }
+        return try NodeClient("http://127.0.0.1:26657")
+    }
+
+    struct ErrorBody: Decodable { let error: Inner; struct Inner: Decodable { let code: String; let message: String } }
+
+    public func request(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json") async throws -> Data {
+        guard let url = URL(string: path, relativeTo: base) else { throw ClientError(status: 0, code: "client.bad_path", message: path) }
+        var req = URLRequest(url: url)
+        req.httpMethod = method
+        req.timeoutInterval = 30
+        if let body { req.httpBody = body; req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        let data: Data, response: URLResponse
+        do { (data, response) = try await URLSession.shared.data(for: req) }
+        catch { throw ClientError(status: 0, code: "client.unreachable", message: "no answer from \(base.absoluteString): \(error.localizedDescription)") }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            if let e = try? JSONDecoder().decode(ErrorBody.self, from: data) { throw ClientError(status: status, code: e.error.code, message: e.error.message) }
+            throw ClientError(status: status, code: "http.\(status)", message: String(decoding: data.prefix(200), as: UTF8.self))
+        }
+        return data
+    }
+
+    public func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+        try JSONDecoder().decode(T.self, from: try await request("GET", path))
+    }
+
+    public struct Account: Decodable, Sendable { public let nonce: UInt64; public let kind: String; public let organization: String?; public let roles: [String]? }
+    public struct Status: Decodable, Sendable { public let chainID: String; public let height: UInt64 }
+
+    /// The next nonce of `key` (0 for an account the chain does not know yet).
+    public func nextNonce(_ key: PublicKey) async throws -> UInt64 {
+        do { return try await get("/v1/accounts/\(Address(key))", as: Account.self).nonce }
+        catch let e as ClientError where e.status == 404 { return 0 }
+    }
+
+    public func chainID() async throws -> String { try await get("/v1/status", as: Status.self).chainID }
+
+    public struct Submitted: Decodable, Sendable { public let hash: String }
+
+    public struct Committed: Decodable, Sendable {
+        public let hash: String
+        public let status: String
+        public let height: UInt64?
+        public let receipt: ReceiptView?
+    }
+    public struct ReceiptView: Decodable, Sendable {
+        public let outcome: String
+        public let error: ErrorInfo?
+        public let decision: DecisionView?
+        public let createdID: String?
+        public struct ErrorInfo: Decodable, Sendable { public let code: String; public let message: String }
+    }
+    public struct DecisionView: Decodable, Sendable {
+        public let allowed: Bool, reason: String, consent: String?, transferBasis: String?, legalBasis: String?
+        public let sourceCountry: String?, destinationCountry: String?
+    }
+
+    /// Signs `call` as `key` with its next nonce, submits it, and waits (polling, with a deadline)
+    /// until it is committed; returns the committed view with its receipt.
+    public func submit(_ call: Call, as key: PrivateKey, timeoutSeconds: Double = 30) async throws -> Committed {
+        let chain = try await chainID()
+        let nonce = try await nextNonce(key.publicKey)
+        let stx = try SignedTransaction(signing: Transaction(chainID: chain, signer: key.publicKey, nonce: nonce, call: call), with: key)
+        let submitted = try JSONDecoder().decode(Submitted.self, from: try await request("POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream"))
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            let view = try await get("/v1/transactions/\(submitted.hash)", as: Committed.self)
+            if view.status == "committed" { return view }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClientError(status: 0, code: "client.timeout", message: "transaction \(submitted.hash) not committed within \(Int(timeoutSeconds)) s")
+    }
+}

@@ -1,0 +1,185 @@
+// meridian-node: a hospital's Meridian node.
+//   init     create the data directory: config, genesis, encrypted validator keys, database
+//   keygen   create an encrypted validator keystore and print its public key (for a genesis)
+//   start    run the node (API, block production) until SIGINT/SIGTERM
+//   status   ask a running node for its status
+//   export   write committed blocks as JSON lines
+import ArgumentParser
+import Foundation
+import Logging
+import MeridianCore
+import MeridianState
+import MeridianModules
+import MeridianRuntime
+import MeridianStorage
+import MeridianNode
+import MeridianClient
+import MeridianDemo
+
+/// The passphrase for keystores: `--passphrase-file`, else `$MERIDIAN_PASSPHRASE`.
+struct PassphraseOptions: ParsableArguments {
+    @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).")
+    var passphraseFile: String?
+
+    func passphrase() throws -> String {
+        if let f = passphraseFile {
+            guard let data = FileManager.default.contents(atPath: f) else { throw ValidationError("cannot read passphrase file \(f)") }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        }
+        guard let p = ProcessInfo.processInfo.environment["MERIDIAN_PASSPHRASE"], !p.isEmpty else {
+            throw ValidationError("no passphrase: set MERIDIAN_PASSPHRASE or give --passphrase-file")
+        }
+        return p
+    }
+}
+
+@main
+struct MeridianNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian-node",
+        abstract: "A Meridian validator node.",
+        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Export.self])
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a node's data directory from a genesis spec.")
+
+    @Option(help: "Data directory to create.") var dataDir: String = "data/node"
+    @Option(help: "Genesis spec (JSON).") var genesis: String = "Genesis/demo.json"
+    @Option(help: "An existing validator keystore (see keygen); its key must be a validator in the genesis.") var validatorKeystore: String?
+    @Flag(help: "Demo network only: hold all four demo validator keys (derived from public names).") var demoValidators = false
+    @Option(help: "API port written to the config.") var apiPort: Int?
+    @OptionGroup var passphrase: PassphraseOptions
+
+    func run() async throws {
+        let dir = DataDirectory(dataDir)
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: dir.database) else { throw ValidationError("\(dataDir) already holds a database; choose another --data-dir") }
+        guard let genesisData = fm.contents(atPath: genesis) else { throw ValidationError("cannot read genesis \(genesis)") }
+        let spec: GenesisSpec
+        do { spec = try GenesisSpec.parse([UInt8](genesisData)) } catch { throw ValidationError("\(genesis): \(error)") }
+        let pass = try passphrase.passphrase()
+        var keys: [PrivateKey] = []
+        if demoValidators {
+            keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
+        } else if let ks = validatorKeystore {
+            guard let data = fm.contents(atPath: ks) else { throw ValidationError("cannot read \(ks)") }
+            keys = [try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)]
+        } else {
+            throw ValidationError("give --validator-keystore (from `meridian-node keygen`) or, for the demo network, --demo-validators")
+        }
+        let validatorKeys = Set(try spec.validators.map { v -> PublicKey in
+            if let a = Address(v.key) { return a.publicKey }
+            return try PublicKey(hex: v.key)
+        })
+        for k in keys where !validatorKeys.contains(k.publicKey) {
+            throw ValidationError("\(Address(k.publicKey)) is not a validator in \(genesis)")
+        }
+        try fm.createDirectory(atPath: dir.keys, withIntermediateDirectories: true)
+        var config = NodeConfig()
+        if let apiPort { config.apiPort = apiPort }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(config).write(to: URL(fileURLWithPath: dir.config))
+        try genesisData.write(to: URL(fileURLWithPath: dir.genesis))
+        for (i, k) in keys.enumerated() {
+            let path = "\(dir.keys)/validator-\(i).json"
+            try encoder.encode(try Keystore.seal(k, passphrase: pass)).write(to: URL(fileURLWithPath: path))
+            try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        }
+        let store = try BlockStore(path: dir.database)
+        let state = try AuthenticatedState(storage: store.stateStorage)
+        let result: Genesis.Result
+        do { result = try Genesis.initialize(spec, into: state) } catch { throw ValidationError("\(genesis): \(error)") }
+        try store.storeGenesis(result.header)
+        print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.count) validator key(s) encrypted in \(dir.keys)")
+    }
+}
+
+struct Keygen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create an encrypted validator keystore and print its public key.")
+    @Option(help: "Keystore file to write.") var out: String
+    @OptionGroup var passphrase: PassphraseOptions
+
+    func run() async throws {
+        guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; refusing to overwrite a key") }
+        let key = try PrivateKey.generate()
+        let data = try JSONEncoder().encode(try Keystore.seal(key, passphrase: try passphrase.passphrase()))
+        try data.write(to: URL(fileURLWithPath: out))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: out)
+        print("public key \(key.publicKey.hex)\naddress    \(Address(key.publicKey))")
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the node until SIGINT or SIGTERM.")
+    @Option(help: "Data directory (from init).") var dataDir: String = "data/node"
+    @Option(help: "Override the API port (0: any free port; the address is written to <data-dir>/api.address).") var apiPort: Int?
+    @Option(help: "Override the block interval in milliseconds.") var blockIntervalMs: Int?
+    @Option(help: "Override the log level.") var logLevel: String?
+    @OptionGroup var passphrase: PassphraseOptions
+
+    func run() async throws {
+        let dir = DataDirectory(dataDir)
+        let config = try dir.loadConfig()
+        let level = Logger.Level(rawValue: logLevel ?? config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "meridian-node")
+        do {
+            try await NodeRunner.run(dataDirectory: dir, passphrase: try passphrase.passphrase(), overrides: { c in
+                var c = c
+                if let apiPort { c.apiPort = apiPort }
+                if let blockIntervalMs { c.blockIntervalMilliseconds = blockIntervalMs }
+                if let logLevel { c.logLevel = logLevel }
+                return c
+            }, logger: logger)
+        } catch let e as NodeError {
+            throw ValidationError(e.description)
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a running node's status.")
+    @Option(help: "Node API address (default: $MERIDIAN_NODE or <data-dir>/api.address).") var node: String?
+    @Option(help: "Data directory of the node.") var dataDir: String = "data/node"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let client = try NodeClient.resolve(node, dataDir: dataDir)
+        let data = try await client.request("GET", "/v1/status")
+        if json { print(String(decoding: data, as: UTF8.self)); return }
+        let s = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        for key in ["chainID", "height", "latestBlockHash", "latestBlockTime", "mempoolTransactions", "mode", "syncing"] {
+            print("\(key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(s[key].map { "\($0)" } ?? "-")")
+        }
+        print("api                  \(client.base.absoluteString)")
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write committed blocks (with commits and receipts) as JSON lines.")
+    @Option(help: "Node API address.") var node: String?
+    @Option(help: "Data directory of the node.") var dataDir: String = "data/node"
+    @Option(help: "First height.") var from: UInt64 = 1
+    @Option(help: "Last height (default: the latest).") var to: UInt64?
+    @Option(help: "Output file (default: standard output).") var out: String?
+
+    func run() async throws {
+        let client = try NodeClient.resolve(node, dataDir: dataDir)
+        struct S: Decodable { let height: UInt64 }
+        let last: UInt64
+        if let to { last = to } else { last = try await client.get("/v1/status", as: S.self).height }
+        guard from <= last else { throw ValidationError("--from \(from) is after the last height \(last)") }
+        var output = Data()
+        for h in from...last {
+            output.append(try await client.request("GET", "/v1/blocks/\(h)"))
+            output.append(0x0a)
+        }
+        if let out { try output.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(output) }
+    }
+}
