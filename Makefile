@@ -4,7 +4,7 @@ DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 FUZZ_RUNS ?= 1000000
 
-.PHONY: setup build test run bench fuzz-codec genesis clean
+.PHONY: setup build test run scenario bench fuzz-codec genesis clean
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:
@@ -22,8 +22,14 @@ build: setup
 test: setup
 	$(SWIFT) test
 
-## run: the demo network's story on the runtime, with RocksDB files under $(DATA_DIR).
+## run: a node on the demo network with RocksDB files under $(DATA_DIR), the story played through
+## the wallet, provider and audit commands; the node keeps running (Ctrl-C stops it).
 run: setup
+	$(SWIFT) build -c release
+	DATA_DIR=$(DATA_DIR) Tools/Scripts/demo.sh
+
+## scenario: the same story executed in-process by the runtime alone (no node), with proofs.
+scenario: setup
 	$(SWIFT) build -c release --product meridian-scenario
 	.build/release/meridian-scenario --data-dir $(DATA_DIR)
 

@@ -1,6 +1,7 @@
 public import MeridianCore
 public import MeridianModules
 public import MeridianRuntime
+import MeridianWalletKit
 
 /// The demo network's cast (../shared/SCENARIO.md): fictional hospitals, regulators and patients.
 ///
@@ -38,7 +39,11 @@ public enum DemoCast {
     /// The hospital staff key names: `<hospital>/admin`, `/clinician`, `/second-clinician`, `/worker`, `/validator`.
     public static func staff(_ hospital: String, _ role: String) -> PrivateKey { key("\(hospital)/\(role)") }
     public static func regulator(_ country: String) -> PrivateKey { key("\(regulatorID(country))/officer") }
-    public static func patient(_ name: String) -> PrivateKey { key("patient/\(name)") }
+    /// A demo patient's BIP-39 phrase (12 words from public entropy) and the key their wallet derives from it.
+    public static func patientPhrase(_ name: String) -> [String] {
+        Mnemonic.phrase(entropy: Array(SHA256.hash(Array("meridian-demo/v1/patient-phrase/\(name)".utf8)).bytes.prefix(16)))
+    }
+    public static func patient(_ name: String) -> PrivateKey { try! Mnemonic.key(phrase: patientPhrase(name)) }
 
     static let eea = ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
                       "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"]

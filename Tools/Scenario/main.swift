@@ -18,6 +18,11 @@ while let a = args.popFirst() {
     case "--data-dir":
         guard let d = args.popFirst() else { FileHandle.standardError.write(Data("--data-dir needs a path\n".utf8)); exit(64) }
         dataDir = d
+    case "--phrase":
+        // The demo patients' recovery phrases (public, for the demo only).
+        guard let name = args.popFirst(), DemoCast.patients.contains(name) else { FileHandle.standardError.write(Data("--phrase maria|hans|jean\n".utf8)); exit(64) }
+        print(DemoCast.patientPhrase(name).joined(separator: " "))
+        exit(0)
     case "-h", "--help":
         print("usage: meridian-scenario [--data-dir DIR]"); exit(0)
     default:

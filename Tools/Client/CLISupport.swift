@@ -1,0 +1,111 @@
+public import Foundation
+public import ArgumentParser
+public import MeridianCore
+public import MeridianModules
+import MeridianWalletKit
+import MeridianDemo
+
+/// Options every signing command shares: where the key is and how to reach the node.
+public struct KeyOptions: ParsableArguments {
+    @Option(help: "Encrypted keystore file (default: $MERIDIAN_KEYSTORE).") public var keystore: String?
+    @Option(help: "Demo network only: use a demo actor's public key (e.g. maria, hospital-ribeira/clinician).") public var demo: String?
+    @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") public var passphraseFile: String?
+    @Option(help: "Node API address (default: $MERIDIAN_NODE or data/node/api.address).") public var node: String?
+
+    public init() {}
+
+    public func passphrase() throws -> String {
+        if let f = passphraseFile {
+            guard let data = FileManager.default.contents(atPath: f) else { throw ValidationError("cannot read passphrase file \(f)") }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        }
+        guard let p = ProcessInfo.processInfo.environment["MERIDIAN_PASSPHRASE"], !p.isEmpty else {
+            throw ValidationError("no passphrase: set MERIDIAN_PASSPHRASE or give --passphrase-file")
+        }
+        return p
+    }
+
+    /// The signing key: a keystore opened with the passphrase, or a demo actor.
+    public func key() throws -> PrivateKey {
+        if let demo {
+            if DemoCast.patients.contains(demo) { return DemoCast.patient(demo) }
+            let parts = demo.split(separator: "/").map(String.init)
+            if parts.count == 2 { return parts[0].hasPrefix("dpa-") ? DemoCast.key("\(demo)") : DemoCast.staff(parts[0], parts[1]) }
+            throw ValidationError("unknown demo actor '\(demo)' (maria, hans, jean, <hospital>/clinician, dpa-pt/officer, ...)")
+        }
+        guard let path = keystore ?? ProcessInfo.processInfo.environment["MERIDIAN_KEYSTORE"] else {
+            throw ValidationError("give --keystore FILE (or set MERIDIAN_KEYSTORE)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read keystore \(path)") }
+        let ks: Keystore
+        do { ks = try JSONDecoder().decode(Keystore.self, from: data) } catch { throw ValidationError("\(path) is not a Meridian keystore") }
+        do { return try ks.open(passphrase: try passphrase()) } catch { throw ValidationError("\(path): \(error)") }
+    }
+
+    public func client() throws -> NodeClient { try NodeClient.resolve(node) }
+}
+
+/// Parsing of the words people type.
+public enum Parse {
+    public static func address(_ s: String, _ what: String) throws -> PublicKey {
+        switch Address.parse(s) {
+        case .success(let a): return a.publicKey
+        case .failure(let e):
+            if let k = try? PublicKey(hex: s) { return k }
+            throw ValidationError("\(what): \(e)")
+        }
+    }
+    public static func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    public static func organizations(_ s: String) throws -> [OrganizationID] {
+        try list(s).map { guard let o = OrganizationID($0) else { throw ValidationError("'\($0)' is not an organisation id") }; return o }
+    }
+    public static func categories(_ s: String) throws -> [DataCategory] {
+        try list(s).map { guard let c = DataCategory(name: $0) else {
+            throw ValidationError("unknown category '\($0)'; one of \(DataCategory.allCases.map(\.name).joined(separator: ", "))") }; return c }
+    }
+    public static func purposes(_ s: String) throws -> [PurposeOfUse] {
+        try list(s).map { guard let p = PurposeOfUse(code: $0) else {
+            throw ValidationError("unknown purpose '\($0)'; one of \(PurposeOfUse.allCases.map(\.code).joined(separator: ", "))") }; return p }
+    }
+    public static func countries(_ s: String) throws -> [CountryCode] {
+        try list(s).map { guard let c = CountryCode($0.uppercased()) else { throw ValidationError("'\($0)' is not an ISO 3166-1 alpha-2 country") }; return c }
+    }
+    public static func date(_ s: String, _ what: String) throws -> Timestamp {
+        guard let t = Timestamp(iso8601: s) else { throw ValidationError("\(what): '\(s)' is not YYYY-MM-DD") }
+        return t
+    }
+    public static func hash(_ s: String, _ what: String) throws -> Bytes32 {
+        guard let h = Bytes32(hex: s) else { throw ValidationError("\(what): expected 64 hex digits") }
+        return h
+    }
+}
+
+/// Plain text tables for people; `--json` output for scripts.
+public enum Output {
+    public static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
+    }
+
+    public static func csv(_ header: [String], _ rows: [[String]]) -> String {
+        func field(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n")
+    }
+
+    public static func json(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+}
+
+/// Exit with a clear message for a refused transaction.
+public func describe(_ committed: NodeClient.Committed) -> String {
+    guard let r = committed.receipt else { return "committed at height \(committed.height ?? 0)" }
+    if let e = r.error { return "refused (\(r.outcome)): \(e.code): \(e.message)" }
+    if let d = r.decision {
+        let basis = d.legalBasis.map { " on \($0)" } ?? ""
+        return "\(d.allowed ? "ALLOWED" : "DENIED") (\(d.reason))\(basis) \(d.sourceCountry ?? "?")→\(d.destinationCountry ?? "?") at height \(committed.height ?? 0)"
+    }
+    return "committed at height \(committed.height ?? 0)"
+}

@@ -1,0 +1,105 @@
+// meridian-provider: hospital staff and integrations. Enrol patients, register records, request
+// access (with purpose, or break-glass), share records, and ask whether an access would be allowed.
+import ArgumentParser
+import Foundation
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianClient
+
+@main
+struct Provider: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian-provider", abstract: "Hospital staff commands.",
+        subcommands: [Enrol.self, RegisterRecord.self, RequestAccess.self, Share.self, Authorize.self])
+}
+
+struct Enrol: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sign an enrolment attestation for a patient's address (give both lines to the patient).")
+    @OptionGroup var key: KeyOptions
+    @Argument(help: "The patient's address.") var patient: String
+    func run() async throws {
+        let k = try key.key()
+        let chainID = try await key.client().chainID()
+        let sig = try k.sign(Identity.enrolmentMessage(chainID: chainID, patient: try Parse.address(patient, "patient")))
+        print("--attestor \(Address(k.publicKey)) --attestation \(sig.hex)")
+    }
+}
+
+struct RegisterRecord: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "register-record",
+        abstract: "Register a record held here by its salted commitment (the body stays here; keep the printed salt with it).")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The patient's address.") var patient: String
+    @Option(help: "Data category (problems, medications, allergies, ...).") var category: String
+    @Option(help: "The record body (a file); its SHA-256 is committed.") var body: String
+    @Flag(help: "Print JSON.") var json = false
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: body) else { throw ValidationError("cannot read \(body)") }
+        guard let c = DataCategory(name: category) else { throw ValidationError("unknown category '\(category)'") }
+        let salt = try SecureRandom.bytes32()
+        let commitment = RecordEntry.commitment(salt: salt, bodyHash: SHA256.hash([UInt8](data)))
+        let r = try await key.client().submit(.registerRecord(.init(commitment: commitment, patient: try Parse.address(patient, "patient"), category: c)), as: try key.key())
+        if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+        if json { print("{\"record\":\"\(commitment.hex)\",\"salt\":\"\(salt.hex)\",\"height\":\(r.height ?? 0)}") }
+        else { print("record \(commitment.hex)\nsalt   \(salt.hex)\nregistered at height \(r.height ?? 0)") }
+    }
+}
+
+struct RequestAccess: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "request-access",
+        abstract: "Request access to a record for a purpose; the decision is written on the patient's audit trail either way.")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The record commitment.") var record: String
+    @Option(help: "Purpose: TREAT, ETREAT, ...") var purpose: String
+    @Flag(help: "Break the glass: emergency access without a grant (purpose must be ETREAT; always audited and shown to the patient).") var breakGlass = false
+    @Flag(help: "Print JSON.") var json = false
+    func run() async throws {
+        guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
+        let r = try await key.client().submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass)), as: try key.key())
+        if json, let d = r.receipt?.decision {
+            print("{\"allowed\":\(d.allowed),\"reason\":\"\(d.reason)\",\"transferBasis\":\"\(d.transferBasis ?? "")\",\"height\":\(r.height ?? 0)}")
+        } else { print(describe(r)) }
+        if r.receipt?.error != nil { throw ExitCode(3) }
+        if r.receipt?.decision?.allowed == false { throw ExitCode(2) }
+    }
+}
+
+struct Share: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Share a record held here with a clinician elsewhere: the record key is wrapped for them alone.")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The record commitment.") var record: String
+    @Option(help: "The receiving clinician's address.") var recipient: String
+    @Option(help: "Purpose: TREAT, ETREAT, ...") var purpose: String
+    @Option(help: "The record's encryption key (64 hex digits) to wrap for the recipient.") var recordKey: String
+    @Flag(help: "Emergency disclosure (break-glass; ETREAT).") var breakGlass = false
+    func run() async throws {
+        guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
+        let rec = try Parse.hash(record, "--record")
+        let to = try Parse.address(recipient, "--recipient")
+        let envelope = try KeyEnvelope.seal(recordKey: try Parse.hash(recordKey, "--record-key"), for: to, context: rec.bytes)
+        let r = try await key.client().submit(.shareRecord(.init(record: rec, recipient: to, purpose: p, breakGlass: breakGlass, envelope: envelope)), as: try key.key())
+        print(describe(r))
+        if r.receipt?.error != nil { throw ExitCode(3) }
+        if r.receipt?.decision?.allowed == false { throw ExitCode(2) }
+    }
+}
+
+struct Authorize: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask whether an access would be allowed now (a dry run: nothing is recorded).")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The patient's address.") var patient: String
+    @Option(help: "Data category.") var category: String
+    @Option(help: "Purpose.") var purpose: String
+    @Option(help: "Custodian organisation id.") var custodian: String
+    @Flag(help: "As break-glass.") var breakGlass = false
+    @Option(help: "Destination country (default: the requester organisation's).") var destination: String?
+    func run() async throws {
+        let k = try key.key()
+        var body: [String: Any] = ["requester": Address(k.publicKey).description, "patient": patient, "category": category, "purpose": purpose,
+                                   "custodian": custodian, "breakGlass": breakGlass]
+        if let destination { body["destination"] = destination }
+        let data = try await key.client().request("POST", "/v1/authorize", body: try JSONSerialization.data(withJSONObject: body))
+        print(Output.json(data))
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The demo network in one step: a fresh node from Genesis/demo.json under $DATA_DIR (RocksDB
+# files, no server), the story of ../shared/SCENARIO.md played through the real wallet, provider
+# and audit commands, then the node keeps running until Ctrl-C.
+set -euo pipefail
+DATA_DIR=${DATA_DIR:-$PWD/data}
+BIN=${BIN:-$PWD/.build/release}
+NODE_DIR="$DATA_DIR/node"
+export MERIDIAN_PASSPHRASE=${MERIDIAN_PASSPHRASE:-demo-passphrase-not-secret}
+export MERIDIAN_DATA_DIR="$NODE_DIR"
+
+say() { printf '\n\033[1m— %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed -E "s|$BIN/||g"; "$@"; }
+
+rm -rf "$NODE_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records"
+mkdir -p "$DATA_DIR/wallets" "$DATA_DIR/records"
+run "$BIN/meridian-node" init --data-dir "$NODE_DIR" --genesis Genesis/demo.json --demo-validators
+port=26657
+if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then port=0; fi   # the default port is taken: let the OS choose
+"$BIN/meridian-node" start --data-dir "$NODE_DIR" --api-port $port --block-interval-ms 300 2>"$DATA_DIR/node.log" &
+NODE_PID=$!
+trap 'kill -TERM $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null' EXIT
+for _ in $(seq 1 100); do [ -s "$NODE_DIR/api.address" ] && break; sleep 0.1; done
+[ -s "$NODE_DIR/api.address" ] || { echo "the node did not start; see $DATA_DIR/node.log"; exit 1; }
+export MERIDIAN_NODE=$(cat "$NODE_DIR/api.address")
+echo "node API at $MERIDIAN_NODE"
+
+wallet() { "$BIN/meridian-wallet" "$@"; }
+provider() { "$BIN/meridian-provider" "$@"; }
+
+enrol() { # name hospital
+  local name=$1 hospital=$2
+  run "$BIN/meridian-wallet" restore --keystore "$DATA_DIR/wallets/$name.json" --mnemonic "$(demo_phrase "$name")" >/dev/null
+  local addr; addr=$(wallet address --keystore "$DATA_DIR/wallets/$name.json")
+  local att; att=$(provider enrol --demo "$hospital/clinician" "$addr")
+  # shellcheck disable=SC2086
+  run "$BIN/meridian-wallet" register --keystore "$DATA_DIR/wallets/$name.json" $att
+}
+demo_phrase() { "$BIN/meridian-scenario" --phrase "$1"; }
+record() { # name hospital category -> prints the commitment
+  local name=$1 hospital=$2 category=$3
+  echo "International Patient Summary of $name, section $category (demo body)" > "$DATA_DIR/records/$name-$category.txt"
+  provider register-record --demo "$hospital/clinician" --patient "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" \
+    --category "$category" --body "$DATA_DIR/records/$name-$category.txt" --json | sed -E 's/.*"record":"([0-9a-f]+)".*/\1/'
+}
+
+say "1. Maria (Porto) is enrolled at Hospital Ribeira and grants consent for her trip to Japan"
+enrol maria hospital-ribeira
+MARIA_PROBLEMS=$(record maria hospital-ribeira problems)
+run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/maria.json" --to hospital-ribeira,sakura-general \
+  --categories problems,medications,allergies --purpose TREAT,ETREAT --countries PT,JP --until 2027-06-30 --emergency allow
+say "   Access in Portugal (Hospital Ribeira) and in Tokyo (Sakura General, adequacy decision)"
+run "$BIN/meridian-provider" request-access --demo hospital-ribeira/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
+run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
+
+say "2. Hans (Berlin) lets Clínica Sol, Málaga, read his medications, then revokes"
+enrol hans klinikum-spree
+HANS_MEDS=$(record hans klinikum-spree medications)
+HANS_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/hans.json" --to clinica-sol --categories medications --purpose TREAT \
+  --countries ES --until 2027-03-31 --json | sed -E 's/.*"consent":"([0-9a-f]+)".*/\1/')
+echo "consent $HANS_CONSENT"
+run "$BIN/meridian-provider" request-access --demo clinica-sol/clinician --record "$HANS_MEDS" --purpose TREAT
+run "$BIN/meridian-wallet" consent revoke --keystore "$DATA_DIR/wallets/hans.json" "$HANS_CONSENT"
+run "$BIN/meridian-provider" request-access --demo clinica-sol/clinician --record "$HANS_MEDS" --purpose TREAT || true
+
+say "3. Jean (Lyon) and Chao Phraya Hospital, Bangkok: no adequacy decision for Thailand"
+enrol jean hopital-rhone
+JEAN_PROBLEMS=$(record jean hopital-rhone problems)
+JEAN_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/jean.json" --to chao-phraya --categories problems --purpose TREAT \
+  --countries TH --until 2027-12-31 --json | sed -E 's/.*"consent":"([0-9a-f]+)".*/\1/')
+run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$JEAN_PROBLEMS" --purpose TREAT || true
+run "$BIN/meridian-wallet" consent amend --keystore "$DATA_DIR/wallets/jean.json" "$JEAN_CONSENT" --to chao-phraya --categories problems \
+  --purpose TREAT --countries TH --explicit-transfer TH --until 2027-12-31
+run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$JEAN_PROBLEMS" --purpose TREAT
+
+say "4. Maria collapses abroad: a clinician with no grant breaks the glass (ETREAT)"
+run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$MARIA_PROBLEMS" --purpose ETREAT --break-glass
+say "5. An emergency access to Hans, who allowed none"
+run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass || true
+
+say "6. The regulator: transfers by country pair and legal basis, break-glass uses, denied attempts"
+run "$BIN/meridian-audit" transfers
+run "$BIN/meridian-audit" break-glass
+run "$BIN/meridian-audit" denied
+
+say "7. Maria's wallet: who accessed my data"
+run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
+
+say "The node keeps running: API $MERIDIAN_NODE  (data: $NODE_DIR; logs: $DATA_DIR/node.log). Ctrl-C stops it."
+echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya"
+wait $NODE_PID

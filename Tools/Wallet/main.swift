@@ -1,0 +1,235 @@
+// meridian-wallet: the patient's wallet. Keys (BIP-39 phrase, encrypted keystore), registration,
+// consents, devices, and "who accessed my data".
+import ArgumentParser
+import Foundation
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianClient
+import MeridianWalletKit
+
+@main
+struct Wallet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian-wallet", abstract: "A patient's Meridian wallet.",
+        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, Accesses.self])
+}
+
+func writeKeystore(_ key: PrivateKey, to path: String, passphrase: String) throws {
+    guard !FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) exists; refusing to overwrite a key") }
+    let dir = (path as NSString).deletingLastPathComponent
+    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(try Keystore.seal(key, passphrase: passphrase)).write(to: URL(fileURLWithPath: path))
+    try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+}
+
+struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a key: prints its recovery phrase once and writes an encrypted keystore.")
+    @Option(help: "Keystore file to write.") var keystore: String
+    @Option(help: "Words in the recovery phrase (12, 15, 18, 21, 24).") var words: Int = 24
+    @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") var passphraseFile: String?
+
+    func run() async throws {
+        var opts = KeyOptions(); opts.passphraseFile = passphraseFile
+        let phrase = try Mnemonic.generate(wordCount: words)
+        let key = try Mnemonic.key(phrase: phrase)
+        try writeKeystore(key, to: keystore, passphrase: try opts.passphrase())
+        print("Write these \(words) words down and keep them safe; they are shown only now:\n\n  \(phrase.joined(separator: " "))\n")
+        print("address  \(Address(key.publicKey))\nkeystore \(keystore)")
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restore a key from its recovery phrase into an encrypted keystore.")
+    @Option(help: "Keystore file to write.") var keystore: String
+    @Option(help: "The recovery phrase (default: read from standard input).") var mnemonic: String?
+    @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") var passphraseFile: String?
+
+    func run() async throws {
+        var opts = KeyOptions(); opts.passphraseFile = passphraseFile
+        let text = mnemonic ?? (readLine() ?? "")
+        let phrase = text.split(whereSeparator: \.isWhitespace).map(String.init)
+        let key: PrivateKey
+        do { key = try Mnemonic.key(phrase: phrase) } catch { throw ValidationError("\(error)") }
+        try writeKeystore(key, to: keystore, passphrase: try opts.passphrase())
+        print("address  \(Address(key.publicKey))\nkeystore \(keystore)")
+    }
+}
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "address", abstract: "Show the wallet's address and, if registered, its account.")
+    @OptionGroup var key: KeyOptions
+    @Flag(help: "Print JSON.") var json = false
+    func run() async throws {
+        let k = try key.key()
+        if json { print("{\"address\":\"\(Address(k.publicKey))\",\"publicKey\":\"\(k.publicKey.hex)\"}") } else { print(Address(k.publicKey)) }
+    }
+}
+
+struct Register: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Register as a patient with the enrolment attestation your hospital gave you (meridian-provider enrol).")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The attesting clinician's address.") var attestor: String
+    @Option(help: "The attestation (128 hex digits).") var attestation: String
+    func run() async throws {
+        let k = try key.key()
+        guard let sig = Bytes64(hex: attestation) else { throw ValidationError("--attestation: expected 128 hex digits") }
+        let r = try await key.client().submit(.registerPatient(.init(attestor: try Parse.address(attestor, "--attestor"), attestation: sig)), as: k)
+        print(describe(r))
+        if r.receipt?.error != nil { throw ExitCode(3) }
+    }
+}
+
+/// The consent terms flags, shared by grant and amend.
+struct TermsOptions: ParsableArguments {
+    @Option(help: "Organisation ids that may access (comma-separated).") var to: String
+    @Option(help: "Data categories: problems, medications, allergies, ... (comma-separated).") var categories: String
+    @Option(help: "Purposes: TREAT, ETREAT, HRESCH, PUBHLTH, ... (comma-separated).") var purpose: String
+    @Option(help: "Countries a copy may go to (ISO codes, comma-separated).") var countries: String
+    @Option(help: "Countries you explicitly consent to transfers to, knowing the risks (GDPR Art. 49(1)(a)).") var explicitTransfer: String?
+    @Option(help: "Start date (YYYY-MM-DD; default: now).") var from: String?
+    @Option(help: "End date (YYYY-MM-DD), exclusive.") var until: String
+    @Option(help: "Emergency (break-glass) access: allow or deny.") var emergency: String = "deny"
+
+    func terms(now: Timestamp) throws -> ConsentTerms {
+        guard emergency == "allow" || emergency == "deny" else { throw ValidationError("--emergency: allow or deny") }
+        let t = ConsentTerms(grantees: try Parse.organizations(to), categories: try Parse.categories(categories), purposes: try Parse.purposes(purpose),
+                             countries: try Parse.countries(countries), explicitTransferCountries: try explicitTransfer.map(Parse.countries) ?? [],
+                             validFrom: try from.map { try Parse.date($0, "--from") } ?? now, validUntil: try Parse.date(until, "--until"),
+                             emergencyAccess: emergency == "allow")
+        do { try t.validate() } catch { throw ValidationError("\(error)") }
+        return t
+    }
+}
+
+func nowTimestamp() -> Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
+
+struct ConsentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "consent", abstract: "Grant, amend, revoke, list and export consents.",
+                                                    subcommands: [Grant.self, Amend.self, Revoke.self, List.self, ExportFHIR.self])
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant a consent.")
+        @OptionGroup var key: KeyOptions
+        @OptionGroup var terms: TermsOptions
+        @Flag(help: "Print JSON.") var json = false
+        func run() async throws {
+            let k = try key.key()
+            let r = try await key.client().submit(.grantConsent(try terms.terms(now: nowTimestamp())), as: k)
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            if json { print("{\"consent\":\"\(r.receipt?.createdID ?? "")\",\"height\":\(r.height ?? 0)}") }
+            else { print("consent \(r.receipt?.createdID ?? "?") granted at height \(r.height ?? 0)") }
+        }
+    }
+
+    struct Amend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace a consent's terms (a new version; the old one stays in its history).")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "Consent id.") var id: String
+        @OptionGroup var terms: TermsOptions
+        func run() async throws {
+            let r = try await key.client().submit(.amendConsent(.init(consent: try Parse.hash(id, "consent id"), terms: try terms.terms(now: nowTimestamp()))), as: try key.key())
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            print("consent \(id) amended at height \(r.height ?? 0)")
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a consent.")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "Consent id.") var id: String
+        func run() async throws {
+            let r = try await key.client().submit(.revokeConsent(try Parse.hash(id, "consent id")), as: try key.key())
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            print("consent \(id) revoked at height \(r.height ?? 0)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List your consents in plain words.")
+        @OptionGroup var key: KeyOptions
+        @Flag(help: "Print JSON.") var json = false
+        struct C: Decodable { let id: String; let status: String; let version: UInt32; let terms: T
+            struct T: Decodable { let grantees: [String]; let categories: [String]; let purposes: [String]; let countries: [String]
+                let explicitTransferCountries: [String]; let validFrom: String; let validUntil: String; let emergencyAccess: Bool } }
+        func run() async throws {
+            let k = try key.key()
+            let data = try await key.client().request("GET", "/v1/patients/\(Address(k.publicKey))/consents")
+            if json { print(Output.json(data)); return }
+            let list = try JSONDecoder().decode([C].self, from: data)
+            if list.isEmpty { print("no consents"); return }
+            for c in list {
+                let t = c.terms
+                print("\(c.id) (\(c.status), version \(c.version))")
+                print("  \(t.grantees.joined(separator: ", ")) may access \(t.categories.joined(separator: ", ")) for \(t.purposes.joined(separator: ", "))")
+                print("  copies may go to \(t.countries.joined(separator: ", "))\(t.explicitTransferCountries.isEmpty ? "" : "; explicit transfer consent for \(t.explicitTransferCountries.joined(separator: ", "))")")
+                print("  from \(t.validFrom.prefix(10)) until \(t.validUntil.prefix(10)); emergency access \(t.emergencyAccess ? "allowed" : "not allowed")")
+            }
+        }
+    }
+
+    struct ExportFHIR: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "Export a consent as an HL7 FHIR R4 Consent resource.")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "Consent id.") var id: String
+        @Option(help: "Write to this file (default: standard output).") var fhir: String?
+        func run() async throws {
+            let k = try key.key()
+            let data = try await key.client().request("GET", "/v1/patients/\(Address(k.publicKey))/consents/\(try Parse.hash(id, "consent id").hex)/fhir")
+            if let fhir { try data.write(to: URL(fileURLWithPath: fhir)); print("wrote \(fhir)") } else { print(Output.json(data)) }
+        }
+    }
+}
+
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Pair and unpair biosensor devices.", subcommands: [Pair.self, Unpair.self])
+    struct Pair: AsyncParsableCommand {
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "The device's address (printed on it or by its app).") var device: String
+        @Option(help: "Kind: \(DeviceKind.allCases.map(\.name).joined(separator: ", ")).") var kind: String
+        func run() async throws {
+            guard let k = DeviceKind(name: kind) else { throw ValidationError("--kind: one of \(DeviceKind.allCases.map(\.name).joined(separator: ", "))") }
+            let r = try await key.client().submit(.pairDevice(.init(device: try Parse.address(device, "device"), kind: k)), as: try key.key())
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            print("paired \(device) (\(kind)) at height \(r.height ?? 0)")
+        }
+    }
+    struct Unpair: AsyncParsableCommand {
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "The device's address.") var device: String
+        func run() async throws {
+            let r = try await key.client().submit(.unpairDevice(try Parse.address(device, "device")), as: try key.key())
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            print("unpaired \(device) at height \(r.height ?? 0)")
+        }
+    }
+}
+
+struct Accesses: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "accesses", abstract: "Who accessed my data: when, from which country, why, and on what basis.")
+    @OptionGroup var key: KeyOptions
+    @Flag(help: "Print JSON.") var json = false
+    struct Page: Decodable { let entries: [E]; let next: UInt64? }
+    struct E: Decodable {
+        let sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
+        let decision: D
+        struct D: Decodable { let allowed: Bool; let reason: String; let transferBasis: String?; let sourceCountry: String?; let destinationCountry: String? }
+    }
+    func run() async throws {
+        let k = try key.key()
+        let client = try key.client()
+        var entries: [E] = []
+        var start: UInt64? = 0
+        while let s = start {
+            let page = try await client.get("/v1/audit?patient=\(Address(k.publicKey))&start=\(s)&limit=1000", as: Page.self)
+            entries += page.entries; start = page.next
+        }
+        if json { print(String(decoding: try JSONEncoder().encode(entries.map { ["sequence": "\($0.sequence)", "organization": $0.organization, "time": $0.time, "allowed": "\($0.decision.allowed)", "breakGlass": "\($0.breakGlass)"] }), as: UTF8.self)); return }
+        let rows = entries.map { e in
+            [String(e.time.prefix(19)).replacingOccurrences(of: "T", with: " "), e.organization, "\(e.decision.sourceCountry ?? "?")→\(e.decision.destinationCountry ?? "?")",
+             e.purpose, e.category, e.kind, e.decision.allowed ? "allowed" : "denied", e.decision.transferBasis ?? "-", e.breakGlass ? "BREAK-GLASS" : "", "\(e.height)"]
+        }
+        print(Output.table(["time (UTC)", "organisation", "route", "purpose", "data", "what", "decision", "basis", "emergency", "block"], rows))
+    }
+}
