@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -106,7 +107,12 @@ let package = Package(
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"],
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
-                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
+                                   "MeridianMempool", "MeridianNode",
+                                   .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -14,11 +14,11 @@ public import MeridianMempool
 /// stored exactly as consensus will: the block executes, its precommits are signed, block and
 /// state are written in one synced batch, and the certificate travels in the next block.
 public actor ChainService {
-    public let store: BlockStore
-    public let chainID: String
-    public let mempool: Mempool
-    public let events: EventHub
-    public let query: QueryService
+    public nonisolated let store: BlockStore
+    public nonisolated let chainID: String
+    public nonisolated let mempool: Mempool
+    public nonisolated let events: EventHub
+    public nonisolated let query: QueryService
     let state: AuthenticatedState
     let executor: BlockExecutor
     let signers: [PrivateKey]

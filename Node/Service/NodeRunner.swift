@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import Hummingbird
+import HummingbirdWebSocket
 import ServiceLifecycle
 public import MeridianCore
 import MeridianStorage
@@ -76,6 +77,7 @@ public enum NodeRunner {
         let addressFile = dataDirectory.apiAddress
         let app = Application(
             router: api.router(),
+            server: .http1WebSocketUpgrade { request, _, _ in EventStream.shouldUpgrade(request, hub: chain.events) },
             configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "meridian-node"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.apiPort

@@ -73,7 +73,7 @@ run "$BIN/meridian-wallet" consent amend --keystore "$DATA_DIR/wallets/jean.json
   --purpose TREAT --countries TH --explicit-transfer TH --until 2027-12-31
 run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$JEAN_PROBLEMS" --purpose TREAT
 
-say "4. Maria collapses abroad: a clinician with no grant breaks the glass (ETREAT)"
+say "4. Maria collapses on a stopover in Bangkok: Chao Phraya Hospital, which she never named, breaks the glass (ETREAT)"
 run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$MARIA_PROBLEMS" --purpose ETREAT --break-glass
 say "5. An emergency access to Hans, who allowed none"
 run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass || true

@@ -27,41 +27,69 @@ public struct NodeAPI: Sendable {
         openAPIDocument = url.flatMap { try? Data(contentsOf: $0) }.map { [UInt8]($0) } ?? []
     }
 
+    /// One route of the API: method, path (Hummingbird syntax, `:name` for a parameter) and handler.
+    public struct Route: Sendable {
+        public let method: HTTPRequest.Method
+        public let path: String
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response
+        /// The path as OpenAPI writes it (`{name}` for a parameter).
+        public var openAPIPath: String {
+            "/" + path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+        }
+    }
+
+    /// Every HTTP route, in one table: the router is built from it and the OpenAPI test compares it
+    /// with `openapi.yaml`, so a route cannot exist undocumented. (`/v1/events`, the WebSocket
+    /// upgrade, is served by `EventStream` before routing and documented there too.)
+    public func routes() -> [Route] {
+        func get(_ path: String, _ h: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Route { Route(method: .get, path: path, handler: h) }
+        func post(_ path: String, _ h: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Route { Route(method: .post, path: path, handler: h) }
+        let metrics = self.metrics, openAPIDocument = self.openAPIDocument
+        return [
+            get("health") { _, _ in try json(["status": "ok"]) },
+            get("metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                         body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
+            },
+            get("openapi.yaml") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPIDocument)))
+            },
+            get("v1/status") { _, _ in try await status() },
+            get("v1/validators") { _, _ in try await validators() },
+            get("v1/organizations") { _, _ in try organizations() },
+            post("v1/transactions") { request, _ in try await submit(request) },
+            get("v1/transactions/:hash") { _, context in try transaction(context.parameters.require("hash")) },
+            get("v1/blocks/latest") { _, _ in try block(String(try query.store.headHeight())) },
+            get("v1/blocks/:id") { _, context in try block(context.parameters.require("id")) },
+            get("v1/accounts/:address") { _, context in try account(context.parameters.require("address")) },
+            get("v1/patients/:address/consents") { _, context in try consents(context.parameters.require("address")) },
+            get("v1/patients/:address/consents/:id/fhir") { _, context in
+                try consentFHIR(context.parameters.require("address"), context.parameters.require("id"))
+            },
+            get("v1/patients/:address/records") { _, context in try records(context.parameters.require("address")) },
+            post("v1/authorize") { request, _ in try await authorize(request) },
+            get("v1/audit") { request, _ in try audit(queryDictionary(request)) },
+            get("v1/audit/:patient/:sequence/fhir") { _, context in
+                try auditFHIR(context.parameters.require("patient"), context.parameters.require("sequence"))
+            },
+            get("v1/reports/organizations") { _, _ in try organizationReport() },
+            get("v1/records/:commitment") { _, context in try record(context.parameters.require("commitment")) },
+            get("v1/events") { request, _ in
+                // Reached only without a WebSocket upgrade (EventStream upgrades valid requests first).
+                _ = try EventFilter(query: queryDictionary(request))
+                throw APIError(.upgradeRequired, "events.upgrade_required", "connect with a WebSocket client (Upgrade: websocket)")
+            },
+            get("v1/state/:key") { request, context in
+                try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
+            },
+        ]
+    }
+
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: LatencyMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware())
-        router.get("health") { _, _ in try json(["status": "ok"]) }
-        router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
-        }
-        router.get("openapi.yaml") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPIDocument)))
-        }
-        router.get("v1/status") { _, _ in try await status() }
-        router.get("v1/validators") { _, _ in try await validators() }
-        router.get("v1/organizations") { _, _ in try organizations() }
-        router.post("v1/transactions") { request, context in try await submit(request) }
-        router.get("v1/transactions/:hash") { _, context in try transaction(context.parameters.require("hash")) }
-        router.get("v1/blocks/latest") { _, _ in try block(String(try query.store.headHeight())) }
-        router.get("v1/blocks/:id") { _, context in try block(context.parameters.require("id")) }
-        router.get("v1/accounts/:address") { _, context in try account(context.parameters.require("address")) }
-        router.get("v1/patients/:address/consents") { _, context in try consents(context.parameters.require("address")) }
-        router.get("v1/patients/:address/consents/:id/fhir") { _, context in
-            try consentFHIR(context.parameters.require("address"), context.parameters.require("id"))
-        }
-        router.get("v1/patients/:address/records") { _, context in try records(context.parameters.require("address")) }
-        router.post("v1/authorize") { request, _ in try await authorize(request) }
-        router.get("v1/audit") { request, _ in try audit(queryDictionary(request)) }
-        router.get("v1/audit/:patient/:sequence/fhir") { _, context in
-            try auditFHIR(context.parameters.require("patient"), context.parameters.require("sequence"))
-        }
-        router.get("v1/reports/organizations") { _, _ in try organizationReport() }
-        router.get("v1/records/:commitment") { _, context in try record(context.parameters.require("commitment")) }
-        router.get("v1/state/:key") { request, context in
-            try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
-        }
+        for r in routes() { router.on(RouterPath(r.path), method: r.method, use: r.handler) }
         return router
     }
 

@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Yams
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianNode
+import MeridianDemo
+
+/// The node's routes against its OpenAPI document (`Node/Service/openapi.yaml`): the same set of
+/// operations, and every operation's answers (good and bad input) have a documented status,
+/// content type and, for JSON, the documented shape.
+@Suite struct OpenAPIDocumentTests {
+    static func document() throws -> [String: Any] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Node/Service/openapi.yaml")
+        guard let doc = try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any] else { throw TestFailure("openapi.yaml is not a mapping") }
+        return doc
+    }
+
+    static func operations(_ doc: [String: Any]) -> Set<String> {
+        let paths = doc["paths"] as? [String: Any] ?? [:]
+        var out: Set<String> = []
+        for (path, item) in paths { for method in (item as? [String: Any] ?? [:]).keys { out.insert("\(method.uppercased()) \(path)") } }
+        return out
+    }
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedOperationExists() throws {
+        let node = try TestNode()
+        let served = Set(node.api.routes().map { "\($0.method.rawValue) \($0.openAPIPath)" })
+        let documented = Self.operations(try Self.document())
+        #expect(served.subtracting(documented).isEmpty, "routes missing from openapi.yaml: \(served.subtracting(documented).sorted())")
+        #expect(documented.subtracting(served).isEmpty, "documented operations the node does not serve: \(documented.subtracting(served).sorted())")
+    }
+
+    @Test func theNodeServesTheDocumentItChecksAgainst() async throws {
+        let node = try TestNode()
+        let app = Application(router: node.api.router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok)
+                let loaded = try Yams.load(yaml: String(buffer: response.body))
+                #expect(loaded as? [String: Any] != nil)
+            }
+        }
+    }
+
+    /// One request per documented operation with real values of the demo story, and one with bad
+    /// input for every operation that takes any; each answer must match the document.
+    @Test func everyAnswerMatchesTheDocument() async throws {
+        let doc = try Self.document()
+        let checker = SchemaChecker(document: doc)
+        let node = try TestNode()
+        let (maria, record, consent) = try await node.seedMaria()
+        let firstTx = try #require(try node.chain.store.block(at: 1)?.transactions.first?.hash)
+        let mariaAddress = Address(maria.publicKey).description
+        let stateKey = Hex.encode(Array("chain/id".utf8))
+        let newRecord = try node.tx(DemoCast.staff("hospital-ribeira", "clinician"),
+                                    .registerRecord(.init(commitment: SHA256.hash([9]), patient: maria.publicKey, category: .allergies)))
+        let authorizeBody = """
+            {"requester":"\(Address(DemoCast.staff("sakura-general", "clinician").publicKey))","patient":"\(mariaAddress)",\
+            "category":"problems","purpose":"TREAT","custodian":"hospital-ribeira"}
+            """
+
+        struct Case { let method: HTTPRequest.Method; let template: String; let uri: String; let body: [UInt8]?; let contentType: String?; let expectSuccess: Bool }
+        func good(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil) -> Case {
+            Case(method: m, template: t, uri: uri, body: body, contentType: type, expectSuccess: true)
+        }
+        func bad(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil) -> Case {
+            Case(method: m, template: t, uri: uri, body: body, contentType: type, expectSuccess: false)
+        }
+        let cases: [Case] = [
+            good(.get, "/health", "/health"), good(.get, "/metrics", "/metrics"), good(.get, "/openapi.yaml", "/openapi.yaml"),
+            good(.get, "/v1/status", "/v1/status"), good(.get, "/v1/validators", "/v1/validators"),
+            good(.get, "/v1/organizations", "/v1/organizations"),
+            good(.post, "/v1/transactions", "/v1/transactions", body: newRecord.canonicalBytes, type: "application/octet-stream"),
+            bad(.post, "/v1/transactions", "/v1/transactions", body: [0xde, 0xad, 0xbe, 0xef], type: "application/octet-stream"),
+            bad(.post, "/v1/transactions", "/v1/transactions", body: Array("{not json".utf8), type: "application/json"),
+            bad(.post, "/v1/transactions", "/v1/transactions", body: [UInt8](repeating: 1, count: (1 << 20) + 1), type: "application/octet-stream"),
+            good(.get, "/v1/transactions/{hash}", "/v1/transactions/\(firstTx.hex)"),
+            bad(.get, "/v1/transactions/{hash}", "/v1/transactions/xyz"),
+            bad(.get, "/v1/transactions/{hash}", "/v1/transactions/\(String(repeating: "0", count: 64))"),
+            good(.get, "/v1/blocks/latest", "/v1/blocks/latest"),
+            good(.get, "/v1/blocks/{id}", "/v1/blocks/1"), good(.get, "/v1/blocks/{id}", "/v1/blocks/0"),
+            bad(.get, "/v1/blocks/{id}", "/v1/blocks/-1"), bad(.get, "/v1/blocks/{id}", "/v1/blocks/999999"),
+            good(.get, "/v1/accounts/{address}", "/v1/accounts/\(mariaAddress)"),
+            bad(.get, "/v1/accounts/{address}", "/v1/accounts/mer1notanaddress"),
+            good(.get, "/v1/patients/{address}/consents", "/v1/patients/\(mariaAddress)/consents"),
+            bad(.get, "/v1/patients/{address}/consents", "/v1/patients/zz/consents"),
+            good(.get, "/v1/patients/{address}/consents/{id}/fhir", "/v1/patients/\(mariaAddress)/consents/\(consent.hex)/fhir"),
+            bad(.get, "/v1/patients/{address}/consents/{id}/fhir", "/v1/patients/\(mariaAddress)/consents/\(record.hex)/fhir"),
+            good(.get, "/v1/patients/{address}/records", "/v1/patients/\(mariaAddress)/records"),
+            bad(.get, "/v1/patients/{address}/records", "/v1/patients/%00/records"),
+            good(.post, "/v1/authorize", "/v1/authorize", body: Array(authorizeBody.utf8), type: "application/json"),
+            bad(.post, "/v1/authorize", "/v1/authorize", body: Array("{\"requester\": 1}".utf8), type: "application/json"),
+            good(.get, "/v1/audit", "/v1/audit?patient=\(mariaAddress)&limit=2"),
+            good(.get, "/v1/audit", "/v1/audit?organization=sakura-general&from=2026-01-01"),
+            bad(.get, "/v1/audit", "/v1/audit"), bad(.get, "/v1/audit", "/v1/audit?patient=\(mariaAddress)&limit=100000"),
+            good(.get, "/v1/audit/{patient}/{sequence}/fhir", "/v1/audit/\(mariaAddress)/0/fhir"),
+            bad(.get, "/v1/audit/{patient}/{sequence}/fhir", "/v1/audit/\(mariaAddress)/x/fhir"),
+            bad(.get, "/v1/audit/{patient}/{sequence}/fhir", "/v1/audit/\(mariaAddress)/99/fhir"),
+            good(.get, "/v1/reports/organizations", "/v1/reports/organizations"),
+            good(.get, "/v1/records/{commitment}", "/v1/records/\(record.hex)"),
+            bad(.get, "/v1/records/{commitment}", "/v1/records/\(consent.hex)"),
+            bad(.get, "/v1/events", "/v1/events"), bad(.get, "/v1/events", "/v1/events?kind=nonsense"),
+            good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)"), good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=1"),
+            bad(.get, "/v1/state/{key}", "/v1/state/not-hex"), bad(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=99999"),
+        ]
+        // Every documented operation has at least one good case.
+        let covered = Set(cases.filter(\.expectSuccess).map { "\($0.method.rawValue) \($0.template)" })
+        #expect(Self.operations(doc).subtracting(covered).subtracting(["GET /v1/events"]).isEmpty)
+
+        let app = Application(router: node.api.router())
+        try await app.test(.router) { client in
+            for c in cases {
+                var headers: HTTPFields = [:]
+                if let t = c.contentType { headers[.contentType] = t }
+                try await client.execute(uri: c.uri, method: c.method, headers: headers, body: c.body.map { ByteBuffer(bytes: $0) }) { response in
+                    let label = "\(c.method.rawValue) \(c.uri.prefix(120))"
+                    let status = Int(response.status.code)
+                    #expect(c.expectSuccess ? (200..<300).contains(status) : (400..<500).contains(status), "\(label): HTTP \(status) \(String(buffer: response.body).prefix(200))")
+                    let problems = checker.check(method: c.method.rawValue.lowercased(), path: c.template, status: status,
+                                                 contentType: response.headers[.contentType] ?? "", body: Array(buffer: response.body))
+                    #expect(problems.isEmpty, "\(label): \(problems)")
+                }
+            }
+        }
+    }
+}
+
+/// Checks an answer against the document: a documented status, one of its content types, and for
+/// JSON the schema's types, required properties, enums and array items (following `$ref`).
+struct SchemaChecker: @unchecked Sendable {
+    // @unchecked: the parsed document is read-only after init.
+    let document: [String: Any]
+
+    func resolve(_ node: Any?) -> [String: Any]? {
+        guard var n = node as? [String: Any] else { return nil }
+        var hops = 0
+        while let ref = n["$ref"] as? String, hops < 16 {
+            var target: Any? = document
+            for part in ref.dropFirst(2).split(separator: "/") { target = (target as? [String: Any])?[String(part)] }
+            guard let t = target as? [String: Any] else { return nil }
+            n = t; hops += 1
+        }
+        return n
+    }
+
+    func check(method: String, path: String, status: Int, contentType: String, body: [UInt8]) -> [String] {
+        guard let op = ((document["paths"] as? [String: Any])?[path] as? [String: Any])?[method] as? [String: Any] else { return ["undocumented operation"] }
+        guard let response = resolve((op["responses"] as? [String: Any])?[String(status)]) else { return ["undocumented status \(status)"] }
+        let content = response["content"] as? [String: Any] ?? [:]
+        if content.isEmpty { return [] }
+        let mediaType = contentType.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        guard let media = content[mediaType] as? [String: Any] else { return ["content type '\(contentType)' not in \(content.keys.sorted())"] }
+        guard mediaType.hasSuffix("json") else { return [] }
+        guard let value = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else { return ["body is not JSON"] }
+        var problems: [String] = []
+        validate(value, media["schema"], at: "$", &problems)
+        return problems
+    }
+
+    func validate(_ value: Any, _ schemaNode: Any?, at where_: String, _ problems: inout [String]) {
+        guard let schema = resolve(schemaNode) else { return }
+        if value is NSNull { if schema["nullable"] as? Bool != true { problems.append("\(where_): null") }; return }
+        if let allowed = schema["enum"] as? [Any], let s = value as? String, !allowed.contains(where: { "\($0)" == s }) {
+            problems.append("\(where_): '\(s)' not in \(allowed)")
+        }
+        switch schema["type"] as? String {
+        case "object":
+            guard let object = value as? [String: Any] else { problems.append("\(where_): not an object"); return }
+            for key in schema["required"] as? [String] ?? [] where object[key] == nil { problems.append("\(where_).\(key): missing") }
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            for (key, v) in object {
+                if let p = properties[key] { validate(v, p, at: "\(where_).\(key)", &problems) }
+                else if let extra = schema["additionalProperties"] { validate(v, extra, at: "\(where_).\(key)", &problems) }
+                else if !properties.isEmpty { problems.append("\(where_).\(key): undocumented property") }
+            }
+        case "array":
+            guard let array = value as? [Any] else { problems.append("\(where_): not an array"); return }
+            for (i, v) in array.enumerated() { validate(v, schema["items"], at: "\(where_)[\(i)]", &problems) }
+        case "string": if !(value is String) { problems.append("\(where_): not a string") }
+        case "integer": if value is String || (value as? NSNumber).map({ $0.doubleValue != $0.doubleValue.rounded() }) ?? true { problems.append("\(where_): not an integer") }
+        case "boolean": if !(value is Bool) { problems.append("\(where_): not a boolean") }
+        default: break
+        }
+    }
+}

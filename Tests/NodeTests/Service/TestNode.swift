@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import MeridianCore
+import MeridianState
+import MeridianModules
+import MeridianRuntime
+import MeridianStorage
+import MeridianMempool
+import MeridianNode
+import MeridianDemo
+
+/// A node of the demo network in a temporary directory of its own, driven in process: transactions
+/// go through the real mempool and blocks through the real `ChainService` (execute, sign, synced
+/// commit), exactly as `meridian-node start` does, without the timer.
+final class TestNode: @unchecked Sendable {
+    // @unchecked: used by one test at a time; `nonces` is only touched from that test's task.
+    let directory: URL
+    let chain: ChainService
+    let metrics = NodeMetrics()
+    var nonces: [PublicKey: UInt64] = [:]
+
+    init(config: NodeConfig = NodeConfig()) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-node-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try BlockStore(path: directory.appendingPathComponent("db").path)
+        let state = try AuthenticatedState(storage: store.stateStorage)
+        let result = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
+        try store.storeGenesis(result.header)
+        let keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
+        var logger = Logger(label: "test-node"); logger.logLevel = .warning
+        chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    var api: NodeAPI {
+        NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
+    }
+
+    func tx(_ key: PrivateKey, _ call: Call) throws -> SignedTransaction {
+        let n = nonces[key.publicKey, default: 0]; nonces[key.publicKey] = n + 1
+        return try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: n, call: call), with: key)
+    }
+
+    /// Admits `call` signed by `key` and commits a block with it; returns its receipt.
+    @discardableResult
+    func submit(_ key: PrivateKey, _ call: Call) async throws -> Receipt {
+        let stx = try tx(key, call)
+        try chain.mempool.admit(stx, size: stx.canonicalBytes.count, accounts: chain.query)
+        let tip = await chain.tip
+        guard let block = try await chain.produceBlock(now: tip.time.adding(milliseconds: 1000)) else { throw TestFailure("no block produced") }
+        guard let receipts = try chain.store.receipts(at: block.header.height), let r = receipts.first(where: { $0.transaction == stx.hash }) else {
+            throw TestFailure("transaction not in the block")
+        }
+        chain.mempool.removeIncluded([stx.hash])
+        return r
+    }
+
+    /// The demo story's first steps: Maria registered at Hospital Ribeira, a consent to Sakura
+    /// General, a problems record, and an access from Tokyo. Returns (maria, record, consent).
+    func seedMaria() async throws -> (PrivateKey, Bytes32, Bytes32) {
+        let maria = DemoCast.patient("maria")
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
+        try await submit(maria, .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)))
+        let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat, .emergencyTreatment],
+                                 countries: [CountryCode("JP")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                 validUntil: Timestamp(iso8601: "2027-06-30")!, emergencyAccess: true)
+        let granted = try await submit(maria, .grantConsent(terms))
+        guard let consent = granted.createdID else { throw TestFailure("no consent id: \(String(describing: granted.error))") }
+        let commitment = RecordEntry.commitment(salt: SHA256.hash([7]), bodyHash: SHA256.hash(Array("maria problems".utf8)))
+        try await submit(clinician, .registerRecord(.init(commitment: commitment, patient: maria.publicKey, category: .problems)))
+        try await submit(DemoCast.staff("sakura-general", "clinician"), .requestAccess(.init(record: commitment, purpose: .treat, breakGlass: false)))
+        return (maria, commitment, consent)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
