@@ -18,9 +18,11 @@ setup:
 build: setup
 	$(SWIFT) build
 
-## test: the whole test suite (unit, property, RocksDB) — what CI runs.
+## test: the whole test suite — unit, property, RocksDB, API against its OpenAPI document, and
+## end-to-end tests of the real executables (built first) on loopback ports. What CI runs.
 test: setup
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 ## run: a node on the demo network with RocksDB files under $(DATA_DIR), the story played through
 ## the wallet, provider and audit commands; the node keeps running (Ctrl-C stops it).

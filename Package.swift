@@ -114,6 +114,11 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
+        // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
+        // on loopback ports, driven by the real CLIs.
+        .testTarget(name: "EndToEndTests",
+                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo"],
+                    path: "Tests/EndToEndTests", swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianClient
+import MeridianDemo
+
+/// A deterministic generator (SplitMix64) so that a failing run replays with `MERIDIAN_SEED`.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    static func fromEnvironment() -> (SeededGenerator, UInt64) {
+        let seed = ProcessInfo.processInfo.environment["MERIDIAN_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+        return (SeededGenerator(seed: seed), seed)
+    }
+}
+
+/// Raw HTTP to a node: status and body, whatever the status.
+func http(_ client: NodeClient, _ method: String, _ path: String, body: Data? = nil, contentType: String? = nil) async throws -> (Int, [String: Any]) {
+    var req = URLRequest(url: URL(string: path, relativeTo: client.base)!)
+    req.httpMethod = method
+    req.httpBody = body
+    if let contentType { req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+    let (data, response) = try await URLSession.shared.data(for: req)
+    let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
+}
+
+func errorCode(_ object: [String: Any]) -> String? { (object["error"] as? [String: Any])?["code"] as? String }
+
+/// Signs a transaction for the demo chain.
+func signed(_ key: PrivateKey, _ call: Call, nonce: UInt64, chainID: String = DemoCast.chainID) throws -> SignedTransaction {
+    try SignedTransaction(signing: Transaction(chainID: chainID, signer: key.publicKey, nonce: nonce, call: call), with: key)
+}
+
+/// A fresh patient's registration, attested by a demo clinician (a transaction any load can make).
+func registration(of patient: PrivateKey) throws -> SignedTransaction {
+    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+    let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: patient.publicKey))
+    return try signed(patient, .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), nonce: 0)
+}
+
+@Suite(.serialized) struct NodeProcessTests {
+    /// Hostile input to the real process: each is refused with a 4xx and a stable code, and the node
+    /// keeps serving (and committing) afterwards.
+    @Test func badInputGets4xxNeverACrash() async throws {
+        let node = try NodeProcess("bad-input")
+        try await node.start()
+        defer { node.stop() }
+        let api = try node.api()
+        let octet = "application/octet-stream"
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let call = Call.registerRecord(.init(commitment: SHA256.hash([1]), patient: DemoCast.patient("maria").publicKey, category: .problems))
+
+        var (status, body) = try await http(api, "POST", "/v1/transactions", body: Data([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff]), contentType: octet)
+        #expect(status == 400 && errorCode(body) != nil, "garbage bytes: \(status) \(body)")
+
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(try signed(clinician, call, nonce: 0, chainID: "other-chain").canonicalBytes), contentType: octet)
+        #expect(status == 400 && errorCode(body) == "tx.wrong_chain", "wrong chain: \(status) \(body)")
+
+        let good = try signed(clinician, call, nonce: 0)
+        var forged = good.canonicalBytes
+        forged[forged.count - 1] ^= 0x01   // the signature is the last field
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(forged), contentType: octet)
+        #expect(status == 400 && errorCode(body) == "tx.bad_signature", "forged signature: \(status) \(body)")
+
+        let stranger = try PrivateKey.generate()
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(try signed(stranger, call, nonce: 0).canonicalBytes), contentType: octet)
+        #expect(status == 400 && errorCode(body) == "tx.unregistered_signer", "unregistered sender: \(status) \(body)")
+
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(good.canonicalBytes), contentType: octet)
+        #expect(status == 202, "a good transaction is admitted: \(status) \(body)")
+        let hash = try #require(body["hash"] as? String)
+        let deadline = Date().addingTimeInterval(30)
+        var committed = false
+        while Date() < deadline, !committed {
+            committed = try await http(api, "GET", "/v1/transactions/\(hash)").1["status"] as? String == "committed"
+            if !committed { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(committed)
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(good.canonicalBytes), contentType: octet)
+        #expect(status == 400 && errorCode(body) == "tx.replayed_nonce", "replayed nonce: \(status) \(body)")
+
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data("{\"transaction\": ".utf8), contentType: "application/json")
+        #expect(status == 400 && errorCode(body) == "json.invalid", "malformed JSON: \(status) \(body)")
+        (status, body) = try await http(api, "POST", "/v1/authorize", body: Data("[1,2,3]".utf8), contentType: "application/json")
+        #expect(status == 400 && errorCode(body) == "json.invalid", "malformed JSON: \(status) \(body)")
+
+        (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(count: (1 << 20) + 10), contentType: octet)
+        #expect(status == 413, "oversize body: \(status) \(body)")
+
+        (status, body) = try await http(api, "GET", "/v1/no/such/route")
+        #expect(status == 404 && errorCode(body) == "not_found", "unknown route: \(status) \(body)")
+        (status, body) = try await http(api, "DELETE", "/v1/status")
+        #expect((400..<500).contains(status), "wrong method: \(status) \(body)")
+
+        // Still alive, still committing.
+        let after = try await http(api, "GET", "/v1/status")
+        #expect(after.0 == 200 && (after.1["height"] as? Int ?? 0) >= 1)
+    }
+
+    /// kill -9 at random moments under load, 20 times: after each restart the head, block hashes and
+    /// state roots match what was committed before, no committed transaction is lost, and the node
+    /// commits new transactions. The kill moment is the k-th admitted transaction (k random, seeded).
+    @Test func killNineUnderLoadLosesNothingCommitted() async throws {
+        var (rng, seed) = SeededGenerator.fromEnvironment()
+        print("killNineUnderLoadLosesNothingCommitted: MERIDIAN_SEED=\(seed)")
+        let node = try NodeProcess("kill9")
+        var committedBlocks: [Int: (hash: String, stateRoot: String)] = [:]
+        var committedTransactions: [String: Int] = [:]
+        let cycles = 20
+        for cycle in 0..<cycles {
+            try await node.start(blockIntervalMilliseconds: 20)
+            let api = try node.api()
+
+            // Everything committed before the last kill is still there, unchanged.
+            let status = try await http(api, "GET", "/v1/status").1
+            let head = status["height"] as? Int ?? -1
+            #expect(head >= (committedBlocks.keys.max() ?? 0), "cycle \(cycle) seed \(seed): head \(head) is behind what was committed")
+            for (height, seen) in committedBlocks {
+                let header = try await http(api, "GET", "/v1/blocks/\(height)").1["header"] as? [String: Any] ?? [:]
+                #expect(header["hash"] as? String == seen.hash && header["stateRoot"] as? String == seen.stateRoot,
+                        "cycle \(cycle) seed \(seed): block \(height) changed after kill -9")
+            }
+            for (tx, height) in committedTransactions {
+                let view = try await http(api, "GET", "/v1/transactions/\(tx)").1
+                #expect(view["status"] as? String == "committed" && view["height"] as? Int == height,
+                        "cycle \(cycle) seed \(seed): committed transaction \(tx) lost or moved: \(view)")
+            }
+
+            // Load: fresh patients register; kill at the k-th admission.
+            let killAt = Int.random(in: 5...120, using: &rng)
+            var admitted: [String] = []
+            while admitted.count < killAt {
+                let stx = try registration(of: try PrivateKey.generate())
+                let (code, body) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
+                #expect(code == 202, "cycle \(cycle): \(code) \(body)")
+                if let h = body["hash"] as? String { admitted.append(h) }
+            }
+            // What the node says is committed right before the kill is what must survive it.
+            for h in admitted {
+                let view = try await http(api, "GET", "/v1/transactions/\(h)").1
+                if view["status"] as? String == "committed", let height = view["height"] as? Int { committedTransactions[h] = height }
+            }
+            let tip = try await http(api, "GET", "/v1/status").1["height"] as? Int ?? 0
+            for height in Swift.max(1, tip - 5)...Swift.max(1, tip) where tip >= 1 {
+                let header = try await http(api, "GET", "/v1/blocks/\(height)").1["header"] as? [String: Any] ?? [:]
+                if let h = header["hash"] as? String, let r = header["stateRoot"] as? String { committedBlocks[height] = (h, r) }
+            }
+            node.kill9()
+        }
+        // After the last kill: the node carries on and commits new work.
+        try await node.start(blockIntervalMilliseconds: 20)
+        defer { node.stop() }
+        let api = try node.api()
+        let stx = try registration(of: try PrivateKey.generate())
+        let (code, body) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
+        #expect(code == 202)
+        let hash = try #require(body["hash"] as? String)
+        let deadline = Date().addingTimeInterval(30)
+        var committed = false
+        while Date() < deadline, !committed {
+            committed = try await http(api, "GET", "/v1/transactions/\(hash)").1["status"] as? String == "committed"
+            if !committed { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(committed, "seed \(seed): the node did not carry on after \(cycles) kills")
+        #expect(committedTransactions.count > 0 && committedBlocks.count > 0)
+        print("killNineUnderLoadLosesNothingCommitted: \(cycles) kills, \(committedBlocks.count) blocks and \(committedTransactions.count) transactions checked across restarts")
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import MeridianCore
+import MeridianDemo
+
+/// The demo story (../shared/SCENARIO.md, steps 1-3, 5-7 in their plain-grant form) played against a
+/// real `meridian-node` process by the real `meridian-wallet`, `meridian-provider` and
+/// `meridian-audit` executables, checking what each prints and how each exits.
+@Suite(.serialized) struct ScenarioEndToEndTests {
+    @Test func theStoryThroughTheRealCommands() async throws {
+        let node = try NodeProcess("scenario")
+        try await node.start()
+        defer { node.stop() }
+        let dir = node.dir
+        let env = node.environment
+
+        func cli(_ name: String, _ args: [String]) throws -> CommandResult { try run(name, args, environment: env, in: dir) }
+        func ok(_ name: String, _ args: [String]) throws -> String {
+            let r = try cli(name, args)
+            guard r.status == 0 else { throw HarnessError("\(name) \(args.joined(separator: " ")) failed: \(r)") }
+            return r.stdout
+        }
+        func wallet(_ who: String) -> [String] { ["--keystore", dir.path("\(who).json")] }
+        func json(_ s: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] ?? [:]
+        }
+
+        // Enrolment: each patient restores the wallet from the phrase, the hospital attests, the patient registers.
+        func enrol(_ who: String, at hospital: String) throws -> String {
+            _ = try ok("meridian-wallet", ["restore", "--mnemonic", DemoCast.patientPhrase(who).joined(separator: " ")] + wallet(who))
+            let address = try ok("meridian-wallet", ["address"] + wallet(who)).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(address == Address(DemoCast.patient(who).publicKey).description)
+            let attestation = try ok("meridian-provider", ["enrol", "--demo", "\(hospital)/clinician", address])
+                .split(whereSeparator: \.isWhitespace).map(String.init)
+            #expect(try ok("meridian-wallet", ["register"] + wallet(who) + attestation).contains("committed at height"))
+            return address
+        }
+        func record(_ address: String, _ hospital: String, _ category: String) throws -> String {
+            let body = dir.path("\(address)-\(category).txt")
+            try Data("summary section \(category)".utf8).write(to: URL(fileURLWithPath: body))
+            let out = try ok("meridian-provider", ["register-record", "--demo", "\(hospital)/clinician", "--patient", address,
+                                                   "--category", category, "--body", body, "--json"])
+            return try #require(try json(out)["record"] as? String)
+        }
+        func access(_ who: String, _ record: String, _ purpose: String, breakGlass: Bool = false) throws -> CommandResult {
+            try cli("meridian-provider", ["request-access", "--demo", "\(who)/clinician", "--record", record, "--purpose", purpose] + (breakGlass ? ["--break-glass"] : []))
+        }
+
+        // 1. Maria grants consent for her trip to Japan; access in Portugal and in Tokyo is allowed.
+        let maria = try enrol("maria", at: "hospital-ribeira")
+        let mariaProblems = try record(maria, "hospital-ribeira", "problems")
+        _ = try ok("meridian-wallet", ["consent", "grant"] + wallet("maria") + ["--to", "hospital-ribeira,sakura-general",
+                   "--categories", "problems,medications,allergies", "--purpose", "TREAT,ETREAT", "--countries", "PT,JP", "--until", "2027-06-30", "--emergency", "allow"])
+        let lisbon = try access("hospital-ribeira", mariaProblems, "TREAT")
+        #expect(lisbon.status == 0 && lisbon.stdout.contains("ALLOWED") && lisbon.stdout.contains("PT→PT"), "\(lisbon)")
+        let tokyo = try access("sakura-general", mariaProblems, "TREAT")
+        #expect(tokyo.status == 0 && tokyo.stdout.contains("ALLOWED") && tokyo.stdout.contains("Art. 45"), "\(tokyo)")
+
+        // 2. Hans lets Clínica Sol read his medications, revokes, and the next request is denied.
+        let hans = try enrol("hans", at: "klinikum-spree")
+        let hansMeds = try record(hans, "klinikum-spree", "medications")
+        let granted = try json(try ok("meridian-wallet", ["consent", "grant"] + wallet("hans") + ["--to", "clinica-sol", "--categories", "medications",
+                                                         "--purpose", "TREAT", "--countries", "ES", "--until", "2027-03-31", "--json"]))
+        let hansConsent = try #require(granted["consent"] as? String)
+        #expect(try access("clinica-sol", hansMeds, "TREAT").stdout.contains("ALLOWED"))
+        _ = try ok("meridian-wallet", ["consent", "revoke"] + wallet("hans") + [hansConsent])
+        let afterRevoke = try access("clinica-sol", hansMeds, "TREAT")
+        #expect(afterRevoke.status != 0 && afterRevoke.stdout.contains("DENIED"), "a denial exits non-zero: \(afterRevoke)")
+        let listed = try ok("meridian-wallet", ["consent", "list"] + wallet("hans"))
+        #expect(listed.contains("revoked"), "\(listed)")
+
+        // 3. Jean: Bangkok refused without a transfer basis, then allowed on explicit consent (Art. 49(1)(a)).
+        let jean = try enrol("jean", at: "hopital-rhone")
+        let jeanProblems = try record(jean, "hopital-rhone", "problems")
+        let jeanConsent = try #require(try json(try ok("meridian-wallet", ["consent", "grant"] + wallet("jean") + ["--to", "chao-phraya",
+            "--categories", "problems", "--purpose", "TREAT", "--countries", "TH", "--until", "2027-12-31", "--json"]))["consent"] as? String)
+        let refused = try access("chao-phraya", jeanProblems, "TREAT")
+        #expect(refused.status != 0 && refused.stdout.contains("no_transfer_basis"), "\(refused)")
+        _ = try ok("meridian-wallet", ["consent", "amend"] + wallet("jean") + [jeanConsent, "--to", "chao-phraya", "--categories", "problems",
+                   "--purpose", "TREAT", "--countries", "TH", "--explicit-transfer", "TH", "--until", "2027-12-31"])
+        #expect(try access("chao-phraya", jeanProblems, "TREAT").stdout.contains("Art. 49(1)(a)"))
+
+        // 4/5. Break-glass for Maria (she allowed emergency access) is allowed and marked; for Hans, denied.
+        let glass = try access("chao-phraya", mariaProblems, "ETREAT", breakGlass: true)
+        #expect(glass.status == 0 && glass.stdout.contains("break_glass") && glass.stdout.contains("Art. 49(1)(f)"), "\(glass)")
+        #expect(try access("chao-phraya", hansMeds, "ETREAT", breakGlass: true).status != 0)
+
+        // 6. The regulator's reports, each row traceable to a block and transaction.
+        let transfers = try JSONSerialization.jsonObject(with: Data(try ok("meridian-audit", ["transfers", "--format", "json"]).utf8)) as? [[String: Any]] ?? []
+        let routes = Set(transfers.map { "\($0["source"] ?? "")→\($0["destination"] ?? "") \($0["basis"] ?? "")" })
+        #expect(routes == ["PT→JP adequacy-decision", "DE→ES free-flow-zone", "FR→TH explicit-consent", "PT→TH vital-interests"], "\(routes)")
+        let breakGlass = try ok("meridian-audit", ["break-glass", "--format", "csv"])
+        #expect(breakGlass.split(separator: "\n").count == 2 && breakGlass.contains("chao-phraya"), "\(breakGlass)")
+        let denied = try JSONSerialization.jsonObject(with: Data(try ok("meridian-audit", ["denied", "--format", "json"]).utf8)) as? [[String: Any]] ?? []
+        #expect(denied.count == 3)
+        #expect(denied.allSatisfy { ($0["transaction"] as? String)?.count == 64 && ($0["height"] as? Int ?? 0) > 0 })
+
+        // 7. Maria's wallet: who accessed her data, including the emergency access.
+        let accesses = try ok("meridian-wallet", ["accesses"] + wallet("maria"))
+        #expect(accesses.contains("sakura-general") && accesses.contains("BREAK-GLASS") && accesses.contains("PT→TH"), "\(accesses)")
+
+        // FHIR export of a consent and a clean stop.
+        let fhir = try ok("meridian-wallet", ["consent", "export"] + wallet("hans") + [hansConsent])
+        #expect(try json(fhir)["resourceType"] as? String == "Consent")
+        #expect(node.stop() == 0, "SIGTERM stops the node gracefully with exit 0")
+    }
+
+    @Test func commandsAnswerBadInputWithAMessageAndANonZeroExit() async throws {
+        let dir = try TemporaryDirectory("cli-bad-input")
+        let env = ["MERIDIAN_PASSPHRASE": "p", "MERIDIAN_NODE": "http://127.0.0.1:1"]
+        let cases: [(String, [String])] = [
+            ("meridian-wallet", ["restore", "--keystore", dir.path("w.json"), "--mnemonic", "abandon abandon abandon"]),
+            ("meridian-wallet", ["consent", "grant", "--demo", "maria", "--to", "x", "--categories", "nonsense", "--purpose", "TREAT", "--countries", "PT", "--until", "2027-01-01"]),
+            ("meridian-wallet", ["consent", "grant", "--demo", "maria", "--to", "sakura-general", "--categories", "problems", "--purpose", "TREAT", "--countries", "XX", "--until", "2027-01-01"]),
+            ("meridian-wallet", ["address", "--keystore", dir.path("missing.json")]),
+            ("meridian-provider", ["request-access", "--demo", "sakura-general/clinician", "--record", "nothex", "--purpose", "TREAT"]),
+            ("meridian-audit", ["trail"]),
+            ("meridian-audit", ["trail", "--organization", "sakura-general", "--from", "yesterday"]),
+            ("meridian-node", ["start", "--data-dir", dir.path("nothing")]),
+            ("meridian-node", ["status"]),
+        ]
+        for (name, args) in cases {
+            let r = try run(name, args, environment: env, in: dir)
+            #expect(r.status != 0, "\(name) \(args): \(r)")
+            #expect(!r.stderr.isEmpty, "\(name) \(args) says what was wrong")
+            #expect(r.status != 134 && r.status != 132 && r.status != 139, "\(name) \(args) crashed: \(r)")
+        }
+    }
+}
