@@ -2,6 +2,8 @@
 SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
+## Cross-check implementations from PyPI that the tests run (never copied into the project).
+PYPI_PACKAGES := mnemonic
 FUZZ_RUNS ?= 1000000
 
 .PHONY: setup build test run scenario bench fuzz-codec genesis clean
@@ -14,6 +16,10 @@ setup:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@python3 -m pip --version >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-pip; }
+	@for p in $(PYPI_PACKAGES); do python3 -c "import $$p" 2>/dev/null || python3 -m pip install --quiet $$p \
+	  || python3 -m pip install --quiet --break-system-packages $$p; done
 
 build: setup
 	$(SWIFT) build

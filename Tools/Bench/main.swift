@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api]\n".utf8)); exit(64)
     }
 }
 
@@ -48,6 +48,28 @@ let cores = ProcessInfo.processInfo.activeProcessorCount
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("model name") }
     .map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) } ?? "unknown"
 print("machine: \(cpu), \(cores) cores")
+
+/// The node under HTTP load, with the runtime's own block-execution ceiling measured in the same run.
+@MainActor func reportNodeLoad(ceiling: Double) throws {
+    let count = quick ? 6_000 : 30_000
+    let r = try nodeLoadBench(count: count, connections: 8, blockIntervalMilliseconds: 100)
+    report(Row(name: "node: transactions accepted/s through the HTTP API (\(count) signed registrations, 8 keep-alive connections, load generator on the same 2 cores)",
+               value: fmt(r.acceptedPerSecond), reference: "goal ≥ 10,000/s; runtime block execution in this run: \(fmt(ceiling))/s; refused \(r.refused)",
+               ratio: "\(fmt(r.acceptedPerSecond / ceiling * 100, 1))% of runtime"))
+    report(Row(name: "node: committed tx/s end to end (first submission to last commit, \(r.blocks) blocks, synced commits)",
+               value: fmt(r.committedPerSecond), reference: "goal ≥ 10,000/s; runtime block execution in this run: \(fmt(ceiling))/s",
+               ratio: "\(fmt(r.committedPerSecond / ceiling * 100, 1))% of runtime"))
+    report(Row(name: "node: account query latency under that load, p50 / p99 ms (\(r.queries) queries)",
+               value: "\(fmt(r.queryP50Milliseconds, 2)) / \(fmt(r.queryP99Milliseconds, 2))", reference: "goal p99 < 10 ms", ratio: "p99 at \(fmt(r.queryP99Milliseconds / 10 * 100, 0))% of goal"))
+}
+
+if only == "api" {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-bench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let (e, _, _) = try blockBench(threads: 2, storage: try RocksDBStateStorage(path: dir.path))
+    try reportNodeLoad(ceiling: e)
+    exit(0)
+}
 
 if only == "blocks" {
     // Profiling aid: only the block execution part, on RocksDB.
@@ -208,6 +230,7 @@ report(Row(name: "block execution + synced RocksDB commit of the block's state, 
            reference: "execution alone, above", ratio: "\(fmt(twoRocksCommitted / twoRocks * 100, 1))% of execution; signature checks take \(fmt(verifyShare * 100, 0))% of block time"))
 report(Row(name: "block execution tx/s, same, in-memory state", value: fmt(twoMem), reference: "same ceiling", ratio: "\(fmt(twoMem / ceiling * 100, 1))% of ceiling"))
 report(Row(name: "block execution tx/s, same, 1 signature thread, in-memory", value: fmt(oneThread), reference: "one-core ceiling \(fmt(rawRate))/s", ratio: "\(fmt(oneThread / rawRate * 100, 1))% of ceiling"))
+try reportNodeLoad(ceiling: twoRocks)
 
 // MARK: Output.
 var md = """

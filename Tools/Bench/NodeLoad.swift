@@ -1,0 +1,203 @@
+// The node under load: a real `meridian-node` process (the release binary beside this one) on a
+// loopback port, fed pre-signed transactions over keep-alive HTTP/1.1 connections while another
+// connection measures query latency.
+//
+// Why a hand-written HTTP client: the load generator shares the machine's two cores with the node,
+// so it must cost as little as possible per request. URLSession on Linux costs several times the
+// node's own work per request (the figure would measure the client), and AsyncHTTPClient would add
+// minutes to every cold build for one benchmark. A blocking keep-alive socket per thread is ~80 lines.
+import Foundation
+import Dispatch
+import Synchronization
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianDemo
+
+struct BenchError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
+
+/// One keep-alive HTTP/1.1 connection to 127.0.0.1 (blocking; one thread uses it).
+final class HTTPConnection {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BenchError("socket: \(errno)") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw BenchError("connect: \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends one request and reads the whole response; returns the status and body.
+    func request(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/octet-stream") throws -> (Int, [UInt8]) {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if method == "POST" { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
+        let message = Array((head + "\r\n").utf8) + body
+        var sent = 0
+        while sent < message.count {
+            let n = message[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw BenchError("send: \(errno)") }
+            sent += n
+        }
+        // Headers, then Content-Length bytes of body.
+        var headerEnd: Int?
+        while headerEnd == nil {
+            if let r = find([13, 10, 13, 10]) { headerEnd = r } else { try fill() }
+        }
+        let header = String(decoding: buffer[..<headerEnd!], as: UTF8.self)
+        let status = Int(header.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? 0
+        var length = 0
+        for line in header.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+            length = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        let start = headerEnd! + 4
+        while buffer.count < start + length { try fill() }
+        let responseBody = Array(buffer[start..<start + length])
+        buffer.removeFirst(start + length)
+        return (status, responseBody)
+    }
+
+    private func find(_ pattern: [UInt8]) -> Int? {
+        guard buffer.count >= pattern.count else { return nil }
+        for i in 0...(buffer.count - pattern.count) where buffer[i] == pattern[0] && Array(buffer[i..<i + pattern.count]) == pattern { return i }
+        return nil
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { throw BenchError("recv: \(n == 0 ? "closed" : String(errno))") }
+        buffer.append(contentsOf: chunk[0..<n])
+    }
+}
+
+struct NodeLoadResult {
+    let transactions: Int
+    let acceptedPerSecond: Double
+    let committedPerSecond: Double
+    let refused: Int
+    let queryP50Milliseconds: Double
+    let queryP99Milliseconds: Double
+    let queries: Int
+    let blocks: Int
+}
+
+/// Starts the release node on a fresh demo data directory, submits `count` pre-signed registrations
+/// over `connections` connections, and measures admission, end-to-end commit and query latency.
+func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int) throws -> NodeLoadResult {
+    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let nodeBinary = binDir.appendingPathComponent("meridian-node").path
+    guard FileManager.default.isExecutableFile(atPath: nodeBinary) else { throw BenchError("\(nodeBinary) missing: swift build -c release") }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-load-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let dataDir = dir.appendingPathComponent("node").path
+    let env = ProcessInfo.processInfo.environment.merging(["MERIDIAN_PASSPHRASE": "bench-passphrase"]) { $1 }
+
+    func runNode(_ args: [String], wait: Bool) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: nodeBinary)
+        p.arguments = args
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        if wait { p.waitUntilExit(); guard p.terminationStatus == 0 else { throw BenchError("meridian-node \(args[0]) failed") } }
+        return p
+    }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let genesis = dir.appendingPathComponent("genesis.json").path
+    try JSONEncoder().encode(DemoCast.genesisSpec()).write(to: URL(fileURLWithPath: genesis))
+    _ = try runNode(["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validators"], wait: true)
+    // Room for the whole load in one mempool; blocks as large as the chain allows.
+    let configPath = dataDir + "/node.json"
+    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+    config["maxBlockTransactions"] = 5000
+    config["mempool"] = ["maxTransactions": max(50_000, count), "maxBytes": 256 << 20, "maxPerAccount": 256]
+    try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+    let node = try runNode(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"], wait: false)
+    defer { node.terminate(); node.waitUntilExit() }
+    var port = 0
+    let deadline = Date().addingTimeInterval(60)
+    while port == 0 && Date() < deadline {
+        if let text = try? String(contentsOfFile: dataDir + "/api.address", encoding: .utf8), let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { port = p }
+        else { usleep(20_000) }
+    }
+    guard port > 0 else { throw BenchError("the node did not start") }
+    let apiPort = port
+
+    // Pre-sign: fresh patients registering, attested by a demo clinician (both cores).
+    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+    let signedBodies = Mutex([[UInt8]](repeating: [], count: count))
+    DispatchQueue.concurrentPerform(iterations: 2) { part in
+        for i in stride(from: part, to: count, by: 2) {
+            let patient = try! PrivateKey.generate()
+            let attestation = try! clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: patient.publicKey))
+            let stx = try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: patient.publicKey, nonce: 0,
+                                                                  call: .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation))), with: patient)
+            let bytes = stx.canonicalBytes
+            signedBodies.withLock { $0[i] = bytes }
+        }
+    }
+    let bodies = signedBodies.withLock { $0 }
+    let probe = try HTTPConnection(port: apiPort)
+    func committedTotal() throws -> Int {
+        let (_, body) = try probe.request("GET", "/metrics")
+        let line = String(decoding: body, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
+    }
+    func height() throws -> Int {
+        let (_, body) = try probe.request("GET", "/v1/status")
+        return (try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["height"] as? Int ?? 0
+    }
+    let committedBefore = try committedTotal(), heightBefore = try height()
+
+    // Queries under load: an account lookup on its own connection, as fast as answers come back.
+    let queryLatencies = Mutex<[Double]>([])
+    let loading = Atomic<Bool>(true)
+    let queryThread = Thread {
+        guard let c = try? HTTPConnection(port: apiPort) else { return }
+        let path = "/v1/accounts/\(Address(clinician.publicKey))"
+        var local: [Double] = []
+        while loading.load(ordering: .relaxed) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            guard (try? c.request("GET", path))?.0 == 200 else { break }
+            local.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            usleep(1000)
+        }
+        queryLatencies.withLock { $0 = local }
+    }
+    queryThread.start()
+
+    let refused = Atomic<Int>(0)
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    DispatchQueue.concurrentPerform(iterations: connections) { part in
+        guard let c = try? HTTPConnection(port: apiPort) else { refused.add(count, ordering: .relaxed); return }
+        for i in stride(from: part, to: count, by: connections) {
+            let status = (try? c.request("POST", "/v1/transactions", body: bodies[i]))?.0 ?? 0
+            if status != 202 { refused.add(1, ordering: .relaxed) }
+        }
+    }
+    let accepted = DispatchTime.now().uptimeNanoseconds
+    let expected = committedBefore + count - refused.load(ordering: .relaxed)
+    while try committedTotal() < expected { usleep(2000) }
+    let committed = DispatchTime.now().uptimeNanoseconds
+    loading.store(false, ordering: .relaxed)
+    while !queryThread.isFinished { usleep(1000) }
+    let latencies = queryLatencies.withLock { $0 }
+    let admitted = count - refused.load(ordering: .relaxed)
+    return NodeLoadResult(transactions: count,
+                          acceptedPerSecond: Double(admitted) / (Double(accepted - t0) / 1e9),
+                          committedPerSecond: Double(admitted) / (Double(committed - t0) / 1e9),
+                          refused: refused.load(ordering: .relaxed),
+                          queryP50Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.5),
+                          queryP99Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.99),
+                          queries: latencies.count, blocks: try height() - heightBefore)
+}
