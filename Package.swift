@@ -118,7 +118,9 @@ let package = Package(
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
-                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo"],
+                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo",
+                                   .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
                     path: "Tests/EndToEndTests", swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -84,8 +84,10 @@ public final class Mempool: Sendable {
         let hash = stx.hash
         return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
             guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }
-            let pending = s.byAccount[tx.signer] ?? []
-            let expected = stateNonce + UInt64(pending.count)
+            // The account's pending transactions that the state has not yet consumed (a block may
+            // have committed some of them a moment before they leave the mempool).
+            let pending = (s.byAccount[tx.signer] ?? []).filter { (s.byHash[$0]?.tx.transaction.nonce ?? 0) >= stateNonce }
+            let expected = pending.last.flatMap { s.byHash[$0] }.map { $0.tx.transaction.nonce + 1 } ?? stateNonce
             guard tx.nonce == expected else {
                 throw AdmissionError(tx.nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(tx.nonce), expected \(expected)")
             }

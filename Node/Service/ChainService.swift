@@ -64,7 +64,10 @@ public actor ChainService {
         if txs.isEmpty && !config.emptyBlocks { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
         let time = max(now, executor.tip.time.adding(milliseconds: 1))
-        let executed = try executor.propose(time: time, proposer: signers[0].publicKey, transactions: txs, lastCommit: lastCommit)
+        // Every transaction the mempool holds had its signature checked at admission.
+        let mempool = self.mempool
+        let executed = try executor.propose(time: time, proposer: signers[0].publicKey, transactions: txs, lastCommit: lastCommit,
+                                            preverified: { mempool.contains($0) })
         let block = executed.block
         let message = CommitCertificate.precommitMessage(chainID: chainID, height: block.header.height, round: 0, blockHash: block.hash)
         let certificate = CommitCertificate(height: block.header.height, round: 0, blockHash: block.hash,
@@ -76,13 +79,14 @@ public actor ChainService {
         metrics.recordBlock(height: block.header.height, transactions: txs.count, seconds: elapsed)
         logger.info("committed block", metadata: ["height": "\(block.header.height)", "txs": "\(txs.count)",
                                                   "ms": "\(Int(elapsed * 1000))", "root": "\(block.header.stateRoot.hex.prefix(16))"])
-        // After the commit, off its path: clear the mempool, publish events.
-        let hashes = executed.receipts.map(\.transaction)
+        // Included transactions leave the mempool now, before the next block can be reaped (a
+        // dictionary removal per transaction); re-checking the rest and publishing events run
+        // after, off the commit path.
+        mempool.removeIncluded(executed.receipts.map(\.transaction))
         let height = block.header.height
         let published = executed.receipts.flatMap { r in r.events.map { CommittedEvent(height: height, transaction: r.transaction, event: $0) } }
-        let mempool = self.mempool, query = self.query, events = self.events, metrics = self.metrics
+        let query = self.query, events = self.events, metrics = self.metrics
         Task.detached {
-            mempool.removeIncluded(hashes)
             mempool.recheck(accounts: query)
             metrics.mempoolSize.set(Double(mempool.count))
             events.publish(published)

@@ -60,12 +60,17 @@ public final class BlockExecutor {
     }
 
     /// Builds, executes and returns the next block from candidate transactions (in order).
+    ///
+    /// `preverified` names transactions whose signature the caller has already checked (the node's
+    /// mempool checks every signature at admission). A transaction's hash covers its signature
+    /// bytes, so a hit means these exact bytes verified; the result of execution is the same with or
+    /// without it, only the work is not done twice.
     public func propose(time: Timestamp, proposer: PublicKey, transactions: [SignedTransaction],
-                        lastCommit: CommitCertificate?) throws(BlockError) -> ExecutedBlock {
+                        lastCommit: CommitCertificate?, preverified: (Bytes32) -> Bool = { _ in false }) throws(BlockError) -> ExecutedBlock {
         let height = tip.height + 1
         let validatorsHash = try validatorsHashNow()
         let hashes = transactions.map(\.hash)
-        let (receipts, prepared) = try run(height: height, time: time, transactions: transactions, hashes: hashes)
+        let (receipts, prepared) = try run(height: height, time: time, transactions: transactions, hashes: hashes, preverified: preverified)
         let header = BlockHeader(chainID: chainID, height: height, time: time, parentHash: tip.hash,
                                  lastCommitHash: lastCommit?.hash ?? .zero,
                                  transactionsRoot: Block.transactionsRoot(hashes: hashes),
@@ -77,7 +82,7 @@ public final class BlockExecutor {
     }
 
     /// Re-executes a proposed or synced block and checks its header against the result.
-    public func execute(_ block: Block) throws(BlockError) -> ExecutedBlock {
+    public func execute(_ block: Block, preverified: (Bytes32) -> Bool = { _ in false }) throws(BlockError) -> ExecutedBlock {
         try checkHeader(block)
         let hashes = block.transactions.map(\.hash)
         guard block.header.transactionsRoot == Block.transactionsRoot(hashes: hashes) else {
@@ -86,7 +91,8 @@ public final class BlockExecutor {
         guard block.header.validatorsHash == (try validatorsHashNow()) else {
             throw BlockError("block.validators_hash", "validators hash is not the current set's")
         }
-        let (receipts, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions, hashes: hashes)
+        let (receipts, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions, hashes: hashes,
+                                           preverified: preverified)
         guard prepared.root == block.header.stateRoot else {
             throw BlockError("block.state_root", "state root \(block.header.stateRoot) differs from re-execution's \(prepared.root)")
         }
@@ -157,21 +163,29 @@ public final class BlockExecutor {
         return results
     }
 
-    private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction], hashes: [Bytes32]) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
+    private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction], hashes: [Bytes32],
+                     preverified: (Bytes32) -> Bool) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
         // Signatures are checked by helper threads from the back of the block while this thread
         // executes from the front, checking itself any signature no helper has reached yet.
+        // Signatures the caller already checked are published as valid before anyone starts.
         let board = SignatureBoard(count: transactions.count)
-        let helpers = transactions.count >= 64 ? verificationThreads - 1 : 0
+        var unchecked = 0
+        for i in hashes.indices {
+            if preverified(hashes[i]), board.claim(i) { board.publish(i, valid: true) } else { unchecked += 1 }
+        }
+        let helpers = unchecked >= 64 ? verificationThreads - 1 : 0
         let group = DispatchGroup()
         let cursor = Atomic<Int>(transactions.count)
         if helpers > 0 {
             for _ in 0..<helpers {
                 group.enter()
                 DispatchQueue.global().async { [transactions] in
+                    // A slot already claimed is preverified or taken by the executing thread; skip it
+                    // (the cost is one failed compare-and-swap per remaining slot).
                     while true {
                         let j = cursor.subtract(1, ordering: .relaxed).newValue
-                        guard j >= 0, board.claim(j) else { break }
-                        board.publish(j, valid: transactions[j].signatureIsValid)
+                        guard j >= 0 else { break }
+                        if board.claim(j) { board.publish(j, valid: transactions[j].signatureIsValid) }
                     }
                     group.leave()
                 }

@@ -37,6 +37,17 @@ func http(_ client: NodeClient, _ method: String, _ path: String, body: Data? = 
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
 }
 
+/// Polls until every transaction is committed (30 s deadline).
+func waitCommitted(_ client: NodeClient, _ hashes: [String]) async throws {
+    let deadline = Date().addingTimeInterval(30)
+    var pending = Set(hashes)
+    while !pending.isEmpty {
+        guard Date() < deadline else { throw HarnessError("not committed within 30 s: \(pending.sorted())") }
+        for h in pending where try await http(client, "GET", "/v1/transactions/\(h)").1["status"] as? String == "committed" { pending.remove(h) }
+        if !pending.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}
+
 func errorCode(_ object: [String: Any]) -> String? { (object["error"] as? [String: Any])?["code"] as? String }
 
 /// Signs a transaction for the demo chain.

@@ -20,6 +20,8 @@ struct BenchError: Error, CustomStringConvertible { let description: String; ini
 final class HTTPConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
+    private var readIndex = 0
+    private var chunk = [UInt8](repeating: 0, count: 65536)
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -48,11 +50,9 @@ final class HTTPConnection {
             sent += n
         }
         // Headers, then Content-Length bytes of body.
-        var headerEnd: Int?
-        while headerEnd == nil {
-            if let r = find([13, 10, 13, 10]) { headerEnd = r } else { try fill() }
-        }
-        let header = String(decoding: buffer[..<headerEnd!], as: UTF8.self)
+        var headerEnd = headerTerminator()
+        while headerEnd == nil { try fill(); headerEnd = headerTerminator() }
+        let header = String(decoding: buffer[readIndex..<headerEnd!], as: UTF8.self)
         let status = Int(header.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? 0
         var length = 0
         for line in header.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
@@ -61,18 +61,25 @@ final class HTTPConnection {
         let start = headerEnd! + 4
         while buffer.count < start + length { try fill() }
         let responseBody = Array(buffer[start..<start + length])
-        buffer.removeFirst(start + length)
+        readIndex = start + length
+        if readIndex == buffer.count { buffer.removeAll(keepingCapacity: true); readIndex = 0 }
         return (status, responseBody)
     }
 
-    private func find(_ pattern: [UInt8]) -> Int? {
-        guard buffer.count >= pattern.count else { return nil }
-        for i in 0...(buffer.count - pattern.count) where buffer[i] == pattern[0] && Array(buffer[i..<i + pattern.count]) == pattern { return i }
-        return nil
+    /// Index of the first CR LF CR LF after `readIndex`.
+    private func headerTerminator() -> Int? {
+        buffer.withUnsafeBufferPointer { b in
+            var i = readIndex
+            while i + 3 < b.count {
+                if b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i }
+                i += 1
+            }
+            return nil
+        }
     }
 
     private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        if readIndex > 0 { buffer.removeFirst(readIndex); readIndex = 0 }
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { throw BenchError("recv: \(n == 0 ? "closed" : String(errno))") }
         buffer.append(contentsOf: chunk[0..<n])
@@ -90,7 +97,7 @@ struct NodeLoadResult {
     let blocks: Int
 }
 
-/// Starts the release node on a fresh demo data directory, submits `count` pre-signed registrations
+/// Starts the release node on a fresh demo data directory, submits `count` pre-signed consent grants
 /// over `connections` connections, and measures admission, end-to-end commit and query latency.
 func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int) throws -> NodeLoadResult {
     let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -133,20 +140,31 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     guard port > 0 else { throw BenchError("the node did not start") }
     let apiPort = port
 
-    // Pre-sign: fresh patients registering, attested by a demo clinician (both cores).
+    // Pre-sign (both cores): `patients` fresh patients' registrations for the setup phase, then
+    // `count` consent grants — the transaction kind of the runtime's block benchmark, so the ratio
+    // to it compares like with like — `count / patients` per patient in nonce order.
+    let patients = max(1, count / 30)
     let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-    let signedBodies = Mutex([[UInt8]](repeating: [], count: count))
+    let keys = (0..<patients).map { _ in try! PrivateKey.generate() }
+    let perPatient = (count + patients - 1) / patients
+    let signed = Mutex(([[UInt8]](repeating: [], count: patients), [[[UInt8]]](repeating: [], count: patients)))
     DispatchQueue.concurrentPerform(iterations: 2) { part in
-        for i in stride(from: part, to: count, by: 2) {
-            let patient = try! PrivateKey.generate()
-            let attestation = try! clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: patient.publicKey))
-            let stx = try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: patient.publicKey, nonce: 0,
-                                                                  call: .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation))), with: patient)
-            let bytes = stx.canonicalBytes
-            signedBodies.withLock { $0[i] = bytes }
+        for p in stride(from: part, to: patients, by: 2) {
+            let key = keys[p]
+            let attestation = try! clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: key.publicKey))
+            let registration = try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: 0,
+                call: .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation))), with: key).canonicalBytes
+            let grants = (0..<perPatient).map { n in
+                try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: UInt64(1 + n), call: .grantConsent(
+                    ConsentTerms(grantees: [OrganizationID(DemoCast.hospitals[(p + n) % 7].id)!], categories: [.problems, .medications, .allergies],
+                                 purposes: [.treat, .emergencyTreatment], countries: [CountryCode("JP")!, CountryCode("ES")!],
+                                 validFrom: Timestamp(iso8601: "2027-01-01")!, validUntil: Timestamp(iso8601: "2027-12-31")!, emergencyAccess: n % 2 == 0))),
+                    with: key).canonicalBytes
+            }
+            signed.withLock { $0.0[p] = registration; $0.1[p] = grants }
         }
     }
-    let bodies = signedBodies.withLock { $0 }
+    let (registrations, grants) = signed.withLock { $0 }
     let probe = try HTTPConnection(port: apiPort)
     func committedTotal() throws -> Int {
         let (_, body) = try probe.request("GET", "/metrics")
@@ -156,6 +174,17 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     func height() throws -> Int {
         let (_, body) = try probe.request("GET", "/v1/status")
         return (try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["height"] as? Int ?? 0
+    }
+    // Setup (not measured): register the patients and wait for their block.
+    let setupTarget = try committedTotal() + patients
+    DispatchQueue.concurrentPerform(iterations: connections) { part in
+        guard let c = try? HTTPConnection(port: apiPort) else { return }
+        for p in stride(from: part, to: patients, by: connections) { _ = try? c.request("POST", "/v1/transactions", body: registrations[p]) }
+    }
+    let setupDeadline = Date().addingTimeInterval(120)
+    while try committedTotal() < setupTarget {
+        guard Date() < setupDeadline else { throw BenchError("patient registrations not committed") }
+        usleep(2000)
     }
     let committedBefore = try committedTotal(), heightBefore = try height()
 
@@ -178,22 +207,27 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
 
     let refused = Atomic<Int>(0)
     let t0 = DispatchTime.now().uptimeNanoseconds
+    // Each patient's grants go in nonce order on one connection; connections interleave patients.
     DispatchQueue.concurrentPerform(iterations: connections) { part in
         guard let c = try? HTTPConnection(port: apiPort) else { refused.add(count, ordering: .relaxed); return }
-        for i in stride(from: part, to: count, by: connections) {
-            let status = (try? c.request("POST", "/v1/transactions", body: bodies[i]))?.0 ?? 0
-            if status != 202 { refused.add(1, ordering: .relaxed) }
+        let mine = Array(stride(from: part, to: patients, by: connections))
+        for n in 0..<perPatient {
+            for p in mine {
+                let status = (try? c.request("POST", "/v1/transactions", body: grants[p][n]))?.0 ?? 0
+                if status != 202 { refused.add(1, ordering: .relaxed) }
+            }
         }
     }
     let accepted = DispatchTime.now().uptimeNanoseconds
-    let expected = committedBefore + count - refused.load(ordering: .relaxed)
+    let total = patients * perPatient
+    let expected = committedBefore + total - refused.load(ordering: .relaxed)
     while try committedTotal() < expected { usleep(2000) }
     let committed = DispatchTime.now().uptimeNanoseconds
     loading.store(false, ordering: .relaxed)
     while !queryThread.isFinished { usleep(1000) }
     let latencies = queryLatencies.withLock { $0 }
-    let admitted = count - refused.load(ordering: .relaxed)
-    return NodeLoadResult(transactions: count,
+    let admitted = total - refused.load(ordering: .relaxed)
+    return NodeLoadResult(transactions: total,
                           acceptedPerSecond: Double(admitted) / (Double(accepted - t0) / 1e9),
                           committedPerSecond: Double(admitted) / (Double(committed - t0) / 1e9),
                           refused: refused.load(ordering: .relaxed),

@@ -168,4 +168,36 @@ import MeridianDemo
         #expect(got.contains { $0.error?.code == "tx.bad_signature" })
         #expect(chain.state.root == reference.state.root)
     }
+
+    /// Transactions whose signature the caller already checked (the mempool's) are not checked
+    /// again, anywhere in the block, and the receipts and root are those of a full check; a forged
+    /// signature the caller did not vouch for is still caught.
+    @Test(arguments: [1, 2, 3])
+    func preverifiedSignaturesGiveTheSameResult(threads: Int) throws {
+        var rng = SeededGenerator(seed: testSeed(0x5ca))
+        let reference = try TestChain()
+        let chain = try TestChain()
+        chain.executor.verificationThreads = threads
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let patients = (0..<200).map { DemoCast.key("pre/\($0)") }
+        var txs = try patients.map { p in
+            try reference.tx(p, .registerPatient(.init(attestor: clinician.publicKey,
+                attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: p.publicKey)))))
+        }
+        var forged: Set<Int> = []
+        for _ in 0..<10 {
+            let i = Int.random(in: 0..<txs.count, using: &rng)
+            var sig = txs[i].signature.bytes; sig[Int.random(in: 0..<64, using: &rng)] ^= 0x04
+            txs[i] = SignedTransaction(transaction: txs[i].transaction, signature: Bytes64(sig)!)
+            forged.insert(i)
+        }
+        // The caller vouches for a random half of the valid ones.
+        let vouched = Set(txs.indices.filter { !forged.contains($0) && Bool.random(using: &rng) }.map { txs[$0].hash })
+        let expected = try reference.block(txs)
+        let executed = try chain.executor.propose(time: reference.time, proposer: chain.proposer, transactions: txs, lastCommit: nil,
+                                                  preverified: { vouched.contains($0) })
+        #expect(executed.receipts == expected)
+        #expect(executed.receipts.filter { $0.error?.code == "tx.bad_signature" }.count == forged.count)
+        #expect(executed.prepared.root == reference.state.root)
+    }
 }

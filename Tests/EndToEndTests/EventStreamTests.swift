@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import Logging
+import Synchronization
+import HummingbirdWSClient
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianDemo
+
+/// The WebSocket event stream of a real node: a subscriber receives committed events that match its
+/// filter and nothing else.
+@Suite(.serialized) struct EventStreamTests {
+    struct EventMessage: Decodable, Sendable { let height: Int; let transaction: String; let kind: String; let patient: String?; let detail: [String: String] }
+
+    @Test func aFilteredSubscriberReceivesOnlyMatchingCommittedEvents() async throws {
+        let node = try NodeProcess("events")
+        try await node.start(blockIntervalMilliseconds: 20)
+        defer { node.stop() }
+        let api = try node.api()
+        let maria = DemoCast.patient("maria")
+        let mariaAddress = Address(maria.publicKey).description
+        let port = api.base.port ?? 0
+        let logger: Logger = { var l = Logger(label: "event-stream-test"); l.logLevel = .warning; return l }()
+
+        // Bad filters are refused before any upgrade.
+        let (status, body) = try await http(api, "GET", "/v1/events?kind=consent.changed,nonsense")
+        #expect(status == 400 && errorCode(body) == "event.unknown_kind")
+
+        let received = try await withThrowingTaskGroup(of: EventMessage?.self) { group in
+            group.addTask {
+                let message = Mutex<EventMessage?>(nil)
+                _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/events?kind=consent.changed&patient=\(mariaAddress)", logger: logger) { inbound, _, _ in
+                    // Subscribed: now the chain does three things, of which one matches the filter.
+                    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+                    let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
+                    let hans = DemoCast.patient("hans")
+                    let hansAttestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: hans.publicKey))
+                    let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat],
+                                             countries: [CountryCode("JP")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                             validUntil: Timestamp(iso8601: "2027-01-01")!, emergencyAccess: false)
+                    // Registrations first (the mempool admits only registered signers), then the grant.
+                    for batch in [[try signed(maria, .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), nonce: 0),
+                                   try signed(hans, .registerPatient(.init(attestor: clinician.publicKey, attestation: hansAttestation)), nonce: 0)],
+                                  [try signed(maria, .grantConsent(terms), nonce: 1)]] {
+                        for stx in batch {
+                            let (code, answer) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
+                            #expect(code == 202, "\(answer)")
+                        }
+                        try await waitCommitted(api, batch.map(\.hash.hex))
+                    }
+                    for try await frame in inbound.messages(maxSize: 1 << 16) {
+                        guard case .text(let text) = frame else { continue }
+                        let decoded = try JSONDecoder().decode(EventMessage.self, from: Data(text.utf8))
+                        message.withLock { $0 = decoded }
+                        break
+                    }
+                }
+                return message.withLock { $0 }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                throw HarnessError("no event within 60 s")
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        let event = try #require(received)
+        #expect(event.kind == "consent.changed", "\(event)")
+        #expect(event.patient == mariaAddress)
+        #expect(event.detail["status"] == "active", "\(event)")
+        #expect(event.height >= 1 && event.transaction.count == 64)
+    }
+}
