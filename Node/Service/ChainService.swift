@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 public import Logging
 public import MeridianCore
 public import MeridianState
@@ -26,6 +28,11 @@ public actor ChainService {
     let logger: Logger
     let metrics: NodeMetrics
     private var lastCommit: CommitCertificate?
+    /// The thread this actor runs on: block execution is seconds of CPU per minute, kept off the
+    /// event loops that serve the API (which, in `meridian-node start`, also run Swift Concurrency).
+    private let thread: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
     /// Opens the chain in `store` (initialised by `meridian-node init`).
     public init(store: BlockStore, signers: [PrivateKey], config: NodeConfig, logger: Logger, metrics: NodeMetrics) throws {
@@ -34,6 +41,8 @@ public actor ChainService {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = thread.next()
         state = try AuthenticatedState(storage: store.stateStorage)
         guard let tip = try store.tip() else { throw NodeError("data", "the database holds no genesis: run meridian-node init") }
         executor = try BlockExecutor(state: state, tip: tip,

@@ -7,6 +7,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import MeridianCore
 import MeridianState
 import MeridianModules
@@ -39,6 +41,23 @@ struct MeridianNodeCommand: AsyncParsableCommand {
         commandName: "meridian-node",
         abstract: "A Meridian validator node.",
         subcommands: [Init.self, Keygen.self, Start.self, Status.self, Export.self])
+
+    /// For `start`, Swift Concurrency's jobs run on SwiftNIO's event loops (installed here, on the
+    /// main thread, before anything else runs): every API request is then handled on the thread
+    /// that did its I/O instead of hopping to the concurrency pool and back, which under load cost
+    /// a fifth of the node's CPU in context switches (BENCHMARKS.md). Block production keeps its
+    /// own thread (`ChainService`'s executor), so it never stalls an event loop.
+    static func main() async {
+        if CommandLine.arguments.dropFirst().first == "start" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 struct Init: AsyncParsableCommand {

@@ -7,7 +7,7 @@ import Yams
 import MeridianCore
 import MeridianModules
 import MeridianRuntime
-import MeridianNode
+@testable import MeridianNode
 import MeridianDemo
 
 /// The node's routes against its OpenAPI document (`Node/Service/openapi.yaml`): the same set of
@@ -187,5 +187,16 @@ struct SchemaChecker: @unchecked Sendable {
         case "boolean": if !(value is Bool) { problems.append("\(where_): not a boolean") }
         default: break
         }
+    }
+}
+
+@Suite struct SubmitAnswerTests {
+    /// The hand-written answer of `POST /v1/transactions` is exactly what JSONEncoder would write.
+    @Test func handWrittenAnswerEqualsEncoderOutput() throws {
+        let hash = SHA256.hash(Array("any".utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let expected = String(decoding: try encoder.encode(NodeAPI.Submitted(hash: hash.hex, status: "pending")), as: UTF8.self)
+        #expect(NodeAPI.submittedJSON(hash: hash) == expected)
     }
 }
