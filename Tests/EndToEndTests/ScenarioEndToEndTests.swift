@@ -99,6 +99,27 @@ import MeridianDemo
         let accesses = try ok("meridian-wallet", ["accesses"] + wallet("maria"))
         #expect(accesses.contains("sakura-general") && accesses.contains("BREAK-GLASS") && accesses.contains("PT→TH"), "\(accesses)")
 
+        // A record key is shared with Sakura General's clinician (wrapped for them alone), on Maria's consent.
+        let sakura = Address(DemoCast.staff("sakura-general", "clinician").publicKey).description
+        let share = try cli("meridian-provider", ["share", "--demo", "hospital-ribeira/clinician", "--record", mariaProblems, "--recipient", sakura,
+                                                  "--purpose", "TREAT", "--record-key", String(repeating: "ab", count: 32)])
+        #expect(share.status == 0 && share.stdout.contains("ALLOWED"), "\(share)")
+        let recordView = try await http(try node.api(), "GET", "/v1/records/\(mariaProblems)").1
+        #expect((recordView["shares"] as? [[String: Any]])?.first?["organization"] as? String == "sakura-general", "\(recordView)")
+
+        // A new patient's wallet: a fresh phrase and keystore, and a paired pulse oximeter.
+        try Data("another passphrase\n".utf8).write(to: URL(fileURLWithPath: dir.path("pass.txt")))
+        let created = try ok("meridian-wallet", ["create", "--keystore", dir.path("new.json"), "--words", "12", "--passphrase-file", dir.path("pass.txt")])
+        let phrase = created.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.split(separator: " ").count == 12 }
+        #expect(phrase != nil, "\(created)")
+        #expect(try cli("meridian-wallet", ["create", "--keystore", dir.path("new.json"), "--passphrase-file", dir.path("pass.txt")]).status != 0,
+                "an existing keystore is never overwritten")
+        #expect(try cli("meridian-wallet", ["address", "--keystore", dir.path("new.json")]).status != 0, "the wrong passphrase does not open it")
+        let oximeter = Address(DemoCast.key("device/oximeter-1").publicKey).description
+        _ = try ok("meridian-wallet", ["device", "pair", oximeter, "--kind", "pulse-oximeter"] + wallet("maria"))
+        let device = try await http(try node.api(), "GET", "/v1/accounts/\(oximeter)").1
+        #expect(device["kind"] as? String == "device" && device["pairedTo"] as? String == maria, "\(device)")
+
         // FHIR export of a consent and a clean stop.
         let fhir = try ok("meridian-wallet", ["consent", "export"] + wallet("hans") + [hansConsent])
         #expect(try json(fhir)["resourceType"] as? String == "Consent")

@@ -1,0 +1,104 @@
+import Testing
+import Synchronization
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianMempool
+import MeridianDemo
+
+/// A committed state as the mempool sees it: nonces and registered accounts.
+final class FakeAccounts: AccountView {
+    let state = Mutex<(nonces: [PublicKey: UInt64], registered: Set<PublicKey>)>(([:], []))
+    func nonce(of key: PublicKey) throws -> UInt64 { state.withLock { $0.nonces[key] ?? 0 } }
+    func isRegistered(_ key: PublicKey) throws -> Bool { state.withLock { $0.registered.contains(key) } }
+    func register(_ keys: [PrivateKey]) { state.withLock { for k in keys { $0.registered.insert(k.publicKey) } } }
+    func setNonce(_ key: PrivateKey, _ n: UInt64) { state.withLock { $0.nonces[key.publicKey] = n } }
+}
+
+@Suite struct MempoolTests {
+    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+
+    func tx(_ key: PrivateKey, nonce: UInt64, chain: String = DemoCast.chainID, salt: UInt8 = 0) throws -> SignedTransaction {
+        try SignedTransaction(signing: Transaction(chainID: chain, signer: key.publicKey, nonce: nonce,
+            call: .registerRecord(.init(commitment: SHA256.hash([salt, UInt8(nonce & 0xff)]), patient: DemoCast.patient("maria").publicKey, category: .problems))), with: key)
+    }
+
+    func admit(_ m: Mempool, _ stx: SignedTransaction, _ a: FakeAccounts) throws {
+        try m.admit(stx, size: stx.canonicalBytes.count, accounts: a)
+    }
+
+    /// The admission error's code, nil when admitted.
+    func code(_ body: () throws -> Void) -> String? {
+        do { try body(); return nil } catch let e as AdmissionError { return e.code } catch { return "unexpected: \(error)" }
+    }
+
+    @Test func admitsOnlyRightChainValidSignatureRegisteredNextNonce() throws {
+        let accounts = FakeAccounts(); accounts.register([clinician])
+        let m = Mempool(chainID: DemoCast.chainID, limits: MempoolLimits())
+        #expect(code { try admit(m, try! tx(clinician, nonce: 0, chain: "other"), accounts) } == "tx.wrong_chain")
+        let good = try tx(clinician, nonce: 0)
+        var sig = good.signature.bytes; sig[5] ^= 1
+        #expect(code { try admit(m, SignedTransaction(transaction: good.transaction, signature: Bytes64(sig)!), accounts) } == "tx.bad_signature")
+        #expect(code { try admit(m, try! tx(DemoCast.key("stranger"), nonce: 0), accounts) } == "tx.unregistered_signer")
+        #expect(code { try admit(m, try! tx(clinician, nonce: 1), accounts) } == "tx.future_nonce")
+        #expect(code { try admit(m, good, accounts) } == nil)
+        #expect(code { try admit(m, good, accounts) } == "tx.duplicate")
+        #expect(code { try admit(m, try! tx(clinician, nonce: 0, salt: 9), accounts) } == "tx.replayed_nonce")
+        #expect(code { try admit(m, try! tx(clinician, nonce: 1), accounts) } == nil)
+        #expect(m.count == 2)
+    }
+
+    @Test func boundsPerAccountCountAndBytes() throws {
+        let keys = (0..<4).map { DemoCast.key("mempool/\($0)") }
+        let accounts = FakeAccounts(); accounts.register(keys)
+        var limits = MempoolLimits(); limits.maxPerAccount = 3; limits.maxTransactions = 5
+        let m = Mempool(chainID: DemoCast.chainID, limits: limits)
+        for n in 0..<3 { try admit(m, try tx(keys[0], nonce: UInt64(n)), accounts) }
+        #expect(code { try admit(m, try! tx(keys[0], nonce: 3), accounts) } == "mempool.account_quota")
+        try admit(m, try tx(keys[1], nonce: 0), accounts)
+        try admit(m, try tx(keys[1], nonce: 1), accounts)
+        #expect(code { try admit(m, try! tx(keys[2], nonce: 0), accounts) } == "mempool.full")
+        let size = try tx(keys[3], nonce: 0).canonicalBytes.count
+        var byteLimits = MempoolLimits(); byteLimits.maxBytes = size * 2
+        let small = Mempool(chainID: DemoCast.chainID, limits: byteLimits)
+        try admit(small, try tx(keys[3], nonce: 0), accounts)
+        try admit(small, try tx(keys[3], nonce: 1), accounts)
+        #expect(code { try admit(small, try! tx(keys[3], nonce: 2), accounts) } == "mempool.full")
+        #expect(small.bytes == size * 2)
+    }
+
+    @Test func reapKeepsArrivalOrderAndBounds() throws {
+        let keys = (0..<3).map { DemoCast.key("reap/\($0)") }
+        let accounts = FakeAccounts(); accounts.register(keys)
+        let m = Mempool(chainID: DemoCast.chainID, limits: MempoolLimits())
+        var order: [Bytes32] = []
+        for n in 0..<3 { for k in keys { let t = try tx(k, nonce: UInt64(n)); try admit(m, t, accounts); order.append(t.hash) } }
+        #expect(m.reap(maxCount: 100, maxBytes: 1 << 20).map(\.hash) == order)
+        #expect(m.reap(maxCount: 4, maxBytes: 1 << 20).map(\.hash) == Array(order.prefix(4)))
+        let one = try tx(keys[0], nonce: 0).canonicalBytes.count
+        #expect(m.reap(maxCount: 100, maxBytes: one * 2 + 1).count == 2)
+    }
+
+    /// After a block: included transactions leave, the next nonce follows the state even while
+    /// consumed transactions are still pending, and the re-check drops what the state made invalid.
+    @Test func afterABlockNoncesFollowTheStateAndRecheckDropsStaleTransactions() throws {
+        let key = DemoCast.key("after-block")
+        let accounts = FakeAccounts(); accounts.register([key])
+        let m = Mempool(chainID: DemoCast.chainID, limits: MempoolLimits())
+        let txs = try (0..<4).map { try tx(key, nonce: UInt64($0)) }
+        for t in txs { try admit(m, t, accounts) }
+        // A block consumed nonces 0 and 1; they are still pending for an instant.
+        accounts.setNonce(key, 2)
+        #expect(code { try admit(m, try! tx(key, nonce: 4), accounts) } == nil, "next after the last pending, not state + count")
+        m.removeIncluded([txs[0].hash, txs[1].hash])
+        #expect(m.count == 3)
+        // Another node's block consumed nonce 2 with a different transaction: 2 is stale, and 3, 4 still follow.
+        accounts.setNonce(key, 3)
+        m.recheck(accounts: accounts)
+        #expect(!m.contains(txs[2].hash) && m.contains(txs[3].hash) && m.count == 2)
+        // A gap (state jumped past 3): everything behind it is dropped.
+        accounts.setNonce(key, 5)
+        m.recheck(accounts: accounts)
+        #expect(m.count == 0 && m.bytes == 0)
+    }
+}
