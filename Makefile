@@ -6,7 +6,9 @@ APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 PYPI_PACKAGES := mnemonic
 FUZZ_RUNS ?= 1000000
 
-.PHONY: setup build test run scenario bench fuzz-codec genesis clean
+SIM_SEEDS ?= 10000
+
+.PHONY: setup build test run scenario bench sim fuzz-codec genesis clean
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:
@@ -45,6 +47,12 @@ scenario: setup
 bench: setup
 	$(SWIFT) build -c release --product meridian-bench
 	.build/release/meridian-bench --output BENCHMARKS.md
+
+## sim: $(SIM_SEEDS) seeded simulations of 4, 7 and 10 Tendermint validators (hostile network,
+## partitions, crash-restarts, up to f Byzantine); a failing seed replays with meridian-sim --seed N.
+sim: setup
+	$(SWIFT) build -c release --product meridian-sim
+	.build/release/meridian-sim --seeds $(SIM_SEEDS)
 
 ## fuzz-codec: libFuzzer over every canonical decoder ($(FUZZ_RUNS) executions).
 fuzz-codec: setup

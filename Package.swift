@@ -9,6 +9,9 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The consensus core and its simulator run optimised in every build configuration.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
 let package = Package(
     name: "Meridian",
     platforms: [.macOS(.v15)],
@@ -21,6 +24,7 @@ let package = Package(
         .executable(name: "meridian-wallet", targets: ["meridian-wallet"]),
         .executable(name: "meridian-provider", targets: ["meridian-provider"]),
         .executable(name: "meridian-audit", targets: ["meridian-audit"]),
+        .executable(name: "meridian-sim", targets: ["meridian-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -56,6 +61,10 @@ let package = Package(
         .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState", "MeridianRuntime"],
                 path: "Node/Storage", swiftSettings: strict),
 
+        // Consensus: the Tendermint core, pure (no clock, socket or disk). Optimised even in debug
+        // builds, so that CI's hundreds of simulated runs stay fast.
+        .target(name: "MeridianConsensus", dependencies: ["MeridianCore"], path: "Node/Consensus",
+                swiftSettings: strict + optimised),
         .target(name: "MeridianMempool", dependencies: ["MeridianCore", "MeridianRuntime"], path: "Node/Mempool",
                 swiftSettings: strict),
         .target(name: "MeridianNode",
@@ -99,6 +108,10 @@ let package = Package(
         .executableTarget(name: "meridian-scenario",
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
                           path: "Tools/Scenario", swiftSettings: strict),
+        .target(name: "MeridianSimulation",
+                dependencies: ["MeridianCore", "MeridianConsensus", .product(name: "HeapModule", package: "swift-collections")],
+                path: "Tools/Simulator", swiftSettings: strict + optimised),
+        .executableTarget(name: "meridian-sim", dependencies: ["MeridianSimulation"], path: "Tools/Sim", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo"], path: "Tools/GenesisTool",
                           swiftSettings: strict),
         .executableTarget(name: "MeridianBench",
@@ -113,7 +126,7 @@ let package = Package(
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
-                                   "MeridianMempool", "MeridianNode",
+                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
