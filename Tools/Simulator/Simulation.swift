@@ -6,7 +6,7 @@
 // Messages are authenticated by construction (the simulated network tells the true sender, and a
 // vote in a certificate counts only if that validator really emitted it): signatures are the real
 // driver's job and tested there, and leaving them out lets thousands of seeds run in CI.
-public import MeridianCore
+import MeridianCore
 public import MeridianConsensus
 import HeapModule
 
