@@ -65,6 +65,11 @@ let package = Package(
         // builds, so that CI's hundreds of simulated runs stay fast.
         .target(name: "MeridianConsensus", dependencies: ["MeridianCore"], path: "Node/Consensus",
                 swiftSettings: strict + optimised),
+        // P2P: the authenticated, encrypted transport between nodes (handshake, frames, SwiftNIO).
+        .target(name: "MeridianP2P", dependencies: ["MeridianCore",
+                                                    .product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "NIOPosix", package: "swift-nio")],
+                path: "Node/P2P", swiftSettings: strict),
         .target(name: "MeridianMempool", dependencies: ["MeridianCore", "MeridianRuntime"], path: "Node/Mempool",
                 swiftSettings: strict),
         .target(name: "MeridianNode",
@@ -126,7 +131,7 @@ let package = Package(
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
-                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation",
+                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
