@@ -133,6 +133,8 @@ let package = Package(
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
                                    "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P",
                                    .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "NIOCore", package: "swift-nio"),
+                                   .product(name: "NIOPosix", package: "swift-nio"),
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],

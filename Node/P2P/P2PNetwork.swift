@@ -1,0 +1,231 @@
+import Foundation
+public import MeridianCore
+import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// Length-prefixed frames (4-byte big-endian length) with a hard bound. Written here because
+/// swift-nio-extras' `LengthFieldBasedFrameDecoder` accepts frames up to 2 GiB: a hostile peer could
+/// make the node buffer that much before any check.
+struct BoundedFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    let maxFrameBytes: Int
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard Int(length) <= maxFrameBytes else { throw P2PError("p2p.frame_too_large", "a \(length)-byte frame (limit \(maxFrameBytes))") }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+}
+
+/// Bounds of the P2P layer, with their defaults.
+public struct P2PLimits: Sendable, Hashable, Codable {
+    /// Seconds a new connection has to complete the handshake.
+    public var handshakeTimeoutSeconds: Double = 5
+    /// Messages a peer may send per second (token bucket, burst twice that); over it, disconnected.
+    public var maxMessagesPerSecond: Double = 20_000
+    /// Bytes a peer may send per second (token bucket, burst twice that).
+    public var maxBytesPerSecond: Double = 64 * 1024 * 1024
+    /// Frames waiting to be written to one peer; a peer that does not read is disconnected.
+    public var maxQueuedFramesPerPeer: Int = 10_000
+    /// Reconnection backoff: first and largest delay.
+    public var reconnectInitialMilliseconds: Int = 100
+    public var reconnectMaxMilliseconds: Int = 5_000
+    public init() {}
+}
+
+/// A token bucket: `rate` per second, `burst` at most.
+struct TokenBucket {
+    let rate: Double, burst: Double
+    var tokens: Double
+    var last: UInt64
+    init(rate: Double, now: UInt64) { self.rate = rate; burst = rate * 2; tokens = rate * 2; last = now }
+    mutating func take(_ n: Double, now: UInt64) -> Bool {
+        tokens = min(burst, tokens + Double(now - last) / 1e9 * rate)
+        last = now
+        guard tokens >= n else { return false }
+        tokens -= n
+        return true
+    }
+}
+
+/// The permissioned network of one node: it listens, dials its persistent peers (reconnecting with
+/// exponential backoff), authenticates every connection with `Handshake` against the allowlist, and
+/// then carries encrypted frames. One connection per peer: when two exist (both dialed at once), the
+/// one dialed by the lower node key stays. Anything a peer sends that does not decrypt, exceeds the
+/// frame or rate limits, or breaks the protocol closes its connection.
+public final class P2PNetwork: Sendable {
+    public struct Event: Sendable {
+        public let peer: PublicKey
+        public let message: [UInt8]
+    }
+
+    struct Connection {
+        let id: UInt64
+        let dialer: PublicKey
+        let outbox: AsyncStream<[UInt8]>.Continuation
+        let close: @Sendable () -> Void
+    }
+
+
+    public let nodeKey: PrivateKey
+    public let chainID: String
+    public let limits: P2PLimits
+    private let isAllowed: @Sendable (PublicKey) -> Bool
+    private let group: MultiThreadedEventLoopGroup
+    private let connections = Mutex<[PublicKey: Connection]>([:])
+    private let nextID = Atomic<UInt64>(1)
+    private let inboundContinuation: AsyncStream<Event>.Continuation
+    /// Messages from authenticated peers, in arrival order per peer (bounded; the oldest are dropped
+    /// if the consumer falls far behind).
+    public let inbound: AsyncStream<Event>
+    private let refusals = Mutex<[String: Int]>([:])
+
+    public init(nodeKey: PrivateKey, chainID: String, limits: P2PLimits = P2PLimits(), group: MultiThreadedEventLoopGroup = .singleton,
+                isAllowed: @escaping @Sendable (PublicKey) -> Bool) {
+        self.nodeKey = nodeKey; self.chainID = chainID; self.limits = limits; self.isAllowed = isAllowed; self.group = group
+        (inbound, inboundContinuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(100_000))
+    }
+
+    /// Connected, authenticated peers.
+    public var peers: [PublicKey] { connections.withLock { Array($0.keys) }.sorted() }
+
+    /// Refused or closed connections by reason code (for metrics and tests).
+    public var refusalCounts: [String: Int] { refusals.withLock { $0 } }
+
+    /// Queues `message` for `peer`; false if not connected or its queue is full (then it is dropped).
+    @discardableResult
+    public func send(_ message: [UInt8], to peer: PublicKey) -> Bool {
+        guard let c = connections.withLock({ $0[peer] }) else { return false }
+        if case .enqueued = c.outbox.yield(message) { return true }
+        return false
+    }
+
+    public func broadcast(_ message: [UInt8]) { for p in peers { send(message, to: p) } }
+
+    /// Listens on host:port (0: any free port); returns the bound port and runs until the task is cancelled.
+    public func listen(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let maxFrame = SecureSession.maxFrameBytes + AES256GCM.tagSize
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BoundedFrameDecoder(maxFrameBytes: maxFrame)))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        bound(server.channel.localAddress?.port ?? port)
+        try await withThrowingDiscardingTaskGroup { tasks in
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    tasks.addTask { await self.serve(connection, dialedBy: nil) }
+                }
+            }
+        }
+    }
+
+    /// Keeps a connection to host:port: dials, serves, and redials with exponential backoff, until cancelled.
+    public func maintain(host: String, port: Int) async {
+        var delay = limits.reconnectInitialMilliseconds
+        let maxFrame = SecureSession.maxFrameBytes + AES256GCM.tagSize
+        while !Task.isCancelled {
+            do {
+                let channel = try await ClientBootstrap(group: group).connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BoundedFrameDecoder(maxFrameBytes: maxFrame)))
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+                if await serve(channel, dialedBy: nodeKey.publicKey) { delay = limits.reconnectInitialMilliseconds }
+            } catch {
+                refuse("p2p.unreachable")   // not reachable yet: back off
+            }
+            try? await Task.sleep(for: .milliseconds(delay))
+            delay = min(limits.reconnectMaxMilliseconds, delay * 2)
+        }
+    }
+
+    private func refuse(_ code: String) { refusals.withLock { $0[code, default: 0] += 1 } }
+
+    static func framed(_ bytes: [UInt8]) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.writeInteger(UInt32(bytes.count))
+        b.writeBytes(bytes)
+        return b
+    }
+
+    /// Runs one connection: handshake under a deadline, then reader and writer until either ends.
+    /// Returns whether the handshake succeeded.
+    @discardableResult
+    private func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, dialedBy: PublicKey?) async -> Bool {
+        var authenticated = false
+        let raw = channel.channel
+        // The handshake deadline closes the connection unless the handshake finished first.
+        let deadline = raw.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.handshakeTimeoutSeconds * 1000))) {
+            raw.close(promise: nil)
+        }
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var frames = inbound.makeAsyncIterator()   // the one iterator, for handshake and messages
+                var handshake = try Handshake(nodeKey: nodeKey, chainID: chainID)
+                try await outbound.write(Self.framed(handshake.hello))
+                guard let hello = try await frames.next() else { throw P2PError("p2p.handshake_closed", "closed or timed out during the handshake") }
+                try await outbound.write(Self.framed(try handshake.receiveHello(Array(buffer: hello))))
+                guard let auth = try await frames.next() else { throw P2PError("p2p.handshake_closed", "closed or timed out during the handshake") }
+                let session = try handshake.receiveAuth(Array(buffer: auth), isAllowed: isAllowed)
+                deadline.cancel()
+                let peer = session.peer
+                authenticated = true
+                let id = nextID.add(1, ordering: .relaxed).oldValue
+                let (outbox, outboxContinuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(limits.maxQueuedFramesPerPeer))
+                let dialer = dialedBy ?? peer
+                let connection = Connection(id: id, dialer: dialer, outbox: outboxContinuation, close: { raw.close(promise: nil) })
+                // One connection per peer: the one dialed by the lower key wins.
+                let keep: Bool = connections.withLock { all in
+                    if let existing = all[peer] {
+                        let preferred = min(nodeKey.publicKey, peer)
+                        if existing.dialer == preferred && dialer != preferred { return false }
+                        existing.outbox.finish(); existing.close()
+                    }
+                    all[peer] = connection
+                    return true
+                }
+                guard keep else { throw P2PError("p2p.duplicate", "already connected to \(Address(peer))") }
+                defer {
+                    connections.withLock { all in if all[peer]?.id == id { all[peer] = nil } }
+                    outboxContinuation.finish()
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [session] in   // writer: seal and send in order; its end closes the connection
+                        var s = session
+                        defer { raw.close(promise: nil) }
+                        for await message in outbox { try await outbound.write(Self.framed(try s.seal(message))) }
+                    }
+                    // Reader, in this task: open, rate-limit, deliver.
+                    var s = session
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    var messages = TokenBucket(rate: limits.maxMessagesPerSecond, now: start)
+                    var bytes = TokenBucket(rate: limits.maxBytesPerSecond, now: start)
+                    defer { outboxContinuation.finish(); group.cancelAll() }
+                    while let frame = try await frames.next() {
+                        let plain = try s.open(Array(buffer: frame))
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        guard messages.take(1, now: now), bytes.take(Double(frame.readableBytes), now: now) else {
+                            throw P2PError("p2p.rate_limited", "\(Address(peer)) exceeded its message or byte rate")
+                        }
+                        inboundContinuation.yield(Event(peer: peer, message: plain))
+                    }
+                }
+            }
+        } catch let e as P2PError {
+            refuse(e.code)
+        } catch {
+            refuse(error is NIOCore.ChannelError ? "p2p.closed" : "p2p.io")
+        }
+        deadline.cancel()
+        return authenticated
+    }
+}

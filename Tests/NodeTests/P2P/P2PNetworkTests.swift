@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import NIOCore
+import NIOPosix
+import MeridianCore
+import MeridianP2P
+
+/// The P2P network on loopback ports the OS chooses.
+@Suite(.serialized) struct P2PNetworkTests {
+    static func key(_ name: String) -> PrivateKey { try! PrivateKey(secret: SHA256.hash(Array("p2p-net/\(name)".utf8))) }
+    let a = key("a"), b = key("b"), c = key("c"), stranger = key("stranger")
+    var allowed: Set<PublicKey> { [a.publicKey, b.publicKey, c.publicKey] }
+
+    func network(_ k: PrivateKey, chain: String = "test-chain") -> P2PNetwork {
+        let allow = allowed
+        return P2PNetwork(nodeKey: k, chainID: chain) { allow.contains($0) }
+    }
+
+    /// Starts listening; returns the port and the task to cancel.
+    func listen(_ n: P2PNetwork) async throws -> (Int, Task<Void, any Error>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let task = Task { try await n.listen(host: "127.0.0.1", port: 0) { continuation.yield($0); continuation.finish() } }
+        for await port in stream { return (port, task) }
+        throw TestFailure("no port")
+    }
+
+    func eventually(_ what: String, seconds: Double = 20, _ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else { throw TestFailure("not within \(seconds) s: \(what)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    func next(_ n: P2PNetwork) async -> P2PNetwork.Event? {
+        var it = n.inbound.makeAsyncIterator()
+        return await it.next()
+    }
+
+    @Test func allowlistedNodesConnectAndExchangeEncryptedMessages() async throws {
+        let na = network(a), nb = network(b), nc = network(c)
+        let (port, server) = try await listen(na)
+        let dialB = Task { await nb.maintain(host: "127.0.0.1", port: port) }
+        let dialC = Task { await nc.maintain(host: "127.0.0.1", port: port) }
+        defer { server.cancel(); dialB.cancel(); dialC.cancel() }
+        try await eventually("a sees b and c") { na.peers == [b.publicKey, c.publicKey].sorted() }
+        try await eventually("b and c see a") { nb.peers == [a.publicKey] && nc.peers == [a.publicKey] }
+        #expect(nb.send(Array("prevote".utf8), to: a.publicKey))
+        let got = await next(na)
+        #expect(got?.peer == b.publicKey && got?.message == Array("prevote".utf8))
+        na.broadcast(Array("proposal".utf8))
+        #expect(await next(nc)?.message == Array("proposal".utf8))
+        #expect(await next(nb)?.message == Array("proposal".utf8))
+        #expect(!na.send([1], to: stranger.publicKey), "not connected: nothing queued")
+    }
+
+    @Test func anUnlistedNodeOrAnotherChainIsRefused() async throws {
+        let na = network(a)
+        let (port, server) = try await listen(na)
+        let outsider = P2PNetwork(nodeKey: stranger, chainID: "test-chain") { _ in true }
+        let otherChain = network(b, chain: "another-chain")
+        let t1 = Task { await outsider.maintain(host: "127.0.0.1", port: port) }
+        let t2 = Task { await otherChain.maintain(host: "127.0.0.1", port: port) }
+        defer { server.cancel(); t1.cancel(); t2.cancel() }
+        try await eventually("refusals counted") { (na.refusalCounts["p2p.not_allowed"] ?? 0) >= 1 && (na.refusalCounts["p2p.wrong_chain"] ?? 0) >= 1 }
+        #expect(na.peers.isEmpty && outsider.peers.isEmpty && otherChain.peers.isEmpty)
+    }
+
+    /// Raw bytes from a hostile client: an oversized frame and garbage both close the connection
+    /// without an authenticated peer, and the node keeps serving others.
+    @Test func oversizedFramesAndGarbageCloseTheConnection() async throws {
+        let na = network(a)
+        let (port, server) = try await listen(na)
+        defer { server.cancel() }
+        for payload: [UInt8] in [[0xff, 0xff, 0xff, 0xff, 1, 2, 3], [0, 0, 0, 5] + Array("hello".utf8)] {
+            let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { ch in
+                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+            }
+            try await client.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: payload))
+                for try await _ in inbound {}   // until the node closes the connection
+            }
+        }
+        try await eventually("both refused") {
+            (na.refusalCounts["p2p.frame_too_large"] ?? 0) >= 1 && (na.refusalCounts["p2p.not_meridian"] ?? 0) + (na.refusalCounts["p2p.bad_hello"] ?? 0) >= 1
+        }
+        let nb = network(b)
+        let dial = Task { await nb.maintain(host: "127.0.0.1", port: port) }
+        defer { dial.cancel() }
+        try await eventually("still serving") { na.peers == [b.publicKey] }
+    }
+
+    /// A dialer started before its peer listens keeps retrying with backoff and connects once it can.
+    @Test func aDialerReconnectsWhenThePeerComesUp() async throws {
+        // Find a free port, release it, then dial it before anyone listens.
+        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = probe.localAddress!.port!
+        try await probe.close()
+        let nb = network(b)
+        let dial = Task { await nb.maintain(host: "127.0.0.1", port: port) }
+        defer { dial.cancel() }
+        try await eventually("two dial attempts failed") { (nb.refusalCounts["p2p.unreachable"] ?? 0) >= 2 }
+        #expect(nb.peers.isEmpty)
+        let na = network(a)
+        let server = Task { try await na.listen(host: "127.0.0.1", port: port) }
+        defer { server.cancel() }
+        try await eventually("b connected after a came up") { nb.peers == [a.publicKey] }
+    }
+}
