@@ -63,8 +63,11 @@ let package = Package(
 
         // Consensus: the Tendermint core, pure (no clock, socket or disk). Optimised even in debug
         // builds, so that CI's hundreds of simulated runs stay fast.
-        .target(name: "MeridianConsensus", dependencies: ["MeridianCore"], path: "Node/Consensus",
+        .target(name: "MeridianConsensus", dependencies: ["MeridianCore"], path: "Node/Consensus/Core",
                 swiftSettings: strict + optimised),
+        // The consensus driver: WAL, signing guard, timers, the node's side of the core's effects.
+        .target(name: "MeridianConsensusDriver", dependencies: ["MeridianCore", "MeridianConsensus"], path: "Node/Consensus/Driver",
+                swiftSettings: strict),
         // P2P: the authenticated, encrypted transport between nodes (handshake, frames, SwiftNIO).
         .target(name: "MeridianP2P", dependencies: ["MeridianCore",
                                                     .product(name: "NIOCore", package: "swift-nio"),
@@ -131,7 +134,7 @@ let package = Package(
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
-                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P",
+                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,148 @@
+import Foundation
+public import MeridianCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the WAL or the signing guard refused.
+public struct ConsensusStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    public init(_ code: String, _ message: String) { self.code = code; self.message = message }
+    public var description: String { "\(code): \(message)" }
+}
+
+/// The consensus write-ahead log of the current height: every message the validator receives or
+/// signs and every timeout it acts on, appended and fsynced *before* the validator acts on it (a vote
+/// leaves the node only after the record that caused it is on disk). On restart the records are
+/// replayed into a fresh consensus core, which then re-derives the same state and the same votes.
+/// The log is reset when a height is committed.
+///
+/// Record: 4-byte big-endian length, the first 8 bytes of SHA-256 of the payload, the payload.
+/// Reading refuses a complete record whose checksum does not match, or a length over the bound —
+/// corruption is never skipped. A final record cut short is a write torn by a crash before its
+/// fsync returned: nothing was done on it, so it is dropped, and `read` reports how many bytes.
+public final class ConsensusWAL {
+    public static let maxRecordBytes = 8 << 20
+    static let headerBytes = 12
+
+    public let path: String
+    private var fd: Int32
+
+    /// Opens (creating if needed) the log for appending.
+    public init(path: String) throws(ConsensusStoreError) {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ConsensusStoreError("wal.open", "\(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    static func checksum(_ payload: [UInt8]) -> [UInt8] { Array(SHA256.hash(payload).bytes.prefix(8)) }
+
+    /// Appends one record and fsyncs it.
+    public func append(_ payload: [UInt8]) throws(ConsensusStoreError) {
+        guard payload.count <= Self.maxRecordBytes else { throw ConsensusStoreError("wal.record_too_large", "\(payload.count) bytes") }
+        var record = withUnsafeBytes(of: UInt32(payload.count).bigEndian) { Array($0) }
+        record += Self.checksum(payload)
+        record += payload
+        var written = 0
+        while written < record.count {
+            let n = record[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ConsensusStoreError("wal.write", "\(path): \(String(cString: strerror(errno)))") }
+            written += n
+        }
+        guard fsync(fd) == 0 else { throw ConsensusStoreError("wal.sync", "\(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Empties the log (a new height begins) and fsyncs.
+    public func reset() throws(ConsensusStoreError) {
+        guard ftruncate(fd, 0) == 0, fsync(fd) == 0 else { throw ConsensusStoreError("wal.reset", "\(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Every record of the log at `path` (none if it does not exist), and the bytes of a torn final
+    /// record that were dropped.
+    public static func read(path: String) throws(ConsensusStoreError) -> (records: [[UInt8]], tornBytes: Int) {
+        guard FileManager.default.fileExists(atPath: path) else { return ([], 0) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConsensusStoreError("wal.read", "cannot read \(path)") }
+        let bytes = [UInt8](data)
+        var records: [[UInt8]] = []
+        var offset = 0
+        while offset < bytes.count {
+            let remaining = bytes.count - offset
+            guard remaining >= headerBytes else { return (records, remaining) }
+            let length = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            guard length <= maxRecordBytes else {
+                throw ConsensusStoreError("wal.corrupt", "\(path) is corrupt at byte \(offset): a record length of \(length) bytes (limit \(maxRecordBytes)). "
+                    + "The node refuses to start rather than skip what it may have signed; inspect the file before moving it aside.")
+            }
+            guard remaining >= headerBytes + length else { return (records, remaining) }
+            let payload = Array(bytes[(offset + headerBytes)..<(offset + headerBytes + length)])
+            guard Array(bytes[(offset + 4)..<(offset + headerBytes)]) == checksum(payload) else {
+                throw ConsensusStoreError("wal.corrupt", "\(path) is corrupt at byte \(offset): record \(records.count) fails its checksum. "
+                    + "The node refuses to start rather than skip what it may have signed; inspect the file before moving it aside.")
+            }
+            records.append(payload)
+            offset += headerBytes + length
+        }
+        return (records, 0)
+    }
+}
+
+/// The last consensus message this validator signed, persisted before the signature leaves it, so
+/// that a restarted validator never signs two different messages for one (height, round, step) and
+/// never signs for an earlier step. Steps: 0 proposal, 1 prevote, 2 precommit.
+public final class SigningGuard {
+    public struct Signed: Hashable, Sendable, Codable {
+        public let height: UInt64
+        public let round: UInt32
+        public let step: UInt8
+        /// SHA-256 of what was signed.
+        public let payload: String
+        var position: (UInt64, UInt32, UInt8) { (height, round, step) }
+    }
+
+    public let path: String
+    public private(set) var last: Signed?
+
+    public init(path: String) throws(ConsensusStoreError) {
+        self.path = path
+        if FileManager.default.fileExists(atPath: path) {
+            guard let data = FileManager.default.contents(atPath: path), let s = try? JSONDecoder().decode(Signed.self, from: data) else {
+                throw ConsensusStoreError("guard.corrupt", "\(path) does not hold a signing record; the node refuses to sign without knowing what it signed last")
+            }
+            last = s
+        }
+    }
+
+    /// Allows signing `payload` at (height, round, step), persisting it first; throws if that would
+    /// be a second, different signature for the same step or a step behind the last signed one.
+    public func authorize(height: UInt64, round: UInt32, step: UInt8, payload: Bytes32) throws(ConsensusStoreError) {
+        let next = Signed(height: height, round: round, step: step, payload: payload.hex)
+        if let last {
+            if last.position == next.position {
+                guard last.payload == next.payload else {
+                    throw ConsensusStoreError("guard.double_sign", "refusing a second, different signature at height \(height) round \(round) step \(step)")
+                }
+                return
+            }
+            guard last.position < next.position else {
+                throw ConsensusStoreError("guard.regression", "refusing to sign height \(height) round \(round) step \(step): already signed height \(last.height) round \(last.round) step \(last.step)")
+            }
+        }
+        // Write to a temporary file, fsync it, rename over the record, fsync the directory.
+        let tmp = path + ".tmp"
+        do {
+            let data = try JSONEncoder().encode(next)
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ConsensusStoreError("guard.write", "\(tmp): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let n = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n == data.count, fsync(fd) == 0, rename(tmp, path) == 0 else { throw ConsensusStoreError("guard.write", "\(path): \(String(cString: strerror(errno)))") }
+            let dir = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_CLOEXEC)
+            if dir >= 0 { fsync(dir); close(dir) }
+        } catch let e as ConsensusStoreError { throw e } catch { throw ConsensusStoreError("guard.write", "\(error)") }
+        last = next
+    }
+}

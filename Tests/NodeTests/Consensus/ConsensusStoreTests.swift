@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import MeridianCore
+import MeridianConsensusDriver
+
+/// The consensus WAL and the signing guard on disk, in a temporary directory of their own.
+@Suite struct ConsensusStoreTests {
+    let dir: URL = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-wal-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }()
+    var wal: String { dir.appendingPathComponent("consensus.wal").path }
+
+    func code(_ body: () throws -> Void) -> String? {
+        do { try body(); return nil } catch let e as ConsensusStoreError { return e.code } catch { return "\(error)" }
+    }
+
+    @Test func recordsSurviveReopeningAndResetEmptiesTheLog() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let records: [[UInt8]] = [[1], Array(repeating: 7, count: 70_000), [], Array("vote".utf8)]
+        do { let w = try ConsensusWAL(path: wal); for r in records.prefix(2) { try w.append(r) } }
+        do { let w = try ConsensusWAL(path: wal); for r in records.dropFirst(2) { try w.append(r) } }
+        let read = try ConsensusWAL.read(path: wal)
+        #expect(read.records == records && read.tornBytes == 0)
+        try ConsensusWAL(path: wal).reset()
+        #expect(try ConsensusWAL.read(path: wal).records.isEmpty)
+        #expect(try ConsensusWAL.read(path: dir.appendingPathComponent("none").path).records.isEmpty)
+    }
+
+    @Test func aTornFinalRecordIsDroppedAndReported() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try ConsensusWAL(path: wal)
+        try w.append([1, 2, 3]); try w.append(Array(repeating: 9, count: 100))
+        let full = try Data(contentsOf: URL(fileURLWithPath: wal))
+        for cut in [1, 11, 50] {
+            try full.prefix(full.count - cut).write(to: URL(fileURLWithPath: wal))
+            let read = try ConsensusWAL.read(path: wal)
+            #expect(read.records == [[1, 2, 3]] && read.tornBytes == 112 - cut, "cut \(cut)")
+        }
+    }
+
+    @Test func aCorruptRecordIsRefusedNamingWhere() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try ConsensusWAL(path: wal)
+        try w.append([1, 2, 3]); try w.append([4, 5, 6]); try w.append([7])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: wal)))
+        bytes[15 + 13] ^= 0x40   // inside the second record's payload
+        try Data(bytes).write(to: URL(fileURLWithPath: wal))
+        let error = #expect(throws: ConsensusStoreError.self) { _ = try ConsensusWAL.read(path: wal) }
+        #expect(error?.code == "wal.corrupt" && error?.message.contains("byte 15") == true && error?.message.contains("record 1") == true, "\(String(describing: error))")
+        bytes = [0x7f, 0xff, 0xff, 0xff] + [UInt8](repeating: 0, count: 20)
+        try Data(bytes).write(to: URL(fileURLWithPath: wal))
+        #expect(code { _ = try ConsensusWAL.read(path: wal) } == "wal.corrupt", "an impossible length")
+    }
+
+    @Test func theGuardRefusesDoubleSigningAndRegressionAcrossRestarts() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("guard.json").path
+        let a = SHA256.hash([1]), b = SHA256.hash([2])
+        do {
+            let g = try SigningGuard(path: path)
+            try g.authorize(height: 5, round: 0, step: 1, payload: a)
+            try g.authorize(height: 5, round: 0, step: 1, payload: a)   // the same message again is fine
+        }
+        let g = try SigningGuard(path: path)                               // a restarted validator
+        #expect(g.last?.height == 5)
+        #expect(code { try g.authorize(height: 5, round: 0, step: 1, payload: b) } == "guard.double_sign")
+        #expect(code { try g.authorize(height: 4, round: 9, step: 2, payload: b) } == "guard.regression")
+        #expect(code { try g.authorize(height: 5, round: 0, step: 0, payload: b) } == "guard.regression")
+        try g.authorize(height: 5, round: 0, step: 2, payload: b)
+        try g.authorize(height: 5, round: 1, step: 1, payload: a)
+        try Data("{".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(code { _ = try SigningGuard(path: path) } == "guard.corrupt")
+    }
+}
