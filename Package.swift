@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "MeridianConsensus", dependencies: ["MeridianCore"], path: "Node/Consensus/Core",
                 swiftSettings: strict + optimised),
         // The consensus driver: WAL, signing guard, timers, the node's side of the core's effects.
-        .target(name: "MeridianConsensusDriver", dependencies: ["MeridianCore", "MeridianConsensus"], path: "Node/Consensus/Driver",
+        .target(name: "MeridianConsensusDriver", dependencies: ["MeridianCore", "MeridianConsensus", "MeridianRuntime", "MeridianP2P", .product(name: "Logging", package: "swift-log")], path: "Node/Consensus/Driver",
                 swiftSettings: strict),
         // P2P: the authenticated, encrypted transport between nodes (handshake, frames, SwiftNIO).
         .target(name: "MeridianP2P", dependencies: ["MeridianCore",
@@ -77,6 +77,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "MeridianNode",
                 dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianMempool",
+                               "MeridianConsensus", "MeridianConsensusDriver", "MeridianP2P",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,6 +8,7 @@ public import MeridianModules
 public import MeridianRuntime
 public import MeridianStorage
 public import MeridianMempool
+public import MeridianConsensusDriver
 
 /// The node's chain: block store, state, executor and the validator keys this node holds.
 ///
@@ -28,6 +29,10 @@ public actor ChainService {
     let logger: Logger
     let metrics: NodeMetrics
     private var lastCommit: CommitCertificate?
+    /// Blocks of the next height built or re-executed by consensus, by hash, until one commits.
+    private var pending: [Bytes32: ExecutedBlock] = [:]
+    /// How far ahead of this node's clock a proposed block's time may be.
+    static let maxClockDriftMilliseconds: UInt64 = 30_000
     /// The thread this actor runs on: block execution is seconds of CPU per minute, kept off the
     /// event loops that serve the API (which, in `meridian-node start`, also run Swift Concurrency).
     private let thread: MultiThreadedEventLoopGroup
@@ -64,33 +69,49 @@ public actor ChainService {
 
     public var tip: ChainTip { executor.tip }
 
-    /// Proposes, executes, signs and commits one block from the mempool. Returns nil when there
+    /// Proposes, executes, signs and commits one block from the mempool (single-proposer mode:
+    /// this node holds the validator keys and signs the certificate itself). Returns nil when there
     /// was nothing to do (empty mempool and empty blocks off).
     @discardableResult
     public func produceBlock(now: Timestamp) throws -> Block? {
-        let params = try executor.parameters
-        let txs = mempool.reap(maxCount: min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock)), maxBytes: config.maxBlockBytes)
-        if txs.isEmpty && !config.emptyBlocks { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
-        let time = max(now, executor.tip.time.adding(milliseconds: 1))
-        // Every transaction the mempool holds had its signature checked at admission.
-        let mempool = self.mempool
-        let executed = try executor.propose(time: time, proposer: signers[0].publicKey, transactions: txs, lastCommit: lastCommit,
-                                            preverified: { mempool.contains($0) })
+        guard let executed = try proposeExecuted(now: now, proposer: signers[0].publicKey, allowEmpty: config.emptyBlocks) else { return nil }
         let block = executed.block
         let message = CommitCertificate.precommitMessage(chainID: chainID, height: block.header.height, round: 0, blockHash: block.hash)
         let certificate = CommitCertificate(height: block.header.height, round: 0, blockHash: block.hash,
                                             signatures: try signers.map { CommitSignature(validator: $0.publicKey, signature: try $0.sign(message)) })
+        try commitExecuted(executed, certificate: certificate, started: started)
+        return block
+    }
+
+    /// Reaps the mempool and executes the next block (not committed).
+    private func proposeExecuted(now: Timestamp, proposer: PublicKey, allowEmpty: Bool) throws -> ExecutedBlock? {
+        let params = try executor.parameters
+        let txs = mempool.reap(maxCount: min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock)), maxBytes: config.maxBlockBytes)
+        if txs.isEmpty && !allowEmpty { return nil }
+        let time = max(now, executor.tip.time.adding(milliseconds: 1))
+        // Every transaction the mempool holds had its signature checked at admission.
+        let mempool = self.mempool
+        return try executor.propose(time: time, proposer: proposer, transactions: txs, lastCommit: lastCommit,
+                                    preverified: { mempool.contains($0) })
+    }
+
+    /// Writes an executed block with its certificate (one synced batch), then the work after a
+    /// commit: mempool, metrics, events.
+    private func commitExecuted(_ executed: ExecutedBlock, certificate: CommitCertificate, started: UInt64) throws {
+        let block = executed.block
         try store.append(executed, commit: certificate)
         executor.didCommit(executed)
         lastCommit = certificate
+        pending = [:]
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        metrics.recordBlock(height: block.header.height, transactions: txs.count, seconds: elapsed)
-        logger.info("committed block", metadata: ["height": "\(block.header.height)", "txs": "\(txs.count)",
+        metrics.recordBlock(height: block.header.height, transactions: block.transactions.count, seconds: elapsed)
+        logger.info("committed block", metadata: ["height": "\(block.header.height)", "txs": "\(block.transactions.count)",
                                                   "ms": "\(Int(elapsed * 1000))", "root": "\(block.header.stateRoot.hex.prefix(16))"])
         // Included transactions leave the mempool now, before the next block can be reaped (a
         // dictionary removal per transaction); re-checking the rest and publishing events run
         // after, off the commit path.
+        let mempool = self.mempool
         mempool.removeIncluded(executed.receipts.map(\.transaction))
         let height = block.header.height
         let published = executed.receipts.flatMap { r in r.events.map { CommittedEvent(height: height, transaction: r.transaction, event: $0) } }
@@ -100,9 +121,57 @@ public actor ChainService {
             metrics.mempoolSize.set(Double(mempool.count))
             events.publish(published)
         }
-        return block
     }
 
     /// Validators of the current state.
     public func validators() throws -> [Validator] { try Validators.current(in: CommittedStateReader(state)) }
+
+    /// The signing keys this node holds (single-proposer mode uses all; a consensus validator one).
+    public var validatorKeys: [PrivateKey] { signers }
+}
+
+/// The chain as the consensus driver sees it.
+extension ChainService: ConsensusChain {
+    public func committedHeight() -> UInt64 { executor.tip.height }
+
+    public func currentValidators() throws -> [ValidatorPower] { try Validators.powers(in: CommittedStateReader(state)) }
+
+    static func now() -> Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
+
+    public func buildBlock(proposer: PublicKey) throws -> Block {
+        guard let executed = try proposeExecuted(now: Self.now(), proposer: proposer, allowEmpty: true) else {
+            throw NodeError("consensus", "no block could be built")
+        }
+        pending[executed.block.hash] = executed
+        return executed.block
+    }
+
+    public func validate(_ block: Block) -> Bool {
+        if pending[block.hash] != nil { return true }
+        guard block.header.time <= Self.now().adding(milliseconds: Self.maxClockDriftMilliseconds) else { return false }
+        // The certificate the block carries for its parent must be the parent's: ours, or one that verifies.
+        if let carried = block.lastCommit, carried != lastCommit {
+            guard let powers = try? currentValidators(), case .success = carried.verify(chainID: chainID, validators: powers, blockHash: executor.tip.hash) else { return false }
+        }
+        let mempool = self.mempool
+        guard let executed = try? executor.execute(block, preverified: { mempool.contains($0) }) else { return false }
+        pending[block.hash] = executed
+        return true
+    }
+
+    public func commit(_ block: Block, certificate: CommitCertificate) throws {
+        if pending[block.hash] == nil, !validate(block) { throw NodeError("consensus", "block \(block.hash.hex.prefix(16)) does not execute") }
+        guard let executed = pending[block.hash] else { throw NodeError("consensus", "block not executed") }
+        try commitExecuted(executed, certificate: certificate, started: DispatchTime.now().uptimeNanoseconds)
+    }
+
+    public func committed(at height: UInt64) throws -> (Block, CommitCertificate)? {
+        guard height >= 1, let block = try store.block(at: height), let certificate = try store.commit(at: height) else { return nil }
+        return (block, certificate)
+    }
+
+    public func admitGossiped(_ bytes: [UInt8]) -> Bool {
+        guard let stx = try? SignedTransaction.decodeSubmitted(bytes) else { return false }
+        return (try? mempool.admit(stx, size: bytes.count, accounts: query)) != nil
+    }
 }

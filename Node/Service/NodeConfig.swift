@@ -1,5 +1,17 @@
 import Foundation
 public import MeridianMempool
+public import MeridianConsensus
+
+/// The P2P side of a validator in a network (`node.json` key `p2p`). Without it the node runs alone
+/// and produces every block itself (single-proposer mode).
+public struct P2PConfig: Codable, Sendable, Hashable {
+    /// Address and port other validators dial (port 0: any free port, written to `<data-dir>/p2p.address`).
+    public var listenHost: String = "127.0.0.1"
+    public var listenPort: Int = 26656
+    /// Persistent peers, `host:port`, dialled and redialled with backoff.
+    public var peers: [String] = []
+    public init() {}
+}
 
 /// The node's configuration file (`<data-dir>/node.json`), written by `meridian-node init` with
 /// every default spelled out. Missing keys take the defaults below.
@@ -22,12 +34,16 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
     public var mempool = MempoolLimits()
+    /// Consensus with other validators over P2P (absent: single-proposer mode).
+    public var p2p: P2PConfig?
+    /// Round timeouts of consensus (base and per-round increase, milliseconds).
+    public var consensus = ConsensusTimeouts()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, verificationThreads, logLevel, mempool
+        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus
     }
 
     public init(from decoder: any Decoder) throws {
@@ -43,6 +59,8 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         verificationThreads = try c.decodeIfPresent(Int.self, forKey: .verificationThreads) ?? d.verificationThreads
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         mempool = try c.decodeIfPresent(MempoolLimits.self, forKey: .mempool) ?? d.mempool
+        p2p = try c.decodeIfPresent(P2PConfig.self, forKey: .p2p)
+        consensus = try c.decodeIfPresent(ConsensusTimeouts.self, forKey: .consensus) ?? d.consensus
     }
 
     /// Checks the values, naming the first bad one.
@@ -54,6 +72,21 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         guard maxRequestBodyBytes >= 1024 else { throw NodeError("config.maxRequestBodyBytes", "must be at least 1024") }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else { throw NodeError("config.logLevel", "'\(logLevel)' is not a level") }
         guard mempool.maxTransactions > 0, mempool.maxBytes > 0, mempool.maxPerAccount > 0 else { throw NodeError("config.mempool", "limits must be positive") }
+        if let p2p {
+            guard (0...65535).contains(p2p.listenPort) else { throw NodeError("config.p2p.listenPort", "\(p2p.listenPort) is not a port") }
+            for peer in p2p.peers {
+                guard let (_, port) = Self.hostPort(peer), (1...65535).contains(port) else { throw NodeError("config.p2p.peers", "'\(peer)' is not host:port") }
+            }
+        }
+        guard consensus.proposeMilliseconds >= 10, consensus.prevoteMilliseconds >= 10, consensus.precommitMilliseconds >= 10 else {
+            throw NodeError("config.consensus", "timeouts must be at least 10 ms")
+        }
+    }
+
+    /// Splits `host:port`.
+    public static func hostPort(_ s: String) -> (String, Int)? {
+        guard let i = s.lastIndex(of: ":"), let port = Int(s[s.index(after: i)...]), !s[..<i].isEmpty else { return nil }
+        return (String(s[..<i]), port)
     }
 }
 

@@ -6,6 +6,9 @@ import ServiceLifecycle
 public import MeridianCore
 import MeridianStorage
 import MeridianMempool
+import MeridianModules
+import MeridianP2P
+import MeridianConsensusDriver
 
 /// The files of a node's data directory.
 public struct DataDirectory: Sendable {
@@ -17,6 +20,10 @@ public struct DataDirectory: Sendable {
     public var keys: String { path + "/keys" }
     /// Written at start with the API's actual address (the port may have been chosen by the OS).
     public var apiAddress: String { path + "/api.address" }
+    /// Written at start with the P2P listener's actual address (consensus mode).
+    public var p2pAddress: String { path + "/p2p.address" }
+    public var consensusWAL: String { path + "/consensus.wal" }
+    public var signingGuard: String { path + "/signing-guard.json" }
 
     public func loadConfig() throws -> NodeConfig {
         guard let data = FileManager.default.contents(atPath: config) else { throw NodeError(config, "missing: run meridian-node init") }
@@ -60,6 +67,38 @@ struct BlockProducer: Service {
     }
 }
 
+/// Consensus with the other validators: the P2P listener, the dialers of the persistent peers and
+/// the consensus driver, until shutdown.
+struct ConsensusService: Service {
+    let network: P2PNetwork
+    let driver: ConsensusDriver
+    let config: P2PConfig
+    let addressFile: String
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await network.listen(host: config.listenHost, port: config.listenPort) { port in
+                        try? Data("\(config.listenHost):\(port)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
+                        logger.notice("P2P listening", metadata: ["address": "\(config.listenHost):\(port)", "node": "\(Address(network.nodeKey.publicKey))"])
+                    }
+                }
+                for peer in config.peers {
+                    guard let (host, port) = NodeConfig.hostPort(peer) else { continue }
+                    group.addTask { await network.maintain(host: host, port: port) }
+                }
+                group.addTask { try await driver.run() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            logger.notice("stopping consensus")
+        }
+    }
+}
+
 /// Starts a node from its data directory: the chain, the block producer and the HTTP API, until
 /// SIGINT or SIGTERM, which stop it gracefully (the block in progress completes first).
 public enum NodeRunner {
@@ -72,8 +111,26 @@ public enum NodeRunner {
         do { store = try BlockStore(path: dataDirectory.database) } catch { throw NodeError(dataDirectory.database, error.description) }
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
-        let api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
+        var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
+        var services: [any Service] = []
+        if let p2p = config.p2p {
+            // Consensus with the other validators: this node holds exactly one validator key, which is
+            // also its P2P identity; the allowlist is the validator set in the committed state.
+            guard keys.count == 1 else { throw NodeError("keys", "a node in a network holds exactly one validator key (found \(keys.count))") }
+            let query = chain.query
+            let network = P2PNetwork(nodeKey: keys[0], chainID: chain.chainID) { key in
+                ((try? Validators.current(in: query.reader)) ?? []).contains { $0.key == key }
+            }
+            let driver = try ConsensusDriver(chain: chain, key: keys[0], network: network, walPath: dataDirectory.consensusWAL,
+                                             guardPath: dataDirectory.signingGuard, timeouts: config.consensus,
+                                             blockIntervalMilliseconds: UInt64(config.blockIntervalMilliseconds), logger: logger)
+            api.onAdmitted = { driver.gossip(transaction: $0) }
+            api.consensusStatus = { driver.status }
+            services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
+        } else {
+            services.append(BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger))
+        }
         let addressFile = dataDirectory.apiAddress
         let app = Application(
             router: api.router(),
@@ -86,8 +143,7 @@ public enum NodeRunner {
                 logger.notice("API listening", metadata: ["address": "\(address)", "chain": "\(chain.chainID)"])
             },
             logger: logger)
-        let producer = BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app, producer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [app] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         chain.events.finish()
         try? FileManager.default.removeItem(atPath: addressFile)

@@ -67,7 +67,11 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Genesis spec (JSON).") var genesis: String = "Genesis/demo.json"
     @Option(help: "An existing validator keystore (see keygen); its key must be a validator in the genesis.") var validatorKeystore: String?
     @Flag(help: "Demo network only: hold all four demo validator keys (derived from public names).") var demoValidators = false
+    @Option(help: "Demo network only: hold one demo hospital's validator key (e.g. hospital-ribeira), for a node of a localnet.") var demoValidator: String?
     @Option(help: "API port written to the config.") var apiPort: Int?
+    @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
+    @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
+    @Option(help: "Milliseconds between blocks, written to the config.") var blockIntervalMs: Int?
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
@@ -81,11 +85,14 @@ struct Init: AsyncParsableCommand {
         var keys: [PrivateKey] = []
         if demoValidators {
             keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
+        } else if let hospital = demoValidator {
+            guard DemoCast.hospitals.contains(where: { $0.id == hospital }) else { throw ValidationError("--demo-validator: no demo hospital '\(hospital)'") }
+            keys = [DemoCast.staff(hospital, "validator")]
         } else if let ks = validatorKeystore {
             guard let data = fm.contents(atPath: ks) else { throw ValidationError("cannot read \(ks)") }
             keys = [try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)]
         } else {
-            throw ValidationError("give --validator-keystore (from `meridian-node keygen`) or, for the demo network, --demo-validators")
+            throw ValidationError("give --validator-keystore (from `meridian-node keygen`) or, for the demo network, --demo-validators or --demo-validator HOSPITAL")
         }
         let validatorKeys = Set(try spec.validators.map { v -> PublicKey in
             if let a = Address(v.key) { return a.publicKey }
@@ -97,6 +104,16 @@ struct Init: AsyncParsableCommand {
         try fm.createDirectory(atPath: dir.keys, withIntermediateDirectories: true)
         var config = NodeConfig()
         if let apiPort { config.apiPort = apiPort }
+        if let blockIntervalMs { config.blockIntervalMilliseconds = blockIntervalMs }
+        if let p2pPort {
+            var p2p = P2PConfig()
+            p2p.listenPort = p2pPort
+            p2p.peers = peer
+            config.p2p = p2p
+        } else if !peer.isEmpty {
+            throw ValidationError("--peer needs --p2p-port")
+        }
+        do { try config.validate() } catch { throw ValidationError("\(error)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(config).write(to: URL(fileURLWithPath: dir.config))

@@ -117,6 +117,22 @@ public struct ConsensusTimeouts: Hashable, Sendable, Codable {
     public var precommitDeltaMilliseconds: UInt64 = 500
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case proposeMilliseconds, proposeDeltaMilliseconds, prevoteMilliseconds, prevoteDeltaMilliseconds, precommitMilliseconds, precommitDeltaMilliseconds
+    }
+
+    /// Missing keys take the defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ConsensusTimeouts()
+        proposeMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .proposeMilliseconds) ?? d.proposeMilliseconds
+        proposeDeltaMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .proposeDeltaMilliseconds) ?? d.proposeDeltaMilliseconds
+        prevoteMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .prevoteMilliseconds) ?? d.prevoteMilliseconds
+        prevoteDeltaMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .prevoteDeltaMilliseconds) ?? d.prevoteDeltaMilliseconds
+        precommitMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .precommitMilliseconds) ?? d.precommitMilliseconds
+        precommitDeltaMilliseconds = try c.decodeIfPresent(UInt64.self, forKey: .precommitDeltaMilliseconds) ?? d.precommitDeltaMilliseconds
+    }
+
     public func milliseconds(_ step: TimeoutStep, round: UInt32) -> UInt64 {
         let r = UInt64(min(round, 10_000))
         switch step {

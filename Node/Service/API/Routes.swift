@@ -7,6 +7,7 @@ import MeridianModules
 import MeridianRuntime
 import MeridianStorage
 public import MeridianMempool
+public import MeridianConsensusDriver
 
 /// The node's HTTP API (see `openapi.yaml`, served at `/openapi.yaml`). Every handler parses its
 /// input into runtime types first and answers bad input with a 4xx JSON error; reads go to the
@@ -19,6 +20,10 @@ public struct NodeAPI: Sendable {
     public let chainID: String
     public let maxBodyBytes: Int
     public let openAPIDocument: [UInt8]
+    /// Called with each admitted transaction's bytes (consensus mode gossips them to the validators).
+    public var onAdmitted: (@Sendable ([UInt8]) -> Void)?
+    /// The consensus driver's status, in consensus mode.
+    public var consensusStatus: (@Sendable () -> ConsensusDriver.Status)?
 
     public init(chain: ChainService, query: QueryService, mempool: Mempool, metrics: NodeMetrics, chainID: String, maxBodyBytes: Int) {
         self.chain = chain; self.query = query; self.mempool = mempool; self.metrics = metrics; self.chainID = chainID
@@ -136,13 +141,15 @@ public struct NodeAPI: Sendable {
     struct Status: Encodable {
         let chainID: String, height: UInt64, latestBlockHash: String, latestBlockTime: String
         let mempoolTransactions: Int, mempoolBytes: Int, mode: String, syncing: Bool, validatorKeys: Int
+        let consensus: ConsensusDriver.Status?
     }
 
     func status() async throws -> Response {
         let tip = await chain.tip
+        let c = consensusStatus?()
         return try json(Status(chainID: chainID, height: tip.height, latestBlockHash: tip.hash.hex, latestBlockTime: tip.time.iso8601,
-                               mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: "single-proposer",
-                               syncing: false, validatorKeys: await chain.signers.count))
+                               mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: c == nil ? "single-proposer" : "consensus",
+                               syncing: c?.syncing ?? false, validatorKeys: await chain.signers.count, consensus: c))
     }
 
     func validators() async throws -> Response {
@@ -178,6 +185,7 @@ public struct NodeAPI: Sendable {
         let stx = try SignedTransaction.decodeSubmitted(bytes)
         do {
             let h = try mempool.admit(stx, size: bytes.count, accounts: query)
+            onAdmitted?(bytes)
             metrics.admitted.increment()
             metrics.mempoolSize.set(Double(mempool.count))
             // The hot path of the API: the two-field answer is written directly (the same bytes

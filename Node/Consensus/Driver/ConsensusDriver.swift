@@ -1,0 +1,379 @@
+import Foundation
+public import Logging
+public import MeridianCore
+public import MeridianConsensus
+public import MeridianRuntime
+public import MeridianP2P
+import Synchronization
+
+/// What the consensus driver needs of the chain (the node's `ChainService`): the seam between
+/// consensus and execution.
+public protocol ConsensusChain: Sendable {
+    var chainID: String { get }
+    /// The last committed height.
+    func committedHeight() async -> UInt64
+    /// The validators (with power) of the next height: the current state's set.
+    func currentValidators() async throws -> [ValidatorPower]
+    /// Builds and executes this node's block for the next height from the mempool (not committed).
+    func buildBlock(proposer: PublicKey) async throws -> Block
+    /// Re-executes a block proposed for the next height; true if it is valid.
+    func validate(_ block: Block) async -> Bool
+    /// Commits a block that was built or validated, with the certificate that finalised it.
+    func commit(_ block: Block, certificate: CommitCertificate) async throws
+    /// A committed block and its certificate.
+    func committed(at height: UInt64) async throws -> (Block, CommitCertificate)?
+    /// Admits a transaction a peer gossiped (hostile input: refused silently).
+    func admitGossiped(_ bytes: [UInt8]) async -> Bool
+}
+
+/// A write-ahead-log record: what the driver fed to the core (blocks included, so a restarted
+/// validator can re-propose or decide what it had).
+enum WALRecord: Canonical {
+    case start(height: UInt64)
+    case proposal(SignedProposal, Block, valid: Bool)
+    case vote(SignedVote)
+    case timeout(Timeout)
+    case built(Block, round: UInt32)
+
+    func encode(to w: inout CanonicalWriter) {
+        switch self {
+        case .start(let h): w.write(varint: 0); w.write(varint: h)
+        case .proposal(let p, let b, let v): w.write(varint: 1); w.write(p); w.write(b); w.write(v)
+        case .vote(let v): w.write(varint: 2); w.write(v)
+        case .timeout(let t): w.write(varint: 3); w.write(t.step.rawValue); w.write(varint: t.height); w.write(t.round)
+        case .built(let b, let r): w.write(varint: 4); w.write(b); w.write(r)
+        }
+    }
+
+    init(from r: inout CanonicalReader) throws(CodecError) {
+        switch try r.readVarint("wal.kind") {
+        case 0: self = .start(height: try r.readVarint("wal.height"))
+        case 1: self = .proposal(try r.read(SignedProposal.self), try r.read(Block.self), valid: try r.readBool("wal.valid"))
+        case 2: self = .vote(try r.read(SignedVote.self))
+        case 3:
+            guard let step = TimeoutStep(rawValue: try r.readUInt8("wal.step")) else { throw CodecError(.unknownVariant, field: "wal.step", offset: r.offset) }
+            self = .timeout(Timeout(step: step, height: try r.readVarint("wal.height"), round: try r.readUInt32("wal.round")))
+        case 4: self = .built(try r.read(Block.self), round: try r.readUInt32("wal.round"))
+        default: throw CodecError(.unknownVariant, field: "wal.kind", offset: r.offset)
+        }
+    }
+}
+
+/// The driver of one validator: it feeds the Tendermint core with authenticated messages, timers
+/// and block verdicts, and performs the core's effects — building and re-executing blocks, signing
+/// through the signing guard after the WAL, sending over P2P, committing decided blocks with their
+/// certificates. Inputs are handled one at a time by one loop, so awaiting the chain never
+/// interleaves two messages. A node behind its peers asks them for committed blocks and applies each
+/// only after checking its certificate against the validator set (catch-up).
+public actor ConsensusDriver {
+    enum Input: Sendable {
+        case network(PublicKey, [UInt8])
+        case timeout(Timeout)
+        case gossip
+        case transaction([UInt8])
+        /// Time to build this node's proposal for (height, round).
+        case buildDue(height: UInt64, round: UInt32)
+    }
+
+    /// What the node's status and metrics show of consensus.
+    public struct Status: Sendable, Codable {
+        public var height: UInt64 = 0
+        public var round: UInt32 = 0
+        public var step: String = "starting"
+        public var peers: Int = 0
+        public var syncing: Bool = true
+        public var evidence: Int = 0
+        public var roundsLastHeight: UInt32 = 0
+        public var lastDecisionUnixMilliseconds: UInt64 = 0
+        public var refusedMessages: Int = 0
+    }
+
+    public static let gossipMilliseconds = 300
+    public static let maxEvidence = 1000
+    /// Messages of the next height kept until this node gets there.
+    public static let maxBufferedNextHeight = 20_000
+
+    let chain: any ConsensusChain
+    let key: PrivateKey
+    let network: P2PNetwork
+    let wal: ConsensusWAL
+    let signingGuard: SigningGuard
+    let logger: Logger
+    let timeouts: ConsensusTimeouts
+    /// Minimum time from one commit to the next proposal (the block interval).
+    let blockIntervalMilliseconds: UInt64
+    private var lastCommitInstant = ContinuousClock.now
+    private var nextHeight: [(PublicKey, WireMessage)] = []
+    private var core: TendermintCore
+    private var set: ValidatorSet?
+    private var powers: [ValidatorPower] = []
+    private var blocks: [Bytes32: Block] = [:]
+    private var validity: [Bytes32: Bool] = [:]
+    private var signatures: [Vote: Bytes64] = [:]
+    private var proposals: [UInt32: SignedProposal] = [:]
+    private var evidence: [[SignedVote]] = []
+    private var replaying = false
+    private var lastSyncRequest: ContinuousClock.Instant?
+    private let inputs: AsyncStream<Input>
+    private let inputContinuation: AsyncStream<Input>.Continuation
+    private nonisolated let statusBox = Mutex(Status())
+
+    public init(chain: any ConsensusChain, key: PrivateKey, network: P2PNetwork, walPath: String, guardPath: String,
+                timeouts: ConsensusTimeouts, blockIntervalMilliseconds: UInt64, logger: Logger) throws {
+        self.chain = chain; self.key = key; self.network = network; self.logger = logger; self.timeouts = timeouts
+        self.blockIntervalMilliseconds = blockIntervalMilliseconds
+        wal = try ConsensusWAL(path: walPath)
+        signingGuard = try SigningGuard(path: guardPath)
+        core = TendermintCore(me: key.publicKey, timeouts: timeouts)
+        (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .bufferingNewest(200_000))
+        walPathForRecovery = walPath
+    }
+    private let walPathForRecovery: String
+
+    public nonisolated var status: Status { statusBox.withLock { $0 } }
+
+    /// Gossips a transaction this node admitted.
+    public nonisolated func gossip(transaction bytes: [UInt8]) { inputContinuation.yield(.transaction(bytes)) }
+
+    /// Runs until the task is cancelled: recovers the current height from the WAL, then handles inputs.
+    public func run() async throws {
+        try await startHeight(recovering: true)
+        let network = self.network, continuation = self.inputContinuation
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in network.inbound { continuation.yield(.network(event.peer, event.message)) }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(Self.gossipMilliseconds))
+                    continuation.yield(.gossip)
+                }
+            }
+            for await input in inputs {
+                if Task.isCancelled { break }
+                do { try await handle(input) }
+                catch let e as ConsensusStoreError {
+                    // The WAL or the guard cannot be written: stop rather than sign without a record.
+                    logger.critical("consensus storage failed", metadata: ["error": "\(e)"])
+                    throw e
+                } catch {
+                    logger.warning("consensus input failed", metadata: ["error": "\(error)"])
+                }
+                publishStatus()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func publishStatus() {
+        let c = core
+        statusBox.withLock { s in
+            s.height = c.height; s.round = c.round
+            s.step = switch c.step { case .propose: "propose"; case .prevote: "prevote"; case .precommit: "precommit"; case .decided: "commit" }
+            s.peers = network.peers.count; s.evidence = evidence.count
+        }
+    }
+
+    // MARK: Heights
+
+    private func startHeight(recovering: Bool) async throws {
+        let height = await chain.committedHeight() + 1
+        powers = try await chain.currentValidators()
+        guard let validatorSet = ValidatorSet(powers.map { ValidatorSet.Member(key: $0.key, power: $0.power) }) else {
+            throw ConsensusStoreError("consensus.validators", "the state's validator set is empty or invalid")
+        }
+        set = validatorSet
+        blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]
+        core = TendermintCore(me: key.publicKey, timeouts: timeouts)
+        var replay: [WALRecord] = []
+        if recovering {
+            let (records, torn) = try ConsensusWAL.read(path: walPathForRecovery)
+            if torn > 0 { logger.warning("consensus WAL: dropped a torn final record", metadata: ["bytes": "\(torn)", "file": "\(walPathForRecovery)"]) }
+            var decoded: [WALRecord] = []
+            for (i, r) in records.enumerated() {
+                do { decoded.append(try WALRecord(canonicalBytes: r)) }
+                catch { throw ConsensusStoreError("wal.corrupt", "\(walPathForRecovery): record \(i) does not decode (\(error)); refusing to start") }
+            }
+            if case .start(let h)? = decoded.first, h == height { replay = Array(decoded.dropFirst()) }
+            if !replay.isEmpty { logger.notice("consensus WAL: replaying the current height", metadata: ["height": "\(height)", "records": "\(replay.count)"]) }
+        }
+        try wal.reset()
+        try await feed(.start(height: height))
+        if !replay.isEmpty {
+            replaying = true
+            for record in replay { try await feed(record) }
+            replaying = false
+            if core.isAwaitingProposal { try await perform(.buildProposal(height: core.height, round: core.round)) }
+        }
+        statusBox.withLock { $0.syncing = false }
+        let buffered = nextHeight
+        nextHeight = []
+        for (peer, message) in buffered { try await receive(message, from: peer) }
+    }
+
+    /// Persists the record, then runs the core on it and performs its effects.
+    private func feed(_ record: WALRecord) async throws {
+        try wal.append(record.canonicalBytes)
+        let event: TendermintCore.Event
+        switch record {
+        case .start(let h): event = .start(height: h, validators: set!)
+        case .proposal(let sp, let block, let valid):
+            blocks[sp.proposal.value] = block; validity[sp.proposal.value] = valid
+            proposals[sp.proposal.round] = proposals[sp.proposal.round] ?? sp
+            event = .proposal(sp.proposal, valid: valid)
+        case .vote(let sv):
+            signatures[sv.vote] = sv.signature
+            event = .vote(sv.vote)
+        case .timeout(let t): event = .timeout(t)
+        case .built(let block, let round):
+            blocks[block.hash] = block; validity[block.hash] = true
+            event = .proposalBuilt(height: block.header.height, round: round, value: block.hash)
+        }
+        for effect in core.handle(event) { try await perform(effect) }
+    }
+
+    private func perform(_ effect: TendermintCore.Effect) async throws {
+        switch effect {
+        case .buildProposal(let height, let round):
+            if replaying { return }   // the WAL holds the built block if one was built
+            // Pace blocks: the first round's proposal waits for the block interval since the last commit.
+            let due = lastCommitInstant + .milliseconds(round == 0 ? Int(blockIntervalMilliseconds) : 0)
+            if ContinuousClock.now >= due {
+                let block = try await chain.buildBlock(proposer: key.publicKey)
+                try await feed(.built(block, round: round))
+            } else {
+                let continuation = inputContinuation
+                Task { try? await Task.sleep(until: due); continuation.yield(.buildDue(height: height, round: round)) }
+            }
+        case .broadcastProposal(let p):
+            guard let block = blocks[p.value] else { return }
+            let digest = proposalSigningHash(p, chainID: chain.chainID)
+            try signingGuard.authorize(height: p.height, round: p.round, step: 0, payload: digest)
+            let sp = SignedProposal(proposal: p, signature: try key.sign(digest))
+            proposals[p.round] = sp
+            network.broadcast(WireMessage.proposal(sp, block).canonicalBytes)
+        case .broadcastVote(let v):
+            let digest = voteSigningHash(v, chainID: chain.chainID)
+            do { try signingGuard.authorize(height: v.height, round: v.round, step: v.kind == .prevote ? 1 : 2, payload: digest) }
+            catch {
+                logger.critical("signing guard refused a vote", metadata: ["vote": "\(v)", "error": "\(error)"])
+                return
+            }
+            let signature = try key.sign(digest)
+            signatures[v] = signature
+            network.broadcast(WireMessage.vote(SignedVote(vote: v, signature: signature)).canonicalBytes)
+        case .scheduleTimeout(let t, let ms):
+            let continuation = inputContinuation
+            Task { try? await Task.sleep(for: .milliseconds(ms)); continuation.yield(.timeout(t)) }
+        case .decide(let height, let round, let value, let precommits):
+            guard let block = blocks[value] else { return }
+            let certificate = CommitCertificate(height: height, round: round, blockHash: value,
+                signatures: precommits.compactMap { v in signatures[v].map { CommitSignature(validator: v.validator, signature: $0) } }
+                    .sorted { $0.validator < $1.validator })
+            try await chain.commit(block, certificate: certificate)
+            lastCommitInstant = ContinuousClock.now
+            statusBox.withLock { $0.roundsLastHeight = round; $0.lastDecisionUnixMilliseconds = UInt64(Date().timeIntervalSince1970 * 1000) }
+            logger.info("finalised", metadata: ["height": "\(height)", "round": "\(round)", "block": "\(value.hex.prefix(16))", "txs": "\(block.transactions.count)"])
+            try await startHeight(recovering: false)
+        case .evidence(let a, let b):
+            if evidence.count < Self.maxEvidence, let sa = signatures[a], let sb = signatures[b] {
+                evidence.append([SignedVote(vote: a, signature: sa), SignedVote(vote: b, signature: sb)])
+            }
+            logger.warning("equivocation", metadata: ["validator": "\(Address(a.validator))", "first": "\(a)", "second": "\(b)"])
+        }
+    }
+
+    // MARK: Inputs
+
+    private func handle(_ input: Input) async throws {
+        switch input {
+        case .timeout(let t):
+            guard t.height == core.height else { return }
+            try await feed(.timeout(t))
+        case .gossip:
+            gossip()
+        case .transaction(let bytes):
+            network.broadcast(WireMessage.transaction(bytes).canonicalBytes)
+        case .buildDue(let height, let round):
+            guard core.height == height, core.round == round, core.isAwaitingProposal else { return }
+            let block = try await chain.buildBlock(proposer: key.publicKey)
+            try await feed(.built(block, round: round))
+        case .network(let peer, let bytes):
+            let message: WireMessage
+            do { message = try WireMessage(canonicalBytes: bytes) } catch { refused(); return }
+            try await receive(message, from: peer)
+        }
+    }
+
+    private func refused() { statusBox.withLock { $0.refusedMessages += 1 } }
+
+    private func receive(_ message: WireMessage, from peer: PublicKey) async throws {
+        let height = core.height
+        switch message {
+        case .proposal(let sp, let block):
+            let p = sp.proposal
+            if p.height > height { buffer(message, from: peer, height: p.height); return }
+            guard p.height == height, proposals[p.round] == nil || proposals[p.round] == sp else { return }
+            guard sp.isValid(chainID: chain.chainID), block.hash == p.value, block.header.height == height,
+                  block.header.proposer == p.proposer else { refused(); return }
+            let valid: Bool
+            if let known = validity[p.value] { valid = known } else { valid = await chain.validate(block) }
+            try await feed(.proposal(sp, block, valid: valid))
+        case .vote(let sv):
+            let v = sv.vote
+            if v.height > height { buffer(message, from: peer, height: v.height); return }
+            guard v.height == height, signatures[v] == nil else { return }
+            guard set?.contains(v.validator) == true, sv.isValid(chainID: chain.chainID) else { refused(); return }
+            try await feed(.vote(sv))
+        case .transaction(let bytes):
+            _ = await chain.admitGossiped(bytes)
+        case .syncRequest(let h):
+            if let (block, certificate) = try await chain.committed(at: h) {
+                network.send(WireMessage.syncResponse(block, certificate).canonicalBytes, to: peer)
+            }
+        case .syncResponse(let block, let certificate):
+            guard block.header.height == height, certificate.height == height, certificate.blockHash == block.hash else { return }
+            guard case .success = certificate.verify(chainID: chain.chainID, validators: powers, blockHash: block.hash) else { refused(); return }
+            guard await chain.validate(block) else { refused(); return }
+            statusBox.withLock { $0.syncing = true }
+            try await chain.commit(block, certificate: certificate)
+            logger.info("caught up", metadata: ["height": "\(height)", "from": "\(Address(peer))"])
+            try await startHeight(recovering: false)
+            network.send(WireMessage.syncRequest(height: height + 1).canonicalBytes, to: peer)   // keep going
+        }
+    }
+
+    /// Keeps a message of the next height for when this node gets there, and asks the sender for the
+    /// block of the current height, which it evidently has.
+    private func buffer(_ message: WireMessage, from peer: PublicKey, height: UInt64) {
+        if height == core.height + 1, nextHeight.count < Self.maxBufferedNextHeight { nextHeight.append((peer, message)) }
+        requestSync(from: peer)
+    }
+
+    /// Asks `peer` for the block of the current height (at most once per gossip interval).
+    private func requestSync(from peer: PublicKey) {
+        let now = ContinuousClock.now
+        if let last = lastSyncRequest, now < last + .milliseconds(Self.gossipMilliseconds) { return }
+        lastSyncRequest = now
+        network.send(WireMessage.syncRequest(height: core.height).canonicalBytes, to: peer)
+    }
+
+    /// Re-sends what peers may have lost: this validator's votes of the current round and the one
+    /// before, the current round's proposal, the prevote quorums behind its lock and valid value,
+    /// and the current round's precommits.
+    private func gossip() {
+        var out: [[UInt8]] = []
+        let c = core
+        for (v, s) in signatures.sorted(by: { ($0.key.round, $0.key.kind, $0.key.validator) < ($1.key.round, $1.key.kind, $1.key.validator) })
+            where v.round + 1 >= c.round && (v.validator == key.publicKey || (v.kind == .precommit && v.round == c.round)) {
+            out.append(WireMessage.vote(SignedVote(vote: v, signature: s)).canonicalBytes)
+        }
+        for r in Set([c.lockedRound, c.validRound]).sorted() where r >= 0 {
+            for v in c.votes(.prevote, round: UInt32(r)) {
+                if let s = signatures[v] { out.append(WireMessage.vote(SignedVote(vote: v, signature: s)).canonicalBytes) }
+            }
+        }
+        if let sp = proposals[c.round], let block = blocks[sp.proposal.value] { out.append(WireMessage.proposal(sp, block).canonicalBytes) }
+        for m in out { network.broadcast(m) }
+    }
+}

@@ -1,0 +1,99 @@
+public import MeridianCore
+public import MeridianConsensus
+public import MeridianRuntime
+
+/// What a validator signs for a vote. A precommit for a block signs exactly the commit
+/// certificate's message (`CommitCertificate.precommitMessage`), so the precommits that decide a
+/// block are its certificate; prevotes and nil precommits sign a tagged message of their own.
+public func voteSigningHash(_ v: Vote, chainID: String) -> Bytes32 {
+    if v.kind == .precommit, let block = v.value {
+        return CommitCertificate.precommitMessage(chainID: chainID, height: v.height, round: v.round, blockHash: block)
+    }
+    var w = CanonicalWriter()
+    w.write(chainID); w.write(v.kind.rawValue); w.write(varint: v.height); w.write(v.round); w.write(v.value)
+    return SHA256.tagged("meridian/vote", w.bytes)
+}
+
+public func proposalSigningHash(_ p: Proposal, chainID: String) -> Bytes32 {
+    var w = CanonicalWriter()
+    w.write(chainID); w.write(varint: p.height); w.write(p.round); w.write(p.value)
+    w.write(varint: UInt64(bitPattern: Int64(p.validRound)))
+    w.write(p.proposer)
+    return SHA256.tagged("meridian/proposal", w.bytes)
+}
+
+extension Vote: CanonicalEncodable, CanonicalDecodable {
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(kind.rawValue); w.write(varint: height); w.write(round); w.write(value); w.write(validator)
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        let k = try r.readUInt8("vote.kind")
+        guard let kind = VoteKind(rawValue: k) else { throw CodecError(.unknownVariant, field: "vote.kind", offset: r.offset) }
+        self.init(kind: kind, height: try r.readVarint("vote.height"), round: try r.readUInt32("vote.round"),
+                  value: try r.readOptional(Bytes32.self, "vote.value"), validator: try r.read(PublicKey.self))
+    }
+}
+
+extension Proposal: CanonicalEncodable, CanonicalDecodable {
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(varint: height); w.write(round); w.write(value); w.write(varint: UInt64(bitPattern: Int64(validRound))); w.write(proposer)
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        let height = try r.readVarint("proposal.height"), round = try r.readUInt32("proposal.round"), value = try r.readBytes32("proposal.value")
+        let vr = Int64(bitPattern: try r.readVarint("proposal.valid_round"))
+        guard vr >= -1, vr < Int64(round) else { throw CodecError(.invalidValue, field: "proposal.valid_round", offset: r.offset) }
+        self.init(height: height, round: round, value: value, validRound: Int32(vr), proposer: try r.read(PublicKey.self))
+    }
+}
+
+/// A vote with its signature by `vote.validator`.
+public struct SignedVote: Hashable, Sendable, Canonical {
+    public let vote: Vote
+    public let signature: Bytes64
+    public init(vote: Vote, signature: Bytes64) { self.vote = vote; self.signature = signature }
+    public func isValid(chainID: String) -> Bool { vote.validator.verify(signature, message: voteSigningHash(vote, chainID: chainID)) }
+    public func encode(to w: inout CanonicalWriter) { w.write(vote); w.write(signature) }
+    public init(from r: inout CanonicalReader) throws(CodecError) { vote = try r.read(Vote.self); signature = try r.readBytes64("vote.signature") }
+}
+
+/// A proposal with its signature by the proposer.
+public struct SignedProposal: Hashable, Sendable, Canonical {
+    public let proposal: Proposal
+    public let signature: Bytes64
+    public init(proposal: Proposal, signature: Bytes64) { self.proposal = proposal; self.signature = signature }
+    public func isValid(chainID: String) -> Bool { proposal.proposer.verify(signature, message: proposalSigningHash(proposal, chainID: chainID)) }
+    public func encode(to w: inout CanonicalWriter) { w.write(proposal); w.write(signature) }
+    public init(from r: inout CanonicalReader) throws(CodecError) { proposal = try r.read(Proposal.self); signature = try r.readBytes64("proposal.signature") }
+}
+
+/// Everything validators say to each other. One canonical encoding, like everything signed.
+public enum WireMessage: Sendable, Canonical {
+    case proposal(SignedProposal, Block)
+    case vote(SignedVote)
+    /// A signed transaction (canonical bytes), gossiped from the node that admitted it.
+    case transaction([UInt8])
+    /// "Send me block `height` and its certificate": a node that is behind.
+    case syncRequest(height: UInt64)
+    case syncResponse(Block, CommitCertificate)
+
+    public func encode(to w: inout CanonicalWriter) {
+        switch self {
+        case .proposal(let p, let b): w.write(varint: 0); w.write(p); w.write(b)
+        case .vote(let v): w.write(varint: 1); w.write(v)
+        case .transaction(let t): w.write(varint: 2); w.write(bytes: t)
+        case .syncRequest(let h): w.write(varint: 3); w.write(varint: h)
+        case .syncResponse(let b, let c): w.write(varint: 4); w.write(b); w.write(c)
+        }
+    }
+
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        switch try r.readVarint("wire.kind") {
+        case 0: self = .proposal(try r.read(SignedProposal.self), try r.read(Block.self))
+        case 1: self = .vote(try r.read(SignedVote.self))
+        case 2: self = .transaction(try r.readByteString("wire.transaction", max: SignedTransaction.maxEncodedBytes))
+        case 3: self = .syncRequest(height: try r.readVarint("wire.height"))
+        case 4: self = .syncResponse(try r.read(Block.self), try r.read(CommitCertificate.self))
+        default: throw CodecError(.unknownVariant, field: "wire.kind", offset: r.offset)
+        }
+    }
+}
