@@ -77,7 +77,8 @@ struct ConsensusService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
+        // Graceful shutdown cancels the listener, the dialers and the driver (between two inputs).
+        try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await network.listen(host: config.listenHost, port: config.listenPort) { port in
@@ -93,9 +94,8 @@ struct ConsensusService: Service {
                 try await group.next()
                 group.cancelAll()
             }
-        } onGracefulShutdown: {
-            logger.notice("stopping consensus")
         }
+        logger.notice("consensus stopped")
     }
 }
 
