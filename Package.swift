@@ -147,8 +147,10 @@ let package = Package(
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
-                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo",
+                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P",
                                    .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "NIOCore", package: "swift-nio"),
+                                   .product(name: "NIOPosix", package: "swift-nio"),
                                    .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
                     path: "Tests/EndToEndTests", swiftSettings: strict),
     ],

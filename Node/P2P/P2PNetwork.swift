@@ -218,6 +218,7 @@ public final class P2PNetwork: Sendable {
                         }
                         inboundContinuation.yield(Event(peer: peer, message: plain))
                     }
+                    refuse("p2p.closed")   // the peer closed the connection
                 }
             }
         } catch let e as P2PError {

@@ -78,11 +78,12 @@ final class NodeProcess: @unchecked Sendable {
     private var process: Process?
     private(set) var client: NodeClient?
 
-    /// `meridian-node init` from the demo genesis into a fresh directory.
-    init(_ label: String) throws {
+    /// `meridian-node init` from the demo genesis into a fresh directory (all four demo validator
+    /// keys unless `initArguments` say otherwise).
+    init(_ label: String, initArguments: [String] = ["--demo-validators"]) throws {
         dir = try TemporaryDirectory(label)
         dataDir = dir.path("node")
-        let r = try run("meridian-node", ["init", "--data-dir", dataDir, "--genesis", "Genesis/demo.json", "--demo-validators"],
+        let r = try run("meridian-node", ["init", "--data-dir", dataDir, "--genesis", "Genesis/demo.json"] + initArguments,
                         environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], in: dir)
         guard r.status == 0 else { throw HarnessError("init failed: \(r)") }
     }

@@ -86,6 +86,8 @@ public actor ConsensusDriver {
         public var roundsLastHeight: UInt32 = 0
         public var lastDecisionUnixMilliseconds: UInt64 = 0
         public var refusedMessages: Int = 0
+        /// P2P connections refused or closed, by reason (e.g. `p2p.not_allowed`, `p2p.rate_limited`).
+        public var connectionRefusals: [String: Int] = [:]
     }
 
     public static let gossipMilliseconds = 300
@@ -171,6 +173,7 @@ public actor ConsensusDriver {
             s.height = c.height; s.round = c.round
             s.step = switch c.step { case .propose: "propose"; case .prevote: "prevote"; case .precommit: "precommit"; case .decided: "commit" }
             s.peers = network.peers.count; s.evidence = evidence.count
+            s.connectionRefusals = network.refusalCounts
         }
     }
 
