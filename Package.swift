@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "meridian-provider", targets: ["meridian-provider"]),
         .executable(name: "meridian-audit", targets: ["meridian-audit"]),
         .executable(name: "meridian-sim", targets: ["meridian-sim"]),
+        .executable(name: "meridian-localnet", targets: ["meridian-localnet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -120,6 +121,9 @@ let package = Package(
         .target(name: "MeridianSimulation",
                 dependencies: ["MeridianCore", "MeridianConsensus", .product(name: "HeapModule", package: "swift-collections")],
                 path: "Tools/Simulator", swiftSettings: strict + optimised),
+        .executableTarget(name: "meridian-localnet",
+                          dependencies: ["MeridianClient", "MeridianDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/Localnet", swiftSettings: strict),
         .executableTarget(name: "meridian-sim", dependencies: ["MeridianSimulation"], path: "Tools/Sim", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo"], path: "Tools/GenesisTool",
                           swiftSettings: strict),

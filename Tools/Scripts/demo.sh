@@ -1,29 +1,26 @@
 #!/usr/bin/env bash
-# The demo network in one step: a fresh node from Genesis/demo.json under $DATA_DIR (RocksDB
-# files, no server), the story of ../shared/SCENARIO.md played through the real wallet, provider
-# and audit commands, then the node keeps running until Ctrl-C.
+# The demo network in one step: four validator processes (the demo hospitals of PT, DE, FR and CH)
+# running Tendermint consensus over authenticated, encrypted P2P on loopback, from Genesis/demo.json,
+# with RocksDB files under $DATA_DIR/localnet (no server). The story of ../shared/SCENARIO.md is
+# played through the real wallet, provider and audit commands against one of them; every step is
+# finalised by the four. The validators keep running until Ctrl-C.
 set -euo pipefail
 DATA_DIR=${DATA_DIR:-$PWD/data}
 BIN=${BIN:-$PWD/.build/release}
-NODE_DIR="$DATA_DIR/node"
+NET_DIR="$DATA_DIR/localnet"
 export MERIDIAN_PASSPHRASE=${MERIDIAN_PASSPHRASE:-demo-passphrase-not-secret}
-export MERIDIAN_DATA_DIR="$NODE_DIR"
 
 say() { printf '\n\033[1m— %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed -E "s|$BIN/||g"; "$@"; }
 
-rm -rf "$NODE_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records"
+if [ -f "$NET_DIR/pids" ]; then "$BIN/meridian-localnet" stop --dir "$NET_DIR" || true; fi
+rm -rf "$NET_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records"
 mkdir -p "$DATA_DIR/wallets" "$DATA_DIR/records"
-run "$BIN/meridian-node" init --data-dir "$NODE_DIR" --genesis Genesis/demo.json --demo-validators
-port=26657
-if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then port=0; fi   # the default port is taken: let the OS choose
-"$BIN/meridian-node" start --data-dir "$NODE_DIR" --api-port $port --block-interval-ms 300 2>"$DATA_DIR/node.log" &
-NODE_PID=$!
-trap 'kill -TERM $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null' EXIT
-for _ in $(seq 1 100); do [ -s "$NODE_DIR/api.address" ] && break; sleep 0.1; done
-[ -s "$NODE_DIR/api.address" ] || { echo "the node did not start; see $DATA_DIR/node.log"; exit 1; }
-export MERIDIAN_NODE=$(cat "$NODE_DIR/api.address")
-echo "node API at $MERIDIAN_NODE"
+run "$BIN/meridian-localnet" init --dir "$NET_DIR" --validators 4 --block-interval-ms 500
+run "$BIN/meridian-localnet" start --dir "$NET_DIR"
+trap '"$BIN/meridian-localnet" stop --dir "$NET_DIR"' EXIT
+export MERIDIAN_NODE="http://127.0.0.1:$(sed -nE 's/.*"apiPort" : ([0-9]+).*/\1/p' "$NET_DIR/localnet.json" | head -n 1)"
+echo "the story talks to hospital-ribeira's validator at $MERIDIAN_NODE"
 
 wallet() { "$BIN/meridian-wallet" "$@"; }
 provider() { "$BIN/meridian-provider" "$@"; }
@@ -86,6 +83,9 @@ run "$BIN/meridian-audit" denied
 say "7. Maria's wallet: who accessed my data"
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 
-say "The node keeps running: API $MERIDIAN_NODE  (data: $NODE_DIR; logs: $DATA_DIR/node.log). Ctrl-C stops it."
+say "The validators agree on every block"
+run "$BIN/meridian-localnet" status --dir "$NET_DIR"
+say "The network keeps running (data: $NET_DIR; logs: $NET_DIR/node-*.log). Ctrl-C stops it."
 echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya"
-wait $NODE_PID
+echo "     $BIN/meridian-localnet status --dir $NET_DIR"
+while sleep 3600; do :; done

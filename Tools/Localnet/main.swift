@@ -1,0 +1,174 @@
+// meridian-localnet: a network of validator processes on this machine (loopback), for the demo and
+// for trying things out.
+//   init     one data directory per validator from the demo genesis, free ports, full-mesh peers
+//   start    start every validator (logs in <dir>/node-N.log), wait until each API answers
+//   status   each validator's height, round, step, peers, last block time and API address
+//   stop     SIGTERM every validator and wait for it to finish its block
+import ArgumentParser
+import Foundation
+import MeridianClient
+import MeridianDemo
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Localnet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian-localnet", abstract: "A network of Meridian validators on this machine.",
+        subcommands: [Init.self, Start.self, Status.self, Stop.self])
+}
+
+/// The localnet's layout, written by `init` as `<dir>/localnet.json`.
+struct Layout: Codable {
+    struct Node: Codable { let name: String; let dataDir: String; let apiPort: Int; let p2pPort: Int }
+    let nodes: [Node]
+
+    static func load(_ dir: String) throws -> Layout {
+        guard let data = FileManager.default.contents(atPath: dir + "/localnet.json") else {
+            throw ValidationError("\(dir) holds no localnet: run meridian-localnet init --dir \(dir)")
+        }
+        do { return try JSONDecoder().decode(Layout.self, from: data) } catch { throw ValidationError("\(dir)/localnet.json: \(error)") }
+    }
+}
+
+struct DirOption: ParsableArguments {
+    @Option(help: "The localnet's directory.") var dir: String = "data/localnet"
+}
+
+/// The `meridian-node` binary beside this one.
+func nodeBinary() throws -> String {
+    let path = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path
+    guard FileManager.default.isExecutableFile(atPath: path) else { throw ValidationError("\(path) is missing: swift build first") }
+    return path
+}
+
+/// Ports the OS says are free now (bound to port 0, read, released).
+func freePorts(_ n: Int) throws -> [Int] {
+    var fds: [Int32] = [], ports: [Int] = []
+    defer { for fd in fds { close(fd) } }
+    for _ in 0..<n {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ValidationError("socket: \(errno)") }
+        fds.append(fd)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET); addr.sin_port = 0; addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw ValidationError("bind: \(errno)") }
+        ports.append(Int(UInt16(bigEndian: addr.sin_port)))
+    }
+    return ports
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the validators' data directories from the demo genesis.")
+    @OptionGroup var dir: DirOption
+    @Option(help: "Validators (1 to 4: the demo network's validator hospitals).") var validators: Int = 4
+    @Option(help: "Milliseconds between blocks.") var blockIntervalMs: Int = 1000
+    @Option(help: "Genesis spec.") var genesis: String = "Genesis/demo.json"
+
+    func run() async throws {
+        let hospitals = DemoCast.hospitals.filter(\.validator).map(\.id)
+        guard (1...hospitals.count).contains(validators) else { throw ValidationError("--validators: 1 to \(hospitals.count)") }
+        guard !FileManager.default.fileExists(atPath: dir.dir + "/localnet.json") else { throw ValidationError("\(dir.dir) already holds a localnet") }
+        try FileManager.default.createDirectory(atPath: dir.dir, withIntermediateDirectories: true)
+        let ports = try freePorts(validators * 2)
+        let p2p = Array(ports.prefix(validators)), api = Array(ports.suffix(validators))
+        var nodes: [Layout.Node] = []
+        for i in 0..<validators {
+            let dataDir = "\(dir.dir)/node-\(i)"
+            let peers = (0..<validators).filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2p[$0])"] }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: try nodeBinary())
+            p.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validator", hospitals[i], "--p2p-port", String(p2p[i]),
+                           "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
+            try p.run(); p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw ExitCode(p.terminationStatus) }
+            nodes.append(.init(name: hospitals[i], dataDir: dataDir, apiPort: api[i], p2pPort: p2p[i]))
+        }
+        let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(Layout(nodes: nodes)).write(to: URL(fileURLWithPath: dir.dir + "/localnet.json"))
+        print("localnet of \(validators) validators in \(dir.dir): " + nodes.map { "\($0.name) api :\($0.apiPort) p2p :\($0.p2pPort)" }.joined(separator: ", "))
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start every validator and wait until each API answers.")
+    @OptionGroup var dir: DirOption
+
+    func run() async throws {
+        let layout = try Layout.load(dir.dir)
+        var pids: [String] = []
+        for (i, n) in layout.nodes.enumerated() {
+            let log = "\(dir.dir)/node-\(i).log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: try nodeBinary())
+            p.arguments = ["start", "--data-dir", n.dataDir]
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            p.standardOutput = handle; p.standardError = handle; p.standardInput = FileHandle.nullDevice
+            try p.run()
+            pids.append(String(p.processIdentifier))
+        }
+        try (pids.joined(separator: "\n") + "\n").write(toFile: dir.dir + "/pids", atomically: true, encoding: .utf8)
+        for (i, n) in layout.nodes.enumerated() {
+            let client = try NodeClient("http://127.0.0.1:\(n.apiPort)")
+            let deadline = Date().addingTimeInterval(60)
+            while (try? await client.request("GET", "/health")) == nil {
+                guard Date() < deadline else { throw ValidationError("\(n.name) did not start; see \(dir.dir)/node-\(i).log") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            print("\(n.name) running: API http://127.0.0.1:\(n.apiPort), log \(dir.dir)/node-\(i).log")
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Each validator's height, round, step, peers and last block time.")
+    @OptionGroup var dir: DirOption
+    @Flag(help: "Print JSON.") var json = false
+
+    struct S: Codable {
+        let height: UInt64; let latestBlockTime: String; let mode: String
+        let consensus: C?
+        struct C: Codable { let round: UInt32; let step: String; let peers: Int; let syncing: Bool; let evidence: Int }
+    }
+
+    func run() async throws {
+        let layout = try Layout.load(dir.dir)
+        var rows: [[String]] = []
+        var out: [String: S] = [:]
+        for n in layout.nodes {
+            let api = "http://127.0.0.1:\(n.apiPort)"
+            if let s = try? await NodeClient(api).get("/v1/status", as: S.self) {
+                out[n.name] = s
+                rows.append([n.name, String(s.height), s.consensus.map { String($0.round) } ?? "-", s.consensus?.step ?? s.mode,
+                             s.consensus.map { String($0.peers) } ?? "-", s.latestBlockTime, s.consensus?.syncing == true ? "syncing" : "", api])
+            } else {
+                rows.append([n.name, "-", "-", "down", "-", "-", "", api])
+            }
+        }
+        if json { print(String(decoding: try JSONEncoder().encode(out), as: UTF8.self)); return }
+        print(Output.table(["validator", "height", "round", "step", "peers", "last block", "", "API"], rows))
+    }
+}
+
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop every validator (SIGTERM) and wait until each has exited.")
+    @OptionGroup var dir: DirOption
+
+    func run() async throws {
+        guard let text = try? String(contentsOfFile: dir.dir + "/pids", encoding: .utf8) else { print("not running"); return }
+        let pids = text.split(separator: "\n").compactMap { pid_t($0) }
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(30)
+        while pids.contains(where: { kill($0, 0) == 0 }) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let stuck = pids.filter { kill($0, 0) == 0 }
+        try? FileManager.default.removeItem(atPath: dir.dir + "/pids")
+        guard stuck.isEmpty else { throw ValidationError("still running after 30 s: \(stuck)") }
+        print("stopped \(pids.count) validators")
+    }
+}
