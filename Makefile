@@ -32,8 +32,8 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## run: a node on the demo network with RocksDB files under $(DATA_DIR), the story played through
-## the wallet, provider and audit commands; the node keeps running (Ctrl-C stops it).
+## run: a 4-validator localnet on the demo genesis with RocksDB files under $(DATA_DIR)/localnet, the
+## story played through the wallet, provider and audit commands; it keeps running (Ctrl-C stops it).
 run: setup
 	$(SWIFT) build -c release
 	DATA_DIR=$(DATA_DIR) Tools/Scripts/demo.sh
