@@ -58,6 +58,10 @@ let package = Package(
         .target(name: "MeridianRuntime", dependencies: ["MeridianCore", "MeridianState", "MeridianModules"],
                 path: "Runtime/Execution", swiftSettings: strict),
 
+        // The light client: verification of headers and state entries from genesis, no I/O.
+        .target(name: "MeridianLightClient", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime"],
+                path: "Runtime/LightClient", swiftSettings: strict),
+
         // Node: everything with time and I/O.
         .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState", "MeridianRuntime"],
                 path: "Node/Storage", swiftSettings: strict),
@@ -113,7 +117,8 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",
-                          dependencies: ["MeridianCore", "MeridianClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Audit", swiftSettings: strict),
         .executableTarget(name: "meridian-scenario",
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
@@ -139,7 +144,7 @@ let package = Package(
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
-                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver",
+                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver", "MeridianLightClient",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

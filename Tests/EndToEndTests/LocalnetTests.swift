@@ -109,6 +109,10 @@ final class Localnet: @unchecked Sendable {
                 #expect(view["status"] as? String == "committed", "node \(i) lacks committed transaction \(h)")
             }
         }
+        // The light client verifies the consensus certificates from genesis against any one validator.
+        let dir = try TemporaryDirectory("localnet-verify")
+        let verified = try run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString], in: dir)
+        #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
         let status = try await http(try net.nodes[2].api(), "GET", "/v1/status").1
         #expect(status["mode"] as? String == "consensus")
         #expect((status["consensus"] as? [String: Any])?["peers"] as? Int == 3)

@@ -120,6 +120,25 @@ import MeridianDemo
         let device = try await http(try node.api(), "GET", "/v1/accounts/\(oximeter)").1
         #expect(device["kind"] as? String == "device" && device["pairedTo"] as? String == maria, "\(device)")
 
+        // The regulator's light client: the chain from genesis, then Maria's break-glass entry, Hans's
+        // consent and the share to Sakura General, each proven against a verified state root.
+        let accessesJSON = try JSONSerialization.jsonObject(with: Data(try ok("meridian-audit", ["trail", "--patient", maria, "--format", "json"]).utf8)) as? [[String: Any]] ?? []
+        let glassSequence = try #require(accessesJSON.first { $0["breakGlass"] as? Bool == true }?["sequence"] as? Int)
+        let verified = try cli("meridian-audit", ["verify", "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", String(glassSequence),
+                                                  "--record", mariaProblems, "--organization", "sakura-general"])
+        #expect(verified.status == 0 && verified.stdout.contains("verified") && verified.stdout.contains("BREAK-GLASS")
+                && verified.stdout.contains("share     to sakura-general proven present"), "\(verified)")
+        let consentProof = try cli("meridian-audit", ["verify", "--patient", hans, "--consent", hansConsent])
+        #expect(consentProof.status == 0 && consentProof.stdout.contains("revoked"), "\(consentProof)")
+        let missing = try cli("meridian-audit", ["verify", "--patient", maria, "--sequence", "999"])
+        #expect(missing.status == 2 && missing.stderr.contains("proven absent"), "\(missing)")
+        // A genesis the node does not run is caught before anything else.
+        var otherSpec = try JSONSerialization.jsonObject(with: Data(contentsOf: Binaries.repository.appendingPathComponent("Genesis/demo.json"))) as! [String: Any]
+        otherSpec["genesisTime"] = "2026-03-01T00:00:00Z"
+        try JSONSerialization.data(withJSONObject: otherSpec).write(to: URL(fileURLWithPath: dir.path("other-genesis.json")))
+        let wrongGenesis = try cli("meridian-audit", ["verify", "--genesis", dir.path("other-genesis.json")])
+        #expect(wrongGenesis.status == 2 && wrongGenesis.stderr.contains("light.genesis"), "\(wrongGenesis)")
+
         // FHIR export of a consent and a clean stop.
         let fhir = try ok("meridian-wallet", ["consent", "export"] + wallet("hans") + [hansConsent])
         #expect(try json(fhir)["resourceType"] as? String == "Consent")

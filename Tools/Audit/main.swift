@@ -4,13 +4,17 @@
 import ArgumentParser
 import Foundation
 import MeridianCore
+import MeridianState
+import MeridianModules
+import MeridianRuntime
+import MeridianLightClient
 import MeridianClient
 
 @main
 struct AuditTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-audit", abstract: "Regulators' audit queries and reports.",
-        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self])
+        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, Verify.self])
 }
 
 enum Format: String, ExpressibleByArgument { case table, csv, json }
@@ -132,5 +136,103 @@ struct Denied: AsyncParsableCommand {
         let rows = denied.map { [$0.time, $0.organization, $0.patient, $0.purpose, $0.category, $0.decision.reason,
                                  ($0.decision.sourceCountry ?? "?") + "→" + ($0.decision.destinationCountry ?? "?"), String($0.height), $0.transaction] }
         filters.print(["time", "organisation", "patient", "purpose", "category", "reason", "route", "block", "transaction"], rows, json: try jsonData(denied))
+    }
+}
+
+/// The light client: trusts only the genesis spec, verifies every header from it, then proves the
+/// entries asked for against a verified state root. Any mismatch is named and exits 2.
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify the chain from genesis (commit certificates, validator set changes) and prove audit entries, consents and records against it.")
+    @Option(help: "Node API address.") var node: String?
+    @Option(help: "The genesis spec you trust.") var genesis: String = "Genesis/demo.json"
+    @Option(help: "Verify up to this height (default: the node's head).") var height: UInt64?
+    @Option(help: "A patient's address (with --sequence or --consent).") var patient: String?
+    @Option(help: "Audit entry number of --patient to prove.") var sequence: UInt64?
+    @Option(help: "Consent id of --patient to prove.") var consent: String?
+    @Option(help: "Record commitment to prove (with its shares to --organization).") var record: String?
+    @Option(help: "The organisation a --record was shared with.") var organization: String?
+
+    struct Page: Decodable { let head: UInt64; let headers: [H]; struct H: Decodable { let height: UInt64; let header: String; let commit: String? } }
+    struct Entry: Decodable { let value: String?; let proof: String; let height: UInt64 }
+
+    func fail(_ e: any Error) -> Never {
+        FileHandle.standardError.write(Data("VERIFICATION FAILED: \(e)\n".utf8))
+        Foundation.exit(2)
+    }
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: genesis) else { throw ValidationError("cannot read \(genesis)") }
+        let spec: GenesisSpec
+        do { spec = try GenesisSpec.parse([UInt8](data)) } catch { throw ValidationError("\(genesis): \(error)") }
+        var client: LightClient
+        do { client = try LightClient(genesis: spec) } catch { fail(error) }
+        let api = try NodeClient.resolve(node)
+        let first = try await api.get("/v1/light/headers?from=0&limit=1", as: Page.self)
+        guard let g = first.headers.first, let gBytes = Hex.decode(g.header), let nodeGenesis = try? BlockHeader(canonicalBytes: gBytes) else {
+            fail(LightClientError("light.genesis", "the node sent no genesis header"))
+        }
+        guard nodeGenesis.hash == client.genesisHash else {
+            fail(LightClientError("light.genesis", "the node's genesis \(nodeGenesis.hash.hex.prefix(16)) is not the one \(genesis) gives (\(client.genesisHash.hex.prefix(16)))"))
+        }
+        print("genesis   \(client.genesisHash.hex) computed from \(genesis) (chain \(spec.chainID)); the node's matches")
+        let target = min(height ?? first.head, first.head)
+        var next: UInt64 = 1
+        while next <= target {
+            let page = try await api.get("/v1/light/headers?from=\(next)&limit=500", as: Page.self)
+            guard !page.headers.isEmpty else { fail(LightClientError("light.missing", "the node sent no header \(next)")) }
+            for item in page.headers where item.height <= target {
+                guard let hb = Hex.decode(item.header), let header = try? BlockHeader(canonicalBytes: hb),
+                      let cHex = item.commit, let cb = Hex.decode(cHex), let certificate = try? CommitCertificate(canonicalBytes: cb) else {
+                    fail(LightClientError("light.decode", "header or certificate \(item.height) does not decode"))
+                }
+                var setEntry: (value: [UInt8], proof: StateProof)?
+                if header.validatorsHash != ValidatorPower.setHash(client.validators) {
+                    let e = try await api.get("/v1/state/\(Hex.encode(Validators.setKey.bytes))?height=\(item.height - 1)", as: Entry.self)
+                    if let v = e.value.flatMap(Hex.decode), let p = Hex.decode(e.proof), let proof = try? StateProof(canonicalBytes: p) { setEntry = (v, proof) }
+                }
+                do { try client.verifyNext(header, certificate: certificate, validatorSet: setEntry) } catch { fail(error) }
+                next = item.height + 1
+            }
+        }
+        print("headers   1...\(client.head.height) verified: each commit signed by more than 2/3 of its validators' power; \(client.validatorSetChanges) validator set change(s) proven from state")
+        print("head      height \(client.head.height), block \(client.head.hash.hex), state root \(client.head.stateRoot.hex)")
+
+        func prove(_ key: [UInt8], _ what: String) async throws -> [UInt8]? {
+            let e = try await api.get("/v1/state/\(Hex.encode(key))?height=\(client.head.height)", as: Entry.self)
+            guard let p = Hex.decode(e.proof), let proof = try? StateProof(canonicalBytes: p) else { fail(LightClientError("light.decode", "\(what): the proof does not decode")) }
+            let value = e.value.flatMap(Hex.decode)
+            do { try client.verifyEntry(key: key, value: value, proof: proof, height: client.head.height) } catch { fail(error) }
+            return value
+        }
+        if let patient {
+            let key = try Parse.address(patient, "--patient")
+            if let sequence {
+                guard let v = try await prove(Audit.entryKey(key, sequence).bytes, "audit entry"), let e = try? AuditEntry(trustedCanonicalBytes: v) else {
+                    fail(LightClientError("light.absent", "audit entry \(sequence) of \(patient) is proven absent at height \(client.head.height)"))
+                }
+                print("audit     entry \(sequence) of \(Address(key)) proven at height \(client.head.height): \(e.organization.value) \(e.purpose.code) \(e.category.name) "
+                      + "\(e.decision.allowed ? "allowed" : "denied") (\(e.decision.reason.code))\(e.breakGlass ? " BREAK-GLASS" : ""), block \(e.height), transaction \(e.transaction.hex)")
+            }
+            if let consent {
+                let id = try Parse.hash(consent, "--consent")
+                guard let v = try await prove(Consent.recordKey(key, id).bytes, "consent"), let c = try? ConsentRecord(trustedCanonicalBytes: v) else {
+                    fail(LightClientError("light.absent", "consent \(consent) of \(patient) is proven absent at height \(client.head.height)"))
+                }
+                print("consent   \(id.hex) proven at height \(client.head.height): \(c.status.name), version \(c.version), to \(c.terms.grantees.map(\.value).joined(separator: ","))")
+            }
+        }
+        if let record {
+            let c = try Parse.hash(record, "--record")
+            guard let v = try await prove(Sharing.recordKey(c).bytes, "record"), let r = try? RecordEntry(trustedCanonicalBytes: v) else {
+                fail(LightClientError("light.absent", "record \(record) is proven absent at height \(client.head.height)"))
+            }
+            print("record    \(c.hex) proven: custodian \(r.custodian.value), \(r.category.name)\(r.erased ? ", erased" : "")")
+            if let organization {
+                guard let org = OrganizationID(organization) else { throw ValidationError("--organization: not an organisation id") }
+                let shared = try await prove(Sharing.shareKey(c, org).bytes, "share")
+                print("share     to \(organization) proven \(shared == nil ? "ABSENT" : "present") at height \(client.head.height)")
+            }
+        }
     }
 }

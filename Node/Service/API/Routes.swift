@@ -84,6 +84,7 @@ public struct NodeAPI: Sendable {
                 _ = try EventFilter(query: queryDictionary(request))
                 throw APIError(.upgradeRequired, "events.upgrade_required", "connect with a WebSocket client (Upgrade: websocket)")
             },
+            get("v1/light/headers") { request, _ in try lightHeaders(queryDictionary(request)) },
             get("v1/state/:key") { request, context in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
             },
@@ -358,6 +359,27 @@ public struct NodeAPI: Sendable {
         }
         return try json(R(commitment: c.hex, patient: Address(rec.patient).description, category: rec.category.name, custodian: rec.custodian.value,
                           registeredAt: rec.registeredAt.iso8601, erased: rec.erased, shares: shares))
+    }
+
+    /// Canonical headers with the certificates that finalised them, for light clients (which verify
+    /// everything themselves: the node is not trusted).
+    func lightHeaders(_ params: [String: String]) throws -> Response {
+        let from = try integer(params["from"], "from", default: 1, range: 0...Int.max)
+        let limit = try integer(params["limit"], "limit", default: 100, range: 1...1000)
+        struct H: Encodable { let height: UInt64; let header: String; let commit: String? }
+        struct Page: Encodable { let head: UInt64; let headers: [H] }
+        let head = try query.store.headHeight()
+        var out: [H] = []
+        var h = UInt64(from)
+        while out.count < limit && h <= head {
+            if h == 0 {
+                if let g = try query.store.genesisHeader() { out.append(H(height: 0, header: Hex.encode(g.canonicalBytes), commit: nil)) }
+            } else if let b = try query.store.block(at: h) {
+                out.append(H(height: h, header: Hex.encode(b.header.canonicalBytes), commit: try query.store.commit(at: h).map { Hex.encode($0.canonicalBytes) }))
+            }
+            h += 1
+        }
+        return try json(Page(head: head, headers: out))
     }
 
     func stateEntry(_ keyText: String, height: String?) throws -> Response {

@@ -5,7 +5,7 @@ public import MeridianCore
 /// full history is the history entries plus the current record); the patient's active consents
 /// are one bounded list that `authorize` reads.
 public enum Consent {
-    static func recordKey(_ patient: PublicKey, _ id: Bytes32) -> StateKey { StateKey("consent/record").appending(patient).appending(id) }
+    public static func recordKey(_ patient: PublicKey, _ id: Bytes32) -> StateKey { StateKey("consent/record").appending(patient).appending(id) }
     static func historyKey(_ id: Bytes32, _ version: UInt32) -> StateKey { StateKey("consent/history").appending(id).appending(UInt64(version)) }
     static func activeKey(_ patient: PublicKey) -> StateKey { StateKey("consent/active").appending(patient) }
 

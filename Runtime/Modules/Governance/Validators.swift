@@ -15,7 +15,7 @@ public struct Validator: Hashable, Sendable, Canonical, Comparable {
 
 /// The validator set in state, sorted by key.
 public enum Validators {
-    static let setKey = StateKey("governance/validators")
+    public static let setKey = StateKey("governance/validators")
     public static let maxValidators = 128
     public static let maxPower: UInt64 = 1 << 40
 

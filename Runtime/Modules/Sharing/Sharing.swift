@@ -62,9 +62,9 @@ public struct ShareEntry: Hashable, Sendable, Canonical {
 /// Records, access requests and disclosures. Each writes its audit entry in the same
 /// transaction; a denied request or share still succeeds as a transaction, so the denial is on chain.
 public enum Sharing {
-    static func recordKey(_ commitment: Bytes32) -> StateKey { StateKey("sharing/record").appending(commitment) }
+    public static func recordKey(_ commitment: Bytes32) -> StateKey { StateKey("sharing/record").appending(commitment) }
     static func patientRecordIndexKey(_ patient: PublicKey, _ commitment: Bytes32) -> StateKey { StateKey("sharing/patient_records").appending(patient).appending(commitment) }
-    static func shareKey(_ record: Bytes32, _ org: OrganizationID) -> StateKey { StateKey("sharing/share").appending(record).appending(org.value) }
+    public static func shareKey(_ record: Bytes32, _ org: OrganizationID) -> StateKey { StateKey("sharing/share").appending(record).appending(org.value) }
 
     public static func recordsPrefix(of patient: PublicKey) -> [UInt8] { StateKey("sharing/patient_records").appending(patient).bytes }
     public static func sharesPrefix(of record: Bytes32) -> [UInt8] { StateKey("sharing/share").appending(record).bytes }
