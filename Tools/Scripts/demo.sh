@@ -80,6 +80,10 @@ run "$BIN/meridian-audit" transfers
 run "$BIN/meridian-audit" break-glass
 run "$BIN/meridian-audit" denied
 
+say "   The Portuguese regulator's light client: every header from genesis, then Maria's break-glass entry and her record, proven"
+MARIA=$(wallet address --keystore "$DATA_DIR/wallets/maria.json")
+run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 3 --record "$MARIA_PROBLEMS"
+
 say "7. Maria's wallet: who accessed my data"
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 
