@@ -104,6 +104,14 @@ public final class Mempool: Sendable {
         }
     }
 
+    /// The nonce `key`'s next transaction must carry: after the state's and any still pending.
+    public func nextNonce(for key: PublicKey, stateNonce: UInt64) -> UInt64 {
+        state.withLock { s in
+            let pending = (s.byAccount[key] ?? []).compactMap { s.byHash[$0]?.tx.transaction.nonce }.filter { $0 >= stateNonce }
+            return pending.max().map { $0 + 1 } ?? stateNonce
+        }
+    }
+
     /// Up to `maxCount` transactions (and `maxBytes`), oldest first; an account's transactions
     /// stay in nonce order because only next-nonce transactions are admitted.
     public func reap(maxCount: Int, maxBytes: Int) -> [SignedTransaction] {

@@ -170,6 +170,17 @@ extension ChainService: ConsensusChain {
         return (block, certificate)
     }
 
+    public func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) -> [UInt8]? {
+        let reader = CommittedStateReader(state)
+        guard (try? reader.read(EvidenceRecord.self, Evidence.key(evidence.first))) ?? nil == nil,
+              let stateNonce = try? Accounts.nonce(of: signer.publicKey, in: reader) else { return nil }
+        let nonce = mempool.nextNonce(for: signer.publicKey, stateNonce: stateNonce)
+        guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: .submitEvidence(evidence)), with: signer) else { return nil }
+        let bytes = stx.canonicalBytes
+        guard (try? mempool.admit(stx, size: bytes.count, accounts: query)) != nil else { return nil }
+        return bytes
+    }
+
     public func admitGossiped(_ bytes: [UInt8]) -> Bool {
         guard let stx = try? SignedTransaction.decodeSubmitted(bytes) else { return false }
         return (try? mempool.admit(stx, size: bytes.count, accounts: query)) != nil

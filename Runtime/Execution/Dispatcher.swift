@@ -18,6 +18,7 @@ enum Dispatcher {
         case .shareRecord(let c): return (try Sharing.shareRecord(c, ctx), nil)
         case .propose(let a): return (nil, try Governance.propose(a, ctx))
         case .vote(let v): try Governance.vote(v, ctx)
+        case .submitEvidence(let e): try Evidence.submit(e, ctx)
         }
         return (nil, nil)
     }

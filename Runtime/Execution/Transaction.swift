@@ -17,6 +17,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case shareRecord(Sharing.ShareRecord)
     case propose(GovernanceAction)
     case vote(Governance.Vote)
+    case submitEvidence(EquivocationEvidence)
 
     public var name: String {
         switch self {
@@ -33,6 +34,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .shareRecord: "sharing.share_record"
         case .propose: "governance.propose"
         case .vote: "governance.vote"
+        case .submitEvidence: "consensus.submit_evidence"
         }
     }
 
@@ -51,6 +53,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .shareRecord(let c): w.write(varint: 22); w.write(c)
         case .propose(let c): w.write(varint: 30); w.write(c)
         case .vote(let c): w.write(varint: 31); w.write(c)
+        case .submitEvidence(let e): w.write(varint: 40); w.write(e)
         }
     }
 
@@ -70,6 +73,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 22: self = .shareRecord(try r.read(Sharing.ShareRecord.self))
         case 30: self = .propose(try r.read(GovernanceAction.self))
         case 31: self = .vote(try r.read(Governance.Vote.self))
+        case 40: self = .submitEvidence(try r.read(EquivocationEvidence.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)
         }
     }

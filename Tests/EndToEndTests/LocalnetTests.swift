@@ -8,6 +8,8 @@ import MeridianRuntime
 import MeridianClient
 import MeridianDemo
 import MeridianP2P
+import MeridianConsensus
+import MeridianConsensusDriver
 
 /// A network of real `meridian-node` validator processes on loopback, each with its own data
 /// directory and OS-chosen ports.
@@ -138,5 +140,39 @@ final class Localnet: @unchecked Sendable {
             #expect((consensus?["peers"] as? Int ?? 0) == 0, "the outsider is never a peer")
         }
         #expect(outsider.refusalCounts["p2p.unreachable"] == nil, "the validator was reachable; it refused the handshake")
+    }
+
+    /// A copy of a validator's key signing two different votes for one step (double signing) is
+    /// caught by the honest validators, put on chain, and listed for regulators.
+    @Test func aDoubleSigningKeyIsCaughtAndPutOnChain() async throws {
+        let net = try await Localnet(label: "double-sign")
+        for i in 0..<3 { try await net.nodes[i].start(blockIntervalMilliseconds: 200) }   // 3 of 4: a quorum
+        defer { for n in net.nodes { n.stop() } }
+        try await net.waitHeight(2, nodes: [0, 1, 2])
+        let stolen = DemoCast.staff("clinique-leman", "validator")
+        let copy = P2PNetwork(nodeKey: stolen, chainID: DemoCast.chainID) { _ in true }
+        let dial = Task { await copy.maintain(host: "127.0.0.1", port: net.p2pPorts[0]) }
+        defer { dial.cancel() }
+        let dir = try TemporaryDirectory("double-sign")
+        let deadline = Date().addingTimeInterval(60)
+        var listed = ""
+        while !listed.contains(Address(stolen.publicKey).description) {
+            guard Date() < deadline else { throw HarnessError("no evidence on chain within 60 s") }
+            let ribeira = DemoCast.staff("hospital-ribeira", "validator").publicKey
+            if copy.peers.contains(ribeira) {
+                let c = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any] ?? [:]
+                let height = UInt64(c["height"] as? Int ?? 0), round = UInt32(c["round"] as? Int ?? 0) + 1
+                for value in [SHA256.hash(Array("one".utf8)), SHA256.hash(Array("two".utf8))] {
+                    let v = Vote(kind: .prevote, height: height, round: round, value: value, validator: stolen.publicKey)
+                    copy.send(WireMessage.vote(SignedVote(vote: v, signature: try stolen.sign(voteSigningHash(v, chainID: DemoCast.chainID)))).canonicalBytes,
+                              to: ribeira)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            listed = try run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString], in: dir).stdout
+        }
+        let detector = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
+        #expect((detector?["evidence"] as? Int ?? 0) >= 1, "the validator that saw both votes keeps the evidence")
+        #expect(listed.contains("prevote"), "\(listed)")
     }
 }

@@ -14,7 +14,7 @@ import MeridianClient
 struct AuditTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-audit", abstract: "Regulators' audit queries and reports.",
-        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, Verify.self])
+        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, EvidenceCommand.self, Verify.self])
 }
 
 enum Format: String, ExpressibleByArgument { case table, csv, json }
@@ -136,6 +136,25 @@ struct Denied: AsyncParsableCommand {
         let rows = denied.map { [$0.time, $0.organization, $0.patient, $0.purpose, $0.category, $0.decision.reason,
                                  ($0.decision.sourceCountry ?? "?") + "→" + ($0.decision.destinationCountry ?? "?"), String($0.height), $0.transaction] }
         filters.print(["time", "organisation", "patient", "purpose", "category", "reason", "route", "block", "transaction"], rows, json: try jsonData(denied))
+    }
+}
+
+struct EvidenceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "evidence", abstract: "Validators caught double-signing (equivocation evidence on chain).")
+    @Option(help: "Node API address.") var node: String?
+    @Option(help: "Output: table, csv or json.") var format: Format = .table
+    struct E: Codable { let validator: String; let height: UInt64; let round: UInt32; let reportedBy: String; let recordedAt: UInt64
+        let votes: [V]; struct V: Codable { let kind: String; let value: String?; let signature: String } }
+    func run() async throws {
+        let rows = try await NodeClient.resolve(node).get("/v1/evidence", as: [E].self)
+        let table = rows.map { [$0.validator, String($0.height), String($0.round), $0.votes.first?.kind ?? "",
+                                $0.votes.map { $0.value.map { String($0.prefix(16)) } ?? "nil" }.joined(separator: " vs "), $0.reportedBy, String($0.recordedAt)] }
+        let header = ["validator", "height", "round", "vote", "values", "reported by", "recorded at block"]
+        switch format {
+        case .table: print(rows.isEmpty ? "no evidence on chain" : Output.table(header, table))
+        case .csv: print(Output.csv(header, table))
+        case .json: print(String(decoding: try jsonData(rows), as: UTF8.self))
+        }
     }
 }
 

@@ -3,6 +3,7 @@ public import Logging
 public import MeridianCore
 public import MeridianConsensus
 public import MeridianRuntime
+public import MeridianModules
 public import MeridianP2P
 import Synchronization
 
@@ -24,6 +25,9 @@ public protocol ConsensusChain: Sendable {
     func committed(at height: UInt64) async throws -> (Block, CommitCertificate)?
     /// Admits a transaction a peer gossiped (hostile input: refused silently).
     func admitGossiped(_ bytes: [UInt8]) async -> Bool
+    /// Signs (with `signer`) and admits a transaction putting the evidence on chain; returns its
+    /// bytes for gossip, or nil if the chain already holds this evidence or it was not admitted.
+    func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) async -> [UInt8]?
 }
 
 /// A write-ahead-log record: what the driver fed to the core (blocks included, so a restarted
@@ -279,10 +283,16 @@ public actor ConsensusDriver {
             logger.info("finalised", metadata: ["height": "\(height)", "round": "\(round)", "block": "\(value.hex.prefix(16))", "txs": "\(block.transactions.count)"])
             try await startHeight(recovering: false)
         case .evidence(let a, let b):
-            if evidence.count < Self.maxEvidence, let sa = signatures[a], let sb = signatures[b] {
-                evidence.append([SignedVote(vote: a, signature: sa), SignedVote(vote: b, signature: sb)])
-            }
             logger.warning("equivocation", metadata: ["validator": "\(Address(a.validator))", "first": "\(a)", "second": "\(b)"])
+            guard evidence.count < Self.maxEvidence, let sa = signatures[a], let sb = signatures[b] else { return }
+            evidence.append([SignedVote(vote: a, signature: sa), SignedVote(vote: b, signature: sb)])
+            // Kept, and put on chain (where regulators see it) by a transaction gossiped like any other.
+            func record(_ v: Vote, _ s: Bytes64) -> SignedConsensusVote {
+                SignedConsensusVote(kind: v.kind.rawValue, height: v.height, round: v.round, value: v.value, validator: v.validator, signature: s)
+            }
+            if let bytes = await chain.submitEvidence(EquivocationEvidence(first: record(a, sa), second: record(b, sb)), signer: key) {
+                network.broadcast(WireMessage.transaction(bytes).canonicalBytes)
+            }
         }
     }
 

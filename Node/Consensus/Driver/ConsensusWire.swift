@@ -1,20 +1,15 @@
 public import MeridianCore
 public import MeridianConsensus
 public import MeridianRuntime
+public import MeridianModules
 
-/// What a validator signs for a vote. A precommit for a block signs exactly the commit
-/// certificate's message (`CommitCertificate.precommitMessage`), so the precommits that decide a
-/// block are its certificate; prevotes and nil precommits sign a tagged message of their own.
+/// What a validator signs for a vote: the runtime's definition (`SignedConsensusVote.signingHash`),
+/// so that evidence built from these signatures verifies on chain.
 public func voteSigningHash(_ v: Vote, chainID: String) -> Bytes32 {
-    if v.kind == .precommit, let block = v.value {
-        return CommitCertificate.precommitMessage(chainID: chainID, height: v.height, round: v.round, blockHash: block)
-    }
-    var w = CanonicalWriter()
-    w.write(chainID); w.write(v.kind.rawValue); w.write(varint: v.height); w.write(v.round); w.write(v.value)
-    return SHA256.tagged("meridian/vote", w.bytes)
+    SignedConsensusVote.signingHash(chainID: chainID, kind: v.kind.rawValue, height: v.height, round: v.round, value: v.value)
 }
 
-public func proposalSigningHash(_ p: Proposal, chainID: String) -> Bytes32 {
+public func proposalSigningHash(_ p: MeridianConsensus.Proposal, chainID: String) -> Bytes32 {
     var w = CanonicalWriter()
     w.write(chainID); w.write(varint: p.height); w.write(p.round); w.write(p.value)
     w.write(varint: UInt64(bitPattern: Int64(p.validRound)))
@@ -34,7 +29,7 @@ extension Vote: CanonicalEncodable, CanonicalDecodable {
     }
 }
 
-extension Proposal: CanonicalEncodable, CanonicalDecodable {
+extension MeridianConsensus.Proposal: CanonicalEncodable, CanonicalDecodable {
     public func encode(to w: inout CanonicalWriter) {
         w.write(varint: height); w.write(round); w.write(value); w.write(varint: UInt64(bitPattern: Int64(validRound))); w.write(proposer)
     }
@@ -58,12 +53,12 @@ public struct SignedVote: Hashable, Sendable, Canonical {
 
 /// A proposal with its signature by the proposer.
 public struct SignedProposal: Hashable, Sendable, Canonical {
-    public let proposal: Proposal
+    public let proposal: MeridianConsensus.Proposal
     public let signature: Bytes64
-    public init(proposal: Proposal, signature: Bytes64) { self.proposal = proposal; self.signature = signature }
+    public init(proposal: MeridianConsensus.Proposal, signature: Bytes64) { self.proposal = proposal; self.signature = signature }
     public func isValid(chainID: String) -> Bool { proposal.proposer.verify(signature, message: proposalSigningHash(proposal, chainID: chainID)) }
     public func encode(to w: inout CanonicalWriter) { w.write(proposal); w.write(signature) }
-    public init(from r: inout CanonicalReader) throws(CodecError) { proposal = try r.read(Proposal.self); signature = try r.readBytes64("proposal.signature") }
+    public init(from r: inout CanonicalReader) throws(CodecError) { proposal = try r.read(MeridianConsensus.Proposal.self); signature = try r.readBytes64("proposal.signature") }
 }
 
 /// Everything validators say to each other. One canonical encoding, like everything signed.

@@ -40,6 +40,7 @@ public enum JSONView {
             case .recordShared(let r, let o): d["record"] = r.hex; d["organization"] = o.value
             case .proposalChanged(let id, let s, let h): d["proposal"] = id.hex; d["status"] = s.name; if let h { d["effectiveHeight"] = String(h) }
             case .governanceVote(let id, let v, let a): d["proposal"] = id.hex; d["voter"] = Address(v).description; d["approve"] = String(a)
+            case .evidenceRecorded(let v, let h): d["validator"] = Address(v).description; d["height"] = String(h)
             }
             detail = d
         }

@@ -84,6 +84,7 @@ public struct NodeAPI: Sendable {
                 _ = try EventFilter(query: queryDictionary(request))
                 throw APIError(.upgradeRequired, "events.upgrade_required", "connect with a WebSocket client (Upgrade: websocket)")
             },
+            get("v1/evidence") { _, _ in try evidence() },
             get("v1/light/headers") { request, _ in try lightHeaders(queryDictionary(request)) },
             get("v1/state/:key") { request, context in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
@@ -359,6 +360,19 @@ public struct NodeAPI: Sendable {
         }
         return try json(R(commitment: c.hex, patient: Address(rec.patient).description, category: rec.category.name, custodian: rec.custodian.value,
                           registeredAt: rec.registeredAt.iso8601, erased: rec.erased, shares: shares))
+    }
+
+    /// Equivocation evidence on chain: which validator double-signed which step, who reported it.
+    func evidence() throws -> Response {
+        struct V: Encodable { let kind: String; let value: String?; let signature: String }
+        struct E: Encodable { let validator: String; let height: UInt64; let round: UInt32; let votes: [V]; let reportedBy: String; let recordedAt: UInt64 }
+        let rows = try query.store.stateStorage.scan(prefix: Evidence.prefix, from: nil, limit: 10_000)
+        return try json(try rows.map { row in
+            let r = try EvidenceRecord(trustedCanonicalBytes: row.value)
+            let votes = [r.evidence.first, r.evidence.second].map { V(kind: $0.kind == 1 ? "prevote" : "precommit", value: $0.value?.hex, signature: $0.signature.hex) }
+            return E(validator: Address(r.evidence.first.validator).description, height: r.evidence.first.height, round: r.evidence.first.round,
+                     votes: votes, reportedBy: Address(r.reportedBy).description, recordedAt: r.recordedAt)
+        })
     }
 
     /// Canonical headers with the certificates that finalised them, for light clients (which verify

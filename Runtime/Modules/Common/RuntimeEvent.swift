@@ -13,6 +13,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     case recordShared(record: Bytes32, recipientOrganization: OrganizationID)
     case proposalChanged(proposal: Bytes32, status: ProposalStatus, effectiveHeight: UInt64?)
     case governanceVote(proposal: Bytes32, voter: PublicKey, approve: Bool)
+    /// Evidence that `validator` equivocated at `height` was put on chain.
+    case evidenceRecorded(validator: PublicKey, height: UInt64)
 
     /// A short stable name for filtering streams.
     public var kind: String {
@@ -27,6 +29,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .recordShared: "record.shared"
         case .proposalChanged: "governance.proposal"
         case .governanceVote: "governance.vote"
+        case .evidenceRecorded: "consensus.evidence"
         }
     }
 
@@ -51,6 +54,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .recordShared(let r, let o): w.write(varint: 7); w.write(r); w.write(o)
         case .proposalChanged(let id, let s, let h): w.write(varint: 8); w.write(id); w.write(s); w.write(h)
         case .governanceVote(let id, let v, let a): w.write(varint: 9); w.write(id); w.write(v); w.write(a)
+        case .evidenceRecorded(let v, let h): w.write(varint: 10); w.write(v); w.write(varint: h)
         }
     }
 
@@ -67,6 +71,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case 7: self = .recordShared(record: try r.readBytes32(), recipientOrganization: try r.read(OrganizationID.self))
         case 8: self = .proposalChanged(proposal: try r.readBytes32(), status: try r.read(ProposalStatus.self), effectiveHeight: try r.readOptional(UInt64.self))
         case 9: self = .governanceVote(proposal: try r.readBytes32(), voter: try r.read(PublicKey.self), approve: try r.readBool())
+        case 10: self = .evidenceRecorded(validator: try r.read(PublicKey.self), height: try r.readVarint())
         default: throw CodecError(.unknownVariant, field: "event", offset: at)
         }
     }

@@ -106,6 +106,7 @@ import MeridianDemo
             good(.get, "/v1/records/{commitment}", "/v1/records/\(record.hex)"),
             bad(.get, "/v1/records/{commitment}", "/v1/records/\(consent.hex)"),
             bad(.get, "/v1/events", "/v1/events"), bad(.get, "/v1/events", "/v1/events?kind=nonsense"),
+            good(.get, "/v1/evidence", "/v1/evidence"),
             good(.get, "/v1/light/headers", "/v1/light/headers?from=0&limit=3"), bad(.get, "/v1/light/headers", "/v1/light/headers?limit=0"),
             good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)"), good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=1"),
             bad(.get, "/v1/state/{key}", "/v1/state/not-hex"), bad(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=99999"),
