@@ -1,4 +1,6 @@
 public import Prometheus
+public import MeridianConsensusDriver
+import Synchronization
 
 /// The node's Prometheus metrics (served at `/metrics`).
 public final class NodeMetrics: Sendable {
@@ -23,6 +25,31 @@ public final class NodeMetrics: Sendable {
         apiSeconds = registry.makeValueHistogram(name: "meridian_api_request_seconds",
                                                  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
                                                  help: "API request latency")
+    }
+
+    /// Consensus series, refreshed from the driver's status at each scrape.
+    public func refresh(from c: ConsensusDriver.Status) {
+        registry.makeGauge(name: "meridian_consensus_height", help: "Height consensus is working on").set(Double(c.height))
+        registry.makeGauge(name: "meridian_consensus_round", help: "Current round").set(Double(c.round))
+        let steps = ["starting", "propose", "prevote", "precommit", "commit"]
+        registry.makeGauge(name: "meridian_consensus_step", help: "Current step: 0 starting, 1 propose, 2 prevote, 3 precommit, 4 commit")
+            .set(Double(steps.firstIndex(of: c.step) ?? 0))
+        registry.makeGauge(name: "meridian_p2p_peers", help: "Connected, authenticated peers").set(Double(c.peers))
+        registry.makeGauge(name: "meridian_consensus_evidence", help: "Equivocations this node saw").set(Double(c.evidence))
+        registry.makeGauge(name: "meridian_consensus_syncing", help: "1 while catching up from peers").set(Double(c.syncing ? 1 : 0))
+        registry.makeGauge(name: "meridian_consensus_heights_decided", help: "Heights finalised by consensus").set(Double(c.heightsDecided))
+        registry.makeGauge(name: "meridian_consensus_rounds_per_height", help: "Mean rounds per finalised height")
+            .set(c.heightsDecided == 0 ? 0 : Double(c.roundsTotal) / Double(c.heightsDecided))
+        for (step, seconds) in c.stepSeconds {
+            registry.makeGauge(name: "meridian_consensus_step_seconds", labels: [("step", step)], help: "Seconds spent in each step, all heights").set(seconds)
+        }
+        for (validator, missed) in c.missedPrecommits {
+            registry.makeGauge(name: "meridian_consensus_missed_precommits", labels: [("validator", validator)],
+                               help: "Finalised blocks whose certificate lacks this validator's precommit").set(Double(missed))
+        }
+        for (reason, n) in c.connectionRefusals {
+            registry.makeGauge(name: "meridian_p2p_connections_closed", labels: [("reason", reason)], help: "P2P connections refused or closed, by reason").set(Double(n))
+        }
     }
 
     func recordBlock(height h: UInt64, transactions: Int, seconds: Double) {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import NIOCore
 import NIOPosix
@@ -115,6 +118,14 @@ final class Localnet: @unchecked Sendable {
         let dir = try TemporaryDirectory("localnet-verify")
         let verified = try run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString], in: dir)
         #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
+        // Consensus metrics for Prometheus.
+        var request = URLRequest(url: URL(string: "/metrics", relativeTo: try net.nodes[0].api().base)!)
+        request.httpMethod = "GET"
+        let metricsText = String(decoding: try await URLSession.shared.data(for: request).0, as: UTF8.self)
+        for series in ["meridian_consensus_round", "meridian_consensus_step", "meridian_p2p_peers 3", "meridian_consensus_rounds_per_height",
+                       "meridian_consensus_step_seconds{step=\"prevote\"}", "meridian_consensus_missed_precommits{validator=", "meridian_consensus_evidence"] {
+            #expect(metricsText.contains(series), "metrics lack \(series)")
+        }
         let status = try await http(try net.nodes[2].api(), "GET", "/v1/status").1
         #expect(status["mode"] as? String == "consensus")
         #expect((status["consensus"] as? [String: Any])?["peers"] as? Int == 3)

@@ -92,6 +92,13 @@ public actor ConsensusDriver {
         public var refusedMessages: Int = 0
         /// P2P connections refused or closed, by reason (e.g. `p2p.not_allowed`, `p2p.rate_limited`).
         public var connectionRefusals: [String: Int] = [:]
+        /// Heights this node finalised by consensus (not by catch-up), and the rounds they took in all.
+        public var heightsDecided: UInt64 = 0
+        public var roundsTotal: UInt64 = 0
+        /// Per validator address: decided blocks whose certificate lacks its precommit.
+        public var missedPrecommits: [String: Int] = [:]
+        /// Seconds spent in each step, summed over all heights.
+        public var stepSeconds: [String: Double] = [:]
     }
 
     public static let gossipMilliseconds = 300
@@ -123,6 +130,8 @@ public actor ConsensusDriver {
     private let inputs: AsyncStream<Input>
     private let inputContinuation: AsyncStream<Input>.Continuation
     private nonisolated let statusBox = Mutex(Status())
+    private var stepStarted = ContinuousClock.now
+    private var lastStep = "starting"
 
     public init(chain: any ConsensusChain, key: PrivateKey, network: P2PNetwork, walPath: String, guardPath: String,
                 timeouts: ConsensusTimeouts, blockIntervalMilliseconds: UInt64, logger: Logger) throws {
@@ -173,9 +182,18 @@ public actor ConsensusDriver {
 
     private func publishStatus() {
         let c = core
+        let step = switch c.step { case .propose: "propose"; case .prevote: "prevote"; case .precommit: "precommit"; case .decided: "commit" }
+        var elapsed: (String, Double)?
+        if step != lastStep {
+            let now = ContinuousClock.now
+            let d = now - stepStarted
+            elapsed = (lastStep, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+            stepStarted = now; lastStep = step
+        }
         statusBox.withLock { s in
             s.height = c.height; s.round = c.round
-            s.step = switch c.step { case .propose: "propose"; case .prevote: "prevote"; case .precommit: "precommit"; case .decided: "commit" }
+            s.step = step
+            if let (name, seconds) = elapsed { s.stepSeconds[name, default: 0] += seconds }
             s.peers = network.peers.count; s.evidence = evidence.count
             s.connectionRefusals = network.refusalCounts
         }
@@ -279,7 +297,13 @@ public actor ConsensusDriver {
                     .sorted { $0.validator < $1.validator })
             try await chain.commit(block, certificate: certificate)
             lastCommitInstant = ContinuousClock.now
-            statusBox.withLock { $0.roundsLastHeight = round; $0.lastDecisionUnixMilliseconds = UInt64(Date().timeIntervalSince1970 * 1000) }
+            let signed = Set(certificate.signatures.map(\.validator))
+            let missed = powers.map(\.key).filter { !signed.contains($0) }.map { Address($0).description }
+            statusBox.withLock { s in
+                s.roundsLastHeight = round; s.lastDecisionUnixMilliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
+                s.heightsDecided += 1; s.roundsTotal += UInt64(round) + 1
+                for m in missed { s.missedPrecommits[m, default: 0] += 1 }
+            }
             logger.info("finalised", metadata: ["height": "\(height)", "round": "\(round)", "block": "\(value.hex.prefix(16))", "txs": "\(block.transactions.count)"])
             try await startHeight(recovering: false)
         case .evidence(let a, let b):

@@ -49,11 +49,12 @@ public struct NodeAPI: Sendable {
     public func routes() -> [Route] {
         func get(_ path: String, _ h: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Route { Route(method: .get, path: path, handler: h) }
         func post(_ path: String, _ h: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Route { Route(method: .post, path: path, handler: h) }
-        let metrics = self.metrics, openAPIDocument = self.openAPIDocument
+        let metrics = self.metrics, openAPIDocument = self.openAPIDocument, consensusStatus = self.consensusStatus
         return [
             get("health") { _, _ in try json(["status": "ok"]) },
             get("metrics") { _, _ in
-                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                if let c = consensusStatus?() { metrics.refresh(from: c) }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                          body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
             },
             get("openapi.yaml") { _, _ in
