@@ -133,7 +133,7 @@ let package = Package(
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo"], path: "Tools/GenesisTool",
                           swiftSettings: strict),
         .executableTarget(name: "MeridianBench",
-                          dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "CSecp256k1"],
+                          dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "MeridianClient", "CSecp256k1"],
                           path: "Tools/Bench", swiftSettings: strict),
         .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),

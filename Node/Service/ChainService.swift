@@ -181,7 +181,11 @@ extension ChainService: ConsensusChain {
         return bytes
     }
 
-    public func admitGossiped(_ bytes: [UInt8]) -> Bool {
+    public nonisolated func pendingTransactions() -> Int { mempool.count }
+
+    /// Nonisolated: admission needs only the mempool and committed reads (both thread-safe), so
+    /// gossiped transactions never wait for, or delay, block execution.
+    public nonisolated func admitGossiped(_ bytes: [UInt8]) -> Bool {
         guard let stx = try? SignedTransaction.decodeSubmitted(bytes) else { return false }
         return (try? mempool.admit(stx, size: bytes.count, accounts: query)) != nil
     }

@@ -140,31 +140,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     guard port > 0 else { throw BenchError("the node did not start") }
     let apiPort = port
 
-    // Pre-sign (both cores): `patients` fresh patients' registrations for the setup phase, then
-    // `count` consent grants — the transaction kind of the runtime's block benchmark, so the ratio
-    // to it compares like with like — `count / patients` per patient in nonce order.
-    let patients = max(1, count / 30)
-    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-    let keys = (0..<patients).map { _ in try! PrivateKey.generate() }
-    let perPatient = (count + patients - 1) / patients
-    let signed = Mutex(([[UInt8]](repeating: [], count: patients), [[[UInt8]]](repeating: [], count: patients)))
-    DispatchQueue.concurrentPerform(iterations: 2) { part in
-        for p in stride(from: part, to: patients, by: 2) {
-            let key = keys[p]
-            let attestation = try! clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: key.publicKey))
-            let registration = try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: 0,
-                call: .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation))), with: key).canonicalBytes
-            let grants = (0..<perPatient).map { n in
-                try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: UInt64(1 + n), call: .grantConsent(
-                    ConsentTerms(grantees: [OrganizationID(DemoCast.hospitals[(p + n) % 7].id)!], categories: [.problems, .medications, .allergies],
-                                 purposes: [.treat, .emergencyTreatment], countries: [CountryCode("JP")!, CountryCode("ES")!],
-                                 validFrom: Timestamp(iso8601: "2027-01-01")!, validUntil: Timestamp(iso8601: "2027-12-31")!, emergencyAccess: n % 2 == 0))),
-                    with: key).canonicalBytes
-            }
-            signed.withLock { $0.0[p] = registration; $0.1[p] = grants }
-        }
-    }
-    let (registrations, grants) = signed.withLock { $0 }
+    let (patients, perPatient, registrations, grants) = presignConsentLoad(count: count)
     let probe = try HTTPConnection(port: apiPort)
     func committedTotal() throws -> Int {
         let (_, body) = try probe.request("GET", "/metrics")
@@ -193,7 +169,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     let loading = Atomic<Bool>(true)
     let queryThread = Thread {
         guard let c = try? HTTPConnection(port: apiPort) else { return }
-        let path = "/v1/accounts/\(Address(clinician.publicKey))"
+        let path = "/v1/accounts/\(Address(DemoCast.staff("hospital-ribeira", "clinician").publicKey))"
         var local: [Double] = []
         while loading.load(ordering: .relaxed) {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -234,4 +210,33 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
                           queryP50Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.5),
                           queryP99Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.99),
                           queries: latencies.count, blocks: try height() - heightBefore)
+}
+
+/// Pre-signs a consent load on both cores: `count / 30` fresh patients' registrations (for an
+/// unmeasured setup phase), then `count` consent grants — the transaction kind of the runtime's block
+/// benchmark, so ratios compare like with like — 30 per patient in nonce order.
+func presignConsentLoad(count: Int) -> (patients: Int, perPatient: Int, registrations: [[UInt8]], grants: [[[UInt8]]]) {
+    let patients = max(1, count / 30)
+    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+    let keys = (0..<patients).map { _ in try! PrivateKey.generate() }
+    let perPatient = (count + patients - 1) / patients
+    let signed = Mutex(([[UInt8]](repeating: [], count: patients), [[[UInt8]]](repeating: [], count: patients)))
+    DispatchQueue.concurrentPerform(iterations: 2) { part in
+        for p in stride(from: part, to: patients, by: 2) {
+            let key = keys[p]
+            let attestation = try! clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: key.publicKey))
+            let registration = try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: 0,
+                call: .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation))), with: key).canonicalBytes
+            let grants = (0..<perPatient).map { n in
+                try! SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: UInt64(1 + n), call: .grantConsent(
+                    ConsentTerms(grantees: [OrganizationID(DemoCast.hospitals[(p + n) % 7].id)!], categories: [.problems, .medications, .allergies],
+                                 purposes: [.treat, .emergencyTreatment], countries: [CountryCode("JP")!, CountryCode("ES")!],
+                                 validFrom: Timestamp(iso8601: "2027-01-01")!, validUntil: Timestamp(iso8601: "2027-12-31")!, emergencyAccess: n % 2 == 0))),
+                    with: key).canonicalBytes
+            }
+            signed.withLock { $0.0[p] = registration; $0.1[p] = grants }
+        }
+    }
+    let (registrations, grants) = signed.withLock { $0 }
+    return (patients, perPatient, registrations, grants)
 }

@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet]\n".utf8)); exit(64)
     }
 }
 
@@ -67,6 +67,30 @@ print("machine: \(cpu), \(cores) cores")
                ratio: "\(fmt(r.committedPerSecond / ceiling * 100, 1))% of runtime"))
     report(Row(name: "node: account query latency under that load, p50 / p99 ms (\(r.queries) queries, medians of the rounds)",
                value: "\(fmt(r.queryP50Milliseconds, 2)) / \(fmt(r.queryP99Milliseconds, 2))", reference: "goal p99 < 10 ms", ratio: "p99 at \(fmt(r.queryP99Milliseconds / 10 * 100, 0))% of goal"))
+}
+
+/// Four validators on this machine under consent load, beside the signature ceiling of four
+/// validators sharing its cores (each validator checks every transaction's signature once).
+@MainActor func reportLocalnet(rawVerifyRate: Double) throws {
+    let r = try localnetBench(count: quick ? 6_000 : 20_000, offeredPerSecond: 1_000, latencySeconds: quick ? 5 : 10, idleSeconds: quick ? 5 : 15)
+    let ceiling = rawVerifyRate * Double(min(2, cores)) / 4
+    report(Row(name: "localnet: blocks per minute, 4 validators, no load (200 ms block interval)", value: fmt(r.blocksPerMinuteIdle),
+               reference: "one block per interval would be 300/min", ratio: "\(fmt(r.blocksPerMinuteIdle / 300 * 100, 0))% of the interval's rate"))
+    report(Row(name: "localnet: finalised tx/s, 4 validator processes + load generator on \(cores) cores (\(r.transactions) consent grants over 8 connections to all 4 APIs)",
+               value: fmt(r.finalisedPerSecond), reference: "goal ≥ 5,000/s; signature ceiling of 4 validators on \(min(2, cores)) cores in this run: \(fmt(ceiling))/s; CometBFT kvstore ~4,000/s, Besu QBFT 750-1,200/s (published)",
+               ratio: "\(fmt(r.finalisedPerSecond / ceiling * 100, 1))% of ceiling"))
+    report(Row(name: "localnet: submission-to-finality latency p50 / p99 ms at \(r.offeredPerSecond) tx/s offered (\(r.latencySamples) transactions)",
+               value: "\(fmt(r.latencyP50Milliseconds, 0)) / \(fmt(r.latencyP99Milliseconds, 0))", reference: "goal p50 < 1,000 ms, p99 < 2,000 ms",
+               ratio: "p99 at \(fmt(r.latencyP99Milliseconds / 2000 * 100, 0))% of goal"))
+}
+
+if only == "localnet" {
+    // A quick one-core verification rate for the ceiling (PublicKey.verify, keys parsed each time).
+    let k = try PrivateKey.generate()
+    let sigs = try (0..<2000).map { i -> (Bytes32, Bytes64) in let m = SHA256.hash([UInt8(i & 0xff), UInt8(i >> 8)]); return (m, try k.sign(m)) }
+    let verifyRate = rate(rounds: 3, units: sigs.count) { for (m, s) in sigs { precondition(k.publicKey.verify(s, message: m)) } }
+    try reportLocalnet(rawVerifyRate: verifyRate)
+    exit(0)
 }
 
 if only == "api" {
@@ -237,6 +261,7 @@ report(Row(name: "block execution + synced RocksDB commit of the block's state, 
 report(Row(name: "block execution tx/s, same, in-memory state", value: fmt(twoMem), reference: "same ceiling", ratio: "\(fmt(twoMem / ceiling * 100, 1))% of ceiling"))
 report(Row(name: "block execution tx/s, same, 1 signature thread, in-memory", value: fmt(oneThread), reference: "one-core ceiling \(fmt(rawRate))/s", ratio: "\(fmt(oneThread / rawRate * 100, 1))% of ceiling"))
 try reportNodeLoad(ceiling: twoRocks)
+try reportLocalnet(rawVerifyRate: rawRate)
 
 // MARK: Output.
 var md = """

@@ -10,6 +10,7 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
     public let status: Int
     public let code: String
     public let message: String
+    public init(status: Int, code: String, message: String) { self.status = status; self.code = code; self.message = message }
     public var description: String { status == 0 ? "\(code): \(message)" : "\(code): \(message) (HTTP \(status))" }
 }
 

@@ -43,26 +43,6 @@ func nodeBinary() throws -> String {
     return path
 }
 
-/// Ports the OS says are free now (bound to port 0, read, released).
-func freePorts(_ n: Int) throws -> [Int] {
-    var fds: [Int32] = [], ports: [Int] = []
-    defer { for fd in fds { close(fd) } }
-    for _ in 0..<n {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ValidationError("socket: \(errno)") }
-        fds.append(fd)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET); addr.sin_port = 0; addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw ValidationError("bind: \(errno)") }
-        ports.append(Int(UInt16(bigEndian: addr.sin_port)))
-    }
-    return ports
-}
-
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create the validators' data directories from the demo genesis.")
     @OptionGroup var dir: DirOption
@@ -75,7 +55,7 @@ struct Init: AsyncParsableCommand {
         guard (1...hospitals.count).contains(validators) else { throw ValidationError("--validators: 1 to \(hospitals.count)") }
         guard !FileManager.default.fileExists(atPath: dir.dir + "/localnet.json") else { throw ValidationError("\(dir.dir) already holds a localnet") }
         try FileManager.default.createDirectory(atPath: dir.dir, withIntermediateDirectories: true)
-        let ports = try freePorts(validators * 2)
+        let ports = try freeLoopbackPorts(validators * 2)
         let p2p = Array(ports.prefix(validators)), api = Array(ports.suffix(validators))
         var nodes: [Layout.Node] = []
         for i in 0..<validators {

@@ -28,6 +28,8 @@ public protocol ConsensusChain: Sendable {
     /// Signs (with `signer`) and admits a transaction putting the evidence on chain; returns its
     /// bytes for gossip, or nil if the chain already holds this evidence or it was not admitted.
     func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) async -> [UInt8]?
+    /// Transactions waiting in the mempool.
+    func pendingTransactions() async -> Int
 }
 
 /// A write-ahead-log record: what the driver fed to the core (blocks included, so a restarted
@@ -77,6 +79,8 @@ public actor ConsensusDriver {
         case transaction([UInt8])
         /// Time to build this node's proposal for (height, round).
         case buildDue(height: UInt64, round: UInt32)
+        /// Time to send the batch of transactions waiting for gossip.
+        case flushTransactions
     }
 
     /// What the node's status and metrics show of consensus.
@@ -117,6 +121,10 @@ public actor ConsensusDriver {
     let blockIntervalMilliseconds: UInt64
     private var lastCommitInstant = ContinuousClock.now
     private var nextHeight: [(PublicKey, WireMessage)] = []
+    /// Admitted transactions waiting to be gossiped (sent every `transactionBatchMilliseconds` or at
+    /// `WireMessage.maxTransactionsPerMessage`).
+    private var outgoingTransactions: [[UInt8]] = []
+    public static let transactionBatchMilliseconds = 10
     private var core: TendermintCore
     private var set: ValidatorSet?
     private var powers: [ValidatorPower] = []
@@ -153,10 +161,18 @@ public actor ConsensusDriver {
     /// Runs until the task is cancelled: recovers the current height from the WAL, then handles inputs.
     public func run() async throws {
         try await startHeight(recovering: true)
-        let network = self.network, continuation = self.inputContinuation
+        let network = self.network, continuation = self.inputContinuation, chain = self.chain
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await event in network.inbound { continuation.yield(.network(event.peer, event.message)) }
+                // Gossiped transactions are admitted here, beside the consensus loop (checking their
+                // signatures is most of a validator's work under load); everything else goes to the loop.
+                for await event in network.inbound {
+                    if event.message.first == 2, case .transactions(let batch)? = try? WireMessage(canonicalBytes: event.message) {
+                        for bytes in batch { _ = await chain.admitGossiped(bytes) }
+                    } else {
+                        continuation.yield(.network(event.peer, event.message))
+                    }
+                }
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -261,8 +277,10 @@ public actor ConsensusDriver {
         switch effect {
         case .buildProposal(let height, let round):
             if replaying { return }   // the WAL holds the built block if one was built
-            // Pace blocks: the first round's proposal waits for the block interval since the last commit.
-            let due = lastCommitInstant + .milliseconds(round == 0 ? Int(blockIntervalMilliseconds) : 0)
+            // Pace empty blocks: with nothing pending, the first round's proposal waits for the block
+            // interval since the last commit; with transactions waiting it is built at once.
+            let pending = await chain.pendingTransactions()
+            let due = lastCommitInstant + .milliseconds(round == 0 && pending == 0 ? Int(blockIntervalMilliseconds) : 0)
             if ContinuousClock.now >= due {
                 let block = try await chain.buildBlock(proposer: key.publicKey)
                 try await feed(.built(block, round: round))
@@ -315,7 +333,7 @@ public actor ConsensusDriver {
                 SignedConsensusVote(kind: v.kind.rawValue, height: v.height, round: v.round, value: v.value, validator: v.validator, signature: s)
             }
             if let bytes = await chain.submitEvidence(EquivocationEvidence(first: record(a, sa), second: record(b, sb)), signer: key) {
-                network.broadcast(WireMessage.transaction(bytes).canonicalBytes)
+                network.broadcast(WireMessage.transactions([bytes]).canonicalBytes)
             }
         }
     }
@@ -330,7 +348,14 @@ public actor ConsensusDriver {
         case .gossip:
             gossip()
         case .transaction(let bytes):
-            network.broadcast(WireMessage.transaction(bytes).canonicalBytes)
+            if outgoingTransactions.isEmpty {
+                let continuation = inputContinuation
+                Task { try? await Task.sleep(for: .milliseconds(Self.transactionBatchMilliseconds)); continuation.yield(.flushTransactions) }
+            }
+            outgoingTransactions.append(bytes)
+            if outgoingTransactions.count >= WireMessage.maxTransactionsPerMessage { flushTransactions() }
+        case .flushTransactions:
+            flushTransactions()
         case .buildDue(let height, let round):
             guard core.height == height, core.round == round, core.isAwaitingProposal else { return }
             let block = try await chain.buildBlock(proposer: key.publicKey)
@@ -340,6 +365,12 @@ public actor ConsensusDriver {
             do { message = try WireMessage(canonicalBytes: bytes) } catch { refused(); return }
             try await receive(message, from: peer)
         }
+    }
+
+    private func flushTransactions() {
+        guard !outgoingTransactions.isEmpty else { return }
+        network.broadcast(WireMessage.transactions(outgoingTransactions).canonicalBytes)
+        outgoingTransactions = []
     }
 
     private func refused() { statusBox.withLock { $0.refusedMessages += 1 } }
@@ -362,8 +393,8 @@ public actor ConsensusDriver {
             guard v.height == height, signatures[v] == nil else { return }
             guard set?.contains(v.validator) == true, sv.isValid(chainID: chain.chainID) else { refused(); return }
             try await feed(.vote(sv))
-        case .transaction(let bytes):
-            _ = await chain.admitGossiped(bytes)
+        case .transactions(let batch):
+            for bytes in batch { _ = await chain.admitGossiped(bytes) }
         case .syncRequest(let h):
             if let (block, certificate) = try await chain.committed(at: h) {
                 network.send(WireMessage.syncResponse(block, certificate).canonicalBytes, to: peer)

@@ -63,10 +63,13 @@ public struct SignedProposal: Hashable, Sendable, Canonical {
 
 /// Everything validators say to each other. One canonical encoding, like everything signed.
 public enum WireMessage: Sendable, Canonical {
+    /// Transactions in one gossip message at most.
+    public static let maxTransactionsPerMessage = 256
     case proposal(SignedProposal, Block)
     case vote(SignedVote)
-    /// A signed transaction (canonical bytes), gossiped from the node that admitted it.
-    case transaction([UInt8])
+    /// Signed transactions (canonical bytes) the sender admitted, gossiped in batches: one frame
+    /// for many transactions instead of one each.
+    case transactions([[UInt8]])
     /// "Send me block `height` and its certificate": a node that is behind.
     case syncRequest(height: UInt64)
     case syncResponse(Block, CommitCertificate)
@@ -75,7 +78,7 @@ public enum WireMessage: Sendable, Canonical {
         switch self {
         case .proposal(let p, let b): w.write(varint: 0); w.write(p); w.write(b)
         case .vote(let v): w.write(varint: 1); w.write(v)
-        case .transaction(let t): w.write(varint: 2); w.write(bytes: t)
+        case .transactions(let ts): w.write(varint: 2); w.write(varint: UInt64(ts.count)); for t in ts { w.write(bytes: t) }
         case .syncRequest(let h): w.write(varint: 3); w.write(varint: h)
         case .syncResponse(let b, let c): w.write(varint: 4); w.write(b); w.write(c)
         }
@@ -85,7 +88,11 @@ public enum WireMessage: Sendable, Canonical {
         switch try r.readVarint("wire.kind") {
         case 0: self = .proposal(try r.read(SignedProposal.self), try r.read(Block.self))
         case 1: self = .vote(try r.read(SignedVote.self))
-        case 2: self = .transaction(try r.readByteString("wire.transaction", max: SignedTransaction.maxEncodedBytes))
+        case 2:
+            let n = try r.readLength("wire.transactions", max: Self.maxTransactionsPerMessage)
+            var ts: [[UInt8]] = []
+            for _ in 0..<n { ts.append(try r.readByteString("wire.transaction", max: SignedTransaction.maxEncodedBytes)) }
+            self = .transactions(ts)
         case 3: self = .syncRequest(height: try r.readVarint("wire.height"))
         case 4: self = .syncResponse(try r.read(Block.self), try r.read(CommitCertificate.self))
         default: throw CodecError(.unknownVariant, field: "wire.kind", offset: r.offset)

@@ -1,0 +1,154 @@
+// Four validator processes (the release `meridian-node`) running Tendermint over P2P on loopback,
+// all on this machine's cores together with the load generator: blocks per minute with no load,
+// sustained finalised consent transactions per second, and submission-to-finality latency at a
+// paced offered load.
+import Foundation
+import Dispatch
+import Synchronization
+import MeridianCore
+import MeridianRuntime
+import MeridianDemo
+import MeridianClient
+
+struct LocalnetLoadResult {
+    let blocksPerMinuteIdle: Double
+    let transactions: Int
+    let finalisedPerSecond: Double
+    let offeredPerSecond: Int
+    let latencyP50Milliseconds: Double
+    let latencyP99Milliseconds: Double
+    let latencySamples: Int
+}
+
+func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleSeconds: Int) throws -> LocalnetLoadResult {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw BenchError("\(binary) missing: swift build -c release") }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-localnet-bench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let genesis = dir.appendingPathComponent("genesis.json").path
+    try JSONEncoder().encode(DemoCast.genesisSpec()).write(to: URL(fileURLWithPath: genesis))
+    let env = ProcessInfo.processInfo.environment.merging(["MERIDIAN_PASSPHRASE": "bench-passphrase"]) { $1 }
+    let hospitals = DemoCast.hospitals.filter(\.validator).map(\.id)
+    let ports = try freeLoopbackPorts(hospitals.count * 2)
+    let p2p = Array(ports.prefix(hospitals.count)), api = Array(ports.suffix(hospitals.count))
+    var processes: [Process] = []
+    defer { for p in processes { p.terminate() }; for p in processes { p.waitUntilExit() } }
+    for (i, hospital) in hospitals.enumerated() {
+        let dataDir = dir.appendingPathComponent("node-\(i)").path
+        let peers = p2p.indices.filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2p[$0])"] }
+        let initProcess = Process()
+        initProcess.executableURL = URL(fileURLWithPath: binary)
+        initProcess.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validator", hospital, "--p2p-port", String(p2p[i]),
+                                 "--api-port", String(api[i]), "--block-interval-ms", "200"] + peers
+        initProcess.environment = env; initProcess.standardOutput = FileHandle.nullDevice
+        try initProcess.run(); initProcess.waitUntilExit()
+        guard initProcess.terminationStatus == 0 else { throw BenchError("init of \(hospital) failed") }
+        let configPath = dataDir + "/node.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+        config["maxBlockTransactions"] = 5000
+        config["mempool"] = ["maxTransactions": 100_000, "maxBytes": 256 << 20, "maxPerAccount": 256]
+        config["consensus"] = ["proposeMilliseconds": 2000, "prevoteMilliseconds": 1000, "precommitMilliseconds": 1000]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        let node = Process()
+        node.executableURL = URL(fileURLWithPath: binary)
+        node.arguments = ["start", "--data-dir", dataDir, "--log-level", "warning"]
+        node.environment = env; node.standardOutput = FileHandle.nullDevice; node.standardError = FileHandle.nullDevice
+        try node.run()
+        processes.append(node)
+    }
+    func connect(_ port: Int) throws -> HTTPConnection {
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            if let c = try? HTTPConnection(port: port), (try? c.request("GET", "/health"))?.0 == 200 { return c }
+            guard Date() < deadline else { throw BenchError("validator on port \(port) did not start") }
+            usleep(50_000)
+        }
+    }
+    let probe = try connect(api[0])
+    for port in api.dropFirst() { _ = try connect(port) }
+    func height() throws -> Int {
+        (try JSONSerialization.jsonObject(with: Data(try probe.request("GET", "/v1/status").1)) as? [String: Any])?["height"] as? Int ?? 0
+    }
+    func committedTotal() throws -> Int {
+        let line = String(decoding: try probe.request("GET", "/metrics").1, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
+    }
+
+    // Blocks per minute with no load.
+    while try height() < 2 { usleep(50_000) }
+    let idleStart = DispatchTime.now().uptimeNanoseconds, h0 = try height()
+    sleep(UInt32(idleSeconds))
+    let h1 = try height()
+    let blocksPerMinute = Double(h1 - h0) / (Double(DispatchTime.now().uptimeNanoseconds - idleStart) / 60e9)
+
+    // Pre-signed loads: one for throughput, one (other patients) for latency; patients registered first.
+    let latencyCount = offeredPerSecond * latencySeconds
+    let throughput = presignConsentLoad(count: count), paced = presignConsentLoad(count: latencyCount)
+    let connections = 8
+    let setupTarget = try committedTotal() + throughput.patients + paced.patients
+    let registrations = throughput.registrations + paced.registrations
+    DispatchQueue.concurrentPerform(iterations: connections) { part in
+        guard let c = try? HTTPConnection(port: api[part % api.count]) else { return }
+        for p in stride(from: part, to: registrations.count, by: connections) { _ = try? c.request("POST", "/v1/transactions", body: registrations[p]) }
+    }
+    while try committedTotal() < setupTarget { usleep(5_000) }
+
+    // Sustained finalised throughput: grants spread over the four validators' APIs.
+    let refused = Atomic<Int>(0)
+    let before = try committedTotal()
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    DispatchQueue.concurrentPerform(iterations: connections) { part in
+        guard let c = try? HTTPConnection(port: api[part % api.count]) else { refused.add(count, ordering: .relaxed); return }
+        let mine = Array(stride(from: part, to: throughput.patients, by: connections))
+        for n in 0..<throughput.perPatient { for p in mine where (try? c.request("POST", "/v1/transactions", body: throughput.grants[p][n]))?.0 != 202 { refused.add(1, ordering: .relaxed) } }
+    }
+    let total = throughput.patients * throughput.perPatient - refused.load(ordering: .relaxed)
+    while try committedTotal() < before + total { usleep(2_000) }
+    let finalised = Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+
+    // Latency at the offered rate: submission time per transaction; a poller records when each
+    // transaction's block appears as finalised on validator 0.
+    let submitted = Mutex<[String: UInt64]>([:]), finalisedAt = Mutex<[String: UInt64]>([:])
+    let done = Atomic<Bool>(false)
+    let poller = Thread {
+        guard let c = try? HTTPConnection(port: api[0]) else { return }
+        var seen = (try? JSONSerialization.jsonObject(with: Data(c.request("GET", "/v1/status").1)) as? [String: Any])?["height"] as? Int ?? 0
+        while !done.load(ordering: .relaxed) {
+            let head = ((try? JSONSerialization.jsonObject(with: Data(c.request("GET", "/v1/status").1))) as? [String: Any])?["height"] as? Int ?? seen
+            let now = DispatchTime.now().uptimeNanoseconds
+            if head > seen {
+                for h in (seen + 1)...head {
+                    guard let block = (try? JSONSerialization.jsonObject(with: Data(c.request("GET", "/v1/blocks/\(h)").1))) as? [String: Any] else { continue }
+                    let hashes = (block["transactions"] as? [[String: Any]] ?? []).compactMap { $0["hash"] as? String }
+                    finalisedAt.withLock { for x in hashes { $0[x] = now } }
+                }
+                seen = head
+            }
+            usleep(2_000)
+        }
+    }
+    poller.start()
+    let flat = (0..<paced.perPatient).flatMap { n in (0..<paced.patients).map { paced.grants[$0][n] } }
+    let senders = (0..<4).map { try? HTTPConnection(port: api[$0 % api.count]) }
+    let start = DispatchTime.now().uptimeNanoseconds
+    let interval = UInt64(1_000_000_000 / offeredPerSecond)
+    for (i, bytes) in flat.enumerated() {
+        let due = start + UInt64(i) * interval
+        let now = DispatchTime.now().uptimeNanoseconds
+        if due > now { usleep(useconds_t((due - now) / 1000)) }
+        let hash = (try? SignedTransaction(canonicalBytes: bytes))?.hash.hex ?? ""
+        let sentAt = DispatchTime.now().uptimeNanoseconds
+        // One patient's transactions always go to the same validator (nonces must arrive in order).
+        let sender = senders[(i % paced.patients) % senders.count]
+        if (try? sender?.request("POST", "/v1/transactions", body: bytes))??.0 == 202 { submitted.withLock { $0[hash] = sentAt } }
+    }
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline && finalisedAt.withLock({ f in submitted.withLock { s in s.keys.contains { f[$0] == nil } } }) { usleep(20_000) }
+    done.store(true, ordering: .relaxed)
+    while !poller.isFinished { usleep(1_000) }
+    let latencies = submitted.withLock { s in finalisedAt.withLock { f in s.compactMap { (h, t) in f[h].map { Double($0 - min($0, t)) / 1e6 } } } }
+    return LocalnetLoadResult(blocksPerMinuteIdle: blocksPerMinute, transactions: total, finalisedPerSecond: finalised, offeredPerSecond: offeredPerSecond,
+                              latencyP50Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.5),
+                              latencyP99Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.99), latencySamples: latencies.count)
+}
