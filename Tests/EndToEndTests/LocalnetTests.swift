@@ -21,6 +21,8 @@ final class Localnet: @unchecked Sendable {
     static let hospitals = ["hospital-ribeira", "klinikum-spree", "hopital-rhone", "clinique-leman"]
     var nodes: [NodeProcess] = []
     var p2pPorts: [Int] = []
+    /// With `proxied`, every link i→j goes through `proxies[i][j]`, which a test can cut.
+    var proxies: [[FaultProxy?]] = []
 
     /// Free loopback ports, chosen by the OS (bound, read, released).
     static func freePorts(_ n: Int) async throws -> [Int] {
@@ -31,10 +33,15 @@ final class Localnet: @unchecked Sendable {
         return ports
     }
 
-    init(label: String) async throws {
+    init(label: String, proxied: Bool = false) async throws {
         p2pPorts = try await Self.freePorts(4)
+        for i in 0..<4 {
+            var row: [FaultProxy?] = []
+            for j in 0..<4 { row.append(proxied && i != j ? try await FaultProxy(target: p2pPorts[j]) : nil) }
+            proxies.append(row)
+        }
         for (i, hospital) in Self.hospitals.enumerated() {
-            let peers = p2pPorts.indices.filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2pPorts[$0])"] }
+            let peers = p2pPorts.indices.filter { $0 != i }.flatMap { j in ["--peer", "127.0.0.1:\(proxies[i][j]?.port ?? p2pPorts[j])"] }
             let node = try NodeProcess("\(label)-\(i)", initArguments: ["--demo-validator", hospital, "--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers)
             // Short round timeouts for tests.
             let config = node.dataDir + "/node.json"
@@ -47,6 +54,13 @@ final class Localnet: @unchecked Sendable {
     }
 
     func start() async throws { for n in nodes { try await n.start(blockIntervalMilliseconds: 200) } }
+
+    /// Cuts every link between `side` and the rest (both directions), or heals all links.
+    func partition(_ side: Set<Int>) {
+        for i in 0..<4 { for j in 0..<4 { proxies[i][j]?.setCut(side.contains(i) != side.contains(j)) } }
+    }
+
+    deinit { for row in proxies { for p in row { p?.close() } } }
 
     func height(_ i: Int) async throws -> Int {
         (try await http(try nodes[i].api(), "GET", "/v1/status").1["height"] as? Int) ?? -1
@@ -185,5 +199,50 @@ final class Localnet: @unchecked Sendable {
         let detector = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
         #expect((detector?["evidence"] as? Int ?? 0) >= 1, "the validator that saw both votes keeps the evidence")
         #expect(listed.contains("prevote"), "\(listed)")
+    }
+
+    /// Partitions through fault-injecting proxies between the validators: one cut off, the chain
+    /// goes on; two cut off, it halts (rounds advance, heights do not) with no fork; healed, it
+    /// resumes and the lagging validators catch up to identical blocks and state roots.
+    @Test func partitionsHaltWithoutForkAndHeal() async throws {
+        let net = try await Localnet(label: "partition", proxied: true)
+        try await net.start()
+        defer { for n in net.nodes { n.stop() } }
+        try await net.waitHeight(3, nodes: [0, 1, 2, 3])
+
+        net.partition([3])                                           // one of four cut off
+        let cutAt = try await net.height(3)
+        try await net.waitHeight(cutAt + 4, nodes: [0, 1, 2])       // 3 of 4 carry on
+        #expect(try await net.height(3) <= cutAt + 1, "the isolated validator cannot finalise alone")
+
+        net.partition([2, 3])                                        // two of four: no quorum anywhere
+        let cutAt2 = try await net.height(0)
+        // Validators 0 and 1 get stuck at one height: they reach prevote or precommit and wait for a
+        // quorum that cannot come (a prevote timeout needs 2/3 of the prevotes first: line 34).
+        let deadline = Date().addingTimeInterval(60)
+        var stuckAt = 0
+        while true {
+            let views = try await [0, 1].asyncMap { i in try await http(try net.nodes[i].api(), "GET", "/v1/status").1 }
+            let consensus = views.map { $0["consensus"] as? [String: Any] ?? [:] }
+            let steps = consensus.map { $0["step"] as? String ?? "" }, heights = consensus.map { $0["height"] as? Int ?? 0 }
+            if steps.allSatisfy({ $0 == "prevote" || $0 == "precommit" }), heights[0] == heights[1] { stuckAt = heights[0]; break }
+            guard Date() < deadline else { throw HarnessError("validators 0 and 1 never got stuck: \(consensus)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let stalled = try await net.height(0)
+        #expect(stalled == stuckAt - 1 && stalled <= cutAt2 + 1, "no block finalised without 2/3: committed \(stalled), working on \(stuckAt)")
+        #expect(try await net.height(1) == stalled)
+
+        net.partition([])                                            // heal
+        try await net.waitHeight(stalled + 3, nodes: [0, 1, 2, 3])
+        try await net.checkAgreement(upTo: stalled + 3, nodes: [0, 1, 2, 3])
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await f(e)) }
+        return out
     }
 }
