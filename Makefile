@@ -8,7 +8,10 @@ FUZZ_RUNS ?= 1000000
 
 SIM_SEEDS ?= 10000
 
-.PHONY: setup build test run scenario bench sim fuzz-codec genesis clean
+SOAK_KILLS ?= 30
+SOAK_BLOCKS ?= 200
+
+.PHONY: setup build test run scenario bench sim soak fuzz-codec genesis clean
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:
@@ -53,6 +56,12 @@ bench: setup
 sim: setup
 	$(SWIFT) build -c release --product meridian-sim
 	.build/release/meridian-sim --seeds $(SIM_SEEDS)
+
+## soak: 4 validator processes under load, a random one killed -9 and restarted $(SOAK_KILLS) times,
+## at least $(SOAK_BLOCKS) blocks, then agreement and every committed transaction checked (CI runs 3 kills).
+soak: setup
+	$(SWIFT) build --build-tests
+	MERIDIAN_SOAK_KILLS=$(SOAK_KILLS) MERIDIAN_SOAK_BLOCKS=$(SOAK_BLOCKS) $(SWIFT) test --skip-build --filter killNineRandomValidatorsUnderLoad
 
 ## fuzz-codec: libFuzzer over every canonical decoder ($(FUZZ_RUNS) executions).
 fuzz-codec: setup

@@ -91,7 +91,10 @@ struct ConsensusService: Service {
                     group.addTask { await network.maintain(host: host, port: port) }
                 }
                 group.addTask { try await driver.run() }
-                try await group.next()
+                do { try await group.next() } catch {
+                    logger.critical("consensus stopped the node", metadata: ["error": "\(error)"])
+                    throw error
+                }
                 group.cancelAll()
             }
         }

@@ -118,7 +118,12 @@ final class NodeProcess: @unchecked Sendable {
         throw HarnessError("meridian-node did not answer within 60 s: \(logText)")
     }
 
-    var logText: String { String(decoding: FileManager.default.contents(atPath: dir.path("node.log")) ?? Data(), as: UTF8.self).suffix(2000).description }
+    /// The log's warnings and errors, then its tail.
+    var logText: String {
+        let text = String(decoding: FileManager.default.contents(atPath: dir.path("node.log")) ?? Data(), as: UTF8.self)
+        let serious = text.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") || $0.contains(" warning ") }.suffix(20)
+        return serious.joined(separator: "\n") + "\n…\n" + text.suffix(1500)
+    }
 
     /// SIGKILL: no chance to flush or clean up.
     func kill9() {

@@ -90,9 +90,11 @@ public final class ConsensusWAL {
     }
 }
 
-/// The last consensus message this validator signed, persisted before the signature leaves it, so
-/// that a restarted validator never signs two different messages for one (height, round, step) and
-/// never signs for an earlier step. Steps: 0 proposal, 1 prevote, 2 precommit.
+/// What this validator signed in its latest height, persisted before a signature leaves it, so that
+/// a restarted validator never signs two different messages for one (height, round, step) and never
+/// signs for a step behind the last one. Steps: 0 proposal, 1 prevote, 2 precommit. Signing again
+/// exactly what it signed before at a step of the current height is allowed: that is what a restarted
+/// validator replaying its WAL does (its proposal of a round after its prevote of that round).
 public final class SigningGuard {
     public struct Signed: Hashable, Sendable, Codable {
         public let height: UInt64
@@ -103,38 +105,41 @@ public final class SigningGuard {
         var position: (UInt64, UInt32, UInt8) { (height, round, step) }
     }
 
+    struct Record: Codable { let last: Signed; let history: [Signed] }
+
     public let path: String
     public private(set) var last: Signed?
+    /// Everything signed at `last.height`.
+    private var history: [Signed] = []
 
     public init(path: String) throws(ConsensusStoreError) {
         self.path = path
         if FileManager.default.fileExists(atPath: path) {
-            guard let data = FileManager.default.contents(atPath: path), let s = try? JSONDecoder().decode(Signed.self, from: data) else {
+            guard let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data) else {
                 throw ConsensusStoreError("guard.corrupt", "\(path) does not hold a signing record; the node refuses to sign without knowing what it signed last")
             }
-            last = s
+            last = r.last; history = r.history
         }
     }
 
     /// Allows signing `payload` at (height, round, step), persisting it first; throws if that would
-    /// be a second, different signature for the same step or a step behind the last signed one.
+    /// be a second, different signature for a step already signed, or a step behind the last one.
     public func authorize(height: UInt64, round: UInt32, step: UInt8, payload: Bytes32) throws(ConsensusStoreError) {
         let next = Signed(height: height, round: round, step: step, payload: payload.hex)
-        if let last {
-            if last.position == next.position {
-                guard last.payload == next.payload else {
-                    throw ConsensusStoreError("guard.double_sign", "refusing a second, different signature at height \(height) round \(round) step \(step)")
-                }
-                return
+        if let earlier = history.first(where: { $0.position == next.position }) {
+            guard earlier.payload == next.payload else {
+                throw ConsensusStoreError("guard.double_sign", "refusing a second, different signature at height \(height) round \(round) step \(step)")
             }
-            guard last.position < next.position else {
-                throw ConsensusStoreError("guard.regression", "refusing to sign height \(height) round \(round) step \(step): already signed height \(last.height) round \(last.round) step \(last.step)")
-            }
+            return
         }
+        if let last, !(last.position < next.position) {
+            throw ConsensusStoreError("guard.regression", "refusing to sign height \(height) round \(round) step \(step): already signed height \(last.height) round \(last.round) step \(last.step)")
+        }
+        let newHistory = history.filter { $0.height == height } + [next]
         // Write to a temporary file, fsync it, rename over the record, fsync the directory.
         let tmp = path + ".tmp"
         do {
-            let data = try JSONEncoder().encode(next)
+            let data = try JSONEncoder().encode(Record(last: next, history: newHistory))
             let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ConsensusStoreError("guard.write", "\(tmp): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
@@ -144,5 +149,6 @@ public final class SigningGuard {
             if dir >= 0 { fsync(dir); close(dir) }
         } catch let e as ConsensusStoreError { throw e } catch { throw ConsensusStoreError("guard.write", "\(error)") }
         last = next
+        history = newHistory
     }
 }

@@ -68,8 +68,16 @@ import MeridianConsensusDriver
         #expect(code { try g.authorize(height: 5, round: 0, step: 1, payload: b) } == "guard.double_sign")
         #expect(code { try g.authorize(height: 4, round: 9, step: 2, payload: b) } == "guard.regression")
         #expect(code { try g.authorize(height: 5, round: 0, step: 0, payload: b) } == "guard.regression")
-        try g.authorize(height: 5, round: 0, step: 2, payload: b)
+        // A restarted proposer replaying its WAL re-signs its proposal (step 0) after its prevote (step 1): allowed if identical.
+        try g.authorize(height: 5, round: 0, step: 2, payload: a)
+        let p = SHA256.hash([3])
+        try g.authorize(height: 5, round: 1, step: 0, payload: p)
         try g.authorize(height: 5, round: 1, step: 1, payload: a)
+        let restarted = try SigningGuard(path: path)
+        try restarted.authorize(height: 5, round: 1, step: 0, payload: p)
+        #expect(code { try restarted.authorize(height: 5, round: 1, step: 0, payload: b) } == "guard.double_sign")
+        try restarted.authorize(height: 6, round: 0, step: 1, payload: a)
+        #expect(code { try restarted.authorize(height: 5, round: 1, step: 0, payload: p) } == "guard.regression", "history is kept for the latest height only")
         try Data("{".utf8).write(to: URL(fileURLWithPath: path))
         #expect(code { _ = try SigningGuard(path: path) } == "guard.corrupt")
     }
