@@ -157,7 +157,7 @@ let package = Package(
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
                     dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P",
-                                   "MeridianConsensus", "MeridianConsensusDriver",
+                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianSimulation",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,21 +8,15 @@ import MeridianModules
 import MeridianRuntime
 import MeridianClient
 import MeridianDemo
+import MeridianSimulation
 
-/// A deterministic generator (SplitMix64) so that a failing run replays with `MERIDIAN_SEED`.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    static func fromEnvironment() -> (SeededGenerator, UInt64) {
+/// The seeded generator of the simulator (SplitMix64), so that a failing run replays with `MERIDIAN_SEED`.
+typealias SeededGenerator = SimulationRandom
+
+extension SimulationRandom {
+    static func fromEnvironment() -> (SimulationRandom, UInt64) {
         let seed = ProcessInfo.processInfo.environment["MERIDIAN_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
-        return (SeededGenerator(seed: seed), seed)
+        return (SimulationRandom(seed: seed), seed)
     }
 }
 
@@ -93,13 +87,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(good.canonicalBytes), contentType: octet)
         #expect(status == 202, "a good transaction is admitted: \(status) \(body)")
         let hash = try #require(body["hash"] as? String)
-        let deadline = Date().addingTimeInterval(30)
-        var committed = false
-        while Date() < deadline, !committed {
-            committed = try await http(api, "GET", "/v1/transactions/\(hash)").1["status"] as? String == "committed"
-            if !committed { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(committed)
+        try await waitCommitted(api, [hash])
         (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(good.canonicalBytes), contentType: octet)
         #expect(status == 400 && errorCode(body) == "tx.replayed_nonce", "replayed nonce: \(status) \(body)")
 
@@ -179,13 +167,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         let (code, body) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
         #expect(code == 202)
         let hash = try #require(body["hash"] as? String)
-        let deadline = Date().addingTimeInterval(30)
-        var committed = false
-        while Date() < deadline, !committed {
-            committed = try await http(api, "GET", "/v1/transactions/\(hash)").1["status"] as? String == "committed"
-            if !committed { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(committed, "seed \(seed): the node did not carry on after \(cycles) kills")
+        try await waitCommitted(api, [hash])   // the node carries on after the kills
         #expect(committedTransactions.count > 0 && committedBlocks.count > 0)
         print("killNineUnderLoadLosesNothingCommitted: \(cycles) kills, \(committedBlocks.count) blocks and \(committedTransactions.count) transactions checked across restarts")
     }

@@ -14,16 +14,7 @@ public struct KeyOptions: ParsableArguments {
 
     public init() {}
 
-    public func passphrase() throws -> String {
-        if let f = passphraseFile {
-            guard let data = FileManager.default.contents(atPath: f) else { throw ValidationError("cannot read passphrase file \(f)") }
-            return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-        }
-        guard let p = ProcessInfo.processInfo.environment["MERIDIAN_PASSPHRASE"], !p.isEmpty else {
-            throw ValidationError("no passphrase: set MERIDIAN_PASSPHRASE or give --passphrase-file")
-        }
-        return p
-    }
+    public func passphrase() throws -> String { try readPassphrase(file: passphraseFile) }
 
     /// The signing key: a keystore opened with the passphrase, or a demo actor.
     public func key() throws -> PrivateKey {
@@ -97,6 +88,25 @@ public enum Output {
     }
 
     public static func json(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+}
+
+/// The exit status of a command that recorded an access decision: 3 if the transaction was refused,
+/// 2 if the access was denied (the denial is on the audit trail all the same), 0 if allowed.
+public func exitForDecision(_ committed: NodeClient.Committed) throws {
+    if committed.receipt?.error != nil { throw ExitCode(3) }
+    if committed.receipt?.decision?.allowed == false { throw ExitCode(2) }
+}
+
+/// The keystore passphrase: the first line of `file`, else `$MERIDIAN_PASSPHRASE`.
+public func readPassphrase(file: String?) throws -> String {
+    if let file {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read passphrase file \(file)") }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+    }
+    guard let p = ProcessInfo.processInfo.environment["MERIDIAN_PASSPHRASE"], !p.isEmpty else {
+        throw ValidationError("no passphrase: set MERIDIAN_PASSPHRASE or give --passphrase-file")
+    }
+    return p
 }
 
 /// Exit with a clear message for a refused transaction.

@@ -23,16 +23,7 @@ struct PassphraseOptions: ParsableArguments {
     @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).")
     var passphraseFile: String?
 
-    func passphrase() throws -> String {
-        if let f = passphraseFile {
-            guard let data = FileManager.default.contents(atPath: f) else { throw ValidationError("cannot read passphrase file \(f)") }
-            return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-        }
-        guard let p = ProcessInfo.processInfo.environment["MERIDIAN_PASSPHRASE"], !p.isEmpty else {
-            throw ValidationError("no passphrase: set MERIDIAN_PASSPHRASE or give --passphrase-file")
-        }
-        return p
-    }
+    func passphrase() throws -> String { try readPassphrase(file: passphraseFile) }
 }
 
 @main

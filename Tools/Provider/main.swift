@@ -60,8 +60,7 @@ struct RequestAccess: AsyncParsableCommand {
         if json, let d = r.receipt?.decision {
             print("{\"allowed\":\(d.allowed),\"reason\":\"\(d.reason)\",\"transferBasis\":\"\(d.transferBasis ?? "")\",\"height\":\(r.height ?? 0)}")
         } else { print(describe(r)) }
-        if r.receipt?.error != nil { throw ExitCode(3) }
-        if r.receipt?.decision?.allowed == false { throw ExitCode(2) }
+        try exitForDecision(r)
     }
 }
 
@@ -80,8 +79,7 @@ struct Share: AsyncParsableCommand {
         let envelope = try KeyEnvelope.seal(recordKey: try Parse.hash(recordKey, "--record-key"), for: to, context: rec.bytes)
         let r = try await key.client().submit(.shareRecord(.init(record: rec, recipient: to, purpose: p, breakGlass: breakGlass, envelope: envelope)), as: try key.key())
         print(describe(r))
-        if r.receipt?.error != nil { throw ExitCode(3) }
-        if r.receipt?.decision?.allowed == false { throw ExitCode(2) }
+        try exitForDecision(r)
     }
 }
 
