@@ -106,6 +106,14 @@ public final class P2PNetwork: Sendable {
 
     public func broadcast(_ message: [UInt8]) { for p in peers { send(message, to: p) } }
 
+    /// Closes the connection to `peer` (e.g. a validator removed from the allowlist); a dialer of ours
+    /// to it retries, and the handshake then refuses it while it is not allowed.
+    public func disconnect(_ peer: PublicKey) {
+        guard let c = connections.withLock({ $0.removeValue(forKey: peer) }) else { return }
+        c.outbox.finish(); c.close()
+        refuse("p2p.not_allowed")
+    }
+
     /// Listens on host:port (0: any free port); returns the bound port and runs until the task is cancelled.
     public func listen(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let maxFrame = SecureSession.maxFrameBytes + AES256GCM.tagSize

@@ -282,6 +282,45 @@ final class Localnet: @unchecked Sendable {
         }
         print("killNineRandomValidatorsUnderLoad: \(kills) kills, \(top) blocks agreed on 4 validators, \(committed.count) transactions checked on each")
     }
+
+    /// A validator removed by governance stops counting at the activation height on every node: the
+    /// others agree on the new set, certificates from then on carry no signature of it, and they drop
+    /// it from their peers (it is off the allowlist).
+    @Test func aValidatorRemovedByGovernanceStopsCountingEverywhere() async throws {
+        let net = try await Localnet(label: "governance")
+        try await net.start()
+        defer { for n in net.nodes { n.stop() } }
+        try await net.waitHeight(2, nodes: [0, 1, 2, 3])
+        let client = try net.nodes[0].api()
+        let removed = DemoCast.staff("clinique-leman", "validator").publicKey
+        let proposed = try await client.submit(.propose(.removeValidator(removed)), as: DemoCast.staff("hospital-ribeira", "validator"))
+        let proposal = try #require(Bytes32(hex: proposed.receipt?.createdID ?? ""), "\(String(describing: proposed.receipt))")
+        for voter in ["hospital-ribeira", "klinikum-spree", "hopital-rhone"] {
+            _ = try await client.submit(.vote(.init(proposal: proposal, approve: true)), as: DemoCast.staff(voter, "validator"))
+        }
+        struct V: Decodable { let address: String }
+        let deadline = Date().addingTimeInterval(60)
+        while try await client.get("/v1/validators", as: [V].self).count != 3 {
+            guard Date() < deadline else { throw HarnessError("the validator set did not change within 60 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let changedAt = try await net.height(0)
+        try await net.waitHeight(changedAt + 3, nodes: [0, 1, 2])
+        for i in 0..<3 {
+            let set = try await net.nodes[i].api().get("/v1/validators", as: [V].self).map(\.address)
+            #expect(set.count == 3 && !set.contains(Address(removed).description), "node \(i): \(set)")
+        }
+        for h in (changedAt + 2)...(changedAt + 3) {
+            let commit = (try await http(client, "GET", "/v1/blocks/\(h)").1["commit"] as? [String: Any])?["signatures"] as? [[String: Any]] ?? []
+            #expect(!commit.isEmpty && !commit.contains { $0["validator"] as? String == Address(removed).description }, "block \(h) still counts the removed validator")
+        }
+        try await net.checkAgreement(upTo: changedAt + 3, nodes: [0, 1, 2])
+        let deadline2 = Date().addingTimeInterval(30)
+        while (try await http(client, "GET", "/v1/status").1["consensus"] as? [String: Any])?["peers"] as? Int != 2 {
+            guard Date() < deadline2 else { throw HarnessError("the removed validator is still a peer") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
 }
 
 extension Array {

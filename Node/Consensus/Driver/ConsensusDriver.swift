@@ -224,6 +224,11 @@ public actor ConsensusDriver {
             throw ConsensusStoreError("consensus.validators", "the state's validator set is empty or invalid")
         }
         set = validatorSet
+        // A validator removed by governance stops counting at this height and loses its connections.
+        for peer in network.peers where !validatorSet.contains(peer) {
+            logger.notice("disconnecting a peer that is no longer a validator", metadata: ["peer": "\(Address(peer))", "height": "\(height)"])
+            network.disconnect(peer)
+        }
         blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]
         core = TendermintCore(me: key.publicKey, timeouts: timeouts)
         var replay: [WALRecord] = []
