@@ -149,9 +149,11 @@ extension ChainService: ConsensusChain {
     public func validate(_ block: Block) -> Bool {
         if pending[block.hash] != nil { return true }
         guard block.header.time <= Self.now().adding(milliseconds: Self.maxClockDriftMilliseconds) else { return false }
-        // The certificate the block carries for its parent must be the parent's: ours, or one that verifies.
+        // The certificate the block carries for its parent must be the parent's: ours, or one that
+        // verifies against the validators that signed the parent (the state one version before the tip:
+        // at a validator-set change they differ from the current set).
         if let carried = block.lastCommit, carried != lastCommit {
-            guard let powers = try? currentValidators(), case .success = carried.verify(chainID: chainID, validators: powers, blockHash: executor.tip.hash) else { return false }
+            guard let powers = signersOfTip(), case .success = carried.verify(chainID: chainID, validators: powers, blockHash: executor.tip.hash) else { return false }
         }
         let mempool = self.mempool
         guard let executed = try? executor.execute(block, preverified: { mempool.contains($0) }) else { return false }
@@ -182,6 +184,14 @@ extension ChainService: ConsensusChain {
     }
 
     public nonisolated func pendingTransactions() -> Int { mempool.count }
+
+    /// The validators that signed the tip block: the set in the state after the block before it.
+    func signersOfTip() -> [ValidatorPower]? {
+        let tipHeight = executor.tip.height
+        guard tipHeight >= 1, let entry = try? query.proof(Validators.setKey.bytes, at: tipHeight - 1), let value = entry.value,
+              let set = try? CanonicalList<Validator>(canonicalBytes: value) else { return nil }
+        return set.items.map { ValidatorPower(key: $0.key, power: $0.power) }
+    }
 
     /// Nonisolated: admission needs only the mempool and committed reads (both thread-safe), so
     /// gossiped transactions never wait for, or delay, block execution.
