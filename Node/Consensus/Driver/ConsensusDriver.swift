@@ -40,6 +40,9 @@ enum WALRecord: Canonical {
     case vote(SignedVote)
     case timeout(Timeout)
     case built(Block, round: UInt32)
+    /// What this validator signed, recorded (and synced) before it leaves the node.
+    case signedVote(SignedVote)
+    case signedProposal(SignedProposal)
 
     func encode(to w: inout CanonicalWriter) {
         switch self {
@@ -48,6 +51,8 @@ enum WALRecord: Canonical {
         case .vote(let v): w.write(varint: 2); w.write(v)
         case .timeout(let t): w.write(varint: 3); w.write(t.step.rawValue); w.write(varint: t.height); w.write(t.round)
         case .built(let b, let r): w.write(varint: 4); w.write(b); w.write(r)
+        case .signedVote(let v): w.write(varint: 5); w.write(v)
+        case .signedProposal(let p): w.write(varint: 6); w.write(p)
         }
     }
 
@@ -60,6 +65,8 @@ enum WALRecord: Canonical {
             guard let step = TimeoutStep(rawValue: try r.readUInt8("wal.step")) else { throw CodecError(.unknownVariant, field: "wal.step", offset: r.offset) }
             self = .timeout(Timeout(step: step, height: try r.readVarint("wal.height"), round: try r.readUInt32("wal.round")))
         case 4: self = .built(try r.read(Block.self), round: try r.readUInt32("wal.round"))
+        case 5: self = .signedVote(try r.read(SignedVote.self))
+        case 6: self = .signedProposal(try r.read(SignedProposal.self))
         default: throw CodecError(.unknownVariant, field: "wal.kind", offset: r.offset)
         }
     }
@@ -257,11 +264,18 @@ public actor ConsensusDriver {
         for (peer, message) in buffered { try await receive(message, from: peer) }
     }
 
-    /// Persists the record, then runs the core on it and performs its effects.
+    /// Persists the record, then runs the core on it and performs its effects. Records of what this
+    /// validator signed only restore its signatures (the core re-derives its votes from the rest).
     private func feed(_ record: WALRecord) async throws {
         try wal.append(record.canonicalBytes)
         let event: TendermintCore.Event
         switch record {
+        case .signedVote(let sv):
+            signatures[sv.vote] = sv.signature
+            return
+        case .signedProposal(let sp):
+            proposals[sp.proposal.round] = sp
+            return
         case .start(let h): event = .start(height: h, validators: set!)
         case .proposal(let sp, let block, let valid):
             blocks[sp.proposal.value] = block; validity[sp.proposal.value] = valid
@@ -299,6 +313,7 @@ public actor ConsensusDriver {
             try signingGuard.authorize(height: p.height, round: p.round, step: 0, payload: digest)
             let sp = SignedProposal(proposal: p, signature: try key.sign(digest))
             proposals[p.round] = sp
+            try wal.append(WALRecord.signedProposal(sp).canonicalBytes)   // synced before it leaves
             network.broadcast(WireMessage.proposal(sp, block).canonicalBytes)
         case .broadcastVote(let v):
             let digest = voteSigningHash(v, chainID: chain.chainID)
@@ -309,7 +324,9 @@ public actor ConsensusDriver {
             }
             let signature = try key.sign(digest)
             signatures[v] = signature
-            network.broadcast(WireMessage.vote(SignedVote(vote: v, signature: signature)).canonicalBytes)
+            let signed = SignedVote(vote: v, signature: signature)
+            try wal.append(WALRecord.signedVote(signed).canonicalBytes)   // synced before the vote leaves
+            network.broadcast(WireMessage.vote(signed).canonicalBytes)
         case .scheduleTimeout(let t, let ms):
             let continuation = inputContinuation
             Task { try? await Task.sleep(for: .milliseconds(ms)); continuation.yield(.timeout(t)) }
