@@ -217,8 +217,7 @@ public actor ConsensusDriver {
             s.height = c.height; s.round = c.round
             s.step = step
             if let (name, seconds) = elapsed { s.stepSeconds[name, default: 0] += seconds }
-            s.peers = network.peers.count; s.evidence = evidence.count
-            s.connectionRefusals = network.refusalCounts
+            s.evidence = evidence.count
         }
     }
 
@@ -369,6 +368,9 @@ public actor ConsensusDriver {
             try await feed(.timeout(t))
         case .gossip:
             gossip()
+            // Peers and connection refusals change slowly: refreshed here, not after every input.
+            let peers = network.peers.count, refusals = network.refusalCounts
+            statusBox.withLock { $0.peers = peers; $0.connectionRefusals = refusals }
         case .transaction(let bytes):
             if outgoingTransactions.isEmpty {
                 let continuation = inputContinuation
