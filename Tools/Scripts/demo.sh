@@ -18,7 +18,11 @@ rm -rf "$NET_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records"
 mkdir -p "$DATA_DIR/wallets" "$DATA_DIR/records"
 run "$BIN/meridian-localnet" init --dir "$NET_DIR" --validators 4 --block-interval-ms 500
 run "$BIN/meridian-localnet" start --dir "$NET_DIR"
-trap '"$BIN/meridian-localnet" stop --dir "$NET_DIR"' EXIT
+# The validators run in process groups of their own (Ctrl-C does not reach them): stopping them is
+# this script's job, on a normal exit, Ctrl-C or SIGTERM alike.
+stop_network() { "$BIN/meridian-localnet" stop --dir "$NET_DIR" || true; }
+trap stop_network EXIT
+trap 'exit 130' INT TERM
 export MERIDIAN_NODE="http://127.0.0.1:$(sed -nE 's/.*"apiPort" : ([0-9]+).*/\1/p' "$NET_DIR/localnet.json" | head -n 1)"
 echo "the story talks to hospital-ribeira's validator at $MERIDIAN_NODE"
 
@@ -92,4 +96,5 @@ run "$BIN/meridian-localnet" status --dir "$NET_DIR"
 say "The network keeps running (data: $NET_DIR; logs: $NET_DIR/node-*.log). Ctrl-C stops it."
 echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya"
 echo "     $BIN/meridian-localnet status --dir $NET_DIR"
-while sleep 3600; do :; done
+# `wait` returns at once on a trapped signal (a foreground `sleep` would delay the trap).
+while true; do sleep 3600 & wait $!; done
