@@ -133,9 +133,11 @@ public final class Mempool: Sendable {
     }
 
     /// Drops what the new state makes invalid: spent nonces, and anything behind a gap. Run after
-    /// each block, off the commit path.
-    public func recheck(accounts: some AccountView) {
-        let signers = state.withLock { Array($0.byAccount.keys) }
+    /// each block, off the commit path, for the accounts whose nonce the block moved (`only`: the
+    /// block's signers; an account with no transaction in it keeps its nonce and its pending ones
+    /// stay valid), or for every pending account when `only` is nil.
+    public func recheck(accounts: some AccountView, only: Set<PublicKey>? = nil) {
+        let signers = state.withLock { s in only.map { Array($0.filter { s.byAccount[$0] != nil }) } ?? Array(s.byAccount.keys) }
         for signer in signers {
             guard let stateNonce = try? accounts.nonce(of: signer) else { continue }
             state.withLock { s in

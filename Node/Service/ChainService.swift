@@ -116,8 +116,9 @@ public actor ChainService {
         let height = block.header.height
         let published = executed.receipts.flatMap { r in r.events.map { CommittedEvent(height: height, transaction: r.transaction, event: $0) } }
         let query = self.query, events = self.events, metrics = self.metrics
+        let signers = Set(block.transactions.map(\.transaction.signer))
         Task.detached {
-            mempool.recheck(accounts: query)
+            mempool.recheck(accounts: query, only: signers)
             metrics.mempoolSize.set(Double(mempool.count))
             events.publish(published)
         }
