@@ -21,40 +21,21 @@ struct LocalnetLoadResult {
 }
 
 func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleSeconds: Int) throws -> LocalnetLoadResult {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path
-    guard FileManager.default.isExecutableFile(atPath: binary) else { throw BenchError("\(binary) missing: swift build -c release") }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-localnet-bench-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let genesis = dir.appendingPathComponent("genesis.json").path
-    try JSONEncoder().encode(DemoCast.genesisSpec()).write(to: URL(fileURLWithPath: genesis))
-    let env = ProcessInfo.processInfo.environment.merging(["MERIDIAN_PASSPHRASE": "bench-passphrase"]) { $1 }
+    let nodes = try BenchNodes(label: "localnet-bench")
+    defer { nodes.remove() }
     let hospitals = DemoCast.hospitals.filter(\.validator).map(\.id)
     let ports = try freeLoopbackPorts(hospitals.count * 2)
     let p2p = Array(ports.prefix(hospitals.count)), api = Array(ports.suffix(hospitals.count))
     var processes: [Process] = []
     defer { for p in processes { p.terminate() }; for p in processes { p.waitUntilExit() } }
     for (i, hospital) in hospitals.enumerated() {
-        let dataDir = dir.appendingPathComponent("node-\(i)").path
+        let dataDir = nodes.dir.appendingPathComponent("node-\(i)").path
         let peers = p2p.indices.filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2p[$0])"] }
-        let initProcess = Process()
-        initProcess.executableURL = URL(fileURLWithPath: binary)
-        initProcess.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validator", hospital, "--p2p-port", String(p2p[i]),
-                                 "--api-port", String(api[i]), "--block-interval-ms", "200"] + peers
-        initProcess.environment = env; initProcess.standardOutput = FileHandle.nullDevice
-        try initProcess.run(); initProcess.waitUntilExit()
-        guard initProcess.terminationStatus == 0 else { throw BenchError("init of \(hospital) failed") }
-        let configPath = dataDir + "/node.json"
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
-        config["maxBlockTransactions"] = 5000
-        config["mempool"] = ["maxTransactions": 100_000, "maxBytes": 256 << 20, "maxPerAccount": 256]
-        config["consensus"] = ["proposeMilliseconds": 2000, "prevoteMilliseconds": 1000, "precommitMilliseconds": 1000]
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-        let node = Process()
-        node.executableURL = URL(fileURLWithPath: binary)
-        node.arguments = ["start", "--data-dir", dataDir, "--log-level", "warning"]
-        node.environment = env; node.standardOutput = FileHandle.nullDevice; node.standardError = FileHandle.nullDevice
-        try node.run()
+        try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validator", hospital, "--p2p-port", String(p2p[i]),
+                        "--api-port", String(api[i]), "--block-interval-ms", "200"] + peers, wait: true)
+        try nodes.setLoadLimits(dataDir: dataDir, mempool: 100_000,
+                                extra: ["consensus": ["proposeMilliseconds": 2000, "prevoteMilliseconds": 1000, "precommitMilliseconds": 1000]])
+        let node = try nodes.node(["start", "--data-dir", dataDir, "--log-level", "warning"], wait: false)
         processes.append(node)
     }
     func connect(_ port: Int) throws -> HTTPConnection {
@@ -67,36 +48,24 @@ func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleS
     }
     let probe = try connect(api[0])
     for port in api.dropFirst() { _ = try connect(port) }
-    func height() throws -> Int {
-        (try JSONSerialization.jsonObject(with: Data(try probe.request("GET", "/v1/status").1)) as? [String: Any])?["height"] as? Int ?? 0
-    }
-    func committedTotal() throws -> Int {
-        let line = String(decoding: try probe.request("GET", "/metrics").1, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
-        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
-    }
-
     // Blocks per minute with no load.
-    while try height() < 2 { usleep(50_000) }
-    let idleStart = DispatchTime.now().uptimeNanoseconds, h0 = try height()
+    while try probe.height() < 2 { usleep(50_000) }
+    let idleStart = DispatchTime.now().uptimeNanoseconds, h0 = try probe.height()
     sleep(UInt32(idleSeconds))
-    let h1 = try height()
+    let h1 = try probe.height()
     let blocksPerMinute = Double(h1 - h0) / (Double(DispatchTime.now().uptimeNanoseconds - idleStart) / 60e9)
 
     // Pre-signed loads: one for throughput, one (other patients) for latency; patients registered first.
     let latencyCount = offeredPerSecond * latencySeconds
     let throughput = presignConsentLoad(count: count), paced = presignConsentLoad(count: latencyCount)
     let connections = 8
-    let setupTarget = try committedTotal() + throughput.patients + paced.patients
-    let registrations = throughput.registrations + paced.registrations
-    DispatchQueue.concurrentPerform(iterations: connections) { part in
-        guard let c = try? HTTPConnection(port: api[part % api.count]) else { return }
-        for p in stride(from: part, to: registrations.count, by: connections) { _ = try? c.request("POST", "/v1/transactions", body: registrations[p]) }
-    }
-    while try committedTotal() < setupTarget { usleep(5_000) }
+    let setupTarget = try probe.committedTotal() + throughput.patients + paced.patients
+    submitAll(throughput.registrations + paced.registrations, ports: api, connections: connections)
+    try probe.waitCommitted(atLeast: setupTarget)
 
     // Sustained finalised throughput: grants spread over the four validators' APIs.
     let refused = Atomic<Int>(0)
-    let before = try committedTotal()
+    let before = try probe.committedTotal()
     let t0 = DispatchTime.now().uptimeNanoseconds
     DispatchQueue.concurrentPerform(iterations: connections) { part in
         guard let c = try? HTTPConnection(port: api[part % api.count]) else { refused.add(count, ordering: .relaxed); return }
@@ -104,7 +73,7 @@ func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleS
         for n in 0..<throughput.perPatient { for p in mine where (try? c.request("POST", "/v1/transactions", body: throughput.grants[p][n]))?.0 != 202 { refused.add(1, ordering: .relaxed) } }
     }
     let total = throughput.patients * throughput.perPatient - refused.load(ordering: .relaxed)
-    while try committedTotal() < before + total { usleep(2_000) }
+    try probe.waitCommitted(atLeast: before + total)
     let finalised = Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
 
     // Latency at the offered rate: submission time per transaction; a poller records when each

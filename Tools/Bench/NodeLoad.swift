@@ -100,36 +100,12 @@ struct NodeLoadResult {
 /// Starts the release node on a fresh demo data directory, submits `count` pre-signed consent grants
 /// over `connections` connections, and measures admission, end-to-end commit and query latency.
 func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int) throws -> NodeLoadResult {
-    let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let nodeBinary = binDir.appendingPathComponent("meridian-node").path
-    guard FileManager.default.isExecutableFile(atPath: nodeBinary) else { throw BenchError("\(nodeBinary) missing: swift build -c release") }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-load-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let dataDir = dir.appendingPathComponent("node").path
-    let env = ProcessInfo.processInfo.environment.merging(["MERIDIAN_PASSPHRASE": "bench-passphrase"]) { $1 }
-
-    func runNode(_ args: [String], wait: Bool) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: nodeBinary)
-        p.arguments = args
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        if wait { p.waitUntilExit(); guard p.terminationStatus == 0 else { throw BenchError("meridian-node \(args[0]) failed") } }
-        return p
-    }
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let genesis = dir.appendingPathComponent("genesis.json").path
-    try JSONEncoder().encode(DemoCast.genesisSpec()).write(to: URL(fileURLWithPath: genesis))
-    _ = try runNode(["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validators"], wait: true)
-    // Room for the whole load in one mempool; blocks as large as the chain allows.
-    let configPath = dataDir + "/node.json"
-    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
-    config["maxBlockTransactions"] = 5000
-    config["mempool"] = ["maxTransactions": max(50_000, count), "maxBytes": 256 << 20, "maxPerAccount": 256]
-    try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-    let node = try runNode(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"], wait: false)
+    let nodes = try BenchNodes(label: "load")
+    defer { nodes.remove() }
+    let dataDir = nodes.dir.appendingPathComponent("node").path
+    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validators"], wait: true)
+    try nodes.setLoadLimits(dataDir: dataDir, mempool: max(50_000, count))
+    let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"], wait: false)
     defer { node.terminate(); node.waitUntilExit() }
     var port = 0
     let deadline = Date().addingTimeInterval(60)
@@ -142,27 +118,11 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
 
     let (patients, perPatient, registrations, grants) = presignConsentLoad(count: count)
     let probe = try HTTPConnection(port: apiPort)
-    func committedTotal() throws -> Int {
-        let (_, body) = try probe.request("GET", "/metrics")
-        let line = String(decoding: body, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
-        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
-    }
-    func height() throws -> Int {
-        let (_, body) = try probe.request("GET", "/v1/status")
-        return (try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["height"] as? Int ?? 0
-    }
     // Setup (not measured): register the patients and wait for their block.
-    let setupTarget = try committedTotal() + patients
-    DispatchQueue.concurrentPerform(iterations: connections) { part in
-        guard let c = try? HTTPConnection(port: apiPort) else { return }
-        for p in stride(from: part, to: patients, by: connections) { _ = try? c.request("POST", "/v1/transactions", body: registrations[p]) }
-    }
-    let setupDeadline = Date().addingTimeInterval(120)
-    while try committedTotal() < setupTarget {
-        guard Date() < setupDeadline else { throw BenchError("patient registrations not committed") }
-        usleep(2000)
-    }
-    let committedBefore = try committedTotal(), heightBefore = try height()
+    let setupTarget = try probe.committedTotal() + patients
+    submitAll(registrations, ports: [apiPort], connections: connections)
+    try probe.waitCommitted(atLeast: setupTarget)
+    let committedBefore = try probe.committedTotal(), heightBefore = try probe.height()
 
     // Queries under load: an account lookup on its own connection, as fast as answers come back.
     let queryLatencies = Mutex<[Double]>([])
@@ -197,7 +157,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     let accepted = DispatchTime.now().uptimeNanoseconds
     let total = patients * perPatient
     let expected = committedBefore + total - refused.load(ordering: .relaxed)
-    while try committedTotal() < expected { usleep(2000) }
+    try probe.waitCommitted(atLeast: expected)
     let committed = DispatchTime.now().uptimeNanoseconds
     loading.store(false, ordering: .relaxed)
     while !queryThread.isFinished { usleep(1000) }
@@ -209,7 +169,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
                           refused: refused.load(ordering: .relaxed),
                           queryP50Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.5),
                           queryP99Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.99),
-                          queries: latencies.count, blocks: try height() - heightBefore)
+                          queries: latencies.count, blocks: try probe.height() - heightBefore)
 }
 
 /// Pre-signs a consent load on both cores: `count / 30` fresh patients' registrations (for an

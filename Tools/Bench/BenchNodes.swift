@@ -1,0 +1,84 @@
+// What both node benchmarks need: a temporary directory with the demo genesis, the release
+// `meridian-node` beside this binary, load limits in node.json, and a few reads over a connection.
+import Foundation
+import Dispatch
+import MeridianDemo
+
+/// A temporary directory for benchmark nodes, removed by `remove()`.
+struct BenchNodes {
+    let binary: String
+    let dir: URL
+    let genesis: String
+    let environment: [String: String]
+
+    init(label: String) throws {
+        binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw BenchError("\(binary) missing: swift build -c release") }
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        genesis = dir.appendingPathComponent("genesis.json").path
+        try JSONEncoder().encode(DemoCast.genesisSpec()).write(to: URL(fileURLWithPath: genesis))
+        environment = ProcessInfo.processInfo.environment.merging(["MERIDIAN_PASSPHRASE": "bench-passphrase"]) { $1 }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: dir) }
+
+    /// Runs `meridian-node` with `arguments`; with `wait`, to its end (failing on a non-zero exit).
+    @discardableResult
+    func node(_ arguments: [String], wait: Bool) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        p.environment = environment
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        if wait {
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw BenchError("meridian-node \(arguments.joined(separator: " ")) failed") }
+        }
+        return p
+    }
+
+    /// Room for the whole load: blocks as large as the chain allows, a mempool of `mempool`
+    /// transactions; `extra` keys are set too.
+    func setLoadLimits(dataDir: String, mempool: Int, extra: [String: Any] = [:]) throws {
+        let path = dataDir + "/node.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        config["maxBlockTransactions"] = 5000
+        config["mempool"] = ["maxTransactions": mempool, "maxBytes": 256 << 20, "maxPerAccount": 256]
+        for (k, v) in extra { config[k] = v }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+extension HTTPConnection {
+    /// The node's committed height.
+    func height() throws -> Int {
+        (try JSONSerialization.jsonObject(with: Data(try request("GET", "/v1/status").1)) as? [String: Any])?["height"] as? Int ?? 0
+    }
+
+    /// `meridian_committed_transactions_total` from the node's metrics.
+    func committedTotal() throws -> Int {
+        let line = String(decoding: try request("GET", "/metrics").1, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
+    }
+
+    /// Polls until at least `target` transactions are committed (deadline `seconds`).
+    func waitCommitted(atLeast target: Int, seconds: Double = 120) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while try committedTotal() < target {
+            guard Date() < deadline else { throw BenchError("\(target) committed transactions not reached within \(Int(seconds)) s") }
+            usleep(2_000)
+        }
+    }
+}
+
+/// Submits every body once over `connections` connections spread over `ports` (setup phases, not
+/// measured; refusals are ignored and show up as a missing commit).
+func submitAll(_ bodies: [[UInt8]], ports: [Int], connections: Int) {
+    DispatchQueue.concurrentPerform(iterations: connections) { part in
+        guard let c = try? HTTPConnection(port: ports[part % ports.count]) else { return }
+        for i in stride(from: part, to: bodies.count, by: connections) { _ = try? c.request("POST", "/v1/transactions", body: bodies[i]) }
+    }
+}
