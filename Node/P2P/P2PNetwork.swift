@@ -106,12 +106,12 @@ public final class P2PNetwork: Sendable {
 
     public func broadcast(_ message: [UInt8]) { for p in peers { send(message, to: p) } }
 
-    /// Closes the connection to `peer` (e.g. a validator removed from the allowlist); a dialer of ours
-    /// to it retries, and the handshake then refuses it while it is not allowed.
-    public func disconnect(_ peer: PublicKey) {
+    /// Closes the connection to `peer`, counted under `reason` (e.g. `p2p.not_allowed` for a validator
+    /// removed from the allowlist: a dialer of ours retries, and the handshake then refuses it).
+    public func disconnect(_ peer: PublicKey, reason: String) {
         guard let c = connections.withLock({ $0.removeValue(forKey: peer) }) else { return }
         c.outbox.finish(); c.close()
-        refuse("p2p.not_allowed")
+        refuse(reason)
     }
 
     /// Listens on host:port (0: any free port); returns the bound port and runs until the task is cancelled.

@@ -24,17 +24,8 @@ final class Localnet: @unchecked Sendable {
     /// With `proxied`, every link i→j goes through `proxies[i][j]`, which a test can cut.
     var proxies: [[FaultProxy?]] = []
 
-    /// Free loopback ports, chosen by the OS (bound, read, released).
-    static func freePorts(_ n: Int) async throws -> [Int] {
-        var channels: [any Channel] = []
-        for _ in 0..<n { channels.append(try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()) }
-        let ports = channels.map { $0.localAddress!.port! }
-        for c in channels { try await c.close() }
-        return ports
-    }
-
     init(label: String, proxied: Bool = false) async throws {
-        p2pPorts = try await Self.freePorts(4)
+        p2pPorts = try freeLoopbackPorts(4)
         for i in 0..<4 {
             var row: [FaultProxy?] = []
             for j in 0..<4 { row.append(proxied && i != j ? try await FaultProxy(target: p2pPorts[j]) : nil) }

@@ -121,6 +121,7 @@ public actor ConsensusDriver {
     let key: PrivateKey
     let network: P2PNetwork
     let wal: ConsensusWAL
+    private let walPathForRecovery: String
     let signingGuard: SigningGuard
     let logger: Logger
     let timeouts: ConsensusTimeouts
@@ -158,7 +159,6 @@ public actor ConsensusDriver {
         (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .bufferingNewest(200_000))
         walPathForRecovery = walPath
     }
-    private let walPathForRecovery: String
 
     public nonisolated var status: Status { statusBox.withLock { $0 } }
 
@@ -233,7 +233,7 @@ public actor ConsensusDriver {
         // A validator removed by governance stops counting at this height and loses its connections.
         for peer in network.peers where !validatorSet.contains(peer) {
             logger.notice("disconnecting a peer that is no longer a validator", metadata: ["peer": "\(Address(peer))", "height": "\(height)"])
-            network.disconnect(peer)
+            network.disconnect(peer, reason: "p2p.not_allowed")
         }
         blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]
         core = TendermintCore(me: key.publicKey, timeouts: timeouts)
