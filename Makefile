@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic
+PYPI_PACKAGES := mnemonic vitalscore
 FUZZ_RUNS ?= 1000000
 
 SIM_SEEDS ?= 10000

@@ -93,6 +93,10 @@ let package = Package(
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Node/Service", resources: [.copy("openapi.yaml")], swiftSettings: strict),
 
+        // Off-chain workers: vital-sign model and units, parsers of every ingestion format, risk scoring.
+        .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
+        .target(name: "MeridianRisk", dependencies: ["MeridianVitals"], path: "Node/Workers/Risk", swiftSettings: strict),
+
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
                 path: "Tools/Demo", swiftSettings: strict),
@@ -152,6 +156,8 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianSimulation"], path: "Tests/WorkerTests",
+                    swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
         // on loopback ports, driven by the real CLIs.
