@@ -3,7 +3,9 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic vitalscore
+PYPI_PACKAGES := mnemonic vitalscore hl7
+## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus.
+HL7_SDIST := .build/reference/hl7-0.4.5.tar.gz
 FUZZ_RUNS ?= 1000000
 
 SIM_SEEDS ?= 10000
@@ -25,6 +27,7 @@ setup:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-pip; }
 	@for p in $(PYPI_PACKAGES); do python3 -c "import $$p" 2>/dev/null || python3 -m pip install --quiet $$p \
 	  || python3 -m pip install --quiet --break-system-packages $$p; done
+	@[ -f $(HL7_SDIST) ] || python3 -m pip download --quiet --no-binary :all: --no-deps hl7==0.4.5 -d .build/reference
 
 build: setup
 	$(SWIFT) build

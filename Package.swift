@@ -96,6 +96,7 @@ let package = Package(
         // Off-chain workers: vital-sign model and units, parsers of every ingestion format, risk scoring.
         .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
         .target(name: "MeridianRisk", dependencies: ["MeridianVitals"], path: "Node/Workers/Risk", swiftSettings: strict),
+        .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
 
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
@@ -156,7 +157,7 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianSimulation"], path: "Tests/WorkerTests",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianSimulation"], path: "Tests/WorkerTests",
                     swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)

@@ -5,10 +5,10 @@ import Foundation
 enum PythonReference {
     struct Unavailable: Error, CustomStringConvertible { let description: String }
 
-    static func run(_ script: String, input: Data, package: String) throws -> [Substring] {
+    static func run(_ script: String, input: Data, package: String, arguments: [String] = []) throws -> [Substring] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
+        process.arguments = ["python3", "-c", script] + arguments
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin; process.standardOutput = stdout; process.standardError = stderr
         try process.run()

@@ -1,0 +1,79 @@
+public import MeridianCore
+
+/// HL7 v2 DTM values (YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]) as Unix milliseconds.
+/// A value without an offset is read in the feed's configured offset (UTC unless set), since HL7
+/// defines it as the sender's local time.
+public enum HL7Time {
+    public static func parse(_ text: String, defaultOffsetMinutes: Int = 0) -> Timestamp? {
+        var bytes = Array(text.utf8)[...]
+        var offsetMinutes = defaultOffsetMinutes
+        if let signAt = bytes.lastIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
+            let zone = bytes[(signAt + 1)...]
+            guard zone.count == 4, let z = Int(String(decoding: zone, as: UTF8.self)), z % 100 < 60, z / 100 <= 14 else { return nil }
+            offsetMinutes = (z / 100 * 60 + z % 100) * (bytes[signAt] == UInt8(ascii: "-") ? -1 : 1)
+            bytes = bytes[..<signAt]
+        }
+        var fraction = 0, fractionDigits = 0
+        if let dot = bytes.firstIndex(of: UInt8(ascii: ".")) {
+            let f = bytes[(dot + 1)...]
+            guard (1...4).contains(f.count), f.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            for d in f { fraction = fraction * 10 + Int(d - 48) }
+            fractionDigits = f.count
+            bytes = bytes[..<dot]
+            guard bytes.count == 14 else { return nil }   // a fraction only after seconds
+        }
+        guard [4, 6, 8, 10, 12, 14].contains(bytes.count), bytes.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        let digits = bytes.map { Int($0 - 48) }
+        func number(_ at: Int, _ n: Int, default d: Int) -> Int { at + n <= digits.count ? digits[at..<(at + n)].reduce(0) { $0 * 10 + $1 } : d }
+        let year = number(0, 4, default: 0), month = number(4, 2, default: 1), day = number(6, 2, default: 1)
+        let hour = number(8, 2, default: 0), minute = number(10, 2, default: 0), second = number(12, 2, default: 0)
+        guard year >= 1970, (1...12).contains(month), day >= 1, day <= daysIn(month, year), hour < 24, minute < 60, second < 60 else { return nil }
+        let days = daysFromCivil(year, month, day)
+        var ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 - offsetMinutes * 60_000
+        var f = fraction
+        for _ in fractionDigits..<3 { f *= 10 }
+        if fractionDigits == 4 { f /= 10 }
+        ms += f
+        guard ms >= 0 else { return nil }
+        return Timestamp(unixMilliseconds: UInt64(ms))
+    }
+
+    /// YYYYMMDDHHMMSS+0000 (UTC), for the acknowledgements Meridian sends.
+    public static func format(_ t: Timestamp) -> String {
+        let totalSeconds = Int(t.unixMilliseconds / 1000)
+        let (y, m, d) = civilFromDays(totalSeconds / 86_400)
+        let s = totalSeconds % 86_400
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)\(two(m))\(two(d))\(two(s / 3600))\(two(s / 60 % 60))\(two(s % 60))+0000"
+    }
+
+    static func daysIn(_ month: Int, _ year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp + (mp < 10 ? 3 : -9)
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+}
