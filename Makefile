@@ -3,8 +3,9 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic vitalscore hl7
-## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus.
+PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb
+## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
+## wheel carries real ECG data (misc/ecg.dat) from which the WFDB cross-check writes records with wfdb.wrsamp.
 HL7_SDIST := .build/reference/hl7-0.4.5.tar.gz
 FUZZ_RUNS ?= 1000000
 
@@ -28,6 +29,7 @@ setup:
 	@for p in $(PYPI_PACKAGES); do python3 -c "import $$p" 2>/dev/null || python3 -m pip install --quiet $$p \
 	  || python3 -m pip install --quiet --break-system-packages $$p; done
 	@[ -f $(HL7_SDIST) ] || python3 -m pip download --quiet --no-binary :all: --no-deps hl7==0.4.5 -d .build/reference
+	@ls .build/reference/scipy-1.11.4-*.whl >/dev/null 2>&1 || python3 -m pip download --quiet --no-deps --only-binary :all: scipy==1.11.4 -d .build/reference
 
 build: setup
 	$(SWIFT) build

@@ -46,8 +46,9 @@ public enum VitalSign: UInt8, Sendable, Hashable, CaseIterable, Codable {
         self = found
     }
 
-    /// The LOINC code a FHIR Observation or an HL7 OBX-3 uses (vital-signs profile codes where one exists).
-    public var loinc: String {
+    /// The LOINC code a FHIR Observation or an HL7 OBX-3 uses (vital-signs profile codes where one
+    /// exists); nil for a raw ECG sample, which only IEEE 11073 names.
+    public var loinc: String? {
         switch self {
         case .heartRate: "8867-4"
         case .respiratoryRate: "9279-1"
@@ -60,7 +61,7 @@ public enum VitalSign: UInt8, Sendable, Hashable, CaseIterable, Codable {
         case .bodyWeight: "29463-7"
         case .bodyHeight: "8302-2"
         case .rrInterval: "8637-0"
-        case .ecgSample: "131330"   // no LOINC term for a raw sample: the MDC code stands in
+        case .ecgSample: nil
         }
     }
 

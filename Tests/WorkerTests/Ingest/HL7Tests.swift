@@ -100,6 +100,7 @@ import MeridianIngest
         #expect(HL7Time.parse("20261124111450+0100")?.unixMilliseconds == 1_795_515_290_000)
         #expect(HL7Time.parse("20261124101450.25+0000")?.unixMilliseconds == 1_795_515_290_250)
         #expect(HL7Time.parse("202611241014")?.unixMilliseconds == 1_795_515_240_000)
+        #expect(HL7Time.parse("20261124101450.2509+0000")?.unixMilliseconds == 1_795_515_290_250)
         for bad in ["2026112410145", "20260230", "20261124101460", "2026112410.5", "x", "20261124101450+25"] { #expect(HL7Time.parse(bad) == nil, "\(bad)") }
         #expect(HL7Time.format(Timestamp(unixMilliseconds: 1_795_515_290_000)) == "20261124101450+0000")
     }

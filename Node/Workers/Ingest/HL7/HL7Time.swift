@@ -31,7 +31,7 @@ public enum HL7Time {
         let days = daysFromCivil(year, month, day)
         var ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 - offsetMinutes * 60_000
         var f = fraction
-        for _ in fractionDigits..<3 { f *= 10 }
+        for _ in min(fractionDigits, 3)..<3 { f *= 10 }
         if fractionDigits == 4 { f /= 10 }
         ms += f
         guard ms >= 0 else { return nil }
