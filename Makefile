@@ -14,7 +14,7 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test run scenario bench sim soak fuzz-codec genesis clean
+.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis clean
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:
@@ -73,6 +73,20 @@ fuzz-codec: setup
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzCodec -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 	mkdir -p .build-fuzz/corpus-codec
 	.build-fuzz/release/FuzzCodec -meridian_seeds=.build-fuzz/corpus-codec -runs=$(FUZZ_RUNS) -max_len=8192 .build-fuzz/corpus-codec 2>&1 | tee fuzz-codec.log | tail -n 5
+
+## fuzz-workers: libFuzzer over each ingestion parser in turn ($(FUZZ_RUNS) executions each); figures in fuzz-workers.log.
+WORKER_PARSERS := frame hl7 fhir ble wfdb-header wfdb-signal
+fuzz-workers: setup
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzWorkers -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	@rm -f fuzz-workers.log; mkdir -p .build-fuzz/artifacts
+	@for p in $(WORKER_PARSERS); do \
+	  mkdir -p .build-fuzz/corpus-$$p; \
+	  .build-fuzz/release/FuzzWorkers -meridian_parser=$$p -meridian_seeds=.build-fuzz/corpus-$$p -runs=$(FUZZ_RUNS) -max_len=4096 -artifact_prefix=.build-fuzz/artifacts/ \
+	    .build-fuzz/corpus-$$p > .build-fuzz/fuzz-$$p.log 2>&1; status=$$?; \
+	  echo "== $$p (exit $$status)" >> fuzz-workers.log; tail -n 3 .build-fuzz/fuzz-$$p.log >> fuzz-workers.log; \
+	  echo "$$p: $$(grep -E '^Done|ERROR' .build-fuzz/fuzz-$$p.log | head -n 1)"; \
+	  [ $$status -eq 0 ] || { echo "fuzz-workers: $$p failed; see .build-fuzz/fuzz-$$p.log"; exit 1; }; \
+	done
 
 ## genesis: regenerate Genesis/demo.json from the demo cast.
 genesis:

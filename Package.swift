@@ -140,6 +140,8 @@ let package = Package(
         .executableTarget(name: "MeridianBench",
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "MeridianClient", "CSecp256k1"],
                           path: "Tools/Bench", swiftSettings: strict),
+        .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest"], path: "Tools/FuzzWorkers",
+                          swiftSettings: strict),
         .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),
 

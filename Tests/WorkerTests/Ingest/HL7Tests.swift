@@ -67,6 +67,20 @@ import MeridianIngest
         #expect(throws: HL7Error(.dataType, reason: "")) { try HL7Message(parsing: Array("MSH|^~^&|A".utf8)) }
     }
 
+    /// Inputs the fuzzer found crashing the parser (fixed); each must now parse or be refused.
+    @Test func fuzzFindingsAreHandled() throws {
+        let findings = [
+            "4d53487c5e7e5c267c4757323631314d53487c5e7e5c267c47577c574152447c4d4552494449414e7c487c3530302b303030307c7c4f52555e5230317c4d317c507c322e360d4d53487c3030307c7c4f52555e5230317c4d3234b6b3cfcecaf5f5ce83507c322e360d4d53480a214d353364135c267c4757317c507c7c324132",   // a second MSH line shorter than its separator (index out of bounds)
+            "4d53487c5e7e5c267c410d4d53480d4d53487c0d",   // bare "MSH" lines
+            "4d53487c5e7e5c267c410d4d5348cc817c41",       // a combining mark after "MSH"
+        ]
+        for hex in findings {
+            guard let m = try? HL7Message(parsing: Hex.decode(hex)!) else { continue }
+            _ = try? ObservationResult.batches(of: m)
+            for segment in m.segments { for f in 0...segment.fieldCount + 1 { _ = segment.value(f); _ = segment.components(f) } }
+        }
+    }
+
     @Test func acknowledgementsSayAAOrAEWithAnERRSegment() throws {
         let message = try HL7Message(parsing: Array(Self.pcd01.utf8))
         let now = Timestamp(unixMilliseconds: 1_795_000_000_000)

@@ -84,9 +84,14 @@ public struct HL7Message: Sendable {
             }
             if name == "MSH" {
                 // MSH-1 is the separator itself: re-split so that fields[1] is "|" and fields[2] the encoding characters.
-                let afterName = line.index(line.startIndex, offsetBy: 4)
-                let rest = line[afterName...].splitBytes(encoding.field)
-                fields = [fields[0], Substring(String(UnicodeScalar(encoding.field)))] + rest
+                // Indexed on UTF-8 bytes: "MSH" and its separator are four ASCII bytes, whatever follows.
+                let separator = Substring(String(UnicodeScalar(encoding.field)))
+                if line.utf8.count >= 4, line.utf8[line.utf8.index(line.startIndex, offsetBy: 3)] == encoding.field {
+                    let rest = Substring(line.utf8[line.utf8.index(line.startIndex, offsetBy: 4)...]).splitBytes(encoding.field)
+                    fields = [fields[0], separator] + rest
+                } else {
+                    fields = [fields[0]]   // a bare "MSH" line has no fields
+                }
             }
             segments.append(Segment(name: name, fields: fields, encoding: encoding))
         }
