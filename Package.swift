@@ -97,6 +97,9 @@ let package = Package(
         .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
         .target(name: "MeridianRisk", dependencies: ["MeridianVitals"], path: "Node/Workers/Risk", swiftSettings: strict),
         .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
+        // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
+        .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage"],
+                path: "Node/Workers/Service", swiftSettings: strict),
 
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
@@ -159,7 +162,7 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianSimulation"], path: "Tests/WorkerTests",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianWorkers", "MeridianStorage", "MeridianSimulation"], path: "Tests/WorkerTests",
                     swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
