@@ -39,8 +39,11 @@ extension VitalReading: Canonical {
 public enum ReadingSource: Sendable, Hashable {
     /// A paired device, by its key, and the frame's sequence number.
     case device(PublicKey, sequence: UInt64)
-    /// A hospital system: its name (e.g. HL7 MSH-3^MSH-4) and its message id (MSH-10, Observation id).
+    /// A hospital system: its name (e.g. HL7 MSH-3^MSH-4) and its message id (MSH-10, Observation
+    /// ids), each at most `maxFeedBytes` of UTF-8 (parsers refuse longer ones).
     case feed(String, messageID: String)
+
+    public static let maxFeedBytes = 256
 }
 
 extension ReadingSource: Canonical {
@@ -53,7 +56,7 @@ extension ReadingSource: Canonical {
     public init(from r: inout CanonicalReader) throws(CodecError) {
         switch try r.readUInt8("source.kind") {
         case 0: self = .device(try r.read(PublicKey.self), sequence: try r.readUInt64("source.sequence"))
-        case 1: self = .feed(try r.readString("source.feed", max: 256), messageID: try r.readString("source.message", max: 256))
+        case 1: self = .feed(try r.readString("source.feed", max: Self.maxFeedBytes), messageID: try r.readString("source.message", max: Self.maxFeedBytes))
         default: throw CodecError(.unknownVariant, field: "source.kind", offset: r.offset)
         }
     }

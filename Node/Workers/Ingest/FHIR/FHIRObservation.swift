@@ -29,6 +29,7 @@ public enum FHIRObservation {
     /// Parses an Observation or a Bundle into one batch per patient (in order of first appearance).
     /// `feed` names the sender (the API client) for de-duplication by resource id.
     public static func batches(parsing json: [UInt8], feed: String) throws(VitalsError) -> [ReadingBatch] {
+        guard feed.utf8.count <= ReadingSource.maxFeedBytes else { throw VitalsError(.malformed, "FHIR: the feed name is longer than \(ReadingSource.maxFeedBytes) bytes") }
         guard json.count <= maxBytes else { throw VitalsError(.tooLarge, "FHIR body of \(json.count) bytes exceeds \(maxBytes)") }
         let data = Data(json)
         let decoder = JSONDecoder()
@@ -67,8 +68,10 @@ public enum FHIRObservation {
         return order.map { p in
             // The message id: the resource ids when all are given (a resend de-duplicates), else the body's hash.
             let idList = ids[p]!
-            let messageID = idList.allSatisfy({ !$0.isEmpty }) ? idList.joined(separator: ",").prefix(200) : Substring(SHA256.hash(json).hex)
-            return ReadingBatch(patient: p, source: .feed(feed, messageID: String(messageID)), readings: byPatient[p]!)
+            // Long id lists are hashed, never truncated: two bodies must not share an id by their prefix.
+            let joined = idList.joined(separator: ",")
+            let messageID = idList.allSatisfy({ !$0.isEmpty }) ? (joined.utf8.count <= 200 ? joined : "ids:" + SHA256.hash(Array(joined.utf8)).hex) : SHA256.hash(json).hex
+            return ReadingBatch(patient: p, source: .feed(feed, messageID: messageID), readings: byPatient[p]!)
         }
     }
 

@@ -31,7 +31,10 @@ public enum ObservationResult {
         guard ["P", "T", "D"].contains(msh.value(11)) else { throw HL7Error(.unsupportedProcessingID, location: "MSH-11", reason: "processing id '\(msh.value(11))'") }
         let control = message.controlID
         guard !control.isEmpty else { throw HL7Error(.requiredFieldMissing, location: "MSH-10", reason: "the message control id is empty") }
+        // HL7 allows 199 characters; the bound leaves room for the "#n" of a message's later patients.
+        guard control.utf8.count <= ReadingSource.maxFeedBytes - 16 else { throw HL7Error(.dataType, location: "MSH-10", reason: "the message control id is longer than \(ReadingSource.maxFeedBytes - 16) bytes") }
         let feed = "\(msh.value(3))^\(msh.value(4))"
+        guard feed.utf8.count <= ReadingSource.maxFeedBytes else { throw HL7Error(.dataType, location: "MSH-3", reason: "sending application and facility are longer than \(ReadingSource.maxFeedBytes) bytes") }
         let messageTime = HL7Time.parse(msh.value(7), defaultOffsetMinutes: defaultOffsetMinutes)
 
         var batches: [ReadingBatch] = []
