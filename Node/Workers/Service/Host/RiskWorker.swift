@@ -1,0 +1,85 @@
+import Synchronization
+import Dispatch
+public import MeridianCore
+public import MeridianVitals
+public import MeridianRisk
+
+/// A NEWS2 assessment of one patient's latest vital signs.
+public struct RiskAssessment: Sendable, Hashable {
+    public let patient: PublicKey
+    /// The newest reading time among the inputs.
+    public let time: Timestamp
+    public let score: NEWS2.Score
+    /// Parameters with no reading yet (charted as normal until one arrives; the assessment says so).
+    /// No oxygen-flow reading means air, as on a chart.
+    public let missing: [NEWS2.Parameter]
+    public static let scoringVersion = "news2-rcp-2017/1"
+}
+
+/// The risk worker: takes batches from its inbox (critical first), keeps each patient's latest
+/// value per vital sign, and scores NEWS2 on every new batch. Latest assessments are kept per
+/// patient for the API; alerts and anchoring build on `onAssessment`.
+public final class RiskWorker: Worker, Sendable {
+    public let name = "risk"
+    let inbox: ScoringInbox
+    private let latest = Mutex<[PublicKey: [VitalSign: VitalReading]]>([:])
+    private let assessments = Mutex<[PublicKey: RiskAssessment]>([:])
+    let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
+    /// Bound on patients tracked in memory (the oldest-updated are forgotten first beyond it).
+    public static let maxPatients = 100_000
+
+    public init(inbox: ScoringInbox, onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) {
+        self.inbox = inbox; self.onAssessment = onAssessment
+    }
+
+    public func run(metrics: WorkerMetrics) async throws {
+        while !Task.isCancelled {
+            let batch = await inbox.next()
+            metrics.queueDepth.set(Double(inbox.count))
+            let started = DispatchTime.now().uptimeNanoseconds
+            let a = assess(batch)
+            metrics.seconds.record(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            metrics.processed.increment()
+            onAssessment(a, batch)
+        }
+    }
+
+    /// Folds a batch into the patient's latest values and scores them.
+    public func assess(_ batch: ReadingBatch) -> RiskAssessment {
+        let values: [VitalSign: VitalReading] = latest.withLock { all in
+            if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
+            var mine = all[batch.patient] ?? [:]
+            for r in batch.readings where r.sign != .ecgSample && r.sign != .rrInterval {
+                if let old = mine[r.sign], old.time > r.time { continue }   // a late upload does not replace a newer value
+                mine[r.sign] = r
+            }
+            all[batch.patient] = mine
+            return mine
+        }
+        let a = Self.score(patient: batch.patient, values)
+        assessments.withLock { $0[batch.patient] = a }
+        return a
+    }
+
+    public func assessment(of patient: PublicKey) -> RiskAssessment? { assessments.withLock { $0[patient] } }
+
+    static func score(patient: PublicKey, _ v: [VitalSign: VitalReading]) -> RiskAssessment {
+        var missing: [NEWS2.Parameter] = []
+        func value(_ s: VitalSign, _ p: NEWS2.Parameter, normal: Measurement) -> Measurement {
+            if let r = v[s] { return r.value }
+            missing.append(p); return normal
+        }
+        let o = NEWS2.Observation(
+            respirationRate: value(.respiratoryRate, .respirationRate, normal: Measurement(whole: 16)),
+            oxygenSaturation: value(.oxygenSaturation, .oxygenSaturation, normal: Measurement(whole: 98)),
+            scale: .scale1,
+            onOxygen: (v[.inhaledOxygenFlow]?.value.micro ?? 0) > 0,
+            systolicPressure: value(.systolicPressure, .systolicPressure, normal: Measurement(whole: 120)),
+            pulse: value(.heartRate, .pulse, normal: Measurement(whole: 70)),
+            consciousness: NEWS2.Consciousness(rawValue: UInt8(clamping: v[.consciousness]?.value.roundedWhole ?? 0)) ?? .alert,
+            temperature: value(.bodyTemperature, .temperature, normal: Measurement(whole: 37)))
+        if v[.consciousness] == nil { missing.append(.consciousness) }
+        let time = v.values.map(\.time).max() ?? .zero
+        return RiskAssessment(patient: patient, time: time, score: NEWS2.score(o), missing: missing)
+    }
+}

@@ -1,0 +1,76 @@
+public import Logging
+public import ServiceLifecycle
+public import Prometheus
+
+/// An off-chain worker: a long-running loop inside the node, beside consensus and never inside
+/// block execution. It reads its own bounded input and may fail; the host restarts it.
+public protocol Worker: Sendable {
+    /// A stable name for logs and metrics ("risk", "anchor").
+    var name: String { get }
+    /// Runs until cancelled; throwing means the worker failed and is restarted.
+    func run(metrics: WorkerMetrics) async throws
+}
+
+/// One worker's Prometheus series, labelled `worker="<name>"`.
+public struct WorkerMetrics: Sendable {
+    public let processed: Counter
+    public let refused: Counter
+    public let restarts: Counter
+    public let queueDepth: Gauge
+    public let seconds: ValueHistogram
+
+    public init(registry: PrometheusCollectorRegistry, worker: String) {
+        let l = [("worker", worker)]
+        processed = registry.makeCounter(name: "meridian_worker_processed_total", labels: l, help: "Items a worker finished")
+        refused = registry.makeCounter(name: "meridian_worker_refused_total", labels: l, help: "Items a worker refused (bad input)")
+        restarts = registry.makeCounter(name: "meridian_worker_restarts_total", labels: l, help: "Times the host restarted a failed worker")
+        queueDepth = registry.makeGauge(name: "meridian_worker_queue_depth", labels: l, help: "Items waiting in a worker's input queue")
+        seconds = registry.makeValueHistogram(name: "meridian_worker_item_seconds", labels: l,
+                                              buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05], help: "Time per item")
+    }
+}
+
+/// Runs the node's workers, each in its own task, restarting a worker that fails with an
+/// exponential backoff (100 ms doubling to 10 s, reset after a minute of good running), until the
+/// node shuts down. A failing worker never stops the node or another worker.
+public struct WorkerHost: Service {
+    let workers: [any Worker]
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+
+    public init(workers: [any Worker], registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.workers = workers; self.registry = registry; self.logger = logger
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for w in workers {
+                    let metrics = WorkerMetrics(registry: registry, worker: w.name)
+                    group.addTask { await supervise(w, metrics: metrics) }
+                }
+            }
+        }
+    }
+
+    func supervise(_ w: any Worker, metrics: WorkerMetrics) async {
+        var backoffMilliseconds = 100
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await w.run(metrics: metrics)
+                if Task.isCancelled { return }
+                logger.warning("worker returned; restarting", metadata: ["worker": "\(w.name)"])
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("worker failed; restarting", metadata: ["worker": "\(w.name)", "error": "\(error)", "backoff_ms": "\(backoffMilliseconds)"])
+            }
+            metrics.restarts.increment()
+            if ContinuousClock.now - started > .seconds(60) { backoffMilliseconds = 100 }
+            try? await Task.sleep(for: .milliseconds(backoffMilliseconds))
+            backoffMilliseconds = min(backoffMilliseconds * 2, 10_000)
+        }
+    }
+}
