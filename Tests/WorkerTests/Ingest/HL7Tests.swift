@@ -73,11 +73,16 @@ import MeridianIngest
             "4d53487c5e7e5c267c4757323631314d53487c5e7e5c267c47577c574152447c4d4552494449414e7c487c3530302b303030307c7c4f52555e5230317c4d317c507c322e360d4d53487c3030307c7c4f52555e5230317c4d3234b6b3cfcecaf5f5ce83507c322e360d4d53480a214d353364135c267c4757317c507c7c324132",   // a second MSH line shorter than its separator (index out of bounds)
             "4d53487c5e7e5c267c410d4d53480d4d53487c0d",   // bare "MSH" lines
             "4d53487c5e7e5c267c410d4d5348cc817c41",       // a combining mark after "MSH"
+            "4d53487c5e7e5c267c47577c4d535c487c5e7e5c267c7c5757415244417e5c267c7c5757415244417ca9ffff7f5c5c5c5c5c5c565c5c5c5c5c5c5c5c5c5830305c5c5c5c5c5c7c5c525c",   // a NUL (from an X00 escape) in MSH-3, echoed into the ACK, which then did not parse
             "4d53487c5e7e5d267c47577ccfcfcfcfcfcfcfcfcf0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818180b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0bcfcfcf4646464646464646464646464646464646464646464646464646464646464646464646464646464646cfcfcfcfcfcfcfcfcfb7cfcfcfcfcfcfcfcfcfcfcfcfcfcfcf57c552447c4d4552494449414e7c487c32303236313132343130313530302b303030307c7c4f52555e5230317c4d317c507c322e360d5049447c7c7c353532633633306236346235346266353032313063396532333562333438646439343963373265323238373335303066363238356332626564653331326138345e5e5e4d4552494449414e0d4f42527c317c7c3934494d5f50455243454e545e4d44437c7c7c7c7c467c7c7c3132343130313435302e32352b303130300d4f42587c327c53547c38303238382d345e41435650555e4c4e7c7c567c7c7c7c7c7c460d",   // a feed name too long for the reading store's source id (accepted, then not decodable)
         ]
         for hex in findings {
             guard let m = try? HL7Message(parsing: Hex.decode(hex)!) else { continue }
             for b in (try? ObservationResult.batches(of: m)) ?? [] { #expect(try ReadingBatch(canonicalBytes: b.canonicalBytes) == b) }
+            let ack = Acknowledgement.build(for: m, code: .error, error: HL7Error(.dataType, location: "MSH-3", reason: "x\u{0}y\r"), sendingFacility: "F",
+                                            now: Timestamp(unixMilliseconds: 0), ackID: "1")
+            let parsed = try HL7Message(parsing: ack)
+            #expect(parsed.segments(named: "ERR").first?.value(8) == "x\u{0}y\r", "control characters survive as hex escapes")
             for segment in m.segments { for f in 0...segment.fieldCount + 1 { _ = segment.value(f); _ = segment.components(f) } }
         }
     }

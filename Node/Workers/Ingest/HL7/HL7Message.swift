@@ -171,7 +171,11 @@ public struct HL7Message: Sendable {
             case UInt32(e.subcomponent): out += "\(Character(UnicodeScalar(e.escape)))T\(Character(UnicodeScalar(e.escape)))"
             case UInt32(e.repetition): out += "\(Character(UnicodeScalar(e.escape)))R\(Character(UnicodeScalar(e.escape)))"
             case UInt32(e.escape): out += "\(Character(UnicodeScalar(e.escape)))E\(Character(UnicodeScalar(e.escape)))"
-            case 0x0D, 0x0A: out += " "
+            case 0..<0x20, 0x7F:
+                // Control characters (a NUL, a segment-ending CR) travel as hex escapes.
+                let e = Character(UnicodeScalar(e.escape))
+                let hex = String(ch.value, radix: 16, uppercase: true)
+                out += "\(e)X\(hex.count == 1 ? "0" + hex : hex)\(e)"
             default: out.unicodeScalars.append(ch)
             }
         }
