@@ -1,6 +1,7 @@
 import Foundation
 public import MeridianMempool
 public import MeridianConsensus
+import MeridianCore
 
 /// The P2P side of a validator in a network (`node.json` key `p2p`). Without it the node runs alone
 /// and produces every block itself (single-proposer mode).
@@ -11,6 +12,26 @@ public struct P2PConfig: Codable, Sendable, Hashable {
     /// Persistent peers, `host:port`, dialled and redialled with backoff.
     public var peers: [String] = []
     public init() {}
+}
+
+/// The off-chain workers (`node.json` key `workers`).
+public struct WorkersConfig: Codable, Sendable, Hashable {
+    /// Whether the node runs its workers and serves the vital-signs endpoints.
+    public var enabled: Bool = true
+    /// Bound of the risk worker's input queue (routine readings beyond it are answered "busy").
+    public var scoringQueueCapacity: Int = 10_000
+    /// FHIR feeds allowed to post Observations: feed name → SHA-256 (hex) of its bearer token.
+    public var feeds: [String: String] = [:]
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = WorkersConfig()
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
+        scoringQueueCapacity = try c.decodeIfPresent(Int.self, forKey: .scoringQueueCapacity) ?? d.scoringQueueCapacity
+        feeds = try c.decodeIfPresent([String: String].self, forKey: .feeds) ?? d.feeds
+    }
 }
 
 /// The node's configuration file (`<data-dir>/node.json`), written by `meridian-node init` with
@@ -38,12 +59,14 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var p2p: P2PConfig?
     /// Round timeouts of consensus (base and per-round increase, milliseconds).
     public var consensus = ConsensusTimeouts()
+    /// The off-chain workers.
+    public var workers = WorkersConfig()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus
+        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus, workers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +84,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         mempool = try c.decodeIfPresent(MempoolLimits.self, forKey: .mempool) ?? d.mempool
         p2p = try c.decodeIfPresent(P2PConfig.self, forKey: .p2p)
         consensus = try c.decodeIfPresent(ConsensusTimeouts.self, forKey: .consensus) ?? d.consensus
+        workers = try c.decodeIfPresent(WorkersConfig.self, forKey: .workers) ?? d.workers
     }
 
     /// Checks the values, naming the first bad one.
@@ -77,6 +101,11 @@ public struct NodeConfig: Codable, Sendable, Hashable {
             for peer in p2p.peers {
                 guard let (_, port) = Self.hostPort(peer), (1...65535).contains(port) else { throw NodeError("config.p2p.peers", "'\(peer)' is not host:port") }
             }
+        }
+        guard (1...10_000_000).contains(workers.scoringQueueCapacity) else { throw NodeError("config.workers.scoringQueueCapacity", "must be 1...10000000") }
+        for (name, hash) in workers.feeds {
+            guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }
+            guard hash.utf8.count == 64, Bytes32(hex: hash) != nil else { throw NodeError("config.workers.feeds.\(name)", "expected the SHA-256 of the feed's token (64 hex digits)") }
         }
         guard consensus.proposeMilliseconds >= 10, consensus.prevoteMilliseconds >= 10, consensus.precommitMilliseconds >= 10 else {
             throw NodeError("config.consensus", "timeouts must be at least 10 ms")

@@ -9,6 +9,7 @@ import MeridianMempool
 import MeridianModules
 import MeridianP2P
 import MeridianConsensusDriver
+import MeridianWorkers
 
 /// The files of a node's data directory.
 public struct DataDirectory: Sendable {
@@ -111,12 +112,17 @@ public enum NodeRunner {
         try config.validate()
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
         let store: BlockStore
-        do { store = try BlockStore(path: dataDirectory.database) } catch { throw NodeError(dataDirectory.database, error.description) }
+        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: ReadingStore.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
         var services: [any Service] = []
+        if config.workers.enabled {
+            let workers = NodeWorkers(chain: chain, config: config.workers)
+            workers.attach(to: &api)
+            services.append(WorkerHost(workers: [workers.risk], registry: metrics.registry, logger: logger))
+        }
         if let p2p = config.p2p {
             // Consensus with the other validators: this node holds exactly one validator key, which is
             // also its P2P identity; the allowlist is the validator set in the committed state.

@@ -34,9 +34,10 @@ public final class BlockStore: @unchecked Sendable {
     public let db: RocksDB
     public let stateStorage: RocksDBStateStorage
 
-    /// Opens (or creates) the node database under `path`.
-    public init(path: String) throws(BlockStoreError) {
-        do { db = try RocksDB(path: path, columnFamilies: RocksDBStateStorage.columns + Self.columns) }
+    /// Opens (or creates) the node database under `path`; `additionalColumns` are column families
+    /// of other owners in the same database (the workers' reading store).
+    public init(path: String, additionalColumns: [String] = []) throws(BlockStoreError) {
+        do { db = try RocksDB(path: path, columnFamilies: RocksDBStateStorage.columns + Self.columns + additionalColumns) }
         catch { throw BlockStoreError(error.description) }
         stateStorage = RocksDBStateStorage(db: db)
     }

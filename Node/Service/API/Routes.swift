@@ -8,6 +8,7 @@ import MeridianRuntime
 import MeridianStorage
 public import MeridianMempool
 public import MeridianConsensusDriver
+public import MeridianWorkers
 
 /// The node's HTTP API (see `openapi.yaml`, served at `/openapi.yaml`). Every handler parses its
 /// input into runtime types first and answers bad input with a 4xx JSON error; reads go to the
@@ -24,6 +25,11 @@ public struct NodeAPI: Sendable {
     public var onAdmitted: (@Sendable ([UInt8]) -> Void)?
     /// The consensus driver's status, in consensus mode.
     public var consensusStatus: (@Sendable () -> ConsensusDriver.Status)?
+    /// The off-chain workers' ingestion and risk worker (nil when the node runs no workers).
+    public var vitals: VitalsIngestor?
+    public var risk: RiskWorker?
+    /// FHIR feeds allowed to post readings: SHA-256 (hex) of the bearer token → the feed's name.
+    public var feedTokens: [String: String] = [:]
 
     public init(chain: ChainService, query: QueryService, mempool: Mempool, metrics: NodeMetrics, chainID: String, maxBodyBytes: Int) {
         self.chain = chain; self.query = query; self.mempool = mempool; self.metrics = metrics; self.chainID = chainID
@@ -90,7 +96,7 @@ public struct NodeAPI: Sendable {
             get("v1/state/:key") { request, context in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
             },
-        ]
+        ] + vitalsRoutes()
     }
 
     public func router() -> Router<BasicRequestContext> {

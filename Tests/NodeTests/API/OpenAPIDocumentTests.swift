@@ -9,6 +9,8 @@ import MeridianModules
 import MeridianRuntime
 @testable import MeridianNode
 import MeridianDemo
+import MeridianVitals
+import MeridianIngest
 
 /// The node's routes against its OpenAPI document (`Node/Service/openapi.yaml`): the same set of
 /// operations, and every operation's answers (good and bad input) have a documented status,
@@ -53,8 +55,24 @@ import MeridianDemo
     @Test func everyAnswerMatchesTheDocument() async throws {
         let doc = try Self.document()
         let checker = SchemaChecker(document: doc)
-        let node = try TestNode()
+        var config = NodeConfig()
+        config.workers.feeds = ["ward-monitor": SHA256.hash(Array("feed-secret".utf8)).hex]
+        let node = try TestNode(config: config)
         let (maria, record, consent) = try await node.seedMaria()
+        // A pulse oximeter Maria pairs, one signed frame from it, and a FHIR Observation from the ward's feed.
+        let oximeter = try PrivateKey(secret: SHA256.hash(Array("openapi-oximeter".utf8)))
+        try await node.submit(maria, .pairDevice(.init(device: oximeter.publicKey, kind: .pulseOximeter)))
+        let frameTime = Timestamp(unixMilliseconds: 1_795_515_290_000)
+        func frame(_ sequence: UInt64) throws -> [UInt8] {
+            try DeviceFrame.encode(kind: .readings, device: oximeter, sequence: sequence, time: frameTime.adding(milliseconds: sequence * 1000),
+                                   entries: [.reading(offsetMilliseconds: 0, mdc: 150456, unit: "%", value: MeridianVitals.Measurement(whole: 95))])
+        }
+        let upload = try [frame(3), frame(2)].flatMap { [UInt8($0.count >> 8), UInt8($0.count & 0xff)] + $0 }
+        let observation = """
+            {"resourceType":"Observation","id":"rr-1","status":"final",            "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],            "code":{"coding":[{"system":"http://loinc.org","code":"9279-1"}]},"subject":{"reference":"Patient/\(maria.publicKey.hex)"},            "effectiveDateTime":"2026-11-24T10:15:00Z","valueQuantity":{"value":18,"system":"http://unitsofmeasure.org","code":"/min"}}
+            """
+        _ = try await node.workers.ingestor.ingest(frames: [try frame(1)])
+        node.workers.risk.assess(await node.workers.ingestor.inbox.next())
         let firstTx = try #require(try node.chain.store.block(at: 1)?.transactions.first?.hash)
         let mariaAddress = Address(maria.publicKey).description
         let stateKey = Hex.encode(Array("chain/id".utf8))
@@ -65,12 +83,12 @@ import MeridianDemo
             "category":"problems","purpose":"TREAT","custodian":"hospital-ribeira"}
             """
 
-        struct Case { let method: HTTPRequest.Method; let template: String; let uri: String; let body: [UInt8]?; let contentType: String?; let expectSuccess: Bool }
-        func good(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil) -> Case {
-            Case(method: m, template: t, uri: uri, body: body, contentType: type, expectSuccess: true)
+        struct Case { let method: HTTPRequest.Method; let template: String; let uri: String; let body: [UInt8]?; let contentType: String?; let token: String?; let expectSuccess: Bool }
+        func good(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil, token: String? = nil) -> Case {
+            Case(method: m, template: t, uri: uri, body: body, contentType: type, token: token, expectSuccess: true)
         }
-        func bad(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil) -> Case {
-            Case(method: m, template: t, uri: uri, body: body, contentType: type, expectSuccess: false)
+        func bad(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil, token: String? = nil) -> Case {
+            Case(method: m, template: t, uri: uri, body: body, contentType: type, token: token, expectSuccess: false)
         }
         let cases: [Case] = [
             good(.get, "/health", "/health"), good(.get, "/metrics", "/metrics"), good(.get, "/openapi.yaml", "/openapi.yaml"),
@@ -110,6 +128,19 @@ import MeridianDemo
             good(.get, "/v1/light/headers", "/v1/light/headers?from=0&limit=3"), bad(.get, "/v1/light/headers", "/v1/light/headers?limit=0"),
             good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)"), good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=1"),
             bad(.get, "/v1/state/{key}", "/v1/state/not-hex"), bad(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=99999"),
+            good(.post, "/v1/vitals/frames", "/v1/vitals/frames", body: try frame(4), type: "application/octet-stream"),
+            good(.post, "/v1/vitals/frames", "/v1/vitals/frames", body: upload, type: "application/x-meridian-frames"),
+            bad(.post, "/v1/vitals/frames", "/v1/vitals/frames", body: [1, 2, 3], type: "application/octet-stream"),
+            bad(.post, "/v1/vitals/frames", "/v1/vitals/frames", body: [0, 9, 1], type: "application/x-meridian-frames"),
+            good(.post, "/v1/vitals/fhir", "/v1/vitals/fhir", body: Array(observation.utf8), type: "application/fhir+json", token: "feed-secret"),
+            bad(.post, "/v1/vitals/fhir", "/v1/vitals/fhir", body: Array(observation.utf8), type: "application/fhir+json", token: "wrong"),
+            bad(.post, "/v1/vitals/fhir", "/v1/vitals/fhir", body: Array("{\"resourceType\":\"Patient\"}".utf8), type: "application/fhir+json", token: "feed-secret"),
+            good(.get, "/v1/vitals/{patient}", "/v1/vitals/\(mariaAddress)?from=2026-01-01&limit=10"),
+            bad(.get, "/v1/vitals/{patient}", "/v1/vitals/\(mariaAddress)?limit=0"),
+            good(.get, "/v1/vitals/{patient}/assessment", "/v1/vitals/\(mariaAddress)/assessment"),
+            bad(.get, "/v1/vitals/{patient}/assessment", "/v1/vitals/\(Address(oximeter.publicKey))/assessment"),
+            good(.get, "/v1/devices/{device}/progress", "/v1/devices/\(Address(oximeter.publicKey))/progress"),
+            bad(.get, "/v1/devices/{device}/progress", "/v1/devices/\(mariaAddress)/progress"),
         ]
         // Every documented operation has at least one good case.
         let covered = Set(cases.filter(\.expectSuccess).map { "\($0.method.rawValue) \($0.template)" })
@@ -120,6 +151,7 @@ import MeridianDemo
             for c in cases {
                 var headers: HTTPFields = [:]
                 if let t = c.contentType { headers[.contentType] = t }
+                if let t = c.token { headers[.authorization] = "Bearer \(t)" }
                 try await client.execute(uri: c.uri, method: c.method, headers: headers, body: c.body.map { ByteBuffer(bytes: $0) }) { response in
                     let label = "\(c.method.rawValue) \(c.uri.prefix(120))"
                     let status = Int(response.status.code)

@@ -7,6 +7,7 @@ import MeridianRuntime
 import MeridianStorage
 import MeridianMempool
 import MeridianNode
+import MeridianWorkers
 import MeridianDemo
 
 /// A node of the demo network in a temporary directory of its own, driven in process: transactions
@@ -17,24 +18,29 @@ final class TestNode: @unchecked Sendable {
     let directory: URL
     let chain: ChainService
     let metrics = NodeMetrics()
+    /// The off-chain workers, wired as `meridian-node start` wires them (the risk worker is driven by the test).
+    let workers: NodeWorkers
     var nonces: [PublicKey: UInt64] = [:]
 
     init(config: NodeConfig = NodeConfig()) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-node-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try BlockStore(path: directory.appendingPathComponent("db").path)
+        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: ReadingStore.columns)
         let state = try AuthenticatedState(storage: store.stateStorage)
         let result = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
         try store.storeGenesis(result.header)
         let keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
         var logger = Logger(label: "test-node"); logger.logLevel = .warning
         chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
+        workers = NodeWorkers(chain: chain, config: config.workers)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
     var api: NodeAPI {
-        NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
+        var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
+        workers.attach(to: &api)
+        return api
     }
 
     func tx(_ key: PrivateKey, _ call: Call) throws -> SignedTransaction {

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import MeridianCore
+import MeridianVitals
+import MeridianIngest
+import MeridianRisk
+import MeridianWorkers
+
+/// The vital-signs endpoints of the off-chain workers: device frames and FHIR Observations in,
+/// readings, device progress and the latest NEWS2 assessment out. Present when the node runs its
+/// workers (`workers.enabled`, the default).
+extension NodeAPI {
+    func vitalsRoutes() -> [Route] {
+        guard let vitals else { return [] }
+        let risk = self.risk, feedTokens = self.feedTokens
+        return [
+            Route(method: .post, path: "v1/vitals/frames") { request, _ in
+                let raw = try await body(request)
+                let frames: [[UInt8]]
+                if request.headers[.contentType]?.hasPrefix("application/x-meridian-frames") == true {
+                    guard let split = VitalsIngestor.splitFrames(raw) else {
+                        throw APIError.badRequest("vitals.malformed", "frame lengths (u16 big-endian before each frame) do not tile the body")
+                    }
+                    frames = split
+                } else { frames = [raw] }
+                guard !frames.isEmpty else { throw APIError.badRequest("vitals.malformed", "no frame in the body") }
+                let outcomes = try await vitals.ingest(frames: frames)
+                return try Self.outcomeResponse(outcomes)
+            },
+            Route(method: .post, path: "v1/vitals/fhir") { request, _ in
+                // A hospital system, known by its bearer token (node.json `workers.feeds`: name → SHA-256 of the token).
+                guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer "),
+                      let feed = feedTokens[SHA256.hash(Array(auth.dropFirst("Bearer ".count).utf8)).hex] else {
+                    throw APIError(.unauthorized, "vitals.unauthorized", "a feed's bearer token is required (node.json workers.feeds)")
+                }
+                let raw = try await body(request)
+                let batches: [ReadingBatch]
+                do throws(VitalsError) { batches = try FHIRObservation.batches(parsing: raw, feed: feed) }
+                catch { throw APIError(.unprocessableContent, error.code.rawValue, error.reason) }
+                return try Self.outcomeResponse(try await vitals.ingest(feedBatches: batches))
+            },
+            Route(method: .get, path: "v1/vitals/:patient") { request, context in
+                let patient = try address(context.parameters.require("patient"), "patient")
+                let q = try queryDictionary(request)
+                let from = try timestamp(q["from"], "from") ?? .zero, to = try timestamp(q["to"], "to") ?? Timestamp(unixMilliseconds: .max)
+                let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
+                struct R: Encodable { let sign: String; let loinc: String?; let value: String; let unit: String; let time: String }
+                struct B: Encodable { let source: String; let sequence: UInt64?; let messageID: String?; let readings: [R] }
+                let batches = try vitals.store.batches(patient: patient, from: from, to: to, limit: limit)
+                return try json(batches.map { b in
+                    let (source, sequence, message): (String, UInt64?, String?)
+                    switch b.source {
+                    case .device(let d, let s): (source, sequence, message) = (Address(d).description, s, nil)
+                    case .feed(let f, let m): (source, sequence, message) = (f, nil, m)
+                    }
+                    return B(source: source, sequence: sequence, messageID: message, readings: b.readings.map {
+                        R(sign: $0.sign.name, loinc: $0.sign.loinc, value: $0.value.description, unit: $0.sign.canonicalUnit, time: $0.time.iso8601)
+                    })
+                })
+            },
+            Route(method: .get, path: "v1/vitals/:patient/assessment") { _, context in
+                let patient = try address(context.parameters.require("patient"), "patient")
+                guard let a = risk?.assessment(of: patient) else { throw APIError.notFound("assessment") }
+                struct P: Encodable { let parameter: String; let score: Int }
+                struct A: Encodable {
+                    let patient: String; let time: String; let news2: Int; let band: String; let contributing: [P]; let missing: [String]; let scoringVersion: String
+                }
+                return try json(A(patient: Address(a.patient).description, time: a.time.iso8601, news2: a.score.total, band: a.score.band.name,
+                                  contributing: a.score.contributing.map { P(parameter: $0.0.name, score: $0.1) }, missing: a.missing.map(\.name),
+                                  scoringVersion: RiskAssessment.scoringVersion))
+            },
+            Route(method: .get, path: "v1/devices/:device/progress") { _, context in
+                let device = try address(context.parameters.require("device"), "device")
+                guard let p = try vitals.store.progress(of: device) else { throw APIError.notFound("device") }
+                struct G: Encodable { let from: UInt64; let to: UInt64 }
+                struct D: Encodable { let device: String; let highWater: UInt64; let received: UInt64; let missing: UInt64; let gaps: [G]; let forgotten: UInt64 }
+                return try json(D(device: Address(device).description, highWater: p.highWater, received: p.received, missing: p.missing,
+                                  gaps: p.gaps.map { G(from: $0.lowerBound, to: $0.upperBound) }, forgotten: p.forgotten))
+            },
+        ]
+    }
+
+    /// 200 with one result per frame or batch; 422 when every one was refused; 503 when the node
+    /// stored none because it is busy (the sender keeps its data and retries).
+    static func outcomeResponse(_ outcomes: [VitalsIngestor.Outcome]) throws -> Response {
+        struct O: Encodable { let status: String; let reason: String?; let device: String?; let sequence: UInt64?; let readings: Int }
+        struct Body: Encodable { let results: [O] }
+        let body = Body(results: outcomes.map { O(status: $0.status.rawValue, reason: $0.reason, device: $0.device.map { Address($0).description }, sequence: $0.sequence, readings: $0.readings) })
+        let status: HTTPResponse.Status
+        if outcomes.allSatisfy({ $0.status == .refused }) { status = .unprocessableContent }
+        else if outcomes.allSatisfy({ $0.status == .busy }) { status = .serviceUnavailable }
+        else { status = .ok }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+}
