@@ -166,13 +166,14 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianWorkers", "MeridianStorage", "MeridianSimulation"], path: "Tests/WorkerTests",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
+                                                      .product(name: "Prometheus", package: "swift-prometheus"), "MeridianSimulation"], path: "Tests/WorkerTests",
                     swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
-                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P",
+                    dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P", "MeridianVitals", "MeridianIngest",
                                    "MeridianConsensus", "MeridianConsensusDriver", "MeridianSimulation",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),

@@ -72,7 +72,7 @@ import MeridianIngest
             {"resourceType":"Observation","id":"rr-1","status":"final",            "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],            "code":{"coding":[{"system":"http://loinc.org","code":"9279-1"}]},"subject":{"reference":"Patient/\(maria.publicKey.hex)"},            "effectiveDateTime":"2026-11-24T10:15:00Z","valueQuantity":{"value":18,"system":"http://unitsofmeasure.org","code":"/min"}}
             """
         _ = try await node.workers.ingestor.ingest(frames: [try frame(1)])
-        node.workers.risk.assess(await node.workers.ingestor.inbox.next())
+        node.workers.risk.assess(try #require(await node.workers.ingestor.inbox.next()))
         let firstTx = try #require(try node.chain.store.block(at: 1)?.transactions.first?.hash)
         let mariaAddress = Address(maria.publicKey).description
         let stateKey = Hex.encode(Array("chain/id".utf8))

@@ -5,6 +5,7 @@ import MeridianVitals
 import MeridianIngest
 import MeridianStorage
 import MeridianWorkers
+import Prometheus
 
 @Suite struct VitalsIngestorTests {
     static let t0 = Timestamp(unixMilliseconds: 1_795_515_290_000)
@@ -44,10 +45,22 @@ import MeridianWorkers
         let critical = try await ingestor.ingest(frames: [try Self.frame(6, pulse: 140)])
         #expect(critical.map(\.status) == [.stored])
         // The critical batch is scored first, ahead of the routine backlog.
-        let first = await ingestor.inbox.next()
+        let first = try #require(await ingestor.inbox.next())
         #expect(first.mayBeCritical && first.readings[0].value == Measurement(whole: 140))
         // Busy frames were not stored: the gateway's retry stores them.
         #expect(try await ingestor.ingest(frames: [try Self.frame(4)]).map(\.status) == [.stored])
+    }
+
+    /// A worker waiting on an empty inbox lets go when the node shuts down (its task is cancelled).
+    @Test func aWaitingWorkerIsReleasedByCancellation() async throws {
+        let inbox = ScoringInbox(capacity: 4)
+        let waiting = Task { await inbox.next() }
+        waiting.cancel()   // parked or about to park: either way it must return nil
+        #expect(await waiting.value == nil)
+        let worker = RiskWorker(inbox: inbox)
+        let host = Task { try await worker.run(metrics: WorkerMetrics(registry: .init(), worker: "risk")) }
+        host.cancel()
+        try await host.value   // returns instead of waiting forever
     }
 
     @Test func gatewayUploadsSplitIntoFramesOnlyWhenTheLengthsTileTheBody() throws {

@@ -34,7 +34,7 @@ public final class RiskWorker: Worker, Sendable {
 
     public func run(metrics: WorkerMetrics) async throws {
         while !Task.isCancelled {
-            let batch = await inbox.next()
+            guard let batch = await inbox.next() else { return }   // cancelled: the node is stopping
             metrics.queueDepth.set(Double(inbox.count))
             let started = DispatchTime.now().uptimeNanoseconds
             let a = assess(batch)

@@ -7,7 +7,7 @@ public import MeridianVitals
 public final class ScoringInbox: Sendable {
     private struct State: ~Copyable {
         var queue: ScoringQueue
-        var waiter: CheckedContinuation<ReadingBatch, Never>?
+        var waiter: CheckedContinuation<ReadingBatch?, Never>?
     }
     private let state: Mutex<State>
     public let capacity: Int
@@ -19,7 +19,7 @@ public final class ScoringInbox: Sendable {
     /// Queues a batch (or hands it straight to a waiting consumer).
     @discardableResult
     public func push(_ b: ReadingBatch) -> ScoringQueue.Admission {
-        let (admission, waiter): (ScoringQueue.Admission, CheckedContinuation<ReadingBatch, Never>?) = state.withLock { s in
+        let (admission, waiter): (ScoringQueue.Admission, CheckedContinuation<ReadingBatch?, Never>?) = state.withLock { s in
             if let w = s.waiter { s.waiter = nil; return (.queued, w) }
             return (s.queue.push(b), nil)
         }
@@ -27,15 +27,22 @@ public final class ScoringInbox: Sendable {
         return admission
     }
 
-    /// The next batch, critical ones first; waits while the queue is empty.
-    public func next() async -> ReadingBatch {
-        await withCheckedContinuation { c in
-            let ready: ReadingBatch? = state.withLock { s in
-                if let b = s.queue.pop() { return b }
-                s.waiter = c
-                return nil
+    /// The next batch, critical ones first; waits while the queue is empty. Returns nil when the
+    /// waiting task is cancelled (node shutdown), so a worker never holds the node up.
+    public func next() async -> ReadingBatch? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<ReadingBatch?, Never>) in
+                let ready: (ReadingBatch?, Bool) = state.withLock { s in
+                    if let b = s.queue.pop() { return (b, true) }
+                    if Task.isCancelled { return (nil, true) }
+                    s.waiter = c
+                    return (nil, false)
+                }
+                if ready.1 { c.resume(returning: ready.0) }
             }
-            if let ready { c.resume(returning: ready) }
+        } onCancel: {
+            let waiter = state.withLock { s in defer { s.waiter = nil }; return s.waiter }
+            waiter?.resume(returning: nil)
         }
     }
 }
