@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers]\n".utf8)); exit(64)
     }
 }
 
@@ -82,6 +82,29 @@ print("machine: \(cpu), \(cores) cores")
     report(Row(name: "localnet: submission-to-finality latency p50 / p99 ms at \(r.offeredPerSecond) tx/s offered (\(r.latencySamples) transactions)",
                value: "\(fmt(r.latencyP50Milliseconds, 0)) / \(fmt(r.latencyP99Milliseconds, 0))", reference: "goal p50 < 1,000 ms, p99 < 2,000 ms",
                ratio: "p99 at \(fmt(r.latencyP99Milliseconds / 2000 * 100, 0))% of goal"))
+}
+
+/// The workers' ingestion per core, beside its goals, the signature ceiling and python-hl7 in the same run.
+@MainActor func reportWorkers(rawVerifyRate: Double) throws {
+    let r = try ingestBench(quick: quick, rawVerifyRate: rawVerifyRate)
+    report(Row(name: "workers: device-frame points/s parsed and validated, one thread (frames of \(r.readingsPerFrame) readings: codes, UCUM units, limits)",
+               value: fmt(r.parsedPointsPerSecond), reference: "goal ≥ 1,000,000 points/s per core", ratio: "\(fmt(r.parsedPointsPerSecond / 1_000_000 * 100, 0))% of goal"))
+    report(Row(name: "workers: device-frame points/s with the BIP-340 signature verified and persisted (synced RocksDB group commits of 256 frames), one thread",
+               value: fmt(r.persistedPointsPerSecond), reference: "goal ≥ 200,000 points/s; signature ceiling at \(r.readingsPerFrame) points per frame: \(fmt(r.signatureCeilingPointsPerSecond))/s",
+               ratio: "\(fmt(r.persistedPointsPerSecond / r.signatureCeilingPointsPerSecond * 100, 1))% of the signature ceiling"))
+    report(Row(name: "workers: FHIR vital-signs Observations/s parsed and validated, one thread", value: fmt(r.fhirPerSecond), reference: "—", ratio: "—"))
+    let py = r.pythonHL7PerSecond
+    report(Row(name: "workers: HL7 ORU^R01 messages/s (10 OBX each) parsed and read into readings, one thread (\(r.hl7Messages) messages)",
+               value: fmt(r.hl7PerSecond), reference: py.map { "python-hl7 on the same messages, same run: \(fmt($0))/s; goal ≥ 100× it" } ?? "python-hl7 not available",
+               ratio: py.map { "\(fmt(r.hl7PerSecond / $0, 1))× python-hl7" } ?? "—"))
+}
+
+if only == "workers" {
+    let k = try PrivateKey.generate()
+    let sigs = try (0..<2000).map { i -> (Bytes32, Bytes64) in let m = SHA256.hash([UInt8(i & 0xff), UInt8(i >> 8)]); return (m, try k.sign(m)) }
+    let verifyRate = rate(rounds: 3, units: sigs.count) { for (m, s) in sigs { precondition(k.publicKey.verify(s, message: m)) } }
+    try reportWorkers(rawVerifyRate: verifyRate)
+    exit(0)
 }
 
 if only == "localnet" {
@@ -262,6 +285,7 @@ report(Row(name: "block execution tx/s, same, in-memory state", value: fmt(twoMe
 report(Row(name: "block execution tx/s, same, 1 signature thread, in-memory", value: fmt(oneThread), reference: "one-core ceiling \(fmt(rawRate))/s", ratio: "\(fmt(oneThread / rawRate * 100, 1))% of ceiling"))
 try reportNodeLoad(ceiling: twoRocks)
 try reportLocalnet(rawVerifyRate: rawRate)
+try reportWorkers(rawVerifyRate: rawRate)
 
 // MARK: Output.
 var md = """

@@ -44,46 +44,58 @@ public struct Measurement: Sendable, Hashable, Comparable, Codable, CustomString
     /// Parses decimal text: optional sign, digits with an optional fraction, optional exponent.
     /// Refuses anything else (spaces, "NaN", "Infinity", hex, commas) and magnitudes beyond 10^12.
     public init?(decimal text: some StringProtocol) {
-        var bytes = Array(text.utf8)[...]
+        var copy = String(text)
+        guard let m = copy.withUTF8({ Measurement.parse($0) }) else { return nil }
+        self = m
+    }
+
+    /// Parses decimal text in UTF-8 bytes; the digits go to a stack buffer (this runs once per
+    /// ingested value, so it allocates nothing).
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Measurement? {
         guard !bytes.isEmpty, bytes.count <= 64 else { return nil }
-        var negative = false
-        if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { negative = bytes.first == UInt8(ascii: "-"); bytes = bytes.dropFirst() }
-        var digits: [UInt8] = [], pointAt: Int? = nil, exponent = 0
-        while let c = bytes.first, c != UInt8(ascii: "e"), c != UInt8(ascii: "E") {
-            bytes = bytes.dropFirst()
-            if c == UInt8(ascii: ".") { guard pointAt == nil else { return nil }; pointAt = digits.count; continue }
-            guard c >= 48, c <= 57 else { return nil }
-            digits.append(c - 48)
-        }
-        guard !digits.isEmpty else { return nil }
-        if !bytes.isEmpty {
-            bytes = bytes.dropFirst()   // the 'e'
-            var expNegative = false
-            if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { expNegative = bytes.first == UInt8(ascii: "-"); bytes = bytes.dropFirst() }
-            guard !bytes.isEmpty, bytes.count <= 3 else { return nil }
-            for c in bytes { guard c >= 48, c <= 57 else { return nil }; exponent = exponent * 10 + Int(c - 48) }
-            if expNegative { exponent = -exponent }
-        }
-        // value = digits × 10^(exponent - fractionDigits); in micro-units shift by 6 more.
-        let fractionDigits = digits.count - (pointAt ?? digits.count)
-        let shift = exponent - fractionDigits + 6
-        while digits.count > 1, digits.first == 0 { digits.removeFirst() }   // leading zeros carry nothing
-        var value: Int64 = 0
-        if shift >= 0 {
-            guard digits.count + shift <= 19 || digits == [0] else { return nil }
-            for d in digits { value = value * 10 + Int64(d) }
-            for _ in 0..<shift { guard value <= Int64.max / 10 else { return nil }; value *= 10 }
-        } else {
-            let keep = digits.count + shift   // digits before the rounding point
-            if keep < 0 { value = 0 }
-            else {
-                guard keep <= 18 else { return nil }
-                for d in digits[..<keep] { value = value * 10 + Int64(d) }
-                if keep < digits.count, digits[keep] >= 5 { value += 1 }   // half away from zero
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { digits -> Measurement? in
+            var i = 0, n = 0
+            var negative = false
+            if bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+") { negative = bytes[0] == UInt8(ascii: "-"); i = 1 }
+            var pointAt: Int? = nil, exponent = 0
+            while i < bytes.count, bytes[i] != UInt8(ascii: "e"), bytes[i] != UInt8(ascii: "E") {
+                let c = bytes[i]; i += 1
+                if c == UInt8(ascii: ".") { guard pointAt == nil else { return nil }; pointAt = n; continue }
+                guard c >= 48, c <= 57 else { return nil }
+                digits[n] = c - 48; n += 1
             }
+            guard n > 0 else { return nil }
+            if i < bytes.count {
+                i += 1   // the 'e'
+                var expNegative = false
+                if i < bytes.count, bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { expNegative = bytes[i] == UInt8(ascii: "-"); i += 1 }
+                let count = bytes.count - i
+                guard count >= 1, count <= 3 else { return nil }
+                while i < bytes.count { let c = bytes[i]; guard c >= 48, c <= 57 else { return nil }; exponent = exponent * 10 + Int(c - 48); i += 1 }
+                if expNegative { exponent = -exponent }
+            }
+            // value = digits × 10^(exponent - fractionDigits); in micro-units shift by 6 more.
+            let fractionDigits = n - (pointAt ?? n)
+            let shift = exponent - fractionDigits + 6
+            var first = 0
+            while n - first > 1, digits[first] == 0 { first += 1 }   // leading zeros carry nothing
+            let significant = n - first
+            var value: Int64 = 0
+            if shift >= 0 {
+                guard significant + shift <= 19 || (significant == 1 && digits[first] == 0) else { return nil }
+                for k in first..<n { value = value * 10 + Int64(digits[k]) }
+                for _ in 0..<shift { guard value <= Int64.max / 10 else { return nil }; value *= 10 }
+            } else {
+                let keep = significant + shift   // digits before the rounding point
+                if keep >= 0 {
+                    guard keep <= 18 else { return nil }
+                    for k in first..<(first + keep) { value = value * 10 + Int64(digits[k]) }
+                    if keep < significant, digits[first + keep] >= 5 { value += 1 }   // half away from zero
+                }
+            }
+            guard value <= maxMagnitude else { return nil }
+            return Measurement(micro: negative ? -value : value)
         }
-        guard value <= Self.maxMagnitude else { return nil }
-        micro = negative ? -value : value
     }
 
     /// `self × numerator ÷ denominator + offset`, rounded half away from zero; nil on overflow.

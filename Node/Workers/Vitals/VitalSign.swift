@@ -95,12 +95,22 @@ public enum VitalSign: UInt8, Sendable, Hashable, CaseIterable, Codable {
     }
 
     /// The sign a LOINC code names, if Meridian ingests it.
-    public static func fromLOINC(_ code: String) -> VitalSign? {
-        allCases.first { $0.loinc == code || $0.alternativeLOINC.contains(code) }
-    }
+    public static func fromLOINC(_ code: String) -> VitalSign? { byLOINC[code] }
 
     /// The sign an IEEE 11073 MDC code names, if Meridian ingests it.
-    public static func fromMDC(_ code: UInt32) -> VitalSign? { allCases.first { $0.mdcCodes.contains(code) } }
+    public static func fromMDC(_ code: UInt32) -> VitalSign? { byMDC[code] }
+
+    // Lookup tables built once (parsers look codes up per reading).
+    private static let byLOINC: [String: VitalSign] = {
+        var d: [String: VitalSign] = [:]
+        for s in allCases { if let l = s.loinc { d[l] = s }; for a in s.alternativeLOINC { d[a] = s } }
+        return d
+    }()
+    private static let byMDC: [UInt32: VitalSign] = {
+        var d: [UInt32: VitalSign] = [:]
+        for s in allCases { for c in s.mdcCodes { d[c] = s } }
+        return d
+    }()
 
     /// The canonical UCUM unit every stored value is in.
     public var canonicalUnit: String {

@@ -10,44 +10,83 @@ public struct HL7Message: Sendable {
         public let field: UInt8, component: UInt8, repetition: UInt8, escape: UInt8, subcomponent: UInt8
     }
 
+    /// One segment: byte ranges of its fields in the message's bytes. Nothing is split or decoded
+    /// until a value is asked for, and then only that value's bytes are scanned (a parser that
+    /// allocates per field was the HL7 hot path).
     public struct Segment: Sendable {
         /// The segment id ("MSH", "PID", "OBX").
         public let name: String
-        /// Raw (still escaped) fields, `fields[0]` is the name, so `fields[n]` is field n.
-        public let fields: [Substring]
+        let bytes: [UInt8]
+        /// `fields[n]` is field n's byte range (`fields[0]` the name; for MSH, `fields[1]` the separator itself).
+        let fields: [Range<Int>]
         let encoding: Encoding
+        let latin1: Bool
 
         /// The number of fields after the name.
         public var fieldCount: Int { fields.count - 1 }
 
-        /// Raw text of field `n` (1-based), empty if absent.
-        public func raw(_ n: Int) -> Substring { n >= 1 && n < fields.count ? fields[n] : "" }
+        func fieldRange(_ n: Int) -> Range<Int> { n >= 1 && n < fields.count ? fields[n] : 0..<0 }
 
-        /// The repetitions of field `n` (MSH-1 and MSH-2 never split).
+        /// Raw (still escaped) text of field `n` (1-based), empty if absent.
+        public func raw(_ n: Int) -> String { decode(fieldRange(n)) }
+
+        /// The `k`-th (1-based) piece of `range` split on `delimiter`, or nil if there are fewer.
+        func piece(_ range: Range<Int>, _ delimiter: UInt8, _ k: Int) -> Range<Int>? {
+            var start = range.lowerBound, index = 1
+            while index < k {
+                guard let d = bytes[start..<range.upperBound].firstIndex(of: delimiter) else { return nil }
+                start = d + 1; index += 1
+            }
+            let end = bytes[start..<range.upperBound].firstIndex(of: delimiter) ?? range.upperBound
+            return start..<end
+        }
+
+        func count(_ range: Range<Int>, _ delimiter: UInt8) -> Int {
+            var n = 1
+            for i in range where bytes[i] == delimiter { n += 1 }
+            return n
+        }
+
+        /// How many repetitions field `n` has (1 for an empty or absent field).
+        public func repetitionCount(_ n: Int) -> Int {
+            if name == "MSH" && n <= 2 { return 1 }
+            return count(fieldRange(n), encoding.repetition)
+        }
+
+        /// The raw repetitions of field `n` (MSH-1 and MSH-2 never split).
         public func repetitions(_ n: Int) -> [Substring] {
-            let f = raw(n)
-            if name == "MSH" && n <= 2 { return [f] }
-            return f.splitBytes(encoding.repetition)
+            let f = fieldRange(n)
+            if name == "MSH" && n <= 2 { return [Substring(decode(f))] }
+            return (1...count(f, encoding.repetition)).map { Substring(decode(piece(f, encoding.repetition, $0)!)) }
         }
 
         /// The decoded value at field `n`, repetition `r`, component `c`, subcomponent `s` (1-based).
         public func value(_ n: Int, repetition r: Int = 1, component c: Int = 1, subcomponent s: Int = 1) -> String {
-            if name == "MSH" && n <= 2 { return r == 1 && c == 1 && s == 1 ? String(raw(n)) : "" }
-            let reps = repetitions(n)
-            guard r >= 1, r <= reps.count else { return "" }
-            let comps = reps[r - 1].splitBytes(encoding.component)
-            guard c >= 1, c <= comps.count else { return "" }
-            let subs = comps[c - 1].splitBytes(encoding.subcomponent)
-            guard s >= 1, s <= subs.count else { return "" }
-            return HL7Message.unescape(subs[s - 1], encoding)
+            let f = fieldRange(n)
+            if name == "MSH" && n <= 2 { return r == 1 && c == 1 && s == 1 ? decode(f) : "" }
+            guard r >= 1, c >= 1, s >= 1, let rep = piece(f, encoding.repetition, r), let comp = piece(rep, encoding.component, c),
+                  let sub = piece(comp, encoding.subcomponent, s) else { return "" }
+            return unescaped(sub)
         }
 
         /// Components of the first repetition of field `n`, decoded (a CWE, XCN, CX...).
         public func components(_ n: Int) -> [String] {
-            let reps = repetitions(n)
-            guard let first = reps.first else { return [] }
-            if name == "MSH" && n <= 2 { return [String(first)] }
-            return first.splitBytes(encoding.component).map { HL7Message.unescape($0.splitBytes(encoding.subcomponent)[0], encoding) }
+            let f = fieldRange(n)
+            if name == "MSH" && n <= 2 { return [decode(f)] }
+            guard let rep = piece(f, encoding.repetition, 1) else { return [] }
+            return (1...count(rep, encoding.component)).map { k in
+                let comp = piece(rep, encoding.component, k)!
+                return unescaped(piece(comp, encoding.subcomponent, 1)!)
+            }
+        }
+
+        func decode(_ r: Range<Int>) -> String {
+            latin1 ? String(String.UnicodeScalarView(bytes[r].map { UnicodeScalar($0) })) : String(decoding: bytes[r], as: UTF8.self)
+        }
+
+        func unescaped(_ r: Range<Int>) -> String {
+            guard bytes[r].contains(encoding.escape) else { return decode(r) }
+            return HL7Message.unescape(Substring(decode(r)), encoding)
         }
     }
 
@@ -69,39 +108,39 @@ public struct HL7Message: Sendable {
             throw HL7Error(.dataType, location: "MSH-2", reason: "MSH-1 and MSH-2 must be five distinct delimiter characters")
         }
         let encoding = Encoding(field: bytes[3], component: bytes[4], repetition: bytes[5], escape: bytes[6], subcomponent: bytes[7])
-        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) ?? Self.latin1(bytes) else {
-            throw HL7Error(.dataType, reason: "the message contains a NUL byte")
-        }
+        guard !bytes.contains(0) else { throw HL7Error(.dataType, reason: "the message contains a NUL byte") }
+        // Text that is not UTF-8 is read as ISO 8859-1 (HL7's default character set when MSH-18 is empty).
+        let latin1 = !bytes.allSatisfy({ $0 < 0x80 }) && String(validating: bytes, as: UTF8.self) == nil
         // Segments end with CR; LF and CRLF are tolerated (files and terminals), empty lines skipped.
+        // Delimiters are ASCII, so scanning bytes never splits a multi-byte character.
         var segments: [Segment] = []
-        for lineBytes in text.utf8.split(whereSeparator: { $0 == 0x0D || $0 == 0x0A }) {
-            let line = Substring(lineBytes)
+        var lineStart = 0
+        func isEnd(_ b: UInt8) -> Bool { b == 0x0D || b == 0x0A }
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, !isEnd(bytes[lineEnd]) { lineEnd += 1 }
+            defer { lineStart = lineEnd + 1 }
+            guard lineEnd > lineStart else { continue }
             guard segments.count < Self.maxSegments else { throw HL7Error(.applicationError, reason: "more than \(Self.maxSegments) segments") }
-            var fields = line.splitBytes(encoding.field)
-            let name = String(fields[0])
-            guard name.utf8.count == 3, name.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
-                throw HL7Error(.segmentSequence, location: "segment \(segments.count + 1)", reason: "'\(name.prefix(16))' is not a segment id (three upper-case letters or digits)")
+            var fields: [Range<Int>] = []
+            var start = lineStart
+            for i in lineStart..<lineEnd where bytes[i] == encoding.field { fields.append(start..<i); start = i + 1 }
+            fields.append(start..<lineEnd)
+            let nameRange = fields[0]
+            guard nameRange.count == 3, bytes[nameRange].allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
+                let shown = String(decoding: bytes[nameRange.prefix(16)], as: UTF8.self)
+                throw HL7Error(.segmentSequence, location: "segment \(segments.count + 1)", reason: "'\(shown)' is not a segment id (three upper-case letters or digits)")
             }
+            let name = String(decoding: bytes[nameRange], as: UTF8.self)
             if name == "MSH" {
-                // MSH-1 is the separator itself: re-split so that fields[1] is "|" and fields[2] the encoding characters.
-                // Indexed on UTF-8 bytes: "MSH" and its separator are four ASCII bytes, whatever follows.
-                let separator = Substring(String(UnicodeScalar(encoding.field)))
-                if line.utf8.count >= 4, line.utf8[line.utf8.index(line.startIndex, offsetBy: 3)] == encoding.field {
-                    let rest = Substring(line.utf8[line.utf8.index(line.startIndex, offsetBy: 4)...]).splitBytes(encoding.field)
-                    fields = [fields[0], separator] + rest
-                } else {
-                    fields = [fields[0]]   // a bare "MSH" line has no fields
-                }
+                // MSH-1 is the separator itself: fields[1] is "|" and fields[2] the encoding characters.
+                fields.insert(nameRange.upperBound..<(nameRange.upperBound + 1), at: 1)
+                if fields.count == 2 { fields.removeLast() }   // a bare "MSH" line: no separator, no fields
             }
-            segments.append(Segment(name: name, fields: fields, encoding: encoding))
+            segments.append(Segment(name: name, bytes: bytes, fields: fields, encoding: encoding, latin1: latin1))
         }
         self.encoding = encoding
         self.segments = segments
-    }
-
-    /// Bytes that are not UTF-8 are read as ISO 8859-1 (HL7's default character set, MSH-18 empty).
-    static func latin1(_ bytes: [UInt8]) -> String? {
-        String(String.UnicodeScalarView(bytes.map { UnicodeScalar($0) }))
     }
 
     public func segments(named name: String) -> [Segment] { segments.filter { $0.name == name } }
@@ -180,13 +219,5 @@ public struct HL7Message: Sendable {
             }
         }
         return out
-    }
-}
-
-extension Substring {
-    /// Splits on an ASCII delimiter byte, keeping empty pieces. Works on UTF-8 bytes: a delimiter is
-    /// ASCII and never part of a multi-byte character, and no grapheme clustering can hide it.
-    func splitBytes(_ delimiter: UInt8) -> [Substring] {
-        utf8.split(separator: delimiter, omittingEmptySubsequences: false).map { Substring($0) }
     }
 }

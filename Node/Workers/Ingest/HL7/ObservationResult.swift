@@ -73,7 +73,7 @@ public enum ObservationResult {
     }
 
     static func patientKey(_ pid: HL7Message.Segment, location: String) throws(HL7Error) -> PublicKey {
-        let reps = pid.repetitions(3).count
+        let reps = pid.repetitionCount(3)
         for r in 1...max(reps, 1) {
             let id = pid.value(3, repetition: r, component: 1), authority = pid.value(3, repetition: r, component: 4)
             guard authority == patientAuthority || (id.utf8.count == 64 && authority.isEmpty) else { continue }
