@@ -81,6 +81,22 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
     let hl7 = rate(rounds: 3, units: hl7Count) {
         for b in bytes { precondition((try? ObservationResult.batches(of: HL7Message(parsing: b)))?.first?.readings.count == 10) }
     }
+    if ProcessInfo.processInfo.environment["MERIDIAN_BENCH_HL7_LOOP"] != nil {
+        // Profiling aid: only the HL7 path, for a few seconds (perf record over it).
+        for _ in 0..<40 { for b in bytes { precondition((try? ObservationResult.batches(of: HL7Message(parsing: b)))?.first?.readings.count == 10) } }
+        exit(0)
+    }
+    if ProcessInfo.processInfo.environment["MERIDIAN_BENCH_HL7_PHASES"] != nil {
+        // Profiling aid: the parse alone, and the parse with each OBX's values read but not converted.
+        let parseOnly = rate(rounds: 3, units: hl7Count) { for b in bytes { precondition((try? HL7Message(parsing: b))?.segments.count == 13) } }
+        let values = rate(rounds: 3, units: hl7Count) {
+            for b in bytes {
+                let m = try! HL7Message(parsing: b)
+                for seg in m.segments where seg.name == "OBX" { for f in [2, 3, 5, 6, 11, 14] { precondition(seg.value(f).utf8.count < 1000) } }
+            }
+        }
+        print("hl7 phases: parse \(Int(parseOnly))/s, parse+values \(Int(values))/s, full \(Int(hl7))/s")
+    }
     let python = pythonHL7Rate(messages)
     return IngestResult(readingsPerFrame: perFrame, parsedPointsPerSecond: parsed, persistedPointsPerSecond: persisted,
                         signatureCeilingPointsPerSecond: rawVerifyRate * Double(perFrame), fhirPerSecond: fhir, hl7PerSecond: hl7,

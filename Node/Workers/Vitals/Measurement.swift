@@ -49,6 +49,12 @@ public struct Measurement: Sendable, Hashable, Comparable, Codable, CustomString
         self = m
     }
 
+    /// Parses decimal text given as UTF-8 bytes (parsers that hold bytes avoid building a string).
+    public init?(decimalUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard let m = Measurement.parse(bytes) else { return nil }
+        self = m
+    }
+
     /// Parses decimal text in UTF-8 bytes; the digits go to a stack buffer (this runs once per
     /// ingested value, so it allocates nothing).
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Measurement? {

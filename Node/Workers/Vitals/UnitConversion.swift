@@ -5,7 +5,8 @@ public enum UnitConversion {
     /// Converts `value` in `unit` (UCUM case-sensitive code, or one of the common annotations
     /// devices send) to the canonical unit of `sign`.
     public static func toCanonical(_ value: Measurement, unit: String, sign: VitalSign) throws(VitalsError) -> Measurement {
-        let u = unit.trimmingCharacters()
+        // Units arrive trimmed almost always; only a padded one pays for a new string.
+        let u = unit.utf8.first == 0x20 || unit.utf8.last == 0x20 || unit.utf8.first == 0x09 || unit.utf8.last == 0x09 ? unit.trimmingCharacters() : unit
         let converted: Measurement?
         switch sign {
         case .heartRate, .respiratoryRate:

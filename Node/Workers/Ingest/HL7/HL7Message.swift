@@ -14,31 +14,43 @@ public struct HL7Message: Sendable {
     /// until a value is asked for, and then only that value's bytes are scanned (a parser that
     /// allocates per field was the HL7 hot path).
     public struct Segment: Sendable {
+        /// The segment id's three bytes packed big-endian (`Segment.code("OBX")`): compared without strings.
+        public let nameCode: UInt32
         /// The segment id ("MSH", "PID", "OBX").
-        public let name: String
+        public var name: String { String(decoding: [UInt8(nameCode >> 16), UInt8(nameCode >> 8 & 0xff), UInt8(nameCode & 0xff)], as: UTF8.self) }
+        var isHeader: Bool { nameCode == Segment.code("MSH") }
+
+        /// The packed code of a three-letter segment id.
+        public static func code(_ id: StaticString) -> UInt32 {
+            id.withUTF8Buffer { b in b.count == 3 ? UInt32(b[0]) << 16 | UInt32(b[1]) << 8 | UInt32(b[2]) : 0 }
+        }
         let bytes: [UInt8]
-        /// `fields[n]` is field n's byte range (`fields[0]` the name; for MSH, `fields[1]` the separator itself).
-        let fields: [Range<Int>]
+        /// `fields[fields.startIndex + n]` is field n's byte range (n = 0 the name; for MSH, n = 1 the
+        /// separator itself). A slice of one array holding every segment's ranges (one allocation per message).
+        let fields: ArraySlice<Range<Int>>
         let encoding: Encoding
         let latin1: Bool
 
         /// The number of fields after the name.
         public var fieldCount: Int { fields.count - 1 }
 
-        func fieldRange(_ n: Int) -> Range<Int> { n >= 1 && n < fields.count ? fields[n] : 0..<0 }
+        func fieldRange(_ n: Int) -> Range<Int> { n >= 1 && n < fields.count ? fields[fields.startIndex + n] : 0..<0 }
 
         /// Raw (still escaped) text of field `n` (1-based), empty if absent.
         public func raw(_ n: Int) -> String { decode(fieldRange(n)) }
 
         /// The `k`-th (1-based) piece of `range` split on `delimiter`, or nil if there are fewer.
+        /// Scans by index (no slices: this runs several times per observation).
         func piece(_ range: Range<Int>, _ delimiter: UInt8, _ k: Int) -> Range<Int>? {
-            var start = range.lowerBound, index = 1
+            var start = range.lowerBound, index = 1, i = range.lowerBound
+            let end = range.upperBound
             while index < k {
-                guard let d = bytes[start..<range.upperBound].firstIndex(of: delimiter) else { return nil }
-                start = d + 1; index += 1
+                while i < end, bytes[i] != delimiter { i += 1 }
+                guard i < end else { return nil }
+                i += 1; start = i; index += 1
             }
-            let end = bytes[start..<range.upperBound].firstIndex(of: delimiter) ?? range.upperBound
-            return start..<end
+            while i < end, bytes[i] != delimiter { i += 1 }
+            return start..<i
         }
 
         func count(_ range: Range<Int>, _ delimiter: UInt8) -> Int {
@@ -49,30 +61,53 @@ public struct HL7Message: Sendable {
 
         /// How many repetitions field `n` has (1 for an empty or absent field).
         public func repetitionCount(_ n: Int) -> Int {
-            if name == "MSH" && n <= 2 { return 1 }
+            if isHeader && n <= 2 { return 1 }
             return count(fieldRange(n), encoding.repetition)
         }
 
         /// The raw repetitions of field `n` (MSH-1 and MSH-2 never split).
         public func repetitions(_ n: Int) -> [Substring] {
             let f = fieldRange(n)
-            if name == "MSH" && n <= 2 { return [Substring(decode(f))] }
+            if isHeader && n <= 2 { return [Substring(decode(f))] }
             return (1...count(f, encoding.repetition)).map { Substring(decode(piece(f, encoding.repetition, $0)!)) }
         }
 
         /// The decoded value at field `n`, repetition `r`, component `c`, subcomponent `s` (1-based).
         public func value(_ n: Int, repetition r: Int = 1, component c: Int = 1, subcomponent s: Int = 1) -> String {
             let f = fieldRange(n)
-            if name == "MSH" && n <= 2 { return r == 1 && c == 1 && s == 1 ? decode(f) : "" }
+            if isHeader && n <= 2 { return r == 1 && c == 1 && s == 1 ? decode(f) : "" }
             guard r >= 1, c >= 1, s >= 1, let rep = piece(f, encoding.repetition, r), let comp = piece(rep, encoding.component, c),
                   let sub = piece(comp, encoding.subcomponent, s) else { return "" }
             return unescaped(sub)
         }
 
+        /// Whether the value at field `n`, first repetition, component `c`, first subcomponent is
+        /// exactly `text` (ASCII, compared on bytes without building a string: the hot path's codes).
+        public func valueIs(_ n: Int, component c: Int = 1, _ text: StaticString) -> Bool {
+            let f = fieldRange(n)
+            guard let rep = piece(f, encoding.repetition, 1), let comp = piece(rep, encoding.component, c),
+                  let sub = piece(comp, encoding.subcomponent, 1), sub.count == text.utf8CodeUnitCount else { return false }
+            return text.withUTF8Buffer { t in
+                var k = 0
+                for i in sub { if bytes[i] != t[k] { return false }; k += 1 }
+                return true
+            }
+        }
+
+        /// The raw bytes at field `n`, first repetition, component `c`, first subcomponent, when they
+        /// hold no escape sequence (then they are the value itself); nil otherwise.
+        public func plainBytes(_ n: Int, component c: Int = 1) -> ArraySlice<UInt8>? {
+            if isHeader && n <= 2 { return nil }
+            guard let rep = piece(fieldRange(n), encoding.repetition, 1), let comp = piece(rep, encoding.component, c),
+                  let sub = piece(comp, encoding.subcomponent, 1) else { return nil }
+            for i in sub where bytes[i] == encoding.escape { return nil }
+            return bytes[sub]
+        }
+
         /// Components of the first repetition of field `n`, decoded (a CWE, XCN, CX...).
         public func components(_ n: Int) -> [String] {
             let f = fieldRange(n)
-            if name == "MSH" && n <= 2 { return [decode(f)] }
+            if isHeader && n <= 2 { return [decode(f)] }
             guard let rep = piece(f, encoding.repetition, 1) else { return [] }
             return (1...count(rep, encoding.component)).map { k in
                 let comp = piece(rep, encoding.component, k)!
@@ -102,43 +137,56 @@ public struct HL7Message: Sendable {
             throw HL7Error(.segmentSequence, location: "MSH", reason: "a message starts with an MSH segment")
         }
         // MSH-1 and MSH-2: five distinct, printable, non-alphanumeric delimiters.
-        let delimiters = [bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
         let allowed: (UInt8) -> Bool = { c in c > 0x20 && c < 0x7f && !(c >= 48 && c <= 57) && !(c >= 65 && c <= 90) && !(c >= 97 && c <= 122) }
-        guard delimiters.allSatisfy(allowed), Set(delimiters).count == 5 else {
+        var distinct = true
+        for i in 3..<8 { for j in (i + 1)..<8 where bytes[i] == bytes[j] { distinct = false } }
+        guard (3..<8).allSatisfy({ allowed(bytes[$0]) }), distinct else {
             throw HL7Error(.dataType, location: "MSH-2", reason: "MSH-1 and MSH-2 must be five distinct delimiter characters")
         }
         let encoding = Encoding(field: bytes[3], component: bytes[4], repetition: bytes[5], escape: bytes[6], subcomponent: bytes[7])
-        guard !bytes.contains(0) else { throw HL7Error(.dataType, reason: "the message contains a NUL byte") }
-        // Text that is not UTF-8 is read as ISO 8859-1 (HL7's default character set when MSH-18 is empty).
-        let latin1 = !bytes.allSatisfy({ $0 < 0x80 }) && String(validating: bytes, as: UTF8.self) == nil
         // Segments end with CR; LF and CRLF are tolerated (files and terminals), empty lines skipped.
         // Delimiters are ASCII, so scanning bytes never splits a multi-byte character.
         var segments: [Segment] = []
+        var all: [Range<Int>] = []            // every segment's field ranges, in order
+        var bounds: [(UInt32, Range<Int>)] = [] // each segment's packed id and its slice of `all`
+        all.reserveCapacity(bytes.count / 8)
+        bounds.reserveCapacity(bytes.count / 48 + 4)
         var lineStart = 0
-        func isEnd(_ b: UInt8) -> Bool { b == 0x0D || b == 0x0A }
+        var nonASCII = false
+        let fieldSeparator = encoding.field
         while lineStart < bytes.count {
-            var lineEnd = lineStart
-            while lineEnd < bytes.count, !isEnd(bytes[lineEnd]) { lineEnd += 1 }
+            // One pass over each byte: segment ends, field separators, NUL and non-ASCII bytes.
+            let first = all.count
+            var start = lineStart, lineEnd = lineStart
+            while lineEnd < bytes.count {
+                let b = bytes[lineEnd]
+                if b == 0x0D || b == 0x0A { break }
+                if b == fieldSeparator {
+                    all.append(start..<lineEnd); start = lineEnd + 1
+                    if all.count == first + 1, lineEnd == lineStart + 3, bytes[lineStart] == UInt8(ascii: "M"), bytes[lineStart + 1] == UInt8(ascii: "S"), bytes[lineStart + 2] == UInt8(ascii: "H") {
+                        all.append(lineEnd..<(lineEnd + 1))   // MSH-1 is the separator itself
+                    }
+                } else if b == 0 {
+                    throw HL7Error(.dataType, reason: "the message contains a NUL byte")
+                } else if b >= 0x80 { nonASCII = true }
+                lineEnd += 1
+            }
             defer { lineStart = lineEnd + 1 }
-            guard lineEnd > lineStart else { continue }
-            guard segments.count < Self.maxSegments else { throw HL7Error(.applicationError, reason: "more than \(Self.maxSegments) segments") }
-            var fields: [Range<Int>] = []
-            var start = lineStart
-            for i in lineStart..<lineEnd where bytes[i] == encoding.field { fields.append(start..<i); start = i + 1 }
-            fields.append(start..<lineEnd)
-            let nameRange = fields[0]
+            guard lineEnd > lineStart else { all.removeSubrange(first...); continue }
+            guard bounds.count < Self.maxSegments else { throw HL7Error(.applicationError, reason: "more than \(Self.maxSegments) segments") }
+            all.append(start..<lineEnd)
+            let nameRange = all[first]
             guard nameRange.count == 3, bytes[nameRange].allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) }) else {
                 let shown = String(decoding: bytes[nameRange.prefix(16)], as: UTF8.self)
-                throw HL7Error(.segmentSequence, location: "segment \(segments.count + 1)", reason: "'\(shown)' is not a segment id (three upper-case letters or digits)")
+                throw HL7Error(.segmentSequence, location: "segment \(bounds.count + 1)", reason: "'\(shown)' is not a segment id (three upper-case letters or digits)")
             }
-            let name = String(decoding: bytes[nameRange], as: UTF8.self)
-            if name == "MSH" {
-                // MSH-1 is the separator itself: fields[1] is "|" and fields[2] the encoding characters.
-                fields.insert(nameRange.upperBound..<(nameRange.upperBound + 1), at: 1)
-                if fields.count == 2 { fields.removeLast() }   // a bare "MSH" line: no separator, no fields
-            }
-            segments.append(Segment(name: name, bytes: bytes, fields: fields, encoding: encoding, latin1: latin1))
+            let b = nameRange.lowerBound
+            bounds.append((UInt32(bytes[b]) << 16 | UInt32(bytes[b + 1]) << 8 | UInt32(bytes[b + 2]), first..<all.count))
         }
+        // Text that is not UTF-8 is read as ISO 8859-1 (HL7's default character set when MSH-18 is empty).
+        let latin1 = nonASCII && String(validating: bytes, as: UTF8.self) == nil
+        segments.reserveCapacity(bounds.count)
+        for (code, range) in bounds { segments.append(Segment(nameCode: code, bytes: bytes, fields: all[range], encoding: encoding, latin1: latin1)) }
         self.encoding = encoding
         self.segments = segments
     }

@@ -5,7 +5,13 @@ public import MeridianCore
 /// defines it as the sender's local time.
 public enum HL7Time {
     public static func parse(_ text: String, defaultOffsetMinutes: Int = 0) -> Timestamp? {
-        var bytes = Array(text.utf8)[...]
+        guard text.utf8.count <= 32 else { return nil }
+        var copy = text
+        return copy.withUTF8 { parse($0[...], defaultOffsetMinutes: defaultOffsetMinutes) }
+    }
+
+    static func parse(_ whole: Slice<UnsafeBufferPointer<UInt8>>, defaultOffsetMinutes: Int) -> Timestamp? {
+        var bytes = whole
         var offsetMinutes = defaultOffsetMinutes
         if let signAt = bytes.lastIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
             let zone = bytes[(signAt + 1)...]
@@ -23,8 +29,13 @@ public enum HL7Time {
             guard bytes.count == 14 else { return nil }   // a fraction only after seconds
         }
         guard [4, 6, 8, 10, 12, 14].contains(bytes.count), bytes.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        let digits = bytes.map { Int($0 - 48) }
-        func number(_ at: Int, _ n: Int, default d: Int) -> Int { at + n <= digits.count ? digits[at..<(at + n)].reduce(0) { $0 * 10 + $1 } : d }
+        let base = bytes.startIndex
+        func number(_ at: Int, _ n: Int, default d: Int) -> Int {
+            guard at + n <= bytes.count else { return d }
+            var v = 0
+            for k in 0..<n { v = v * 10 + Int(bytes[base + at + k] - 48) }
+            return v
+        }
         let year = number(0, 4, default: 0), month = number(4, 2, default: 1), day = number(6, 2, default: 1)
         let hour = number(8, 2, default: 0), minute = number(10, 2, default: 0), second = number(12, 2, default: 0)
         guard year >= 1970, (1...12).contains(month), day >= 1, day <= daysIn(month, year), hour < 24, minute < 60, second < 60 else { return nil }
