@@ -101,6 +101,8 @@ let package = Package(
         // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
         .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",
                                                   .product(name: "Logging", package: "swift-log"),
+                                                  .product(name: "NIOCore", package: "swift-nio"),
+                                                  .product(name: "NIOPosix", package: "swift-nio"),
                                                   .product(name: "Prometheus", package: "swift-prometheus"),
                                                   .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 path: "Node/Workers/Service", swiftSettings: strict),
@@ -168,7 +170,10 @@ let package = Package(
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
         .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
-                                                      .product(name: "Prometheus", package: "swift-prometheus"), "MeridianSimulation"], path: "Tests/WorkerTests",
+                                                      .product(name: "Prometheus", package: "swift-prometheus"),
+                                                      .product(name: "Logging", package: "swift-log"),
+                                                      .product(name: "NIOCore", package: "swift-nio"),
+                                                      .product(name: "NIOPosix", package: "swift-nio"), "MeridianSimulation"], path: "Tests/WorkerTests",
                     swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)

@@ -22,15 +22,22 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     public var scoringQueueCapacity: Int = 10_000
     /// FHIR feeds allowed to post Observations: feed name → SHA-256 (hex) of its bearer token.
     public var feeds: [String: String] = [:]
+    /// HL7 v2 over MLLP: address and port (absent: no listener; 0: any free port, written to
+    /// `<data-dir>/mllp.address`). Senders are trusted by network position, as hospital interface
+    /// engines are: keep it on a private interface.
+    public var mllpHost: String = "127.0.0.1"
+    public var mllpPort: Int?
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds }
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
         scoringQueueCapacity = try c.decodeIfPresent(Int.self, forKey: .scoringQueueCapacity) ?? d.scoringQueueCapacity
         feeds = try c.decodeIfPresent([String: String].self, forKey: .feeds) ?? d.feeds
+        mllpHost = try c.decodeIfPresent(String.self, forKey: .mllpHost) ?? d.mllpHost
+        mllpPort = try c.decodeIfPresent(Int.self, forKey: .mllpPort)
     }
 }
 
@@ -103,6 +110,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
             }
         }
         guard (1...10_000_000).contains(workers.scoringQueueCapacity) else { throw NodeError("config.workers.scoringQueueCapacity", "must be 1...10000000") }
+        if let p = workers.mllpPort, !(0...65535).contains(p) { throw NodeError("config.workers.mllpPort", "\(p) is not a port") }
         for (name, hash) in workers.feeds {
             guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }
             guard hash.utf8.count == 64, Bytes32(hex: hash) != nil else { throw NodeError("config.workers.feeds.\(name)", "expected the SHA-256 of the feed's token (64 hex digits)") }

@@ -25,6 +25,8 @@ public struct DataDirectory: Sendable {
     public var p2pAddress: String { path + "/p2p.address" }
     public var consensusWAL: String { path + "/consensus.wal" }
     public var signingGuard: String { path + "/signing-guard.json" }
+    /// Written at start with the MLLP listener's actual address (when `workers.mllpPort` is set).
+    public var mllpAddress: String { path + "/mllp.address" }
 
     public func loadConfig() throws -> NodeConfig {
         guard let data = FileManager.default.contents(atPath: config) else { throw NodeError(config, "missing: run meridian-node init") }
@@ -63,6 +65,24 @@ struct BlockProducer: Service {
                 // A block that cannot be produced (storage failure) must stop the node, not be skipped.
                 logger.critical("block production failed", metadata: ["error": "\(error)"])
                 throw error
+            }
+        }
+    }
+}
+
+/// The HL7 v2 MLLP listener of the workers, until shutdown.
+struct MLLPService: Service {
+    let listener: MLLPListener
+    let host: String
+    let port: Int
+    let addressFile: String
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await listener.listen(host: host, port: port) { bound in
+                try? Data("\(host):\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
+                logger.notice("MLLP (HL7 v2) listening", metadata: ["address": "\(host):\(bound)"])
             }
         }
     }
@@ -122,6 +142,10 @@ public enum NodeRunner {
             let workers = NodeWorkers(chain: chain, config: config.workers)
             workers.attach(to: &api)
             services.append(WorkerHost(workers: [workers.risk], registry: metrics.registry, logger: logger))
+            if let port = config.workers.mllpPort {
+                let listener = MLLPListener(ingestor: workers.ingestor, facility: "MERIDIAN", logger: logger)
+                services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
+            }
         }
         if let p2p = config.p2p {
             // Consensus with the other validators: this node holds exactly one validator key, which is

@@ -1,0 +1,99 @@
+import NIOCore
+import NIOPosix
+public import Logging
+public import MeridianCore
+import MeridianVitals
+import MeridianIngest
+
+/// HL7 v2 over MLLP (TCP), as a bedside-monitor gateway sends ORU^R01 under IHE PCD-01. Each
+/// message on a connection is answered, in order, with an original-mode ACK: AA once its readings
+/// are persisted; AE (content to fix, or the node busy: resend) or AR (not a message this node
+/// takes) with an ERR segment saying what and where. A connection that sends bytes outside MLLP
+/// framing, or a frame over the size limit, is answered with an AR and closed.
+public struct MLLPListener: Sendable {
+    let ingestor: VitalsIngestor
+    let facility: String
+    let logger: Logger
+    /// Bound on one framed message (a monitor's ORU is a few kilobytes).
+    public static let maxMessageBytes = 256 * 1024
+
+    public init(ingestor: VitalsIngestor, facility: String, logger: Logger) {
+        self.ingestor = ingestor; self.facility = facility; self.logger = logger
+    }
+
+    /// Listens on host:port (0: any free port), calls `bound` with the port, and serves until cancelled.
+    public func listen(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        bound(server.channel.localAddress?.port ?? port)
+        try await withThrowingDiscardingTaskGroup { tasks in
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound { tasks.addTask { await self.serve(connection) } }
+            }
+        }
+    }
+
+    func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        var decoder = MLLPDecoder(maxMessageBytes: Self.maxMessageBytes)
+        var acknowledged = 0
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                for try await buffer in inbound {
+                    let messages: [[UInt8]]
+                    do throws(VitalsError) { messages = try decoder.feed(buffer.readableBytesView) }
+                    catch {
+                        // Not MLLP, or a frame too large: say so once, then close.
+                        let ack = Acknowledgement.build(for: nil, code: .reject, error: HL7Error(.applicationError, reason: error.description),
+                                                        sendingFacility: facility, now: Self.now(), ackID: "\(acknowledged + 1)")
+                        try await outbound.write(ByteBuffer(bytes: MLLPDecoder.frame(ack)))
+                        return
+                    }
+                    for m in messages {
+                        acknowledged += 1
+                        let ack = await acknowledge(m, ackID: "\(acknowledged)")
+                        try await outbound.write(ByteBuffer(bytes: MLLPDecoder.frame(ack)))
+                    }
+                }
+            }
+        } catch {
+            logger.debug("MLLP connection closed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Parses, ingests and builds the acknowledgement of one message.
+    public func acknowledge(_ bytes: [UInt8], ackID: String) async -> [UInt8] {
+        let now = Self.now()
+        let message: HL7Message
+        do throws(HL7Error) { message = try HL7Message(parsing: bytes) }
+        catch { return Acknowledgement.build(for: nil, code: .reject, error: error, sendingFacility: facility, now: now, ackID: ackID) }
+        let batches: [ReadingBatch]
+        do throws(HL7Error) { batches = try ObservationResult.batches(of: message) }
+        catch { return Acknowledgement.build(for: message, code: error.code.rejects ? .reject : .error, error: error, sendingFacility: facility, now: now, ackID: ackID) }
+        let outcomes: [VitalsIngestor.Outcome]
+        do { outcomes = try await ingestor.ingest(feedBatches: batches) }
+        catch {
+            logger.error("MLLP: readings could not be stored", metadata: ["error": "\(error)"])
+            return Acknowledgement.build(for: message, code: .error, error: HL7Error(.applicationError, reason: "storage failed; resend"), sendingFacility: facility, now: now, ackID: ackID)
+        }
+        if let refused = outcomes.first(where: { $0.status == .refused }) {
+            let reason = refused.reason ?? "refused"
+            let code: HL7Error.Code = reason.hasPrefix("vitals.unknown_patient") ? .unknownKey : .applicationError
+            return Acknowledgement.build(for: message, code: .error, error: HL7Error(code, location: code == .unknownKey ? "PID-3" : "", reason: reason),
+                                         sendingFacility: facility, now: now, ackID: ackID)
+        }
+        if outcomes.contains(where: { $0.status == .busy }) {
+            return Acknowledgement.build(for: message, code: .error, error: HL7Error(.applicationError, reason: "vitals.busy: the node is busy; resend later"),
+                                         sendingFacility: facility, now: now, ackID: ackID)
+        }
+        return Acknowledgement.build(for: message, code: .accept, error: nil, sendingFacility: facility, now: now, ackID: ackID)
+    }
+
+    static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(unixMilliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000))
+    }
+}
