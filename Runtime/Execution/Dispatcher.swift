@@ -19,6 +19,7 @@ enum Dispatcher {
         case .propose(let a): return (nil, try Governance.propose(a, ctx))
         case .vote(let v): try Governance.vote(v, ctx)
         case .submitEvidence(let e): try Evidence.submit(e, ctx)
+        case .submitAnchor(let a): try Anchoring.submit(a, ctx)
         }
         return (nil, nil)
     }

@@ -18,6 +18,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case propose(GovernanceAction)
     case vote(Governance.Vote)
     case submitEvidence(EquivocationEvidence)
+    case submitAnchor(AnchorSubmission)
 
     public var name: String {
         switch self {
@@ -35,6 +36,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .propose: "governance.propose"
         case .vote: "governance.vote"
         case .submitEvidence: "consensus.submit_evidence"
+        case .submitAnchor: "anchoring.submit"
         }
     }
 
@@ -54,6 +56,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .propose(let c): w.write(varint: 30); w.write(c)
         case .vote(let c): w.write(varint: 31); w.write(c)
         case .submitEvidence(let e): w.write(varint: 40); w.write(e)
+        case .submitAnchor(let a): w.write(varint: 50); w.write(a)
         }
     }
 
@@ -74,6 +77,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 30: self = .propose(try r.read(GovernanceAction.self))
         case 31: self = .vote(try r.read(Governance.Vote.self))
         case 40: self = .submitEvidence(try r.read(EquivocationEvidence.self))
+        case 50: self = .submitAnchor(try r.read(AnchorSubmission.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)
         }
     }

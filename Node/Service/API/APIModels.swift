@@ -41,6 +41,7 @@ public enum JSONView {
             case .proposalChanged(let id, let s, let h): d["proposal"] = id.hex; d["status"] = s.name; if let h { d["effectiveHeight"] = String(h) }
             case .governanceVote(let id, let v, let a): d["proposal"] = id.hex; d["voter"] = Address(v).description; d["approve"] = String(a)
             case .evidenceRecorded(let v, let h): d["validator"] = Address(v).description; d["height"] = String(h)
+            case .anchored(let w, let k, let root, let n): d["worker"] = Address(w).description; d["kind"] = k.name; d["root"] = root.hex; d["count"] = String(n)
             }
             detail = d
         }

@@ -15,7 +15,7 @@ public struct EventFilter: Sendable, Equatable {
 
     public static let knownKinds: Set<String> = [
         "patient.registered", "device.paired", "device.unpaired", "member.changed", "consent.changed", "audit.access",
-        "record.registered", "record.shared", "governance.proposal", "governance.vote", "consensus.evidence",
+        "record.registered", "record.shared", "governance.proposal", "governance.vote", "consensus.evidence", "anchoring.anchored",
     ]
 
     public init(patient: PublicKey? = nil, organization: OrganizationID? = nil, kinds: Set<String>? = nil) {

@@ -15,6 +15,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     case governanceVote(proposal: Bytes32, voter: PublicKey, approve: Bool)
     /// Evidence that `validator` equivocated at `height` was put on chain.
     case evidenceRecorded(validator: PublicKey, height: UInt64)
+    case anchored(worker: PublicKey, kind: AnchorKind, root: Bytes32, count: UInt32)
 
     /// A short stable name for filtering streams.
     public var kind: String {
@@ -30,6 +31,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .proposalChanged: "governance.proposal"
         case .governanceVote: "governance.vote"
         case .evidenceRecorded: "consensus.evidence"
+        case .anchored: "anchoring.anchored"
         }
     }
 
@@ -55,6 +57,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .proposalChanged(let id, let s, let h): w.write(varint: 8); w.write(id); w.write(s); w.write(h)
         case .governanceVote(let id, let v, let a): w.write(varint: 9); w.write(id); w.write(v); w.write(a)
         case .evidenceRecorded(let v, let h): w.write(varint: 10); w.write(v); w.write(varint: h)
+        case .anchored(let wk, let k, let root, let n): w.write(varint: 11); w.write(wk); w.write(k); w.write(root); w.write(n)
         }
     }
 
@@ -72,6 +75,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case 8: self = .proposalChanged(proposal: try r.readBytes32(), status: try r.read(ProposalStatus.self), effectiveHeight: try r.readOptional(UInt64.self))
         case 9: self = .governanceVote(proposal: try r.readBytes32(), voter: try r.read(PublicKey.self), approve: try r.readBool())
         case 10: self = .evidenceRecorded(validator: try r.read(PublicKey.self), height: try r.readVarint())
+        case 11: self = .anchored(worker: try r.read(PublicKey.self), kind: try r.read(AnchorKind.self), root: try r.readBytes32("anchored.root"), count: try r.readUInt32("anchored.count"))
         default: throw CodecError(.unknownVariant, field: "event", offset: at)
         }
     }
