@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "MeridianRisk", dependencies: ["MeridianVitals"], path: "Node/Workers/Risk", swiftSettings: strict),
         .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
         // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
-        .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",
+        .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",
                                                   .product(name: "Logging", package: "swift-log"),
                                                   .product(name: "NIOCore", package: "swift-nio"),
                                                   .product(name: "NIOPosix", package: "swift-nio"),

@@ -174,11 +174,17 @@ extension ChainService: ConsensusChain {
     }
 
     public func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) -> [UInt8]? {
+        guard (try? CommittedStateReader(state).read(EvidenceRecord.self, Evidence.key(evidence.first))) ?? nil == nil else { return nil }
+        return submit(.submitEvidence(evidence), signer: signer)
+    }
+
+    /// Signs `call` with `signer` at its next nonce and admits it to the mempool (the node's own
+    /// transactions: the workers' anchors); returns its bytes for gossip, nil if refused.
+    public func submit(_ call: Call, signer: PrivateKey) -> [UInt8]? {
         let reader = CommittedStateReader(state)
-        guard (try? reader.read(EvidenceRecord.self, Evidence.key(evidence.first))) ?? nil == nil,
-              let stateNonce = try? Accounts.nonce(of: signer.publicKey, in: reader) else { return nil }
+        guard let stateNonce = try? Accounts.nonce(of: signer.publicKey, in: reader) else { return nil }
         let nonce = mempool.nextNonce(for: signer.publicKey, stateNonce: stateNonce)
-        guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: .submitEvidence(evidence)), with: signer) else { return nil }
+        guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: call), with: signer) else { return nil }
         let bytes = stx.canonicalBytes
         guard (try? mempool.admit(stx, size: bytes.count, accounts: query)) != nil else { return nil }
         return bytes

@@ -27,9 +27,11 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     /// engines are: keep it on a private interface.
     public var mllpHost: String = "127.0.0.1"
     public var mllpPort: Int?
+    /// Milliseconds between anchors of the workers' results (each anchor one transaction).
+    public var anchorIntervalMilliseconds: Int = 10_000
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort }
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, anchorIntervalMilliseconds }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
@@ -38,6 +40,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         feeds = try c.decodeIfPresent([String: String].self, forKey: .feeds) ?? d.feeds
         mllpHost = try c.decodeIfPresent(String.self, forKey: .mllpHost) ?? d.mllpHost
         mllpPort = try c.decodeIfPresent(Int.self, forKey: .mllpPort)
+        anchorIntervalMilliseconds = try c.decodeIfPresent(Int.self, forKey: .anchorIntervalMilliseconds) ?? d.anchorIntervalMilliseconds
     }
 }
 
@@ -110,6 +113,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
             }
         }
         guard (1...10_000_000).contains(workers.scoringQueueCapacity) else { throw NodeError("config.workers.scoringQueueCapacity", "must be 1...10000000") }
+        guard (100...3_600_000).contains(workers.anchorIntervalMilliseconds) else { throw NodeError("config.workers.anchorIntervalMilliseconds", "must be 100...3600000") }
         if let p = workers.mllpPort, !(0...65535).contains(p) { throw NodeError("config.workers.mllpPort", "\(p) is not a port") }
         for (name, hash) in workers.feeds {
             guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }

@@ -25,6 +25,8 @@ public struct DataDirectory: Sendable {
     public var p2pAddress: String { path + "/p2p.address" }
     public var consensusWAL: String { path + "/consensus.wal" }
     public var signingGuard: String { path + "/signing-guard.json" }
+    /// The off-chain workers' keystore (role `worker` on chain); without it nothing is anchored.
+    public var workerKey: String { path + "/keys/worker.json" }
     /// Written at start with the MLLP listener's actual address (when `workers.mllpPort` is set).
     public var mllpAddress: String { path + "/mllp.address" }
 
@@ -34,6 +36,13 @@ public struct DataDirectory: Sendable {
         do { c = try JSONDecoder().decode(NodeConfig.self, from: data) } catch { throw NodeError(config, "not a valid config: \(error)") }
         try c.validate()
         return c
+    }
+
+    /// Opens the workers' keystore, if there is one.
+    public func loadWorkerKey(passphrase: String) throws -> PrivateKey? {
+        guard let data = FileManager.default.contents(atPath: workerKey) else { return nil }
+        do { return try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: passphrase) }
+        catch { throw NodeError(workerKey, "\(error)") }
     }
 
     /// Opens every validator keystore under `keys/` with the passphrase, first by file name.
@@ -132,18 +141,21 @@ public enum NodeRunner {
         try config.validate()
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
         let store: BlockStore
-        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: ReadingStore.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
+        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
         var services: [any Service] = []
+        var workers: NodeWorkers?
         if config.workers.enabled {
-            let workers = NodeWorkers(chain: chain, config: config.workers)
-            workers.attach(to: &api)
-            services.append(WorkerHost(workers: [workers.risk], registry: metrics.registry, logger: logger))
+            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: try dataDirectory.loadWorkerKey(passphrase: passphrase))
+            workers = w
+            w.attach(to: &api)
+            if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored") }
+            services.append(WorkerHost(workers: [w.risk] + (w.anchor.map { [$0] } ?? []), registry: metrics.registry, logger: logger))
             if let port = config.workers.mllpPort {
-                let listener = MLLPListener(ingestor: workers.ingestor, facility: "MERIDIAN", logger: logger)
+                let listener = MLLPListener(ingestor: w.ingestor, facility: "MERIDIAN", logger: logger)
                 services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
             }
         }
@@ -159,6 +171,7 @@ public enum NodeRunner {
                                              guardPath: dataDirectory.signingGuard, timeouts: config.consensus,
                                              blockIntervalMilliseconds: UInt64(config.blockIntervalMilliseconds), logger: logger)
             api.onAdmitted = { driver.gossip(transaction: $0) }
+            workers?.onAdmitted.set { driver.gossip(transaction: $0) }
             api.consensusStatus = { driver.status }
             services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
         } else {

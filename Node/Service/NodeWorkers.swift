@@ -1,5 +1,7 @@
-import MeridianCore
+import Synchronization
+public import MeridianCore
 import MeridianModules
+import MeridianRuntime
 import MeridianStorage
 public import MeridianWorkers
 
@@ -9,17 +11,45 @@ public import MeridianWorkers
 public struct NodeWorkers: Sendable {
     public let ingestor: VitalsIngestor
     public let risk: RiskWorker
+    /// The anchoring worker (nil without a worker key).
+    public let anchor: AnchorWorker?
+    public let anchors: AnchorStore
+    /// Gossips a transaction this node admitted (set in consensus mode).
+    public let onAdmitted = Hook()
+    /// Column families of the workers in the node's database.
+    public static let columns = ReadingStore.columns + AnchorStore.columns
+    /// The hash of what produced the anchored readings: the ingestion code's version.
+    public static let readingsProducer = SHA256.hash(Array("meridian-ingest/1".utf8))
     /// SHA-256 (hex) of each feed's bearer token → the feed's name.
     public let feedTokens: [String: String]
 
-    public init(chain: ChainService, config: WorkersConfig) {
+    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?) throws {
         let query = chain.query
         let inbox = ScoringInbox(capacity: config.scoringQueueCapacity)
-        ingestor = VitalsIngestor(store: ReadingStore(db: chain.store.db), inbox: inbox,
+        anchors = try AnchorStore(db: chain.store.db)
+        ingestor = VitalsIngestor(store: ReadingStore(db: chain.store.db, anchors: anchors), inbox: inbox,
                                   pairedPatient: { device in ((try? Identity.device(device, in: query.reader)) ?? nil)?.patient },
                                   isPatient: { key in ((try? Identity.patient(key, in: query.reader)) ?? nil) != nil })
         risk = RiskWorker(inbox: inbox)
+        if let workerKey {
+            let hook = onAdmitted
+            anchor = AnchorWorker(store: anchors, interval: .milliseconds(config.anchorIntervalMilliseconds),
+                                  producer: { _ in NodeWorkers.readingsProducer },
+                                  submit: { a in
+                                      guard let bytes = await chain.submit(.submitAnchor(a), signer: workerKey) else { return false }
+                                      hook.call(bytes)
+                                      return true
+                                  },
+                                  committed: { root in (try? Anchoring.record(root: root, in: query.reader)) ?? nil })
+        } else { anchor = nil }
         feedTokens = Dictionary(config.feeds.map { ($0.value.lowercased(), $0.key) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// A settable callback (the consensus driver exists only after the workers).
+    public final class Hook: Sendable {
+        private let f = Mutex<(@Sendable ([UInt8]) -> Void)?>(nil)
+        public func set(_ g: @escaping @Sendable ([UInt8]) -> Void) { f.withLock { $0 = g } }
+        func call(_ bytes: [UInt8]) { f.withLock { $0 }?(bytes) }
     }
 
     /// Serves the workers' endpoints from `api`.

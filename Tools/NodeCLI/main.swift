@@ -57,6 +57,7 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Data directory to create.") var dataDir: String = "data/node"
     @Option(help: "Genesis spec (JSON).") var genesis: String = "Genesis/demo.json"
     @Option(help: "An existing validator keystore (see keygen); its key must be a validator in the genesis.") var validatorKeystore: String?
+    @Option(help: "The off-chain workers' keystore (see keygen); its key needs the worker role of the hospital on chain to anchor.") var workerKeystore: String?
     @Flag(help: "Demo network only: hold all four demo validator keys (derived from public names).") var demoValidators = false
     @Option(help: "Demo network only: hold one demo hospital's validator key (e.g. hospital-ribeira), for a node of a localnet.") var demoValidator: String?
     @Option(help: "API port written to the config.") var apiPort: Int?
@@ -113,6 +114,20 @@ struct Init: AsyncParsableCommand {
             let path = "\(dir.keys)/validator-\(i).json"
             try encoder.encode(try Keystore.seal(k, passphrase: pass)).write(to: URL(fileURLWithPath: path))
             try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        }
+        // The off-chain workers' key (role `worker` of the hospital on chain): it signs their anchors.
+        let workerKey: PrivateKey?
+        if let ks = workerKeystore {
+            guard let data = fm.contents(atPath: ks) else { throw ValidationError("cannot read \(ks)") }
+            workerKey = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)
+        } else if demoValidators {
+            workerKey = DemoCast.staff("hospital-ribeira", "worker")
+        } else if let hospital = demoValidator {
+            workerKey = DemoCast.staff(hospital, "worker")
+        } else { workerKey = nil }
+        if let workerKey {
+            try encoder.encode(try Keystore.seal(workerKey, passphrase: pass)).write(to: URL(fileURLWithPath: dir.workerKey))
+            try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.workerKey)
         }
         let store = try BlockStore(path: dir.database)
         let state = try AuthenticatedState(storage: store.stateStorage)

@@ -25,14 +25,14 @@ final class TestNode: @unchecked Sendable {
     init(config: NodeConfig = NodeConfig()) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-node-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: ReadingStore.columns)
+        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: NodeWorkers.columns)
         let state = try AuthenticatedState(storage: store.stateStorage)
         let result = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
         try store.storeGenesis(result.header)
         let keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
         var logger = Logger(label: "test-node"); logger.logLevel = .warning
         chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
-        workers = NodeWorkers(chain: chain, config: config.workers)
+        workers = try NodeWorkers(chain: chain, config: config.workers, workerKey: DemoCast.staff("hospital-ribeira", "worker"))
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }

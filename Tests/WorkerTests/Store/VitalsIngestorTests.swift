@@ -18,7 +18,7 @@ import Prometheus
     static func ingestor(_ tmp: ReadingStoreTests.TempDB, capacity: Int = 100) throws -> VitalsIngestor {
         let paired: [PublicKey: PublicKey] = [Fixtures.device.publicKey: Fixtures.patient.publicKey]
         return VitalsIngestor(store: try tmp.open(), inbox: ScoringInbox(capacity: capacity), pairedPatient: { paired[$0] },
-                              isPatient: { $0 == Fixtures.patient.publicKey })
+                              isPatient: { $0 == Fixtures.patient.publicKey }, now: { t0.adding(milliseconds: 60_000) })
     }
 
     @Test func pairedSignedFramesAreStoredOnceAndEverythingElseIsRefusedWithTheReason() async throws {
@@ -26,8 +26,10 @@ import Prometheus
         let ingestor = try Self.ingestor(tmp)
         var forged = try Self.frame(3); forged[forged.count - 1] ^= 1
         let unpaired = try Self.frame(1, device: Fixtures.key(77))
-        let outcomes = try await ingestor.ingest(frames: [try Self.frame(1), try Self.frame(2), try Self.frame(1), forged, unpaired, [1, 2, 3]])
-        #expect(outcomes.map(\.status) == [.stored, .stored, .duplicate, .refused, .refused, .refused])
+        let future = try Self.frame(1000)   // dated 1000 s after t0, the clock says t0 + 60 s
+        let outcomes = try await ingestor.ingest(frames: [try Self.frame(1), try Self.frame(2), try Self.frame(1), forged, unpaired, [1, 2, 3], future])
+        #expect(outcomes.map(\.status) == [.stored, .stored, .duplicate, .refused, .refused, .refused, .refused])
+        #expect(outcomes[6].reason?.hasPrefix("vitals.future_time") == true)
         #expect(outcomes[3].reason?.hasPrefix("vitals.bad_signature") == true)
         #expect(outcomes[4].reason?.hasPrefix("vitals.unpaired") == true)
         #expect(outcomes[5].reason?.hasPrefix("vitals.malformed") == true)

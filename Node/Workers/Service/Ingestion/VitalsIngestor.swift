@@ -1,6 +1,7 @@
 public import MeridianCore
 public import MeridianVitals
 public import MeridianIngest
+import Glibc
 
 /// Ingestion of vital signs into the node: parse (the project's own parsers), check who may send
 /// (a device frame's signature and its on-chain pairing; a feed's patient registered on chain),
@@ -14,11 +15,26 @@ public final class VitalsIngestor: Sendable {
     let pairedPatient: @Sendable (PublicKey) -> PublicKey?
     /// Whether a key is a registered patient in the committed state.
     let isPatient: @Sendable (PublicKey) -> Bool
+    /// The node's clock: readings dated more than `maxFutureMilliseconds` ahead of it are refused
+    /// (a device with a wrong clock; such a time could also never be anchored).
+    let now: @Sendable () -> Timestamp
+    public static let maxFutureMilliseconds: UInt64 = 120_000
 
     public init(store: ReadingStore, inbox: ScoringInbox, pairedPatient: @escaping @Sendable (PublicKey) -> PublicKey?,
-                isPatient: @escaping @Sendable (PublicKey) -> Bool) {
+                isPatient: @escaping @Sendable (PublicKey) -> Bool, now: @escaping @Sendable () -> Timestamp = VitalsIngestor.systemClock) {
         self.store = store; committer = GroupCommitter(store: store); self.inbox = inbox
-        self.pairedPatient = pairedPatient; self.isPatient = isPatient
+        self.pairedPatient = pairedPatient; self.isPatient = isPatient; self.now = now
+    }
+
+    public static let systemClock: @Sendable () -> Timestamp = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(unixMilliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000))
+    }
+
+    func futureReading(_ b: ReadingBatch) -> VitalReading? {
+        let limit = now().adding(milliseconds: Self.maxFutureMilliseconds)
+        return b.readings.first { $0.time > limit }
     }
 
     /// What happened to one submitted frame or message.
@@ -59,7 +75,11 @@ public final class VitalsIngestor: Sendable {
             guard let patient = pairedPatient(frame.device) else {
                 outcomes[i] = .refused("vitals.unpaired: device \(Address(frame.device)) is not paired to a patient on chain", device: frame.device, sequence: frame.sequence); continue
             }
-            batches.append(frame.batch(patient: patient)); at.append(i)
+            let batch = frame.batch(patient: patient)
+            if let r = futureReading(batch) {
+                outcomes[i] = .refused("vitals.future_time: a reading is dated \(r.time.iso8601), more than two minutes ahead of this node's clock", device: frame.device, sequence: frame.sequence); continue
+            }
+            batches.append(batch); at.append(i)
         }
         for (k, result) in try await persistAndQueue(batches).enumerated() { outcomes[at[k]] = result }
         return outcomes.map { $0! }
@@ -70,6 +90,9 @@ public final class VitalsIngestor: Sendable {
         for b in batches where !isPatient(b.patient) {
             return batches.map { _ in .refused("vitals.unknown_patient: \(Address(b.patient)) is not a registered patient") }
         }
+        for b in batches { if let r = futureReading(b) {
+            return batches.map { _ in .refused("vitals.future_time: a reading is dated \(r.time.iso8601), more than two minutes ahead of this node's clock") }
+        } }
         return try await persistAndQueue(batches)
     }
 

@@ -18,9 +18,11 @@ import Synchronization
 public final class ReadingStore: Sendable {
     public static let columns = ["vitals", "vitals_sources", "vitals_devices"]
     let db: RocksDB
+    /// Where stored batches are queued for anchoring, in the same write (nil: not anchored).
+    let anchors: AnchorStore?
     private let writeLock = Mutex(())
 
-    public init(db: RocksDB) { self.db = db }
+    public init(db: RocksDB, anchors: AnchorStore? = nil) { self.db = db; self.anchors = anchors }
 
     public enum Outcome: Sendable, Hashable {
         /// Stored now (key in `vitals`).
@@ -91,6 +93,8 @@ public final class ReadingStore: Sendable {
                 outcomes.append(.stored)
             }
             for (device, p) in devices { wb.put("vitals_devices", Self.deviceKey(device), p.canonicalBytes) }
+            // Stored batches join the anchoring queue in this same write: acknowledged means queued.
+            anchors?.enqueue(.readings, leaves: zip(batches, outcomes).filter { $0.1 == .stored }.map { ($0.0.canonicalBytes, $0.0.readings.map(\.time).min() ?? .zero) }, in: wb)
             if outcomes.contains(.stored) { try db.write(wb, sync: sync) }
             return outcomes
         }
