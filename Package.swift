@@ -150,9 +150,10 @@ let package = Package(
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "MeridianClient", "CSecp256k1",
                                          "MeridianVitals", "MeridianIngest", "MeridianWorkers"],
                           path: "Tools/Bench", swiftSettings: strict),
-        .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest"], path: "Tools/FuzzWorkers",
+        .target(name: "MeridianFuzzing", path: "Tools/Fuzzing", swiftSettings: strict),
+        .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianFuzzing"], path: "Tools/FuzzWorkers",
                           swiftSettings: strict),
-        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"], path: "Tools/FuzzCodec",
+        .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo", "MeridianFuzzing"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),
 
         // Tests mirror the layout.

@@ -54,8 +54,9 @@ public struct Timestamp: Hashable, Sendable, Comparable, Canonical, CustomString
 }
 
 /// Days-from-civil conversions (proleptic Gregorian), after Howard Hinnant's public-domain algorithms.
-enum CivilDate {
-    static func toDays(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+/// Public for the node's parsers of dated formats (HL7 DTM, FHIR dateTime), so there is one copy.
+public enum CivilDate {
+    public static func toDays(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -64,7 +65,7 @@ enum CivilDate {
         return era * 146_097 + doe - 719_468
     }
 
-    static func fromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
+    public static func fromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -76,7 +77,7 @@ enum CivilDate {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
-    static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
+    public static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
         switch m {
         case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: return 30

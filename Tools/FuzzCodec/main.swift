@@ -10,6 +10,7 @@ import MeridianModules
 import MeridianRuntime
 import MeridianDemo
 import Foundation
+import MeridianFuzzing
 
 @inline(never)
 func roundTrip<T: Canonical>(_ type: T.Type, _ bytes: [UInt8]) {
@@ -107,29 +108,4 @@ func writeSeedsIfAsked() -> [String] {
     return rest
 }
 
-#if FUZZING
-// Built with -sanitize=fuzzer -DFUZZING (make fuzz-codec): libFuzzer drives the function.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
-
-let arguments = writeSeedsIfAsked()
-var cArgs: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-var argc = Int32(arguments.count)
-cArgs.withUnsafeMutableBufferPointer { buffer in
-    var argv = buffer.baseAddress!
-    _ = LLVMFuzzerRunDriver(&argc, &argv, fuzzOne)
-}
-#else
-// Built normally: replays the inputs named on the command line (e.g. a crash file), so a
-// failure found by the fuzzer can be reproduced and debugged without the sanitizer build.
-for path in writeSeedsIfAsked().dropFirst() {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        FileHandle.standardError.write(Data("cannot read \(path)\n".utf8)); exit(66)
-    }
-    let bytes = [UInt8](data)
-    _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-    print("\(path): ok")
-}
-#endif
+FuzzDriver.run(arguments: writeSeedsIfAsked(), fuzzOne)

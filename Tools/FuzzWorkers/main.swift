@@ -7,6 +7,7 @@ import MeridianCore
 import MeridianVitals
 import MeridianIngest
 import Foundation
+import MeridianFuzzing
 
 enum Parser: String, CaseIterable { case frame, hl7, fhir, ble, wfdbHeader = "wfdb-header", wfdbSignal = "wfdb-signal" }
 
@@ -113,30 +114,11 @@ func configure() -> [String] {
     return rest
 }
 
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
-
+// With no inputs, a normal build runs every parser over its own seeds (a smoke test).
 let arguments = configure()
-var cArgs: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-var argc = Int32(arguments.count)
-cArgs.withUnsafeMutableBufferPointer { buffer in
-    var argv = buffer.baseAddress!
-    _ = LLVMFuzzerRunDriver(&argc, &argv, fuzzOne)
-}
-#else
-// Built normally: replays the inputs named on the command line through the chosen parser, and
-// with no inputs runs every parser over its own seeds (a smoke test).
-let paths = configure().dropFirst()
-if paths.isEmpty {
+#if !FUZZING
+if arguments.count == 1 {
     for p in Parser.allCases { parser = p; for s in Seeds.inputs(p) { _ = s.withUnsafeBufferPointer { fuzzOne($0.baseAddress!, $0.count) } }; print("\(p.rawValue): seeds ok") }
 }
-for path in paths {
-    guard let data = FileManager.default.contents(atPath: path) else { FileHandle.standardError.write(Data("cannot read \(path)\n".utf8)); exit(66) }
-    let bytes = [UInt8](data)
-    _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-    print("\(path): ok")
-}
 #endif
+FuzzDriver.run(arguments: arguments, fuzzOne)

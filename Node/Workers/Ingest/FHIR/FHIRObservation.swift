@@ -182,18 +182,11 @@ public enum FHIRDateTime {
                   let oh = digits((i + 1)..<(i + 3)), let om = digits((i + 4)..<(i + 6)), oh <= 14, om < 60 else { return nil }
             offset = (oh * 60 + om) * (b[i] == UInt8(ascii: "-") ? -1 : 1)
         }
-        guard y >= 1970, (1...12).contains(mo), d >= 1, d <= HL7Time.daysIn(mo, y), h < 24, mi < 60, sec < 60 else { return nil }
-        let ms = ((HL7Time.daysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + millis - offset * 60_000
+        guard y >= 1970, (1...12).contains(mo), d >= 1, d <= Int(CivilDate.daysInMonth(Int64(y), Int64(mo))), h < 24, mi < 60, sec < 60 else { return nil }
+        let ms = ((Int(CivilDate.toDays(Int64(y), Int64(mo), Int64(d))) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + millis - offset * 60_000
         return ms >= 0 ? Timestamp(unixMilliseconds: UInt64(ms)) : nil
     }
 
-    /// UTC with milliseconds: 2026-11-24T10:14:50.000Z.
-    public static func format(_ t: Timestamp) -> String {
-        let ms = Int(t.unixMilliseconds % 1000), total = Int(t.unixMilliseconds / 1000)
-        let (y, m, d) = HL7Time.civilFromDays(total / 86_400)
-        let s = total % 86_400
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let three = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
-        return "\(y)-\(two(m))-\(two(d))T\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60)).\(three)Z"
-    }
+    /// UTC with milliseconds: 2026-11-24T10:14:50.000Z (the runtime's ISO 8601 form).
+    public static func format(_ t: Timestamp) -> String { t.iso8601 }
 }

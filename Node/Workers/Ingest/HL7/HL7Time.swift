@@ -38,8 +38,8 @@ public enum HL7Time {
         }
         let year = number(0, 4, default: 0), month = number(4, 2, default: 1), day = number(6, 2, default: 1)
         let hour = number(8, 2, default: 0), minute = number(10, 2, default: 0), second = number(12, 2, default: 0)
-        guard year >= 1970, (1...12).contains(month), day >= 1, day <= daysIn(month, year), hour < 24, minute < 60, second < 60 else { return nil }
-        let days = daysFromCivil(year, month, day)
+        guard year >= 1970, (1...12).contains(month), day >= 1, day <= Int(CivilDate.daysInMonth(Int64(year), Int64(month))), hour < 24, minute < 60, second < 60 else { return nil }
+        let days = Int(CivilDate.toDays(Int64(year), Int64(month), Int64(day)))
         var ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 - offsetMinutes * 60_000
         var f = fraction
         for _ in min(fractionDigits, 3)..<3 { f *= 10 }
@@ -52,39 +52,10 @@ public enum HL7Time {
     /// YYYYMMDDHHMMSS+0000 (UTC), for the acknowledgements Meridian sends.
     public static func format(_ t: Timestamp) -> String {
         let totalSeconds = Int(t.unixMilliseconds / 1000)
-        let (y, m, d) = civilFromDays(totalSeconds / 86_400)
+        let (y64, m64, d64) = CivilDate.fromDays(Int64(totalSeconds / 86_400))
+        let y = Int(y64), m = Int(m64), d = Int(d64)
         let s = totalSeconds % 86_400
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(y)\(two(m))\(two(d))\(two(s / 3600))\(two(s / 60 % 60))\(two(s % 60))+0000"
-    }
-
-    static func daysIn(_ month: Int, _ year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp + (mp < 10 ? 3 : -9)
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
