@@ -131,7 +131,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",
-                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Audit", swiftSettings: strict),
         .executableTarget(name: "meridian-scenario",

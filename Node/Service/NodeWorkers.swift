@@ -56,6 +56,7 @@ public struct NodeWorkers: Sendable {
     public func attach(to api: inout NodeAPI) {
         api.vitals = ingestor
         api.risk = risk
+        api.anchors = anchors
         api.feedTokens = feedTokens
     }
 }

@@ -10,6 +10,7 @@ import MeridianRuntime
 import MeridianClient
 import MeridianVitals
 import MeridianIngest
+import MeridianDemo
 
 @Suite(.serialized) struct VitalsProcessTests {
     /// A gateway streams a paired device's frames to the real node, out of order and with
@@ -87,5 +88,51 @@ import MeridianIngest
         let (data, _) = try await URLSession.shared.data(for: req)
         let batches = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []
         return batches.compactMap { ($0["sequence"] as? Int).map(UInt64.init) }
+    }
+
+    /// The regulator's view: the node's worker anchors stored readings; `meridian-audit verify --vitals`
+    /// verifies the chain from genesis, proves each anchor against the verified head and each stored
+    /// batch against its anchored root.
+    @Test func storedReadingsAreAnchoredAndTheLightClientProvesThem() async throws {
+        let node = try NodeProcess("vitals-anchor")
+        // Anchor every 200 ms (the default is 10 s).
+        let configPath = node.dataDir + "/node.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+        var workers = config["workers"] as? [String: Any] ?? [:]
+        workers["anchorIntervalMilliseconds"] = 200
+        config["workers"] = workers
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        try await node.start(blockIntervalMilliseconds: 50)
+        defer { node.stop() }
+        let api = try node.api()
+        let patient = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-patient".utf8)))
+        let device = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-oximeter".utf8)))
+        for tx in [try registration(of: patient), try signed(patient, .pairDevice(.init(device: device.publicKey, kind: .pulseOximeter)), nonce: 1)] {
+            let (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(tx.canonicalBytes), contentType: "application/octet-stream")
+            #expect(status == 202, "\(body)")
+            try await waitCommitted(api, [tx.hash.hex])
+        }
+        let t0 = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000) - 60_000)
+        for s in UInt64(1)...6 {
+            let frame = try DeviceFrame.encode(kind: .readings, device: device, sequence: s, time: t0.adding(milliseconds: s * 1000),
+                                               entries: [.reading(offsetMilliseconds: 0, mdc: 150456, unit: "%", value: Measurement(whole: 96))])
+            let (status, _) = try await http(api, "POST", "/v1/vitals/frames", body: Data(frame), contentType: "application/octet-stream")
+            #expect(status == 200)
+        }
+        // Poll until the worker has anchored all six (deadline 30 s).
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(patient.publicKey))/proofs", relativeTo: api.base)!)
+            req.httpMethod = "GET"
+            let proofs = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: req).0) as? [[String: Any]] ?? []
+            if proofs.count == 6, proofs.allSatisfy({ $0["anchored"] as? Bool == true }) { break }
+            guard Date() < deadline else { throw HarnessError("not anchored within 30 s: \(proofs.map { $0["anchored"] ?? "?" }) \(node.logText)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let dir = try TemporaryDirectory("vitals-verify")
+        let verified = try run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description], in: dir)
+        #expect(verified.status == 0, "\(verified)")
+        #expect(verified.stdout.contains("vitals    6 stored batch(es)"), "\(verified)")
+        #expect(verified.stdout.contains("by worker \(Address(DemoCast.staff("hospital-ribeira", "worker").publicKey)) of hospital-ribeira"), "\(verified)")
     }
 }

@@ -9,6 +9,7 @@ import MeridianModules
 import MeridianRuntime
 import MeridianLightClient
 import MeridianClient
+import MeridianVitals
 
 @main
 struct AuditTool: AsyncParsableCommand {
@@ -171,6 +172,7 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "Consent id of --patient to prove.") var consent: String?
     @Option(help: "Record commitment to prove (with its shares to --organization).") var record: String?
     @Option(help: "The organisation a --record was shared with.") var organization: String?
+    @Option(help: "A patient's address: prove each stored vital-signs batch against the workers' anchor on chain.") var vitals: String?
 
     struct Page: Decodable { let head: UInt64; let headers: [H]; struct H: Decodable { let height: UInt64; let header: String; let commit: String? } }
     struct Entry: Decodable { let value: String?; let proof: String; let height: UInt64 }
@@ -240,6 +242,36 @@ struct Verify: AsyncParsableCommand {
                 }
                 print("consent   \(id.hex) proven at height \(client.head.height): \(c.status.name), version \(c.version), to \(c.terms.grantees.map(\.value).joined(separator: ","))")
             }
+        }
+        if let vitals {
+            struct VitalsProof: Decodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
+            let key = try Parse.address(vitals, "--vitals")
+            let proofs = try await api.get("/v1/vitals/\(Address(key))/proofs?limit=1000", as: [VitalsProof].self)
+            var anchors: [Bytes32: AnchorRecord] = [:], proven = 0, queued = 0
+            for (n, p) in proofs.enumerated() {
+                guard let bytes = Hex.decode(p.batch), let batch = try? ReadingBatch(canonicalBytes: bytes) else { fail(LightClientError("light.decode", "vitals batch \(n) does not decode")) }
+                guard batch.patient == key else { fail(LightClientError("anchor.patient", "vitals batch \(n) is not \(vitals)'s")) }
+                guard p.anchored else { queued += 1; continue }
+                guard let rootHex = p.root, let root = Bytes32(hex: rootHex), let index = p.index, let size = p.treeSize,
+                      let path = p.path?.compactMap({ Bytes32(hex: $0) }), path.count == p.path?.count else {
+                    fail(LightClientError("light.decode", "vitals batch \(n): the inclusion proof does not decode"))
+                }
+                if anchors[root] == nil {
+                    guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
+                        fail(LightClientError("anchor.absent", "vitals batch \(n): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
+                    }
+                    anchors[root] = record
+                    print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) \(record.anchor.kind.name) by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), producer \(record.anchor.producer.hex.prefix(16))")
+                }
+                do { try AnchoredResult.verify(result: bytes, index: index, treeSize: size, path: path, anchor: anchors[root]!) }
+                catch {
+                    let source: String
+                    switch batch.source { case .device(let d, let seq): source = "device \(Address(d)) sequence \(seq)"; case .feed(let f, let m): source = "feed \(f) message \(m)" }
+                    fail(LightClientError(error.code, "vitals batch \(n) (\(source)): \(error.message)"))
+                }
+                proven += 1
+            }
+            print("vitals    \(proven) stored batch(es) of \(Address(key)) proven against their anchors; \(queued) not anchored yet")
         }
         if let record {
             let c = try Parse.hash(record, "--record")

@@ -28,6 +28,7 @@ public struct NodeAPI: Sendable {
     /// The off-chain workers' ingestion and risk worker (nil when the node runs no workers).
     public var vitals: VitalsIngestor?
     public var risk: RiskWorker?
+    public var anchors: AnchorStore?
     /// FHIR feeds allowed to post readings: SHA-256 (hex) of the bearer token → the feed's name.
     public var feedTokens: [String: String] = [:]
 

@@ -13,7 +13,7 @@ import MeridianWorkers
 extension NodeAPI {
     func vitalsRoutes() -> [Route] {
         guard let vitals else { return [] }
-        let risk = self.risk, feedTokens = self.feedTokens
+        let risk = self.risk, feedTokens = self.feedTokens, anchors = self.anchors
         return [
             Route(method: .post, path: "v1/vitals/frames") { request, _ in
                 let raw = try await body(request)
@@ -69,6 +69,21 @@ extension NodeAPI {
                 return try json(A(patient: Address(a.patient).description, time: a.time.iso8601, news2: a.score.total, band: a.score.band.name,
                                   contributing: a.score.contributing.map { P(parameter: $0.0.name, score: $0.1) }, missing: a.missing.map(\.name),
                                   scoringVersion: RiskAssessment.scoringVersion))
+            },
+            Route(method: .get, path: "v1/vitals/:patient/proofs") { request, context in
+                // Each stored batch's canonical bytes with its RFC 9162 inclusion proof in the anchored
+                // batch; a regulator checks the root's anchor against a verified block (meridian-audit verify --vitals).
+                let patient = try address(context.parameters.require("patient"), "patient")
+                let q = try queryDictionary(request)
+                let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
+                struct P: Encodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
+                return try json(try vitals.store.batches(patient: patient, limit: limit).map { b in
+                    let bytes = b.canonicalBytes
+                    guard let i = try anchors?.inclusion(of: MerkleTree.leafHash(bytes)) else {
+                        return P(batch: Hex.encode(bytes), anchored: false, root: nil, index: nil, treeSize: nil, path: nil)
+                    }
+                    return P(batch: Hex.encode(bytes), anchored: true, root: i.root.hex, index: i.index, treeSize: i.treeSize, path: i.path.map(\.hex))
+                })
             },
             Route(method: .get, path: "v1/devices/:device/progress") { _, context in
                 let device = try address(context.parameters.require("device"), "device")

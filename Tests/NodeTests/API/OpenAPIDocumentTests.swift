@@ -139,6 +139,8 @@ import MeridianIngest
             bad(.get, "/v1/vitals/{patient}", "/v1/vitals/\(mariaAddress)?limit=0"),
             good(.get, "/v1/vitals/{patient}/assessment", "/v1/vitals/\(mariaAddress)/assessment"),
             bad(.get, "/v1/vitals/{patient}/assessment", "/v1/vitals/\(Address(oximeter.publicKey))/assessment"),
+            good(.get, "/v1/vitals/{patient}/proofs", "/v1/vitals/\(mariaAddress)/proofs"),
+            bad(.get, "/v1/vitals/{patient}/proofs", "/v1/vitals/\(mariaAddress)/proofs?limit=5000"),
             good(.get, "/v1/devices/{device}/progress", "/v1/devices/\(Address(oximeter.publicKey))/progress"),
             bad(.get, "/v1/devices/{device}/progress", "/v1/devices/\(mariaAddress)/progress"),
         ]
