@@ -96,7 +96,8 @@ let package = Package(
 
         // Off-chain workers: vital-sign model and units, parsers of every ingestion format, risk scoring.
         .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
-        .target(name: "MeridianRisk", dependencies: ["MeridianVitals"], path: "Node/Workers/Risk", swiftSettings: strict),
+        .target(name: "MeridianRisk", dependencies: ["MeridianVitals", .product(name: "DequeModule", package: "swift-collections")],
+                path: "Node/Workers/Risk", swiftSettings: strict),
         .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
         // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
         .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",

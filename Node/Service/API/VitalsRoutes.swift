@@ -65,10 +65,13 @@ extension NodeAPI {
                 struct P: Encodable { let parameter: String; let score: Int }
                 struct A: Encodable {
                     let patient: String; let time: String; let news2: Int; let band: String; let contributing: [P]; let missing: [String]; let scoringVersion: String
+                    let variables: Int; let features: [String: Double]
                 }
+                // The trend variables that were measured (a variable never measured is left out: JSON has no NaN).
+                let features = Dictionary(uniqueKeysWithValues: zip(TrendFeatures.names, a.features).filter { !$0.1.isNaN })
                 return try json(A(patient: Address(a.patient).description, time: a.time.iso8601, news2: a.score.total, band: a.score.band.name,
                                   contributing: a.score.contributing.map { P(parameter: $0.0.name, score: $0.1) }, missing: a.missing.map(\.name),
-                                  scoringVersion: RiskAssessment.scoringVersion))
+                                  scoringVersion: RiskAssessment.scoringVersion, variables: a.features.count, features: features))
             },
             Route(method: .get, path: "v1/vitals/:patient/proofs") { request, context in
                 // Each stored batch's canonical bytes with its RFC 9162 inclusion proof in the anchored

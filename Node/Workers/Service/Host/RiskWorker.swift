@@ -13,6 +13,8 @@ public struct RiskAssessment: Sendable, Hashable {
     /// Parameters with no reading yet (charted as normal until one arrives; the assessment says so).
     /// No oxygen-flow reading means air, as on a chart.
     public let missing: [NEWS2.Parameter]
+    /// The trend variables (`TrendFeatures.names`), NaN where not measured.
+    public let features: [Double]
     public static let scoringVersion = "news2-rcp-2017/1"
 }
 
@@ -23,6 +25,7 @@ public final class RiskWorker: Worker, Sendable {
     public let name = "risk"
     let inbox: ScoringInbox
     private let latest = Mutex<[PublicKey: [VitalSign: VitalReading]]>([:])
+    private let trends = Mutex<[PublicKey: TrendFeatures]>([:])
     private let assessments = Mutex<[PublicKey: RiskAssessment]>([:])
     let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
     /// Bound on patients tracked in memory (the oldest-updated are forgotten first beyond it).
@@ -56,7 +59,16 @@ public final class RiskWorker: Worker, Sendable {
             all[batch.patient] = mine
             return mine
         }
-        let a = Self.score(patient: batch.patient, values)
+        let scored = Self.score(patient: batch.patient, values)
+        let features: [Double] = trends.withLock { all in
+            if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
+            var t = all[batch.patient] ?? TrendFeatures()
+            for r in batch.readings.sorted(by: { $0.time < $1.time }) { t.add(r) }
+            let v = t.vector(score: scored.score, time: scored.time.unixMilliseconds)
+            all[batch.patient] = t
+            return v
+        }
+        let a = RiskAssessment(patient: scored.patient, time: scored.time, score: scored.score, missing: scored.missing, features: features)
         assessments.withLock { $0[batch.patient] = a }
         return a
     }
@@ -80,6 +92,6 @@ public final class RiskWorker: Worker, Sendable {
             temperature: value(.bodyTemperature, .temperature, normal: Measurement(whole: 37)))
         if v[.consciousness] == nil { missing.append(.consciousness) }
         let time = v.values.map(\.time).max() ?? .zero
-        return RiskAssessment(patient: patient, time: time, score: NEWS2.score(o), missing: missing)
+        return RiskAssessment(patient: patient, time: time, score: NEWS2.score(o), missing: missing, features: [])
     }
 }
