@@ -149,7 +149,7 @@ let package = Package(
                           swiftSettings: strict),
         .executableTarget(name: "MeridianBench",
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "MeridianClient", "CSecp256k1",
-                                         "MeridianVitals", "MeridianIngest", "MeridianWorkers"],
+                                         "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers"],
                           path: "Tools/Bench", swiftSettings: strict),
         .target(name: "MeridianFuzzing", path: "Tools/Fuzzing", swiftSettings: strict),
         .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianFuzzing"], path: "Tools/FuzzWorkers",

@@ -9,6 +9,7 @@ import MeridianIngest
 import MeridianStorage
 import MeridianWorkers
 import MeridianDemo
+import MeridianRisk
 
 struct IngestResult {
     let readingsPerFrame: Int
@@ -19,6 +20,9 @@ struct IngestResult {
     let hl7PerSecond: Double
     let pythonHL7PerSecond: Double?
     let hl7Messages: Int
+    let assessmentP50Microseconds: Double
+    let assessmentP99Microseconds: Double
+    let assessments: Int
 }
 
 func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
@@ -98,9 +102,24 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
         print("hl7 phases: parse \(Int(parseOnly))/s, parse+values \(Int(values))/s, full \(Int(hl7))/s")
     }
     let python = pythonHL7Rate(messages)
+    // 5. One risk assessment (latest values, NEWS2, 82 trend variables) per batch of one reading of each
+    //    of six signs, a patient's stream at one batch a minute; each timed on its own.
+    let worker = RiskWorker(inbox: ScoringInbox(capacity: 1))
+    let assessCount = quick ? 5_000 : 20_000
+    var micros: [Double] = []
+    micros.reserveCapacity(assessCount)
+    for k in 0..<assessCount {
+        let t = t0.adding(milliseconds: UInt64(k) * 60_000)
+        let readings = codes.prefix(6).map { c in VitalReading(sign: VitalSign.fromMDC(c.0)!, value: Measurement(decimal: c.2)!, time: t) }
+        let batch = ReadingBatch(patient: patient, source: .device(device.publicKey, sequence: UInt64(k + 1)), readings: readings)
+        let start = now()
+        precondition(worker.assess(batch).features.count == TrendFeatures.names.count)
+        micros.append(Double(now() - start) / 1000)
+    }
     return IngestResult(readingsPerFrame: perFrame, parsedPointsPerSecond: parsed, persistedPointsPerSecond: persisted,
                         signatureCeilingPointsPerSecond: rawVerifyRate * Double(perFrame), fhirPerSecond: fhir, hl7PerSecond: hl7,
-                        pythonHL7PerSecond: python, hl7Messages: hl7Count)
+                        pythonHL7PerSecond: python, hl7Messages: hl7Count,
+                        assessmentP50Microseconds: percentile(micros, 0.5), assessmentP99Microseconds: percentile(micros, 0.99), assessments: assessCount)
 }
 
 /// python-hl7 on the same messages in this run: messages per second (median of 3), or nil if unavailable.
