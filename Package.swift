@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "meridian-audit", targets: ["meridian-audit"]),
         .executable(name: "meridian-sim", targets: ["meridian-sim"]),
         .executable(name: "meridian-localnet", targets: ["meridian-localnet"]),
+        .executable(name: "meridian-sensors", targets: ["meridian-sensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -144,6 +145,10 @@ let package = Package(
         .executableTarget(name: "meridian-localnet",
                           dependencies: ["MeridianClient", "MeridianDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Localnet", swiftSettings: strict),
+        .executableTarget(name: "meridian-sensors",
+                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianVitals", "MeridianIngest",
+                                         "MeridianSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/Sensors", swiftSettings: strict),
         .executableTarget(name: "meridian-sim", dependencies: ["MeridianSimulation"], path: "Tools/Sim", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo"], path: "Tools/GenesisTool",
                           swiftSettings: strict),

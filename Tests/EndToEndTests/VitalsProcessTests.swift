@@ -135,4 +135,27 @@ import MeridianDemo
         #expect(verified.stdout.contains("vitals    6 stored batch(es)"), "\(verified)")
         #expect(verified.stdout.contains("by worker \(Address(DemoCast.staff("hospital-ribeira", "worker").publicKey)) of hospital-ribeira"), "\(verified)")
     }
+
+    /// The sensor simulator against a real node: both devices of each patient stream, the gateway's
+    /// out-of-order uploads with duplicates are stored once, every corrupted frame is refused, and
+    /// the deteriorating patient's NEWS2 rises to high.
+    @Test func theSensorSimulatorStreamsAndTheNodeKeepsEverySoundFrameOnce() async throws {
+        let node = try NodeProcess("vitals-sensors")
+        try await node.start(blockIntervalMilliseconds: 50)
+        defer { node.stop() }
+        let dir = try TemporaryDirectory("vitals-sensors-run")
+        let r = try run("meridian-sensors", ["--node", try node.api().base.absoluteString, "--patients", "3", "--seconds", "120",
+                                             "--corrupt-per-thousand", "50", "--seed", "7"], in: dir)
+        #expect(r.status == 0, "\(r)")
+        let frames = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("frames") })
+        // "frames    sent N: stored S, duplicates D, busy B, refused R (C of C corrupted on purpose)"
+        let numbers = frames.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        #expect(numbers.count == 7, "\(frames)")
+        if numbers.count == 7 {
+            let (stored, busy, refused, corrupted) = (numbers[1], numbers[3], numbers[4], numbers[6])
+            #expect(corrupted > 0 && refused == corrupted && busy == 0, "\(frames)")
+            #expect(stored + corrupted == 3 * 120 * 2, "every sound frame stored exactly once: \(frames)")
+        }
+        #expect(r.stdout.contains("(high)"), "\(r.stdout)")
+    }
 }
