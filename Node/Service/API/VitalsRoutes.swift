@@ -28,12 +28,35 @@ extension NodeAPI {
                 let outcomes = try await vitals.ingest(frames: frames)
                 return try Self.outcomeResponse(outcomes)
             },
-            Route(method: .post, path: "v1/vitals/fhir") { request, _ in
-                // A hospital system, known by its bearer token (node.json `workers.feeds`: name → SHA-256 of the token).
-                guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer "),
-                      let feed = feedTokens[SHA256.hash(Array(auth.dropFirst("Bearer ".count).utf8)).hex] else {
-                    throw APIError(.unauthorized, "vitals.unauthorized", "a feed's bearer token is required (node.json workers.feeds)")
+            Route(method: .post, path: "v1/vitals/batches") { request, _ in
+                // Bulk import from a hospital system (e.g. WFDB records converted by `meridian-provider vitals
+                // import-wfdb`): canonical reading batches, each preceded by its length (u32 big-endian). The
+                // node names the source itself: the authenticated feed, with the sender's message id.
+                let feed = try Self.feed(request, feedTokens)
+                let raw = try await body(request)
+                var batches: [ReadingBatch] = [], i = 0
+                while i < raw.count {
+                    guard i + 4 <= raw.count else { throw APIError.badRequest("vitals.malformed", "a batch length is cut off at byte \(i)") }
+                    let n = Int(raw[i]) << 24 | Int(raw[i + 1]) << 16 | Int(raw[i + 2]) << 8 | Int(raw[i + 3])
+                    i += 4
+                    guard n > 0, i + n <= raw.count, batches.count < 10_000 else { throw APIError.badRequest("vitals.malformed", "batch \(batches.count): bad length \(n)") }
+                    let b: ReadingBatch
+                    do { b = try ReadingBatch(canonicalBytes: raw[i..<(i + n)]) }
+                    catch { throw APIError.badRequest("vitals.malformed", "batch \(batches.count): \(error)") }
+                    guard case .feed(_, let messageID) = b.source, !b.readings.isEmpty else {
+                        throw APIError.badRequest("vitals.malformed", "batch \(batches.count): a feed batch with readings (device readings come as signed frames)")
+                    }
+                    for r in b.readings where !r.sign.hardLimits.contains(r.value) {
+                        throw APIError(.unprocessableContent, "vitals.impossible_value", "batch \(batches.count): \(r.sign.name) \(r.value) is outside \(r.sign.hardLimits)")
+                    }
+                    batches.append(ReadingBatch(patient: b.patient, source: .feed(feed, messageID: messageID), readings: b.readings))
+                    i += n
                 }
+                guard !batches.isEmpty else { throw APIError.badRequest("vitals.malformed", "no batch in the body") }
+                return try Self.outcomeResponse(try await vitals.ingest(feedBatches: batches))
+            },
+            Route(method: .post, path: "v1/vitals/fhir") { request, _ in
+                let feed = try Self.feed(request, feedTokens)
                 let raw = try await body(request)
                 let batches: [ReadingBatch]
                 do throws(VitalsError) { batches = try FHIRObservation.batches(parsing: raw, feed: feed) }
@@ -97,6 +120,15 @@ extension NodeAPI {
                                   gaps: p.gaps.map { G(from: $0.lowerBound, to: $0.upperBound) }, forgotten: p.forgotten))
             },
         ]
+    }
+
+    /// A hospital system, known by its bearer token (node.json `workers.feeds`: name → SHA-256 of the token).
+    static func feed(_ request: Request, _ tokens: [String: String]) throws -> String {
+        guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer "),
+              let feed = tokens[SHA256.hash(Array(auth.dropFirst("Bearer ".count).utf8)).hex] else {
+            throw APIError(.unauthorized, "vitals.unauthorized", "a feed's bearer token is required (node.json workers.feeds)")
+        }
+        return feed
     }
 
     /// 200 with one result per frame or batch; 422 when every one was refused; 503 when the node

@@ -71,6 +71,9 @@ import MeridianIngest
         let observation = """
             {"resourceType":"Observation","id":"rr-1","status":"final",            "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],            "code":{"coding":[{"system":"http://loinc.org","code":"9279-1"}]},"subject":{"reference":"Patient/\(maria.publicKey.hex)"},            "effectiveDateTime":"2026-11-24T10:15:00Z","valueQuantity":{"value":18,"system":"http://unitsofmeasure.org","code":"/min"}}
             """
+        let ecg = ReadingBatch(patient: maria.publicKey, source: .feed("ignored", messageID: "rec100#0"),
+                               readings: (0..<4).map { VitalReading(sign: .ecgSample, value: MeridianVitals.Measurement(micro: Int64($0) * 5_000), time: frameTime.adding(milliseconds: UInt64($0) * 3)) })
+        let bulk = [UInt8]([0, 0, 0, UInt8(ecg.canonicalBytes.count)]) + ecg.canonicalBytes
         _ = try await node.workers.ingestor.ingest(frames: [try frame(1)])
         node.workers.risk.assess(try #require(await node.workers.ingestor.inbox.next()))
         let firstTx = try #require(try node.chain.store.block(at: 1)?.transactions.first?.hash)
@@ -135,6 +138,9 @@ import MeridianIngest
             good(.post, "/v1/vitals/fhir", "/v1/vitals/fhir", body: Array(observation.utf8), type: "application/fhir+json", token: "feed-secret"),
             bad(.post, "/v1/vitals/fhir", "/v1/vitals/fhir", body: Array(observation.utf8), type: "application/fhir+json", token: "wrong"),
             bad(.post, "/v1/vitals/fhir", "/v1/vitals/fhir", body: Array("{\"resourceType\":\"Patient\"}".utf8), type: "application/fhir+json", token: "feed-secret"),
+            good(.post, "/v1/vitals/batches", "/v1/vitals/batches", body: bulk, type: "application/x-meridian-batches", token: "feed-secret"),
+            bad(.post, "/v1/vitals/batches", "/v1/vitals/batches", body: bulk, type: "application/x-meridian-batches", token: "wrong"),
+            bad(.post, "/v1/vitals/batches", "/v1/vitals/batches", body: [0, 0, 0, 9, 1, 2], type: "application/x-meridian-batches", token: "feed-secret"),
             good(.get, "/v1/vitals/{patient}", "/v1/vitals/\(mariaAddress)?from=2026-01-01&limit=10"),
             bad(.get, "/v1/vitals/{patient}", "/v1/vitals/\(mariaAddress)?limit=0"),
             good(.get, "/v1/vitals/{patient}/assessment", "/v1/vitals/\(mariaAddress)/assessment"),
