@@ -129,7 +129,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Wallet", swiftSettings: strict),
         .executableTarget(name: "meridian-provider",
-                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient",
+                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianVitals", "MeridianIngest",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",

@@ -158,4 +158,51 @@ import MeridianDemo
         }
         #expect(r.stdout.contains("(high)"), "\(r.stdout)")
     }
+
+    /// A PhysioNet WFDB record through the provider's command: printed as CSV, then imported into
+    /// the node as a feed (twice: the second time every batch is a duplicate).
+    @Test func aWFDBRecordIsPrintedAsCSVAndImportedOnce() async throws {
+        let node = try NodeProcess("vitals-wfdb")
+        let configPath = node.dataDir + "/node.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+        config["workers"] = ["feeds": ["cardiology": SHA256.hash(Array("holter-token".utf8)).hex]]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        try await node.start(blockIntervalMilliseconds: 50)
+        defer { node.stop() }
+        let api = try node.api()
+        let patient = try PrivateKey(secret: SHA256.hash(Array("wfdb-patient".utf8)))
+        let reg = try registration(of: patient)
+        _ = try await http(api, "POST", "/v1/transactions", body: Data(reg.canonicalBytes), contentType: "application/octet-stream")
+        try await waitCommitted(api, [reg.hash.hex])
+
+        // A two-lead record, format 16, 1,500 frames at 250 Hz: lead I a ramp, lead II its negative.
+        let dir = try TemporaryDirectory("wfdb-record")
+        var dat: [UInt8] = []
+        for i in 0..<1500 {
+            for v in [Int16(i % 400 - 200), Int16(-(i % 400 - 200))] { dat += [UInt8(UInt16(bitPattern: v) & 0xff), UInt8(UInt16(bitPattern: v) >> 8)] }
+        }
+        try Data(dat).write(to: URL(fileURLWithPath: dir.path("rec.dat")))
+        let sum = (0..<1500).reduce(0) { $0 + ($1 % 400 - 200) }
+        let checksumI = sum & 0xFFFF, checksumII = (-sum) & 0xFFFF   // WFDB's 16-bit checksums of each signal
+        try Data("rec 2 250 1500\nrec.dat 16 200(0)/mV 16 0 -200 \(checksumI) 0 I\nrec.dat 16 200(0)/mV 16 0 200 \(checksumII) 0 II\n".utf8)
+            .write(to: URL(fileURLWithPath: dir.path("rec.hea")))
+
+        let csv = try run("meridian-provider", ["vitals", "wfdb-csv", dir.path("rec.hea")], in: dir)
+        let lines = csv.stdout.split(separator: "\n")
+        #expect(csv.status == 0 && lines.count == 1501, "\(csv.stderr)")
+        #expect(lines.first == "sample,seconds,I (mV),II (mV)" && lines[1] == "0,0,-1,1" && lines[2] == "1,0.004,-0.995,0.995", "\(lines.prefix(3))")
+
+        let environment = ["MERIDIAN_FEED_TOKEN": "holter-token"]
+        let arguments = ["vitals", "import-wfdb", dir.path("rec.hea"), "--patient", Address(patient.publicKey).description, "--node", api.base.absoluteString,
+                         "--start", "2026-01-01T00:00:00Z"]
+        let first = try run("meridian-provider", arguments, environment: environment, in: dir)
+        #expect(first.status == 0 && first.stdout.contains("3000 samples at 250.0 Hz in 4 batches") && first.stdout.contains("4 stored"), "\(first)")
+        let again = try run("meridian-provider", arguments, environment: environment, in: dir)
+        #expect(again.status == 0 && again.stdout.contains("4 duplicate"), "a re-import stores nothing twice: \(again)")
+        // The same record dated differently is a different content under the same ids: refused, not stored.
+        let moved = try run("meridian-provider", Array(arguments.dropLast()) + ["2026-02-01T00:00:00Z"], environment: environment, in: dir)
+        #expect(moved.status != 0 && moved.stderr.contains("vitals.conflict"), "\(moved)")
+        let wrong = try run("meridian-provider", arguments, environment: ["MERIDIAN_FEED_TOKEN": "guess"], in: dir)
+        #expect(wrong.status != 0 && wrong.stderr.contains("vitals.unauthorized"), "\(wrong)")
+    }
 }
