@@ -133,7 +133,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",
-                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals", "MeridianRisk",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Audit", swiftSettings: strict),
         .executableTarget(name: "meridian-scenario",

@@ -17,9 +17,12 @@ public struct NodeWorkers: Sendable {
     /// Gossips a transaction this node admitted (set in consensus mode).
     public let onAdmitted = Hook()
     /// Column families of the workers in the node's database.
-    public static let columns = ReadingStore.columns + AnchorStore.columns
+    public static let columns = ReadingStore.columns + AnchorStore.columns + AssessmentStore.columns
+    public let assessments: AssessmentStore
     /// The hash of what produced the anchored readings: the ingestion code's version.
     public static let readingsProducer = SHA256.hash(Array("meridian-ingest/1".utf8))
+    /// The hash of what produced the anchored assessments: the scoring version (and, later, the model).
+    public static let assessmentsProducer = SHA256.hash(Array(RiskAssessment.scoringVersion.utf8))
     /// SHA-256 (hex) of each feed's bearer token → the feed's name.
     public let feedTokens: [String: String]
 
@@ -30,11 +33,12 @@ public struct NodeWorkers: Sendable {
         ingestor = VitalsIngestor(store: ReadingStore(db: chain.store.db, anchors: anchors), inbox: inbox,
                                   pairedPatient: { device in ((try? Identity.device(device, in: query.reader)) ?? nil)?.patient },
                                   isPatient: { key in ((try? Identity.patient(key, in: query.reader)) ?? nil) != nil })
-        risk = RiskWorker(inbox: inbox)
+        assessments = AssessmentStore(db: chain.store.db, anchors: anchors)
+        risk = RiskWorker(inbox: inbox, store: assessments)
         if let workerKey {
             let hook = onAdmitted
-            anchor = AnchorWorker(store: anchors, interval: .milliseconds(config.anchorIntervalMilliseconds),
-                                  producer: { _ in NodeWorkers.readingsProducer },
+            anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments], interval: .milliseconds(config.anchorIntervalMilliseconds),
+                                  producer: { kind in kind == .assessments ? NodeWorkers.assessmentsProducer : NodeWorkers.readingsProducer },
                                   submit: { a in
                                       guard let bytes = await chain.submit(.submitAnchor(a), signer: workerKey) else { return false }
                                       hook.call(bytes)
@@ -57,6 +61,7 @@ public struct NodeWorkers: Sendable {
         api.vitals = ingestor
         api.risk = risk
         api.anchors = anchors
+        api.assessmentStore = assessments
         api.feedTokens = feedTokens
     }
 }

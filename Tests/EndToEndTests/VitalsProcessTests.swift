@@ -119,20 +119,24 @@ import MeridianDemo
             let (status, _) = try await http(api, "POST", "/v1/vitals/frames", body: Data(frame), contentType: "application/octet-stream")
             #expect(status == 200)
         }
-        // Poll until the worker has anchored all six (deadline 30 s).
+        // Poll until the worker has anchored all six batches and their six assessments (deadline 30 s).
         let deadline = Date().addingTimeInterval(30)
-        while true {
-            var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(patient.publicKey))/proofs", relativeTo: api.base)!)
-            req.httpMethod = "GET"
-            let proofs = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: req).0) as? [[String: Any]] ?? []
-            if proofs.count == 6, proofs.allSatisfy({ $0["anchored"] as? Bool == true }) { break }
-            guard Date() < deadline else { throw HarnessError("not anchored within 30 s: \(proofs.map { $0["anchored"] ?? "?" }) \(node.logText)") }
-            try await Task.sleep(for: .milliseconds(50))
+        for kind in ["readings", "assessments"] {
+            while true {
+                var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(patient.publicKey))/proofs?kind=\(kind)", relativeTo: api.base)!)
+                req.httpMethod = "GET"
+                let proofs = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: req).0) as? [[String: Any]] ?? []
+                if proofs.count == 6, proofs.allSatisfy({ $0["anchored"] as? Bool == true }) { break }
+                guard Date() < deadline else { throw HarnessError("\(kind) not anchored within 30 s: \(proofs.map { $0["anchored"] ?? "?" }) \(node.logText)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
         }
         let dir = try TemporaryDirectory("vitals-verify")
         let verified = try run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description], in: dir)
         #expect(verified.status == 0, "\(verified)")
         #expect(verified.stdout.contains("vitals    6 stored batch(es)"), "\(verified)")
+        #expect(verified.stdout.contains("vitals    6 assessment(s)"), "\(verified)")
+        #expect(verified.stdout.contains(" assessments by worker "), "the assessments have an anchor of their own: \(verified)")
         #expect(verified.stdout.contains("by worker \(Address(DemoCast.staff("hospital-ribeira", "worker").publicKey)) of hospital-ribeira"), "\(verified)")
     }
 

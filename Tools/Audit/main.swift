@@ -10,6 +10,7 @@ import MeridianRuntime
 import MeridianLightClient
 import MeridianClient
 import MeridianVitals
+import MeridianRisk
 
 @main
 struct AuditTool: AsyncParsableCommand {
@@ -246,32 +247,39 @@ struct Verify: AsyncParsableCommand {
         if let vitals {
             struct VitalsProof: Decodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
             let key = try Parse.address(vitals, "--vitals")
-            let proofs = try await api.get("/v1/vitals/\(Address(key))/proofs?limit=1000", as: [VitalsProof].self)
-            var anchors: [Bytes32: AnchorRecord] = [:], proven = 0, queued = 0
-            for (n, p) in proofs.enumerated() {
-                guard let bytes = Hex.decode(p.batch), let batch = try? ReadingBatch(canonicalBytes: bytes) else { fail(LightClientError("light.decode", "vitals batch \(n) does not decode")) }
-                guard batch.patient == key else { fail(LightClientError("anchor.patient", "vitals batch \(n) is not \(vitals)'s")) }
-                guard p.anchored else { queued += 1; continue }
-                guard let rootHex = p.root, let root = Bytes32(hex: rootHex), let index = p.index, let size = p.treeSize,
-                      let path = p.path?.compactMap({ Bytes32(hex: $0) }), path.count == p.path?.count else {
-                    fail(LightClientError("light.decode", "vitals batch \(n): the inclusion proof does not decode"))
-                }
-                if anchors[root] == nil {
-                    guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
-                        fail(LightClientError("anchor.absent", "vitals batch \(n): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
+            var anchors: [Bytes32: AnchorRecord] = [:]
+            for kind in ["readings", "assessments"] {
+                let proofs = try await api.get("/v1/vitals/\(Address(key))/proofs?limit=1000&kind=\(kind)", as: [VitalsProof].self)
+                var proven = 0, queued = 0
+                for (n, p) in proofs.enumerated() {
+                    guard let bytes = Hex.decode(p.batch) else { fail(LightClientError("light.decode", "\(kind) \(n) does not decode")) }
+                    let owner: PublicKey?, label: String
+                    if kind == "readings", let b = try? ReadingBatch(canonicalBytes: bytes) {
+                        owner = b.patient
+                        switch b.source { case .device(let d, let seq): label = "device \(Address(d)) sequence \(seq)"; case .feed(let f, let m): label = "feed \(f) message \(m)" }
+                    } else if kind == "assessments", let a = try? AssessmentRecord(canonicalBytes: bytes) {
+                        owner = a.patient; label = "NEWS2 \(a.total) at \(a.time.iso8601) (\(a.scoringVersion))"
+                    } else { fail(LightClientError("light.decode", "\(kind) \(n) does not decode")) }
+                    guard owner == key else { fail(LightClientError("anchor.patient", "\(kind) \(n) is not \(vitals)'s")) }
+                    guard p.anchored else { queued += 1; continue }
+                    guard let rootHex = p.root, let root = Bytes32(hex: rootHex), let index = p.index, let size = p.treeSize,
+                          let path = p.path?.compactMap({ Bytes32(hex: $0) }), path.count == p.path?.count else {
+                        fail(LightClientError("light.decode", "\(kind) \(n): the inclusion proof does not decode"))
                     }
-                    anchors[root] = record
-                    print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) \(record.anchor.kind.name) by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), producer \(record.anchor.producer.hex.prefix(16))")
+                    if anchors[root] == nil {
+                        guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
+                            fail(LightClientError("anchor.absent", "\(kind) \(n): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
+                        }
+                        anchors[root] = record
+                        print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) \(record.anchor.kind.name) by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), producer \(record.anchor.producer.hex.prefix(16))")
+                    }
+                    do { try AnchoredResult.verify(result: bytes, index: index, treeSize: size, path: path, anchor: anchors[root]!) }
+                    catch { fail(LightClientError(error.code, "\(kind) \(n) (\(label)): \(error.message)")) }
+                    proven += 1
                 }
-                do { try AnchoredResult.verify(result: bytes, index: index, treeSize: size, path: path, anchor: anchors[root]!) }
-                catch {
-                    let source: String
-                    switch batch.source { case .device(let d, let seq): source = "device \(Address(d)) sequence \(seq)"; case .feed(let f, let m): source = "feed \(f) message \(m)" }
-                    fail(LightClientError(error.code, "vitals batch \(n) (\(source)): \(error.message)"))
-                }
-                proven += 1
+                let noun = kind == "readings" ? "stored batch(es)" : "assessment(s)"
+                print("vitals    \(proven) \(noun) of \(Address(key)) proven against their anchors; \(queued) not anchored yet")
             }
-            print("vitals    \(proven) stored batch(es) of \(Address(key)) proven against their anchors; \(queued) not anchored yet")
         }
         if let record {
             let c = try Parse.hash(record, "--record")

@@ -97,7 +97,7 @@ VITALS_PATIENT=$(awk '/^patient +mer1/ {print $2; exit}' "$DATA_DIR/sensors.out"
 say "   Hospital Ribeira's worker anchors the stored readings on chain; the regulator proves them from genesis"
 for _ in $(seq 1 60); do
   if "$BIN/meridian-audit" verify --genesis Genesis/demo.json --vitals "$VITALS_PATIENT" > "$DATA_DIR/vitals-verify.out" 2>&1 \
-     && grep -q "; 0 not anchored yet" "$DATA_DIR/vitals-verify.out"; then break; fi
+     && [ "$(grep -c '; 0 not anchored yet' "$DATA_DIR/vitals-verify.out")" -eq 2 ]; then break; fi
   sleep 1
 done
 printf '$ meridian-audit verify --genesis Genesis/demo.json --vitals %s\n' "$VITALS_PATIENT"

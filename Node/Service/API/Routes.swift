@@ -29,6 +29,7 @@ public struct NodeAPI: Sendable {
     public var vitals: VitalsIngestor?
     public var risk: RiskWorker?
     public var anchors: AnchorStore?
+    public var assessmentStore: AssessmentStore?
     /// FHIR feeds allowed to post readings: SHA-256 (hex) of the bearer token → the feed's name.
     public var feedTokens: [String: String] = [:]
 

@@ -13,7 +13,7 @@ import MeridianWorkers
 extension NodeAPI {
     func vitalsRoutes() -> [Route] {
         guard let vitals else { return [] }
-        let risk = self.risk, feedTokens = self.feedTokens, anchors = self.anchors
+        let risk = self.risk, feedTokens = self.feedTokens, anchors = self.anchors, assessmentStore = self.assessmentStore
         return [
             Route(method: .post, path: "v1/vitals/frames") { request, _ in
                 let raw = try await body(request)
@@ -97,14 +97,20 @@ extension NodeAPI {
                                   scoringVersion: RiskAssessment.scoringVersion, variables: a.features.count, features: features))
             },
             Route(method: .get, path: "v1/vitals/:patient/proofs") { request, context in
-                // Each stored batch's canonical bytes with its RFC 9162 inclusion proof in the anchored
-                // batch; a regulator checks the root's anchor against a verified block (meridian-audit verify --vitals).
+                // Each stored result (`kind` readings: the reading batches; assessments: the risk
+                // assessments) as canonical bytes with its RFC 9162 inclusion proof in the anchored batch;
+                // a regulator checks the root's anchor against a verified block (meridian-audit verify --vitals).
                 let patient = try address(context.parameters.require("patient"), "patient")
                 let q = try queryDictionary(request)
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
+                let results: [[UInt8]]
+                switch q["kind"] ?? "readings" {
+                case "readings": results = try vitals.store.batches(patient: patient, limit: limit).map(\.canonicalBytes)
+                case "assessments": results = try assessmentStore?.assessments(patient: patient, limit: limit).map(\.canonicalBytes) ?? []
+                default: throw APIError.badRequest("parameter.invalid", "kind: readings or assessments")
+                }
                 struct P: Encodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
-                return try json(try vitals.store.batches(patient: patient, limit: limit).map { b in
-                    let bytes = b.canonicalBytes
+                return try json(try results.map { bytes in
                     guard let i = try anchors?.inclusion(of: MerkleTree.leafHash(bytes)) else {
                         return P(batch: Hex.encode(bytes), anchored: false, root: nil, index: nil, treeSize: nil, path: nil)
                     }

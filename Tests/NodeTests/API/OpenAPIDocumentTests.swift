@@ -147,6 +147,8 @@ import MeridianIngest
             bad(.get, "/v1/vitals/{patient}/assessment", "/v1/vitals/\(Address(oximeter.publicKey))/assessment"),
             good(.get, "/v1/vitals/{patient}/proofs", "/v1/vitals/\(mariaAddress)/proofs"),
             bad(.get, "/v1/vitals/{patient}/proofs", "/v1/vitals/\(mariaAddress)/proofs?limit=5000"),
+            good(.get, "/v1/vitals/{patient}/proofs", "/v1/vitals/\(mariaAddress)/proofs?kind=assessments"),
+            bad(.get, "/v1/vitals/{patient}/proofs", "/v1/vitals/\(mariaAddress)/proofs?kind=alerts"),
             good(.get, "/v1/devices/{device}/progress", "/v1/devices/\(Address(oximeter.publicKey))/progress"),
             bad(.get, "/v1/devices/{device}/progress", "/v1/devices/\(mariaAddress)/progress"),
         ]

@@ -51,3 +51,17 @@ import MeridianSimulation
         #expect(at("news2.total") == 1 && at("news2.pulse") == 1)
     }
 }
+
+@Suite struct AssessmentRecordTests {
+    @Test func recordsRoundTripWithFixedPointFeaturesAndNotMeasuredKept() throws {
+        let score = NEWS2.score(NEWS2.Observation(respirationRate: 26, oxygenSaturation: 90, onOxygen: true, systolicPressure: 95, pulse: 135,
+                                                   consciousness: .voice, temperatureTenths: 392))
+        let r = AssessmentRecord(patient: Fixtures.patient.publicKey, time: Timestamp(unixMilliseconds: 1_795_515_290_000), scoringVersion: "news2-rcp-2017/1",
+                                 modelHash: .zero, score: score, missing: [.temperature], features: [72.5, .nan, -0.0000004, 1e3, -15.25])
+        #expect(r.features == [72_500_000, AssessmentRecord.notMeasured, 0, 1_000_000_000, -15_250_000])
+        #expect(r.total == score.total && r.score.band == .high && r.missing == 1 << NEWS2.Parameter.temperature.rawValue)
+        #expect(try AssessmentRecord(canonicalBytes: r.canonicalBytes) == r)
+        var bad = r.canonicalBytes; bad.append(0)
+        #expect(throws: CodecError.self) { try AssessmentRecord(canonicalBytes: bad) }
+    }
+}

@@ -28,11 +28,13 @@ public final class RiskWorker: Worker, Sendable {
     private let trends = Mutex<[PublicKey: TrendFeatures]>([:])
     private let assessments = Mutex<[PublicKey: RiskAssessment]>([:])
     let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
+    /// Where assessments are stored and queued for anchoring (nil: kept in memory only).
+    let store: AssessmentStore?
     /// Bound on patients tracked in memory (the oldest-updated are forgotten first beyond it).
     public static let maxPatients = 100_000
 
-    public init(inbox: ScoringInbox, onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) {
-        self.inbox = inbox; self.onAssessment = onAssessment
+    public init(inbox: ScoringInbox, store: AssessmentStore? = nil, onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) {
+        self.inbox = inbox; self.store = store; self.onAssessment = onAssessment
     }
 
     public func run(metrics: WorkerMetrics) async throws {
@@ -41,6 +43,8 @@ public final class RiskWorker: Worker, Sendable {
             metrics.queueDepth.set(Double(inbox.count))
             let started = DispatchTime.now().uptimeNanoseconds
             let a = assess(batch)
+            try store?.store(AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion, modelHash: .zero,
+                                              score: a.score, missing: a.missing, features: a.features))
             metrics.seconds.record(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             metrics.processed.increment()
             onAssessment(a, batch)

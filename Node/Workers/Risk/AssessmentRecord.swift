@@ -1,0 +1,48 @@
+public import MeridianCore
+
+/// A risk assessment as the node stores and anchors it (canonical bytes: its hash is the anchored
+/// leaf). Trend variables are kept as fixed-point millionths (NaN, "not measured", as `Int64.min`),
+/// so the record hashes the same on every machine; `modelHash` names the model that contributed,
+/// zero when none did.
+public struct AssessmentRecord: Sendable, Hashable, Canonical {
+    public let patient: PublicKey
+    public let time: Timestamp
+    public let scoringVersion: String
+    public let modelHash: Bytes32
+    /// NEWS2 sub-scores in `NEWS2.Parameter` order.
+    public let subscores: [UInt8]
+    /// Parameters charted as normal because never measured, as a bit set over `NEWS2.Parameter`.
+    public let missing: UInt8
+    /// The trend variables (`TrendFeatures.names`), micro-units, `Int64.min` for not measured.
+    public let features: [Int64]
+
+    public static let notMeasured = Int64.min
+    public static let maxFeatures = 512
+
+    public init(patient: PublicKey, time: Timestamp, scoringVersion: String, modelHash: Bytes32, score: NEWS2.Score, missing: [NEWS2.Parameter], features: [Double]) {
+        self.patient = patient; self.time = time; self.scoringVersion = scoringVersion; self.modelHash = modelHash
+        subscores = score.subscores.map { UInt8(clamping: $0) }
+        self.missing = missing.reduce(0) { $0 | 1 << $1.rawValue }
+        self.features = features.map { $0.isNaN || !$0.isFinite ? Self.notMeasured : Int64(clamping: Int64(($0 * 1_000_000).rounded())) }
+    }
+
+    public var total: Int { subscores.reduce(0) { $0 + Int($1) } }
+    public var score: NEWS2.Score { NEWS2.Score(subscores: subscores.map(Int.init)) }
+
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(patient); w.write(time); w.write(scoringVersion); w.write(modelHash)
+        w.write(bytes: subscores); w.write(missing)
+        w.write(varint: UInt64(features.count))
+        for f in features { w.write(UInt64(bitPattern: (f << 1) ^ (f >> 63))) }   // zig-zag
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        patient = try r.read(PublicKey.self); time = try r.read(Timestamp.self)
+        scoringVersion = try r.readString("assessment.version", max: 64); modelHash = try r.readBytes32("assessment.model")
+        subscores = try r.readByteString("assessment.subscores", max: 16); missing = try r.readUInt8("assessment.missing")
+        let n = try r.readLength("assessment.features", max: Self.maxFeatures)
+        var out: [Int64] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { let z = try r.readUInt64("assessment.feature"); out.append(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)) }
+        features = out
+    }
+}

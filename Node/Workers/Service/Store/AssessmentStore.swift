@@ -1,0 +1,33 @@
+public import MeridianCore
+public import MeridianRisk
+public import MeridianStorage
+
+/// The risk worker's results, off chain in the node's RocksDB (`risk_assessments`: patient ‖ time ‖
+/// hash prefix → record) and queued for anchoring in the same write. Written without an fsync of
+/// their own: an assessment is recomputable from the stored (synced) readings, and the next synced
+/// write of the database makes it durable; once written it is anchored like any result.
+public final class AssessmentStore: Sendable {
+    public static let columns = ["risk_assessments"]
+    let db: RocksDB
+    let anchors: AnchorStore?
+
+    public init(db: RocksDB, anchors: AnchorStore?) { self.db = db; self.anchors = anchors }
+
+    public func store(_ a: AssessmentRecord) throws(RocksDBError) {
+        let bytes = a.canonicalBytes
+        var key: [UInt8] = []
+        a.patient.bytes32.withUnsafeBytes { key.append(contentsOf: $0) }
+        withUnsafeBytes(of: a.time.unixMilliseconds.bigEndian) { key.append(contentsOf: $0) }
+        SHA256.hash(bytes).withUnsafeBytes { key.append(contentsOf: $0.prefix(8)) }
+        let wb = RocksDB.WriteBatch(for: db)
+        wb.put("risk_assessments", key, bytes)
+        anchors?.enqueue(.assessments, leaves: [(bytes, a.time)], in: wb)
+        try db.write(wb, sync: false)
+    }
+
+    /// A patient's stored assessments, oldest first.
+    public func assessments(patient: PublicKey, limit: Int = 100) throws(RocksDBError) -> [AssessmentRecord] {
+        let prefix = patient.bytes32.withUnsafeBytes { Array($0) }
+        return try db.scan("risk_assessments", prefix: prefix, limit: limit).compactMap { try? AssessmentRecord(trustedCanonicalBytes: $0.value) }
+    }
+}
