@@ -10,6 +10,9 @@ import MeridianStorage
 import MeridianWorkers
 import MeridianDemo
 import MeridianRisk
+import MeridianState
+import MeridianModules
+import MeridianRuntime
 
 struct IngestResult {
     let readingsPerFrame: Int
@@ -150,4 +153,31 @@ func pythonHL7Rate(_ messages: [String]) -> Double? {
     p.waitUntilExit()
     guard p.terminationStatus == 0 else { return nil }
     return Double(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+}
+
+/// What anchoring costs block execution: blocks of `submitAnchor` transactions from a worker key,
+/// executed and committed like any block (in memory); returns microseconds per anchor transaction.
+func anchorCostBench(quick: Bool) throws -> Double {
+    let state = try AuthenticatedState(storage: InMemoryStateStorage())
+    let g = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
+    let executor = try BlockExecutor(state: state, tip: g.tip, verificationThreads: 1)
+    let proposer = DemoCast.staff("hospital-ribeira", "validator").publicKey
+    let worker = DemoCast.staff("hospital-ribeira", "worker")
+    var time = g.tip.time, nonce: UInt64 = 0
+    var perAnchor: [Double] = []
+    for block in 0..<(quick ? 3 : 7) {
+        time = time.adding(milliseconds: 1000)
+        let txs = try (0..<50).map { i -> SignedTransaction in   // within the per-account limit of a block (64)
+            defer { nonce += 1 }
+            let root = MerkleTree.root(leaves: [Array("block \(block) anchor \(i)".utf8)])
+            return try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: worker.publicKey, nonce: nonce, call: .submitAnchor(
+                AnchorSubmission(kind: .readings, root: root, count: 1000, from: time, to: time, producer: SHA256.hash(Array("meridian-ingest/1".utf8))))), with: worker)
+        }
+        let t0 = now()
+        let executed = try executor.propose(time: time, proposer: proposer, transactions: txs, lastCommit: nil)
+        try executor.commit(executed)
+        precondition(executed.receipts.allSatisfy { $0.succeeded })
+        perAnchor.append(Double(now() - t0) / 1000 / Double(txs.count))
+    }
+    return median(perAnchor)
 }

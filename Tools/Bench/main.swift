@@ -100,6 +100,13 @@ print("machine: \(cpu), \(cores) cores")
     report(Row(name: "workers: one risk assessment (latest values, NEWS2, 82 trend variables over 1 h and 6 h windows; no model yet), p50 / p99 µs (\(r.assessments) assessments, one thread)",
                value: "\(fmt(r.assessmentP50Microseconds, 2)) / \(fmt(r.assessmentP99Microseconds, 2))", reference: "goal p99 ≤ 20 µs for features, NEWS2 and model",
                ratio: "p99 at \(fmt(r.assessmentP99Microseconds / 20 * 100, 0))% of the goal (without the model)"))
+    let anchorMicros = try anchorCostBench(quick: quick)
+    // Each worker anchors one batch per kind per interval (10 s by default): two anchor transactions
+    // per 10 s beside blocks of up to 1,000 transactions.
+    let blockMicros = 1_000_000 / max(1, rawVerifyRate) * 1000   // the signature work alone of a 1,000-transaction block, one core
+    report(Row(name: "workers: what anchoring costs block execution: one submitAnchor transaction executed and committed (in memory), µs",
+               value: fmt(anchorMicros, 1), reference: "a 1,000-transaction block's signature checks alone take \(fmt(blockMicros / 1000, 1)) ms on one core; two anchors per 10 s interval per hospital",
+               ratio: "\(fmt(2 * anchorMicros / blockMicros * 100, 2))% of one such block per interval"))
 }
 
 if only == "workers" {

@@ -26,6 +26,9 @@ public final class RiskWorker: Worker, Sendable {
     let inbox: ScoringInbox
     private let latest = Mutex<[PublicKey: [VitalSign: VitalReading]]>([:])
     private let trends = Mutex<[PublicKey: TrendFeatures]>([:])
+    /// The last stored record per patient: an assessment equal to it (a late upload that changed
+    /// nothing) is not stored or anchored again.
+    private let lastStored = Mutex<[PublicKey: AssessmentRecord]>([:])
     private let assessments = Mutex<[PublicKey: RiskAssessment]>([:])
     let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
     /// Where assessments are stored and queued for anchoring (nil: kept in memory only).
@@ -43,8 +46,17 @@ public final class RiskWorker: Worker, Sendable {
             metrics.queueDepth.set(Double(inbox.count))
             let started = DispatchTime.now().uptimeNanoseconds
             let a = assess(batch)
-            try store?.store(AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion, modelHash: .zero,
-                                              score: a.score, missing: a.missing, features: a.features))
+            if let store {
+                let record = AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion, modelHash: .zero,
+                                              score: a.score, missing: a.missing, features: a.features)
+                let changed = lastStored.withLock { last in
+                    guard last[a.patient] != record else { return false }
+                    if last[a.patient] == nil, last.count >= Self.maxPatients, let any = last.keys.first { last[any] = nil }
+                    last[a.patient] = record
+                    return true
+                }
+                if changed { try store.store(record) }
+            }
             metrics.seconds.record(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             metrics.processed.increment()
             onAssessment(a, batch)
