@@ -24,16 +24,21 @@ public struct RiskAssessment: Sendable, Hashable {
 public final class RiskWorker: Worker, Sendable {
     public let name = "risk"
     let inbox: ScoringInbox
-    private let latest = Mutex<[PublicKey: [VitalSign: VitalReading]]>([:])
-    private let trends = Mutex<[PublicKey: TrendFeatures]>([:])
-    /// The last stored record per patient: an assessment equal to it (a late upload that changed
-    /// nothing) is not stored or anchored again.
-    private let lastStored = Mutex<[PublicKey: AssessmentRecord]>([:])
-    private let assessments = Mutex<[PublicKey: RiskAssessment]>([:])
+    /// What the worker keeps per patient, under one lock: the latest value of each sign, the trend
+    /// windows, the latest assessment, and the last record stored (an assessment equal to it, from a
+    /// late upload that changed nothing, is not stored or anchored again).
+    private struct PatientState {
+        var latest: [VitalSign: VitalReading] = [:]
+        var trends = TrendFeatures()
+        var assessment: RiskAssessment?
+        var lastStored: AssessmentRecord?
+    }
+    private let patients = Mutex<[PublicKey: PatientState]>([:])
     let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
     /// Where assessments are stored and queued for anchoring (nil: kept in memory only).
     let store: AssessmentStore?
-    /// Bound on patients tracked in memory (the oldest-updated are forgotten first beyond it).
+    /// Bound on patients tracked in memory; beyond it one tracked patient is forgotten (their next
+    /// batch starts their trends afresh; everything stays stored).
     public static let maxPatients = 100_000
 
     public init(inbox: ScoringInbox, store: AssessmentStore? = nil, onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) {
@@ -49,10 +54,9 @@ public final class RiskWorker: Worker, Sendable {
             if let store {
                 let record = AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion, modelHash: .zero,
                                               score: a.score, missing: a.missing, features: a.features)
-                let changed = lastStored.withLock { last in
-                    guard last[a.patient] != record else { return false }
-                    if last[a.patient] == nil, last.count >= Self.maxPatients, let any = last.keys.first { last[any] = nil }
-                    last[a.patient] = record
+                let changed = patients.withLock { all in
+                    guard all[a.patient]?.lastStored != record else { return false }
+                    all[a.patient]?.lastStored = record
                     return true
                 }
                 if changed { try store.store(record) }
@@ -63,33 +67,28 @@ public final class RiskWorker: Worker, Sendable {
         }
     }
 
-    /// Folds a batch into the patient's latest values and scores them.
+    /// Folds a batch into the patient's latest values and trends and scores them.
     public func assess(_ batch: ReadingBatch) -> RiskAssessment {
-        let values: [VitalSign: VitalReading] = latest.withLock { all in
+        patients.withLock { all in
             if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
-            var mine = all[batch.patient] ?? [:]
-            for r in batch.readings where r.sign != .ecgSample && r.sign != .rrInterval {
-                if let old = mine[r.sign], old.time > r.time { continue }   // a late upload does not replace a newer value
-                mine[r.sign] = r
-            }
-            all[batch.patient] = mine
-            return mine
+            return Self.fold(batch, into: &all[batch.patient, default: PatientState()])   // in place: the windows are not copied
         }
-        let scored = Self.score(patient: batch.patient, values)
-        let features: [Double] = trends.withLock { all in
-            if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
-            var t = all[batch.patient] ?? TrendFeatures()
-            for r in batch.readings.sorted(by: { $0.time < $1.time }) { t.add(r) }
-            let v = t.vector(score: scored.score, time: scored.time.unixMilliseconds)
-            all[batch.patient] = t
-            return v
+    }
+
+    private static func fold(_ batch: ReadingBatch, into state: inout PatientState) -> RiskAssessment {
+        for r in batch.readings where r.sign != .ecgSample && r.sign != .rrInterval {
+            if let old = state.latest[r.sign], old.time > r.time { continue }   // a late upload does not replace a newer value
+            state.latest[r.sign] = r
         }
+        let scored = score(patient: batch.patient, state.latest)
+        for r in batch.readings.sorted(by: { $0.time < $1.time }) { state.trends.add(r) }
+        let features = state.trends.vector(score: scored.score, time: scored.time.unixMilliseconds)
         let a = RiskAssessment(patient: scored.patient, time: scored.time, score: scored.score, missing: scored.missing, features: features)
-        assessments.withLock { $0[batch.patient] = a }
+        state.assessment = a
         return a
     }
 
-    public func assessment(of patient: PublicKey) -> RiskAssessment? { assessments.withLock { $0[patient] } }
+    public func assessment(of patient: PublicKey) -> RiskAssessment? { patients.withLock { $0[patient]?.assessment } }
 
     static func score(patient: PublicKey, _ v: [VitalSign: VitalReading]) -> RiskAssessment {
         var missing: [NEWS2.Parameter] = []
