@@ -104,14 +104,13 @@ public struct Measurement: Sendable, Hashable, Comparable, Codable, CustomString
         }
     }
 
-    /// `self × numerator ÷ denominator + offset`, rounded half away from zero; nil on overflow.
-    func scaled(_ numerator: Int64, _ denominator: Int64, offsetMicro: Int64 = 0) -> Measurement? {
+    /// `self × numerator ÷ denominator`, rounded half away from zero; nil on overflow.
+    func scaled(_ numerator: Int64, _ denominator: Int64) -> Measurement? {
         let (product, overflow) = micro.multipliedReportingOverflow(by: numerator)
         guard !overflow else { return nil }
         let q = product / denominator, r = product % denominator
         var rounded = q
         if r.magnitude * 2 >= denominator.magnitude { rounded += (product < 0) != (denominator < 0) ? -1 : 1 }
-        let (sum, overflow2) = rounded.addingReportingOverflow(offsetMicro)
-        return overflow2 ? nil : Measurement(micro: sum)
+        return Measurement(micro: rounded)
     }
 }

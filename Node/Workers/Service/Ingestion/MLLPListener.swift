@@ -47,7 +47,7 @@ public struct MLLPListener: Sendable {
                     catch {
                         // Not MLLP, or a frame too large: say so once, then close.
                         let ack = Acknowledgement.build(for: nil, code: .reject, error: HL7Error(.applicationError, reason: error.description),
-                                                        sendingFacility: facility, now: Self.now(), ackID: "\(acknowledged + 1)")
+                                                        sendingFacility: facility, now: ingestor.now(), ackID: "\(acknowledged + 1)")
                         try await outbound.write(ByteBuffer(bytes: MLLPDecoder.frame(ack)))
                         return
                     }
@@ -65,7 +65,7 @@ public struct MLLPListener: Sendable {
 
     /// Parses, ingests and builds the acknowledgement of one message.
     public func acknowledge(_ bytes: [UInt8], ackID: String) async -> [UInt8] {
-        let now = Self.now()
+        let now = ingestor.now()
         let message: HL7Message
         do throws(HL7Error) { message = try HL7Message(parsing: bytes) }
         catch { return Acknowledgement.build(for: nil, code: .reject, error: error, sendingFacility: facility, now: now, ackID: ackID) }
@@ -91,9 +91,4 @@ public struct MLLPListener: Sendable {
         return Acknowledgement.build(for: message, code: .accept, error: nil, sendingFacility: facility, now: now, ackID: ackID)
     }
 
-    static func now() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(unixMilliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000))
-    }
 }

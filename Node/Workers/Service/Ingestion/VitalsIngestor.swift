@@ -1,7 +1,7 @@
 public import MeridianCore
 public import MeridianVitals
 public import MeridianIngest
-import Glibc
+import Foundation
 
 /// Ingestion of vital signs into the node: parse (the project's own parsers), check who may send
 /// (a device frame's signature and its on-chain pairing; a feed's patient registered on chain),
@@ -26,11 +26,8 @@ public final class VitalsIngestor: Sendable {
         self.pairedPatient = pairedPatient; self.isPatient = isPatient; self.now = now
     }
 
-    public static let systemClock: @Sendable () -> Timestamp = {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(unixMilliseconds: UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec / 1_000_000))
-    }
+    /// The wall clock, as the rest of the node reads it.
+    public static let systemClock: @Sendable () -> Timestamp = { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
 
     func futureReading(_ b: ReadingBatch) -> VitalReading? {
         let limit = now().adding(milliseconds: Self.maxFutureMilliseconds)
@@ -102,7 +99,7 @@ public final class VitalsIngestor: Sendable {
         var accepted: [ReadingBatch] = [], results = [Outcome?](repeating: nil, count: batches.count), index: [Int] = []
         let room = inbox.count
         for (i, b) in batches.enumerated() {
-            if !b.mayBeCritical, room + accepted.count >= Self.queueCapacityHint(inbox) {
+            if !b.mayBeCritical, room + accepted.count >= inbox.capacity {
                 results[i] = Outcome(status: .busy, reason: "vitals.busy: the scoring queue is full; retry later", device: b.device, sequence: b.sequence, readings: 0)
                 continue
             }
@@ -123,8 +120,6 @@ public final class VitalsIngestor: Sendable {
         }
         return results.map { $0! }
     }
-
-    static func queueCapacityHint(_ inbox: ScoringInbox) -> Int { inbox.capacity }
 }
 
 extension ReadingBatch {
