@@ -85,7 +85,7 @@ let package = Package(
         .target(name: "MeridianNode",
                 dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianMempool",
                                "MeridianConsensus", "MeridianConsensusDriver", "MeridianP2P",
-                               "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers",
+                               "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers", "MeridianModel",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
@@ -98,7 +98,7 @@ let package = Package(
 
         // Off-chain workers: vital-sign model and units, parsers of every ingestion format, risk scoring.
         .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
-        .target(name: "MeridianRisk", dependencies: ["MeridianVitals", .product(name: "DequeModule", package: "swift-collections")],
+        .target(name: "MeridianRisk", dependencies: ["MeridianVitals", "MeridianModel", .product(name: "DequeModule", package: "swift-collections")],
                 path: "Node/Workers/Risk", swiftSettings: strict),
         // The native ONNX evaluator: onnx.proto compiled once by swift-protobuf's plugin (Generated/).
         .target(name: "MeridianModel", dependencies: ["MeridianCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -29,9 +29,15 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     public var mllpPort: Int?
     /// Milliseconds between anchors of the workers' results (each anchor one transaction).
     public var anchorIntervalMilliseconds: Int = 10_000
+    /// The cardiovascular risk model (ONNX) the risk worker runs beside NEWS2, relative to the data
+    /// directory unless absolute (absent: NEWS2 and trends only). Check one first with
+    /// `meridian-node model check`.
+    public var model: String?
+    /// The model risk at or above which an alert is raised (a probability; 0.20 by default).
+    public var modelHighRisk: Double = 0.20
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, anchorIntervalMilliseconds }
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, anchorIntervalMilliseconds, model, modelHighRisk }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
@@ -41,6 +47,8 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         mllpHost = try c.decodeIfPresent(String.self, forKey: .mllpHost) ?? d.mllpHost
         mllpPort = try c.decodeIfPresent(Int.self, forKey: .mllpPort)
         anchorIntervalMilliseconds = try c.decodeIfPresent(Int.self, forKey: .anchorIntervalMilliseconds) ?? d.anchorIntervalMilliseconds
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        modelHighRisk = try c.decodeIfPresent(Double.self, forKey: .modelHighRisk) ?? d.modelHighRisk
     }
 }
 
@@ -114,6 +122,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         }
         guard (1...10_000_000).contains(workers.scoringQueueCapacity) else { throw NodeError("config.workers.scoringQueueCapacity", "must be 1...10000000") }
         guard (100...3_600_000).contains(workers.anchorIntervalMilliseconds) else { throw NodeError("config.workers.anchorIntervalMilliseconds", "must be 100...3600000") }
+        guard workers.modelHighRisk > 0, workers.modelHighRisk < 1 else { throw NodeError("config.workers.modelHighRisk", "must be a probability between 0 and 1") }
         if let p = workers.mllpPort, !(0...65535).contains(p) { throw NodeError("config.workers.mllpPort", "\(p) is not a port") }
         for (name, hash) in workers.feeds {
             guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }

@@ -149,7 +149,8 @@ public enum NodeRunner {
         var services: [any Service] = []
         var workers: NodeWorkers?
         if config.workers.enabled {
-            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: try dataDirectory.loadWorkerKey(passphrase: passphrase))
+            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: try dataDirectory.loadWorkerKey(passphrase: passphrase),
+                                    dataDirectory: dataDirectory.path)
             workers = w
             w.attach(to: &api)
             if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored") }

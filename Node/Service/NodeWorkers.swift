@@ -1,4 +1,7 @@
+import Foundation
 import Synchronization
+import MeridianRisk
+import MeridianModel
 public import MeridianCore
 import MeridianModules
 import MeridianRuntime
@@ -21,12 +24,22 @@ public struct NodeWorkers: Sendable {
     public let assessments: AssessmentStore
     /// The hash of what produced the anchored readings: the ingestion code's version.
     public static let readingsProducer = SHA256.hash(Array("meridian-ingest/1".utf8))
-    /// The hash of what produced the anchored assessments: the scoring version (and, later, the model).
-    public static let assessmentsProducer = SHA256.hash(Array(RiskAssessment.scoringVersion.utf8))
+    /// The hash of what produced the anchored assessments: the model file's SHA-256 when a model
+    /// runs (what `sha256sum` prints for it), else the hash of the scoring version.
+    public let assessmentsProducer: Bytes32
     /// SHA-256 (hex) of each feed's bearer token → the feed's name.
     public let feedTokens: [String: String]
 
-    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?) throws {
+    /// - Parameter dataDirectory: where a relative `config.model` path is resolved.
+    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, dataDirectory: String? = nil) throws {
+        var model: CardiovascularModel?
+        if let path = config.model {
+            let resolved = path.hasPrefix("/") || dataDirectory == nil ? path : "\(dataDirectory!)/\(path)"
+            do throws(ModelError) {
+                model = try CardiovascularModel(model: ONNXModel(contentsOf: URL(fileURLWithPath: resolved)), highRisk: config.modelHighRisk)
+            } catch { throw NodeError("config.workers.model", "\(resolved): \(error.reason)") }
+        }
+        assessmentsProducer = model?.model.sha256 ?? SHA256.hash(Array(RiskAssessment.scoringVersion.utf8))
         let query = chain.query
         let inbox = ScoringInbox(capacity: config.scoringQueueCapacity)
         anchors = try AnchorStore(db: chain.store.db)
@@ -34,11 +47,11 @@ public struct NodeWorkers: Sendable {
                                   pairedPatient: { device in ((try? Identity.device(device, in: query.reader)) ?? nil)?.patient },
                                   isPatient: { key in ((try? Identity.patient(key, in: query.reader)) ?? nil) != nil })
         assessments = AssessmentStore(db: chain.store.db, anchors: anchors)
-        risk = RiskWorker(inbox: inbox, store: assessments)
+        risk = try RiskWorker(inbox: inbox, store: assessments, model: model)
         if let workerKey {
             let hook = onAdmitted
             anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments], interval: .milliseconds(config.anchorIntervalMilliseconds),
-                                  producer: { kind in kind == .assessments ? NodeWorkers.assessmentsProducer : NodeWorkers.readingsProducer },
+                                  producer: { [assessmentsProducer] kind in kind == .assessments ? assessmentsProducer : NodeWorkers.readingsProducer },
                                   submit: { a in
                                       guard let bytes = await chain.submit(.submitAnchor(a), signer: workerKey) else { return false }
                                       hook.call(bytes)

@@ -107,7 +107,7 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
     let python = pythonHL7Rate(messages)
     // 5. One risk assessment (latest values, NEWS2, 82 trend variables) per batch of one reading of each
     //    of six signs, a patient's stream at one batch a minute; each timed on its own.
-    let worker = RiskWorker(inbox: ScoringInbox(capacity: 1))
+    let worker = try! RiskWorker(inbox: ScoringInbox(capacity: 1))
     let assessCount = quick ? 5_000 : 20_000
     var micros: [Double] = []
     micros.reserveCapacity(assessCount)

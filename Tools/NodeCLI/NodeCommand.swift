@@ -18,6 +18,7 @@ import MeridianStorage
 import MeridianNode
 import MeridianClient
 import MeridianDemo
+import MeridianModel
 
 /// The passphrase for keystores: `--passphrase-file`, else `$MERIDIAN_PASSPHRASE`.
 struct PassphraseOptions: ParsableArguments {
@@ -65,6 +66,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
     @Option(help: "Milliseconds between blocks, written to the config.") var blockIntervalMs: Int?
+    @Option(help: "The cardiovascular risk model the workers run (copied into the data directory; 'none' for NEWS2 only).")
+    var model: String = "Tools/Model/cvd/cvd-logistic.onnx"
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
@@ -105,6 +108,18 @@ struct Init: AsyncParsableCommand {
             config.p2p = p2p
         } else if !peer.isEmpty {
             throw ValidationError("--peer needs --p2p-port")
+        }
+        if model != "none" {
+            // Checked with the node's own evaluator before the node depends on it.
+            if FileManager.default.fileExists(atPath: model) {
+                do { _ = try ONNXModel(contentsOf: URL(fileURLWithPath: model)) } catch { throw ValidationError("--model \(model) refused: \(error.reason)") }
+                try fm.createDirectory(atPath: dataDir + "/models", withIntermediateDirectories: true)
+                let name = URL(fileURLWithPath: model).lastPathComponent
+                try fm.copyItem(atPath: model, toPath: dataDir + "/models/" + name)
+                config.workers.model = "models/" + name
+            } else {
+                print("note: no risk model at \(model); the workers score NEWS2 and trends only (give --model PATH)")
+            }
         }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let encoder = JSONEncoder()

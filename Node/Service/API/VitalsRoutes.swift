@@ -89,12 +89,32 @@ extension NodeAPI {
                 struct A: Encodable {
                     let patient: String; let time: String; let news2: Int; let band: String; let contributing: [P]; let missing: [String]; let scoringVersion: String
                     let variables: Int; let features: [String: Double]
+                    let modelRisk: Double?; let modelHighRisk: Bool?; let modelHash: String?; let modelMissingInputs: [String]
                 }
                 // The trend variables that were measured (a variable never measured is left out: JSON has no NaN).
                 let features = Dictionary(uniqueKeysWithValues: zip(TrendFeatures.names, a.features).filter { !$0.1.isNaN })
                 return try json(A(patient: Address(a.patient).description, time: a.time.iso8601, news2: a.score.total, band: a.score.band.name,
                                   contributing: a.score.contributing.map { P(parameter: $0.0.name, score: $0.1) }, missing: a.missing.map(\.name),
-                                  scoringVersion: RiskAssessment.scoringVersion, variables: a.features.count, features: features))
+                                  scoringVersion: RiskAssessment.scoringVersion, variables: a.features.count, features: features,
+                                  modelRisk: a.modelRisk, modelHighRisk: a.modelRisk.map { $0 >= risk?.model?.highRisk ?? 1 },
+                                  modelHash: a.modelRisk == nil ? nil : risk?.model?.model.sha256.hex, modelMissingInputs: a.modelMissing))
+            },
+            Route(method: .put, path: "v1/vitals/:patient/risk-profile") { request, context in
+                // The model's inputs no sensor measures (age, smoking, cholesterol …), from a hospital
+                // system (a feed's bearer token). Kept off chain beside the readings; never anchored alone.
+                _ = try Self.feed(request, feedTokens)
+                let patient = try address(context.parameters.require("patient"), "patient")
+                guard let risk, let model = risk.model else { throw APIError(.conflict, "risk.no_model", "this node runs no risk model (workers.model)") }
+                let raw = try await body(request)
+                guard let values = try? JSONDecoder().decode([String: Double].self, from: Data(raw)) else {
+                    throw APIError.badRequest("risk.profile_malformed", "expected a JSON object of numbers keyed by the model's input names: \(model.featureNames.joined(separator: ", "))")
+                }
+                let profile = RiskProfile(values: values)
+                if let problem = model.validate(profile) { throw APIError(.unprocessableContent, "risk.profile_invalid", problem) }
+                do { try risk.setProfile(profile, of: patient) } catch { throw APIError(.serviceUnavailable, "storage.unavailable", "\(error)") }
+                struct R: Encodable { let patient: String; let stored: Int; let missing: [String] }
+                let missing = model.featureNames.filter { values[$0] == nil && CardiovascularModel.vitalFeatures[$0] == nil }
+                return try json(R(patient: Address(patient).description, stored: values.count, missing: missing))
             },
             Route(method: .get, path: "v1/vitals/:patient/proofs") { request, context in
                 // Each stored result (`kind` readings: the reading batches; assessments: the risk

@@ -3,7 +3,8 @@ public import MeridianCore
 /// A risk assessment as the node stores and anchors it (canonical bytes: its hash is the anchored
 /// leaf). Trend variables are kept as fixed-point millionths (NaN, "not measured", as `Int64.min`),
 /// so the record hashes the same on every machine; `modelHash` names the model that contributed,
-/// zero when none did.
+/// zero when none did, with the inputs it was given and the risk it returned (micro-units), so that
+/// an anchored assessment proves which data and which model produced its figure.
 public struct AssessmentRecord: Sendable, Hashable, Canonical {
     public let patient: PublicKey
     public let time: Timestamp
@@ -15,16 +16,30 @@ public struct AssessmentRecord: Sendable, Hashable, Canonical {
     public let missing: UInt8
     /// The trend variables (`TrendFeatures.names`), micro-units, `Int64.min` for not measured.
     public let features: [Int64]
+    /// The model's inputs (micro-units, in its column order); empty when no model ran.
+    public let modelInputs: [Int64]
+    /// The model's risk (probability × 10⁶), `notMeasured` when no model ran.
+    public let modelRisk: Int64
 
     public static let notMeasured = Int64.min
     public static let maxFeatures = 512
 
-    public init(patient: PublicKey, time: Timestamp, scoringVersion: String, modelHash: Bytes32, score: NEWS2.Score, missing: [NEWS2.Parameter], features: [Double]) {
+    public init(patient: PublicKey, time: Timestamp, scoringVersion: String, modelHash: Bytes32, score: NEWS2.Score, missing: [NEWS2.Parameter], features: [Double],
+                modelInputs: [Float] = [], modelRisk: Double? = nil) {
         self.patient = patient; self.time = time; self.scoringVersion = scoringVersion; self.modelHash = modelHash
+        self.modelInputs = modelInputs.map { Self.micro(Double($0)) }
+        self.modelRisk = modelRisk.map(Self.micro) ?? Self.notMeasured
         subscores = score.subscores.map { UInt8(clamping: $0) }
         self.missing = missing.reduce(0) { $0 | 1 << $1.rawValue }
-        self.features = features.map { $0.isNaN || !$0.isFinite ? Self.notMeasured : Int64(clamping: Int64(($0 * 1_000_000).rounded())) }
+        self.features = features.map(Self.micro)
     }
+
+    static func micro(_ value: Double) -> Int64 {
+        value.isNaN || !value.isFinite ? notMeasured : Int64((max(min(value, 9e12), -9e12) * 1_000_000).rounded())
+    }
+
+    /// The model's risk as a probability, nil when no model ran.
+    public var modelProbability: Double? { modelRisk == Self.notMeasured ? nil : Double(modelRisk) / 1_000_000 }
 
     public var total: Int { subscores.reduce(0) { $0 + Int($1) } }
     public var score: NEWS2.Score { NEWS2.Score(subscores: subscores.map(Int.init)) }
@@ -34,6 +49,9 @@ public struct AssessmentRecord: Sendable, Hashable, Canonical {
         w.write(bytes: subscores); w.write(missing)
         w.write(varint: UInt64(features.count))
         for f in features { w.write(UInt64(bitPattern: (f << 1) ^ (f >> 63))) }   // zig-zag
+        w.write(varint: UInt64(modelInputs.count))
+        for f in modelInputs { w.write(UInt64(bitPattern: (f << 1) ^ (f >> 63))) }
+        w.write(UInt64(bitPattern: (modelRisk << 1) ^ (modelRisk >> 63)))
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         patient = try r.read(PublicKey.self); time = try r.read(Timestamp.self)
@@ -44,5 +62,11 @@ public struct AssessmentRecord: Sendable, Hashable, Canonical {
         out.reserveCapacity(n)
         for _ in 0..<n { let z = try r.readUInt64("assessment.feature"); out.append(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)) }
         features = out
+        let m = try r.readLength("assessment.model_inputs", max: Self.maxFeatures)
+        var inputs: [Int64] = []
+        for _ in 0..<m { let z = try r.readUInt64("assessment.model_input"); inputs.append(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)) }
+        modelInputs = inputs
+        let z = try r.readUInt64("assessment.model_risk")
+        modelRisk = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
     }
 }

@@ -59,7 +59,7 @@ import Prometheus
         let waiting = Task { await inbox.next() }
         waiting.cancel()   // parked or about to park: either way it must return nil
         #expect(await waiting.value == nil)
-        let worker = RiskWorker(inbox: inbox)
+        let worker = try RiskWorker(inbox: inbox)
         let host = Task { try await worker.run(metrics: WorkerMetrics(registry: .init(), worker: "risk")) }
         host.cancel()
         try await host.value   // returns instead of waiting forever
@@ -75,7 +75,7 @@ import Prometheus
     }
 
     @Test func theRiskWorkerScoresTheLatestValueOfEachSign() throws {
-        let worker = RiskWorker(inbox: ScoringInbox(capacity: 10))
+        let worker = try RiskWorker(inbox: ScoringInbox(capacity: 10))
         let p = Fixtures.patient.publicKey
         func batch(_ readings: [(VitalSign, String, UInt64)]) -> ReadingBatch {
             ReadingBatch(patient: p, source: .feed("t", messageID: UUID().uuidString),

@@ -3,6 +3,7 @@ import Dispatch
 public import MeridianCore
 public import MeridianVitals
 public import MeridianRisk
+public import MeridianStorage
 
 /// A NEWS2 assessment of one patient's latest vital signs.
 public struct RiskAssessment: Sendable, Hashable {
@@ -15,6 +16,11 @@ public struct RiskAssessment: Sendable, Hashable {
     public let missing: [NEWS2.Parameter]
     /// The trend variables (`TrendFeatures.names`), NaN where not measured.
     public let features: [Double]
+    /// The cardiovascular model's 10-year risk, when a model is configured and every input known.
+    public var modelRisk: Double? = nil
+    public var modelInputs: [Float] = []
+    /// The model's inputs still unknown (empty when it ran or none is configured).
+    public var modelMissing: [String] = []
     public static let scoringVersion = "news2-rcp-2017/1"
 }
 
@@ -37,13 +43,26 @@ public final class RiskWorker: Worker, Sendable {
     let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
     /// Where assessments are stored and queued for anchoring (nil: kept in memory only).
     let store: AssessmentStore?
+    /// The learned model scored beside NEWS2 (nil: NEWS2 and trends only).
+    public let model: CardiovascularModel?
+    private let profiles: Mutex<[PublicKey: RiskProfile]>
     /// Bound on patients tracked in memory; beyond it one tracked patient is forgotten (their next
     /// batch starts their trends afresh; everything stays stored).
     public static let maxPatients = 100_000
 
-    public init(inbox: ScoringInbox, store: AssessmentStore? = nil, onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) {
-        self.inbox = inbox; self.store = store; self.onAssessment = onAssessment
+    public init(inbox: ScoringInbox, store: AssessmentStore? = nil, model: CardiovascularModel? = nil,
+                onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) throws(RocksDBError) {
+        self.inbox = inbox; self.store = store; self.model = model; self.onAssessment = onAssessment
+        self.profiles = Mutex(try store?.profiles() ?? [:])
     }
+
+    /// Records a patient's risk profile (persisted first when there is a store).
+    public func setProfile(_ profile: RiskProfile, of patient: PublicKey) throws(RocksDBError) {
+        try store?.storeProfile(profile, of: patient)
+        profiles.withLock { $0[patient] = profile }
+    }
+
+    public func profile(of patient: PublicKey) -> RiskProfile? { profiles.withLock { $0[patient] } }
 
     public func run(metrics: WorkerMetrics) async throws {
         while !Task.isCancelled {
@@ -52,8 +71,10 @@ public final class RiskWorker: Worker, Sendable {
             let started = DispatchTime.now().uptimeNanoseconds
             let a = assess(batch)
             if let store {
-                let record = AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion, modelHash: .zero,
-                                              score: a.score, missing: a.missing, features: a.features)
+                let record = AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion,
+                                              modelHash: a.modelRisk != nil ? model?.model.sha256 ?? .zero : .zero,
+                                              score: a.score, missing: a.missing, features: a.features,
+                                              modelInputs: a.modelInputs, modelRisk: a.modelRisk)
                 let changed = patients.withLock { all in
                     guard all[a.patient]?.lastStored != record else { return false }
                     all[a.patient]?.lastStored = record
@@ -69,9 +90,22 @@ public final class RiskWorker: Worker, Sendable {
 
     /// Folds a batch into the patient's latest values and trends and scores them.
     public func assess(_ batch: ReadingBatch) -> RiskAssessment {
-        patients.withLock { all in
+        let profile = model == nil ? nil : profiles.withLock { $0[batch.patient] }
+        return patients.withLock { all in
             if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
-            return Self.fold(batch, into: &all[batch.patient, default: PatientState()])   // in place: the windows are not copied
+            var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()])   // in place: the windows are not copied
+            if let model {
+                let latest = all[batch.patient]?.latest ?? [:]
+                switch model.inputs(profile: profile, latest: { latest[$0]?.value.doubleValue }) {
+                case .success(let row):
+                    a.modelInputs = row
+                    a.modelRisk = try? model.risk(row)
+                case .failure(let missing):
+                    a.modelMissing = missing.names
+                }
+                all[batch.patient]?.assessment = a
+            }
+            return a
         }
     }
 

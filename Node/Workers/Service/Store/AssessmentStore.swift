@@ -1,3 +1,4 @@
+import Foundation
 public import MeridianCore
 public import MeridianRisk
 public import MeridianStorage
@@ -7,7 +8,7 @@ public import MeridianStorage
 /// their own: an assessment is recomputable from the stored (synced) readings, and the next synced
 /// write of the database makes it durable; once written it is anchored like any result.
 public final class AssessmentStore: Sendable {
-    public static let columns = ["risk_assessments"]
+    public static let columns = ["risk_assessments", "risk_profiles"]
     let db: RocksDB
     let anchors: AnchorStore?
 
@@ -23,6 +24,26 @@ public final class AssessmentStore: Sendable {
         wb.put("risk_assessments", key, bytes)
         anchors?.enqueue(.assessments, leaves: [(bytes, a.time)], in: wb)
         try db.write(wb, sync: false)
+    }
+
+    /// Stores a patient's risk profile (synced: the hospital was told it is kept).
+    public func storeProfile(_ profile: RiskProfile, of patient: PublicKey) throws(RocksDBError) {
+        let key = patient.bytes32.withUnsafeBytes { Array($0) }
+        let bytes = (try? JSONEncoder().encode(profile)).map(Array.init) ?? []
+        let wb = RocksDB.WriteBatch(for: db)
+        wb.put("risk_profiles", key, bytes)
+        try db.write(wb, sync: true)
+    }
+
+    /// Every stored risk profile (read once when the risk worker starts).
+    public func profiles() throws(RocksDBError) -> [PublicKey: RiskProfile] {
+        var out: [PublicKey: RiskProfile] = [:]
+        for entry in try db.scan("risk_profiles", prefix: [], limit: Int.max) {
+            guard let key = Bytes32(entry.key).flatMap({ try? PublicKey($0) }),
+                  let profile = try? JSONDecoder().decode(RiskProfile.self, from: Data(entry.value)) else { continue }
+            out[key] = profile
+        }
+        return out
     }
 
     /// A patient's stored assessments, oldest first.
