@@ -20,6 +20,7 @@ enum Dispatcher {
         case .vote(let v): try Governance.vote(v, ctx)
         case .submitEvidence(let e): try Evidence.submit(e, ctx)
         case .submitAnchor(let a): try Anchoring.submit(a, ctx)
+        case .recordAlertDelivery(let d): return (try Audit.recordAlertDelivery(d, ctx), nil)
         }
         return (nil, nil)
     }

@@ -19,6 +19,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case vote(Governance.Vote)
     case submitEvidence(EquivocationEvidence)
     case submitAnchor(AnchorSubmission)
+    case recordAlertDelivery(AlertDelivery)
 
     public var name: String {
         switch self {
@@ -37,6 +38,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .vote: "governance.vote"
         case .submitEvidence: "consensus.submit_evidence"
         case .submitAnchor: "anchoring.submit"
+        case .recordAlertDelivery: "audit.alert_delivery"
         }
     }
 
@@ -57,6 +59,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .vote(let c): w.write(varint: 31); w.write(c)
         case .submitEvidence(let e): w.write(varint: 40); w.write(e)
         case .submitAnchor(let a): w.write(varint: 50); w.write(a)
+        case .recordAlertDelivery(let d): w.write(varint: 51); w.write(d)
         }
     }
 
@@ -78,6 +81,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 31: self = .vote(try r.read(Governance.Vote.self))
         case 40: self = .submitEvidence(try r.read(EquivocationEvidence.self))
         case 50: self = .submitAnchor(try r.read(AnchorSubmission.self))
+        case 51: self = .recordAlertDelivery(try r.read(AlertDelivery.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)
         }
     }

@@ -17,7 +17,9 @@ public enum AuditEventKind: UInt8, CanonicalEnum, Codable, CaseIterable {
     case recordRegistration = 2
     /// A record body and its keys were erased.
     case erasure = 3
-    public var name: String { ["access-request", "disclosure", "record-registration", "erasure"][Int(rawValue)] }
+    /// A risk worker's clinical alert was delivered to an organisation.
+    case alertDelivery = 4
+    public var name: String { ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery"][Int(rawValue)] }
     public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(name) }
 }
 
