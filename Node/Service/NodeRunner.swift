@@ -150,11 +150,12 @@ public enum NodeRunner {
         var workers: NodeWorkers?
         if config.workers.enabled {
             let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: try dataDirectory.loadWorkerKey(passphrase: passphrase),
-                                    dataDirectory: dataDirectory.path)
+                                    dataDirectory: dataDirectory.path, registry: metrics.registry)
             workers = w
             w.attach(to: &api)
-            if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored") }
-            services.append(WorkerHost(workers: [w.risk] + (w.anchor.map { [$0] } ?? []), registry: metrics.registry, logger: logger))
+            if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored, and alerts are not delivered") }
+            services.append(WorkerHost(workers: [w.risk] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
+                                       registry: metrics.registry, logger: logger))
             if let port = config.workers.mllpPort {
                 let listener = MLLPListener(ingestor: w.ingestor, facility: "MERIDIAN", logger: logger)
                 services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
@@ -181,7 +182,10 @@ public enum NodeRunner {
         let addressFile = dataDirectory.apiAddress
         let app = Application(
             router: api.router(),
-            server: .http1WebSocketUpgrade { request, _, _ in EventStream.shouldUpgrade(request, hub: chain.events) },
+            server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query] request, _, _ in
+                if let alerts, let decision = AlertStream.shouldUpgrade(request, hub: alerts, query: query) { return decision }
+                return EventStream.shouldUpgrade(request, hub: chain.events)
+            },
             configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "meridian-node"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.apiPort
@@ -193,6 +197,7 @@ public enum NodeRunner {
         let group = ServiceGroup(configuration: .init(services: [app] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         chain.events.finish()
+        workers?.alerts.finish()
         try? FileManager.default.removeItem(atPath: addressFile)
         let height = await chain.tip.height
         logger.notice("stopped", metadata: ["height": "\(height)"])

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import MeridianRisk
 import MeridianModel
+public import Prometheus
 public import MeridianCore
 import MeridianModules
 import MeridianRuntime
@@ -18,10 +19,15 @@ public struct NodeWorkers: Sendable {
     public let anchor: AnchorWorker?
     public let anchors: AnchorStore
     /// Gossips a transaction this node admitted (set in consensus mode).
-    public let onAdmitted = Hook()
+    public let onAdmitted: Hook
     /// Column families of the workers in the node's database.
     public static let columns = ReadingStore.columns + AnchorStore.columns + AssessmentStore.columns
     public let assessments: AssessmentStore
+    /// Clinical alerts: raised after assessments, delivered to covered organisations' subscribers.
+    public let alerts: AlertHub
+    public let alertDispatcher: AlertDispatcher
+    /// Puts each delivery on the audit trail (nil without a worker key: then nothing is delivered).
+    public let alertRecorder: AlertDeliveryRecorder?
     /// The hash of what produced the anchored readings: the ingestion code's version.
     public static let readingsProducer = SHA256.hash(Array("meridian-ingest/1".utf8))
     /// The hash of what produced the anchored assessments: the model file's SHA-256 when a model
@@ -31,7 +37,10 @@ public struct NodeWorkers: Sendable {
     public let feedTokens: [String: String]
 
     /// - Parameter dataDirectory: where a relative `config.model` path is resolved.
-    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, dataDirectory: String? = nil) throws {
+    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, dataDirectory: String? = nil,
+                registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws {
+        let admitted = Hook()
+        onAdmitted = admitted
         var model: CardiovascularModel?
         if let path = config.model {
             let resolved = path.hasPrefix("/") || dataDirectory == nil ? path : "\(dataDirectory!)/\(path)"
@@ -46,12 +55,38 @@ public struct NodeWorkers: Sendable {
         ingestor = VitalsIngestor(store: ReadingStore(db: chain.store.db, anchors: anchors), inbox: inbox,
                                   pairedPatient: { device in ((try? Identity.device(device, in: query.reader)) ?? nil)?.patient },
                                   isPatient: { key in ((try? Identity.patient(key, in: query.reader)) ?? nil) != nil })
-        assessments = AssessmentStore(db: chain.store.db, anchors: anchors)
-        risk = try RiskWorker(inbox: inbox, store: assessments, model: model)
+        let assessmentStore = AssessmentStore(db: chain.store.db, anchors: anchors)
+        assessments = assessmentStore
+        // Alerts: addressed by the consents in force now; delivered only where each delivery can be
+        // put on the audit trail (the worker key signs those records).
+        alerts = AlertHub()
+        let workerPublicKey = workerKey?.publicKey
+        let recorder = workerKey.map { key in
+            AlertDeliveryRecorder(store: assessmentStore) { delivery in
+                guard let bytes = await chain.submit(.recordAlertDelivery(delivery), signer: key) else { return false }
+                admitted.call(bytes)
+                return true
+            }
+        }
+        alertRecorder = recorder
+        let dispatcher = AlertDispatcher(
+            rule: AlertRule(highModelRisk: config.modelHighRisk), store: assessmentStore, hub: alerts, registry: registry,
+            recipients: { patient in
+                // The alerting hospital: the worker key's organisation in the committed state.
+                guard let workerPublicKey, let source = ((try? Identity.member(workerPublicKey, in: query.reader)) ?? nil)?.organization else { return [] }
+                let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+                return ((try? AlertRecipients.covered(patient: patient, source: source, at: now, in: query.reader)) ?? []).map { ($0.organization, $0.purpose) }
+            },
+            recorded: { recorder?.wake() })
+        alertDispatcher = dispatcher
+        let modelHash = model?.model.sha256
+        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model) { assessment, _ in
+            _ = try? dispatcher.consider(assessment, modelHash: modelHash)
+        }
         if let workerKey {
-            let hook = onAdmitted
-            anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments], interval: .milliseconds(config.anchorIntervalMilliseconds),
-                                  producer: { [assessmentsProducer] kind in kind == .assessments ? assessmentsProducer : NodeWorkers.readingsProducer },
+            let hook = admitted
+            anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments, .alerts], interval: .milliseconds(config.anchorIntervalMilliseconds),
+                                  producer: { [assessmentsProducer] kind in kind == .readings ? NodeWorkers.readingsProducer : assessmentsProducer },
                                   submit: { a in
                                       guard let bytes = await chain.submit(.submitAnchor(a), signer: workerKey) else { return false }
                                       hook.call(bytes)

@@ -62,6 +62,7 @@ public enum NEWS2 {
     public struct Score: Sendable, Hashable {
         /// Sub-scores indexed by `Parameter.rawValue`.
         public let subscores: [Int]
+        public init(subscores: [Int]) { self.subscores = subscores }
         public var total: Int { subscores.reduce(0, +) }
         public func subscore(_ p: Parameter) -> Int { subscores[Int(p.rawValue)] }
         /// The parameters that scored 3 (each alone makes the band at least low-medium).

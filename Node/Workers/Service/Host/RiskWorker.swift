@@ -29,7 +29,7 @@ public struct RiskAssessment: Sendable, Hashable {
 /// patient for the API; alerts and anchoring build on `onAssessment`.
 public final class RiskWorker: Worker, Sendable {
     public let name = "risk"
-    let inbox: ScoringInbox
+    public let inbox: ScoringInbox
     /// What the worker keeps per patient, under one lock: the latest value of each sign, the trend
     /// windows, the latest assessment, and the last record stored (an assessment equal to it, from a
     /// late upload that changed nothing, is not stored or anchored again).

@@ -1,6 +1,7 @@
 import Foundation
 public import MeridianCore
 public import MeridianRisk
+public import MeridianModules
 public import MeridianStorage
 
 /// The risk worker's results, off chain in the node's RocksDB (`risk_assessments`: patient ‖ time ‖
@@ -8,7 +9,7 @@ public import MeridianStorage
 /// their own: an assessment is recomputable from the stored (synced) readings, and the next synced
 /// write of the database makes it durable; once written it is anchored like any result.
 public final class AssessmentStore: Sendable {
-    public static let columns = ["risk_assessments", "risk_profiles"]
+    public static let columns = ["risk_assessments", "risk_profiles", "risk_alerts", "risk_alert_deliveries"]
     let db: RocksDB
     let anchors: AnchorStore?
 
@@ -23,6 +24,46 @@ public final class AssessmentStore: Sendable {
         let wb = RocksDB.WriteBatch(for: db)
         wb.put("risk_assessments", key, bytes)
         anchors?.enqueue(.assessments, leaves: [(bytes, a.time)], in: wb)
+        try db.write(wb, sync: false)
+    }
+
+    /// Stores an alert (synced: it is delivered only after this returns), queues it for anchoring
+    /// and queues one audit record per recipient, all in one write: a crash cannot leave a
+    /// delivered alert unrecorded or unanchored.
+    public func storeAlert(_ alert: AlertRecord, deliveries: [AlertDelivery]) throws(RocksDBError) {
+        let bytes = alert.canonicalBytes
+        let hash = SHA256.hash(bytes)
+        var key: [UInt8] = []
+        alert.patient.bytes32.withUnsafeBytes { key.append(contentsOf: $0) }
+        withUnsafeBytes(of: alert.time.unixMilliseconds.bigEndian) { key.append(contentsOf: $0) }
+        hash.withUnsafeBytes { key.append(contentsOf: $0.prefix(8)) }
+        let wb = RocksDB.WriteBatch(for: db)
+        wb.put("risk_alerts", key, bytes)
+        for d in deliveries {
+            var dk = hash.withUnsafeBytes { Array($0) }
+            dk.append(contentsOf: Array(d.recipient.value.utf8))
+            wb.put("risk_alert_deliveries", dk, d.canonicalBytes)
+        }
+        anchors?.enqueue(.alerts, leaves: [(bytes, alert.time)], in: wb)
+        try db.write(wb, sync: true)
+    }
+
+    /// A patient's stored alerts, oldest first.
+    public func alerts(patient: PublicKey, limit: Int = 100) throws(RocksDBError) -> [AlertRecord] {
+        let prefix = patient.bytes32.withUnsafeBytes { Array($0) }
+        return try db.scan("risk_alerts", prefix: prefix, limit: limit).compactMap { try? AlertRecord(trustedCanonicalBytes: $0.value) }
+    }
+
+    /// Deliveries whose audit transaction is still to be submitted.
+    public func pendingDeliveries(limit: Int) throws(RocksDBError) -> [(key: [UInt8], delivery: AlertDelivery)] {
+        try db.scan("risk_alert_deliveries", prefix: [], limit: limit).compactMap { entry in
+            (try? AlertDelivery(canonicalBytes: entry.value)).map { (entry.key, $0) }
+        }
+    }
+
+    public func deliveryRecorded(_ key: [UInt8]) throws(RocksDBError) {
+        let wb = RocksDB.WriteBatch(for: db)
+        wb.delete("risk_alert_deliveries", key)
         try db.write(wb, sync: false)
     }
 

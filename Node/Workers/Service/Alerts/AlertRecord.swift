@@ -1,0 +1,103 @@
+public import MeridianCore
+public import MeridianModules
+public import MeridianRisk
+
+/// A clinical alert as the node stores, delivers and anchors it (canonical bytes; their SHA-256 is
+/// the anchored leaf and the hash on each delivery's audit entry). Keyed by the patient's public
+/// key only; no name anywhere.
+public struct AlertRecord: Sendable, Hashable, Canonical {
+    /// Why the alert fired; several may hold at once.
+    public struct Reasons: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// The NEWS2 band rose to medium or high.
+        public static let bandRose = Reasons(rawValue: 1)
+        /// A parameter newly scores 3 (the RCP's single-parameter trigger).
+        public static let parameterAtThree = Reasons(rawValue: 2)
+        /// The cardiovascular model's risk newly reached the node's high-risk threshold.
+        public static let highModelRisk = Reasons(rawValue: 4)
+
+        public var names: [String] {
+            [(Self.bandRose, "news2-band-rose"), (.parameterAtThree, "news2-parameter-at-3"), (.highModelRisk, "high-model-risk")]
+                .filter { contains($0.0) }.map(\.1)
+        }
+    }
+
+    public let patient: PublicKey
+    /// The assessment's time (the newest reading it used).
+    public let time: Timestamp
+    public let reasons: Reasons
+    /// NEWS2 sub-scores in `NEWS2.Parameter` order.
+    public let subscores: [UInt8]
+    /// The model's risk × 10⁶, `AssessmentRecord.notMeasured` when no model ran.
+    public let modelRisk: Int64
+    /// The model file's SHA-256, zero when no model ran.
+    public let modelHash: Bytes32
+    public let scoringVersion: String
+    /// The organisations it was delivered to (covered by consent for TREAT/ETREAT), sorted.
+    public let recipients: [OrganizationID]
+
+    public init(patient: PublicKey, time: Timestamp, reasons: Reasons, score: NEWS2.Score, modelRisk: Double?, modelHash: Bytes32,
+                scoringVersion: String, recipients: [OrganizationID]) {
+        self.patient = patient; self.time = time; self.reasons = reasons
+        subscores = score.subscores.map { UInt8(clamping: $0) }
+        self.modelRisk = modelRisk.map { Int64(($0 * 1_000_000).rounded()) } ?? AssessmentRecord.notMeasured
+        self.modelHash = modelHash; self.scoringVersion = scoringVersion
+        self.recipients = recipients.sorted { $0.value < $1.value }
+    }
+
+    public var score: NEWS2.Score { NEWS2.Score(subscores: subscores.map(Int.init)) }
+    public var hash: Bytes32 { SHA256.hash(canonicalBytes) }
+    public var modelProbability: Double? { modelRisk == AssessmentRecord.notMeasured ? nil : Double(modelRisk) / 1_000_000 }
+
+    public func encode(to w: inout CanonicalWriter) {
+        w.write(patient); w.write(time); w.write(reasons.rawValue); w.write(bytes: subscores)
+        w.write(UInt64(bitPattern: modelRisk)); w.write(modelHash); w.write(scoringVersion)
+        w.write(varint: UInt64(recipients.count))
+        for r in recipients { w.write(r) }
+    }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        patient = try r.read(PublicKey.self); time = try r.read(Timestamp.self)
+        reasons = Reasons(rawValue: try r.readUInt8("alert.reasons"))
+        subscores = try r.readByteString("alert.subscores", max: 16)
+        modelRisk = Int64(bitPattern: try r.readUInt64("alert.model_risk")); modelHash = try r.readBytes32("alert.model")
+        scoringVersion = try r.readString("alert.version", max: 64)
+        let n = try r.readLength("alert.recipients", max: 256)
+        var out: [OrganizationID] = []
+        for _ in 0..<n { out.append(try r.read(OrganizationID.self)) }
+        recipients = out
+    }
+}
+
+/// When an assessment raises an alert: the NEWS2 band rising to medium or high, a parameter newly
+/// at 3, or the model's risk newly at or above the threshold. "Newly": compared with the patient's
+/// previous assessment, so a patient who stays at high does not page the ward on every reading;
+/// recovering and deteriorating again alerts again.
+public struct AlertRule: Sendable {
+    public let highModelRisk: Double
+    public init(highModelRisk: Double) { self.highModelRisk = highModelRisk }
+
+    /// What the rule remembers of one assessment.
+    public struct State: Sendable, Hashable {
+        public var band: NEWS2.Band = .low
+        public var parametersAtThree: Set<NEWS2.Parameter> = []
+        public var modelHigh = false
+        public init() {}
+    }
+
+    public func state(of score: NEWS2.Score, modelRisk: Double?) -> State {
+        var s = State()
+        s.band = score.band
+        s.parametersAtThree = Set(NEWS2.Parameter.allCases.filter { score.subscore($0) >= 3 })
+        s.modelHigh = (modelRisk ?? 0) >= highModelRisk
+        return s
+    }
+
+    public func reasons(previous: State, current: State) -> AlertRecord.Reasons {
+        var r: AlertRecord.Reasons = []
+        if current.band >= .medium && current.band > previous.band { r.insert(.bandRose) }
+        if !current.parametersAtThree.subtracting(previous.parametersAtThree).isEmpty { r.insert(.parameterAtThree) }
+        if current.modelHigh && !previous.modelHigh { r.insert(.highModelRisk) }
+        return r
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianVitals
+import MeridianWorkers
+import MeridianNode
+import MeridianDemo
+import Prometheus
+
+/// Clinical alerts end to end in one node: a deteriorating patient's alert reaches the hospital her
+/// consent covers for TREAT/ETREAT and nobody else, ahead of a routine backlog; each delivery lands
+/// on her audit trail; the alert is stored and queued for anchoring.
+@Suite struct AlertTests {
+    static func now() -> Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
+
+    static func feed(_ patient: PublicKey, _ readings: [(VitalSign, Int64)], at time: Timestamp) -> ReadingBatch {
+        ReadingBatch(patient: patient, source: .feed("ward", messageID: UUID().uuidString),
+                     readings: readings.map { VitalReading(sign: $0.0, value: MeridianVitals.Measurement(whole: $0.1), time: time) })
+    }
+
+    /// Maria seeded, plus a consent for her vital signs to Sakura General (JP) for TREAT and ETREAT.
+    static func seeded() async throws -> (TestNode, PrivateKey) {
+        let node = try TestNode()
+        let (maria, _, _) = try await node.seedMaria()
+        let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.vitalSigns], purposes: [.treat, .emergencyTreatment],
+                                 countries: [CountryCode("JP")!], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                 validUntil: Timestamp(iso8601: "2027-06-30")!, emergencyAccess: true)
+        try await node.submit(maria, .grantConsent(terms))
+        return (node, maria)
+    }
+
+    @Test func aCriticalAlertOvertakesARoutineBacklogAndReachesOnlyTheCoveredHospital() async throws {
+        let (node, maria) = try await Self.seeded()
+        // Twenty more patients, whose routine readings fill the risk worker's queue.
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        var others: [PrivateKey] = []
+        for i in 0..<20 {
+            let p = try PrivateKey(secret: SHA256.hash(Array("flood-patient-\(i)".utf8)))
+            let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: p.publicKey))
+            try await node.submit(p, .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)))
+            others.append(p)
+        }
+        let sakura = node.workers.alerts.subscribe(organization: OrganizationID("sakura-general")!)
+        let spree = node.workers.alerts.subscribe(organization: OrganizationID("klinikum-spree")!)
+        let t = Self.now()
+        var routine: [ReadingBatch] = []
+        for round in 0..<250 {
+            for p in others { routine.append(Self.feed(p.publicKey, [(.heartRate, 70 + Int64(round % 5)), (.oxygenSaturation, 97)], at: t)) }
+        }
+        let outcomes = try await node.workers.ingestor.ingest(feedBatches: routine)
+        #expect(outcomes.allSatisfy { $0.status == .stored }, "\(outcomes.first { $0.status != .stored }.map { "\($0)" } ?? "")")
+        #expect(node.workers.risk.inbox.count == 5_000)
+        // Maria in Tokyo: SpO2 85 %, respiration 27/min, pulse 135: three parameters at 3.
+        let critical = Self.feed(maria.publicKey, [(.oxygenSaturation, 85), (.respiratoryRate, 27), (.heartRate, 135), (.systolicPressure, 95)], at: t)
+        #expect(try await node.workers.ingestor.ingest(feedBatches: [critical]).first?.status == .stored)
+
+        let worker = Task { try await node.workers.risk.run(metrics: WorkerMetrics(registry: PrometheusCollectorRegistry(), worker: "risk")) }
+        var iterator = sakura.makeAsyncIterator()
+        let first = try #require(await iterator.next())
+        let backlogWhenAlerted = node.workers.risk.inbox.count
+        // Scored ahead of the backlog: nearly all 5,000 routine batches were still waiting.
+        #expect(backlogWhenAlerted >= 4_000, "the critical batch waited for \(5_000 - backlogWhenAlerted) routine ones")
+        #expect(first.alert.patient == maria.publicKey)
+        #expect(first.alert.reasons.contains(.parameterAtThree) && first.alert.reasons.contains(.bandRose))
+        #expect(first.alert.score.band == .high && first.alert.recipients == [OrganizationID("sakura-general")!])
+        worker.cancel()
+        _ = try? await worker.value
+        // Klinikum Spree is not covered: it received nothing.
+        node.workers.alerts.finish()
+        var spreeIterator = spree.makeAsyncIterator()
+        #expect(await spreeIterator.next() == nil)
+
+        // Stored and queued for anchoring in the same write.
+        #expect(try node.workers.assessments.alerts(patient: maria.publicKey).map(\.hash) == [first.alert.hash])
+        #expect(try node.workers.anchors.queued(.alerts) == 1)
+    }
+
+    @Test func eachDeliveryIsAnAuditEntryAndAStillAtHighPatientDoesNotPageAgain() async throws {
+        let (node, maria) = try await Self.seeded()
+        let t = Self.now()
+        let a1 = node.workers.risk.assess(Self.feed(maria.publicKey, [(.oxygenSaturation, 85), (.heartRate, 135)], at: t))
+        let alert = try #require(try node.workers.alertDispatcher.consider(a1, modelHash: nil))
+        // Still at the same scores a second later: no new alert.
+        let a2 = node.workers.risk.assess(Self.feed(maria.publicKey, [(.oxygenSaturation, 85)], at: t.adding(milliseconds: 1000)))
+        #expect(try node.workers.alertDispatcher.consider(a2, modelHash: nil) == nil)
+
+        let recorder = try #require(node.workers.alertRecorder)
+        let running = Task { try await recorder.run(metrics: WorkerMetrics(registry: PrometheusCollectorRegistry(), worker: "alert-audit")) }
+        let deadline = Date().addingTimeInterval(30)
+        while node.chain.mempool.count == 0 {
+            guard Date() < deadline else { throw TestFailure("no delivery record was submitted") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let tip = await node.chain.tip
+        _ = try await node.chain.produceBlock(now: tip.time.adding(milliseconds: 1000))
+        running.cancel()
+        let trail = try Audit.byPatient(maria.publicKey, in: node.chain.query.reader).entries
+        let deliveries = trail.filter { $0.kind == .alertDelivery }
+        #expect(deliveries.count == 1)
+        let entry = try #require(deliveries.first)
+        #expect(entry.organization.value == "sakura-general" && entry.record == alert.hash && entry.allowed)
+        #expect(entry.actor == DemoCast.staff("hospital-ribeira", "worker").publicKey && entry.category == .vitalSigns)
+        #expect(try node.workers.assessments.pendingDeliveries(limit: 10).isEmpty)
+    }
+
+    @Test func theRuntimeRecordsAnUncoveredDeliveryAsDeniedAndRefusesANonWorker() async throws {
+        let (node, maria) = try await Self.seeded()
+        let worker = DemoCast.staff("hospital-ribeira", "worker")
+        let uncovered = AlertDelivery(patient: maria.publicKey, recipient: OrganizationID("chao-phraya")!, alert: SHA256.hash([1]), purpose: .treat)
+        let receipt = try await node.submit(worker, .recordAlertDelivery(uncovered))
+        #expect(receipt.error == nil)
+        let entry = try #require(try Audit.byPatient(maria.publicKey, in: node.chain.query.reader).entries.last)
+        #expect(entry.kind == .alertDelivery && !entry.allowed && entry.organization.value == "chao-phraya")
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let refused = try await node.submit(clinician, .recordAlertDelivery(uncovered))
+        #expect(refused.error?.code == "alert.not_a_worker")
+    }
+
+    @Test func onlyAProvenMemberSubscribesToItsOrganisationsAlerts() async throws {
+        let (node, _) = try await Self.seeded()
+        let clinician = DemoCast.staff("sakura-general", "clinician")
+        let t = UInt64(Date().timeIntervalSince1970 * 1000)
+        let good = try AlertStream.query(organization: OrganizationID("sakura-general")!, key: clinician, time: t)
+        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + good, reader: node.chain.query.reader, now: t)?.value == "sakura-general")
+        // Another organisation's name with this member's key, an old signature, a forged one.
+        let other = try AlertStream.query(organization: OrganizationID("klinikum-spree")!, key: clinician, time: t)
+        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + other, reader: node.chain.query.reader, now: t) == nil)
+        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + good, reader: node.chain.query.reader, now: t + 10 * 60_000) == nil)
+        let forged = good.replacingOccurrences(of: "time=\(t)", with: "time=\(t + 1)")
+        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + forged, reader: node.chain.query.reader, now: t) == nil)
+    }
+}
