@@ -49,7 +49,7 @@ say "1. Maria (Porto) is enrolled at Hospital Ribeira and grants consent for her
 enrol maria hospital-ribeira
 MARIA_PROBLEMS=$(record maria hospital-ribeira problems)
 run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/maria.json" --to hospital-ribeira,sakura-general \
-  --categories problems,medications,allergies --purpose TREAT,ETREAT --countries PT,JP --until 2027-06-30 --emergency allow
+  --categories problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries PT,JP --until 2027-06-30 --emergency allow
 say "   Access in Portugal (Hospital Ribeira) and in Tokyo (Sakura General, adequacy decision)"
 run "$BIN/meridian-provider" request-access --demo hospital-ribeira/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
 run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT

@@ -109,6 +109,11 @@ struct Sensors: AsyncParsableCommand {
             let a = try? await api.get("/v1/vitals/\(Address(p.key.publicKey))/assessment", as: A.self)
             let d = try? await api.get("/v1/devices/\(Address(p.gateway.publicKey))/progress", as: D.self)
             print("patient   \(Address(p.key.publicKey).description.prefix(20))…  NEWS2 \(a.map { "\($0.news2) (\($0.band))" } ?? "—"), \(a?.variables ?? 0) variables; gateway high-water \(d?.highWater ?? 0), missing \(d?.missing ?? 0)")
+            struct Alert: Decodable { let time: String; let reasons: [String]; let news2: Int; let band: String; let recipients: [String] }
+            for alert in (try? await api.get("/v1/vitals/\(Address(p.key.publicKey))/alerts", as: [Alert].self)) ?? [] {
+                let to = alert.recipients.isEmpty ? "no organisation (no consent covers vital signs for TREAT/ETREAT)" : alert.recipients.joined(separator: ", ")
+                print("alert     \(alert.time)  NEWS2 \(alert.news2) (\(alert.band)): \(alert.reasons.joined(separator: ", ")) -> \(to)")
+            }
         }
         if tally.corruptedRefused != tally.corruptedSent { throw ExitCode(3) }   // a corrupted frame was accepted
     }

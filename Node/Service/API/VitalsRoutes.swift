@@ -99,6 +99,18 @@ extension NodeAPI {
                                   modelRisk: a.modelRisk, modelHighRisk: a.modelRisk.map { $0 >= risk?.model?.highRisk ?? 1 },
                                   modelHash: a.modelRisk == nil ? nil : risk?.model?.model.sha256.hex, modelMissingInputs: a.modelMissing))
             },
+            Route(method: .get, path: "v1/alerts") { _, _ in
+                // Reached only when the WebSocket upgrade was refused: no upgrade, or no valid membership proof.
+                throw APIError(.unauthorized, "alerts.unauthorized",
+                               "connect with a WebSocket client and prove membership: organization, key, time and a BIP-340 signature of the subscription hash")
+            },
+            Route(method: .get, path: "v1/vitals/:patient/alerts") { request, context in
+                // The stored alerts of a patient (what was raised, why, for whom), for the hospital's systems.
+                let patient = try address(context.parameters.require("patient"), "patient")
+                let limit = try integer(queryDictionary(request)["limit"], "limit", default: 100, range: 1...1000)
+                let stored = try assessmentStore?.alerts(patient: patient, limit: limit) ?? []
+                return try json(stored.map(AlertStream.Message.init))
+            },
             Route(method: .put, path: "v1/vitals/:patient/risk-profile") { request, context in
                 // The model's inputs no sensor measures (age, smoking, cholesterol …), from a hospital
                 // system (a feed's bearer token). Kept off chain beside the readings; never anchored alone.
