@@ -31,7 +31,8 @@ public struct FloatMatrix: Sendable, Equatable {
     }
 }
 
-/// A classifier's class labels: ONNX-ML allows either integers or strings.
+/// Labels, integers or strings as ONNX-ML allows: a classifier's set of class labels, or the label
+/// chosen for each row.
 public enum ClassLabels: Sendable, Equatable {
     case integers([Int64])
     case strings([String])
@@ -52,32 +53,12 @@ public enum ClassLabels: Sendable, Equatable {
     }
 }
 
-/// One label per row: integers (class ids from `classlabels_ints`/`int64s`) or strings.
-public enum LabelColumn: Sendable, Equatable {
-    case integers([Int64])
-    case strings([String])
-
-    public var count: Int {
-        switch self {
-        case .integers(let labels): labels.count
-        case .strings(let labels): labels.count
-        }
-    }
-
-    public func name(_ index: Int) -> String {
-        switch self {
-        case .integers(let labels): String(labels[index])
-        case .strings(let labels): labels[index]
-        }
-    }
-}
-
 /// A value flowing between operators.
 public enum TensorValue: Sendable, Equatable {
     /// A float tensor `[N, C]`.
     case floats(FloatMatrix)
     /// A label (or int64) tensor `[N]`.
-    case labels(LabelColumn)
+    case labels(ClassLabels)
     /// ZipMap's output: per row, a map from class label to probability. Kept as the score matrix
     /// and its labels; `probabilities(row:)` builds the map on demand.
     case probabilityMaps(FloatMatrix, ClassLabels)

@@ -187,7 +187,7 @@ public struct ONNXModel: Sendable {
     /// shapes converters emit (label tensor + ZipMap, or label tensor + float scores).
     public func classify(_ input: FloatMatrix) throws(ModelError) -> Classification {
         let outputs = try run(input)
-        var labels: LabelColumn?
+        var labels: ClassLabels?
         var probabilities: FloatMatrix?
         var classLabels: ClassLabels?
         for output in outputs {
@@ -209,7 +209,7 @@ public struct ONNXModel: Sendable {
 
 /// What a classifier says about each row.
 public struct Classification: Sendable, Equatable {
-    public let labels: LabelColumn
+    public let labels: ClassLabels
     /// `[N, K]`: the probability of each class, columns in class-label order.
     public let probabilities: FloatMatrix
     /// The class labels of the probability columns, when the graph names them (ZipMap).

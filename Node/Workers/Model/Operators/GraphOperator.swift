@@ -19,7 +19,7 @@ extension GraphOperator {
 }
 
 /// The label tensor a classifier writes (its first output).
-func labelColumn(_ labels: ClassLabels, indices: [Int]) -> LabelColumn {
+func labelColumn(_ labels: ClassLabels, indices: [Int]) -> ClassLabels {
     switch labels {
     case .integers(let values): .integers(indices.map { values[$0] })
     case .strings(let values): .strings(indices.map { values[$0] })
