@@ -79,9 +79,8 @@ public struct NodeWorkers: Sendable {
             },
             recorded: { recorder?.wake() })
         alertDispatcher = dispatcher
-        let modelHash = model?.model.sha256
-        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model) { assessment, _ in
-            _ = try? dispatcher.consider(assessment, modelHash: modelHash)
+        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model) { assessment, previous in
+            _ = try? dispatcher.consider(assessment, previous: previous)
         }
         if let workerKey {
             let hook = admitted

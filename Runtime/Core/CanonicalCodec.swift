@@ -61,6 +61,8 @@ public struct CanonicalWriter: Sendable {
     }
 
     @inlinable public mutating func write(_ value: UInt64) { write(varint: value) }
+    /// A signed integer, zig-zag encoded (0, −1, 1, −2 … → 0, 1, 2, 3 …) so small magnitudes stay short.
+    @inlinable public mutating func write(signed value: Int64) { write(varint: UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
     @inlinable public mutating func write(_ value: UInt32) { write(varint: UInt64(value)) }
     @inlinable public mutating func write(_ value: UInt16) { write(varint: UInt64(value)) }
     @inlinable public mutating func write(_ value: UInt8) { write(varint: UInt64(value)) }
@@ -157,6 +159,12 @@ public struct CanonicalReader: Sendable {
     }
 
     public mutating func readUInt64(_ field: String = "u64") throws(CodecError) -> UInt64 { try readVarint(field) }
+
+    /// A zig-zag encoded signed integer (`CanonicalWriter.write(signed:)`).
+    public mutating func readSigned(_ field: String = "i64") throws(CodecError) -> Int64 {
+        let z = try readVarint(field)
+        return Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
+    }
 
     public mutating func readUInt32(_ field: String = "u32") throws(CodecError) -> UInt32 {
         let v = try readVarint(field)

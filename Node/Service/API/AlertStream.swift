@@ -52,8 +52,8 @@ public enum AlertStream {
         }
     }
 
-    /// The organisation a request proves membership of, or nil.
-    static func subscriber(_ target: String, reader: some StateReader, now: UInt64) -> OrganizationID? {
+    /// The organisation a request target proves membership of, or nil.
+    public static func subscriber(_ target: String, reader: some StateReader, now: UInt64) -> OrganizationID? {
         guard let query = try? EventStream.query(of: target),
               let org = query["organization"].flatMap(OrganizationID.init),
               let keyText = query["key"], case .success(let address) = Address.parse(keyText),
@@ -65,11 +65,6 @@ public enum AlertStream {
               member.organization == org
         else { return nil }
         return org
-    }
-
-    /// The organisation a subscription target proves membership of (for tests of the proof).
-    public static func subscriberForTesting(_ target: String, reader: some StateReader, now: UInt64) -> OrganizationID? {
-        subscriber(target, reader: reader, now: now)
     }
 
     /// Upgrades `/v1/alerts` for a proven member; anything else goes on (to the event stream's decision).

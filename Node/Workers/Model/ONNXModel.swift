@@ -29,8 +29,22 @@ public struct ONNXModel: Sendable {
 
     /// The largest model file accepted: bounds what a hostile or corrupt file can make the node allocate.
     public static let maximumBytes = 64 << 20
-    public static let supportedOperators = ["Scaler", "Normalizer", "LinearClassifier", "TreeEnsembleClassifier",
-                                            "TreeEnsembleRegressor", "ZipMap", "Cast", "Identity"]
+    /// The operators this evaluator implements, by domain-qualified name (`ai.onnx.ml.` where that is the domain).
+    private static let builders: [String: @Sendable (inout NodeAttributes) throws(ModelError) -> any GraphOperator] = [
+        "ai.onnx.ml.Scaler": { (a: inout NodeAttributes) throws(ModelError) in try Scaler(&a) },
+        "ai.onnx.ml.Normalizer": { (a: inout NodeAttributes) throws(ModelError) in try Normalizer(&a) },
+        "ai.onnx.ml.LinearClassifier": { (a: inout NodeAttributes) throws(ModelError) in try LinearClassifier(&a) },
+        "ai.onnx.ml.TreeEnsembleClassifier": { (a: inout NodeAttributes) throws(ModelError) in try TreeEnsembleClassifier(&a) },
+        "ai.onnx.ml.TreeEnsembleRegressor": { (a: inout NodeAttributes) throws(ModelError) in try TreeEnsembleRegressor(&a) },
+        "ai.onnx.ml.ZipMap": { (a: inout NodeAttributes) throws(ModelError) in try ZipMap(&a) },
+        "Cast": { (a: inout NodeAttributes) throws(ModelError) in try Cast(&a) },
+        "Identity": { (a: inout NodeAttributes) throws(ModelError) in try Identity(&a) },
+    ]
+    public static let supportedOperators = builders.keys.map { $0.split(separator: ".").last.map(String.init)! }.sorted()
+
+    private static func qualifiedName(_ node: Onnx_NodeProto) -> String {
+        node.domain.isEmpty || node.domain == "ai.onnx" ? node.opType : "\(node.domain).\(node.opType)"
+    }
 
     private struct Step: Sendable {
         let operation: any GraphOperator
@@ -71,14 +85,8 @@ public struct ONNXModel: Sendable {
 
         let graph = proto.graph
         // Name an unsupported operator before anything else: it is the answer a hospital needs.
-        for node in graph.node {
-            let domain = node.domain == "ai.onnx" ? "" : node.domain
-            let supported = (domain == "ai.onnx.ml" && Self.supportedOperators.dropLast(2).contains(node.opType))
-                || (domain.isEmpty && ["Cast", "Identity"].contains(node.opType))
-            guard supported else {
-                let qualified = domain.isEmpty ? node.opType : "\(domain).\(node.opType)"
-                throw ModelError(.unsupportedOperator, "operator \(qualified) is not supported (supported: \(Self.supportedOperators.joined(separator: ", ")))")
-            }
+        for node in graph.node where Self.builders[Self.qualifiedName(node)] == nil {
+            throw ModelError(.unsupportedOperator, "operator \(Self.qualifiedName(node)) is not supported (supported: \(Self.supportedOperators.joined(separator: ", ")))")
         }
         guard graph.initializer.isEmpty, graph.sparseInitializer.isEmpty else {
             throw ModelError(.unsupportedOperator, "the graph has initializers (constant tensors); none of the supported operators takes one")
@@ -94,28 +102,17 @@ public struct ONNXModel: Sendable {
         featureCount = dims.count == 2 && dims[1].dimValue > 0 ? Int(dims[1].dimValue) : nil
 
         var slots: [String: Int] = [input.name: 0]
+        var slotCount = 1
         var steps: [Step] = []
         var operators: [String] = []
         for node in graph.node {
+            let qualified = Self.qualifiedName(node)
             let domain = node.domain == "ai.onnx" ? "" : node.domain
-            let qualified = domain.isEmpty ? node.opType : "\(domain).\(node.opType)"
             guard opsets[domain] != nil else {
                 throw ModelError(.badGraph, "\(qualified): domain \(domain.isEmpty ? "ai.onnx" : domain) is not in the model's opset imports")
             }
             var attributes = try NodeAttributes(node)
-            let operation: any GraphOperator
-            switch (domain, node.opType) {
-            case ("ai.onnx.ml", "Scaler"): operation = try Scaler(&attributes)
-            case ("ai.onnx.ml", "Normalizer"): operation = try Normalizer(&attributes)
-            case ("ai.onnx.ml", "LinearClassifier"): operation = try LinearClassifier(&attributes)
-            case ("ai.onnx.ml", "TreeEnsembleClassifier"): operation = try TreeEnsembleClassifier(&attributes)
-            case ("ai.onnx.ml", "TreeEnsembleRegressor"): operation = try TreeEnsembleRegressor(&attributes)
-            case ("ai.onnx.ml", "ZipMap"): operation = try ZipMap(&attributes)
-            case ("", "Cast"): operation = try Cast(&attributes)
-            case ("", "Identity"): operation = try Identity(&attributes)
-            default:
-                throw ModelError(.unsupportedOperator, "operator \(qualified) is not supported (supported: \(Self.supportedOperators.joined(separator: ", ")))")
-            }
+            let operation = try Self.builders[qualified]!(&attributes)   // present: checked above
             try attributes.requireAllRead()
             let kind = type(of: operation)
             let usedInputs = node.input.filter { !$0.isEmpty }
@@ -134,9 +131,9 @@ public struct ONNXModel: Sendable {
                 guard slots[name] == nil || name.isEmpty else {
                     throw ModelError(.badGraph, "\(qualified): output \(name) is produced twice")
                 }
-                let slot = slots.count
-                if !name.isEmpty { slots[name] = slot }
-                outputSlots.append(slot)
+                if !name.isEmpty { slots[name] = slotCount }
+                outputSlots.append(slotCount)
+                slotCount += 1
             }
             steps.append(Step(operation: operation, inputs: inputSlots, outputs: outputSlots))
             operators.append(qualified)
@@ -151,7 +148,7 @@ public struct ONNXModel: Sendable {
         guard !outputSlots.isEmpty else { throw ModelError(.badGraph, "the graph has no outputs") }
         self.steps = steps
         self.operators = operators
-        self.slotCount = slots.count + steps.reduce(0) { $0 + $1.outputs.count }
+        self.slotCount = slotCount
         self.inputSlot = 0
         self.outputSlots = outputSlots
         self.outputNames = graph.output.map(\.name)

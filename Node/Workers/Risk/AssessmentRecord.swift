@@ -34,7 +34,8 @@ public struct AssessmentRecord: Sendable, Hashable, Canonical {
         self.features = features.map(Self.micro)
     }
 
-    static func micro(_ value: Double) -> Int64 {
+    /// A value as fixed-point millionths, `notMeasured` for NaN or infinite.
+    public static func micro(_ value: Double) -> Int64 {
         value.isNaN || !value.isFinite ? notMeasured : Int64((max(min(value, 9e12), -9e12) * 1_000_000).rounded())
     }
 
@@ -48,25 +49,25 @@ public struct AssessmentRecord: Sendable, Hashable, Canonical {
         w.write(patient); w.write(time); w.write(scoringVersion); w.write(modelHash)
         w.write(bytes: subscores); w.write(missing)
         w.write(varint: UInt64(features.count))
-        for f in features { w.write(UInt64(bitPattern: (f << 1) ^ (f >> 63))) }   // zig-zag
+        for f in features { w.write(signed: f) }
         w.write(varint: UInt64(modelInputs.count))
-        for f in modelInputs { w.write(UInt64(bitPattern: (f << 1) ^ (f >> 63))) }
-        w.write(UInt64(bitPattern: (modelRisk << 1) ^ (modelRisk >> 63)))
+        for f in modelInputs { w.write(signed: f) }
+        w.write(signed: modelRisk)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         patient = try r.read(PublicKey.self); time = try r.read(Timestamp.self)
         scoringVersion = try r.readString("assessment.version", max: 64); modelHash = try r.readBytes32("assessment.model")
         subscores = try r.readByteString("assessment.subscores", max: 16); missing = try r.readUInt8("assessment.missing")
-        let n = try r.readLength("assessment.features", max: Self.maxFeatures)
+        features = try Self.readSignedList(&r, "assessment.features")
+        modelInputs = try Self.readSignedList(&r, "assessment.model_inputs")
+        modelRisk = try r.readSigned("assessment.model_risk")
+    }
+
+    private static func readSignedList(_ r: inout CanonicalReader, _ field: String) throws(CodecError) -> [Int64] {
+        let n = try r.readLength(field, max: maxFeatures)
         var out: [Int64] = []
         out.reserveCapacity(n)
-        for _ in 0..<n { let z = try r.readUInt64("assessment.feature"); out.append(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)) }
-        features = out
-        let m = try r.readLength("assessment.model_inputs", max: Self.maxFeatures)
-        var inputs: [Int64] = []
-        for _ in 0..<m { let z = try r.readUInt64("assessment.model_input"); inputs.append(Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)) }
-        modelInputs = inputs
-        let z = try r.readUInt64("assessment.model_risk")
-        modelRisk = Int64(bitPattern: z >> 1) ^ -Int64(bitPattern: z & 1)
+        for _ in 0..<n { out.append(try r.readSigned(field)) }
+        return out
     }
 }

@@ -60,7 +60,8 @@ import Prometheus
         // and dispatched as the running worker does, its alert is published while they all still wait.
         let next = try #require(await node.workers.risk.inbox.next())
         #expect(next.patient == maria.publicKey)
-        _ = try node.workers.alertDispatcher.consider(node.workers.risk.assess(next), modelHash: nil)
+        let scored = node.workers.risk.assessTracking(next)
+        _ = try node.workers.alertDispatcher.consider(scored.current, previous: scored.previous)
         var iterator = sakura.makeAsyncIterator()
         let first = try #require(await iterator.next())
         #expect(node.workers.risk.inbox.count == 5_000)
@@ -80,11 +81,11 @@ import Prometheus
     @Test func eachDeliveryIsAnAuditEntryAndAStillAtHighPatientDoesNotPageAgain() async throws {
         let (node, maria) = try await Self.seeded()
         let t = Self.now()
-        let a1 = node.workers.risk.assess(Self.feed(maria.publicKey, [(.oxygenSaturation, 85), (.heartRate, 135)], at: t))
-        let alert = try #require(try node.workers.alertDispatcher.consider(a1, modelHash: nil))
+        let a1 = node.workers.risk.assessTracking(Self.feed(maria.publicKey, [(.oxygenSaturation, 85), (.heartRate, 135)], at: t))
+        let alert = try #require(try node.workers.alertDispatcher.consider(a1.current, previous: a1.previous))
         // Still at the same scores a second later: no new alert.
-        let a2 = node.workers.risk.assess(Self.feed(maria.publicKey, [(.oxygenSaturation, 85)], at: t.adding(milliseconds: 1000)))
-        #expect(try node.workers.alertDispatcher.consider(a2, modelHash: nil) == nil)
+        let a2 = node.workers.risk.assessTracking(Self.feed(maria.publicKey, [(.oxygenSaturation, 85)], at: t.adding(milliseconds: 1000)))
+        #expect(try node.workers.alertDispatcher.consider(a2.current, previous: a2.previous) == nil)
 
         let recorder = try #require(node.workers.alertRecorder)
         let running = Task { try await recorder.run(metrics: WorkerMetrics(registry: PrometheusCollectorRegistry(), worker: "alert-audit")) }
@@ -123,12 +124,12 @@ import Prometheus
         let clinician = DemoCast.staff("sakura-general", "clinician")
         let t = UInt64(Date().timeIntervalSince1970 * 1000)
         let good = try AlertStream.query(organization: OrganizationID("sakura-general")!, key: clinician, time: t)
-        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + good, reader: node.chain.query.reader, now: t)?.value == "sakura-general")
+        #expect(AlertStream.subscriber("/v1/alerts?" + good, reader: node.chain.query.reader, now: t)?.value == "sakura-general")
         // Another organisation's name with this member's key, an old signature, a forged one.
         let other = try AlertStream.query(organization: OrganizationID("klinikum-spree")!, key: clinician, time: t)
-        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + other, reader: node.chain.query.reader, now: t) == nil)
-        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + good, reader: node.chain.query.reader, now: t + 10 * 60_000) == nil)
+        #expect(AlertStream.subscriber("/v1/alerts?" + other, reader: node.chain.query.reader, now: t) == nil)
+        #expect(AlertStream.subscriber("/v1/alerts?" + good, reader: node.chain.query.reader, now: t + 10 * 60_000) == nil)
         let forged = good.replacingOccurrences(of: "time=\(t)", with: "time=\(t + 1)")
-        #expect(AlertStream.subscriberForTesting("/v1/alerts?" + forged, reader: node.chain.query.reader, now: t) == nil)
+        #expect(AlertStream.subscriber("/v1/alerts?" + forged, reader: node.chain.query.reader, now: t) == nil)
     }
 }

@@ -49,10 +49,9 @@ import MeridianWorkers
         #expect(model.validate(RiskProfile(values: ["age": .infinity])) != nil)
     }
 
-    @Test func aModelWithoutNamedInputsCannotBeWiredToPatients() throws {
-        let unnamed = try ONNXModel(contentsOf: ONNXModelTests.fixtureDirectory.appendingPathComponent("fixture-forest.onnx"))
-        // The fixtures carry names too; strip the check by asking for a model whose names do not match its width.
-        #expect(unnamed.featureNames != nil)
-        #expect(throws: ModelError.self) { try CardiovascularModel(model: unnamed, highRisk: 1.5) }
+    @Test func aHighRiskThresholdThatIsNotAProbabilityIsRefused() throws {
+        let forest = try ONNXModel(contentsOf: ONNXModelTests.fixtureDirectory.appendingPathComponent("fixture-forest.onnx"))
+        #expect(forest.featureNames != nil)
+        #expect(throws: ModelError.self) { try CardiovascularModel(model: forest, highRisk: 1.5) }
     }
 }

@@ -47,13 +47,8 @@ struct LinearClassifier: GraphOperator {
                         for column in 0..<features { sum += input[base + column] * weights[wBase + column] }
                         if binaryFromOne {
                             labelIndex[row] = sum > 0 ? 1 : 0
-                            let positive: Float, negative: Float
-                            switch transform {
-                            case .logistic: positive = PostTransform.logistic(sum); negative = 1 - positive
-                            case .none: positive = sum; negative = -sum
-                            default: positive = sum; negative = -sum
-                            }
-                            scores[row, 0] = negative
+                            let positive = transform == .logistic ? PostTransform.logistic(sum) : sum
+                            scores[row, 0] = transform == .logistic ? 1 - positive : -positive
                             scores[row, 1] = positive
                         } else {
                             scores[row, target] = sum
@@ -65,11 +60,7 @@ struct LinearClassifier: GraphOperator {
             }
         }
         if !binaryFromOne, transform != .none {
-            for row in 0..<scores.rows {
-                var slice = scores.values[(row * scores.columns)..<((row + 1) * scores.columns)]
-                transform.apply(&slice)
-                scores.values.replaceSubrange((row * scores.columns)..<((row + 1) * scores.columns), with: slice)
-            }
+            for row in 0..<scores.rows { transform.apply(&scores.values[(row * scores.columns)..<((row + 1) * scores.columns)]) }
         }
         return [.labels(labelColumn(labels, indices: labelIndex)), .floats(scores)]
     }

@@ -178,7 +178,7 @@ struct TreeEnsemble: Sendable {
     /// Adds every tree's votes for `row` into `scores` (one slot per target) and marks the targets
     /// that got a vote. `combine` is how a vote joins the running value (sum, min or max).
     @inline(__always)
-    func accumulate(row: UnsafeBufferPointer<Float>, into scores: UnsafeMutableBufferPointer<Float>,
+    private func accumulate(row: UnsafeBufferPointer<Float>, into scores: UnsafeMutableBufferPointer<Float>,
                     voted: UnsafeMutableBufferPointer<Bool>, combine: Aggregate) {
         nodes.withUnsafeBufferPointer { nodes in
             voteTargets.withUnsafeBufferPointer { targets in
@@ -208,6 +208,25 @@ struct TreeEnsemble: Sendable {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Runs every row of `x` through the trees and hands `finish` the row's index and its votes
+    /// combined per target (`voted[t]`: whether any tree voted for target `t`). One buffer serves all rows.
+    func evaluate(_ x: FloatMatrix, targets: Int, combine: Aggregate, _ finish: (Int, inout [Float], [Bool]) -> Void) {
+        var scores = [Float](repeating: 0, count: targets)
+        var voted = [Bool](repeating: false, count: targets)
+        x.values.withUnsafeBufferPointer { input in
+            for row in 0..<x.rows {
+                for index in 0..<targets { scores[index] = 0; voted[index] = false }
+                scores.withUnsafeMutableBufferPointer { scores in
+                    voted.withUnsafeMutableBufferPointer { voted in
+                        accumulate(row: UnsafeBufferPointer(rebasing: input[(row * x.columns)..<((row + 1) * x.columns)]),
+                                   into: scores, voted: voted, combine: combine)
+                    }
+                }
+                finish(row, &scores, voted)
             }
         }
     }

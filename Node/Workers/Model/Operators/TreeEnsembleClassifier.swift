@@ -39,52 +39,39 @@ struct TreeEnsembleClassifier: GraphOperator {
         let classes = labels.count
         var probabilities = FloatMatrix(rows: x.rows, columns: classes)
         var labelIndex = [Int](repeating: 0, count: x.rows)
-        var scores = [Float](repeating: 0, count: classes)
-        var voted = [Bool](repeating: false, count: classes)
-        x.values.withUnsafeBufferPointer { input in
-            for row in 0..<x.rows {
-                for index in 0..<classes { scores[index] = 0; voted[index] = false }
-                scores.withUnsafeMutableBufferPointer { scores in
-                    voted.withUnsafeMutableBufferPointer { voted in
-                        trees.accumulate(row: UnsafeBufferPointer(rebasing: input[(row * x.columns)..<((row + 1) * x.columns)]),
-                                         into: scores, voted: voted, combine: .sum)
-                    }
-                }
-                if singleScoreBinary {
-                    var score = scores[0]
-                    if let base = baseValues.last { score += baseValues.count == 2 ? base : baseValues[0] }
-                    let positive: Float, negative: Float
-                    if weightsAllPositive {
-                        labelIndex[row] = score > 0.5 ? 1 : 0
-                        if transform == .probit {
-                            positive = PostTransform.probit(score); negative = 0
-                        } else {
-                            positive = score; negative = 1 - score
-                        }
+        trees.evaluate(x, targets: classes, combine: .sum) { row, scores, voted in
+            if singleScoreBinary {
+                var score = scores[0]
+                if let base = baseValues.last { score += baseValues.count == 2 ? base : baseValues[0] }
+                let positive: Float, negative: Float
+                if weightsAllPositive {
+                    labelIndex[row] = score > 0.5 ? 1 : 0
+                    if transform == .probit {
+                        positive = PostTransform.probit(score); negative = 0
                     } else {
-                        labelIndex[row] = score > 0 ? 1 : 0
-                        if transform == .logistic {
-                            positive = PostTransform.logistic(score); negative = PostTransform.logistic(-score)
-                        } else {
-                            positive = score; negative = -score
-                        }
+                        positive = score; negative = 1 - score
                     }
-                    probabilities[row, 0] = negative
-                    probabilities[row, 1] = positive
                 } else {
-                    var best = -1
-                    for index in 0..<classes {
-                        if baseValues.count == classes {
-                            scores[index] += baseValues[index]
-                            voted[index] = true
-                        }
-                        if voted[index], best < 0 || scores[index] > scores[best] { best = index }
+                    labelIndex[row] = score > 0 ? 1 : 0
+                    if transform == .logistic {
+                        positive = PostTransform.logistic(score); negative = PostTransform.logistic(-score)
+                    } else {
+                        positive = score; negative = -score
                     }
-                    labelIndex[row] = max(best, 0)
-                    var slice = scores[...]
-                    transform.apply(&slice)
-                    for index in 0..<classes { probabilities[row, index] = slice[index] }
                 }
+                probabilities[row, 0] = negative
+                probabilities[row, 1] = positive
+            } else {
+                var best = -1
+                for index in 0..<classes {
+                    let hasScore = voted[index] || baseValues.count == classes
+                    if baseValues.count == classes { scores[index] += baseValues[index] }
+                    if hasScore, best < 0 || scores[index] > scores[best] { best = index }
+                }
+                labelIndex[row] = max(best, 0)
+                var slice = scores[...]
+                transform.apply(&slice)
+                for index in 0..<classes { probabilities[row, index] = slice[index] }
             }
         }
         return [.labels(labelColumn(labels, indices: labelIndex)), .floats(probabilities)]

@@ -33,32 +33,21 @@ struct TreeEnsembleRegressor: GraphOperator {
         let x = try floats(inputs, 0, "TreeEnsembleRegressor")
         try trees.check(columns: x.columns, operatorName: "TreeEnsembleRegressor")
         var output = FloatMatrix(rows: x.rows, columns: targets)
-        var scores = [Float](repeating: 0, count: targets)
-        var voted = [Bool](repeating: false, count: targets)
         let treeCount = Float(trees.treeCount)
-        x.values.withUnsafeBufferPointer { input in
-            for row in 0..<x.rows {
-                for index in 0..<targets { scores[index] = 0; voted[index] = false }
-                scores.withUnsafeMutableBufferPointer { scores in
-                    voted.withUnsafeMutableBufferPointer { voted in
-                        trees.accumulate(row: UnsafeBufferPointer(rebasing: input[(row * x.columns)..<((row + 1) * x.columns)]),
-                                         into: scores, voted: voted, combine: aggregate)
-                    }
-                }
-                for index in 0..<targets {
-                    var value = voted[index] ? scores[index] : 0
-                    if aggregate == .average { value /= treeCount }
-                    if !baseValues.isEmpty { value += baseValues[index] }
-                    scores[index] = value
-                }
-                var slice = scores[...]
-                if targets == 1 {
-                    if transform == .probit { slice[0] = PostTransform.probit(slice[0]) }
-                } else {
-                    transform.apply(&slice)
-                }
-                for index in 0..<targets { output[row, index] = slice[index] }
+        trees.evaluate(x, targets: targets, combine: aggregate) { row, scores, voted in
+            for index in 0..<targets {
+                var value = voted[index] ? scores[index] : 0
+                if aggregate == .average { value /= treeCount }
+                if !baseValues.isEmpty { value += baseValues[index] }
+                scores[index] = value
             }
+            var slice = scores[...]
+            if targets == 1 {
+                if transform == .probit { slice[0] = PostTransform.probit(slice[0]) }
+            } else {
+                transform.apply(&slice)
+            }
+            for index in 0..<targets { output[row, index] = slice[index] }
         }
         return [.floats(output)]
     }

@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import Synchronization
 public import MeridianCore
 public import MeridianModules
 public import MeridianRisk
@@ -21,7 +20,6 @@ public final class AlertDispatcher: Sendable {
     let recipients: @Sendable (PublicKey) -> [(OrganizationID, PurposeOfUse)]
     /// Wakes the delivery recorder.
     let recorded: @Sendable () -> Void
-    private let states = Mutex<[PublicKey: AlertRule.State]>([:])
     let raised: Prometheus.Counter
     let undelivered: Prometheus.Counter
 
@@ -34,20 +32,17 @@ public final class AlertDispatcher: Sendable {
                                            help: "Alerts raised for a patient whose consent covers no organisation for TREAT/ETREAT")
     }
 
-    /// Considers one assessment; returns the alert it raised, if any.
+    /// Considers one assessment against the patient's previous one (nil: none yet, or forgotten);
+    /// returns the alert it raised, if any.
     @discardableResult
-    public func consider(_ a: RiskAssessment, modelHash: Bytes32?) throws(RocksDBError) -> AlertRecord? {
-        let current = rule.state(of: a.score, modelRisk: a.modelRisk)
-        let previous = states.withLock { all in
-            if all[a.patient] == nil, all.count >= RiskWorker.maxPatients, let any = all.keys.first { all[any] = nil }
-            return all.updateValue(current, forKey: a.patient) ?? AlertRule.State()
-        }
-        let reasons = rule.reasons(previous: previous, current: current)
+    public func consider(_ a: RiskAssessment, previous: RiskAssessment?) throws(RocksDBError) -> AlertRecord? {
+        let reasons = rule.reasons(previous: previous.map { rule.state(of: $0.score, modelRisk: $0.modelRisk) } ?? AlertRule.State(),
+                                   current: rule.state(of: a.score, modelRisk: a.modelRisk))
         guard !reasons.isEmpty else { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
         let covered = recipients(a.patient)
         let alert = AlertRecord(patient: a.patient, time: a.time, reasons: reasons, score: a.score, modelRisk: a.modelRisk,
-                                modelHash: a.modelRisk != nil ? modelHash ?? .zero : .zero, scoringVersion: RiskAssessment.scoringVersion,
+                                modelHash: a.modelHash ?? .zero, scoringVersion: RiskAssessment.scoringVersion,
                                 recipients: covered.map(\.0))
         raised.increment()
         if covered.isEmpty { undelivered.increment() }

@@ -41,7 +41,7 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
                 scoringVersion: String, recipients: [OrganizationID]) {
         self.patient = patient; self.time = time; self.reasons = reasons
         subscores = score.subscores.map { UInt8(clamping: $0) }
-        self.modelRisk = modelRisk.map { Int64(($0 * 1_000_000).rounded()) } ?? AssessmentRecord.notMeasured
+        self.modelRisk = modelRisk.map(AssessmentRecord.micro) ?? AssessmentRecord.notMeasured
         self.modelHash = modelHash; self.scoringVersion = scoringVersion
         self.recipients = recipients.sorted { $0.value < $1.value }
     }
@@ -52,7 +52,7 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(patient); w.write(time); w.write(reasons.rawValue); w.write(bytes: subscores)
-        w.write(UInt64(bitPattern: modelRisk)); w.write(modelHash); w.write(scoringVersion)
+        w.write(signed: modelRisk); w.write(modelHash); w.write(scoringVersion)
         w.write(varint: UInt64(recipients.count))
         for r in recipients { w.write(r) }
     }
@@ -60,7 +60,7 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
         patient = try r.read(PublicKey.self); time = try r.read(Timestamp.self)
         reasons = Reasons(rawValue: try r.readUInt8("alert.reasons"))
         subscores = try r.readByteString("alert.subscores", max: 16)
-        modelRisk = Int64(bitPattern: try r.readUInt64("alert.model_risk")); modelHash = try r.readBytes32("alert.model")
+        modelRisk = try r.readSigned("alert.model_risk"); modelHash = try r.readBytes32("alert.model")
         scoringVersion = try r.readString("alert.version", max: 64)
         let n = try r.readLength("alert.recipients", max: 256)
         var out: [OrganizationID] = []

@@ -19,6 +19,8 @@ public struct RiskAssessment: Sendable, Hashable {
     /// The cardiovascular model's 10-year risk, when a model is configured and every input known.
     public var modelRisk: Double? = nil
     public var modelInputs: [Float] = []
+    /// The SHA-256 of the model that produced `modelRisk` (nil when no model ran).
+    public var modelHash: Bytes32? = nil
     /// The model's inputs still unknown (empty when it ran or none is configured).
     public var modelMissing: [String] = []
     public static let scoringVersion = "news2-rcp-2017/1"
@@ -26,7 +28,8 @@ public struct RiskAssessment: Sendable, Hashable {
 
 /// The risk worker: takes batches from its inbox (critical first), keeps each patient's latest
 /// value per vital sign, and scores NEWS2 on every new batch. Latest assessments are kept per
-/// patient for the API; alerts and anchoring build on `onAssessment`.
+/// patient for the API; alerts build on `onAssessment`, which also gets the patient's previous
+/// assessment (what an alert compares with).
 public final class RiskWorker: Worker, Sendable {
     public let name = "risk"
     public let inbox: ScoringInbox
@@ -40,7 +43,7 @@ public final class RiskWorker: Worker, Sendable {
         var lastStored: AssessmentRecord?
     }
     private let patients = Mutex<[PublicKey: PatientState]>([:])
-    let onAssessment: @Sendable (RiskAssessment, ReadingBatch) -> Void
+    let onAssessment: @Sendable (_ current: RiskAssessment, _ previous: RiskAssessment?) -> Void
     /// Where assessments are stored and queued for anchoring (nil: kept in memory only).
     let store: AssessmentStore?
     /// The learned model scored beside NEWS2 (nil: NEWS2 and trends only).
@@ -51,7 +54,7 @@ public final class RiskWorker: Worker, Sendable {
     public static let maxPatients = 100_000
 
     public init(inbox: ScoringInbox, store: AssessmentStore? = nil, model: CardiovascularModel? = nil,
-                onAssessment: @escaping @Sendable (RiskAssessment, ReadingBatch) -> Void = { _, _ in }) throws(RocksDBError) {
+                onAssessment: @escaping @Sendable (_ current: RiskAssessment, _ previous: RiskAssessment?) -> Void = { _, _ in }) throws(RocksDBError) {
         self.inbox = inbox; self.store = store; self.model = model; self.onAssessment = onAssessment
         self.profiles = Mutex(try store?.profiles() ?? [:])
     }
@@ -69,10 +72,10 @@ public final class RiskWorker: Worker, Sendable {
             guard let batch = await inbox.next() else { return }   // cancelled: the node is stopping
             metrics.queueDepth.set(Double(inbox.count))
             let started = DispatchTime.now().uptimeNanoseconds
-            let a = assess(batch)
+            let (previous, a) = assessTracking(batch)
             if let store {
                 let record = AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion,
-                                              modelHash: a.modelRisk != nil ? model?.model.sha256 ?? .zero : .zero,
+                                              modelHash: a.modelHash ?? .zero,
                                               score: a.score, missing: a.missing, features: a.features,
                                               modelInputs: a.modelInputs, modelRisk: a.modelRisk)
                 let changed = patients.withLock { all in
@@ -84,15 +87,19 @@ public final class RiskWorker: Worker, Sendable {
             }
             metrics.seconds.record(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             metrics.processed.increment()
-            onAssessment(a, batch)
+            onAssessment(a, previous)
         }
     }
 
     /// Folds a batch into the patient's latest values and trends and scores them.
-    public func assess(_ batch: ReadingBatch) -> RiskAssessment {
+    public func assess(_ batch: ReadingBatch) -> RiskAssessment { assessTracking(batch).current }
+
+    /// Assesses a batch and returns the patient's assessment before it too.
+    public func assessTracking(_ batch: ReadingBatch) -> (previous: RiskAssessment?, current: RiskAssessment) {
         let profile = model == nil ? nil : profiles.withLock { $0[batch.patient] }
         return patients.withLock { all in
             if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
+            let previous = all[batch.patient]?.assessment
             var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()])   // in place: the windows are not copied
             if let model {
                 let latest = all[batch.patient]?.latest ?? [:]
@@ -100,12 +107,13 @@ public final class RiskWorker: Worker, Sendable {
                 case .success(let row):
                     a.modelInputs = row
                     a.modelRisk = try? model.risk(row)
+                    a.modelHash = a.modelRisk == nil ? nil : model.model.sha256
                 case .failure(let missing):
                     a.modelMissing = missing.names
                 }
                 all[batch.patient]?.assessment = a
             }
-            return a
+            return (previous, a)
         }
     }
 

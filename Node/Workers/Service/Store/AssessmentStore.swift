@@ -17,12 +17,8 @@ public final class AssessmentStore: Sendable {
 
     public func store(_ a: AssessmentRecord) throws(RocksDBError) {
         let bytes = a.canonicalBytes
-        var key: [UInt8] = []
-        a.patient.bytes32.withUnsafeBytes { key.append(contentsOf: $0) }
-        withUnsafeBytes(of: a.time.unixMilliseconds.bigEndian) { key.append(contentsOf: $0) }
-        SHA256.hash(bytes).withUnsafeBytes { key.append(contentsOf: $0.prefix(8)) }
         let wb = RocksDB.WriteBatch(for: db)
-        wb.put("risk_assessments", key, bytes)
+        wb.put("risk_assessments", Self.resultKey(a.patient, a.time, SHA256.hash(bytes)), bytes)
         anchors?.enqueue(.assessments, leaves: [(bytes, a.time)], in: wb)
         try db.write(wb, sync: false)
     }
@@ -33,12 +29,8 @@ public final class AssessmentStore: Sendable {
     public func storeAlert(_ alert: AlertRecord, deliveries: [AlertDelivery]) throws(RocksDBError) {
         let bytes = alert.canonicalBytes
         let hash = SHA256.hash(bytes)
-        var key: [UInt8] = []
-        alert.patient.bytes32.withUnsafeBytes { key.append(contentsOf: $0) }
-        withUnsafeBytes(of: alert.time.unixMilliseconds.bigEndian) { key.append(contentsOf: $0) }
-        hash.withUnsafeBytes { key.append(contentsOf: $0.prefix(8)) }
         let wb = RocksDB.WriteBatch(for: db)
-        wb.put("risk_alerts", key, bytes)
+        wb.put("risk_alerts", Self.resultKey(alert.patient, alert.time, hash), bytes)
         for d in deliveries {
             var dk = hash.withUnsafeBytes { Array($0) }
             dk.append(contentsOf: Array(d.recipient.value.utf8))
@@ -85,6 +77,15 @@ public final class AssessmentStore: Sendable {
             out[key] = profile
         }
         return out
+    }
+
+    /// patient ‖ time (big-endian) ‖ first 8 bytes of the hash: a patient's results in time order.
+    private static func resultKey(_ patient: PublicKey, _ time: Timestamp, _ hash: Bytes32) -> [UInt8] {
+        var key: [UInt8] = []
+        patient.bytes32.withUnsafeBytes { key.append(contentsOf: $0) }
+        withUnsafeBytes(of: time.unixMilliseconds.bigEndian) { key.append(contentsOf: $0) }
+        hash.withUnsafeBytes { key.append(contentsOf: $0.prefix(8)) }
+        return key
     }
 
     /// A patient's stored assessments, oldest first.
