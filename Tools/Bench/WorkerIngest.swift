@@ -10,6 +10,7 @@ import MeridianStorage
 import MeridianWorkers
 import MeridianDemo
 import MeridianRisk
+import MeridianModel
 import MeridianState
 import MeridianModules
 import MeridianRuntime
@@ -105,9 +106,13 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
         print("hl7 phases: parse \(Int(parseOnly))/s, parse+values \(Int(values))/s, full \(Int(hl7))/s")
     }
     let python = pythonHL7Rate(messages)
-    // 5. One risk assessment (latest values, NEWS2, 82 trend variables) per batch of one reading of each
-    //    of six signs, a patient's stream at one batch a minute; each timed on its own.
-    let worker = try! RiskWorker(inbox: ScoringInbox(capacity: 1))
+    // 5. One full risk assessment (latest values, NEWS2, 82 trend variables, the cardiovascular model on
+    //    the patient's profile and latest blood pressure and pulse) per batch of one reading of each of
+    //    six signs, a patient's stream at one batch a minute; each timed on its own.
+    let model = try CardiovascularModel(model: ONNXModel(contentsOf: modelDirectory.appendingPathComponent("cvd/cvd-logistic.onnx")))
+    let worker = try! RiskWorker(inbox: ScoringInbox(capacity: 1), model: model)
+    try worker.setProfile(RiskProfile(values: ["male": 1, "age": 71, "currentSmoker": 0, "cigsPerDay": 0, "BPMeds": 1, "prevalentStroke": 0,
+                                               "prevalentHyp": 1, "diabetes": 0, "totChol": 240, "BMI": 27.5, "glucose": 95]), of: patient)
     let assessCount = quick ? 5_000 : 20_000
     var micros: [Double] = []
     micros.reserveCapacity(assessCount)
@@ -116,7 +121,8 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
         let readings = codes.prefix(6).map { c in VitalReading(sign: VitalSign.fromMDC(c.0)!, value: Measurement(decimal: c.2)!, time: t) }
         let batch = ReadingBatch(patient: patient, source: .device(device.publicKey, sequence: UInt64(k + 1)), readings: readings)
         let start = now()
-        precondition(worker.assess(batch).features.count == TrendFeatures.names.count)
+        let a = worker.assess(batch)
+        precondition(a.features.count == TrendFeatures.names.count && a.modelRisk != nil)
         micros.append(Double(now() - start) / 1000)
     }
     return IngestResult(readingsPerFrame: perFrame, parsedPointsPerSecond: parsed, persistedPointsPerSecond: persisted,
