@@ -62,6 +62,7 @@ scenario: setup
 ## bench: runtime benchmarks, written to BENCHMARKS.md.
 bench: setup
 	$(SWIFT) build -c release --product meridian-bench
+	$(SWIFT) build -c release --product meridian-node
 	.build/release/meridian-bench --output BENCHMARKS.md
 
 ## sim: $(SIM_SEEDS) seeded simulations of 4, 7 and 10 Tendermint validators (hostile network,

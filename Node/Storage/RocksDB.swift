@@ -114,6 +114,19 @@ public final class RocksDB: @unchecked Sendable {
             }
         }
 
+        /// Deletes every key of `column` in [start, end) with one range tombstone (not one per key).
+        public func deleteRange(_ column: String, from start: [UInt8], to end: [UInt8]) {
+            start.withUnsafeBufferPointer { s in
+                end.withUnsafeBufferPointer { e in
+                    s.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(start.count, 1)) { sp in
+                        e.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(end.count, 1)) { ep in
+                            rocksdb_writebatch_delete_range_cf(handle, db.family(column), sp, start.count, ep, end.count)
+                        }
+                    }
+                }
+            }
+        }
+
         public func delete(_ column: String, _ key: [UInt8]) {
             key.withUnsafeBufferPointer { k in
                 k.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(key.count, 1)) { kp in

@@ -39,8 +39,10 @@ final class HTTPConnection {
     deinit { close(fd) }
 
     /// Sends one request and reads the whole response; returns the status and body.
-    func request(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/octet-stream") throws -> (Int, [UInt8]) {
+    func request(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/octet-stream",
+                 headers: [String: String] = [:]) throws -> (Int, [UInt8]) {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if method == "POST" { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         let message = Array((head + "\r\n").utf8) + body
         var sent = 0

@@ -1,6 +1,8 @@
 public import Logging
 public import ServiceLifecycle
 public import Prometheus
+import NIOCore
+import NIOPosix
 
 /// An off-chain worker: a long-running loop inside the node, beside consensus and never inside
 /// block execution. It reads its own bounded input and may fail; the host restarts it.
@@ -43,11 +45,20 @@ public struct WorkerHost: Service {
     }
 
     public func run() async throws {
+        // Each worker runs on a thread of its own, never on the event loops that serve the API (in
+        // `meridian-node start` those also run Swift Concurrency's jobs) nor on another worker's:
+        // a risk worker draining a backlog re-enqueues itself job after job, which on an event loop
+        // starved the socket reads queued behind it (a critical reading's request waited 25-75 ms
+        // behind 5,000 routine batches), and an anchor worker hashing a 100,000-result batch held a
+        // shared worker thread for 100-200 ms while a critical batch waited in the risk worker's
+        // inbox (BENCHMARKS.md). On threads of their own the kernel shares the cores instead.
+        let threads = MultiThreadedEventLoopGroup(numberOfThreads: max(1, workers.count))
+        defer { threads.shutdownGracefully { _ in } }
         try await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 for w in workers {
                     let metrics = WorkerMetrics(registry: registry, worker: w.name)
-                    group.addTask { await supervise(w, metrics: metrics) }
+                    group.addTask(executorPreference: EventLoopTaskExecutor(loop: threads.next())) { await supervise(w, metrics: metrics) }
                 }
             }
         }
@@ -72,5 +83,18 @@ public struct WorkerHost: Service {
             try? await Task.sleep(for: .milliseconds(backoffMilliseconds))
             backoffMilliseconds = min(backoffMilliseconds * 2, 10_000)
         }
+    }
+}
+
+/// Runs Swift Concurrency jobs on one SwiftNIO event loop (a thread of its own). Written here
+/// because this SwiftNIO version offers an event loop as a serial executor only, not as the task
+/// executor a task group's child can prefer.
+final class EventLoopTaskExecutor: TaskExecutor, Sendable {
+    let loop: any EventLoop
+    init(loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

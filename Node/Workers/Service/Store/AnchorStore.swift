@@ -70,25 +70,36 @@ public final class AnchorStore: Sendable {
                        from: Timestamp(unixMilliseconds: times.min() ?? 0), to: Timestamp(unixMilliseconds: times.max() ?? 0))
     }
 
-    /// Records that `p` is anchored under its root: its leaves are kept for proofs, the queue entries
-    /// are dropped and the cursor moves past them, in one synced write.
+    /// Records that `p` is anchored under its root: its leaves are kept for proofs, then the queue
+    /// entries are dropped (one range tombstone) and the cursor moves past them in one synced write.
+    /// The leaf index is written first in chunks of `leavesPerWrite`, each its own unsynced write:
+    /// one write of a 100,000-result batch held RocksDB's write path for ~240 ms, and a critical
+    /// reading's synced write waited behind it (BENCHMARKS.md). A crash between chunks leaves the
+    /// cursor where it was: the same leaves give the same root, found on chain, and are written again.
     public func markAnchored(_ p: Pending) throws(RocksDBError) {
-        let wb = RocksDB.WriteBatch(for: db)
         let root = p.root
+        var at = root.withUnsafeBytes { Array($0) }
+        at += Self.be(0)
+        for chunk in stride(from: 0, to: p.leafHashes.count, by: Self.leavesPerWrite) {
+            let wb = RocksDB.WriteBatch(for: db)
+            for i in chunk..<min(chunk + Self.leavesPerWrite, p.leafHashes.count) {
+                at.replaceSubrange(32..<40, with: Self.be(UInt64(i)))
+                wb.put("anchor_leaves", p.leafHashes[i].withUnsafeBytes { Array($0) }, at)
+            }
+            try db.write(wb, sync: false)
+        }
         var leaves: [UInt8] = []
         leaves.reserveCapacity(p.leafHashes.count * 32)
-        for (i, h) in p.leafHashes.enumerated() {
-            h.withUnsafeBytes { leaves.append(contentsOf: $0) }
-            var at: [UInt8] = []
-            root.withUnsafeBytes { at.append(contentsOf: $0) }
-            at += Self.be(UInt64(i))
-            wb.put("anchor_leaves", h.withUnsafeBytes { Array($0) }, at)
-            wb.delete("anchor_queue", [p.kind.rawValue] + Self.be(p.first + UInt64(i)))
-        }
+        for h in p.leafHashes { h.withUnsafeBytes { leaves.append(contentsOf: $0) } }
+        let wb = RocksDB.WriteBatch(for: db)
         wb.put("anchor_batches", root.withUnsafeBytes { Array($0) }, leaves)
+        wb.deleteRange("anchor_queue", from: [p.kind.rawValue] + Self.be(p.first), to: [p.kind.rawValue] + Self.be(p.last + 1))
         wb.put("anchor_meta", Self.metaKey("cursor", p.kind), Self.be(p.last + 1))
-        try db.write(wb, sync: true)
+        try db.write(wb, sync: true)   // also makes the unsynced leaf chunks durable (one WAL)
     }
+
+    /// Leaf-index entries per write while marking a batch anchored.
+    static let leavesPerWrite = 4_096
 
     /// Where a result (its leaf hash) was anchored: the root, its index, the batch size and the
     /// RFC 9162 inclusion proof. Nil while it is still queued.
