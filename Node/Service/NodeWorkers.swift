@@ -79,8 +79,8 @@ public struct NodeWorkers: Sendable {
             },
             recorded: { recorder?.wake() })
         alertDispatcher = dispatcher
-        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model) { assessment, previous in
-            _ = try? dispatcher.consider(assessment, previous: previous)
+        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model) { assessment in
+            _ = try? dispatcher.consider(assessment)
         }
         if let workerKey {
             let hook = admitted

@@ -8,6 +8,7 @@ import ArgumentParser
 import Foundation
 import MeridianClient
 import MeridianDemo
+import MeridianCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,6 +58,13 @@ struct Init: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dir.dir, withIntermediateDirectories: true)
         let ports = try freeLoopbackPorts(validators * 2)
         let p2p = Array(ports.prefix(validators)), api = Array(ports.suffix(validators))
+        // Hospital Ribeira's node (node-0) takes its ward's feeds: a bedside-monitor gateway over HL7 v2
+        // MLLP (any free port, in node-0/mllp.address) and a FHIR/bulk feed whose token is written to
+        // <dir>/ward-feed.token (mode 600) for meridian-sensors and meridian-provider.
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let tokenPath = dir.dir + "/ward-feed.token"
+        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
         var nodes: [Layout.Node] = []
         for i in 0..<validators {
             let dataDir = "\(dir.dir)/node-\(i)"
@@ -65,6 +73,7 @@ struct Init: AsyncParsableCommand {
             p.executableURL = URL(fileURLWithPath: try nodeBinary())
             p.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validator", hospitals[i], "--p2p-port", String(p2p[i]),
                            "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
+                + (i == 0 ? ["--feed", "ward-gateway:\(SHA256.hash(Array(token.utf8)).hex)", "--mllp-port", "0"] : [])
             try p.run(); p.waitUntilExit()
             guard p.terminationStatus == 0 else { throw ExitCode(p.terminationStatus) }
             nodes.append(.init(name: hospitals[i], dataDir: dataDir, apiPort: api[i], p2pPort: p2p[i]))

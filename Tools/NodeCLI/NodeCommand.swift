@@ -66,6 +66,9 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
     @Option(help: "Milliseconds between blocks, written to the config.") var blockIntervalMs: Int?
+    @Option(help: "A hospital system allowed to post vital signs (FHIR, bulk batches): NAME:SHA256 of its bearer token, hex (repeatable).")
+    var feed: [String] = []
+    @Option(help: "Listen for HL7 v2 over MLLP on this port (0: any free port, written to <data-dir>/mllp.address).") var mllpPort: Int?
     @Option(help: "The cardiovascular risk model the workers run (copied into the data directory; 'none' for NEWS2 only).")
     var model: String = "Tools/Model/cvd/cvd-logistic.onnx"
     @OptionGroup var passphrase: PassphraseOptions
@@ -109,6 +112,12 @@ struct Init: AsyncParsableCommand {
         } else if !peer.isEmpty {
             throw ValidationError("--peer needs --p2p-port")
         }
+        for entry in feed {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--feed \(entry): expected NAME:SHA256") }
+            config.workers.feeds[parts[0]] = parts[1].lowercased()
+        }
+        if let mllpPort { config.workers.mllpPort = mllpPort }
         if model != "none" {
             // Checked with the node's own evaluator before the node depends on it.
             if FileManager.default.fileExists(atPath: model) {

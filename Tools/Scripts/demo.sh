@@ -91,8 +91,11 @@ run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" 
 say "7. Maria's wallet: who accessed my data"
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 
-say "8. Bedside sensors: three travellers' oximeters and heart-rate straps (through their phones) stream to Hospital Ribeira; one deteriorates"
-run "$BIN/meridian-sensors" --patients 3 --seconds 120 | tee "$DATA_DIR/sensors.out"
+say "8. Bedside sensors stream to Hospital Ribeira in every format: oximeters (signed frames), heart-rate straps through phones (Bluetooth relays), the ward's FHIR feed, the bedside monitor's HL7 v2 over MLLP, a Holter WFDB record; one traveller deteriorates and Sakura General, Tokyo, which her consent covers, gets the alert on its WebSocket"
+export MERIDIAN_FEED_TOKEN; MERIDIAN_FEED_TOKEN=$(cat "$NET_DIR/ward-feed.token")
+for _ in $(seq 1 50); do [ -s "$NET_DIR/node-0/mllp.address" ] && break; sleep 0.1; done
+export MERIDIAN_MLLP; MERIDIAN_MLLP=$(cat "$NET_DIR/node-0/mllp.address")
+run "$BIN/meridian-sensors" --patients 3 --seconds 120 --alert-hospital sakura-general | tee "$DATA_DIR/sensors.out"
 VITALS_PATIENT=$(awk '/^patient +mer1/ {print $2; exit}' "$DATA_DIR/sensors.out")
 say "   Hospital Ribeira's worker anchors the stored readings on chain; the regulator proves them from genesis"
 for _ in $(seq 1 60); do

@@ -60,8 +60,7 @@ import Prometheus
         // and dispatched as the running worker does, its alert is published while they all still wait.
         let next = try #require(await node.workers.risk.inbox.next())
         #expect(next.patient == maria.publicKey)
-        let scored = node.workers.risk.assessTracking(next)
-        _ = try node.workers.alertDispatcher.consider(scored.current, previous: scored.previous)
+        _ = try node.workers.alertDispatcher.consider(node.workers.risk.assess(next))
         var iterator = sakura.makeAsyncIterator()
         let first = try #require(await iterator.next())
         #expect(node.workers.risk.inbox.count == 5_000)
@@ -81,11 +80,11 @@ import Prometheus
     @Test func eachDeliveryIsAnAuditEntryAndAStillAtHighPatientDoesNotPageAgain() async throws {
         let (node, maria) = try await Self.seeded()
         let t = Self.now()
-        let a1 = node.workers.risk.assessTracking(Self.feed(maria.publicKey, [(.oxygenSaturation, 85), (.heartRate, 135)], at: t))
-        let alert = try #require(try node.workers.alertDispatcher.consider(a1.current, previous: a1.previous))
+        let a1 = node.workers.risk.assess(Self.feed(maria.publicKey, [(.oxygenSaturation, 85), (.heartRate, 135)], at: t))
+        let alert = try #require(try node.workers.alertDispatcher.consider(a1))
         // Still at the same scores a second later: no new alert.
-        let a2 = node.workers.risk.assessTracking(Self.feed(maria.publicKey, [(.oxygenSaturation, 85)], at: t.adding(milliseconds: 1000)))
-        #expect(try node.workers.alertDispatcher.consider(a2.current, previous: a2.previous) == nil)
+        let a2 = node.workers.risk.assess(Self.feed(maria.publicKey, [(.oxygenSaturation, 85)], at: t.adding(milliseconds: 1000)))
+        #expect(try node.workers.alertDispatcher.consider(a2) == nil)
 
         let recorder = try #require(node.workers.alertRecorder)
         let running = Task { try await recorder.run(metrics: WorkerMetrics(registry: PrometheusCollectorRegistry(), worker: "alert-audit")) }

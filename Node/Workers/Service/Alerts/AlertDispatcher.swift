@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 public import MeridianCore
 public import MeridianModules
 public import MeridianRisk
@@ -20,6 +21,8 @@ public final class AlertDispatcher: Sendable {
     let recipients: @Sendable (PublicKey) -> [(OrganizationID, PurposeOfUse)]
     /// Wakes the delivery recorder.
     let recorded: @Sendable () -> Void
+    /// What each patient was last alerted for (bounded like the risk worker's patients).
+    private let alerted = Mutex<[PublicKey: AlertRule.State]>([:])
     let raised: Prometheus.Counter
     let undelivered: Prometheus.Counter
 
@@ -32,12 +35,17 @@ public final class AlertDispatcher: Sendable {
                                            help: "Alerts raised for a patient whose consent covers no organisation for TREAT/ETREAT")
     }
 
-    /// Considers one assessment against the patient's previous one (nil: none yet, or forgotten);
-    /// returns the alert it raised, if any.
+    /// Considers one assessment against what the patient was last alerted for; returns the alert
+    /// it raised, if any.
     @discardableResult
-    public func consider(_ a: RiskAssessment, previous: RiskAssessment?) throws(RocksDBError) -> AlertRecord? {
-        let reasons = rule.reasons(previous: previous.map { rule.state(of: $0.score, modelRisk: $0.modelRisk) } ?? AlertRule.State(),
-                                   current: rule.state(of: a.score, modelRisk: a.modelRisk))
+    public func consider(_ a: RiskAssessment) throws(RocksDBError) -> AlertRecord? {
+        let current = rule.state(of: a.score, modelRisk: a.modelRisk)
+        let reasons = alerted.withLock { all in
+            if all[a.patient] == nil, all.count >= RiskWorker.maxPatients, let any = all.keys.first { all[any] = nil }
+            let (reasons, next) = rule.evaluate(alerted: all[a.patient] ?? AlertRule.State(), current: current)
+            all[a.patient] = next
+            return reasons
+        }
         guard !reasons.isEmpty else { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
         let covered = recipients(a.patient)

@@ -69,17 +69,22 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
     }
 }
 
-/// When an assessment raises an alert: the NEWS2 band rising to medium or high, a parameter newly
-/// at 3, or the model's risk newly at or above the threshold. "Newly": compared with the patient's
-/// previous assessment, so a patient who stays at high does not page the ward on every reading;
-/// recovering and deteriorating again alerts again.
+/// When an assessment raises an alert: the NEWS2 band rising to medium or high, a parameter at 3,
+/// or the model's risk at or above the threshold — each compared with what the patient was last
+/// alerted for, not with the previous reading. A patient hovering between low-medium and medium, or
+/// staying high, does not page the ward on every reading (alert fatigue is a safety problem of its
+/// own); getting worse than last alerted does. Back to a NEWS2 total of `recoveredTotal` (2) or less
+/// with no parameter at 3, the patient counts as recovered, and deteriorating again alerts again: the
+/// gap below the low band's top (4) is hysteresis, so a one-point dip does not re-arm the alert.
 public struct AlertRule: Sendable {
     public let highModelRisk: Double
+    public static let recoveredTotal = 2
     public init(highModelRisk: Double) { self.highModelRisk = highModelRisk }
 
-    /// What the rule remembers of one assessment.
+    /// A patient's condition as the rule sees it: of one assessment, or what was last alerted.
     public struct State: Sendable, Hashable {
         public var band: NEWS2.Band = .low
+        public var total = 0
         public var parametersAtThree: Set<NEWS2.Parameter> = []
         public var modelHigh = false
         public init() {}
@@ -88,16 +93,26 @@ public struct AlertRule: Sendable {
     public func state(of score: NEWS2.Score, modelRisk: Double?) -> State {
         var s = State()
         s.band = score.band
+        s.total = score.total
         s.parametersAtThree = Set(NEWS2.Parameter.allCases.filter { score.subscore($0) >= 3 })
         s.modelHigh = (modelRisk ?? 0) >= highModelRisk
         return s
     }
 
-    public func reasons(previous: State, current: State) -> AlertRecord.Reasons {
-        var r: AlertRecord.Reasons = []
-        if current.band >= .medium && current.band > previous.band { r.insert(.bandRose) }
-        if !current.parametersAtThree.subtracting(previous.parametersAtThree).isEmpty { r.insert(.parameterAtThree) }
-        if current.modelHigh && !previous.modelHigh { r.insert(.highModelRisk) }
-        return r
+    /// The reasons `current` raises an alert given what was last `alerted`, and what counts as
+    /// alerted afterwards.
+    public func evaluate(alerted: State, current: State) -> (reasons: AlertRecord.Reasons, alerted: State) {
+        var base = alerted
+        if current.total <= Self.recoveredTotal && current.parametersAtThree.isEmpty { base.band = .low; base.parametersAtThree = [] }   // recovered
+        if !current.modelHigh { base.modelHigh = false }
+        var reasons: AlertRecord.Reasons = []
+        if current.band >= .medium && current.band > base.band { reasons.insert(.bandRose) }
+        if !current.parametersAtThree.subtracting(base.parametersAtThree).isEmpty { reasons.insert(.parameterAtThree) }
+        if current.modelHigh && !base.modelHigh { reasons.insert(.highModelRisk) }
+        var next = base
+        next.band = max(base.band, current.band >= .medium ? current.band : base.band)
+        next.parametersAtThree.formUnion(current.parametersAtThree)
+        next.modelHigh = base.modelHigh || current.modelHigh
+        return (reasons, next)
     }
 }

@@ -28,8 +28,7 @@ public struct RiskAssessment: Sendable, Hashable {
 
 /// The risk worker: takes batches from its inbox (critical first), keeps each patient's latest
 /// value per vital sign, and scores NEWS2 on every new batch. Latest assessments are kept per
-/// patient for the API; alerts build on `onAssessment`, which also gets the patient's previous
-/// assessment (what an alert compares with).
+/// patient for the API; alerts build on `onAssessment`.
 public final class RiskWorker: Worker, Sendable {
     public let name = "risk"
     public let inbox: ScoringInbox
@@ -43,7 +42,7 @@ public final class RiskWorker: Worker, Sendable {
         var lastStored: AssessmentRecord?
     }
     private let patients = Mutex<[PublicKey: PatientState]>([:])
-    let onAssessment: @Sendable (_ current: RiskAssessment, _ previous: RiskAssessment?) -> Void
+    let onAssessment: @Sendable (RiskAssessment) -> Void
     /// Where assessments are stored and queued for anchoring (nil: kept in memory only).
     let store: AssessmentStore?
     /// The learned model scored beside NEWS2 (nil: NEWS2 and trends only).
@@ -54,7 +53,7 @@ public final class RiskWorker: Worker, Sendable {
     public static let maxPatients = 100_000
 
     public init(inbox: ScoringInbox, store: AssessmentStore? = nil, model: CardiovascularModel? = nil,
-                onAssessment: @escaping @Sendable (_ current: RiskAssessment, _ previous: RiskAssessment?) -> Void = { _, _ in }) throws(RocksDBError) {
+                onAssessment: @escaping @Sendable (RiskAssessment) -> Void = { _ in }) throws(RocksDBError) {
         self.inbox = inbox; self.store = store; self.model = model; self.onAssessment = onAssessment
         self.profiles = Mutex(try store?.profiles() ?? [:])
     }
@@ -72,7 +71,7 @@ public final class RiskWorker: Worker, Sendable {
             guard let batch = await inbox.next() else { return }   // cancelled: the node is stopping
             metrics.queueDepth.set(Double(inbox.count))
             let started = DispatchTime.now().uptimeNanoseconds
-            let (previous, a) = assessTracking(batch)
+            let a = assess(batch)
             if let store {
                 let record = AssessmentRecord(patient: a.patient, time: a.time, scoringVersion: RiskAssessment.scoringVersion,
                                               modelHash: a.modelHash ?? .zero,
@@ -87,19 +86,15 @@ public final class RiskWorker: Worker, Sendable {
             }
             metrics.seconds.record(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             metrics.processed.increment()
-            onAssessment(a, previous)
+            onAssessment(a)
         }
     }
 
     /// Folds a batch into the patient's latest values and trends and scores them.
-    public func assess(_ batch: ReadingBatch) -> RiskAssessment { assessTracking(batch).current }
-
-    /// Assesses a batch and returns the patient's assessment before it too.
-    public func assessTracking(_ batch: ReadingBatch) -> (previous: RiskAssessment?, current: RiskAssessment) {
+    public func assess(_ batch: ReadingBatch) -> RiskAssessment {
         let profile = model == nil ? nil : profiles.withLock { $0[batch.patient] }
         return patients.withLock { all in
             if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
-            let previous = all[batch.patient]?.assessment
             var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()])   // in place: the windows are not copied
             if let model {
                 let latest = all[batch.patient]?.latest ?? [:]
@@ -113,7 +108,7 @@ public final class RiskWorker: Worker, Sendable {
                 }
                 all[batch.patient]?.assessment = a
             }
-            return (previous, a)
+            return a
         }
     }
 
