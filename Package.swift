@@ -98,7 +98,7 @@ let package = Package(
 
         // Off-chain workers: vital-sign model and units, parsers of every ingestion format, risk scoring.
         .target(name: "MeridianVitals", dependencies: ["MeridianCore"], path: "Node/Workers/Vitals", swiftSettings: strict),
-        .target(name: "MeridianRisk", dependencies: ["MeridianVitals", "MeridianModel", .product(name: "DequeModule", package: "swift-collections")],
+        .target(name: "MeridianRisk", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianModel", .product(name: "DequeModule", package: "swift-collections")],
                 path: "Node/Workers/Risk", swiftSettings: strict),
         // The native ONNX evaluator: onnx.proto compiled once by swift-protobuf's plugin (Generated/).
         .target(name: "MeridianModel", dependencies: ["MeridianCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -177,7 +177,7 @@ let package = Package(
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
-                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver", "MeridianLightClient", "MeridianWorkers", "MeridianVitals", "MeridianIngest",
+                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver", "MeridianLightClient", "MeridianWorkers", "MeridianVitals", "MeridianIngest", "MeridianRisk",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -248,7 +248,7 @@ struct Verify: AsyncParsableCommand {
             struct VitalsProof: Decodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
             let key = try Parse.address(vitals, "--vitals")
             var anchors: [Bytes32: AnchorRecord] = [:]
-            for kind in ["readings", "assessments"] {
+            for kind in ["readings", "assessments", "alerts"] {
                 let proofs = try await api.get("/v1/vitals/\(Address(key))/proofs?limit=1000&kind=\(kind)", as: [VitalsProof].self)
                 var proven = 0, queued = 0
                 for (n, p) in proofs.enumerated() {
@@ -259,6 +259,8 @@ struct Verify: AsyncParsableCommand {
                         switch b.source { case .device(let d, let seq): label = "device \(Address(d)) sequence \(seq)"; case .feed(let f, let m): label = "feed \(f) message \(m)" }
                     } else if kind == "assessments", let a = try? AssessmentRecord(canonicalBytes: bytes) {
                         owner = a.patient; label = "NEWS2 \(a.total) at \(a.time.iso8601) (\(a.scoringVersion))"
+                    } else if kind == "alerts", let a = try? AlertRecord(canonicalBytes: bytes) {
+                        owner = a.patient; label = "alert at \(a.time.iso8601): \(a.reasons.names.joined(separator: ", ")) to \(a.recipients.map(\.value).joined(separator: ","))"
                     } else { fail(LightClientError("light.decode", "\(kind) \(n) does not decode")) }
                     guard owner == key else { fail(LightClientError("anchor.patient", "\(kind) \(n) is not \(vitals)'s")) }
                     guard p.anchored else { queued += 1; continue }
@@ -277,7 +279,7 @@ struct Verify: AsyncParsableCommand {
                     catch { fail(LightClientError(error.code, "\(kind) \(n) (\(label)): \(error.message)")) }
                     proven += 1
                 }
-                let noun = kind == "readings" ? "stored batch(es)" : "assessment(s)"
+                let noun = ["readings": "stored batch(es)", "assessments": "assessment(s)", "alerts": "alert(s)"][kind]!
                 print("vitals    \(proven) \(noun) of \(Address(key)) proven against their anchors; \(queued) not anchored yet")
             }
         }

@@ -97,10 +97,10 @@ for _ in $(seq 1 50); do [ -s "$NET_DIR/node-0/mllp.address" ] && break; sleep 0
 export MERIDIAN_MLLP; MERIDIAN_MLLP=$(cat "$NET_DIR/node-0/mllp.address")
 run "$BIN/meridian-sensors" --patients 3 --seconds 120 --alert-hospital sakura-general | tee "$DATA_DIR/sensors.out"
 VITALS_PATIENT=$(awk '/^patient +mer1/ {print $2; exit}' "$DATA_DIR/sensors.out")
-say "   Hospital Ribeira's worker anchors the stored readings on chain; the regulator proves them from genesis"
+say "   Hospital Ribeira's worker anchors the stored readings, assessments and alerts on chain; the regulator proves them from genesis"
 for _ in $(seq 1 60); do
   if "$BIN/meridian-audit" verify --genesis Genesis/demo.json --vitals "$VITALS_PATIENT" > "$DATA_DIR/vitals-verify.out" 2>&1 \
-     && [ "$(grep -c '; 0 not anchored yet' "$DATA_DIR/vitals-verify.out")" -eq 2 ]; then break; fi
+     && [ "$(grep -c '; 0 not anchored yet' "$DATA_DIR/vitals-verify.out")" -eq 3 ]; then break; fi
   sleep 1
 done
 printf '$ meridian-audit verify --genesis Genesis/demo.json --vitals %s\n' "$VITALS_PATIENT"

@@ -139,7 +139,8 @@ extension NodeAPI {
                 switch q["kind"] ?? "readings" {
                 case "readings": results = try vitals.store.batches(patient: patient, limit: limit).map(\.canonicalBytes)
                 case "assessments": results = try assessmentStore?.assessments(patient: patient, limit: limit).map(\.canonicalBytes) ?? []
-                default: throw APIError.badRequest("parameter.invalid", "kind: readings or assessments")
+                case "alerts": results = try assessmentStore?.alerts(patient: patient, limit: limit).map(\.canonicalBytes) ?? []
+                default: throw APIError.badRequest("parameter.invalid", "kind: readings, assessments or alerts")
                 }
                 struct P: Encodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
                 return try json(try results.map { bytes in

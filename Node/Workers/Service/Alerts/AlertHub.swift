@@ -1,5 +1,6 @@
 public import MeridianCore
 public import MeridianModules
+public import MeridianRisk
 import Synchronization
 
 /// Fans clinical alerts out to the WebSocket subscribers of the organisations they are addressed

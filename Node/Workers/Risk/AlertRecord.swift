@@ -1,6 +1,6 @@
 public import MeridianCore
 public import MeridianModules
-public import MeridianRisk
+public import MeridianVitals
 
 /// A clinical alert as the node stores, delivers and anchors it (canonical bytes; their SHA-256 is
 /// the anchored leaf and the hash on each delivery's audit entry). Keyed by the patient's public
