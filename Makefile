@@ -84,7 +84,7 @@ fuzz-codec: setup
 	.build-fuzz/release/FuzzCodec -meridian_seeds=.build-fuzz/corpus-codec -runs=$(FUZZ_RUNS) -max_len=8192 .build-fuzz/corpus-codec 2>&1 | tee fuzz-codec.log | tail -n 5
 
 ## fuzz-workers: libFuzzer over each ingestion parser in turn ($(FUZZ_RUNS) executions each); figures in fuzz-workers.log.
-WORKER_PARSERS := frame hl7 fhir ble wfdb-header wfdb-signal
+WORKER_PARSERS := frame hl7 fhir ble wfdb-header wfdb-signal onnx
 fuzz-workers: setup
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzWorkers -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 	@rm -f fuzz-workers.log; mkdir -p .build-fuzz/artifacts

@@ -166,7 +166,7 @@ let package = Package(
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
                           path: "Tools/Bench", swiftSettings: strict),
         .target(name: "MeridianFuzzing", path: "Tools/Fuzzing", swiftSettings: strict),
-        .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianFuzzing"], path: "Tools/FuzzWorkers",
+        .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianModel", "MeridianFuzzing"], path: "Tools/FuzzWorkers",
                           swiftSettings: strict),
         .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo", "MeridianFuzzing"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),

@@ -144,23 +144,50 @@ import MeridianDemo
     /// out-of-order uploads with duplicates are stored once, every corrupted frame is refused, and
     /// the deteriorating patient's NEWS2 rises to high.
     @Test func theSensorSimulatorStreamsAndTheNodeKeepsEverySoundFrameOnce() async throws {
+        // The node takes a ward feed (FHIR, bulk WFDB) and HL7 over MLLP on a free port.
         let node = try NodeProcess("vitals-sensors")
+        let configPath = node.dataDir + "/node.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+        var workers = config["workers"] as? [String: Any] ?? [:]
+        workers["feeds"] = ["ward": SHA256.hash(Array("ward-token".utf8)).hex]
+        workers["mllpPort"] = 0
+        config["workers"] = workers
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         try await node.start(blockIntervalMilliseconds: 50)
         defer { node.stop() }
+        let mllpFile = node.dataDir + "/mllp.address"
+        let deadline = Date().addingTimeInterval(30)
+        while (try? String(contentsOfFile: mllpFile, encoding: .utf8))?.isEmpty ?? true {
+            guard Date() < deadline else { throw HarnessError("no MLLP listener address") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let mllp = try String(contentsOfFile: mllpFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let dir = try TemporaryDirectory("vitals-sensors-run")
         let r = try run("meridian-sensors", ["--node", try node.api().base.absoluteString, "--patients", "3", "--seconds", "120",
-                                             "--corrupt-per-thousand", "50", "--seed", "7"], in: dir)
+                                             "--corrupt-per-thousand", "50", "--seed", "7", "--feed-token", "ward-token", "--mllp", mllp], in: dir)
         #expect(r.status == 0, "\(r)")
-        let frames = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("frames") })
-        // "frames    sent N: stored S, duplicates D, busy B, refused R (C of C corrupted on purpose)"
-        let numbers = frames.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-        #expect(numbers.count == 7, "\(frames)")
-        if numbers.count == 7 {
-            let (stored, busy, refused, corrupted) = (numbers[1], numbers[3], numbers[4], numbers[6])
-            #expect(corrupted > 0 && refused == corrupted && busy == 0, "\(frames)")
-            #expect(stored + corrupted == 3 * 120 * 2, "every sound frame stored exactly once: \(frames)")
+        func numbers(_ prefix: String) -> [Int] {
+            (r.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) } ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         }
+        // "frames    sent N: stored S, duplicates D, busy B, refused R (C of C corrupted on purpose)"
+        let frames = numbers("frames")
+        #expect(frames.count == 7, "\(r.stdout)")
+        if frames.count == 7 {
+            let (stored, busy, refused, corrupted) = (frames[1], frames[3], frames[4], frames[6])
+            #expect(corrupted > 0 && refused == corrupted && busy == 0, "\(r.stdout)")
+            #expect(stored + corrupted == 3 * 120 * 2, "every sound frame stored exactly once: \(r.stdout)")
+        }
+        // "fhir      sent N blood-pressure Bundles: stored S, busy B, refused R (C of C with an impossible unit on purpose)"
+        let fhir = numbers("fhir")
+        #expect(fhir.count == 6 && fhir[0] == 3 * 8 && fhir[1] + fhir[3] == fhir[0] && fhir[3] == fhir[4] && fhir[4] == fhir[5], "\(r.stdout)")
+        // "hl7       sent N ORU^R01 over MLLP: A AA, E AE/AR (G of G garbled on purpose)": the digits of "hl7" and "R01" come first
+        let hl7 = numbers("hl7")
+        #expect(hl7.count == 7 && hl7[1] == 3 * 12 && hl7[3] + hl7[4] == hl7[1] && hl7[4] == hl7[5] && hl7[5] == hl7[6], "\(r.stdout)")
+        #expect(r.stdout.contains("(format 212) in 4 batches: 4 stored"), "\(r.stdout)")
         #expect(r.stdout.contains("(high)"), "\(r.stdout)")
+        // The deteriorating patient's alert reached the hospital her consent covers, over its WebSocket.
+        let alerts = numbers("alerts    ")
+        #expect((alerts.first ?? 0) >= 1 && r.stdout.contains("alert     -> sakura-general (WebSocket)"), "\(r.stdout)")
     }
 
     /// A PhysioNet WFDB record through the provider's command: printed as CSV, then imported into

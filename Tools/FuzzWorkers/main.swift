@@ -1,5 +1,5 @@
 // libFuzzer target over every ingestion parser of the off-chain workers. One binary, one parser
-// per run: `-meridian_parser=frame|hl7|fhir|ble|wfdb-header|wfdb-signal` (make fuzz-workers runs
+// per run: `-meridian_parser=frame|hl7|fhir|ble|wfdb-header|wfdb-signal|onnx` (make fuzz-workers runs
 // each in turn with its own corpus). A parser must refuse bad bytes with a typed error or accept
 // them; a crash, a trap or an accepted value that breaks an invariant stops the fuzzer with the
 // input saved.
@@ -8,8 +8,9 @@ import MeridianVitals
 import MeridianIngest
 import Foundation
 import MeridianFuzzing
+import MeridianModel
 
-enum Parser: String, CaseIterable { case frame, hl7, fhir, ble, wfdbHeader = "wfdb-header", wfdbSignal = "wfdb-signal" }
+enum Parser: String, CaseIterable { case frame, hl7, fhir, ble, wfdbHeader = "wfdb-header", wfdbSignal = "wfdb-signal", onnx }
 
 nonisolated(unsafe) var parser = Parser.frame
 
@@ -51,6 +52,15 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if let signals = try? WFDBSignals.decode(header: header, file: "r.dat", bytes: Array(bytes.dropFirst())) {
             for s in signals where !s.samples.isEmpty { _ = s.physical(s.samples.count - 1) }
         }
+    case .onnx:
+        // A model file (the node loads the one its hospital configured): refused with a reason, or
+        // loaded and then evaluated without a trap on rows of the width it states.
+        if let model = try? ONNXModel(bytes: Data(bytes)) {
+            let width = model.featureCount ?? 4
+            for row in [[Float](repeating: 0, count: width), [Float](repeating: .nan, count: width), (0..<width).map { Float($0) * 37.5 }] {
+                if let result = try? model.classify(FloatMatrix(row: row)), result.labels.count != 1 { fatalError("one row, \(result.labels.count) labels") }
+            }
+        }
     }
     return 0
 }
@@ -90,6 +100,11 @@ enum Seeds {
             return [Array("# c\nrec 2 360/1(0) 108000 10:00:00 24/11/2026\nrec.dat 212x1:0+0 200(1024)/mV 12 0 975 5363 0 MLII\nrec.dat 16 100/uV 16 0 -3 7 0 V5\n".utf8)]
         case .wfdbSignal:
             return (0..<6).map { [UInt8($0)] + [0x01, 0xF0, 0xFF, 0xFF, 0x87, 0x00, 0x2C, 0x01, 0x38, 0xFF, 0x10, 0x20, 0x30] }
+        case .onnx:
+            // The shipped logistic model and the small fixtures (under -max_len=4096).
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            return ["Tools/Model/cvd/cvd-logistic.onnx", "Tests/Fixtures/onnx/fixture-normalizer.onnx", "Tests/Fixtures/onnx/fixture-small-trees.onnx"]
+                .compactMap { FileManager.default.contents(atPath: root.appendingPathComponent($0).path).map(Array.init) }
         }
     }
 }

@@ -19,6 +19,7 @@ and, for the node's operator tests only (not clinical models), into Tests/Fixtur
   fixture-regressor.onnx   GradientBoostingRegressor   (TreeEnsembleRegressor)
   fixture-normalizer.onnx  Normalizer(l2) + LogisticRegression (Normalizer, LinearClassifier)
   fixture-forest.onnx      RandomForestClassifier       (TreeEnsembleClassifier, averaged probabilities)
+  fixture-small-trees.onnx GradientBoostingClassifier, 3 trees (a seed of the ONNX fuzz target)
 
 The figures in metrics.json are what the models score, whatever they are: the Framingham outcome is
 rare (about 15 % positive) and hard to predict from these 14 variables, so expect an AUC near 0.7
@@ -135,6 +136,10 @@ def main() -> int:
     forest = RandomForestClassifier(n_estimators=25, max_depth=6, random_state=SEED)
     forest.fit(x_train, y_train)
     export(forest, len(FEATURES), fixtures / "fixture-forest.onnx")
+    # A tree ensemble small enough to seed the ONNX fuzz target (make fuzz-workers, -max_len=4096).
+    small = GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=SEED)
+    small.fit(x_train, y_train)
+    export(small, len(FEATURES), fixtures / "fixture-small-trees.onnx")
 
     with open(out / "test-split.csv", "w", encoding="utf-8") as handle:
         handle.write(",".join(FEATURES + [LABEL]) + "\n")

@@ -57,7 +57,8 @@ import MeridianSimulation
     }
 
     static let classifiers = [modelDirectory.appendingPathComponent("cvd-logistic.onnx"), modelDirectory.appendingPathComponent("cvd-trees.onnx"),
-                              fixtureDirectory.appendingPathComponent("fixture-normalizer.onnx"), fixtureDirectory.appendingPathComponent("fixture-forest.onnx")]
+                              fixtureDirectory.appendingPathComponent("fixture-normalizer.onnx"), fixtureDirectory.appendingPathComponent("fixture-forest.onnx"),
+                              fixtureDirectory.appendingPathComponent("fixture-small-trees.onnx")]
 
     @Test(arguments: classifiers)
     func classifierEqualsOnnxruntimeOnTheTestSplitAndRandomInputs(_ url: URL) throws {
