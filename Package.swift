@@ -103,6 +103,8 @@ let package = Package(
         // The native ONNX evaluator: onnx.proto compiled once by swift-protobuf's plugin (Generated/).
         .target(name: "MeridianModel", dependencies: ["MeridianCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "Node/Workers/Model", swiftSettings: strict),
+        // Patient summaries: coded terminology (ICD-10 from the WHO translations, imported at setup) and translation.
+        .target(name: "MeridianSummary", dependencies: ["MeridianCore"], path: "Node/Workers/Summary", swiftSettings: strict),
         .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
         // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
         .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",
@@ -133,7 +135,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Wallet", swiftSettings: strict),
         .executableTarget(name: "meridian-provider",
-                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianVitals", "MeridianIngest",
+                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianVitals", "MeridianIngest", "MeridianSummary",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",
@@ -185,7 +187,7 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
                                                       .product(name: "Prometheus", package: "swift-prometheus"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),

