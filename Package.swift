@@ -104,7 +104,8 @@ let package = Package(
         .target(name: "MeridianModel", dependencies: ["MeridianCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "Node/Workers/Model", swiftSettings: strict),
         // Patient summaries: coded terminology (ICD-10 from the WHO translations, imported at setup) and translation.
-        .target(name: "MeridianSummary", dependencies: ["MeridianCore"], path: "Node/Workers/Summary", swiftSettings: strict),
+        .target(name: "MeridianSummary", dependencies: ["MeridianCore"], path: "Node/Workers/Summary",
+                resources: [.copy("Catalogue/summary-catalogue.json")], swiftSettings: strict),
         .target(name: "MeridianIngest", dependencies: ["MeridianCore", "MeridianVitals"], path: "Node/Workers/Ingest", swiftSettings: strict),
         // The workers inside the node: reading store (its own RocksDB column families), host, alerts, anchoring.
         .target(name: "MeridianWorkers", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianStorage",
@@ -187,7 +188,7 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
                                                       .product(name: "Prometheus", package: "swift-prometheus"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),

