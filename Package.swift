@@ -80,6 +80,9 @@ let package = Package(
                                                     .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOPosix", package: "swift-nio")],
                 path: "Node/P2P", swiftSettings: strict),
+        // Record bodies at the custodian: encrypted at rest, each with its own key, checked against commitments.
+        .target(name: "MeridianRecords", dependencies: ["MeridianCore", "MeridianModules", "MeridianStorage"], path: "Node/Records",
+                swiftSettings: strict),
         .target(name: "MeridianMempool", dependencies: ["MeridianCore", "MeridianRuntime"], path: "Node/Mempool",
                 swiftSettings: strict),
         .target(name: "MeridianNode",
@@ -188,7 +191,7 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianRecords", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
                                                       .product(name: "Prometheus", package: "swift-prometheus"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),
