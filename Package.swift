@@ -168,6 +168,7 @@ let package = Package(
         .executableTarget(name: "MeridianBench",
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "MeridianClient", "CSecp256k1",
                                          "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers", "MeridianModel", "MeridianNode",
+                                         "MeridianSummary", "MeridianRecords",
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
                           path: "Tools/Bench", swiftSettings: strict),

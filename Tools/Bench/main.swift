@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers|summary]\n".utf8)); exit(64)
     }
 }
 
@@ -118,6 +118,20 @@ print("machine: \(cpu), \(cores) cores")
     report(Row(name: "workers: what anchoring costs block execution: one submitAnchor transaction executed and committed (in memory), µs",
                value: fmt(anchorMicros, 1), reference: "a 1,000-transaction block's signature checks alone take \(fmt(blockMicros / 1000, 1)) ms on one core; two anchors per 10 s interval per hospital",
                ratio: "\(fmt(2 * anchorMicros / blockMicros * 100, 2))% of one such block per interval"))
+}
+
+/// Patient summaries: read from the encrypted store, checked and translated (issue 7, in progress).
+@MainActor func reportSummaries() throws {
+    guard let r = try summaryBench(quick: quick) else { return }
+    report(Row(name: "summaries: a \(r.entries)-entry IPS document decrypted from the record store, checked against its commitment and translated by code into Japanese, p50 / p99 ms (\(r.samples) runs, one thread; the transfer between nodes is not built yet)",
+               value: "\(fmt(r.p50Microseconds / 1000, 2)) / \(fmt(r.p99Microseconds / 1000, 2))", reference: "goal p99 < 5 ms with the loopback transfer",
+               ratio: "p99 at \(fmt(r.p99Microseconds / 5000 * 100, 0))% of the goal (without the transfer)"))
+    report(Row(name: "summaries: 100-entry IPS documents translated into Japanese per second, one thread", value: fmt(r.translationsPerSecond), reference: "—", ratio: "—"))
+}
+
+if only == "summary" {
+    try reportSummaries()
+    exit(0)
 }
 
 if only == "workers" {
@@ -307,6 +321,7 @@ report(Row(name: "block execution tx/s, same, 1 signature thread, in-memory", va
 try reportNodeLoad(ceiling: twoRocks)
 try reportLocalnet(rawVerifyRate: rawRate)
 try await reportWorkers(rawVerifyRate: rawRate)
+try reportSummaries()
 
 // MARK: Output.
 var md = """

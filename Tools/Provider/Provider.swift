@@ -11,7 +11,7 @@ import MeridianClient
 struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-provider", abstract: "Hospital staff commands.",
-        subcommands: [Enrol.self, RegisterRecord.self, RequestAccess.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self])
+        subcommands: [Enrol.self, RegisterRecord.self, RequestAccess.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self, SummaryCommand.self])
 }
 
 struct Enrol: AsyncParsableCommand {

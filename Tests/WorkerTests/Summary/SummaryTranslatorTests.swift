@@ -14,34 +14,34 @@ import MeridianSummary
         vitals: [.init(loinc: "8867-4", value: 118, unit: "/min", time: "2026-11-24T09:58:00Z"),
                  .init(loinc: "2708-6", value: 89, unit: "%", time: "2026-11-24T09:58:00Z")])
 
-    static func translated(_ language: String) throws -> (original: [String: Any], bundle: [String: Any], coverage: SummaryTranslator.Coverage, index: TerminologyIndex) {
+    static func translated(_ language: String) throws -> (original: JSONValue, bundle: JSONValue, coverage: SummaryTranslator.Coverage, index: TerminologyIndex) {
         let index = TerminologyIndex(try TerminologyTests.imported.get())
         let original = IPSWriter.bundle(maria, terminology: index, catalogue: .shipped)
         let (bundle, coverage) = try SummaryTranslator.translate(original, to: language, terminology: index, catalogue: .shipped)
         return (original, bundle, coverage, index)
     }
 
-    static func resources(_ bundle: [String: Any]) -> [[String: Any]] {
-        (bundle["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+    static func resources(_ bundle: JSONValue) -> [JSONValue] {
+        (bundle["entry"]?.array ?? []).compactMap { $0["resource"] }
     }
 
     @Test func theJapaneseSummaryKeepsEveryCodeAndAddsJapaneseDisplaysWhereTheyExist() throws {
         let (original, bundle, coverage, index) = try Self.translated("ja")
-        let conditions = Self.resources(bundle).filter { $0["resourceType"] as? String == "Condition" }
-        let originalConditions = Self.resources(original).filter { $0["resourceType"] as? String == "Condition" }
+        let conditions = Self.resources(bundle).filter { $0["resourceType"]?.string == "Condition" }
+        let originalConditions = Self.resources(original).filter { $0["resourceType"]?.string == "Condition" }
         #expect(conditions.count == 4)
         var expectedTranslated = 0
         for (c, o) in zip(conditions, originalConditions) {
-            let coding = try #require(((c["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first)
-            let originalCoding = try #require(((o["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first)
-            #expect(coding["code"] as? String == originalCoding["code"] as? String && coding["display"] as? String == originalCoding["display"] as? String)
-            let code = coding["code"] as! String
-            let translation = ((coding["_display"] as? [String: Any])?["extension"] as? [[String: Any]])?.first?["extension"] as? [[String: Any]]
+            let coding = try #require(c["code"]?["coding"]?.array?.first)
+            let originalCoding = try #require(o["code"]?["coding"]?.array?.first)
+            #expect(coding["code"] == originalCoding["code"] && coding["display"] == originalCoding["display"])
+            let code = try #require(coding["code"]?.string)
+            let translation = coding["_display"]?["extension"]?.array?.first?["extension"]?.array
             switch index.name(of: code, in: "ja") {
             case .translated(let name, _):
                 expectedTranslated += 1
-                #expect(translation?.first { $0["url"] as? String == "content" }?["valueString"] as? String == name, "\(code)")
-                #expect(translation?.first { $0["url"] as? String == "lang" }?["valueCode"] as? String == "ja")
+                #expect(translation?.first { $0["url"]?.string == "content" }?["valueString"]?.string == name, "\(code)")
+                #expect(translation?.first { $0["url"]?.string == "lang" }?["valueCode"]?.string == "ja")
             default:
                 #expect(translation == nil, "\(code) has no Japanese name: no translation extension")
             }
@@ -50,15 +50,15 @@ import MeridianSummary
         // Codes: 4 ICD-10, 2 vital-sign LOINC, 4 section LOINC; all LOINC names are in the catalogue.
         #expect(coverage == SummaryTranslator.Coverage(translated: 2 + 2 + 4, codes: 4 + 2 + 4, untranslatedFreeText: 3))
         let composition = Self.resources(bundle)[0]
-        #expect(composition["language"] as? String == "ja" && composition["title"] as? String == "国際患者サマリー")
-        #expect((composition["extension"] as? [[String: Any]])?.first?["valueString"] as? String == "8/10 codes (80.0%), 3 free text untranslated")
-        let sections = composition["section"] as? [[String: Any]] ?? []
-        #expect(sections.map { $0["title"] as? String } == ["問題リスト", "服薬情報", "アレルギー・不耐性", "バイタルサイン"])
-        let problems = (sections[0]["text"] as? [String: Any])?["div"] as? String ?? ""
+        #expect(composition["language"]?.string == "ja" && composition["title"]?.string == "国際患者サマリー")
+        #expect(composition["extension"]?.array?.first?["valueString"]?.string == "8/10 codes (80.0%), 3 free text untranslated")
+        let sections = composition["section"]?.array ?? []
+        #expect(sections.map { $0["title"]?.string } == ["問題リスト", "服薬情報", "アレルギー・不耐性", "バイタルサイン"])
+        let problems = sections[0]["text"]?["div"]?.string ?? ""
         #expect(problems.contains("lang=\"ja\"") && problems.contains("心房細動及び粗動") && problems.contains("Chronic kidney disease, stage 3 (未翻訳)"))
-        let medications = (sections[1]["text"] as? [String: Any])?["div"] as? String ?? ""
+        let medications = sections[1]["text"]?["div"]?.string ?? ""
         #expect(medications.contains("<span lang=\"pt\">Metformina 500 mg, duas vezes ao dia</span> (未翻訳)"))
-        let vitals = (sections[3]["text"] as? [String: Any])?["div"] as? String ?? ""
+        let vitals = sections[3]["text"]?["div"]?.string ?? ""
         #expect(vitals.contains("心拍数: 118 /min (毎分)"))
     }
 

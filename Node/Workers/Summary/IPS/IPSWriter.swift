@@ -12,7 +12,7 @@ public enum IPSWriter {
     public static let patientKeySystem = "urn:meridian:patient-key"
     static let sections: [(loinc: String, kind: String)] = [("11450-4", "problems"), ("10160-0", "medications"), ("48765-2", "allergies"), ("8716-3", "vitals")]
 
-    public static func bundle(_ s: PatientSummary, terminology: TerminologyIndex, catalogue: SummaryCatalogue) -> [String: Any] {
+    public static func bundle(_ s: PatientSummary, terminology: TerminologyIndex, catalogue: SummaryCatalogue) -> JSONValue {
         var counter = 0
         func uuid() -> String {
             counter += 1
@@ -28,66 +28,69 @@ public enum IPSWriter {
             if case .translated(let name, _) = catalogue.name(kind, key, in: "en") { return name }
             return key
         }
+        func coding(_ system: String, _ code: String, _ display: String) -> JSONValue {
+            ["coding": [["system": .string(system), "code": .string(code), "display": .string(display)]]]
+        }
         let patientURL = uuid(), compositionURL = uuid()
-        var entries: [[String: Any]] = []
+        var entries: [JSONValue] = []
         var sectionEntries: [String: [String]] = [:]
-        let patient: [String: Any] = ["resourceType": "Patient", "identifier": [["system": patientKeySystem, "value": s.patientKeyHex]]]
+        let patient: JSONValue = ["resourceType": "Patient", "identifier": [["system": .string(patientKeySystem), "value": .string(s.patientKeyHex)]]]
         for p in s.problems {
             let url = uuid()
             let display: String
             switch terminology.name(of: p.icd10, in: "en") { case .translated(let n, _), .englishFallback(let n): display = n; case .unknownCode: display = p.icd10 }
-            var condition: [String: Any] = [
+            var condition: JSONValue = [
                 "resourceType": "Condition",
-                "clinicalStatus": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"]]],
-                "code": ["coding": [["system": icd10, "code": p.icd10, "display": display]]],
-                "subject": ["reference": patientURL],
+                "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+                "code": coding(icd10, p.icd10, display),
+                "subject": ["reference": .string(patientURL)],
             ]
-            if let onset = p.onset { condition["onsetDateTime"] = onset }
-            entries.append(["fullUrl": url, "resource": condition]); sectionEntries["problems", default: []].append(url)
+            if let onset = p.onset { condition["onsetDateTime"] = .string(onset) }
+            entries.append(["fullUrl": .string(url), "resource": condition]); sectionEntries["problems", default: []].append(url)
         }
         for m in s.medications {
             let url = uuid()
-            entries.append(["fullUrl": url, "resource": ["resourceType": "MedicationStatement", "status": "active",
-                                                          "medicationCodeableConcept": ["text": m.text], "subject": ["reference": patientURL]] as [String: Any]])
+            entries.append(["fullUrl": .string(url), "resource": ["resourceType": "MedicationStatement", "status": "active",
+                                                                   "medicationCodeableConcept": ["text": .string(m.text)], "subject": ["reference": .string(patientURL)]]])
             sectionEntries["medications", default: []].append(url)
         }
         for a in s.allergies {
             let url = uuid()
-            entries.append(["fullUrl": url, "resource": ["resourceType": "AllergyIntolerance", "code": ["text": a.text], "patient": ["reference": patientURL]] as [String: Any]])
+            entries.append(["fullUrl": .string(url), "resource": ["resourceType": "AllergyIntolerance", "code": ["text": .string(a.text)], "patient": ["reference": .string(patientURL)]]])
             sectionEntries["allergies", default: []].append(url)
         }
         for v in s.vitals {
             let url = uuid()
-            entries.append(["fullUrl": url, "resource": [
+            entries.append(["fullUrl": .string(url), "resource": [
                 "resourceType": "Observation", "status": "final",
-                "category": [["coding": [["system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"]]]],
-                "code": ["coding": [["system": loinc, "code": v.loinc, "display": english(.observation, v.loinc)]]],
-                "subject": ["reference": patientURL], "effectiveDateTime": v.time,
-                "valueQuantity": ["value": NSDecimalNumber(decimal: v.value), "unit": v.unit, "system": ucum, "code": v.unit],
-            ] as [String: Any]])
+                "category": [coding("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs", "Vital Signs")],
+                "code": coding(loinc, v.loinc, english(.observation, v.loinc)),
+                "subject": ["reference": .string(patientURL)], "effectiveDateTime": .string(v.time),
+                "valueQuantity": ["value": .number(v.value), "unit": .string(v.unit), "system": .string(ucum), "code": .string(v.unit)],
+            ]])
             sectionEntries["vitals", default: []].append(url)
         }
-        var sections: [[String: Any]] = []
+        var sections: [JSONValue] = []
         for (code, kind) in sections_(for: s) {
             let refs = sectionEntries[kind] ?? []
-            var section: [String: Any] = [
-                "title": english(.section, code),
-                "code": ["coding": [["system": loinc, "code": code, "display": english(.section, code)]]],
-                "text": ["status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">\(refs.count) entries</div>"],
+            var section: JSONValue = [
+                "title": .string(english(.section, code)),
+                "code": coding(loinc, code, english(.section, code)),
+                "text": ["status": "generated", "div": .string("<div xmlns=\"http://www.w3.org/1999/xhtml\">\(refs.count) entries</div>")],
             ]
-            if refs.isEmpty { section["emptyReason"] = ["coding": [["system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable"]]] }
-            else { section["entry"] = refs.map { ["reference": $0] } }
+            if refs.isEmpty { section["emptyReason"] = coding("http://terminology.hl7.org/CodeSystem/list-empty-reason", "unavailable", "Unavailable") }
+            else { section["entry"] = .array(refs.map { ["reference": .string($0)] }) }
             sections.append(section)
         }
-        let composition: [String: Any] = [
-            "resourceType": "Composition", "status": "final", "language": s.language,
-            "type": ["coding": [["system": loinc, "code": "60591-5", "display": "Patient summary Document"]]],
-            "subject": ["reference": patientURL], "date": s.date,
-            "author": [["display": s.custodian]], "title": english(.label, "title"), "section": sections,
+        let composition: JSONValue = [
+            "resourceType": "Composition", "status": "final", "language": .string(s.language),
+            "type": coding(loinc, "60591-5", "Patient summary Document"),
+            "subject": ["reference": .string(patientURL)], "date": .string(s.date),
+            "author": [["display": .string(s.custodian)]], "title": .string(english(.label, "title")), "section": .array(sections),
         ]
-        return ["resourceType": "Bundle", "type": "document", "timestamp": s.date,
-                "identifier": ["system": "urn:ietf:rfc:3986", "value": uuid()],
-                "entry": [["fullUrl": compositionURL, "resource": composition], ["fullUrl": patientURL, "resource": patient]] + entries]
+        return ["resourceType": "Bundle", "type": "document", "timestamp": .string(s.date),
+                "identifier": ["system": "urn:ietf:rfc:3986", "value": .string(uuid())],
+                "entry": .array([["fullUrl": .string(compositionURL), "resource": composition], ["fullUrl": .string(patientURL), "resource": patient]] + entries)]
     }
 
     /// The required sections always; vital signs when there are readings.
@@ -96,7 +99,5 @@ public enum IPSWriter {
     }
 
     /// The Bundle's JSON bytes, keys sorted: the same document always gives the same bytes.
-    public static func json(_ object: [String: Any]) throws -> [UInt8] {
-        Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-    }
+    public static func json(_ bundle: JSONValue) throws -> [UInt8] { try bundle.bytes() }
 }

@@ -1,0 +1,85 @@
+public import Foundation
+
+/// A JSON document as a value: what the summary code reads, rewrites and writes. Written here
+/// because Foundation's `JSONSerialization` on Linux bridges every value through NSObject, which
+/// cost more than half of a summary's translation (perf, BENCHMARKS.md); `JSONEncoder` and
+/// `JSONDecoder` handle this enum natively. Numbers are `Decimal`, so FHIR decimals keep their digits.
+public enum JSONValue: Sendable, Equatable, Codable {
+    case object([String: JSONValue])
+    case array([JSONValue])
+    case string(String)
+    case number(Decimal)
+    case bool(Bool)
+    case null
+
+    struct Name: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let container = try? decoder.container(keyedBy: Name.self) {
+            var out: [String: JSONValue] = [:]
+            for key in container.allKeys { out[key.stringValue] = try container.decode(JSONValue.self, forKey: key) }
+            self = .object(out)
+        } else if var container = try? decoder.unkeyedContainer() {
+            var out: [JSONValue] = []
+            while !container.isAtEnd { out.append(try container.decode(JSONValue.self)) }
+            self = .array(out)
+        } else {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { self = .null }
+            else if let b = try? container.decode(Bool.self) { self = .bool(b) }
+            else if let s = try? container.decode(String.self) { self = .string(s) }
+            else { self = .number(try container.decode(Decimal.self)) }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .object(let o):
+            var container = encoder.container(keyedBy: Name.self)
+            for (k, v) in o { try container.encode(v, forKey: Name(stringValue: k)) }
+        case .array(let a):
+            var container = encoder.unkeyedContainer()
+            for v in a { try container.encode(v) }
+        case .string(let s): var c = encoder.singleValueContainer(); try c.encode(s)
+        case .number(let n): var c = encoder.singleValueContainer(); try c.encode(n)
+        case .bool(let b): var c = encoder.singleValueContainer(); try c.encode(b)
+        case .null: var c = encoder.singleValueContainer(); try c.encodeNil()
+        }
+    }
+
+    /// Parses JSON bytes (bounded by the caller's size limits).
+    public init(parsing bytes: [UInt8]) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    }
+
+    /// The JSON bytes, keys sorted: the same value always gives the same bytes.
+    public func bytes() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self))
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get { if case .object(let o) = self { o[key] } else { nil } }
+        set {
+            guard case .object(var o) = self else { return }
+            o[key] = newValue
+            self = .object(o)
+        }
+    }
+
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements, uniquingKeysWith: { $1 })) }
+}
