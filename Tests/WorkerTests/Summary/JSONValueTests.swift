@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+import MeridianSummary
+
+/// The summaries' JSON value: numbers keep their decimal digits, booleans stay booleans, output is
+/// canonical (sorted keys), and a hostile nesting depth is refused, not a crash.
+@Suite struct JSONValueTests {
+    @Test func valuesRoundTripWithTheirDigitsAndKinds() throws {
+        let text = #"{"b":true,"f":false,"n":null,"t":37.2,"x":0.1,"i":118,"neg":-0.0005,"big":12345678901234,"s":"Ação <é> \"q\"","a":[1,"2",[true]]}"#
+        let value = try JSONValue(parsing: Array(text.utf8))
+        #expect(value["b"] == .bool(true) && value["f"] == .bool(false) && value["n"] == .null)
+        #expect(value["t"] == .number(Decimal(string: "37.2")!) && value["x"] == .number(Decimal(string: "0.1")!))
+        #expect(value["i"] == .number(118) && value["neg"] == .number(Decimal(string: "-0.0005")!) && value["big"] == .number(Decimal(string: "12345678901234")!))
+        #expect(value["s"]?.string == "Ação <é> \"q\"")
+        #expect(value["a"] == [.number(1), "2", [.bool(true)]])
+        let out = String(decoding: try value.bytes(), as: UTF8.self)
+        #expect(out.hasPrefix(#"{"a":[1,"2",[true]],"b":true,"big":12345678901234,"f":false,"i":118,"n":null,"neg":-0.0005,"#), "\(out)")
+        #expect(try JSONValue(parsing: try value.bytes()) == value)
+    }
+
+    @Test func aDeeplyNestedDocumentIsRefused() {
+        let deep = String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000)
+        #expect(throws: (any Error).self) { try JSONValue(parsing: Array(deep.utf8)) }
+        #expect(throws: (any Error).self) { try JSONValue(parsing: Array("{\"a\":".utf8)) }
+    }
+}
