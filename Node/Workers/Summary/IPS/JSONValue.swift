@@ -1,9 +1,10 @@
 public import Foundation
 
-/// A JSON document as a value: what the summary code reads, rewrites and writes. Written here
-/// because Foundation's `JSONSerialization` on Linux bridges every value through NSObject, which
-/// cost more than half of a summary's translation (perf, BENCHMARKS.md); `JSONEncoder` and
-/// `JSONDecoder` handle this enum natively. Numbers are `Decimal`, so FHIR decimals keep their digits.
+/// A JSON document as a value: what the summary code reads, rewrites and writes, Sendable and
+/// comparable. Written here because writing `[String: Any]` with Foundation's `JSONSerialization` on
+/// Linux bridges every value through NSObject (over half of a summary's translation, perf); this enum
+/// is written by `JSONEncoder` and read by `JSONSerialization` plus one conversion (`init(parsing:)`).
+/// Numbers are `Decimal`, so FHIR decimals keep their digits.
 public enum JSONValue: Sendable, Equatable, Codable {
     case object([String: JSONValue])
     case array([JSONValue])
