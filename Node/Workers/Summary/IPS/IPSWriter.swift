@@ -71,7 +71,7 @@ public enum IPSWriter {
             sectionEntries["vitals", default: []].append(url)
         }
         var sections: [JSONValue] = []
-        for (code, kind) in sections_(for: s) {
+        for (code, kind) in includedSections(s) {
             let refs = sectionEntries[kind] ?? []
             var section: JSONValue = [
                 "title": .string(english(.section, code)),
@@ -94,7 +94,7 @@ public enum IPSWriter {
     }
 
     /// The required sections always; vital signs when there are readings.
-    static func sections_(for s: PatientSummary) -> [(String, String)] {
+    static func includedSections(_ s: PatientSummary) -> [(String, String)] {
         sections.filter { $0.kind != "vitals" || !s.vitals.isEmpty }
     }
 

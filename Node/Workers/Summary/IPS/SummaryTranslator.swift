@@ -39,8 +39,8 @@ public enum SummaryTranslator {
             switch system {
             case IPSWriter.icd10?: terminology.name(of: code, in: language)
             case IPSWriter.loinc?:
-                catalogue.name(.observation, code, in: language) != .unknownCode ? catalogue.name(.observation, code, in: language)
-                    : catalogue.name(.section, code, in: language)
+                // A LOINC code names an observation or a section (the catalogue keeps them apart).
+                catalogue.observations[code] != nil ? catalogue.name(.observation, code, in: language) : catalogue.name(.section, code, in: language)
             default: .unknownCode
             }
         }
