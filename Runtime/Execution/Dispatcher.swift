@@ -16,6 +16,7 @@ enum Dispatcher {
         case .registerRecord(let c): try Sharing.registerRecord(c, ctx)
         case .requestAccess(let c): return (try Sharing.requestAccess(c, ctx), nil)
         case .shareRecord(let c): return (try Sharing.shareRecord(c, ctx), nil)
+        case .eraseRecord(let c): try Sharing.eraseRecord(c, ctx)
         case .propose(let a): return (nil, try Governance.propose(a, ctx))
         case .vote(let v): try Governance.vote(v, ctx)
         case .submitEvidence(let e): try Evidence.submit(e, ctx)

@@ -15,6 +15,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case registerRecord(Sharing.RegisterRecord)
     case requestAccess(Sharing.RequestAccess)
     case shareRecord(Sharing.ShareRecord)
+    case eraseRecord(Bytes32)
     case propose(GovernanceAction)
     case vote(Governance.Vote)
     case submitEvidence(EquivocationEvidence)
@@ -34,6 +35,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .registerRecord: "sharing.register_record"
         case .requestAccess: "sharing.request_access"
         case .shareRecord: "sharing.share_record"
+        case .eraseRecord: "sharing.erase_record"
         case .propose: "governance.propose"
         case .vote: "governance.vote"
         case .submitEvidence: "consensus.submit_evidence"
@@ -55,6 +57,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .registerRecord(let c): w.write(varint: 20); w.write(c)
         case .requestAccess(let c): w.write(varint: 21); w.write(c)
         case .shareRecord(let c): w.write(varint: 22); w.write(c)
+        case .eraseRecord(let c): w.write(varint: 23); w.write(c)
         case .propose(let c): w.write(varint: 30); w.write(c)
         case .vote(let c): w.write(varint: 31); w.write(c)
         case .submitEvidence(let e): w.write(varint: 40); w.write(e)
@@ -77,6 +80,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 20: self = .registerRecord(try r.read(Sharing.RegisterRecord.self))
         case 21: self = .requestAccess(try r.read(Sharing.RequestAccess.self))
         case 22: self = .shareRecord(try r.read(Sharing.ShareRecord.self))
+        case 23: self = .eraseRecord(try r.readBytes32("record"))
         case 30: self = .propose(try r.read(GovernanceAction.self))
         case 31: self = .vote(try r.read(Governance.Vote.self))
         case 40: self = .submitEvidence(try r.read(EquivocationEvidence.self))

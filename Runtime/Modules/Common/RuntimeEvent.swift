@@ -16,6 +16,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     /// Evidence that `validator` equivocated at `height` was put on chain.
     case evidenceRecorded(validator: PublicKey, height: UInt64)
     case anchored(worker: PublicKey, kind: AnchorKind, root: Bytes32, count: UInt32)
+    /// A record was erased: its custodian and every node it was shared with delete body and keys.
+    case recordErased(record: Bytes32, patient: PublicKey, custodian: OrganizationID)
 
     /// A short stable name for filtering streams.
     public var kind: String {
@@ -32,6 +34,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .governanceVote: "governance.vote"
         case .evidenceRecorded: "consensus.evidence"
         case .anchored: "anchoring.anchored"
+        case .recordErased: "record.erased"
         }
     }
 
@@ -39,7 +42,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     public var patient: PublicKey? {
         switch self {
         case .patientRegistered(let p, _), .devicePaired(let p, _), .deviceUnpaired(let p, _), .consentChanged(let p, _, _, _),
-             .accessRecorded(let p, _, _, _, _), .recordRegistered(_, let p, _): p
+             .accessRecorded(let p, _, _, _, _), .recordRegistered(_, let p, _), .recordErased(_, let p, _): p
         default: nil
         }
     }
@@ -58,6 +61,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .governanceVote(let id, let v, let a): w.write(varint: 9); w.write(id); w.write(v); w.write(a)
         case .evidenceRecorded(let v, let h): w.write(varint: 10); w.write(v); w.write(varint: h)
         case .anchored(let wk, let k, let root, let n): w.write(varint: 11); w.write(wk); w.write(k); w.write(root); w.write(n)
+        case .recordErased(let r, let p, let c): w.write(varint: 12); w.write(r); w.write(p); w.write(c)
         }
     }
 
@@ -76,6 +80,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case 9: self = .governanceVote(proposal: try r.readBytes32(), voter: try r.read(PublicKey.self), approve: try r.readBool())
         case 10: self = .evidenceRecorded(validator: try r.read(PublicKey.self), height: try r.readVarint())
         case 11: self = .anchored(worker: try r.read(PublicKey.self), kind: try r.read(AnchorKind.self), root: try r.readBytes32("anchored.root"), count: try r.readUInt32("anchored.count"))
+        case 12: self = .recordErased(record: try r.readBytes32("erased.record"), patient: try r.read(PublicKey.self), custodian: try r.read(OrganizationID.self))
         default: throw CodecError(.unknownVariant, field: "event", offset: at)
         }
     }

@@ -34,6 +34,8 @@ public enum DecisionReason: UInt8, CanonicalEnum, Codable, CaseIterable {
     case allowedByBreakGlass = 1
     /// The custodian acting on a record it holds (registration, erasure).
     case allowedAsCustodian = 2
+    /// The patient acting on their own record (erasure).
+    case allowedAsPatient = 3
     case unknownRequester = 10
     case requesterNotProvider = 11
     case unknownPatient = 12
@@ -55,6 +57,7 @@ public enum DecisionReason: UInt8, CanonicalEnum, Codable, CaseIterable {
         case .allowedByConsent: "allowed.consent"
         case .allowedByBreakGlass: "allowed.break_glass"
         case .allowedAsCustodian: "allowed.custodian"
+        case .allowedAsPatient: "allowed.patient"
         case .unknownRequester: "denied.unknown_requester"
         case .requesterNotProvider: "denied.requester_not_provider"
         case .unknownPatient: "denied.unknown_patient"

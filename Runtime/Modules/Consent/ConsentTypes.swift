@@ -5,23 +5,26 @@ public enum DataCategory: UInt8, CanonicalEnum, CaseIterable, Codable {
     case problems = 0, medications = 1, allergies = 2, procedures = 3, immunizations = 4, medicalDevices = 5
     case results = 6, vitalSigns = 7, pastIllness = 8, functionalStatus = 9, planOfCare = 10, socialHistory = 11
     case pregnancy = 12, advanceDirectives = 13, alerts = 14, patientStory = 15
+    /// A whole International Patient Summary document (LOINC 60591-5): a consent must name it to
+    /// cover a summary, whatever sections it carries.
+    case summary = 16
 
     /// The IPS section's LOINC code.
     public var loinc: String {
         ["11450-4", "10160-0", "48765-2", "47519-4", "11369-6", "46264-8", "30954-2", "8716-3", "11348-0",
-         "47420-5", "18776-5", "29762-2", "10162-6", "42348-3", "104605-1", "81338-6"][Int(rawValue)]
+         "47420-5", "18776-5", "29762-2", "10162-6", "42348-3", "104605-1", "81338-6", "60591-5"][Int(rawValue)]
     }
     /// The name used on the command line and in JSON.
     public var name: String {
         ["problems", "medications", "allergies", "procedures", "immunizations", "medical-devices", "results",
          "vital-signs", "past-illness", "functional-status", "plan-of-care", "social-history", "pregnancy",
-         "advance-directives", "alerts", "patient-story"][Int(rawValue)]
+         "advance-directives", "alerts", "patient-story", "summary"][Int(rawValue)]
     }
     /// The IPS section title in English.
     public var title: String {
         ["Problem list", "Medication summary", "Allergies and intolerances", "History of procedures", "Immunizations",
          "Medical devices", "Results", "Vital signs", "History of past illness", "Functional status", "Plan of care",
-         "Social history", "Pregnancy", "Advance directives", "Alerts", "Patient story"][Int(rawValue)]
+         "Social history", "Pregnancy", "Advance directives", "Alerts", "Patient story", "Patient summary"][Int(rawValue)]
     }
     public init?(name: String) {
         guard let c = Self.allCases.first(where: { $0.name == name || $0.loinc == name }) else { return nil }

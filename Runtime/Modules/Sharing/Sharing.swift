@@ -164,15 +164,27 @@ public enum Sharing {
         }
     }
 
-    /// The custodian discloses a record to the recipient's organisation if the recipient may read it.
+    /// The custodian (a provider, or its node's worker key) discloses a record to the recipient's
+    /// organisation if the recipient may read it. The key envelope is addressed either to the
+    /// recipient or to a node of the recipient's organisation (a member key with the worker role),
+    /// which fetches the body from the custodian's node and serves it to the recipient.
     public static func shareRecord(_ call: ShareRecord, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
-        let custodianMember = try Identity.requireMember(ctx, role: .provider)
+        guard let custodianMember = try Identity.member(ctx.signer, in: ctx.view) else {
+            throw RuntimeError("identity.not_a_member", "\(Address(ctx.signer)) is not a member of any organisation")
+        }
+        guard custodianMember.has(.provider) || custodianMember.has(.worker) else {
+            throw RuntimeError("identity.missing_role", "\(Address(ctx.signer)) lacks the provider or worker role")
+        }
         guard let rec = try record(call.record, in: ctx.view) else { throw RuntimeError("sharing.unknown_record", "no record \(call.record)") }
         guard rec.custodian == custodianMember.organization else {
             throw RuntimeError("sharing.not_custodian", "\(custodianMember.organization) does not hold record \(call.record)")
         }
-        guard call.envelope.recipient == call.recipient else {
-            throw RuntimeError("sharing.envelope_recipient", "the key envelope is not addressed to the recipient")
+        if call.envelope.recipient != call.recipient {
+            let node = try Identity.member(call.envelope.recipient, in: ctx.view)
+            let recipient = try Identity.member(call.recipient, in: ctx.view)
+            guard let node, let recipient, node.has(.worker), node.organization == recipient.organization else {
+                throw RuntimeError("sharing.envelope_recipient", "the key envelope is addressed neither to the recipient nor to a node of the recipient's organisation")
+            }
         }
         let (_, d) = try decide(record: call.record, requester: call.recipient, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
         let entry = try Audit.record(kind: .disclosure, action: .read, actor: call.recipient, organization: d.org, patient: rec.patient,
@@ -185,6 +197,36 @@ public enum Sharing {
             ctx.emit(.recordShared(record: rec.commitment, recipientOrganization: d.org))
         }
         return d.decision
+    }
+}
+
+extension Sharing {
+    /// Erases a record (GDPR Art. 17): the patient or a provider of the custodian marks it erased;
+    /// the custodian's node then deletes body and keys and tells every node it was shared with,
+    /// which do the same. The commitment, its shares and every audit entry stay, so every proof
+    /// stays valid; later requests are denied as `denied.record_erased` and audited.
+    public static func eraseRecord(_ commitment: Bytes32, _ ctx: ExecutionContext) throws(RuntimeError) {
+        guard let rec = try record(commitment, in: ctx.view) else { throw RuntimeError("sharing.unknown_record", "no record \(commitment)") }
+        guard !rec.erased else { throw RuntimeError("sharing.already_erased", "record \(commitment) is already erased") }
+        let reason: DecisionReason
+        let organization: OrganizationID
+        if ctx.signer == rec.patient {
+            reason = .allowedAsPatient; organization = rec.custodian
+        } else if let m = try Identity.member(ctx.signer, in: ctx.view), m.organization == rec.custodian, m.has(.provider) {
+            reason = .allowedAsCustodian; organization = m.organization
+        } else {
+            throw RuntimeError("sharing.not_allowed_to_erase", "only the patient or a provider of \(rec.custodian) may erase record \(commitment)")
+        }
+        let erased = RecordEntry(commitment: rec.commitment, patient: rec.patient, category: rec.category, custodian: rec.custodian,
+                                 registeredAt: rec.registeredAt, erased: true)
+        ctx.write(recordKey(commitment), erased)
+        ctx.write(patientRecordIndexKey(rec.patient, commitment), erased)
+        let country = try Identity.organization(rec.custodian, in: ctx.view)?.country
+        try Audit.record(kind: .erasure, action: .delete, actor: ctx.signer, organization: organization, patient: rec.patient,
+                         record: commitment, category: rec.category, purpose: .operations,
+                         decision: AccessDecision(reason: reason, requesterOrganization: organization, sourceCountry: country, destinationCountry: country),
+                         breakGlass: false, ctx)
+        ctx.emit(.recordErased(record: commitment, patient: rec.patient, custodian: rec.custodian))
     }
 }
 

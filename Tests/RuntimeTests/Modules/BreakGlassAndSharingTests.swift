@@ -67,6 +67,63 @@ import MeridianDemo
         #expect(try chain.submit(sakura, .shareRecord(.init(record: record, recipient: chao.publicKey, purpose: .treat, breakGlass: false, envelope: env3))).error?.code == "sharing.not_custodian")
     }
 
+    /// A share may address the key to the recipient organisation's node (its worker key), which
+    /// fetches the body for its clinician; never to a node of another organisation, nor may a
+    /// custodian's node share a record it does not hold.
+    @Test func aShareMayAddressTheKeyToANodeOfTheRecipientsOrganisation() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .summary, custodian: "hospital-ribeira")
+        _ = try chain.submit(maria, .grantConsent(chain.terms(to: ["sakura-general"], categories: [.summary], countries: ["JP"])))
+        let sakura = DemoCast.staff("sakura-general", "clinician"), sakuraNode = DemoCast.staff("sakura-general", "worker")
+        let ribeiraNode = DemoCast.staff("hospital-ribeira", "worker")
+        let recordKey = SHA256.hash(Array("record key".utf8))
+        let wrongNode = try KeyEnvelope.seal(recordKey: recordKey, for: DemoCast.staff("chao-phraya", "worker").publicKey, context: record.bytes)
+        #expect(try chain.submit(ribeiraNode, .shareRecord(.init(record: record, recipient: sakura.publicKey, purpose: .treat, breakGlass: false,
+                                                                 envelope: wrongNode))).error?.code == "sharing.envelope_recipient")
+        let toNode = try KeyEnvelope.seal(recordKey: recordKey, for: sakuraNode.publicKey, context: record.bytes)
+        let shared = try chain.submit(ribeiraNode, .shareRecord(.init(record: record, recipient: sakura.publicKey, purpose: .treat, breakGlass: false, envelope: toNode)))
+        #expect(shared.decision?.reason == .allowedByConsent)
+        let stored = try #require(try Sharing.share(record, to: OrganizationID("sakura-general")!, in: chain.reader))
+        #expect(try stored.envelope.open(with: sakuraNode, context: record.bytes) == recordKey)
+        #expect(throws: (any Error).self) { try stored.envelope.open(with: sakura, context: record.bytes) }
+        #expect(try chain.submit(DemoCast.staff("klinikum-spree", "worker"), .shareRecord(.init(record: record, recipient: sakura.publicKey, purpose: .treat,
+                                                                 breakGlass: false, envelope: toNode))).error?.code == "sharing.not_custodian")
+    }
+
+    /// The patient or the custodian erases a record: it is marked erased (the commitment and the
+    /// trail stay and still prove), the erasure is on the trail, and later requests are denied
+    /// as erased and audited. No one else may erase, and a record is erased once.
+    @Test func aRecordIsErasedByThePatientOrTheCustodianAndLaterAccessIsDeniedAndAudited() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let hans = try chain.registerPatient("hans", enrolledAt: "klinikum-spree")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .summary, custodian: "hospital-ribeira")
+        let other = try chain.registerRecord(patient: maria.publicKey, category: .problems, custodian: "hospital-ribeira", salt: 2)
+        _ = try chain.submit(maria, .grantConsent(chain.terms(to: ["sakura-general"], categories: [.summary, .problems], countries: ["JP"])))
+        let sakura = DemoCast.staff("sakura-general", "clinician")
+        #expect(try chain.submit(sakura, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false))).decision?.allowed == true)
+        #expect(try chain.submit(hans, .eraseRecord(record)).error?.code == "sharing.not_allowed_to_erase")
+        #expect(try chain.submit(sakura, .eraseRecord(record)).error?.code == "sharing.not_allowed_to_erase")
+        let erased = try chain.submit(maria, .eraseRecord(record))
+        #expect(erased.succeeded)
+        #expect(erased.events.contains(.recordErased(record: record, patient: maria.publicKey, custodian: OrganizationID("hospital-ribeira")!)))
+        #expect(try Sharing.record(record, in: chain.reader)?.erased == true)
+        #expect(try chain.submit(maria, .eraseRecord(record)).error?.code == "sharing.already_erased")
+        let later = try chain.submit(sakura, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false)))
+        #expect(later.decision?.reason == .recordErased)
+        #expect(try chain.submit(DemoCast.staff("hospital-ribeira", "clinician"), .eraseRecord(other)).succeeded)
+        let trail = try Audit.byPatient(maria.publicKey, in: chain.reader).entries
+        #expect(trail.map(\.kind) == [.recordRegistration, .recordRegistration, .accessRequest, .erasure, .accessRequest, .erasure])
+        #expect(trail[3].decision.reason == .allowedAsPatient && trail[5].decision.reason == .allowedAsCustodian)
+        #expect(try Audit.verifyChain(of: maria.publicKey, in: chain.reader) == nil)
+        for e in trail {
+            let k = Audit.entryKey(maria.publicKey, e.sequence).bytes
+            let (value, proof, root) = try chain.state.proof(k)
+            #expect(proof.verify(root: root, key: k, value: value) && value == e.canonicalBytes)
+        }
+    }
+
     @Test func auditQueriesPageByTimeRange() throws {
         let chain = try TestChain()
         let maria = try chain.registerPatient("maria")
