@@ -74,7 +74,8 @@ public final class P2PNetwork: Sendable {
     public let nodeKey: PrivateKey
     public let chainID: String
     public let limits: P2PLimits
-    private let isAllowed: @Sendable (PublicKey) -> Bool
+    /// Whether a key may connect (a current validator or a registered full node), asked at every handshake.
+    public let isAllowed: @Sendable (PublicKey) -> Bool
     private let group: MultiThreadedEventLoopGroup
     private let connections = Mutex<[PublicKey: Connection]>([:])
     private let nextID = Atomic<UInt64>(1)

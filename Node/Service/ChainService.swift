@@ -61,8 +61,10 @@ public actor ChainService {
         query = QueryService(store: store)
         lastCommit = tip.height > 0 ? try store.commit(at: tip.height) : nil
         let validators = try Validators.current(in: CommittedStateReader(state)).map(\.key)
-        guard let first = signers.first, validators.contains(first.publicKey) else {
-            throw NodeError("keys", "this node's validator key is not in the validator set")
+        if let first = signers.first {
+            guard validators.contains(first.publicKey) else { throw NodeError("keys", "this node's validator key is not in the validator set") }
+        } else if config.p2p == nil {
+            throw NodeError("keys", "a node without a validator key runs only as a full node of a network (node.json needs p2p)")
         }
         metrics.height.set(Double(tip.height))
     }

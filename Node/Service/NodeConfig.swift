@@ -2,6 +2,7 @@ import Foundation
 public import MeridianMempool
 public import MeridianConsensus
 import MeridianCore
+import MeridianModules
 
 /// The P2P side of a validator in a network (`node.json` key `p2p`). Without it the node runs alone
 /// and produces every block itself (single-proposer mode).
@@ -52,6 +53,32 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     }
 }
 
+/// Record bodies (`node.json` key `records`): what this node holds as custodian, copies it fetched
+/// for its clinicians, and where the other hospitals' nodes answer.
+public struct RecordsConfig: Codable, Sendable, Hashable {
+    /// Organisation → base URL of its node's API (the directory a network publishes): where
+    /// transfers are fetched from and erasure notices sent to.
+    public var nodes: [String: String] = [:]
+    /// The terminology file (from `make terminology`) summaries are translated with, relative to
+    /// the data directory unless absolute (absent: ICD-10 names fall back to English, marked).
+    public var terminology: String?
+    /// Seconds a transfer waits for its share to be committed.
+    public var transferTimeoutSeconds: Int = 30
+    /// Milliseconds between sweeps that carry out erasures (delete bodies, send and retry notices).
+    public var erasureSweepMilliseconds: Int = 1000
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case nodes, terminology, transferTimeoutSeconds, erasureSweepMilliseconds }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RecordsConfig()
+        nodes = try c.decodeIfPresent([String: String].self, forKey: .nodes) ?? d.nodes
+        terminology = try c.decodeIfPresent(String.self, forKey: .terminology)
+        transferTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .transferTimeoutSeconds) ?? d.transferTimeoutSeconds
+        erasureSweepMilliseconds = try c.decodeIfPresent(Int.self, forKey: .erasureSweepMilliseconds) ?? d.erasureSweepMilliseconds
+    }
+}
+
 /// The node's configuration file (`<data-dir>/node.json`), written by `meridian-node init` with
 /// every default spelled out. Missing keys take the defaults below.
 public struct NodeConfig: Codable, Sendable, Hashable {
@@ -79,12 +106,14 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var consensus = ConsensusTimeouts()
     /// The off-chain workers.
     public var workers = WorkersConfig()
+    /// Record bodies, transfers between nodes and erasure.
+    public var records = RecordsConfig()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus, workers
+        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus, workers, records
     }
 
     public init(from decoder: any Decoder) throws {
@@ -103,6 +132,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         p2p = try c.decodeIfPresent(P2PConfig.self, forKey: .p2p)
         consensus = try c.decodeIfPresent(ConsensusTimeouts.self, forKey: .consensus) ?? d.consensus
         workers = try c.decodeIfPresent(WorkersConfig.self, forKey: .workers) ?? d.workers
+        records = try c.decodeIfPresent(RecordsConfig.self, forKey: .records) ?? d.records
     }
 
     /// Checks the values, naming the first bad one.
@@ -128,6 +158,12 @@ public struct NodeConfig: Codable, Sendable, Hashable {
             guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }
             guard hash.utf8.count == 64, Bytes32(hex: hash) != nil else { throw NodeError("config.workers.feeds.\(name)", "expected the SHA-256 of the feed's token (64 hex digits)") }
         }
+        for (org, url) in records.nodes {
+            guard OrganizationID(org) != nil else { throw NodeError("config.records.nodes", "'\(org)' is not an organisation id") }
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url) != nil else { throw NodeError("config.records.nodes.\(org)", "'\(url)' is not an http(s) URL") }
+        }
+        guard (1...600).contains(records.transferTimeoutSeconds) else { throw NodeError("config.records.transferTimeoutSeconds", "must be 1...600") }
+        guard (50...600_000).contains(records.erasureSweepMilliseconds) else { throw NodeError("config.records.erasureSweepMilliseconds", "must be 50...600000") }
         guard consensus.proposeMilliseconds >= 10, consensus.prevoteMilliseconds >= 10, consensus.precommitMilliseconds >= 10 else {
             throw NodeError("config.consensus", "timeouts must be at least 10 ms")
         }

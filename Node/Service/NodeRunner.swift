@@ -10,6 +10,9 @@ import MeridianModules
 import MeridianP2P
 import MeridianConsensusDriver
 import MeridianWorkers
+import MeridianRecords
+public import MeridianSummary
+import MeridianRuntime
 
 /// The files of a node's data directory.
 public struct DataDirectory: Sendable {
@@ -29,6 +32,34 @@ public struct DataDirectory: Sendable {
     public var workerKey: String { path + "/keys/worker.json" }
     /// Written at start with the MLLP listener's actual address (when `workers.mllpPort` is set).
     public var mllpAddress: String { path + "/mllp.address" }
+    /// The record-storage keystore: its secret, through HKDF, is the key every record key is sealed
+    /// under, so the database alone decrypts nothing (created at the first start).
+    public var recordsKey: String { path + "/keys/records.json" }
+
+    /// The record-storage key, from its keystore (created with a fresh secret if there is none).
+    public func loadOrCreateRecordsKey(passphrase: String) throws -> Bytes32 {
+        let secret: PrivateKey
+        if let data = FileManager.default.contents(atPath: recordsKey) {
+            do { secret = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: passphrase) }
+            catch { throw NodeError(recordsKey, "\(error)") }
+        } else {
+            secret = try PrivateKey.generate()
+            let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+            try encoder.encode(try Keystore.seal(secret, passphrase: passphrase)).write(to: URL(fileURLWithPath: recordsKey), options: .atomic)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: recordsKey)
+        }
+        return Bytes32(try HKDF.deriveKey(inputKey: secret.secretBytes.bytes, salt: Array("meridian/record-storage/v1".utf8), info: []))!
+    }
+
+    /// The terminology summaries are translated with (nil: none configured).
+    public func loadTerminology(_ config: RecordsConfig) throws -> TerminologyIndex? {
+        guard let p = config.terminology else { return nil }
+        let resolved = p.hasPrefix("/") ? p : path + "/" + p
+        guard let data = FileManager.default.contents(atPath: resolved) else { throw NodeError("config.records.terminology", "cannot read \(resolved)") }
+        do { return TerminologyIndex(try Terminology(canonicalBytes: [UInt8](data))) }
+        catch { throw NodeError("config.records.terminology", "\(resolved) is not a terminology file: \(error)") }
+    }
 
     public func loadConfig() throws -> NodeConfig {
         guard let data = FileManager.default.contents(atPath: config) else { throw NodeError(config, "missing: run meridian-node init") }
@@ -45,10 +76,10 @@ public struct DataDirectory: Sendable {
         catch { throw NodeError(workerKey, "\(error)") }
     }
 
-    /// Opens every validator keystore under `keys/` with the passphrase, first by file name.
+    /// Opens every validator keystore under `keys/` with the passphrase, first by file name (none
+    /// for a full node).
     public func loadValidatorKeys(passphrase: String) throws -> [PrivateKey] {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: keys)) ?? []).filter { $0.hasPrefix("validator") && $0.hasSuffix(".json") }.sorted()
-        guard !files.isEmpty else { throw NodeError(keys, "no validator keystore: run meridian-node init") }
         return try files.map { f in
             let p = keys + "/" + f
             guard let data = FileManager.default.contents(atPath: p) else { throw NodeError(p, "unreadable") }
@@ -140,17 +171,20 @@ public enum NodeRunner {
         let config = overrides(try dataDirectory.loadConfig())
         try config.validate()
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
+        let workerKey = try dataDirectory.loadWorkerKey(passphrase: passphrase)
         let store: BlockStore
-        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
+        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
         var services: [any Service] = []
         var workers: NodeWorkers?
+        let terminology = try dataDirectory.loadTerminology(config.records)
+        let terminologyVersion = (terminology ?? RecordService.noTerminology).terminology.version
         if config.workers.enabled {
-            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: try dataDirectory.loadWorkerKey(passphrase: passphrase),
-                                    dataDirectory: dataDirectory.path, registry: metrics.registry)
+            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: workerKey, dataDirectory: dataDirectory.path,
+                                    translationsProducer: terminologyVersion, registry: metrics.registry)
             workers = w
             w.attach(to: &api)
             if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored, and alerts are not delivered") }
@@ -161,19 +195,45 @@ public enum NodeRunner {
                 services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
             }
         }
-        if let p2p = config.p2p {
-            // Consensus with the other validators: this node holds exactly one validator key, which is
-            // also its P2P identity; the allowlist is the validator set in the committed state.
-            guard keys.count == 1 else { throw NodeError("keys", "a node in a network holds exactly one validator key (found \(keys.count))") }
-            let query = chain.query
-            let network = P2PNetwork(nodeKey: keys[0], chainID: chain.chainID) { key in
-                ((try? Validators.current(in: query.reader)) ?? []).contains { $0.key == key }
+        let recordsGossip = NodeWorkers.Hook()
+        // Record bodies: this node's worker key is its identity to other hospitals' nodes.
+        if let workerKey {
+            let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase))
+            let hook = recordsGossip
+            let records = RecordService(store: recordStore, chain: chain, nodeKey: workerKey, config: config.records, terminology: terminology,
+                                        anchors: workers?.anchors, logger: logger) { call in
+                guard let bytes = await chain.submit(call, signer: workerKey) else { return nil }
+                hook.call(bytes)
+                return try? SignedTransaction(canonicalBytes: bytes).hash
             }
-            let driver = try ConsensusDriver(chain: chain, key: keys[0], network: network, walPath: dataDirectory.consensusWAL,
+            api.records = records
+            services.append(RecordSweeper(records: records, interval: .milliseconds(config.records.erasureSweepMilliseconds)))
+            if terminology == nil { logger.warning("no terminology (records.terminology): ICD-10 names in summaries fall back to English, marked") }
+        } else {
+            logger.warning("no worker key (keys/worker.json): this node neither holds nor transfers record bodies")
+        }
+        if let p2p = config.p2p {
+            // Consensus with the other validators. A validator node holds exactly one validator key,
+            // which is also its P2P identity. A full node (a hospital without a validator, such as
+            // Sakura General) holds none: its worker key, registered on chain with the worker role,
+            // is its P2P identity; it follows every height and never votes. The allowlist is the
+            // validator set and the worker keys in the committed state.
+            guard keys.count <= 1 else { throw NodeError("keys", "a node in a network holds one validator key (found \(keys.count))") }
+            guard let nodeKey = keys.first ?? workerKey else {
+                throw NodeError("keys", "a full node (no validator key) needs its worker key (keys/worker.json) as its P2P identity")
+            }
+            if keys.isEmpty { logger.notice("full node: following consensus without voting", metadata: ["node": "\(Address(nodeKey.publicKey))"]) }
+            let query = chain.query
+            let network = P2PNetwork(nodeKey: nodeKey, chainID: chain.chainID) { key in
+                if ((try? Validators.current(in: query.reader)) ?? []).contains(where: { $0.key == key }) { return true }
+                return ((try? Identity.member(key, in: query.reader)) ?? nil)?.has(.worker) == true
+            }
+            let driver = try ConsensusDriver(chain: chain, key: nodeKey, network: network, walPath: dataDirectory.consensusWAL,
                                              guardPath: dataDirectory.signingGuard, timeouts: config.consensus,
                                              blockIntervalMilliseconds: UInt64(config.blockIntervalMilliseconds), logger: logger)
             api.onAdmitted = { driver.gossip(transaction: $0) }
             workers?.onAdmitted.set { driver.gossip(transaction: $0) }
+            recordsGossip.set { driver.gossip(transaction: $0) }
             api.consensusStatus = { driver.status }
             services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
         } else {

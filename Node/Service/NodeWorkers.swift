@@ -37,8 +37,9 @@ public struct NodeWorkers: Sendable {
     public let feedTokens: [String: String]
 
     /// - Parameter dataDirectory: where a relative `config.model` path is resolved.
+    /// - Parameter translationsProducer: the terminology file's version, named by the anchors of served summaries.
     public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, dataDirectory: String? = nil,
-                registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws {
+                translationsProducer: Bytes32 = .zero, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws {
         let admitted = Hook()
         onAdmitted = admitted
         var model: CardiovascularModel?
@@ -84,8 +85,14 @@ public struct NodeWorkers: Sendable {
         }
         if let workerKey {
             let hook = admitted
-            anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments, .alerts], interval: .milliseconds(config.anchorIntervalMilliseconds),
-                                  producer: { [assessmentsProducer] kind in kind == .readings ? NodeWorkers.readingsProducer : assessmentsProducer },
+            anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments, .alerts, .translations], interval: .milliseconds(config.anchorIntervalMilliseconds),
+                                  producer: { [assessmentsProducer] kind in
+                                      switch kind {
+                                      case .readings: NodeWorkers.readingsProducer
+                                      case .translations: translationsProducer
+                                      default: assessmentsProducer
+                                      }
+                                  },
                                   submit: { a in
                                       guard let bytes = await chain.submit(.submitAnchor(a), signer: workerKey) else { return false }
                                       hook.call(bytes)

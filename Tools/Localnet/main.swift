@@ -22,7 +22,11 @@ struct Localnet: AsyncParsableCommand {
 
 /// The localnet's layout, written by `init` as `<dir>/localnet.json`.
 struct Layout: Codable {
-    struct Node: Codable { let name: String; let dataDir: String; let apiPort: Int; let p2pPort: Int }
+    struct Node: Codable {
+        let name: String; let dataDir: String; let apiPort: Int; let p2pPort: Int
+        /// A full node (a hospital without a validator): it follows consensus and votes in none.
+        var fullNode: Bool? = nil
+    }
     let nodes: [Node]
 
     static func load(_ dir: String) throws -> Layout {
@@ -50,14 +54,21 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Validators (1 to 4: the demo network's validator hospitals).") var validators: Int = 4
     @Option(help: "Milliseconds between blocks.") var blockIntervalMs: Int = 1000
     @Option(help: "Genesis spec.") var genesis: String = "Genesis/demo.json"
+    @Option(help: "A demo hospital without a validator that runs a full node (e.g. sakura-general; repeatable).") var fullNode: [String] = []
+    @Option(help: "The terminology file every node translates summaries with (make terminology writes one).") var terminology: String?
 
     func run() async throws {
-        let hospitals = DemoCast.hospitals.filter(\.validator).map(\.id)
-        guard (1...hospitals.count).contains(validators) else { throw ValidationError("--validators: 1 to \(hospitals.count)") }
+        let validatorHospitals = DemoCast.hospitals.filter(\.validator).map(\.id)
+        guard (1...validatorHospitals.count).contains(validators) else { throw ValidationError("--validators: 1 to \(validatorHospitals.count)") }
+        for h in fullNode where !DemoCast.hospitals.contains(where: { $0.id == h && !$0.validator }) {
+            throw ValidationError("--full-node: '\(h)' is not a demo hospital without a validator")
+        }
+        let hospitals = Array(validatorHospitals.prefix(validators)) + fullNode
+        let count = hospitals.count
         guard !FileManager.default.fileExists(atPath: dir.dir + "/localnet.json") else { throw ValidationError("\(dir.dir) already holds a localnet") }
         try FileManager.default.createDirectory(atPath: dir.dir, withIntermediateDirectories: true)
-        let ports = try freeLoopbackPorts(validators * 2)
-        let p2p = Array(ports.prefix(validators)), api = Array(ports.suffix(validators))
+        let ports = try freeLoopbackPorts(count * 2)
+        let p2p = Array(ports.prefix(count)), api = Array(ports.suffix(count))
         // Hospital Ribeira's node (node-0) takes its ward's feeds: a bedside-monitor gateway over HL7 v2
         // MLLP (any free port, in node-0/mllp.address) and a FHIR/bulk feed whose token is written to
         // <dir>/ward-feed.token (mode 600) for meridian-sensors and meridian-provider.
@@ -66,21 +77,28 @@ struct Init: AsyncParsableCommand {
         try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
         var nodes: [Layout.Node] = []
-        for i in 0..<validators {
+        // Every node knows every other hospital's node API, to fetch records it is shared and to send
+        // erasure notices (the directory a real network would publish).
+        let recordNodes = (0..<count).flatMap { ["--record-node", "\(hospitals[$0])=http://127.0.0.1:\(api[$0])"] }
+        for i in 0..<count {
             let dataDir = "\(dir.dir)/node-\(i)"
+            let full = i >= validators
+            // Validators peer with each other; a full node dials the validators only.
             let peers = (0..<validators).filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2p[$0])"] }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: try nodeBinary())
-            p.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validator", hospitals[i], "--p2p-port", String(p2p[i]),
-                           "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
+            p.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, full ? "--demo-full-node" : "--demo-validator", hospitals[i],
+                           "--p2p-port", String(p2p[i]), "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
+                + recordNodes.enumerated().filter { $0.offset / 2 != i }.map(\.element)
+                + (terminology.map { ["--terminology", $0] } ?? [])
                 + (i == 0 ? ["--feed", "ward-gateway:\(SHA256.hash(Array(token.utf8)).hex)", "--mllp-port", "0"] : [])
             try p.run(); p.waitUntilExit()
             guard p.terminationStatus == 0 else { throw ExitCode(p.terminationStatus) }
-            nodes.append(.init(name: hospitals[i], dataDir: dataDir, apiPort: api[i], p2pPort: p2p[i]))
+            nodes.append(.init(name: hospitals[i], dataDir: dataDir, apiPort: api[i], p2pPort: p2p[i], fullNode: full ? true : nil))
         }
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(Layout(nodes: nodes)).write(to: URL(fileURLWithPath: dir.dir + "/localnet.json"))
-        print("localnet of \(validators) validators in \(dir.dir): " + nodes.map { "\($0.name) api :\($0.apiPort) p2p :\($0.p2pPort)" }.joined(separator: ", "))
+        print("localnet of \(validators) validators\(fullNode.isEmpty ? "" : " and \(fullNode.count) full node(s)") in \(dir.dir): " + nodes.map { "\($0.name) api :\($0.apiPort) p2p :\($0.p2pPort)" }.joined(separator: ", "))
     }
 }
 
@@ -134,14 +152,14 @@ struct Status: AsyncParsableCommand {
             let api = "http://127.0.0.1:\(n.apiPort)"
             if let s = try? await NodeClient(api).get("/v1/status", as: S.self) {
                 out[n.name] = s
-                rows.append([n.name, String(s.height), s.consensus.map { String($0.round) } ?? "-", s.consensus?.step ?? s.mode,
+                rows.append([n.name + (n.fullNode == true ? " (full node)" : ""), String(s.height), s.consensus.map { String($0.round) } ?? "-", s.consensus?.step ?? s.mode,
                              s.consensus.map { String($0.peers) } ?? "-", s.latestBlockTime, s.consensus?.syncing == true ? "syncing" : "", api])
             } else {
                 rows.append([n.name, "-", "-", "down", "-", "-", "", api])
             }
         }
         if json { print(String(decoding: try JSONEncoder().encode(out), as: UTF8.self)); return }
-        print(Output.table(["validator", "height", "round", "step", "peers", "last block", "", "API"], rows))
+        print(Output.table(["node", "height", "round", "step", "peers", "last block", "", "API"], rows))
     }
 }
 
@@ -158,6 +176,6 @@ struct Stop: AsyncParsableCommand {
         let stuck = pids.filter { kill($0, 0) == 0 }
         try? FileManager.default.removeItem(atPath: dir.dir + "/pids")
         guard stuck.isEmpty else { throw ValidationError("still running after 30 s: \(stuck)") }
-        print("stopped \(pids.count) validators")
+        print("stopped \(pids.count) nodes")
     }
 }

@@ -19,6 +19,7 @@ import MeridianNode
 import MeridianClient
 import MeridianDemo
 import MeridianModel
+import MeridianSummary
 
 /// The passphrase for keystores: `--passphrase-file`, else `$MERIDIAN_PASSPHRASE`.
 struct PassphraseOptions: ParsableArguments {
@@ -62,6 +63,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "The off-chain workers' keystore (see keygen); its key needs the worker role of the hospital on chain to anchor.") var workerKeystore: String?
     @Flag(help: "Demo network only: hold all four demo validator keys (derived from public names).") var demoValidators = false
     @Option(help: "Demo network only: hold one demo hospital's validator key (e.g. hospital-ribeira), for a node of a localnet.") var demoValidator: String?
+    @Flag(help: "A full node: no validator key; it follows consensus under its worker key (give --worker-keystore and --p2p-port).") var fullNode = false
+    @Option(help: "Demo network only: a full node of a demo hospital without a validator (e.g. sakura-general), under its demo worker key.") var demoFullNode: String?
     @Option(help: "API port written to the config.") var apiPort: Int?
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
@@ -71,6 +74,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Listen for HL7 v2 over MLLP on this port (0: any free port, written to <data-dir>/mllp.address).") var mllpPort: Int?
     @Option(help: "The cardiovascular risk model the workers run (copied into the data directory; 'none' for NEWS2 only).")
     var model: String = "Tools/Model/cvd/cvd-logistic.onnx"
+    @Option(help: "Another hospital's node for record transfers and erasure notices: ORG=URL (repeatable).") var recordNode: [String] = []
+    @Option(help: "The terminology file summaries are translated with (copied into the data directory; see make terminology).") var terminology: String?
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
@@ -90,8 +95,12 @@ struct Init: AsyncParsableCommand {
         } else if let ks = validatorKeystore {
             guard let data = fm.contents(atPath: ks) else { throw ValidationError("cannot read \(ks)") }
             keys = [try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)]
+        } else if fullNode || demoFullNode != nil {
+            guard p2pPort != nil else { throw ValidationError("a full node follows a network: give --p2p-port and --peer") }
+            if let hospital = demoFullNode, !DemoCast.hospitals.contains(where: { $0.id == hospital }) { throw ValidationError("--demo-full-node: no demo hospital '\(hospital)'") }
+            if fullNode, workerKeystore == nil { throw ValidationError("--full-node needs --worker-keystore: the worker key is the full node's P2P identity") }
         } else {
-            throw ValidationError("give --validator-keystore (from `meridian-node keygen`) or, for the demo network, --demo-validators or --demo-validator HOSPITAL")
+            throw ValidationError("give --validator-keystore (from `meridian-node keygen`), --full-node, or, for the demo network, --demo-validators, --demo-validator HOSPITAL or --demo-full-node HOSPITAL")
         }
         let validatorKeys = Set(try spec.validators.map { v -> PublicKey in
             if let a = Address(v.key) { return a.publicKey }
@@ -118,6 +127,20 @@ struct Init: AsyncParsableCommand {
             config.workers.feeds[parts[0]] = parts[1].lowercased()
         }
         if let mllpPort { config.workers.mllpPort = mllpPort }
+        for entry in recordNode {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--record-node \(entry): expected ORG=URL") }
+            config.records.nodes[parts[0]] = parts[1]
+        }
+        if let terminology {
+            guard let data = fm.contents(atPath: terminology), (try? Terminology(canonicalBytes: [UInt8](data))) != nil else {
+                throw ValidationError("--terminology \(terminology) is not a terminology file (make terminology writes one)")
+            }
+            try fm.createDirectory(atPath: dataDir + "/terminology", withIntermediateDirectories: true)
+            let name = URL(fileURLWithPath: terminology).lastPathComponent
+            try data.write(to: URL(fileURLWithPath: dataDir + "/terminology/" + name))
+            config.records.terminology = "terminology/" + name
+        }
         if model != "none" {
             // Checked with the node's own evaluator before the node depends on it.
             if FileManager.default.fileExists(atPath: model) {
@@ -147,7 +170,7 @@ struct Init: AsyncParsableCommand {
             workerKey = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)
         } else if demoValidators {
             workerKey = DemoCast.staff("hospital-ribeira", "worker")
-        } else if let hospital = demoValidator {
+        } else if let hospital = demoValidator ?? demoFullNode {
             workerKey = DemoCast.staff(hospital, "worker")
         } else { workerKey = nil }
         if let workerKey {
@@ -159,7 +182,7 @@ struct Init: AsyncParsableCommand {
         let result: Genesis.Result
         do { result = try Genesis.initialize(spec, into: state) } catch { throw ValidationError("\(genesis): \(error)") }
         try store.storeGenesis(result.header)
-        print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.count) validator key(s) encrypted in \(dir.keys)")
+        print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.isEmpty ? "a full node (no validator key)" : "\(keys.count) validator key(s)") encrypted in \(dir.keys)")
     }
 }
 

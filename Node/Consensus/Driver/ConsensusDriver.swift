@@ -230,9 +230,10 @@ public actor ConsensusDriver {
             throw ConsensusStoreError("consensus.validators", "the state's validator set is empty or invalid")
         }
         set = validatorSet
-        // A validator removed by governance stops counting at this height and loses its connections.
-        for peer in network.peers where !validatorSet.contains(peer) {
-            logger.notice("disconnecting a peer that is no longer a validator", metadata: ["peer": "\(Address(peer))", "height": "\(height)"])
+        // A validator removed by governance stops counting at this height and loses its connections
+        // (unless it is still a registered full node, which follows without voting).
+        for peer in network.peers where !validatorSet.contains(peer) && !network.isAllowed(peer) {
+            logger.notice("disconnecting a peer that is no longer allowed", metadata: ["peer": "\(Address(peer))", "height": "\(height)"])
             network.disconnect(peer, reason: "p2p.not_allowed")
         }
         blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]

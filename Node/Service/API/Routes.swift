@@ -32,6 +32,8 @@ public struct NodeAPI: Sendable {
     public var assessmentStore: AssessmentStore?
     /// FHIR feeds allowed to post readings: SHA-256 (hex) of the bearer token → the feed's name.
     public var feedTokens: [String: String] = [:]
+    /// Record bodies, transfers, erasure and summaries (nil when the node holds no worker key).
+    public var records: RecordService?
 
     public init(chain: ChainService, query: QueryService, mempool: Mempool, metrics: NodeMetrics, chainID: String, maxBodyBytes: Int) {
         self.chain = chain; self.query = query; self.mempool = mempool; self.metrics = metrics; self.chainID = chainID
@@ -98,7 +100,7 @@ public struct NodeAPI: Sendable {
             get("v1/state/:key") { request, context in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
             },
-        ] + vitalsRoutes()
+        ] + vitalsRoutes() + recordRoutes()
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -159,8 +161,8 @@ public struct NodeAPI: Sendable {
         let tip = await chain.tip
         let c = consensusStatus?()
         return try json(Status(chainID: chainID, height: tip.height, latestBlockHash: tip.hash.hex, latestBlockTime: tip.time.iso8601,
-                               mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: c == nil ? "single-proposer" : "consensus",
-                               syncing: c?.syncing ?? false, validatorKeys: await chain.signers.count, consensus: c))
+                               mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: c == nil ? "single-proposer" : (chain.signers.isEmpty ? "full-node" : "consensus"),
+                               syncing: c?.syncing ?? false, validatorKeys: chain.signers.count, consensus: c))
     }
 
     func validators() async throws -> Response {

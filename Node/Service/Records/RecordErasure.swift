@@ -1,0 +1,121 @@
+import Foundation
+public import MeridianCore
+public import MeridianModules
+import MeridianStorage
+public import MeridianRecords
+
+/// Erasure (GDPR Art. 17) carried out: once the chain marks a record erased, every node holding
+/// its body deletes body and keys; the custodian's node tells each organisation the record was
+/// shared with by a signed notice, which the recipient's node acts on and acknowledges with a
+/// signature, kept by the custodian. Each node also acts on the chain by itself (a sweep), so a
+/// lost notice delays only the acknowledgement, never the deletion.
+extension RecordService {
+    /// One pass: delete what the chain says is erased; as custodian, send the notices still unacknowledged.
+    public func sweepErasures() async {
+        guard let held = try? store.held() else { return }
+        for (commitment, holding) in held {
+            guard let rec = (try? Sharing.record(commitment, in: query.reader)) ?? nil, rec.erased else { continue }
+            if (try? store.erasedAt(commitment)) ?? nil == nil {
+                do {
+                    try store.erase(commitment, at: now)
+                    logger.notice("erased a record's body and keys", metadata: ["record": "\(commitment.hex)", "as": "\(holding.custodian ? "custodian" : "copy")"])
+                } catch { logger.error("cannot erase a record", metadata: ["record": "\(commitment.hex)", "error": "\(error)"]); continue }
+            }
+            if holding.custodian { await notifyRecipients(of: commitment) }
+        }
+    }
+
+    /// The organisations a record was shared with (allowed shares on chain).
+    func recipients(of commitment: Bytes32) -> [OrganizationID] {
+        let rows = (try? query.store.stateStorage.scan(prefix: Sharing.sharesPrefix(of: commitment), from: nil, limit: 10_000)) ?? []
+        return Array(Set(rows.compactMap { try? ShareEntry(trustedCanonicalBytes: $0.value).recipientOrganization })).sorted { $0.value < $1.value }
+    }
+
+    func notifyRecipients(of commitment: Bytes32) async {
+        let acks = (try? store.acknowledgements(of: commitment)) ?? [:]
+        guard let own = try? organization() else { return }
+        for org in recipients(of: commitment) where acks[org] == nil && org != own {
+            guard let base = directory[org] else {
+                count("erasure.no_route")
+                continue
+            }
+            do {
+                let notice = try ErasureNotice(chainID: chain.chainID, record: commitment, custodianNode: nodeKey, time: now)
+                let ack: ErasureAcknowledgement = try await post(base, "/v1/records/\(commitment.hex)/erasure-notice", notice)
+                guard ack.isSigned, ack.record == commitment, ack.chainID == chain.chainID,
+                      let m = (try? Identity.member(ack.node, in: query.reader)) ?? nil, m.organization == org, m.has(.worker) else {
+                    count("erasure.bad_acknowledgement")
+                    logger.warning("refused an erasure acknowledgement", metadata: ["record": "\(commitment.hex)", "organization": "\(org.value)"])
+                    continue
+                }
+                try store.recordAcknowledgement(ack, from: org)
+                logger.notice("erasure acknowledged", metadata: ["record": "\(commitment.hex)", "organization": "\(org.value)", "deleted": "\(ack.deleted)"])
+            } catch {
+                count("erasure.notice_failed")   // retried at the next sweep
+                logger.info("erasure notice not delivered yet", metadata: ["record": "\(commitment.hex)", "organization": "\(org.value)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// A notice from the custodian's node: checked (signature, sender is a node of the custodian,
+    /// the chain says erased, waiting for this node to see that block), acted on, acknowledged.
+    public func receiveNotice(_ notice: ErasureNotice) async throws(Failure) -> ErasureAcknowledgement {
+        guard notice.chainID == chain.chainID else { throw Failure(.badRequest, "records.wrong_chain", "the notice is for chain '\(notice.chainID)'") }
+        guard notice.isSigned else { count("erasure.bad_signature"); throw Failure(.forbidden, "records.bad_signature", "the erasure notice's signature does not verify") }
+        guard RecordMessages.isFresh(notice.time, now: now) else { throw Failure(.forbidden, "records.stale", "the notice's time is more than 5 minutes from this node's clock") }
+        guard let rec = (try? Sharing.record(notice.record, in: query.reader)) ?? nil else {
+            throw Failure(.notFound, "records.unknown", "no record \(notice.record.hex) on chain")
+        }
+        guard let sender = (try? Identity.member(notice.custodianNode, in: query.reader)) ?? nil, sender.organization == rec.custodian, sender.has(.worker) else {
+            throw Failure(.forbidden, "records.not_custodian_node", "the notice is not from a node of \(rec.custodian.value), the record's custodian")
+        }
+        let deadline = ContinuousClock.now + .seconds(config.transferTimeoutSeconds)
+        while ((try? Sharing.record(notice.record, in: query.reader)) ?? nil)?.erased != true {
+            guard ContinuousClock.now < deadline else {
+                throw Failure(.conflict, "records.not_erased", "the record is not erased on chain at this node's height")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let deleted: Bool
+        if let at = (try? store.erasedAt(notice.record)) ?? nil {
+            deleted = (try? store.holding(of: notice.record)) ?? nil != nil
+            return try acknowledgement(notice.record, deleted: deleted, at: at)
+        }
+        do { deleted = try store.erase(notice.record, at: now) } catch { throw Self.failure(error) }
+        logger.notice("erased a record on the custodian's notice", metadata: ["record": "\(notice.record.hex)", "custodian": "\(rec.custodian.value)"])
+        return try acknowledgement(notice.record, deleted: deleted, at: now)
+    }
+
+    func acknowledgement(_ record: Bytes32, deleted: Bool, at: Timestamp) throws(Failure) -> ErasureAcknowledgement {
+        do { return try ErasureAcknowledgement(chainID: chain.chainID, record: record, node: nodeKey, deleted: deleted, erasedAt: at) }
+        catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
+    }
+
+    /// What this node holds of a record: the body (or not), since when, erased when, and as
+    /// custodian the acknowledgements of its erasure by organisation.
+    public struct Custody: Encodable, Sendable {
+        public let record: String
+        public let held: String
+        public let from: String?
+        public let since: String?
+        public let erasedAt: String?
+        public let acknowledgements: [Ack]
+        public let awaiting: [String]
+        public struct Ack: Encodable, Sendable { let organization: String; let node: String; let deleted: Bool; let erasedAt: String }
+    }
+
+    public func custody(of commitment: Bytes32) throws(Failure) -> Custody {
+        let holding: RecordStore.Holding?, erased: Timestamp?
+        do { holding = try store.holding(of: commitment); erased = try store.erasedAt(commitment) } catch { throw Self.failure(error) }
+        let acks = ((try? store.acknowledgements(of: commitment)) ?? [:]).sorted { $0.key.value < $1.key.value }
+        let own = try? organization()
+        let awaiting = holding?.custodian == true && erased != nil
+            ? recipients(of: commitment).filter { org in org != own && !acks.contains { $0.key == org } }.map(\.value) : []
+        return Custody(record: commitment.hex,
+                       held: holding == nil ? "no" : erased != nil ? "erased" : holding!.custodian ? "custodian" : "copy",
+                       from: holding?.from.value, since: holding?.since.iso8601, erasedAt: erased?.iso8601,
+                       acknowledgements: acks.map { Custody.Ack(organization: $0.key.value, node: Address($0.value.node).description,
+                                                                 deleted: $0.value.deleted, erasedAt: $0.value.erasedAt.iso8601) },
+                       awaiting: awaiting)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+public import MeridianCore
+public import MeridianModules
+import MeridianStorage
+public import MeridianRecords
+public import MeridianSummary
+
+/// A patient summary served to one of this node's clinicians: fetched (see `fetch`), checked,
+/// translated by code into the clinician's language, and anchored. The anchored leaf names the
+/// record, the language, the terminology file's hash and the hash of the exact bytes served, so a
+/// regulator can prove which terminology version produced what the clinician read.
+extension RecordService {
+    public struct ServedSummary: Sendable {
+        /// The FHIR Bundle as served (translated, or as stored when no language was asked).
+        public let output: [UInt8]
+        public let coverage: SummaryTranslator.Coverage?
+        public let leaf: TranslationLeaf
+        public let custodian: OrganizationID
+    }
+
+    /// The empty terminology used when the node has none: every ICD-10 name falls back to English, marked.
+    static let noTerminology = TerminologyIndex(Terminology(system: "http://hl7.org/fhir/sid/icd-10", languages: [], entries: []))
+    public var terminologyVersion: Bytes32 { (terminology ?? Self.noTerminology).terminology.version }
+
+    public func summary(_ request: SummaryRequest) async throws(Failure) -> ServedSummary {
+        guard request.chainID == chain.chainID else { throw Failure(.badRequest, "records.wrong_chain", "the request is for chain '\(request.chainID)'") }
+        guard request.isSigned else { throw Failure(.forbidden, "records.bad_signature", "the summary request's signature does not verify") }
+        guard RecordMessages.isFresh(request.time, now: now) else { throw Failure(.forbidden, "records.stale", "the request's time is more than 5 minutes from this node's clock") }
+        let org = try requireOwnProvider(request.requester)
+        guard let rec = (try? Sharing.record(request.record, in: query.reader)) ?? nil else {
+            throw Failure(.notFound, "records.unknown", "no record \(request.record.hex) on chain")
+        }
+        let body = try await fetch(request.record, for: request.requester, purpose: request.purpose, breakGlass: request.breakGlass)
+        let output: [UInt8]
+        var coverage: SummaryTranslator.Coverage?
+        if request.language.isEmpty {
+            output = body
+        } else {
+            guard let bundle = try? JSONValue(parsing: body), bundle["resourceType"]?.string == "Bundle" else {
+                throw Failure(.badRequest, "records.not_a_summary", "the record is not a FHIR Bundle, so it cannot be translated (ask without a language)")
+            }
+            do {
+                let translated = try SummaryTranslator.translate(bundle, to: request.language, terminology: terminology ?? Self.noTerminology, catalogue: .shipped)
+                output = try IPSWriter.json(translated.bundle)
+                coverage = translated.coverage
+            } catch {
+                throw Failure(.badRequest, "records.translation", "\(error)")
+            }
+        }
+        let leaf = TranslationLeaf(record: request.record, language: request.language.isEmpty ? "original" : request.language,
+                                   terminology: terminologyVersion, output: SHA256.hash(output), servedTo: org, time: now)
+        try anchorServed(leaf)
+        return ServedSummary(output: output, coverage: coverage, leaf: leaf, custodian: rec.custodian)
+    }
+
+    /// Stores the served leaf and queues it for anchoring, in one synced write.
+    func anchorServed(_ leaf: TranslationLeaf) throws(Failure) {
+        do {
+            try servedWrites.withLock { _ throws(RocksDBError) in
+                let wb = RocksDB.WriteBatch(for: store.database)
+                store.recordServed(leaf, in: wb)
+                anchors?.enqueue(.translations, leaves: [(leaf.canonicalBytes, leaf.time)], in: wb)
+                try store.database.write(wb, sync: true)
+            }
+        } catch { throw Failure(.unavailable, "records.storage", "\(error)") }
+    }
+}
