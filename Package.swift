@@ -140,7 +140,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Wallet", swiftSettings: strict),
         .executableTarget(name: "meridian-provider",
-                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianVitals", "MeridianIngest", "MeridianSummary",
+                          dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianVitals", "MeridianIngest", "MeridianSummary", "MeridianRecords",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",

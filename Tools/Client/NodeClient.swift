@@ -36,12 +36,14 @@ public struct NodeClient: Sendable {
 
     struct ErrorBody: Decodable { let error: Inner; struct Inner: Decodable { let code: String; let message: String } }
 
-    public func request(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json") async throws -> Data {
+    public func request(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
+                        headers: [String: String] = [:], timeout: TimeInterval = 30) async throws -> Data {
         guard let url = URL(string: path, relativeTo: base) else { throw ClientError(status: 0, code: "client.bad_path", message: path) }
         var req = URLRequest(url: url)
         req.httpMethod = method
-        req.timeoutInterval = 30
+        req.timeoutInterval = timeout
         if let body { req.httpBody = body; req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        for (name, value) in headers { req.setValue(value, forHTTPHeaderField: name) }
         let data: Data, response: URLResponse
         do { (data, response) = try await URLSession.shared.data(for: req) }
         catch { throw ClientError(status: 0, code: "client.unreachable", message: "no answer from \(base.absoluteString): \(error.localizedDescription)") }

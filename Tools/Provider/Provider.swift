@@ -6,6 +6,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
+import MeridianRecords
 
 @main
 struct Provider: AsyncParsableCommand {
@@ -28,21 +29,30 @@ struct Enrol: AsyncParsableCommand {
 
 struct RegisterRecord: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "register-record",
-        abstract: "Register a record held here by its salted commitment (the body stays here; keep the printed salt with it).")
+        abstract: "Hand a record body (an IPS document) to this hospital's node, which encrypts and keeps it, and register its salted commitment on chain.")
     @OptionGroup var key: KeyOptions
     @Option(help: "The patient's address.") var patient: String
-    @Option(help: "Data category (problems, medications, allergies, ...).") var category: String
-    @Option(help: "The record body (a file); its SHA-256 is committed.") var body: String
+    @Option(help: "Data category (summary, problems, medications, allergies, ...).") var category: String
+    @Option(help: "The record body (a file, e.g. a FHIR IPS Bundle).") var body: String
     @Flag(help: "Print JSON.") var json = false
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: body) else { throw ValidationError("cannot read \(body)") }
         guard let c = DataCategory(name: category) else { throw ValidationError("unknown category '\(category)'") }
-        let salt = try SecureRandom.bytes32()
-        let commitment = RecordEntry.commitment(salt: salt, bodyHash: SHA256.hash([UInt8](data)))
-        let r = try await key.client().submit(.registerRecord(.init(commitment: commitment, patient: try Parse.address(patient, "patient"), category: c)), as: try key.key())
+        let patientKey = try Parse.address(patient, "patient")
+        let signer = try key.key(), client = try key.client()
+        // 1. The node stores the body encrypted under a key of its own and answers the commitment;
+        //    the salt and key never leave it.
+        let path = "/v1/records"
+        let headers = try SignedHTTPRequest.headers(key: signer, method: "POST", path: path, body: [UInt8](data),
+                                                    time: UInt64(Date().timeIntervalSince1970 * 1000))
+        struct Uploaded: Decodable { let commitment: String }
+        let up = try JSONDecoder().decode(Uploaded.self, from: try await client.request("POST", path, body: data, contentType: "application/fhir+json", headers: headers))
+        guard let commitment = Bytes32(hex: up.commitment) else { throw ValidationError("the node answered no commitment") }
+        // 2. The commitment goes on chain (the registration is on the patient's audit trail).
+        let r = try await client.submit(.registerRecord(.init(commitment: commitment, patient: patientKey, category: c)), as: signer)
         if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
-        if json { print("{\"record\":\"\(commitment.hex)\",\"salt\":\"\(salt.hex)\",\"height\":\(r.height ?? 0)}") }
-        else { print("record \(commitment.hex)\nsalt   \(salt.hex)\nregistered at height \(r.height ?? 0)") }
+        if json { print("{\"record\":\"\(commitment.hex)\",\"height\":\(r.height ?? 0)}") }
+        else { print("record \(commitment.hex) (\(data.count) bytes, encrypted at the node)\nregistered at height \(r.height ?? 0)") }
     }
 }
 

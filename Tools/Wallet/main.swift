@@ -12,7 +12,7 @@ import MeridianWalletKit
 struct Wallet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-wallet", abstract: "A patient's Meridian wallet.",
-        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, Accesses.self])
+        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, RecordsCommand.self, Accesses.self])
 }
 
 func writeKeystore(_ key: PrivateKey, to path: String, passphrase: String) throws {
@@ -178,6 +178,44 @@ struct ConsentCommand: AsyncParsableCommand {
             let k = try key.key()
             let data = try await key.client().request("GET", "/v1/patients/\(Address(k.publicKey))/consents/\(try Parse.hash(id, "consent id").hex)/fhir")
             if let fhir { try data.write(to: URL(fileURLWithPath: fhir)); print("wrote \(fhir)") } else { print(Output.json(data)) }
+        }
+    }
+}
+
+/// The patient's records: listed from the chain (commitments only; the bodies stay at their
+/// custodians), and erased (GDPR Art. 17) by the patient.
+struct RecordsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "records", abstract: "Your records: list them, erase one.",
+                                                    subcommands: [List.self, Erase.self], defaultSubcommand: List.self)
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List your records: what, held by whom, since when, erased or not, and who they were shared with.")
+        @OptionGroup var key: KeyOptions
+        @Flag(help: "Print JSON.") var json = false
+        struct R: Decodable { let commitment: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool }
+        struct D: Decodable { let shares: [S]; struct S: Decodable { let organization: String; let purpose: String; let sharedAt: String } }
+        func run() async throws {
+            let k = try key.key(), client = try key.client()
+            let data = try await client.request("GET", "/v1/patients/\(Address(k.publicKey))/records")
+            if json { print(Output.json(data)); return }
+            let rows = try JSONDecoder().decode([R].self, from: data).sorted { $0.registeredAt < $1.registeredAt }
+            if rows.isEmpty { print("no records"); return }
+            for r in rows {
+                print("\(r.commitment)  \(r.category.padding(toLength: 12, withPad: " ", startingAt: 0)) held by \(r.custodian), since \(r.registeredAt.prefix(10))\(r.erased ? "  ERASED" : "")")
+                let detail = try await client.get("/v1/records/\(r.commitment)", as: D.self)
+                for s in detail.shares { print("    shared with \(s.organization) for \(s.purpose) on \(s.sharedAt.prefix(19))") }
+            }
+        }
+    }
+
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Erase a record: its custodian and every hospital it was shared with delete body and keys; the fact and every audit entry stay.")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "The record (its commitment, from `records list`).") var record: String
+        func run() async throws {
+            let r = try await key.client().submit(.eraseRecord(try Parse.hash(record, "record")), as: try key.key())
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            print("record \(record) erased at height \(r.height ?? 0): its custodian's node deletes the body and keys and tells every hospital it was shared with")
         }
     }
 }
