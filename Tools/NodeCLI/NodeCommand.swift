@@ -182,7 +182,7 @@ struct Init: AsyncParsableCommand {
         let result: Genesis.Result
         do { result = try Genesis.initialize(spec, into: state) } catch { throw ValidationError("\(genesis): \(error)") }
         try store.storeGenesis(result.header)
-        print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.isEmpty ? "a full node (its worker key" : "\(keys.count) validator key(s) (and its worker key") encrypted in \(dir.keys))")
+        print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.isEmpty ? "a full node: its worker key" : "\(keys.count) validator key(s)\(workerKey == nil ? "" : " and the worker key")") encrypted in \(dir.keys)")
     }
 }
 

@@ -7,12 +7,12 @@ struct RecordSweeper: Service {
     let interval: Duration
 
     func run() async throws {
-        await withGracefulShutdownHandler {
+        // A sweep in progress is cut short at shutdown: whatever it did not finish, the next start redoes.
+        try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await records.sweepErasures()
-                try? await Task.sleep(for: interval)
+                try await Task.sleep(for: interval)
             }
-        } onGracefulShutdown: {}
-        // The loop ends with the task's cancellation, which the service group sends after shutdown.
+        }
     }
 }
