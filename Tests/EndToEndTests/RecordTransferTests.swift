@@ -1,0 +1,187 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianClient
+import MeridianDemo
+import MeridianRecords
+import MeridianSummary
+
+/// Maria's summary from Lisbon to Tokyo across real node processes (`meridian-localnet`: Hospital
+/// Ribeira, the custodian, with two more validators, and the full node of Sakura General, Tokyo): fetched by the requesting hospital's node after the chain allows and audits it,
+/// checked against its commitment and translated; refused to a hospital the consent does not
+/// cover, which gets nothing but the denial; never openable by a node that is not the addressee;
+/// and erased at the custodian and at every node it was shared with, by signed notices that are
+/// acknowledged, while the audit trail still proves.
+@Suite(.serialized) struct RecordTransferTests {
+    final class Network: @unchecked Sendable {
+        // @unchecked: driven by one test task.
+        let dir: TemporaryDirectory
+        let layout: [String: String]
+        let env: [String: String]
+        init() async throws {
+            dir = try TemporaryDirectory("records")
+            env = ["MERIDIAN_PASSPHRASE": "test-passphrase-not-secret"]
+            let net = dir.path("net")
+            let i = try run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--full-node", "sakura-general",
+                                                  "--block-interval-ms", "200"], environment: env, in: dir)
+            guard i.status == 0 else { throw HarnessError("localnet init: \(i)") }
+            let s = try run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
+            guard s.status == 0 else { throw HarnessError("localnet start: \(s)") }
+            struct L: Decodable { let nodes: [N]; struct N: Decodable { let name: String; let apiPort: Int } }
+            let l = try JSONDecoder().decode(L.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
+            layout = Dictionary(uniqueKeysWithValues: l.nodes.map { ($0.name, "http://127.0.0.1:\($0.apiPort)") })
+        }
+        func node(_ org: String) -> String { layout[org]! }
+        func cli(_ name: String, _ args: [String]) throws -> CommandResult { try run(name, args, environment: env, in: dir) }
+        deinit { _ = try? run("meridian-localnet", ["stop", "--dir", dir.path("net")], environment: env, in: dir) }
+    }
+
+    /// Polls `check` until it holds (deadline), returning its last value.
+    func eventually<T>(_ what: String, seconds: Double = 60, _ check: () async throws -> T?) async throws -> T {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let v = try await check() { return v }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("timed out waiting for \(what)")
+    }
+
+    @Test func aSummaryTravelsLisbonToTokyoIsRefusedToBangkokAndIsErasedEverywhere() async throws {
+        let net = try await Network()
+        let ribeira = net.node("hospital-ribeira"), sakura = net.node("sakura-general")
+        let wallet = net.dir.path("maria.json")
+        #expect(try net.cli("meridian-wallet", ["restore", "--keystore", wallet, "--mnemonic", DemoCast.patientPhrase("maria").joined(separator: " ")]).status == 0)
+        let maria = Address(DemoCast.patient("maria").publicKey).description
+        let att = try net.cli("meridian-provider", ["enrol", "--demo", "hospital-ribeira/clinician", "--node", ribeira, maria])
+        let reg = try net.cli("meridian-wallet", ["register", "--keystore", wallet, "--node", ribeira] + att.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        #expect(reg.status == 0, "\(reg)")
+        let ips = net.dir.path("maria-ips.json")
+        #expect(try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", "/nonexistent"]).status != 0,
+                "a missing terminology file is refused")
+        // Without a terminology file the document names problems in English (the custodian's own export).
+        let demo = try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", try Self.emptyTerminology(net.dir)])
+        #expect(demo.status == 0, "\(demo)")
+        let registered = try net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
+                                                            "--category", "summary", "--body", ips, "--json"])
+        #expect(registered.status == 0, "\(registered)")
+        let record = try #require(registered.stdout.split(separator: "\"").dropFirst(3).first.map(String.init).flatMap { Bytes32(hex: $0) })
+        let grant = try net.cli("meridian-wallet", ["consent", "grant", "--keystore", wallet, "--node", ribeira, "--to", "sakura-general",
+                                                     "--categories", "summary", "--purpose", "TREAT,ETREAT", "--countries", "JP", "--until", "2027-12-31", "--emergency", "allow"])
+        #expect(grant.status == 0, "\(grant)")
+
+        // Tokyo: allowed, fetched from Ribeira's node, checked, translated, anchored.
+        let fhir = net.dir.path("maria-ja.json")
+        let tokyo = try net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja",
+                                                       "--purpose", "ETREAT", "--fhir", fhir])
+        #expect(tokyo.status == 0, "\(tokyo)")
+        #expect(tokyo.stdout.contains("ALLOWED (allowed.consent) on adequacy-decision PT→JP"), "\(tokyo.stdout)")
+        #expect(tokyo.stdout.contains("国際患者サマリー") && tokyo.stdout.contains("問題リスト") && tokyo.stdout.contains("(未翻訳)"), "\(tokyo.stdout)")
+        #expect(tokyo.stdout.contains("ja: 3/7 codes translated") && tokyo.stdout.contains("I10 (未翻訳)"), "no terminology: the catalogue's codes are translated, every ICD-10 name falls back, marked")
+        let served = try Data(contentsOf: URL(fileURLWithPath: fhir))
+        try Self.validateWithFhirResources(served)
+        let custodyAtSakura = try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1
+        #expect(custodyAtSakura["held"] as? String == "copy" && custodyAtSakura["from"] as? String == "hospital-ribeira")
+        // What was served is anchored: the leaf names the record, the language and the output's hash.
+        let leaf = try await eventually("the served summary's anchor") { () -> [String: Any]? in
+            let (_, body) = try await httpArray(try NodeClient(sakura), "/v1/records/\(record.hex)/served")
+            return body.first.flatMap { ($0["anchored"] as? Bool) == true ? $0 : nil }
+        }
+        #expect(leaf["output"] as? String == SHA256.hash([UInt8](served)).hex)
+        #expect(leaf["language"] as? String == "ja" && leaf["servedTo"] as? String == "sakura-general")
+        let root = try #require((leaf["root"] as? String).flatMap { Bytes32(hex: $0) })
+        let anchor = try await http(try NodeClient(sakura), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
+        #expect(anchor["value"] is String, "the anchor of the served summaries is on chain")
+
+        // The share addresses the record key to Sakura General's node alone.
+        let shareState = try await http(try NodeClient(ribeira), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
+        let share = try ShareEntry(canonicalBytes: try #require((shareState["value"] as? String).flatMap { Hex.decode($0) }))
+        #expect(try share.envelope.open(with: DemoCast.staff("sakura-general", "worker"), context: record.bytes) != .zero)
+        #expect(throws: (any Error).self) { try share.envelope.open(with: DemoCast.staff("chao-phraya", "worker"), context: record.bytes) }
+        #expect(throws: (any Error).self) { try share.envelope.open(with: DemoCast.staff("hospital-ribeira", "worker"), context: record.bytes) }
+
+        // Bangkok: not covered, no transfer basis. The clinician gets the denial and nothing else.
+        let bangkok = try net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en"])
+        #expect(bangkok.status == 3 && bangkok.stdout.contains("DENIED") && !bangkok.stdout.contains("Patient summary"), "\(bangkok)")
+        // A node asking the custodian directly is answered with the chain's denial and nothing else.
+        let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        let hostile = try TransferRequest(chainID: DemoCast.chainID, record: record, node: DemoCast.staff("chao-phraya", "worker"),
+                                          requester: DemoCast.staff("chao-phraya", "clinician").publicKey, purpose: .treat, breakGlass: false, time: now)
+        let (status, body) = try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes)
+        #expect(status == 403, "\(status)")
+        #expect(String(decoding: body, as: UTF8.self).contains("\"code\":\"records.denied\""))
+        #expect((try? TransferPayload(canonicalBytes: [UInt8](body))) == nil)
+        // A request signed by a key that is no registered node is refused before the chain is asked.
+        let stranger = try TransferRequest(chainID: DemoCast.chainID, record: record, node: try PrivateKey.generate(),
+                                           requester: DemoCast.staff("sakura-general", "clinician").publicKey, purpose: .treat, breakGlass: false, time: now)
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", stranger.canonicalBytes).0 == 403)
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", [1, 2, 3]).0 == 400)
+
+        // Maria erases it: Ribeira's and Sakura General's nodes delete body and keys; Sakura General's
+        // node acknowledges the custodian's signed notice.
+        let erase = try net.cli("meridian-wallet", ["records", "erase", "--keystore", wallet, "--node", ribeira, record.hex])
+        #expect(erase.status == 0, "\(erase)")
+        let acks = try await eventually("the erasure acknowledgement") { () -> [[String: Any]]? in
+            let c = try await http(try NodeClient(ribeira), "GET", "/v1/records/\(record.hex)/custody").1
+            guard c["held"] as? String == "erased", let a = c["acknowledgements"] as? [[String: Any]], !a.isEmpty else { return nil }
+            return a
+        }
+        #expect(acks.map { $0["organization"] as? String } == ["sakura-general"])
+        #expect(acks.first?["node"] as? String == Address(DemoCast.staff("sakura-general", "worker").publicKey).description)
+        #expect(try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
+        // A later access finds "erased", and it is audited.
+        let later = try net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja", "--record", record.hex])
+        #expect(later.status == 3 && later.stdout.contains("denied.record_erased"), "\(later)")
+        // Every proof stays valid: the erasure entry itself proves against a verified header.
+        let trail = try net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json"])
+        #expect(trail.status == 0, "\(trail)")
+        let kinds = ((try? JSONSerialization.jsonObject(with: Data(trail.stdout.utf8))) as? [[String: Any]] ?? []).map { $0["kind"] as? String ?? "" }
+        #expect(kinds == ["record-registration", "access-request", "disclosure", "access-request", "disclosure", "erasure", "access-request"], "\(kinds)")
+        let verify = try net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", "5", "--record", record.hex])
+        #expect(verify.status == 0, "\(verify)")
+    }
+
+    /// A terminology file with no translations (so the test needs no GPL package).
+    static func emptyTerminology(_ dir: TemporaryDirectory) throws -> String {
+        let path = dir.path("empty.mterm")
+        try Data(Terminology(system: "http://hl7.org/fhir/sid/icd-10", languages: [], entries: []).canonicalBytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func post(_ base: String, _ path: String, _ body: [UInt8]) async throws -> (Int, Data) {
+        var req = URLRequest(url: URL(string: base + path)!)
+        req.httpMethod = "POST"; req.httpBody = Data(body); req.timeoutInterval = 60
+        req.setValue(RecordMessages.contentType, forHTTPHeaderField: "Content-Type")
+        let (data, response) = try await URLSession.shared.data(for: req)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// The served Bundle is valid FHIR R4B as `fhir.resources` reads it.
+    static func validateWithFhirResources(_ bundle: Data) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import sys
+            from fhir.resources.R4B.bundle import Bundle
+            raw = sys.stdin.read()
+            b = Bundle.model_validate_json(raw) if hasattr(Bundle, 'model_validate_json') else Bundle.parse_raw(raw)
+            print(b.type, b.entry[0].resource.language, len(b.entry))
+            """]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input; p.standardOutput = output; p.standardError = output
+        try p.run()
+        input.fileHandleForWriting.write(bundle); try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, text.hasPrefix("document ja ") else { throw HarnessError("fhir.resources refused the served Bundle: \(text)") }
+    }
+}
+
+func httpArray(_ client: NodeClient, _ path: String) async throws -> (Int, [[String: Any]]) {
+    let (data, response) = try await URLSession.shared.data(from: URL(string: path, relativeTo: client.base)!)
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
+}
