@@ -62,4 +62,43 @@ import MeridianSummary
         let (store, _) = try Self.open(path, key: try SecureRandom.bytes32())
         #expect(throws: RecordStore.RecordError.tooLarge(RecordStore.maxBodyBytes + 1)) { try store.store([UInt8](repeating: 0, count: RecordStore.maxBodyBytes + 1)) }
     }
+
+    /// What a custodian's node sends: opened only with the record key, and refused when the body
+    /// does not reproduce the on-chain commitment (a tampered body, a body of another record, or
+    /// a truncated payload), so a hostile custodian node cannot make a clinician read anything else.
+    @Test func aTransferPayloadOpensOnlyWithItsKeyAndOnlyForItsCommitment() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-records-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (store, _) = try Self.open(path, key: try SecureRandom.bytes32())
+        let body = try Self.document()
+        let stored = try store.store(body, holding: .init(custodian: true, from: OrganizationID("hospital-ribeira")!, since: Timestamp(unixMilliseconds: 1)))
+        let payload = try TransferPayload.seal(record: stored.commitment, shareHeight: 7, salt: stored.salt, body: body, recordKey: stored.recordKey)
+        let decoded = try TransferPayload(canonicalBytes: payload.canonicalBytes)
+        #expect(try decoded.open(recordKey: stored.recordKey).body == body)
+        #expect(throws: RecordStore.RecordError.self) { try decoded.open(recordKey: try SecureRandom.bytes32()) }
+        // The custodian seals a different body under the right key: the commitment refuses it.
+        var tampered = body; tampered[tampered.count / 2] ^= 1
+        let lying = try TransferPayload.seal(record: stored.commitment, shareHeight: 7, salt: stored.salt, body: tampered, recordKey: stored.recordKey)
+        #expect(throws: RecordStore.RecordError.commitmentMismatch) { try lying.open(recordKey: stored.recordKey) }
+        // Flipped ciphertext bytes fail authentication.
+        var sealed = payload.sealed; sealed[3] ^= 0x80
+        #expect(throws: RecordStore.RecordError.self) {
+            try TransferPayload(record: payload.record, shareHeight: 7, nonce: payload.nonce, sealed: sealed).open(recordKey: stored.recordKey)
+        }
+        // A copy is stored only if it matches; then it reads back and is listed as a copy.
+        let copyPath = path + "-copy"
+        defer { try? FileManager.default.removeItem(atPath: copyPath) }
+        let (copies, _) = try Self.open(copyPath, key: try SecureRandom.bytes32())
+        let from = RecordStore.Holding(custodian: false, from: OrganizationID("hospital-ribeira")!, since: Timestamp(unixMilliseconds: 2))
+        #expect(throws: RecordStore.RecordError.commitmentMismatch) {
+            try copies.storeCopy(tampered, salt: stored.salt, recordKey: stored.recordKey, commitment: stored.commitment, holding: from)
+        }
+        #expect(try copies.holding(of: stored.commitment) == nil)
+        try copies.storeCopy(body, salt: stored.salt, recordKey: stored.recordKey, commitment: stored.commitment, holding: from)
+        #expect(try copies.body(of: stored.commitment) == body)
+        #expect(try copies.held().map(\.holding) == [from])
+        #expect(try copies.erase(stored.commitment, at: Timestamp(unixMilliseconds: 3)))
+        #expect(throws: RecordStore.RecordError.erased) { try copies.secrets(of: stored.commitment) }
+        #expect(try copies.erase(stored.commitment, at: Timestamp(unixMilliseconds: 4)) == false)
+    }
 }
