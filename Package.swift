@@ -171,6 +171,7 @@ let package = Package(
                                          "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers", "MeridianModel", "MeridianNode",
                                          "MeridianSummary", "MeridianRecords",
                                          .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "Hummingbird", package: "hummingbird"),
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")],
                           path: "Tools/Bench", swiftSettings: strict),
         .target(name: "MeridianFuzzing", path: "Tools/Fuzzing", swiftSettings: strict),
