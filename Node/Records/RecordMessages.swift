@@ -27,10 +27,16 @@ public enum RecordMessages {
 
 /// A clinician asks their own hospital's node for a patient's summary in a language: the node
 /// fetches the body (from the custodian's node if it is not the custodian), checks it, translates
-/// it and anchors what it served. Signed by the clinician, a provider of the node's organisation.
+/// it and anchors what it served. Signed by the clinician, a provider of the node's organisation,
+/// and bound to the clinician's own allowed `requestAccess` transaction (`access`), committed
+/// within `maxAccessAgeMilliseconds`: no summary is served without its decision on the trail.
 public struct SummaryRequest: Hashable, Sendable, Canonical {
+    /// How old the access decision a summary request rests on may be.
+    public static let maxAccessAgeMilliseconds: UInt64 = 10 * 60_000
     public let chainID: String
     public let record: Bytes32
+    /// The hash of the clinician's committed `requestAccess` transaction for this record and purpose.
+    public let access: Bytes32
     public let requester: PublicKey
     public let purpose: PurposeOfUse
     public let breakGlass: Bool
@@ -39,31 +45,31 @@ public struct SummaryRequest: Hashable, Sendable, Canonical {
     public let time: Timestamp
     public let signature: Bytes64
 
-    public static func signingHash(chainID: String, record: Bytes32, requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool,
+    public static func signingHash(chainID: String, record: Bytes32, access: Bytes32, requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool,
                                    language: String, time: Timestamp) -> Bytes32 {
         RecordMessages.signingHash("summary-request") { w in
-            w.write(chainID); w.write(record); w.write(requester); w.write(purpose); w.write(breakGlass); w.write(language); w.write(time)
+            w.write(chainID); w.write(record); w.write(access); w.write(requester); w.write(purpose); w.write(breakGlass); w.write(language); w.write(time)
         }
     }
 
-    public init(chainID: String, record: Bytes32, requester: PrivateKey, purpose: PurposeOfUse, breakGlass: Bool, language: String,
+    public init(chainID: String, record: Bytes32, access: Bytes32, requester: PrivateKey, purpose: PurposeOfUse, breakGlass: Bool, language: String,
                 time: Timestamp) throws {
-        self.chainID = chainID; self.record = record; self.requester = requester.publicKey; self.purpose = purpose
+        self.chainID = chainID; self.record = record; self.access = access; self.requester = requester.publicKey; self.purpose = purpose
         self.breakGlass = breakGlass; self.language = language; self.time = time
-        signature = try requester.sign(Self.signingHash(chainID: chainID, record: record, requester: requester.publicKey, purpose: purpose,
+        signature = try requester.sign(Self.signingHash(chainID: chainID, record: record, access: access, requester: requester.publicKey, purpose: purpose,
                                                         breakGlass: breakGlass, language: language, time: time))
     }
 
     public var isSigned: Bool {
-        requester.verify(signature, message: Self.signingHash(chainID: chainID, record: record, requester: requester, purpose: purpose,
+        requester.verify(signature, message: Self.signingHash(chainID: chainID, record: record, access: access, requester: requester, purpose: purpose,
                                                               breakGlass: breakGlass, language: language, time: time))
     }
 
     public func encode(to w: inout CanonicalWriter) {
-        w.write(chainID); w.write(record); w.write(requester); w.write(purpose); w.write(breakGlass); w.write(language); w.write(time); w.write(signature)
+        w.write(chainID); w.write(record); w.write(access); w.write(requester); w.write(purpose); w.write(breakGlass); w.write(language); w.write(time); w.write(signature)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
-        chainID = try r.readString("summary.chain_id", max: 64); record = try r.readBytes32("summary.record")
+        chainID = try r.readString("summary.chain_id", max: 64); record = try r.readBytes32("summary.record"); access = try r.readBytes32("summary.access")
         requester = try r.read(PublicKey.self); purpose = try r.read(PurposeOfUse.self); breakGlass = try r.readBool("summary.break_glass")
         language = try r.readString("summary.language", max: 35); time = try r.read(Timestamp.self); signature = try r.readBytes64("signature")
     }

@@ -201,7 +201,7 @@ public enum NodeRunner {
             let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase))
             let hook = recordsGossip
             let records = RecordService(store: recordStore, chain: chain, nodeKey: workerKey, config: config.records, terminology: terminology,
-                                        anchors: workers?.anchors, logger: logger) { call in
+                                        anchors: workers?.anchors, logger: logger, registry: metrics.registry) { call in
                 guard let bytes = await chain.submit(call, signer: workerKey) else { return nil }
                 hook.call(bytes)
                 return try? SignedTransaction(canonicalBytes: bytes).hash

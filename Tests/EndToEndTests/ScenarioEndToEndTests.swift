@@ -39,7 +39,7 @@ import MeridianDemo
             let body = dir.path("\(address)-\(category).txt")
             try Data("summary section \(category)".utf8).write(to: URL(fileURLWithPath: body))
             let out = try ok("meridian-provider", ["register-record", "--demo", "\(hospital)/clinician", "--patient", address,
-                                                   "--category", category, "--body", body, "--json"])
+                                                   "--category", category, "--body", body, "--held-elsewhere", "--json"])
             return try #require(try json(out)["record"] as? String)
         }
         func access(_ who: String, _ record: String, _ purpose: String, breakGlass: Bool = false) throws -> CommandResult {

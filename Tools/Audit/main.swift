@@ -9,6 +9,7 @@ import MeridianModules
 import MeridianRuntime
 import MeridianLightClient
 import MeridianClient
+import MeridianRecords
 import MeridianVitals
 import MeridianRisk
 
@@ -174,6 +175,8 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "Record commitment to prove (with its shares to --organization).") var record: String?
     @Option(help: "The organisation a --record was shared with.") var organization: String?
     @Option(help: "A patient's address: prove each stored vital-signs batch against the workers' anchor on chain.") var vitals: String?
+    @Option(help: "A record: prove each summary the node served of it (record, language, terminology version, output hash) against its anchor on chain.") var served: String?
+    @Option(help: "With --served: the Bundle a clinician read (e.g. from provider summary --fhir); names the served leaf whose output it is.") var bundle: String?
 
     struct Page: Decodable { let head: UInt64; let headers: [H]; struct H: Decodable { let height: UInt64; let header: String; let commit: String? } }
     struct Entry: Decodable { let value: String?; let proof: String; let height: UInt64 }
@@ -281,6 +284,46 @@ struct Verify: AsyncParsableCommand {
                 }
                 let noun = ["readings": "stored batch(es)", "assessments": "assessment(s)", "alerts": "alert(s)"][kind]!
                 print("vitals    \(proven) \(noun) of \(Address(key)) proven against their anchors; \(queued) not anchored yet")
+            }
+        }
+        if let served {
+            struct ServedProof: Decodable { let leaf: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
+            let c = try Parse.hash(served, "--served")
+            let read: Bytes32? = try bundle.map { path in
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                return SHA256.hash([UInt8](data))
+            }
+            var anchors: [Bytes32: AnchorRecord] = [:]
+            var proven = 0, queued = 0, matched: TranslationLeaf?
+            for (n, p) in try await api.get("/v1/records/\(c.hex)/served", as: [ServedProof].self).enumerated() {
+                guard let bytes = Hex.decode(p.leaf), let leaf = try? TranslationLeaf(canonicalBytes: bytes) else { fail(LightClientError("light.decode", "served summary \(n) does not decode")) }
+                guard leaf.record == c else { fail(LightClientError("anchor.record", "served summary \(n) is of another record")) }
+                guard p.anchored else { queued += 1; continue }
+                guard let rootHex = p.root, let root = Bytes32(hex: rootHex), let index = p.index, let size = p.treeSize,
+                      let path = p.path?.compactMap({ Bytes32(hex: $0) }), path.count == p.path?.count else {
+                    fail(LightClientError("light.decode", "served summary \(n): the inclusion proof does not decode"))
+                }
+                if anchors[root] == nil {
+                    guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
+                        fail(LightClientError("anchor.absent", "served summary \(n): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
+                    }
+                    guard record.anchor.kind == .translations else { fail(LightClientError("anchor.kind", "root \(root.hex.prefix(16)) anchors \(record.anchor.kind.name), not translations")) }
+                    anchors[root] = record
+                    print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) translations by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), terminology \(record.anchor.producer.hex.prefix(16))…")
+                }
+                do { try AnchoredResult.verify(result: bytes, index: index, treeSize: size, path: path, anchor: anchors[root]!) }
+                catch { fail(LightClientError(error.code, "served summary \(n): \(error.message)")) }
+                guard anchors[root]!.organization == leaf.servedTo else {
+                    fail(LightClientError("anchor.organization", "served summary \(n) names \(leaf.servedTo.value) but was anchored by \(anchors[root]!.organization.value)"))
+                }
+                print("served    \(leaf.time.iso8601) to \(leaf.servedTo.value): language \(leaf.language), terminology \(leaf.terminology.hex), output \(leaf.output.hex)")
+                if leaf.output == read { matched = leaf }
+                proven += 1
+            }
+            print("served    \(proven) summary(ies) of record \(c.hex.prefix(16))… proven against their anchors; \(queued) not anchored yet")
+            if let read, let bundle {
+                guard let m = matched else { fail(LightClientError("anchor.output", "\(bundle) (SHA-256 \(read.hex.prefix(16))…) is not the output of any proven served summary")) }
+                print("bundle    \(bundle) is what \(m.servedTo.value) read at \(m.time.iso8601), in \(m.language), translated with terminology \(m.terminology.hex)")
             }
         }
         if let record {

@@ -34,12 +34,23 @@ struct RegisterRecord: AsyncParsableCommand {
     @Option(help: "The patient's address.") var patient: String
     @Option(help: "Data category (summary, problems, medications, allergies, ...).") var category: String
     @Option(help: "The record body (a file, e.g. a FHIR IPS Bundle).") var body: String
+    @Flag(help: "The body stays in the hospital's own record system, not at the node: only its commitment is registered (keep the printed salt with the body).")
+    var heldElsewhere = false
     @Flag(help: "Print JSON.") var json = false
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: body) else { throw ValidationError("cannot read \(body)") }
         guard let c = DataCategory(name: category) else { throw ValidationError("unknown category '\(category)'") }
         let patientKey = try Parse.address(patient, "patient")
         let signer = try key.key(), client = try key.client()
+        if heldElsewhere {
+            let salt = try SecureRandom.bytes32()
+            let commitment = RecordEntry.commitment(salt: salt, bodyHash: SHA256.hash([UInt8](data)))
+            let r = try await client.submit(.registerRecord(.init(commitment: commitment, patient: patientKey, category: c)), as: signer)
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            if json { print("{\"record\":\"\(commitment.hex)\",\"salt\":\"\(salt.hex)\",\"height\":\(r.height ?? 0)}") }
+            else { print("record \(commitment.hex)\nsalt   \(salt.hex)\nregistered at height \(r.height ?? 0)") }
+            return
+        }
         // 1. The node stores the body encrypted under a key of its own and answers the commitment;
         //    the salt and key never leave it.
         let path = "/v1/records"

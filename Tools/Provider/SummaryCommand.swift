@@ -53,7 +53,8 @@ struct SummaryCommand: AsyncParsableCommand {
             //    against the commitment, translates it and anchors what it served.
             let chainID = try await client.chainID()
             let language = lang == "original" ? "" : lang
-            let request = try SummaryRequest(chainID: chainID, record: commitment, requester: signer, purpose: p, breakGlass: breakGlass,
+            guard let access = Bytes32(hex: r.hash) else { throw ValidationError("the node answered no transaction hash") }
+            let request = try SummaryRequest(chainID: chainID, record: commitment, access: access, requester: signer, purpose: p, breakGlass: breakGlass,
                                              language: language, time: Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)))
             let data = try await client.request("POST", "/v1/summaries", body: Data(request.canonicalBytes), contentType: RecordMessages.contentType, timeout: 90)
             struct C: Decodable { let translated: Int; let codes: Int; let untranslatedFreeText: Int; let percent: Double }

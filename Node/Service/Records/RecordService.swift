@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 public import Logging
+public import Prometheus
 import Synchronization
 public import MeridianCore
 public import MeridianModules
@@ -32,6 +33,7 @@ public final class RecordService: Sendable {
     let submitter: @Sendable (Call) async -> Bytes32?
     let config: RecordsConfig
     let logger: Logger
+    let registry: PrometheusCollectorRegistry
     let counters = Mutex<[String: Int]>([:])
     /// Serialises the writes that queue served summaries for anchoring (their counters are taken in order).
     let servedWrites = Mutex<Void>(())
@@ -50,7 +52,9 @@ public final class RecordService: Sendable {
     }
 
     public init(store: RecordStore, chain: ChainService, nodeKey: PrivateKey, config: RecordsConfig, terminology: TerminologyIndex?,
-                anchors: AnchorStore?, logger: Logger, submit: @escaping @Sendable (Call) async -> Bytes32?) {
+                anchors: AnchorStore?, logger: Logger, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+                submit: @escaping @Sendable (Call) async -> Bytes32?) {
+        self.registry = registry
         self.store = store; self.chain = chain; self.query = chain.query; self.nodeKey = nodeKey; self.config = config
         self.terminology = terminology; self.anchors = anchors; self.logger = logger; self.submitter = submit
         var dir: [OrganizationID: URL] = [:]
@@ -61,9 +65,15 @@ public final class RecordService: Sendable {
     /// The RocksDB column families of the record store.
     public static let columns = RecordStore.columns
 
-    /// Counts of what the service refused or failed, by code (served as Prometheus series).
+    /// Counts of what the service refused or failed, by code (also the Prometheus series
+    /// `meridian_records_refused_total{reason}`: a body that does not match its commitment is
+    /// `transfer.commitment_mismatch`).
     public var failureCounts: [String: Int] { counters.withLock { $0 } }
-    func count(_ code: String) { counters.withLock { $0[code, default: 0] += 1 } }
+    func count(_ code: String) {
+        counters.withLock { $0[code, default: 0] += 1 }
+        registry.makeCounter(name: "meridian_records_refused_total", labels: [("reason", code)],
+                             help: "Record transfers, notices and acknowledgements refused or failed, by reason").increment()
+    }
 
     var now: Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
 

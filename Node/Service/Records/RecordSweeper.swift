@@ -8,10 +8,11 @@ struct RecordSweeper: Service {
 
     func run() async throws {
         // A sweep in progress is cut short at shutdown: whatever it did not finish, the next start redoes.
-        try await cancelWhenGracefulShutdown {
+        // A cancelled sleep ends the loop quietly: a service that throws would fail the node's exit.
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await records.sweepErasures()
-                try await Task.sleep(for: interval)
+                try? await Task.sleep(for: interval)
             }
         }
     }

@@ -27,6 +27,7 @@ extension RecordService {
         guard request.isSigned else { throw Failure(.forbidden, "records.bad_signature", "the summary request's signature does not verify") }
         guard RecordMessages.isFresh(request.time, now: now) else { throw Failure(.forbidden, "records.stale", "the request's time is more than 5 minutes from this node's clock") }
         let org = try requireOwnProvider(request.requester)
+        try requireAllowedAccess(request)
         guard let rec = (try? Sharing.record(request.record, in: query.reader)) ?? nil else {
             throw Failure(.notFound, "records.unknown", "no record \(request.record.hex) on chain")
         }
@@ -51,6 +52,25 @@ extension RecordService {
                                    terminology: terminologyVersion, output: SHA256.hash(output), servedTo: org, time: now)
         try anchorServed(leaf)
         return ServedSummary(output: output, coverage: coverage, leaf: leaf, custodian: rec.custodian)
+    }
+
+    /// The request rests on the clinician's own committed, allowed, recent access request for this
+    /// record, purpose and break-glass flag: every summary served has its decision on the trail.
+    func requireAllowedAccess(_ request: SummaryRequest) throws(Failure) {
+        func refuse(_ why: String) -> Failure { Failure(.forbidden, "records.no_access", "access transaction \(request.access.hex.prefix(16))…: \(why)") }
+        guard let loc = try? query.store.location(ofTransaction: request.access), let block = try? query.store.block(at: loc.height),
+              Int(loc.index) < block.transactions.count, let receipts = try? query.store.receipts(at: loc.height), Int(loc.index) < receipts.count else {
+            throw refuse("not committed on this node's chain")
+        }
+        let tx = block.transactions[Int(loc.index)].transaction
+        guard tx.signer == request.requester else { throw refuse("signed by someone else") }
+        guard case .requestAccess(let call) = tx.call, call.record == request.record, call.purpose == request.purpose, call.breakGlass == request.breakGlass else {
+            throw refuse("not an access request for this record, purpose and break-glass flag")
+        }
+        guard receipts[Int(loc.index)].decision?.allowed == true else { throw refuse("the chain denied it") }
+        guard block.header.time.unixMilliseconds + SummaryRequest.maxAccessAgeMilliseconds >= now.unixMilliseconds else {
+            throw refuse("older than \(SummaryRequest.maxAccessAgeMilliseconds / 60_000) minutes; request access again")
+        }
     }
 
     /// Stores the served leaf and queues it for anchoring, in one synced write.

@@ -8,6 +8,8 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 @testable import MeridianNode
+import MeridianRecords
+import MeridianSummary
 import MeridianDemo
 import MeridianVitals
 import MeridianIngest
@@ -81,6 +83,34 @@ import MeridianIngest
         let firstTx = try #require(try node.chain.store.block(at: 1)?.transactions.first?.hash)
         let mariaAddress = Address(maria.publicKey).description
         let stateKey = Hex.encode(Array("chain/id".utf8))
+        // Record bodies: Maria's summary held here (Hospital Ribeira), her consent to Ribeira for it, an
+        // allowed access by Ribeira's clinician; a record of Klinikum Spree's that Maria erased.
+        let ribeiraClinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let summary = PatientSummary(patientKeyHex: maria.publicKey.hex, custodian: "Hospital Ribeira, Lisbon", language: "pt", date: "2026-11-24T10:00:00Z",
+                                     problems: [.init(icd10: "I10")], medications: [.init(text: "Ramipril 5 mg")], allergies: [], vitals: [])
+        let ips = try IPSWriter.json(IPSWriter.bundle(summary, terminology: TerminologyIndex(Terminology(system: "http://hl7.org/fhir/sid/icd-10", languages: [], entries: [])),
+                                                      catalogue: .shipped))
+        let held = try node.records.upload(ips, by: ribeiraClinician.publicKey)
+        try await node.submit(ribeiraClinician, .registerRecord(.init(commitment: held.commitment, patient: maria.publicKey, category: .summary)))
+        try await node.submit(maria, .grantConsent(ConsentTerms(grantees: [OrganizationID("hospital-ribeira")!], categories: [.summary], purposes: [.treat],
+                                                                countries: [CountryCode("PT")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                                                validUntil: Timestamp(iso8601: "2027-06-30")!, emergencyAccess: false)))
+        let access = try await node.submitNow(ribeiraClinician, .requestAccess(.init(record: held.commitment, purpose: .treat, breakGlass: false)))
+        #expect(access.decision?.allowed == true)
+        let wall = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        let summaryRequest = try SummaryRequest(chainID: DemoCast.chainID, record: held.commitment, access: access.transaction, requester: ribeiraClinician,
+                                                purpose: .treat, breakGlass: false, language: "ja", time: wall)
+        let unbacked = try SummaryRequest(chainID: DemoCast.chainID, record: held.commitment, access: firstTx, requester: ribeiraClinician,
+                                          purpose: .treat, breakGlass: false, language: "ja", time: wall)
+        let spreeRecord = SHA256.hash(Array("spree record".utf8))
+        try await node.submit(DemoCast.staff("klinikum-spree", "clinician"), .registerRecord(.init(commitment: spreeRecord, patient: maria.publicKey, category: .medications)))
+        try await node.submit(maria, .eraseRecord(spreeRecord))
+        let notice = try ErasureNotice(chainID: DemoCast.chainID, record: spreeRecord, custodianNode: DemoCast.staff("klinikum-spree", "worker"), time: wall)
+        let forged = try ErasureNotice(chainID: DemoCast.chainID, record: spreeRecord, custodianNode: DemoCast.staff("chao-phraya", "worker"), time: wall)
+        let newBody = Array("{\"resourceType\":\"Bundle\"}".utf8)
+        func signed(_ key: PrivateKey, _ body: [UInt8]) throws -> [String: String] {
+            try SignedHTTPRequest.headers(key: key, method: "POST", path: "/v1/records", body: body, time: wall.unixMilliseconds)
+        }
         let newRecord = try node.tx(DemoCast.staff("hospital-ribeira", "clinician"),
                                     .registerRecord(.init(commitment: SHA256.hash([9]), patient: maria.publicKey, category: .allergies)))
         let authorizeBody = """
@@ -88,13 +118,15 @@ import MeridianIngest
             "category":"problems","purpose":"TREAT","custodian":"hospital-ribeira"}
             """
 
-        struct Case { let method: HTTPRequest.Method; let template: String; let uri: String; let body: [UInt8]?; let contentType: String?; let token: String?; let expectSuccess: Bool }
-        func good(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil, token: String? = nil) -> Case {
-            Case(method: m, template: t, uri: uri, body: body, contentType: type, token: token, expectSuccess: true)
+        struct Case { let method: HTTPRequest.Method; let template: String; let uri: String; let body: [UInt8]?; let contentType: String?; let token: String?; let expectSuccess: Bool
+            var headers: [String: String] = [:] }
+        func good(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil, token: String? = nil, headers: [String: String] = [:]) -> Case {
+            Case(method: m, template: t, uri: uri, body: body, contentType: type, token: token, expectSuccess: true, headers: headers)
         }
-        func bad(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil, token: String? = nil) -> Case {
-            Case(method: m, template: t, uri: uri, body: body, contentType: type, token: token, expectSuccess: false)
+        func bad(_ m: HTTPRequest.Method, _ t: String, _ uri: String, body: [UInt8]? = nil, type: String? = nil, token: String? = nil, headers: [String: String] = [:]) -> Case {
+            Case(method: m, template: t, uri: uri, body: body, contentType: type, token: token, expectSuccess: false, headers: headers)
         }
+        let recordType = RecordMessages.contentType
         let cases: [Case] = [
             good(.get, "/health", "/health"), good(.get, "/metrics", "/metrics"), good(.get, "/openapi.yaml", "/openapi.yaml"),
             good(.get, "/v1/status", "/v1/status"), good(.get, "/v1/validators", "/v1/validators"),
@@ -160,10 +192,27 @@ import MeridianIngest
             bad(.get, "/v1/alerts", "/v1/alerts?organization=sakura-general"),
             good(.get, "/v1/devices/{device}/progress", "/v1/devices/\(Address(oximeter.publicKey))/progress"),
             bad(.get, "/v1/devices/{device}/progress", "/v1/devices/\(mariaAddress)/progress"),
+            good(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: try signed(ribeiraClinician, newBody)),
+            bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json"),
+            bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: try signed(ribeiraClinician, Array("other".utf8))),
+            bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: try signed(DemoCast.staff("sakura-general", "clinician"), newBody)),
+            good(.post, "/v1/summaries", "/v1/summaries", body: summaryRequest.canonicalBytes, type: recordType),
+            bad(.post, "/v1/summaries", "/v1/summaries", body: unbacked.canonicalBytes, type: recordType),
+            bad(.post, "/v1/summaries", "/v1/summaries", body: [7, 7, 7], type: recordType),
+            good(.get, "/v1/records/{commitment}/custody", "/v1/records/\(held.commitment.hex)/custody"),
+            bad(.get, "/v1/records/{commitment}/custody", "/v1/records/xyz/custody"),
+            good(.get, "/v1/records/{commitment}/served", "/v1/records/\(held.commitment.hex)/served"),
+            bad(.get, "/v1/records/{commitment}/served", "/v1/records/12/served"),
+            bad(.post, "/v1/records/{commitment}/transfer", "/v1/records/\(held.commitment.hex)/transfer", body: [1, 2, 3], type: recordType),
+            good(.post, "/v1/records/{commitment}/erasure-notice", "/v1/records/\(spreeRecord.hex)/erasure-notice", body: notice.canonicalBytes, type: recordType),
+            bad(.post, "/v1/records/{commitment}/erasure-notice", "/v1/records/\(spreeRecord.hex)/erasure-notice", body: forged.canonicalBytes, type: recordType),
+            bad(.post, "/v1/records/{commitment}/erasure-notice", "/v1/records/\(held.commitment.hex)/erasure-notice", body: notice.canonicalBytes, type: recordType),
         ]
         // Every documented operation has at least one good case.
         let covered = Set(cases.filter(\.expectSuccess).map { "\($0.method.rawValue) \($0.template)" })
-        #expect(Self.operations(doc).subtracting(covered).subtracting(["GET /v1/events", "GET /v1/alerts"]).isEmpty)
+        // (A good transfer needs a chain that commits the custodian's share while the request waits:
+        // RecordTransferTests drives it between real node processes.)
+        #expect(Self.operations(doc).subtracting(covered).subtracting(["GET /v1/events", "GET /v1/alerts", "POST /v1/records/{commitment}/transfer"]).isEmpty)
 
         let app = Application(router: node.api.router())
         try await app.test(.router) { client in
@@ -171,6 +220,7 @@ import MeridianIngest
                 var headers: HTTPFields = [:]
                 if let t = c.contentType { headers[.contentType] = t }
                 if let t = c.token { headers[.authorization] = "Bearer \(t)" }
+                for (name, value) in c.headers { headers.append(HTTPFields.Element(name: HTTPFields.Element.Name(name)!, value: value)) }
                 try await client.execute(uri: c.uri, method: c.method, headers: headers, body: c.body.map { ByteBuffer(bytes: $0) }) { response in
                     let label = "\(c.method.rawValue) \(c.uri.prefix(120))"
                     let status = Int(response.status.code)

@@ -8,6 +8,7 @@ import MeridianStorage
 import MeridianMempool
 import MeridianNode
 import MeridianWorkers
+import MeridianRecords
 import MeridianDemo
 
 /// A node of the demo network in a temporary directory of its own, driven in process: transactions
@@ -20,12 +21,14 @@ final class TestNode: @unchecked Sendable {
     let metrics = NodeMetrics()
     /// The off-chain workers, wired as `meridian-node start` wires them (the risk worker is driven by the test).
     let workers: NodeWorkers
+    /// Hospital Ribeira's record bodies (its worker key is the node's key towards other nodes).
+    let records: RecordService
     var nonces: [PublicKey: UInt64] = [:]
 
     init(config: NodeConfig = NodeConfig()) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-node-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: NodeWorkers.columns)
+        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: NodeWorkers.columns + RecordService.columns)
         let state = try AuthenticatedState(storage: store.stateStorage)
         let result = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
         try store.storeGenesis(result.header)
@@ -33,6 +36,13 @@ final class TestNode: @unchecked Sendable {
         var logger = Logger(label: "test-node"); logger.logLevel = .warning
         chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
         workers = try NodeWorkers(chain: chain, config: config.workers, workerKey: DemoCast.staff("hospital-ribeira", "worker"))
+        let chain = self.chain
+        records = RecordService(store: RecordStore(db: store.db, storageKey: SHA256.hash(Array("test storage key".utf8))), chain: chain,
+                                nodeKey: DemoCast.staff("hospital-ribeira", "worker"), config: config.records, terminology: nil,
+                                anchors: workers.anchors, logger: logger) { call in
+            guard let bytes = await chain.submit(call, signer: DemoCast.staff("hospital-ribeira", "worker")) else { return nil }
+            return try? SignedTransaction(canonicalBytes: bytes).hash
+        }
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -40,6 +50,7 @@ final class TestNode: @unchecked Sendable {
     var api: NodeAPI {
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
         workers.attach(to: &api)
+        api.records = records
         return api
     }
 
@@ -55,6 +66,21 @@ final class TestNode: @unchecked Sendable {
         try chain.mempool.admit(stx, size: stx.canonicalBytes.count, accounts: chain.query)
         let tip = await chain.tip
         guard let block = try await chain.produceBlock(now: tip.time.adding(milliseconds: 1000)) else { throw TestFailure("no block produced") }
+        guard let receipts = try chain.store.receipts(at: block.header.height), let r = receipts.first(where: { $0.transaction == stx.hash }) else {
+            throw TestFailure("transaction not in the block")
+        }
+        chain.mempool.removeIncluded([stx.hash])
+        return r
+    }
+
+    /// Like `submit`, in a block stamped with the wall clock (for what checks freshness against now).
+    @discardableResult
+    func submitNow(_ key: PrivateKey, _ call: Call) async throws -> Receipt {
+        let stx = try tx(key, call)
+        try chain.mempool.admit(stx, size: stx.canonicalBytes.count, accounts: chain.query)
+        let tip = await chain.tip
+        let wall = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        guard let block = try await chain.produceBlock(now: max(wall, tip.time.adding(milliseconds: 1))) else { throw TestFailure("no block produced") }
         guard let receipts = try chain.store.receipts(at: block.header.height), let r = receipts.first(where: { $0.transaction == stx.hash }) else {
             throw TestFailure("transaction not in the block")
         }
