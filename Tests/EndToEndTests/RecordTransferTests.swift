@@ -96,6 +96,12 @@ import MeridianSummary
         let root = try #require((leaf["root"] as? String).flatMap { Bytes32(hex: $0) })
         let anchor = try await http(try NodeClient(sakura), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
         #expect(anchor["value"] is String, "the anchor of the served summaries is on chain")
+        // The regulator's light client proves it from genesis and names the Bundle the clinician read.
+        let proof = try net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir])
+        #expect(proof.status == 0 && proof.stdout.contains("is what sakura-general read") && proof.stdout.contains("1 summary(ies)"), "\(proof)")
+        let other = net.dir.path("not-served.json")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: other))
+        #expect(try net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other]).status == 2)
 
         // The share addresses the record key to Sakura General's node alone.
         let shareState = try await http(try NodeClient(ribeira), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1

@@ -125,6 +125,12 @@ SAKURA_NODE=$(node_api sakura-general)
 run "$BIN/meridian-provider" summary "$MARIA" --demo sakura-general/clinician --node "$SAKURA_NODE" --lang ja --purpose ETREAT \
   --fhir "$DATA_DIR/records/maria-ips-ja.json"
 say "   What was served is anchored (record, language, terminology version, hash of the output); the regulator's transfer report shows PT→JP on the adequacy decision, and Maria's wallet shows the emergency access"
+for _ in $(seq 1 60); do
+  python3 -c "import json,sys,urllib.request; sys.exit(0 if any(s['anchored'] for s in json.load(urllib.request.urlopen(sys.argv[1]))) else 1)" \
+    "$SAKURA_NODE/v1/records/$MARIA_SUMMARY/served" 2>/dev/null && break
+  sleep 1
+done
+run "$BIN/meridian-audit" verify --node "$SAKURA_NODE" --genesis Genesis/demo.json --served "$MARIA_SUMMARY" --bundle "$DATA_DIR/records/maria-ips-ja.json"
 run "$BIN/meridian-audit" transfers
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 run "$BIN/meridian-wallet" records --keystore "$DATA_DIR/wallets/maria.json"
@@ -134,7 +140,7 @@ run "$BIN/meridian-localnet" status --dir "$NET_DIR"
 say "The network keeps running (data: $NET_DIR; logs: $NET_DIR/node-*.log). Ctrl-C stops it."
 echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya"
 echo "     $BIN/meridian-wallet records erase --keystore $DATA_DIR/wallets/maria.json --node $MERIDIAN_NODE $MARIA_SUMMARY   # erased at Ribeira and at Sakura General"
-echo "     curl $SAKURA_NODE/v1/records/$MARIA_SUMMARY/custody"
+echo "     $SAKURA_NODE/v1/records/$MARIA_SUMMARY/custody   # what Sakura General's node holds of it"
 echo "     $BIN/meridian-localnet status --dir $NET_DIR"
 # `wait` returns at once on a trapped signal (a foreground `sleep` would delay the trap).
 while true; do sleep 3600 & wait $!; done
