@@ -63,8 +63,23 @@ import MeridianSummary
         let ips = net.dir.path("maria-ips.json")
         #expect(try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", "/nonexistent"]).status != 0,
                 "a missing terminology file is refused")
+        // The ward's monitor posts Maria's heart rate to Ribeira's workers; the summary carries the latest.
+        let token = try String(contentsOfFile: net.dir.path("net/ward-feed.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let observation = """
+            {"resourceType":"Observation","id":"hr-1","status":"final",\
+            "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],\
+            "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/\(DemoCast.patient("maria").publicKey.hex)"},\
+            "effectiveDateTime":"2026-11-24T10:15:00Z","valueQuantity":{"value":118,"system":"http://unitsofmeasure.org","code":"/min"}}
+            """
+        var post = URLRequest(url: URL(string: ribeira + "/v1/vitals/fhir")!)
+        post.httpMethod = "POST"; post.httpBody = Data(observation.utf8)
+        post.setValue("application/fhir+json", forHTTPHeaderField: "Content-Type"); post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (_, posted) = try await URLSession.shared.data(for: post)
+        #expect((posted as? HTTPURLResponse)?.statusCode == 200)
         // Without a terminology file the document names problems in English (the custodian's own export).
-        let demo = try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", try Self.emptyTerminology(net.dir)])
+        let demo = try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira,
+                                                      "--terminology", try Self.emptyTerminology(net.dir)])
+        #expect(demo.stdout.contains("1 vital signs"), "\(demo)")
         #expect(demo.status == 0, "\(demo)")
         let registered = try net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
                                                             "--category", "summary", "--body", ips, "--json"])
@@ -81,7 +96,8 @@ import MeridianSummary
         #expect(tokyo.status == 0, "\(tokyo)")
         #expect(tokyo.stdout.contains("ALLOWED (allowed.consent) on adequacy-decision PT→JP"), "\(tokyo.stdout)")
         #expect(tokyo.stdout.contains("国際患者サマリー") && tokyo.stdout.contains("問題リスト") && tokyo.stdout.contains("(未翻訳)"), "\(tokyo.stdout)")
-        #expect(tokyo.stdout.contains("ja: 3/7 codes translated") && tokyo.stdout.contains("I10 (未翻訳)"), "no terminology: the catalogue's codes are translated, every ICD-10 name falls back, marked")
+        #expect(tokyo.stdout.contains("バイタルサイン") && tokyo.stdout.contains("心拍数: 118 /min"), "the workers' vital signs, in Japanese: \(tokyo.stdout)")
+        #expect(tokyo.stdout.contains("ja: 5/9 codes translated") && tokyo.stdout.contains("I10 (未翻訳)"), "no terminology: the catalogue's codes are translated, every ICD-10 name falls back, marked")
         let served = try Data(contentsOf: URL(fileURLWithPath: fhir))
         try Self.validateWithFhirResources(served)
         let custodyAtSakura = try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1

@@ -74,14 +74,15 @@ struct SummaryCommand: AsyncParsableCommand {
     }
 
     /// The demo cast's summaries (../shared/SCENARIO.md), as their custodians would write them.
-    struct Demo: ParsableCommand {
+    struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a demo patient's IPS document (maria, hans or jean) as its custodian holds it.")
         @Argument(help: "maria, hans or jean.") var patient: String
         @Option(help: "The patient's key (hex or mer1 address; default: the demo wallet's).") var key: String?
         @Option(help: "Where to write the FHIR Bundle.") var out: String
+        @Option(help: "A node whose workers hold the patient's vital signs: the latest reading of each sign goes into the summary.") var vitalsFrom: String?
         @OptionGroup var terminology: TerminologyCommand.FileOption
 
-        func run() throws {
+        func run() async throws {
             let cast: [String: (String, String, [PatientSummary.Problem], [String], [String])] = [
                 "maria": ("Hospital Ribeira, Lisbon", "pt", [.init(icd10: "I10", onset: "2012"), .init(icd10: "I48", onset: "2021"), .init(icd10: "E11.9", onset: "2016"), .init(icd10: "N18.3")],
                           ["Metformina 500 mg, duas vezes ao dia", "Apixabano 5 mg, duas vezes ao dia", "Ramipril 5 mg, uma vez ao dia"], ["Penicilina (urticária)"]),
@@ -93,11 +94,22 @@ struct SummaryCommand: AsyncParsableCommand {
             guard let (custodian, language, problems, medications, allergies) = cast[patient] else { throw ValidationError("unknown demo patient '\(patient)': maria, hans or jean") }
             let keyHex: String
             if let key { keyHex = try Parse.address(key, "--key").hex } else { keyHex = SHA256.hash(Array("meridian-demo-patient/\(patient)".utf8)).hex }
+            var vitals: [PatientSummary.Vital] = []
+            if let vitalsFrom {
+                // The workers' stored readings, newest last; the latest of each sign with a LOINC code.
+                struct B: Decodable { let readings: [R]; struct R: Decodable { let sign: String; let loinc: String?; let value: String; let unit: String; let time: String } }
+                let batches = try await NodeClient(vitalsFrom).get("/v1/vitals/\(keyHex)?limit=1000", as: [B].self)
+                var latest: [String: B.R] = [:]
+                for r in batches.flatMap(\.readings) where r.loinc != nil { if (latest[r.loinc!]?.time ?? "") <= r.time { latest[r.loinc!] = r } }
+                vitals = latest.values.sorted { $0.loinc! < $1.loinc! }.compactMap { r in
+                    Decimal(string: r.value).map { PatientSummary.Vital(loinc: r.loinc!, value: $0, unit: r.unit, time: r.time) }
+                }
+            }
             let summary = PatientSummary(patientKeyHex: keyHex, custodian: custodian, language: language, date: "2026-11-24T10:00:00Z",
-                                         problems: problems, medications: medications.map { .init(text: $0) }, allergies: allergies.map { .init(text: $0) }, vitals: [])
+                                         problems: problems, medications: medications.map { .init(text: $0) }, allergies: allergies.map { .init(text: $0) }, vitals: vitals)
             let bundle = IPSWriter.bundle(summary, terminology: try terminology.load(), catalogue: .shipped)
             try Data(try IPSWriter.json(bundle)).write(to: URL(fileURLWithPath: out), options: .atomic)
-            print("wrote \(out): \(patient)'s IPS document from \(custodian), \(problems.count) problems, \(medications.count) medications, \(allergies.count) allergies")
+            print("wrote \(out): \(patient)'s IPS document from \(custodian), \(problems.count) problems, \(medications.count) medications, \(allergies.count) allergies, \(vitals.count) vital signs")
         }
     }
 
