@@ -65,6 +65,40 @@ import MeridianSimulation
         }
         #expect(mismatches.isEmpty, "\(mismatches.count) differ, e.g. \(mismatches.prefix(3))")
         #expect(compared == 300 * 11 && translated > 1_000, "compared \(compared), translated \(translated)")
+
+        // Rendered: a summary of the first 60 sampled codes, translated into each language, shows
+        // Babel's string as the coding's translation and in the narrative, or English marked.
+        var babel: [String: String] = [:]   // "code|tag" → the package's string
+        for line in lines {
+            guard let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String], row.count == 3,
+                  let tag = ICD10Import.locales.first(where: { $0.file == row[1] })?.tag else { continue }
+            babel["\(row[0])|\(tag)"] = row[2]
+        }
+        let codes = Array(NSOrderedSet(array: sample).array as! [String]).prefix(60)
+        let summary = PatientSummary(patientKeyHex: String(repeating: "cd", count: 32), custodian: "Test", language: "en", date: "2026-11-24T10:00:00Z",
+                                     problems: codes.map { .init(icd10: $0) }, medications: [], allergies: [], vitals: [])
+        let document = IPSWriter.bundle(summary, terminology: index, catalogue: .shipped)
+        var rendered = 0, renderedMismatches: [String] = []
+        for locale in ICD10Import.locales {
+            let (bundle, _) = try SummaryTranslator.translate(document, to: locale.tag, terminology: index, catalogue: .shipped)
+            let resources = (bundle["entry"]?.array ?? []).compactMap { $0["resource"] }
+            let narrative = resources.first?["section"]?.array?.first?["text"]?["div"]?.string ?? ""
+            for condition in resources where condition["resourceType"]?.string == "Condition" {
+                guard let coding = condition["code"]?["coding"]?.array?.first, let code = coding["code"]?.string else { continue }
+                let theirs = (babel["\(code)|\(locale.tag)"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                let shown = coding["_display"]?["extension"]?.array?.first?["extension"]?.array?.first { $0["url"]?.string == "content" }?["valueString"]?.string
+                if theirs.isEmpty || theirs.lowercased() == "nan" {
+                    if shown != nil { renderedMismatches.append("\(code) \(locale.tag): a translation shown where the package has none") }
+                } else {
+                    if shown != babel["\(code)|\(locale.tag)"] { renderedMismatches.append("\(code) \(locale.tag): shown \(shown ?? "nothing"), package \(theirs)") }
+                    let escaped = theirs.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+                    if !narrative.contains(escaped) { renderedMismatches.append("\(code) \(locale.tag): not in the narrative") }
+                    rendered += 1
+                }
+            }
+        }
+        #expect(renderedMismatches.isEmpty, "\(renderedMismatches.count) differ, e.g. \(renderedMismatches.prefix(3))")
+        #expect(rendered > 200, "rendered \(rendered) translated names")
     }
 
     @Test func theFileIsCanonicalItsHashIsItsVersionAndBadBytesAreRefused() throws {
