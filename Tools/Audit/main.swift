@@ -230,6 +230,27 @@ struct Verify: AsyncParsableCommand {
             do { try client.verifyEntry(key: key, value: value, proof: proof, height: client.head.height) } catch { fail(error) }
             return value
         }
+        // Anchored results (vital signs, served summaries): each anchor proven from the verified state
+        // once per root, then each result's RFC 9162 inclusion proof against it.
+        var anchors: [Bytes32: AnchorRecord] = [:]
+        func proveAnchored(_ bytes: [UInt8], root rootHex: String?, index: Int?, treeSize: Int?, path pathHex: [String]?,
+                           kind: AnchorKind, _ what: String) async throws -> AnchorRecord {
+            guard let rootHex, let root = Bytes32(hex: rootHex), let index, let treeSize,
+                  let path = pathHex?.compactMap({ Bytes32(hex: $0) }), path.count == pathHex?.count else {
+                fail(LightClientError("light.decode", "\(what): the inclusion proof does not decode"))
+            }
+            if anchors[root] == nil {
+                guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
+                    fail(LightClientError("anchor.absent", "\(what): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
+                }
+                guard record.anchor.kind == kind else { fail(LightClientError("anchor.kind", "\(what): root \(root.hex.prefix(16)) anchors \(record.anchor.kind.name), not \(kind.name)")) }
+                anchors[root] = record
+                print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) \(record.anchor.kind.name) by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), producer \(record.anchor.producer.hex.prefix(16))…")
+            }
+            do { try AnchoredResult.verify(result: bytes, index: index, treeSize: treeSize, path: path, anchor: anchors[root]!) }
+            catch { fail(LightClientError(error.code, "\(what): \(error.message)")) }
+            return anchors[root]!
+        }
         if let patient {
             let key = try Parse.address(patient, "--patient")
             if let sequence {
@@ -250,7 +271,6 @@ struct Verify: AsyncParsableCommand {
         if let vitals {
             struct VitalsProof: Decodable { let batch: String; let anchored: Bool; let root: String?; let index: Int?; let treeSize: Int?; let path: [String]? }
             let key = try Parse.address(vitals, "--vitals")
-            var anchors: [Bytes32: AnchorRecord] = [:]
             for kind in ["readings", "assessments", "alerts"] {
                 let proofs = try await api.get("/v1/vitals/\(Address(key))/proofs?limit=1000&kind=\(kind)", as: [VitalsProof].self)
                 var proven = 0, queued = 0
@@ -267,19 +287,8 @@ struct Verify: AsyncParsableCommand {
                     } else { fail(LightClientError("light.decode", "\(kind) \(n) does not decode")) }
                     guard owner == key else { fail(LightClientError("anchor.patient", "\(kind) \(n) is not \(vitals)'s")) }
                     guard p.anchored else { queued += 1; continue }
-                    guard let rootHex = p.root, let root = Bytes32(hex: rootHex), let index = p.index, let size = p.treeSize,
-                          let path = p.path?.compactMap({ Bytes32(hex: $0) }), path.count == p.path?.count else {
-                        fail(LightClientError("light.decode", "\(kind) \(n): the inclusion proof does not decode"))
-                    }
-                    if anchors[root] == nil {
-                        guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
-                            fail(LightClientError("anchor.absent", "\(kind) \(n): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
-                        }
-                        anchors[root] = record
-                        print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) \(record.anchor.kind.name) by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), producer \(record.anchor.producer.hex.prefix(16))")
-                    }
-                    do { try AnchoredResult.verify(result: bytes, index: index, treeSize: size, path: path, anchor: anchors[root]!) }
-                    catch { fail(LightClientError(error.code, "\(kind) \(n) (\(label)): \(error.message)")) }
+                    _ = try await proveAnchored(bytes, root: p.root, index: p.index, treeSize: p.treeSize, path: p.path,
+                                                kind: AnchorKind(name: kind)!, "\(kind) \(n) (\(label))")
                     proven += 1
                 }
                 let noun = ["readings": "stored batch(es)", "assessments": "assessment(s)", "alerts": "alert(s)"][kind]!
@@ -293,28 +302,14 @@ struct Verify: AsyncParsableCommand {
                 guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
                 return SHA256.hash([UInt8](data))
             }
-            var anchors: [Bytes32: AnchorRecord] = [:]
             var proven = 0, queued = 0, matched: TranslationLeaf?
             for (n, p) in try await api.get("/v1/records/\(c.hex)/served", as: [ServedProof].self).enumerated() {
                 guard let bytes = Hex.decode(p.leaf), let leaf = try? TranslationLeaf(canonicalBytes: bytes) else { fail(LightClientError("light.decode", "served summary \(n) does not decode")) }
                 guard leaf.record == c else { fail(LightClientError("anchor.record", "served summary \(n) is of another record")) }
                 guard p.anchored else { queued += 1; continue }
-                guard let rootHex = p.root, let root = Bytes32(hex: rootHex), let index = p.index, let size = p.treeSize,
-                      let path = p.path?.compactMap({ Bytes32(hex: $0) }), path.count == p.path?.count else {
-                    fail(LightClientError("light.decode", "served summary \(n): the inclusion proof does not decode"))
-                }
-                if anchors[root] == nil {
-                    guard let v = try await prove(Anchoring.rootKey(root).bytes, "anchor"), let record = try? AnchorRecord(trustedCanonicalBytes: v) else {
-                        fail(LightClientError("anchor.absent", "served summary \(n): no anchor of root \(root.hex.prefix(16)) is on chain at height \(client.head.height)"))
-                    }
-                    guard record.anchor.kind == .translations else { fail(LightClientError("anchor.kind", "root \(root.hex.prefix(16)) anchors \(record.anchor.kind.name), not translations")) }
-                    anchors[root] = record
-                    print("anchor    \(root.hex) proven at height \(client.head.height): \(record.anchor.count) translations by worker \(Address(record.worker)) of \(record.organization.value), block \(record.height), terminology \(record.anchor.producer.hex.prefix(16))…")
-                }
-                do { try AnchoredResult.verify(result: bytes, index: index, treeSize: size, path: path, anchor: anchors[root]!) }
-                catch { fail(LightClientError(error.code, "served summary \(n): \(error.message)")) }
-                guard anchors[root]!.organization == leaf.servedTo else {
-                    fail(LightClientError("anchor.organization", "served summary \(n) names \(leaf.servedTo.value) but was anchored by \(anchors[root]!.organization.value)"))
+                let anchor = try await proveAnchored(bytes, root: p.root, index: p.index, treeSize: p.treeSize, path: p.path, kind: .translations, "served summary \(n)")
+                guard anchor.organization == leaf.servedTo else {
+                    fail(LightClientError("anchor.organization", "served summary \(n) names \(leaf.servedTo.value) but was anchored by \(anchor.organization.value)"))
                 }
                 print("served    \(leaf.time.iso8601) to \(leaf.servedTo.value): language \(leaf.language), terminology \(leaf.terminology.hex), output \(leaf.output.hex)")
                 if leaf.output == read { matched = leaf }
