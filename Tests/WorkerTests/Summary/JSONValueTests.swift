@@ -18,6 +18,20 @@ import MeridianSummary
         #expect(try JSONValue(parsing: try value.bytes()) == value)
     }
 
+    /// The hand-written writer escapes what RFC 8259 requires and Foundation's parser reads back
+    /// every string exactly, control characters and all.
+    @Test func theWriterEscapesWhatJSONRequiresAndFoundationReadsItBack() throws {
+        let tricky = "a\u{01}b\u{1F}\n\r\t\"q\" back\\slash /slash é 日本 🩺"
+        let value: JSONValue = ["k\"ey": .string(tricky), "z": [.null, .bool(false), .number(Decimal(string: "-12.50")!)], "": "empty key"]
+        let bytes = try value.bytes()
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#"\u0001"#) && text.contains(#"\u001f"#) && text.contains(#"\n\r\t\"q\" back\\slash /slash é 日本 🩺"#), "\(text)")
+        #expect(text.hasPrefix(#"{"":"empty key","k\"ey":"#), "keys sorted by their bytes: \(text)")
+        let foundation = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(foundation["k\"ey"] as? String == tricky)
+        #expect(try JSONValue(parsing: bytes) == value)
+    }
+
     @Test func aDeeplyNestedDocumentIsRefused() {
         let deep = String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000)
         #expect(throws: (any Error).self) { try JSONValue(parsing: Array(deep.utf8)) }

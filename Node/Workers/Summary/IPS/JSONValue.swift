@@ -3,8 +3,8 @@ public import Foundation
 /// A JSON document as a value: what the summary code reads, rewrites and writes, Sendable and
 /// comparable. Written here because writing `[String: Any]` with Foundation's `JSONSerialization` on
 /// Linux bridges every value through NSObject (over half of a summary's translation, perf); this enum
-/// is written by `JSONEncoder` and read by `JSONSerialization` plus one conversion (`init(parsing:)`).
-/// Numbers are `Decimal`, so FHIR decimals keep their digits.
+/// is read by `JSONSerialization` plus one conversion (`init(parsing:)`) and written by its own
+/// one-pass writer (`bytes()`). Numbers are `Decimal`, so FHIR decimals keep their digits.
 public enum JSONValue: Sendable, Equatable, Codable {
     case object([String: JSONValue])
     case array([JSONValue])
@@ -88,11 +88,62 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// The JSON bytes, keys sorted: the same value always gives the same bytes.
+    /// The JSON bytes, object keys sorted by their UTF-8 bytes: the same value always gives the same
+    /// bytes. Written by hand in one pass into one buffer: `JSONEncoder` (sorted keys) took 1.8 ms of a
+    /// 100-entry summary's 2.9 ms (BENCHMARKS.md, "where a summary's time goes"), most of it in its
+    /// generic containers; this is RFC 8259 output with nothing to configure. Strings escape `"`, `\`
+    /// and control characters only; everything else is written as UTF-8.
     public func bytes() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(self))
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        write(into: &out)
+        return out
+    }
+
+    func write(into out: inout [UInt8]) {
+        switch self {
+        case .object(let o):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for key in o.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                Self.writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                o[key]!.write(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .array(let a):
+            out.append(UInt8(ascii: "["))
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                v.write(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .string(let s): Self.writeString(s, into: &out)
+        case .number(let n): out.append(contentsOf: n.description.utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .null: out.append(contentsOf: "null".utf8)
+        }
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8)); out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 0xF)])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     public subscript(key: String) -> JSONValue? {
