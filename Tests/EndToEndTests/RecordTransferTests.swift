@@ -165,6 +165,19 @@ import MeridianSummary
         #expect(kinds == ["record-registration", "access-request", "disclosure", "access-request", "disclosure", "erasure", "access-request"], "\(kinds)")
         let verify = try net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", "5", "--record", record.hex])
         #expect(verify.status == 0, "\(verify)")
+
+        // The custodian erases a record of its own: its node deletes the body.
+        let second = try net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
+                                                        "--category", "problems", "--body", ips, "--json"])
+        let secondRecord = try #require(second.stdout.split(separator: "\"").dropFirst(3).first.map(String.init))
+        #expect(try net.cli("meridian-provider", ["erase-record", "--demo", "klinikum-spree/clinician", "--node", ribeira, "--record", secondRecord]).status != 0,
+                "only the custodian's providers (or the patient) may erase")
+        let erased = try net.cli("meridian-provider", ["erase-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--record", secondRecord])
+        #expect(erased.status == 0, "\(erased)")
+        _ = try await eventually("the custodian's own erasure") { () -> Bool? in
+            try await http(try NodeClient(ribeira), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil
+        }
+
     }
 
     /// A terminology file with no translations (so the test needs no GPL package).

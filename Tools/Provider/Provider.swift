@@ -12,7 +12,7 @@ import MeridianRecords
 struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-provider", abstract: "Hospital staff commands.",
-        subcommands: [Enrol.self, RegisterRecord.self, RequestAccess.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self, SummaryCommand.self])
+        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self, SummaryCommand.self])
 }
 
 struct Enrol: AsyncParsableCommand {
@@ -64,6 +64,18 @@ struct RegisterRecord: AsyncParsableCommand {
         if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
         if json { print("{\"record\":\"\(commitment.hex)\",\"height\":\(r.height ?? 0)}") }
         else { print("record \(commitment.hex) (\(data.count) bytes, encrypted at the node)\nregistered at height \(r.height ?? 0)") }
+    }
+}
+
+struct EraseRecord: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "erase-record",
+        abstract: "Erase a record this hospital holds: its node and every node it was shared with delete body and keys (signed notices, acknowledged); the commitment and the audit trail stay.")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The record commitment.") var record: String
+    func run() async throws {
+        let r = try await key.client().submit(.eraseRecord(try Parse.hash(record, "--record")), as: try key.key())
+        if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+        print("record \(record) erased at height \(r.height ?? 0)")
     }
 }
 
