@@ -188,9 +188,11 @@ public final class RecordService: Sendable {
 
     // MARK: Requesting node: fetching
 
-    /// The body of a record for one of this node's clinicians: held here (as custodian or as an
-    /// earlier copy), else fetched from the custodian's node, opened with this node's key and
-    /// checked against the commitment. A fetched copy is kept (encrypted) until erased.
+    /// The body of a record for one of this node's clinicians: read here at the custodian, else
+    /// fetched from the custodian's node, opened with this node's key and checked against the
+    /// commitment. The copy served is kept, encrypted, as the hospital's record of what its
+    /// clinician was shown, until the record is erased; it is never served again without asking
+    /// the custodian, because each access needs the chain's decision anew.
     public func fetch(_ record: Bytes32, for requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool) async throws(Failure) -> [UInt8] {
         let org = try requireOwnProvider(requester)
         guard let rec = (try? Sharing.record(record, in: query.reader)) ?? nil else {
@@ -202,8 +204,6 @@ public final class RecordService: Sendable {
         if rec.custodian == org {
             do { return try store.body(of: record) } catch { throw Self.failure(error) }
         }
-        // A copy fetched before serves only while this organisation's share still allows it: every
-        // access goes through the chain again (consent may have been revoked since).
         guard let base = directory[rec.custodian] else {
             throw Failure(.unavailable, "records.no_route", "this node knows no node of \(rec.custodian.value) (records.nodes in node.json)")
         }
