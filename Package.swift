@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Exact: its fuel schedule is part of consensus (every validator must charge the same fuel).
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -55,7 +57,7 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "MeridianState", dependencies: ["MeridianCore"], path: "Runtime/State",
                 swiftSettings: strict),
-        .target(name: "MeridianModules", dependencies: ["MeridianCore", "MeridianState"], path: "Runtime/Modules",
+        .target(name: "MeridianModules", dependencies: ["MeridianCore", "MeridianState", .product(name: "WasmKit", package: "WasmKit")], path: "Runtime/Modules",
                 swiftSettings: strict),
         .target(name: "MeridianRuntime", dependencies: ["MeridianCore", "MeridianState", "MeridianModules"],
                 path: "Runtime/Execution", swiftSettings: strict),

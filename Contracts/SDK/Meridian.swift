@@ -51,9 +51,9 @@ public enum Deny {
     public static let badParameter: Int32 = -7
 }
 
-/// The access request, as the host lays it out (little-endian, version 1, 144 bytes).
+/// The access request, as the host lays it out (little-endian, version 1, 152 bytes).
 public struct Request {
-    public static let size: Int32 = 144
+    public static let size: Int32 = 152
     let base: UnsafeRawPointer
 
     public init?(_ ptr: Int32, _ length: Int32) {

@@ -1,0 +1,229 @@
+public import MeridianCore
+import WasmKit
+
+/// The access request as a contract sees it (ABI version 1, `Contracts/SDK/Meridian.swift`).
+public struct ContractRequest: Sendable, Equatable {
+    public var purpose: PurposeOfUse
+    public var category: DataCategory
+    public var breakGlass: Bool
+    public var requesterCountry: CountryCode?
+    public var custodianCountry: CountryCode?
+    public var time: Timestamp
+    public var height: UInt64
+    public var organization: OrganizationID
+    /// When a second clinician of the requester's organisation co-signed (checked by the runtime).
+    public var coSignedAt: Timestamp?
+    public var requester: PublicKey
+    public var patient: PublicKey
+
+    public init(purpose: PurposeOfUse, category: DataCategory, breakGlass: Bool, requesterCountry: CountryCode?, custodianCountry: CountryCode?,
+                time: Timestamp, height: UInt64, organization: OrganizationID, coSignedAt: Timestamp?, requester: PublicKey, patient: PublicKey) {
+        self.purpose = purpose; self.category = category; self.breakGlass = breakGlass; self.requesterCountry = requesterCountry
+        self.custodianCountry = custodianCountry; self.time = time; self.height = height; self.organization = organization
+        self.coSignedAt = coSignedAt; self.requester = requester; self.patient = patient
+    }
+
+    public static let size = 152
+
+    /// The 152 bytes the host writes into the contract's memory (little-endian).
+    public var bytes: [UInt8] {
+        var b = [UInt8](repeating: 0, count: Self.size)
+        func put(_ v: UInt64, at o: Int) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
+        func country(_ c: CountryCode?, at o: Int) { if let c { let u = Array(c.code.utf8); b[o] = u[0]; b[o + 1] = u[1] } }
+        b[0] = 1
+        b[1] = purpose.rawValue
+        b[2] = category.rawValue
+        b[3] = breakGlass ? 1 : 0
+        country(requesterCountry, at: 4)
+        country(custodianCountry, at: 6)
+        put(time.unixMilliseconds, at: 8)
+        put(height, at: 16)
+        let org = Array(organization.value.utf8.prefix(48))
+        b[24] = UInt8(org.count)
+        b.replaceSubrange(25..<(25 + org.count), with: org)
+        if let coSignedAt { b[73] = 1; put(coSignedAt.unixMilliseconds, at: 80) }
+        b.replaceSubrange(88..<120, with: requester.bytes32.bytes)
+        b.replaceSubrange(120..<152, with: patient.bytes32.bytes)
+        return b
+    }
+}
+
+/// Runs a checked contract under WasmKit: a fresh instance per call (nothing leaks between calls),
+/// fuel per call, memory bounded by the check, the stack bounded by the engine's configuration.
+/// Host functions check every guest pointer and length before touching memory, and charge fuel
+/// per byte of storage they read or write. Out of fuel, a trap or a malformed answer is a denial
+/// with its reason and bills the whole budget.
+public final class ContractRunner: @unchecked Sendable {
+    // @unchecked: the parsed module is immutable after init; each call builds its own engine store.
+    public let codeHash: Bytes32
+    public let summary: ContractCheck.Summary
+    let module: Module
+    let engine: Engine
+
+    /// Fuel charged per byte a host function reads from or writes to contract storage or memory.
+    public static let fuelPerHostByte: UInt64 = 4
+    /// Fuel charged per host call, on top of its bytes.
+    public static let fuelPerHostCall: UInt64 = 100
+    /// Bounds on what one call may store, read and emit.
+    public static let maxValueBytes = 1024, maxKeyBytes = 64, maxEventBytes = 256, maxEvents = 8, maxWrites = 16
+
+    public init(code: [UInt8], limits: ContractCheck.Limits, stackBytes: Int = 64 * 1024) throws(RuntimeError) {
+        summary = try ContractCheck.check(code, limits: limits)
+        codeHash = SHA256.hash(code)
+        engine = Engine(configuration: EngineConfiguration(compilationMode: .lazy, stackSize: stackBytes, features: [],
+                                                           memoryBoundsChecking: .software, fuelMetering: true))
+        do { module = try parseWasm(bytes: code, features: []) }
+        catch { throw RuntimeError("contract.malformed", "the engine refuses the module: \(error)") }
+    }
+
+    /// What a call did.
+    public struct Outcome: Sendable, Equatable {
+        public enum Result: Sendable, Equatable {
+            /// `evaluate` allowed, or `update` was done.
+            case allowed
+            /// The contract answered a deny reason (≤ 0).
+            case denied(reason: Int32)
+            /// Out of fuel, a trap, a host-call violation or a malformed answer.
+            case failed(String)
+        }
+        public let result: Result
+        public let fuelUsed: UInt64
+        /// Storage writes to apply if the call is part of a committed transaction (in call order, last wins).
+        public let writes: [([UInt8], [UInt8])]
+        public let events: [[UInt8]]
+        public static func == (a: Outcome, b: Outcome) -> Bool {
+            a.result == b.result && a.fuelUsed == b.fuelUsed && a.events == b.events
+                && a.writes.map(\.0) == b.writes.map(\.0) && a.writes.map(\.1) == b.writes.map(\.1)
+        }
+    }
+
+    /// Runs `evaluate` on the request.
+    public func evaluate(_ request: ContractRequest, parameters: [String: [UInt8]], storage: @escaping (([UInt8]) -> [UInt8]?), fuel: UInt64) -> Outcome {
+        call("evaluate", input: request.bytes, parameters: parameters, storage: storage, fuel: fuel)
+    }
+
+    /// Runs `update` with the patient's message (refused if the contract has none).
+    public func update(_ message: [UInt8], parameters: [String: [UInt8]], storage: @escaping (([UInt8]) -> [UInt8]?), fuel: UInt64) -> Outcome {
+        guard summary.hasUpdate else { return Outcome(result: .failed("the contract takes no update"), fuelUsed: 0, writes: [], events: []) }
+        return call("update", input: message, parameters: parameters, storage: storage, fuel: fuel)
+    }
+
+    /// The request area: the top 4 KiB of the first page.
+    static let inputOffset: UInt32 = 65536 - 4096
+    static let maxInputBytes = 4096
+
+    /// What the host functions of one call share.
+    final class CallState {
+        var writes: [([UInt8], [UInt8])] = []
+        var pending: [[UInt8]: [UInt8]] = [:]
+        var events: [[UInt8]] = []
+        var violation: String?
+        let storage: ([UInt8]) -> [UInt8]?
+        let parameters: [String: [UInt8]]
+        init(storage: @escaping ([UInt8]) -> [UInt8]?, parameters: [String: [UInt8]]) { self.storage = storage; self.parameters = parameters }
+        func read(_ key: [UInt8]) -> [UInt8]? { pending[key] ?? storage(key) }
+    }
+
+    struct HostViolation: Error { let reason: String }
+
+    func call(_ export: String, input: [UInt8], parameters: [String: [UInt8]], storage: @escaping ([UInt8]) -> [UInt8]?, fuel: UInt64) -> Outcome {
+        guard input.count <= Self.maxInputBytes else { return Outcome(result: .failed("input over \(Self.maxInputBytes) bytes"), fuelUsed: 0, writes: [], events: []) }
+        let state = CallState(storage: storage, parameters: parameters)
+        let store = Store(engine: engine)
+        store.fuel = Fuel(remaining: fuel)
+        func spent() -> UInt64 { fuel - min(fuel, store.fuel?.remaining ?? 0) }
+        func failed(_ why: String) -> Outcome { Outcome(result: .failed(why), fuelUsed: fuel, writes: [], events: []) }   // bills the whole budget
+        do {
+            var imports = Imports()
+            for name in summary.imports {
+                imports.define(module: "env", name: name, Self.hostFunction(name, store: store, state: state))
+            }
+            let instance = try module.instantiate(store: store, imports: imports)
+            guard case .memory(let memory)? = instance.export("memory"), case .function(let entry)? = instance.export(export) else {
+                return failed("the contract lacks its \(export) or memory export")
+            }
+            guard memory.byteCount >= Int(Self.inputOffset) + input.count else { return failed("the contract's memory has no room for the request") }
+            memory.withUnsafeMutableBufferPointer(offset: UInt(Self.inputOffset), count: input.count) { buffer in
+                buffer.copyBytes(from: input)
+            }
+            let results = try entry.invoke([.i32(Self.inputOffset), .i32(UInt32(input.count))])
+            if let v = state.violation { return failed(v) }
+            guard results.count == 1, case .i32(let raw) = results[0] else { return failed("malformed answer") }
+            let answer = Int32(bitPattern: raw)
+            let used = spent()
+            if answer == 1 { return Outcome(result: .allowed, fuelUsed: used, writes: state.writes, events: state.events) }
+            if answer <= 0 { return Outcome(result: .denied(reason: answer), fuelUsed: used, writes: state.writes, events: state.events) }
+            return failed("malformed answer \(answer)")
+        } catch let v as HostViolation {
+            return failed(v.reason)
+        } catch {
+            let text = "\(error)"
+            if let v = state.violation { return failed(v) }
+            return failed(text.contains("out of fuel") ? "out of fuel" : "trap: \(text.prefix(120))")
+        }
+    }
+
+    /// Charges fuel for a host call and `bytes` bytes; throws (a trap) when the budget is gone.
+    static func charge(_ store: Store, bytes: Int) throws {
+        let cost = fuelPerHostCall + UInt64(bytes) * fuelPerHostByte
+        guard let f = store.fuel, f.remaining >= cost else { store.fuel = Fuel(remaining: 0); throw HostViolation(reason: "out of fuel") }
+        store.fuel = Fuel(remaining: f.remaining - cost)
+    }
+
+    /// Guest bytes `[ptr, ptr+len)`, or a violation when they are not inside memory.
+    static func read(_ caller: borrowing Caller, _ ptr: UInt32, _ len: UInt32, max: Int) throws -> [UInt8] {
+        guard Int(len) <= max, case .memory(let memory)? = caller.instance?.export("memory"),
+              UInt64(ptr) + UInt64(len) <= UInt64(memory.byteCount) else {
+            throw HostViolation(reason: "a host call passed an out-of-range pointer or length")
+        }
+        return memory.withUnsafeMutableBufferPointer(offset: UInt(ptr), count: Int(len)) { Array($0) }
+    }
+
+    static func write(_ caller: borrowing Caller, _ ptr: UInt32, capacity: UInt32, _ bytes: [UInt8]) throws -> Int32 {
+        guard case .memory(let memory)? = caller.instance?.export("memory"), UInt64(ptr) + UInt64(capacity) <= UInt64(memory.byteCount) else {
+            throw HostViolation(reason: "a host call passed an out-of-range pointer or length")
+        }
+        guard bytes.count <= Int(capacity) else { return -2 }   // the value does not fit: the contract learns its size
+        memory.withUnsafeMutableBufferPointer(offset: UInt(ptr), count: bytes.count) { $0.copyBytes(from: bytes) }
+        return Int32(bytes.count)
+    }
+
+    static func hostFunction(_ name: String, store: Store, state: CallState) -> Function {
+        func i32(_ v: Value) -> UInt32 { if case .i32(let x) = v { x } else { 0 } }
+        switch name {
+        case "storage_get":
+            return Function(store: store, parameters: [.i32, .i32, .i32, .i32], results: [.i32]) { caller, args in
+                let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
+                let value = state.read(key)
+                try charge(caller.store, bytes: key.count + (value?.count ?? 0))
+                guard let value else { return [.i32(UInt32(bitPattern: -1))] }
+                return [.i32(UInt32(bitPattern: try write(caller, i32(args[2]), capacity: i32(args[3]), value)))]
+            }
+        case "storage_set":
+            return Function(store: store, parameters: [.i32, .i32, .i32, .i32], results: [.i32]) { caller, args in
+                let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
+                let value = try read(caller, i32(args[2]), i32(args[3]), max: maxValueBytes)
+                try charge(caller.store, bytes: 4 * (key.count + value.count))   // writes cost four times a read
+                guard state.writes.count < maxWrites else { throw HostViolation(reason: "more than \(maxWrites) storage writes in one call") }
+                state.writes.append((key, value)); state.pending[key] = value
+                return [.i32(0)]
+            }
+        case "param_get":
+            return Function(store: store, parameters: [.i32, .i32, .i32, .i32], results: [.i32]) { caller, args in
+                let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
+                let value = state.parameters[String(decoding: key, as: UTF8.self)]
+                try charge(caller.store, bytes: key.count + (value?.count ?? 0))
+                guard let value else { return [.i32(UInt32(bitPattern: -1))] }
+                return [.i32(UInt32(bitPattern: try write(caller, i32(args[2]), capacity: i32(args[3]), value)))]
+            }
+        default:   // "emit" (the check admits no other import)
+            return Function(store: store, parameters: [.i32, .i32], results: [.i32]) { caller, args in
+                let data = try read(caller, i32(args[0]), i32(args[1]), max: maxEventBytes)
+                try charge(caller.store, bytes: data.count)
+                guard state.events.count < maxEvents else { throw HostViolation(reason: "more than \(maxEvents) events in one call") }
+                state.events.append(data)
+                return [.i32(0)]
+            }
+        }
+    }
+}

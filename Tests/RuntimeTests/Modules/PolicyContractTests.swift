@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import MeridianCore
+@testable import MeridianModules
+
+/// The three policies of `Contracts/`, run by WasmKit as the runtime runs them: a table of
+/// decisions each, the fuel each call used pinned (an engine upgrade that changes them fails
+/// here), and hostile code stopped with its reason.
+@Suite struct PolicyContractTests {
+    static let limits = ContractCheckTests.limits
+    static let fuel: UInt64 = 1_000_000
+    static func runner(_ name: String) throws -> ContractRunner { try ContractRunner(code: try ContractCheckTests.built(name), limits: limits) }
+    static func t(_ s: String) -> Timestamp { Timestamp(iso8601: s)! }
+
+    static func request(_ purpose: PurposeOfUse = .treat, from country: String = "JP", at time: String = "2027-04-10", org: String = "sakura-general",
+                        breakGlass: Bool = false, coSignedAt: String? = nil) -> ContractRequest {
+        ContractRequest(purpose: purpose, category: .summary, breakGlass: breakGlass, requesterCountry: CountryCode(country), custodianCountry: CountryCode("PT"),
+                        time: t(time), height: 42, organization: OrganizationID(org)!, coSignedAt: coSignedAt.map(t),
+                        requester: try! PrivateKey(secret: SHA256.hash([1])).publicKey, patient: try! PrivateKey(secret: SHA256.hash([2])).publicKey)
+    }
+
+    /// Contract storage in memory, with each call's writes applied (as a committed transaction would).
+    final class Storage: @unchecked Sendable {
+        var values: [[UInt8]: [UInt8]] = [:]
+        func apply(_ o: ContractRunner.Outcome) { for (k, v) in o.writes { values[k] = v } }
+        var reader: ([UInt8]) -> [UInt8]? { { [unowned self] in self.values[$0] } }
+    }
+
+    static func stay(_ country: String, _ from: String, _ until: String) -> [UInt8] {
+        func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        return Array(country.utf8) + le(t(from).unixMilliseconds) + le(t(until).unixMilliseconds)
+    }
+
+    @Test func travelWindow() throws {
+        let c = try Self.runner("TravelWindow")
+        let storage = Storage()
+        var params: [String: [UInt8]] = [:]
+        func decide(_ r: ContractRequest) -> ContractRunner.Outcome.Result { c.evaluate(r, parameters: params, storage: storage.reader, fuel: Self.fuel).result }
+        #expect(decide(Self.request()) == .denied(reason: -2), "no itinerary yet")
+        let set = c.update(Self.stay("JP", "2027-04-01", "2027-04-20") + Self.stay("TH", "2027-04-21", "2027-04-23"), parameters: params, storage: storage.reader, fuel: Self.fuel)
+        #expect(set.result == .allowed && set.writes.count == 1)
+        storage.apply(set)
+        #expect(c.update(Self.stay("JP", "2027-04-20", "2027-04-01"), parameters: params, storage: storage.reader, fuel: Self.fuel).result == .denied(reason: 0),
+                "a stay that ends before it starts is refused")
+        #expect(c.update([1, 2, 3], parameters: params, storage: storage.reader, fuel: Self.fuel).result == .denied(reason: 0))
+        let table: [(ContractRequest, ContractRunner.Outcome.Result)] = [
+            (Self.request(at: "2027-04-10"), .allowed),                                  // in Japan during the stay
+            (Self.request(at: "2027-04-01"), .allowed),                                  // the first day
+            (Self.request(at: "2027-03-31"), .denied(reason: -1)),                       // before it
+            (Self.request(at: "2027-04-25"), .denied(reason: -1)),                       // after it, no grace
+            (Self.request(from: "TH", at: "2027-04-10"), .denied(reason: -1)),           // in Thailand while in Japan
+            (Self.request(from: "TH", at: "2027-04-22"), .allowed),                      // the second stay
+            (Self.request(.emergencyTreatment, at: "2027-05-30"), .allowed),             // ETREAT: per the grant
+            (Self.request(.research, at: "2027-05-30"), .allowed),                       // other purposes: per the grant
+        ]
+        for (r, expected) in table { #expect(decide(r) == expected, "\(r.purpose.code) from \(r.requesterCountry!.code) at \(r.time.iso8601)") }
+        params["grace-days"] = Array("7".utf8)
+        #expect(decide(Self.request(at: "2027-04-25")) == .allowed)
+        #expect(decide(Self.request(at: "2027-04-28")) == .denied(reason: -1))
+        params["grace-days"] = Array("seven".utf8)
+        #expect(decide(Self.request(at: "2027-04-10")) == .denied(reason: -7))
+    }
+
+    @Test func secondOpinion() throws {
+        let c = try Self.runner("SecondOpinion")
+        let storage = Storage()
+        let params: [String: [UInt8]] = ["organization": Array("clinique-leman".utf8), "limit": Array("2".utf8)]
+        func ask(_ org: String) -> ContractRunner.Outcome {
+            let o = c.evaluate(Self.request(org: org), parameters: params, storage: storage.reader, fuel: Self.fuel)
+            storage.apply(o)
+            return o
+        }
+        #expect(ask("clinique-leman").result == .allowed)
+        #expect(ask("sakura-general").result == .allowed && storage.values.count == 1, "another organisation is not counted")
+        #expect(ask("clinique-leman").result == .allowed)
+        let third = ask("clinique-leman")
+        #expect(third.result == .denied(reason: -3) && third.writes.isEmpty)
+        #expect(ask("clinique-leman").result == .denied(reason: -3))
+        #expect(c.evaluate(Self.request(org: "clinique-leman"), parameters: [:], storage: storage.reader, fuel: Self.fuel).result == .denied(reason: -7))
+        #expect(c.evaluate(Self.request(org: "clinique-leman"), parameters: ["organization": Array("clinique-leman".utf8), "limit": Array("0".utf8)],
+                           storage: Storage().reader, fuel: Self.fuel).result == .denied(reason: -7))
+    }
+
+    @Test func twoPersonBreakGlass() throws {
+        let c = try Self.runner("TwoPersonBreakGlass")
+        func decide(_ r: ContractRequest, _ params: [String: [UInt8]] = [:]) -> ContractRunner.Outcome.Result {
+            c.evaluate(r, parameters: params, storage: { _ in nil }, fuel: Self.fuel).result
+        }
+        let now = "2027-04-10T12:00:00Z"
+        #expect(decide(Self.request(.emergencyTreatment, at: now)) == .allowed)                                          // no break-glass
+        #expect(decide(Self.request(.emergencyTreatment, at: now, breakGlass: true)) == .denied(reason: -5))           // no co-signature
+        #expect(decide(Self.request(.emergencyTreatment, at: now, breakGlass: true, coSignedAt: "2027-04-10T11:55:00Z")) == .allowed)
+        #expect(decide(Self.request(.emergencyTreatment, at: now, breakGlass: true, coSignedAt: "2027-04-10T11:40:00Z")) == .denied(reason: -6))
+        #expect(decide(Self.request(.emergencyTreatment, at: now, breakGlass: true, coSignedAt: "2027-04-10T11:40:00Z"),
+                       ["window-minutes": Array("30".utf8)]) == .allowed)
+        #expect(decide(Self.request(.emergencyTreatment, at: now, breakGlass: true, coSignedAt: "2027-04-10T12:05:00Z")) == .denied(reason: -6),
+                "a co-signature after the decision's block does not count")
+        #expect(decide(Self.request(.emergencyTreatment, at: now, breakGlass: true), ["window-minutes": Array("0".utf8)]) == .denied(reason: -7))
+    }
+
+    /// The fuel each policy uses for one decision, pinned: WasmKit's fuel schedule is part of
+    /// consensus, so a dependency upgrade that changes these must fail loudly here.
+    @Test func fuelIsDeterministicAndPinned() throws {
+        let travel = try Self.runner("TravelWindow"), storage = Storage()
+        storage.apply(travel.update(Self.stay("JP", "2027-04-01", "2027-04-20"), parameters: [:], storage: storage.reader, fuel: Self.fuel))
+        let a = travel.evaluate(Self.request(), parameters: [:], storage: storage.reader, fuel: Self.fuel)
+        let b = travel.evaluate(Self.request(), parameters: [:], storage: storage.reader, fuel: Self.fuel)
+        #expect(a == b, "same request, same outcome and fuel")
+        let second = try Self.runner("SecondOpinion").evaluate(Self.request(org: "clinique-leman"),
+            parameters: ["organization": Array("clinique-leman".utf8), "limit": Array("2".utf8)], storage: { _ in nil }, fuel: Self.fuel)
+        let two = try Self.runner("TwoPersonBreakGlass").evaluate(Self.request(.emergencyTreatment, at: "2027-04-10T12:00:00Z", breakGlass: true,
+            coSignedAt: "2027-04-10T11:55:00Z"), parameters: [:], storage: { _ in nil }, fuel: Self.fuel)
+        #expect([a.fuelUsed, second.fuelUsed, two.fuelUsed] == GoldenFuel.figures, "fuel used: \([a.fuelUsed, second.fuelUsed, two.fuelUsed])")
+    }
+
+    @Test func hostileCodeIsStoppedWithItsReason() throws {
+        typealias M = ContractCheckTests.Module
+        func run(_ m: M, fuel: UInt64 = 100_000) throws -> ContractRunner.Outcome {
+            try ContractRunner(code: m.bytes, limits: Self.limits).evaluate(Self.request(), parameters: [:], storage: { _ in nil }, fuel: fuel)
+        }
+        var m = M(); m.body = [0x03, 0x40, 0x0C, 0x00, 0x0B, 0x41, 1]            // loop { br 0 }
+        let loop = try run(m)
+        #expect(loop.result == .failed("out of fuel") && loop.fuelUsed == 100_000, "\(loop)")
+        m = M(); m.body = [0x20, 0x00, 0x20, 0x01, 0x10, 0x00]                   // evaluate calls itself forever
+        let recursion = try run(m, fuel: 10_000_000)
+        if case .failed = recursion.result {} else { Issue.record("unbounded recursion was not stopped: \(recursion)") }
+        m = M(); m.body = [0x03, 0x40, 0x41, 0x01, 0x40, 0x00, 0x1A, 0x0C, 0x00, 0x0B, 0x41, 1]   // memory.grow bomb in a loop
+        let grow = try run(m)
+        #expect(grow.result == .failed("out of fuel"), "\(grow)")
+        m = M(); m.body = [0x00]                                                    // unreachable
+        if case .failed(let why) = try run(m).result { #expect(why.hasPrefix("trap")) } else { Issue.record("unreachable did not trap") }
+        // Out-of-range pointers to every host function.
+        for (name, type) in [("storage_get", 0), ("storage_set", 0), ("param_get", 0), ("emit", 1)] {
+            m = M()
+            m.types.append([0x60, 4, 0x7F, 0x7F, 0x7F, 0x7F, 1, 0x7F]); m.types.append([0x60, 2, 0x7F, 0x7F, 1, 0x7F])
+            m.imports = [M.name("env") + M.name(name) + [0x00, UInt8(1 + type)]]
+            let far: [UInt8] = [0x41, 0xF0, 0xFF, 0x03]                               // i32.const 65520
+            let big: [UInt8] = [0x41, 0x80, 0x80, 0x04]                               // i32.const 65536
+            m.body = type == 0 ? far + big + far + big + [0x10, 0x00] : far + big + [0x10, 0x00]
+            let o = try run(m)
+            #expect(o.result == .failed("a host call passed an out-of-range pointer or length"), "\(name): \(o)")
+        }
+        // A malformed answer (2 is neither allow nor a deny reason).
+        m = M(); m.body = [0x41, 0x02]
+        #expect(try run(m).result == .failed("malformed answer 2"))
+    }
+}
+
+/// Fuel of one decision of TravelWindow, SecondOpinion and TwoPersonBreakGlass under WasmKit 0.4.2.
+enum GoldenFuel {
+    static let figures: [UInt64] = [523, 1448, 276]
+}
