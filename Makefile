@@ -118,7 +118,7 @@ fuzz-workers: setup
 ## genesis: regenerate Genesis/demo.json from the demo cast.
 genesis:
 	$(SWIFT) build --product meridian-genesis
-	.build/debug/meridian-genesis demo > Genesis/demo.json
+	.build/debug/meridian-genesis demo > Genesis/demo.json.tmp && mv Genesis/demo.json.tmp Genesis/demo.json
 
 clean:
 	rm -rf .build .build-fuzz $(DATA_DIR)

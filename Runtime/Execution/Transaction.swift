@@ -21,6 +21,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case submitEvidence(EquivocationEvidence)
     case submitAnchor(AnchorSubmission)
     case recordAlertDelivery(AlertDelivery)
+    case deployContract([UInt8])
 
     public var name: String {
         switch self {
@@ -41,6 +42,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .submitEvidence: "consensus.submit_evidence"
         case .submitAnchor: "anchoring.submit"
         case .recordAlertDelivery: "audit.alert_delivery"
+        case .deployContract: "contracts.deploy"
         }
     }
 
@@ -63,6 +65,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .submitEvidence(let e): w.write(varint: 40); w.write(e)
         case .submitAnchor(let a): w.write(varint: 50); w.write(a)
         case .recordAlertDelivery(let d): w.write(varint: 51); w.write(d)
+        case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
         }
     }
 
@@ -86,6 +89,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 40: self = .submitEvidence(try r.read(EquivocationEvidence.self))
         case 50: self = .submitAnchor(try r.read(AnchorSubmission.self))
         case 51: self = .recordAlertDelivery(try r.read(AlertDelivery.self))
+        case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)
         }
     }

@@ -69,6 +69,8 @@ func seedInputs() throws -> [[UInt8]] {
         try tx(clinician, 1, .shareRecord(.init(record: commitment, recipient: clinician.publicKey, purpose: .treat, breakGlass: false, envelope: envelope))),
         try tx(maria, 2, .pairDevice(.init(device: DemoCast.key("device").publicKey, kind: .pulseOximeter))),
         try tx(DemoCast.staff("hospital-ribeira", "validator"), 0, .propose(.setTransferRule(DemoCast.transferRules()[2]))),
+        try tx(maria, 3, .eraseRecord(commitment)),
+        try tx(maria, 4, .deployContract([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00])),
     ]
     let executed = try executor.propose(time: g.tip.time.adding(milliseconds: 1000), proposer: DemoCast.staff("hospital-ribeira", "validator").publicKey,
                                         transactions: txs, lastCommit: nil)

@@ -12,7 +12,7 @@ import MeridianWalletKit
 struct Wallet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-wallet", abstract: "A patient's Meridian wallet.",
-        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, RecordsCommand.self, Accesses.self])
+        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, RecordsCommand.self, ContractCommand.self, Accesses.self])
 }
 
 func writeKeystore(_ key: PrivateKey, to path: String, passphrase: String) throws {
@@ -216,6 +216,39 @@ struct RecordsCommand: AsyncParsableCommand {
             let r = try await key.client().submit(.eraseRecord(try Parse.hash(record, "record")), as: try key.key())
             if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
             print("record \(record) erased at height \(r.height ?? 0): its custodian's node deletes the body and keys and tells every hospital it was shared with")
+        }
+    }
+}
+
+/// Policy contracts (WebAssembly, `make contracts` builds them): upload one, look one up.
+struct ContractCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "contract", abstract: "Consent-policy contracts: deploy, show.",
+                                                    subcommands: [Deploy.self, Show.self])
+
+    struct Deploy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Upload a policy contract (.wasm); every validator checks it; prints its hash.")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "The contract (e.g. Contracts/build/TravelWindow.wasm).") var file: String
+        func run() async throws {
+            guard let code = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let r = try await key.client().submit(.deployContract([UInt8](code)), as: try key.key())
+            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            print("contract \(r.receipt?.createdID ?? SHA256.hash([UInt8](code)).hex) deployed at height \(r.height ?? 0) (\(code.count) bytes)")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a deployed contract: size, uploader, block, host imports.")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "The contract's hash.") var hash: String
+        @Flag(help: "Print JSON.") var json = false
+        struct C: Decodable { let hash: String; let bytes: Int; let deployer: String; let height: UInt64; let imports: [String]; let update: Bool; let memoryPages: UInt32 }
+        func run() async throws {
+            let data = try await key.client().request("GET", "/v1/contracts/\(try Parse.hash(hash, "hash").hex)")
+            if json { print(Output.json(data)); return }
+            let c = try JSONDecoder().decode(C.self, from: data)
+            print("contract \(c.hash)\n  \(c.bytes) bytes, deployed by \(c.deployer) at height \(c.height)")
+            print("  host functions: \(c.imports.joined(separator: ", ")); \(c.update ? "takes the patient's update messages" : "no update"); memory \(c.memoryPages) page(s)")
         }
     }
 }

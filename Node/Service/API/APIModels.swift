@@ -39,6 +39,7 @@ public enum JSONView {
             case .recordRegistered(let r, _, let c): d["record"] = r.hex; d["custodian"] = c.value
             case .recordShared(let r, let o): d["record"] = r.hex; d["organization"] = o.value
             case .recordErased(let r, _, let c): d["record"] = r.hex; d["custodian"] = c.value
+            case .contractDeployed(let c, let by): d["code"] = c.hex; d["deployer"] = Address(by).description
             case .proposalChanged(let id, let s, let h): d["proposal"] = id.hex; d["status"] = s.name; if let h { d["effectiveHeight"] = String(h) }
             case .governanceVote(let id, let v, let a): d["proposal"] = id.hex; d["voter"] = Address(v).description; d["approve"] = String(a)
             case .evidenceRecorded(let v, let h): d["validator"] = Address(v).description; d["height"] = String(h)

@@ -16,7 +16,7 @@ public struct EventFilter: Sendable, Equatable {
     public static let knownKinds: Set<String> = [
         "patient.registered", "device.paired", "device.unpaired", "member.changed", "consent.changed", "audit.access",
         "record.registered", "record.shared", "governance.proposal", "governance.vote", "consensus.evidence", "anchoring.anchored",
-        "record.erased",
+        "record.erased", "contract.deployed",
     ]
 
     public init(patient: PublicKey? = nil, organization: OrganizationID? = nil, kinds: Set<String>? = nil) {

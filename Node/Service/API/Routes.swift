@@ -90,6 +90,7 @@ public struct NodeAPI: Sendable {
             },
             get("v1/reports/organizations") { _, _ in try organizationReport() },
             get("v1/records/:commitment") { _, context in try record(context.parameters.require("commitment")) },
+            get("v1/contracts/:hash") { _, context in try contract(context.parameters.require("hash")) },
             get("v1/events") { request, _ in
                 // Reached only without a WebSocket upgrade (EventStream upgrades valid requests first).
                 _ = try EventFilter(query: queryDictionary(request))
@@ -371,6 +372,16 @@ public struct NodeAPI: Sendable {
         }
         return try json(R(commitment: c.hex, patient: Address(rec.patient).description, category: rec.category.name, custodian: rec.custodian.value,
                           registeredAt: rec.registeredAt.iso8601, erased: rec.erased, shares: shares))
+    }
+
+    /// A deployed policy contract: its size, uploader, block, host imports and whether it takes updates.
+    func contract(_ text: String) throws -> Response {
+        let h = try hash(text, "hash")
+        guard let c = try Contracts.contract(h, in: query.reader) else { throw APIError.notFound("contract \(text)") }
+        struct C: Encodable { let hash: String; let bytes: Int; let deployer: String; let height: UInt64; let imports: [String]; let update: Bool; let memoryPages: UInt32 }
+        let summary = try ContractCheck.check(c.code, limits: ContractCheck.Limits(maxBytes: c.code.count, maxMemoryPages: .max))
+        return try json(C(hash: h.hex, bytes: c.code.count, deployer: Address(c.deployer).description, height: c.height,
+                          imports: summary.imports, update: summary.hasUpdate, memoryPages: summary.maxMemoryPages))
     }
 
     /// Equivocation evidence on chain: which validator double-signed which step, who reported it.

@@ -13,12 +13,22 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
     public var governanceVotingPeriodBlocks: UInt64 = 100
     /// Blocks between a proposal passing and its action taking effect (every node switches at the same height).
     public var governanceActivationDelayBlocks: UInt64 = 2
+    /// Bytes a policy contract may have at upload.
+    public var maxContractBytes: UInt32 = 65_536
+    /// 64 KiB pages a contract's memory may declare as its maximum.
+    public var maxContractMemoryPages: UInt32 = 4
+    /// Fuel (WasmKit 0.4.2's schedule) one contract call may use; more is a denial billed in full.
+    public var contractFuelPerCall: UInt64 = 200_000
 
     public init() {}
+
+    /// The upload check's limits.
+    public var contractLimits: ContractCheck.Limits { ContractCheck.Limits(maxBytes: Int(maxContractBytes), maxMemoryPages: maxContractMemoryPages) }
 
     enum CodingKeys: String, CodingKey {
         case maxTransactionsPerBlock, maxTransactionsPerAccountPerBlock, maxActiveConsentsPerPatient
         case governanceVotingPeriodBlocks, governanceActivationDelayBlocks
+        case maxContractBytes, maxContractMemoryPages, contractFuelPerCall
     }
 
     /// Missing keys take the documented defaults.
@@ -30,11 +40,15 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
         maxActiveConsentsPerPatient = try c.decodeIfPresent(UInt32.self, forKey: .maxActiveConsentsPerPatient) ?? d.maxActiveConsentsPerPatient
         governanceVotingPeriodBlocks = try c.decodeIfPresent(UInt64.self, forKey: .governanceVotingPeriodBlocks) ?? d.governanceVotingPeriodBlocks
         governanceActivationDelayBlocks = try c.decodeIfPresent(UInt64.self, forKey: .governanceActivationDelayBlocks) ?? d.governanceActivationDelayBlocks
+        maxContractBytes = try c.decodeIfPresent(UInt32.self, forKey: .maxContractBytes) ?? d.maxContractBytes
+        maxContractMemoryPages = try c.decodeIfPresent(UInt32.self, forKey: .maxContractMemoryPages) ?? d.maxContractMemoryPages
+        contractFuelPerCall = try c.decodeIfPresent(UInt64.self, forKey: .contractFuelPerCall) ?? d.contractFuelPerCall
     }
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(maxTransactionsPerBlock); w.write(maxTransactionsPerAccountPerBlock); w.write(maxActiveConsentsPerPatient)
         w.write(varint: governanceVotingPeriodBlocks); w.write(varint: governanceActivationDelayBlocks)
+        w.write(maxContractBytes); w.write(maxContractMemoryPages); w.write(varint: contractFuelPerCall)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         maxTransactionsPerBlock = try r.readUInt32("params.max_txs_per_block")
@@ -42,6 +56,9 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
         maxActiveConsentsPerPatient = try r.readUInt32("params.max_active_consents")
         governanceVotingPeriodBlocks = try r.readVarint("params.voting_period")
         governanceActivationDelayBlocks = try r.readVarint("params.activation_delay")
+        maxContractBytes = try r.readUInt32("params.max_contract_bytes")
+        maxContractMemoryPages = try r.readUInt32("params.max_contract_memory_pages")
+        contractFuelPerCall = try r.readVarint("params.contract_fuel_per_call")
     }
 }
 

@@ -18,6 +18,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     case anchored(worker: PublicKey, kind: AnchorKind, root: Bytes32, count: UInt32)
     /// A record was erased: its custodian and every node it was shared with delete body and keys.
     case recordErased(record: Bytes32, patient: PublicKey, custodian: OrganizationID)
+    /// A policy contract was uploaded (stored by the hash of its code).
+    case contractDeployed(code: Bytes32, deployer: PublicKey)
 
     /// A short stable name for filtering streams.
     public var kind: String {
@@ -35,6 +37,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .evidenceRecorded: "consensus.evidence"
         case .anchored: "anchoring.anchored"
         case .recordErased: "record.erased"
+        case .contractDeployed: "contract.deployed"
         }
     }
 
@@ -62,6 +65,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .evidenceRecorded(let v, let h): w.write(varint: 10); w.write(v); w.write(varint: h)
         case .anchored(let wk, let k, let root, let n): w.write(varint: 11); w.write(wk); w.write(k); w.write(root); w.write(n)
         case .recordErased(let r, let p, let c): w.write(varint: 12); w.write(r); w.write(p); w.write(c)
+        case .contractDeployed(let c, let d): w.write(varint: 13); w.write(c); w.write(d)
         }
     }
 
@@ -81,6 +85,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case 10: self = .evidenceRecorded(validator: try r.read(PublicKey.self), height: try r.readVarint())
         case 11: self = .anchored(worker: try r.read(PublicKey.self), kind: try r.read(AnchorKind.self), root: try r.readBytes32("anchored.root"), count: try r.readUInt32("anchored.count"))
         case 12: self = .recordErased(record: try r.readBytes32("erased.record"), patient: try r.read(PublicKey.self), custodian: try r.read(OrganizationID.self))
+        case 13: self = .contractDeployed(code: try r.readBytes32("deployed.code"), deployer: try r.read(PublicKey.self))
         default: throw CodecError(.unknownVariant, field: "event", offset: at)
         }
     }

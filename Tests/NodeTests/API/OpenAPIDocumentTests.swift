@@ -102,6 +102,9 @@ import MeridianIngest
                                                 purpose: .treat, breakGlass: false, language: "ja", time: wall)
         let unbacked = try SummaryRequest(chainID: DemoCast.chainID, record: held.commitment, access: firstTx, requester: ribeiraClinician,
                                           purpose: .treat, breakGlass: false, language: "ja", time: wall)
+        let contractCode = [UInt8](try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Contracts/build/TravelWindow.wasm")))
+        let contractHash = try #require(try await node.submit(maria, .deployContract(contractCode)).createdID)
         let spreeRecord = SHA256.hash(Array("spree record".utf8))
         try await node.submit(DemoCast.staff("klinikum-spree", "clinician"), .registerRecord(.init(commitment: spreeRecord, patient: maria.publicKey, category: .medications)))
         try await node.submit(maria, .eraseRecord(spreeRecord))
@@ -159,6 +162,8 @@ import MeridianIngest
             bad(.get, "/v1/audit/{patient}/{sequence}/fhir", "/v1/audit/\(mariaAddress)/99/fhir"),
             good(.get, "/v1/reports/organizations", "/v1/reports/organizations"),
             good(.get, "/v1/records/{commitment}", "/v1/records/\(record.hex)"),
+            good(.get, "/v1/contracts/{hash}", "/v1/contracts/\(contractHash.hex)"),
+            bad(.get, "/v1/contracts/{hash}", "/v1/contracts/\(record.hex)"), bad(.get, "/v1/contracts/{hash}", "/v1/contracts/zz"),
             bad(.get, "/v1/records/{commitment}", "/v1/records/\(consent.hex)"),
             bad(.get, "/v1/events", "/v1/events"), bad(.get, "/v1/events", "/v1/events?kind=nonsense"),
             good(.get, "/v1/evidence", "/v1/evidence"),

@@ -150,3 +150,22 @@ import MeridianCore
 enum GoldenFuel {
     static let figures: [UInt64] = [523, 1448, 276]
 }
+
+/// Uploading contracts through transactions: checked under the chain's limits, stored by code hash.
+@Suite struct ContractDeploymentTests {
+    @Test func aCheckedContractIsStoredByItsHashAndAHostileOneIsRefusedWithTheReason() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let code = try ContractCheckTests.built("TravelWindow")
+        let deployed = try chain.submit(maria, .deployContract(code))
+        #expect(deployed.succeeded && deployed.createdID == SHA256.hash(code))
+        #expect(deployed.events.contains(.contractDeployed(code: SHA256.hash(code), deployer: maria.publicKey)))
+        let stored = try #require(try Contracts.contract(SHA256.hash(code), in: chain.reader))
+        #expect(stored.code == code && stored.deployer == maria.publicKey)
+        #expect(try chain.submit(maria, .deployContract(code)).error?.code == "contract.duplicate")
+        var m = ContractCheckTests.Module(); m.start = true
+        #expect(try chain.submit(maria, .deployContract(m.bytes)).error?.code == "contract.start")
+        m = ContractCheckTests.Module(); m.memory = [0x01, 1, 5]
+        #expect(try chain.submit(maria, .deployContract(m.bytes)).error?.code == "contract.memory", "over the genesis limit of 4 pages")
+    }
+}
