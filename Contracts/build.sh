@@ -23,7 +23,7 @@ for policy in Policies/*.swift; do
   # request in the page's top 4 KiB, which nothing else uses.
   # shellcheck disable=SC2086
   "$BIN/wasm-ld" --no-entry $exports --stack-first -z stack-size=8192 --initial-memory=65536 --max-memory=65536 \
-    --compress-relocations --strip-debug ".obj/$name.o" -o "$OUT/$name.wasm"
+    --compress-relocations --strip-all ".obj/$name.o" -o "$OUT/$name.wasm"
   entries+=("$(printf '  "%s": {"sha256": "%s", "bytes": %d}' "$name" "$(sha256sum "$OUT/$name.wasm" | cut -d' ' -f1)" "$(stat -c %s "$OUT/$name.wasm")")")
 done
 {

@@ -8,6 +8,7 @@ public import MeridianCore
 /// stored, with the reason.
 ///
 /// Refused: malformed bytes (bad magic, version, section order or size, LEB128, truncation),
+/// custom sections (names, producers: the engine reads some of them),
 /// a size over the genesis limit, imports other than the host API with its exact signatures,
 /// a start function, floating-point, SIMD or atomic instructions and value types, shared or 64-bit
 /// memory, memory without a declared maximum or over the limit, and a module without the
@@ -74,10 +75,12 @@ public enum ContractCheck {
                 lastID = id
             }
             switch id {
-            case 0:   // custom: a name and opaque bytes
-                _ = try r.name()
-                guard r.offset <= end else { throw malformed("custom section name overruns its section") }
-                r.offset = end
+            case 0:
+                // Custom sections are refused: a contract needs none (build with `wasm-ld --strip-all`),
+                // and the engine interprets some. WasmKit 0.4.2 reads the "name" section when a
+                // contract traps, and a malformed one overflowed its heap (found by make fuzz-contracts).
+                let name = try r.name()
+                throw RuntimeError("contract.custom_section", "custom section \"\(name.prefix(32))\" is refused: build with wasm-ld --strip-all")
             case 1:
                 for _ in 0..<(try r.count(max: 10_000)) {
                     guard try r.byte() == 0x60 else { throw malformed("a type is not a function type") }

@@ -50,6 +50,8 @@ import MeridianCore
         }
     }
 
+    typealias M = Module
+
     func refused(_ bytes: [UInt8], _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
         do {
             _ = try ContractCheck.check(bytes, limits: Self.limits)
@@ -108,11 +110,15 @@ import MeridianCore
         refused(Array(repeating: 0, count: 64 * 1024 + 1), "contract.too_large")
         refused([0x00, 0x61, 0x73, 0x6D, 0x02, 0x00, 0x00, 0x00], "contract.malformed")
         refused(Array("not wasm".utf8), "contract.malformed")
+        // A custom section (here a "name" section whose function index is out of range: WasmKit 0.4.2
+        // overflowed its heap reading one when the contract trapped; make fuzz-contracts found it).
+        m = Module(); m.body = [0x00]
+        refused(m.bytes + M.section(0, M.name("name") + [0x01, 0x04, 0x01, 0x7F, 0x01, 0x61]), "contract.custom_section")
     }
 
     /// Every prefix of a real contract, and thousands of random corruptions, are answered without a
-    /// crash; a prefix is accepted only where it drops whole trailing custom sections (names,
-    /// producers), which change nothing the module does.
+    /// crash; a prefix is accepted only where it drops whole trailing sections that leave a valid
+    /// module (the data section: a contract without its constants is still well-formed).
     @Test func truncatedAndCorruptedModulesNeverCrashTheCheck() throws {
         let travel = try Self.built("TravelWindow")
         let whole = try ContractCheck.check(travel, limits: Self.limits)
@@ -120,8 +126,7 @@ import MeridianCore
         for n in 0..<travel.count {
             if let s = try? ContractCheck.check(Array(travel.prefix(n)), limits: Self.limits) { accepted.append(n); #expect(s == whole) }
         }
-        #expect(accepted.count <= 3, "prefixes accepted at \(accepted)")
-        #expect(accepted.allSatisfy { $0 > travel.count / 2 })
+        #expect(accepted.count <= 1 && accepted.allSatisfy { $0 > travel.count * 9 / 10 }, "prefixes accepted at \(accepted)")
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
         var g = SplitMix(seed)
