@@ -1,6 +1,7 @@
 public import Foundation
 public import ArgumentParser
 public import MeridianCore
+public import MeridianRuntime
 public import MeridianModules
 import MeridianWalletKit
 import MeridianDemo
@@ -34,6 +35,14 @@ public struct KeyOptions: ParsableArguments {
     }
 
     public func client() throws -> NodeClient { try NodeClient.resolve(node) }
+
+    /// Signs `call` with this key, submits it and waits for its commit; a transaction the runtime
+    /// refused is a `ValidationError` naming the runtime's code and message (exit 64).
+    public func submitOrRefuse(_ call: Call) async throws -> NodeClient.Committed {
+        let r = try await client().submit(call, as: try key())
+        if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+        return r
+    }
 }
 
 /// Parsing of the words people type.

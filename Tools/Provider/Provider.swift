@@ -73,8 +73,7 @@ struct EraseRecord: AsyncParsableCommand {
     @OptionGroup var key: KeyOptions
     @Option(help: "The record commitment.") var record: String
     func run() async throws {
-        let r = try await key.client().submit(.eraseRecord(try Parse.hash(record, "--record")), as: try key.key())
-        if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+        let r = try await key.submitOrRefuse(.eraseRecord(try Parse.hash(record, "--record")))
         print("record \(record) erased at height \(r.height ?? 0)")
     }
 }

@@ -129,8 +129,7 @@ struct ConsentCommand: AsyncParsableCommand {
         @Argument(help: "Consent id.") var id: String
         @OptionGroup var terms: TermsOptions
         func run() async throws {
-            let r = try await key.client().submit(.amendConsent(.init(consent: try Parse.hash(id, "consent id"), terms: try terms.terms(now: nowTimestamp()))), as: try key.key())
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            let r = try await key.submitOrRefuse(.amendConsent(.init(consent: try Parse.hash(id, "consent id"), terms: try terms.terms(now: nowTimestamp()))))
             print("consent \(id) amended at height \(r.height ?? 0)")
         }
     }
@@ -140,8 +139,7 @@ struct ConsentCommand: AsyncParsableCommand {
         @OptionGroup var key: KeyOptions
         @Argument(help: "Consent id.") var id: String
         func run() async throws {
-            let r = try await key.client().submit(.revokeConsent(try Parse.hash(id, "consent id")), as: try key.key())
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            let r = try await key.submitOrRefuse(.revokeConsent(try Parse.hash(id, "consent id")))
             print("consent \(id) revoked at height \(r.height ?? 0)")
         }
     }
@@ -213,8 +211,7 @@ struct RecordsCommand: AsyncParsableCommand {
         @OptionGroup var key: KeyOptions
         @Argument(help: "The record (its commitment, from `records list`).") var record: String
         func run() async throws {
-            let r = try await key.client().submit(.eraseRecord(try Parse.hash(record, "record")), as: try key.key())
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            let r = try await key.submitOrRefuse(.eraseRecord(try Parse.hash(record, "record")))
             print("record \(record) erased at height \(r.height ?? 0): its custodian's node deletes the body and keys and tells every hospital it was shared with")
         }
     }
@@ -231,8 +228,7 @@ struct ContractCommand: AsyncParsableCommand {
         @Argument(help: "The contract (e.g. Contracts/build/TravelWindow.wasm).") var file: String
         func run() async throws {
             guard let code = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            let r = try await key.client().submit(.deployContract([UInt8](code)), as: try key.key())
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            let r = try await key.submitOrRefuse(.deployContract([UInt8](code)))
             print("contract \(r.receipt?.createdID ?? SHA256.hash([UInt8](code)).hex) deployed at height \(r.height ?? 0) (\(code.count) bytes)")
         }
     }
@@ -261,8 +257,7 @@ struct DeviceCommand: AsyncParsableCommand {
         @Option(help: "Kind: \(DeviceKind.allCases.map(\.name).joined(separator: ", ")).") var kind: String
         func run() async throws {
             guard let k = DeviceKind(name: kind) else { throw ValidationError("--kind: one of \(DeviceKind.allCases.map(\.name).joined(separator: ", "))") }
-            let r = try await key.client().submit(.pairDevice(.init(device: try Parse.address(device, "device"), kind: k)), as: try key.key())
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            let r = try await key.submitOrRefuse(.pairDevice(.init(device: try Parse.address(device, "device"), kind: k)))
             print("paired \(device) (\(kind)) at height \(r.height ?? 0)")
         }
     }
@@ -270,8 +265,7 @@ struct DeviceCommand: AsyncParsableCommand {
         @OptionGroup var key: KeyOptions
         @Argument(help: "The device's address.") var device: String
         func run() async throws {
-            let r = try await key.client().submit(.unpairDevice(try Parse.address(device, "device")), as: try key.key())
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            let r = try await key.submitOrRefuse(.unpairDevice(try Parse.address(device, "device")))
             print("unpaired \(device) at height \(r.height ?? 0)")
         }
     }
