@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers|summary]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers|summary|contracts]\n".utf8)); exit(64)
     }
 }
 
@@ -134,6 +134,20 @@ print("machine: \(cpu), \(cores) cores")
                value: "\(fmt(r.fullPerSecond)) / \(fmt(r.translationsPerSecond))", reference: "JSON parsing (Foundation's JSONSerialization) is most of the rest: see the next row", ratio: "—"))
     report(Row(name: "summaries: where a summary's time goes, medians µs (\(r.breakdown.map(\.0).joined(separator: " / ")))",
                value: r.breakdown.map { fmt($0.1, 0) }.joined(separator: " / "), reference: "the document is \(r.documentBytes) bytes of JSON", ratio: "—"))
+}
+
+/// Policy contracts: one contract decision beside the same request decided by a plain grant.
+@MainActor func reportContracts() throws {
+    let r = try contractBench(quick: quick)
+    report(Row(name: "contracts: one TravelWindow decision under WasmKit 0.4.2 (fresh store and instance, request written, evaluate with its host calls; \(r.fuel) fuel), p50 / p99 µs (\(r.calls) calls, one thread)",
+               value: "\(fmt(r.contractP50, 1)) / \(fmt(r.contractP99, 1))",
+               reference: "the same request decided by a plain grant (Authorization.authorize, in-memory state): \(fmt(r.plainP50, 1)) / \(fmt(r.plainP99, 1)) µs; goal: contract p99 ≤ 50 µs",
+               ratio: "p99 at \(fmt(r.contractP99 / 50 * 100, 0))% of the goal"))
+}
+
+if only == "contracts" {
+    try reportContracts()
+    exit(0)
 }
 
 if only == "summary" {
@@ -329,6 +343,7 @@ try reportNodeLoad(ceiling: twoRocks)
 try reportLocalnet(rawVerifyRate: rawRate)
 try await reportWorkers(rawVerifyRate: rawRate)
 try await reportSummaries()
+try reportContracts()
 
 // MARK: Output.
 var md = """
