@@ -64,7 +64,8 @@ public struct RecordsConfig: Codable, Sendable, Hashable {
     public var terminology: String?
     /// Seconds a transfer waits for its share to be committed.
     public var transferTimeoutSeconds: Int = 30
-    /// Milliseconds between sweeps that carry out erasures (delete bodies, send and retry notices).
+    /// Milliseconds between retries of unacknowledged erasure notices (erasures themselves are
+    /// carried out on their committed event, and in a full sweep at start and every minute).
     public var erasureSweepMilliseconds: Int = 1000
     public init() {}
 

@@ -207,7 +207,7 @@ public enum NodeRunner {
                 return try? SignedTransaction(canonicalBytes: bytes).hash
             }
             api.records = records
-            services.append(RecordSweeper(records: records, interval: .milliseconds(config.records.erasureSweepMilliseconds)))
+            services.append(RecordSweeper(records: records, events: chain.events, retryInterval: .milliseconds(config.records.erasureSweepMilliseconds)))
             if terminology == nil { logger.warning("no terminology (records.terminology): ICD-10 names in summaries fall back to English, marked") }
         } else {
             logger.warning("no worker key (keys/worker.json): this node neither holds nor transfers record bodies")

@@ -7,22 +7,35 @@ public import MeridianRecords
 /// Erasure (GDPR Art. 17) carried out: once the chain marks a record erased, every node holding
 /// its body deletes body and keys; the custodian's node tells each organisation the record was
 /// shared with by a signed notice, which the recipient's node acts on and acknowledges with a
-/// signature, kept by the custodian. Each node also acts on the chain by itself (a sweep), so a
-/// lost notice delays only the acknowledgement, never the deletion.
+/// signature, kept by the custodian. Each node also acts on the chain by itself (on the committed
+/// erasure event, and in a full sweep at start and as a backstop), so a lost notice delays only
+/// the acknowledgement, never the deletion.
 extension RecordService {
-    /// One pass: delete what the chain says is erased; as custodian, send the notices still unacknowledged.
-    public func sweepErasures() async {
-        guard let held = try? store.held() else { return }
-        for (commitment, holding) in held {
-            guard let rec = (try? Sharing.record(commitment, in: query.reader)) ?? nil, rec.erased else { continue }
-            if (try? store.erasedAt(commitment)) ?? nil == nil {
-                do {
-                    try store.erase(commitment, at: now)
-                    logger.notice("erased a record's body and keys", metadata: ["record": "\(commitment.hex)", "as": "\(holding.custodian ? "custodian" : "copy")"])
-                } catch { logger.error("cannot erase a record", metadata: ["record": "\(commitment.hex)", "error": "\(error)"]); continue }
-            }
-            if holding.custodian { await notifyRecipients(of: commitment) }
+    /// Carries out one record's erasure if the chain says it is erased: deletes body and keys held
+    /// here and, as custodian, sends the notices still unacknowledged. Returns whether
+    /// acknowledgements are still awaited (the record then stays on the retry list).
+    @discardableResult
+    public func carryOutErasure(of commitment: Bytes32) async -> Bool {
+        guard let holding = (try? store.holding(of: commitment)) ?? nil,
+              let rec = (try? Sharing.record(commitment, in: query.reader)) ?? nil, rec.erased else { return false }
+        if (try? store.erasedAt(commitment)) ?? nil == nil {
+            do {
+                try store.erase(commitment, at: now)
+                logger.notice("erased a record's body and keys", metadata: ["record": "\(commitment.hex)", "as": "\(holding.custodian ? "custodian" : "copy")"])
+            } catch { logger.error("cannot erase a record", metadata: ["record": "\(commitment.hex)", "error": "\(error)"]); return true }
         }
+        guard holding.custodian else { return false }
+        return await notifyRecipients(of: commitment) > 0
+    }
+
+    /// Every record held here, once: at start (erasures committed while the node was down) and
+    /// now and then as a backstop for erasure events a busy subscriber dropped. Returns the records
+    /// whose acknowledgements are still awaited.
+    public func sweepErasures() async -> Set<Bytes32> {
+        guard let held = try? store.held() else { return [] }
+        var awaiting: Set<Bytes32> = []
+        for (commitment, _) in held where await carryOutErasure(of: commitment) { awaiting.insert(commitment) }
+        return awaiting
     }
 
     /// The organisations a record was shared with (allowed shares on chain).
@@ -31,12 +44,15 @@ extension RecordService {
         return Array(Set(rows.compactMap { try? ShareEntry(trustedCanonicalBytes: $0.value).recipientOrganization })).sorted { $0.value < $1.value }
     }
 
-    func notifyRecipients(of commitment: Bytes32) async {
+    /// Sends each recipient without an acknowledgement its notice; returns how many are still awaited.
+    func notifyRecipients(of commitment: Bytes32) async -> Int {
+        var awaited = 0
         let acks = (try? store.acknowledgements(of: commitment)) ?? [:]
-        guard let own = try? organization() else { return }
+        guard let own = try? organization() else { return 1 }
         for org in recipients(of: commitment) where acks[org] == nil && org != own {
             guard let base = directory[org] else {
                 count("erasure.no_route")
+                awaited += 1
                 continue
             }
             do {
@@ -45,16 +61,19 @@ extension RecordService {
                 guard ack.isSigned, ack.record == commitment, ack.chainID == chain.chainID,
                       let m = (try? Identity.member(ack.node, in: query.reader)) ?? nil, m.organization == org, m.has(.worker) else {
                     count("erasure.bad_acknowledgement")
+                    awaited += 1
                     logger.warning("refused an erasure acknowledgement", metadata: ["record": "\(commitment.hex)", "organization": "\(org.value)"])
                     continue
                 }
                 try store.recordAcknowledgement(ack, from: org)
                 logger.notice("erasure acknowledged", metadata: ["record": "\(commitment.hex)", "organization": "\(org.value)", "deleted": "\(ack.deleted)"])
             } catch {
-                count("erasure.notice_failed")   // retried at the next sweep
+                count("erasure.notice_failed")   // retried
+                awaited += 1
                 logger.info("erasure notice not delivered yet", metadata: ["record": "\(commitment.hex)", "organization": "\(org.value)", "error": "\(error)"])
             }
         }
+        return awaited
     }
 
     /// A notice from the custodian's node: checked (signature, sender is a node of the custodian,

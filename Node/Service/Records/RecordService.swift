@@ -139,12 +139,11 @@ public final class RecordService: Sendable {
         guard rec.custodian == org else { throw Failure(.notFound, "records.not_custodian", "\(org.value) is not the custodian of this record") }
         let secrets: (recordKey: Bytes32, salt: Bytes32)
         let body: [UInt8]
+        // An erased record is answered 410 without asking the chain again: the clinician's own access
+        // request, denied as erased, is already on the patient's trail.
+        guard !rec.erased else { throw Failure(.gone, "records.erased", "the record is erased") }
         do { secrets = try store.secrets(of: request.record); body = try store.body(of: request.record) }
-        catch .erased where rec.erased {
-            // Still decided and audited on chain (denied as erased), so a later access leaves its trace.
-            _ = try await share(request, envelope: nil)
-            throw Failure(.gone, "records.erased", "the record is erased")
-        } catch { throw Self.failure(error) }
+        catch { throw Self.failure(error) }
         let envelope: KeyEnvelope
         do { envelope = try KeyEnvelope.seal(recordKey: secrets.recordKey, for: request.node, context: request.record.bytes) }
         catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
@@ -156,16 +155,10 @@ public final class RecordService: Sendable {
         catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
     }
 
-    /// Submits the share (or, for an erased record, an access request of the same requester so the
-    /// denial is audited) and waits for its receipt.
-    func share(_ request: TransferRequest, envelope: KeyEnvelope?) async throws(Failure) -> (AccessDecision, UInt64) {
-        let env: KeyEnvelope
-        if let envelope { env = envelope } else {
-            do { env = try KeyEnvelope.seal(recordKey: .zero, for: request.node, context: request.record.bytes) }
-            catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
-        }
+    /// Submits the share (the chain decides and audits it) and waits for its receipt.
+    func share(_ request: TransferRequest, envelope: KeyEnvelope) async throws(Failure) -> (AccessDecision, UInt64) {
         let call = Call.shareRecord(.init(record: request.record, recipient: request.requester, purpose: request.purpose,
-                                          breakGlass: request.breakGlass, envelope: env))
+                                          breakGlass: request.breakGlass, envelope: envelope))
         guard let tx = await submitter(call) else {
             throw Failure(.unavailable, "records.share_not_admitted", "the share transaction was not admitted (mempool full or key not registered)")
         }
