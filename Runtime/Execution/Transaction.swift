@@ -22,6 +22,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case submitAnchor(AnchorSubmission)
     case recordAlertDelivery(AlertDelivery)
     case deployContract([UInt8])
+    case updatePolicy(Policies.Update)
 
     public var name: String {
         switch self {
@@ -43,6 +44,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .submitAnchor: "anchoring.submit"
         case .recordAlertDelivery: "audit.alert_delivery"
         case .deployContract: "contracts.deploy"
+        case .updatePolicy: "contracts.update_policy"
         }
     }
 
@@ -66,6 +68,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .submitAnchor(let a): w.write(varint: 50); w.write(a)
         case .recordAlertDelivery(let d): w.write(varint: 51); w.write(d)
         case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
+        case .updatePolicy(let u): w.write(varint: 61); w.write(u)
         }
     }
 
@@ -90,6 +93,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 50: self = .submitAnchor(try r.read(AnchorSubmission.self))
         case 51: self = .recordAlertDelivery(try r.read(AlertDelivery.self))
         case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
+        case 61: self = .updatePolicy(try r.read(Policies.Update.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)
         }
     }

@@ -15,11 +15,26 @@ public enum JSONView {
         public let requesterOrganization: String?
         public let sourceCountry: String?
         public let destinationCountry: String?
+        /// The policy contract that took part, when the consent names one.
+        public let contract: Contract?
+        /// The second clinician who co-signed the request, if one did.
+        public let coSigner: String?
         init(_ d: AccessDecision) {
             allowed = d.allowed; reason = d.reason.code; consent = d.consent?.hex; transferBasis = d.transferBasis?.name
             legalBasis = d.transferBasis?.legalReference; requesterOrganization = d.requesterOrganization?.value
             sourceCountry = d.sourceCountry?.code; destinationCountry = d.destinationCountry?.code
+            contract = d.contract.map(Contract.init); coSigner = d.coSigner.map { Address($0).description }
         }
+    }
+
+    /// A contract's part in a decision: its hash, fuel used, and its answer or why it failed.
+    public struct Contract: Codable, Sendable {
+        public let hash: String
+        public let consent: String
+        public let fuelUsed: UInt64
+        public let answer: Int32?
+        public let failure: String?
+        init(_ v: ContractVerdict) { hash = v.contract.hex; consent = v.consent.hex; fuelUsed = v.fuelUsed; answer = v.answer; failure = v.failure }
     }
 
     public struct Event: Codable, Sendable {
@@ -40,6 +55,10 @@ public enum JSONView {
             case .recordShared(let r, let o): d["record"] = r.hex; d["organization"] = o.value
             case .recordErased(let r, _, let c): d["record"] = r.hex; d["custodian"] = c.value
             case .contractDeployed(let c, let by): d["code"] = c.hex; d["deployer"] = Address(by).description
+            case .contractEmitted(let c, let k, let data):
+                d["contract"] = c.hex; d["consent"] = k.hex; d["data"] = data.map { String(format: "%02x", $0) }.joined()
+                if let text = String(validating: data, as: UTF8.self), text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) { d["text"] = text }
+            case .policyUpdated(_, let k, let c, let f): d["consent"] = k.hex; d["contract"] = c.hex; d["fuelUsed"] = String(f)
             case .proposalChanged(let id, let s, let h): d["proposal"] = id.hex; d["status"] = s.name; if let h { d["effectiveHeight"] = String(h) }
             case .governanceVote(let id, let v, let a): d["proposal"] = id.hex; d["voter"] = Address(v).description; d["approve"] = String(a)
             case .evidenceRecorded(let v, let h): d["validator"] = Address(v).description; d["height"] = String(h)

@@ -20,6 +20,10 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     case recordErased(record: Bytes32, patient: PublicKey, custodian: OrganizationID)
     /// A policy contract was uploaded (stored by the hash of its code).
     case contractDeployed(code: Bytes32, deployer: PublicKey)
+    /// A policy contract emitted an event (at most 256 bytes) while deciding or updating.
+    case contractEmitted(contract: Bytes32, consent: Bytes32, data: [UInt8])
+    /// A patient configured the policy of one of their consents (the contract's `update`).
+    case policyUpdated(patient: PublicKey, consent: Bytes32, contract: Bytes32, fuelUsed: UInt64)
 
     /// A short stable name for filtering streams.
     public var kind: String {
@@ -38,6 +42,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .anchored: "anchoring.anchored"
         case .recordErased: "record.erased"
         case .contractDeployed: "contract.deployed"
+        case .contractEmitted: "contract.emitted"
+        case .policyUpdated: "contract.policy_updated"
         }
     }
 
@@ -45,7 +51,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     public var patient: PublicKey? {
         switch self {
         case .patientRegistered(let p, _), .devicePaired(let p, _), .deviceUnpaired(let p, _), .consentChanged(let p, _, _, _),
-             .accessRecorded(let p, _, _, _, _), .recordRegistered(_, let p, _), .recordErased(_, let p, _): p
+             .accessRecorded(let p, _, _, _, _), .recordRegistered(_, let p, _), .recordErased(_, let p, _),
+             .policyUpdated(let p, _, _, _): p
         default: nil
         }
     }
@@ -66,6 +73,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .anchored(let wk, let k, let root, let n): w.write(varint: 11); w.write(wk); w.write(k); w.write(root); w.write(n)
         case .recordErased(let r, let p, let c): w.write(varint: 12); w.write(r); w.write(p); w.write(c)
         case .contractDeployed(let c, let d): w.write(varint: 13); w.write(c); w.write(d)
+        case .contractEmitted(let c, let k, let d): w.write(varint: 14); w.write(c); w.write(k); w.write(bytes: d)
+        case .policyUpdated(let p, let k, let c, let f): w.write(varint: 15); w.write(p); w.write(k); w.write(c); w.write(varint: f)
         }
     }
 
@@ -86,6 +95,10 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case 11: self = .anchored(worker: try r.read(PublicKey.self), kind: try r.read(AnchorKind.self), root: try r.readBytes32("anchored.root"), count: try r.readUInt32("anchored.count"))
         case 12: self = .recordErased(record: try r.readBytes32("erased.record"), patient: try r.read(PublicKey.self), custodian: try r.read(OrganizationID.self))
         case 13: self = .contractDeployed(code: try r.readBytes32("deployed.code"), deployer: try r.read(PublicKey.self))
+        case 14: self = .contractEmitted(contract: try r.readBytes32("emitted.contract"), consent: try r.readBytes32("emitted.consent"),
+                                         data: try r.readByteString("emitted.data", max: ContractRunner.maxEventBytes))
+        case 15: self = .policyUpdated(patient: try r.read(PublicKey.self), consent: try r.readBytes32("policy.consent"),
+                                       contract: try r.readBytes32("policy.contract"), fuelUsed: try r.readVarint("policy.fuel"))
         default: throw CodecError(.unknownVariant, field: "event", offset: at)
         }
     }

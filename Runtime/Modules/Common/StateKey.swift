@@ -12,6 +12,8 @@ public struct StateKey: Hashable, Sendable {
     public func appending(_ b: Bytes32) -> StateKey { var k = self; k.bytes += b.bytes; return k }
     /// Big-endian, so keys sort numerically.
     public func appending(_ n: UInt64) -> StateKey { var k = self; withUnsafeBytes(of: n.bigEndian) { k.bytes += $0 }; return k }
+    /// Length-prefixed bytes (at most 255).
+    public func appending(lengthPrefixed b: [UInt8]) -> StateKey { var k = self; k.bytes.append(UInt8(min(b.count, 255))); k.bytes += b.prefix(255); return k }
     /// Length-prefixed text.
     public func appending(_ s: String) -> StateKey { var k = self; let u = Array(s.utf8); k.bytes.append(UInt8(min(u.count, 255))); k.bytes += u.prefix(255); return k }
 }

@@ -49,6 +49,10 @@ public enum DecisionReason: UInt8, CanonicalEnum, Codable, CaseIterable {
     case destinationNotCovered = 25
     case noTransferBasis = 26
     case emergencyAccessNotAllowed = 27
+    /// The consent's terms and the law allowed it; the consent's policy contract said no.
+    case deniedByContract = 28
+    /// The policy contract ran out of fuel, trapped or answered nonsense: a denial.
+    case contractFailed = 29
     case recordErased = 30
 
     public var allowed: Bool { rawValue < 10 }
@@ -71,6 +75,8 @@ public enum DecisionReason: UInt8, CanonicalEnum, Codable, CaseIterable {
         case .destinationNotCovered: "denied.destination_not_covered"
         case .noTransferBasis: "denied.no_transfer_basis"
         case .emergencyAccessNotAllowed: "denied.emergency_access_not_allowed"
+        case .deniedByContract: "denied.contract"
+        case .contractFailed: "denied.contract_failed"
         case .recordErased: "denied.record_erased"
         }
     }
@@ -87,17 +93,30 @@ public struct AccessDecision: Hashable, Sendable, Canonical {
     public let requesterOrganization: OrganizationID?
     public let sourceCountry: CountryCode?
     public let destinationCountry: CountryCode?
+    /// The consent's policy contract, when one took part: its hash, fuel used and answer.
+    public let contract: ContractVerdict?
+    /// A second clinician of the requester's organisation who co-signed the request (checked).
+    public let coSigner: PublicKey?
 
     public var allowed: Bool { reason.allowed }
 
     public init(reason: DecisionReason, consent: Bytes32? = nil, transferBasis: TransferBasis? = nil,
-                requesterOrganization: OrganizationID? = nil, sourceCountry: CountryCode? = nil, destinationCountry: CountryCode? = nil) {
+                requesterOrganization: OrganizationID? = nil, sourceCountry: CountryCode? = nil, destinationCountry: CountryCode? = nil,
+                contract: ContractVerdict? = nil, coSigner: PublicKey? = nil) {
         self.reason = reason; self.consent = consent; self.transferBasis = transferBasis
         self.requesterOrganization = requesterOrganization; self.sourceCountry = sourceCountry; self.destinationCountry = destinationCountry
+        self.contract = contract; self.coSigner = coSigner
+    }
+
+    /// The same decision, naming the co-signer.
+    public func coSigned(by key: PublicKey?) -> AccessDecision {
+        AccessDecision(reason: reason, consent: consent, transferBasis: transferBasis, requesterOrganization: requesterOrganization,
+                       sourceCountry: sourceCountry, destinationCountry: destinationCountry, contract: contract, coSigner: key)
     }
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(reason); w.write(consent); w.write(transferBasis); w.write(requesterOrganization); w.write(sourceCountry); w.write(destinationCountry)
+        w.write(contract); w.write(coSigner)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         reason = try r.read(DecisionReason.self)
@@ -106,7 +125,16 @@ public struct AccessDecision: Hashable, Sendable, Canonical {
         requesterOrganization = try r.readOptional(OrganizationID.self, "decision.requester_org")
         sourceCountry = try r.readOptional(CountryCode.self, "decision.source")
         destinationCountry = try r.readOptional(CountryCode.self, "decision.destination")
+        contract = try r.readOptional(ContractVerdict.self, "decision.contract")
+        coSigner = try r.readOptional(PublicKey.self, "decision.co_signer")
     }
+}
+
+/// A decision and what the policy contract that made it asks to store and emit, applied only
+/// when the decision is part of a committed transaction (never by the API's dry run).
+public struct Authorized: Sendable {
+    public let decision: AccessDecision
+    public let effects: ContractEffects?
 }
 
 /// The one place that decides whether an access is allowed. The API's dry run, block execution
@@ -114,48 +142,80 @@ public struct AccessDecision: Hashable, Sendable, Canonical {
 public enum Authorization {
     /// Decides `request` at `time` against the state.
     ///
-    /// - Parameter destination: where the copy goes; defaults to the requester organisation's country.
-    public static func authorize(_ request: AccessRequest, at time: Timestamp, destination: CountryCode? = nil,
+    /// - Parameters:
+    ///   - height: the block height a policy contract sees.
+    ///   - destination: where the copy goes; defaults to the requester organisation's country.
+    public static func authorize(_ request: AccessRequest, at time: Timestamp, height: UInt64 = 0, destination: CountryCode? = nil,
                                  in s: some StateReader) throws(RuntimeError) -> AccessDecision {
-        guard let member = try Identity.member(request.requester, in: s) else { return AccessDecision(reason: .unknownRequester) }
+        try evaluate(request, at: time, height: height, destination: destination, in: s).decision
+    }
+
+    /// Decides `request` and returns, with the decision, the deciding contract's effects.
+    ///
+    /// The consent's own terms and the transfer rules decide first; a consent that names a policy
+    /// contract then lets the contract allow or deny what they allowed, so a contract can only
+    /// narrow. When several consents could allow, the first that does (terms and contract) wins.
+    ///
+    /// - Parameters:
+    ///   - coSignedAt: when a second clinician of the requester's organisation co-signed (the
+    ///     caller has checked the signature); contracts see it.
+    ///   - contractFuel: fuel per contract call, when the caller has the chain's parameters at hand
+    ///     (otherwise read from `s`).
+    public static func evaluate(_ request: AccessRequest, at time: Timestamp, height: UInt64, destination: CountryCode? = nil,
+                                coSignedAt: Timestamp? = nil, contractFuel: UInt64? = nil, in s: some StateReader) throws(RuntimeError) -> Authorized {
+        func plain(_ d: AccessDecision) -> Authorized { Authorized(decision: d, effects: nil) }
+        guard let member = try Identity.member(request.requester, in: s) else { return plain(AccessDecision(reason: .unknownRequester)) }
         guard member.has(.provider), let org = try Identity.organization(member.organization, in: s), org.kind == .hospital else {
-            return AccessDecision(reason: .requesterNotProvider, requesterOrganization: member.organization)
+            return plain(AccessDecision(reason: .requesterNotProvider, requesterOrganization: member.organization))
         }
         let dest = destination ?? org.country
         guard try Identity.patient(request.patient, in: s) != nil else {
-            return AccessDecision(reason: .unknownPatient, requesterOrganization: org.id, destinationCountry: dest)
+            return plain(AccessDecision(reason: .unknownPatient, requesterOrganization: org.id, destinationCountry: dest))
         }
         guard let custodian = try Identity.organization(request.custodian, in: s) else {
-            return AccessDecision(reason: .unknownCustodian, requesterOrganization: org.id, destinationCountry: dest)
+            return plain(AccessDecision(reason: .unknownCustodian, requesterOrganization: org.id, destinationCountry: dest))
         }
         let source = custodian.country
         let rule = try Jurisdictions.rule(governing: source, in: s)
         let consents = try Consent.activeConsents(of: request.patient, in: s)
 
-        func decision(_ reason: DecisionReason, _ consent: Bytes32?, _ basis: TransferBasis? = nil) -> AccessDecision {
+        func decision(_ reason: DecisionReason, _ consent: Bytes32?, _ basis: TransferBasis? = nil, _ verdict: ContractVerdict? = nil) -> AccessDecision {
             AccessDecision(reason: reason, consent: consent, transferBasis: basis, requesterOrganization: org.id,
-                           sourceCountry: source, destinationCountry: dest)
+                           sourceCountry: source, destinationCountry: dest, contract: verdict)
+        }
+        // The furthest a request got: the most specific denial wins, with its contract's verdict.
+        var best = Authorized(decision: decision(request.breakGlass ? .emergencyAccessNotAllowed : .noConsent, nil), effects: nil)
+        func note(_ r: DecisionReason, _ id: Bytes32, _ verdict: ContractVerdict? = nil, _ effects: ContractEffects? = nil) {
+            if r.rawValue > best.decision.reason.rawValue { best = Authorized(decision: decision(r, id, nil, verdict), effects: effects) }
+        }
+        /// The terms and the law allowed `c` on `basis`: its policy, if any, has the last word.
+        func settle(_ c: ConsentRecord, _ basis: TransferBasis, _ allowed: DecisionReason) throws(RuntimeError) -> Authorized? {
+            guard let policy = c.terms.policy else { return plain(decision(allowed, c.id, basis)) }
+            let asked = ContractRequest(purpose: request.purpose, category: request.category, breakGlass: request.breakGlass,
+                                        requesterCountry: dest, custodianCountry: source, time: time, height: height,
+                                        organization: org.id, coSignedAt: coSignedAt, requester: request.requester, patient: request.patient)
+            let (verdict, effects) = try Policies.evaluate(policy, consent: c.id, request: asked, fuel: contractFuel, in: s)
+            if verdict.allowed { return Authorized(decision: decision(allowed, c.id, basis, verdict), effects: effects) }
+            note(verdict.failure == nil ? .deniedByContract : .contractFailed, c.id, verdict, effects)
+            return nil
         }
 
         if request.breakGlass {
-            guard request.purpose == .emergencyTreatment else { return decision(.breakGlassRequiresEmergencyPurpose, nil) }
+            guard request.purpose == .emergencyTreatment else { return plain(decision(.breakGlassRequiresEmergencyPurpose, nil)) }
             // Break-glass needs no grant to this organisation, only the patient's standing
             // permission for emergency access to the category; the transfer rules still apply.
-            var best: (DecisionReason, Bytes32?) = (.emergencyAccessNotAllowed, nil)
             for c in consents where c.terms.emergencyAccess && c.terms.categories.contains(request.category) {
-                guard c.isInForce(at: time) else { if best.0.rawValue < DecisionReason.outsideValidityPeriod.rawValue { best = (.outsideValidityPeriod, c.id) }; continue }
+                guard c.isInForce(at: time) else { note(.outsideValidityPeriod, c.id); continue }
                 if let basis = Jurisdictions.transferBasis(from: source, to: dest, rule: rule,
                                                            explicitConsent: c.terms.explicitTransferCountries.contains(dest),
-                                                           emergencyAllowed: true) {
-                    return decision(.allowedByBreakGlass, c.id, basis)
+                                                           emergencyAllowed: true),
+                   let done = try settle(c, basis, .allowedByBreakGlass) {
+                    return done
                 }
             }
-            return decision(best.0, best.1)
+            return best
         }
 
-        guard !consents.isEmpty else { return decision(.noConsent, nil) }
-        var best: (DecisionReason, Bytes32?) = (.noConsent, nil)
-        func note(_ r: DecisionReason, _ id: Bytes32) { if r.rawValue > best.0.rawValue { best = (r, id) } }
         for c in consents {
             let t = c.terms
             guard t.grantees.contains(org.id) else { note(.organizationNotGranted, c.id); continue }
@@ -167,8 +227,8 @@ public enum Authorization {
                                                           explicitConsent: t.explicitTransferCountries.contains(dest),
                                                           emergencyAllowed: request.purpose == .emergencyTreatment && t.emergencyAccess)
             else { note(.noTransferBasis, c.id); continue }
-            return decision(.allowedByConsent, c.id, basis)
+            if let done = try settle(c, basis, .allowedByConsent) { return done }
         }
-        return decision(best.0, best.1)
+        return best
     }
 }

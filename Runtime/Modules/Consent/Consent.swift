@@ -37,6 +37,9 @@ public enum Consent {
             }
             guard org.kind == .hospital else { throw RuntimeError("consent.grantee_not_provider", "'\(g)' is not a care provider") }
         }
+        if let policy = terms.policy, try Contracts.contract(policy.contract, in: ctx.view) == nil {
+            throw RuntimeError("consent.unknown_contract", "no contract \(policy.contract.hex) is deployed (meridian-wallet contract deploy FILE)")
+        }
     }
 
     public static func grant(_ terms: ConsentTerms, _ ctx: ExecutionContext) throws(RuntimeError) -> Bytes32 {

@@ -93,12 +93,16 @@ public struct ConsentTerms: Hashable, Sendable, Canonical {
     public let validUntil: Timestamp
     /// Whether a provider with no grant may read these categories in an emergency (break-glass).
     public let emergencyAccess: Bool
+    /// A policy contract that decides, after these terms and the transfer rules allowed an access,
+    /// whether it goes through: it can only narrow the consent.
+    public let policy: ConsentPolicy?
 
     public init(grantees: [OrganizationID], categories: [DataCategory], purposes: [PurposeOfUse], countries: [CountryCode],
-                explicitTransferCountries: [CountryCode] = [], validFrom: Timestamp, validUntil: Timestamp, emergencyAccess: Bool) {
+                explicitTransferCountries: [CountryCode] = [], validFrom: Timestamp, validUntil: Timestamp, emergencyAccess: Bool,
+                policy: ConsentPolicy? = nil) {
         self.grantees = grantees.canonicalSet; self.categories = categories.canonicalSet; self.purposes = purposes.canonicalSet
         self.countries = countries.canonicalSet; self.explicitTransferCountries = explicitTransferCountries.canonicalSet
-        self.validFrom = validFrom; self.validUntil = validUntil; self.emergencyAccess = emergencyAccess
+        self.validFrom = validFrom; self.validUntil = validUntil; self.emergencyAccess = emergencyAccess; self.policy = policy
     }
 
     /// Checks what the codec cannot: non-empty sets, a real period, explicit countries within countries.
@@ -111,11 +115,12 @@ public struct ConsentTerms: Hashable, Sendable, Canonical {
         for c in explicitTransferCountries where !countries.contains(c) {
             throw RuntimeError("consent.explicit_outside_countries", "explicit transfer consent for \(c) which is not among the destination countries")
         }
+        try policy?.validate()
     }
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(grantees); w.write(categories); w.write(purposes); w.write(countries); w.write(explicitTransferCountries)
-        w.write(validFrom); w.write(validUntil); w.write(emergencyAccess)
+        w.write(validFrom); w.write(validUntil); w.write(emergencyAccess); w.write(policy)
     }
 
     public init(from r: inout CanonicalReader) throws(CodecError) {
@@ -127,6 +132,7 @@ public struct ConsentTerms: Hashable, Sendable, Canonical {
         validFrom = try r.read(Timestamp.self)
         validUntil = try r.read(Timestamp.self)
         emergencyAccess = try r.readBool("consent.emergency_access")
+        policy = try r.readOptional(ConsentPolicy.self, "consent.policy")
     }
 }
 

@@ -112,14 +112,20 @@ public enum Sharing {
         public let record: Bytes32
         public let purpose: PurposeOfUse
         public let breakGlass: Bool
-        public init(record: Bytes32, purpose: PurposeOfUse, breakGlass: Bool) { self.record = record; self.purpose = purpose; self.breakGlass = breakGlass }
-        public func encode(to w: inout CanonicalWriter) { w.write(record); w.write(purpose); w.write(breakGlass) }
+        /// A second clinician's signature on this request (a two-person break-glass policy asks for one).
+        public let coSignature: CoSignature?
+        public init(record: Bytes32, purpose: PurposeOfUse, breakGlass: Bool, coSignature: CoSignature? = nil) {
+            self.record = record; self.purpose = purpose; self.breakGlass = breakGlass; self.coSignature = coSignature
+        }
+        public func encode(to w: inout CanonicalWriter) { w.write(record); w.write(purpose); w.write(breakGlass); w.write(coSignature) }
         public init(from r: inout CanonicalReader) throws(CodecError) {
             record = try r.readBytes32("record"); purpose = try r.read(PurposeOfUse.self); breakGlass = try r.readBool("break_glass")
+            coSignature = try r.readOptional(CoSignature.self, "co_signature")
         }
     }
 
-    /// Decides a request for a record and writes the decision on the patient's trail.
+    /// Decides a request for a record. Contract storage writes and events of the deciding policy
+    /// are applied here: the caller writes the decision on the patient's trail in the same transaction.
     static func decide(record commitment: Bytes32, requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool,
                        _ ctx: ExecutionContext) throws(RuntimeError) -> (RecordEntry, OrganizationDecision) {
         guard let rec = try record(commitment, in: ctx.view) else {
@@ -128,18 +134,28 @@ public enum Sharing {
         guard let requesterMember = try Identity.member(requester, in: ctx.view) else {
             throw RuntimeError("identity.not_a_member", "\(Address(requester)) is not a member of any organisation")
         }
-        var decision = try Authorization.authorize(
-            AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
-                          custodian: rec.custodian, breakGlass: breakGlass), at: ctx.time, in: ctx.view)
+        let coSigned = try ctx.read(CoSignatureRecord.self, coSignatureKey(commitment, requester))
         if rec.erased {
-            decision = AccessDecision(reason: .recordErased, requesterOrganization: decision.requesterOrganization,
-                                      sourceCountry: decision.sourceCountry, destinationCountry: decision.destinationCountry)
+            let d = try Authorization.authorize(
+                AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
+                              custodian: rec.custodian, breakGlass: breakGlass), at: ctx.time, height: ctx.height, in: ctx.view)
+            // An erased record is never disclosed, and no policy runs for it.
+            let erased = AccessDecision(reason: .recordErased, requesterOrganization: d.requesterOrganization,
+                                        sourceCountry: d.sourceCountry, destinationCountry: d.destinationCountry)
+            return (rec, OrganizationDecision(decision: erased, org: requesterMember.organization))
         }
-        return (rec, OrganizationDecision(decision: decision, org: requesterMember.organization))
+        let authorized = try Authorization.evaluate(
+            AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
+                          custodian: rec.custodian, breakGlass: breakGlass),
+            at: ctx.time, height: ctx.height, coSignedAt: coSigned?.signedAt,
+            contractFuel: ctx.parameters.contractFuelPerCall, in: ctx.view)
+        if let effects = authorized.effects { Policies.apply(effects, ctx) }
+        return (rec, OrganizationDecision(decision: authorized.decision.coSigned(by: coSigned?.coSigner), org: requesterMember.organization))
     }
 
     public static func requestAccess(_ call: RequestAccess, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
         _ = try Identity.requireMember(ctx, role: .provider)
+        if let co = call.coSignature { try recordCoSignature(co, on: call, ctx) }
         let (rec, decision) = try decide(record: call.record, requester: ctx.signer, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
         try Audit.record(kind: .accessRequest, action: .read, actor: ctx.signer, organization: decision.org, patient: rec.patient,
                          record: rec.commitment, category: rec.category, purpose: call.purpose, decision: decision.decision,
