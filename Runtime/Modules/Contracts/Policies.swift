@@ -21,6 +21,9 @@ public final class ContractCache: Sendable {
 
     public init(capacity: Int) { self.capacity = capacity }
 
+    /// Forgets every parsed runner (tests use this to show that the cache changes no decision).
+    public func removeAll() { runners.withLock { $0.removeAll() } }
+
     /// The limits a stored contract is rebuilt under: anything the upload check can have accepted.
     static let storedCodeLimits = ContractCheck.Limits(maxBytes: 1 << 20, maxMemoryPages: 65_536)
 

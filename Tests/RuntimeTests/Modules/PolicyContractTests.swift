@@ -149,6 +149,8 @@ import MeridianCore
 /// Fuel of one decision of TravelWindow, SecondOpinion and TwoPersonBreakGlass under WasmKit 0.4.2.
 enum GoldenFuel {
     static let figures: [UInt64] = [523, 1448, 276]
+    /// The fuel of each decision of `PolicyAuthorizationTests.twoRuntimesAgreeOnDecisionsFuelAndStateRoots`.
+    static let inAuthorize: [UInt64] = [623, 1448, 623, 1480, 122, 1480, 623, 1172, 623, 1172, 122, 1172]
 }
 
 /// Uploading contracts through transactions: checked under the chain's limits, stored by code hash.

@@ -10,6 +10,8 @@ final class TestChain {
     let executor: BlockExecutor
     var nonces: [PublicKey: UInt64] = [:]
     var time: Timestamp
+    /// Every block committed, in order (another runtime can re-execute them).
+    private(set) var blocks: [Block] = []
     let proposer = DemoCast.staff("hospital-ribeira", "validator").publicKey
 
     init(storage: any StateStorage = InMemoryStateStorage(), spec: GenesisSpec = DemoCast.genesisSpec()) throws {
@@ -33,6 +35,7 @@ final class TestChain {
         time = time.adding(milliseconds: advance)
         let executed = try executor.propose(time: time, proposer: proposer, transactions: txs, lastCommit: nil)
         try executor.commit(executed)
+        blocks.append(executed.block)
         return executed.receipts
     }
 
