@@ -258,7 +258,8 @@ struct Verify: AsyncParsableCommand {
                     fail(LightClientError("light.absent", "audit entry \(sequence) of \(patient) is proven absent at height \(client.head.height)"))
                 }
                 print("audit     entry \(sequence) of \(Address(key)) proven at height \(client.head.height): \(e.organization.value) \(e.purpose.code) \(e.category.name) "
-                      + "\(e.decision.allowed ? "allowed" : "denied") (\(e.decision.reason.code))\(e.breakGlass ? " BREAK-GLASS" : ""), block \(e.height), transaction \(e.transaction.hex)")
+                      + "\(e.decision.allowed ? "allowed" : "denied") (\(e.decision.reason.code))\(e.breakGlass ? " BREAK-GLASS" : ""), block \(e.height), transaction \(e.transaction.hex)"
+                      + (e.decision.contract.map { ", policy contract \($0.contract.hex) (\($0.fuelUsed) fuel, \($0.failure ?? "answer \($0.answer ?? 0)"))" } ?? ""))
             }
             if let consent {
                 let id = try Parse.hash(consent, "--consent")

@@ -119,12 +119,39 @@ public func readPassphrase(file: String?) throws -> String {
 }
 
 /// Exit with a clear message for a refused transaction.
+/// A contract's answer in words: allowed, its deny reason, or why it failed; with the fuel.
+public func describe(_ c: NodeClient.ContractView) -> String {
+    let what: String
+    if let f = c.failure { what = "failed (\(f))" }
+    else if c.answer == 1 { what = "allowed" }
+    else { what = "denied, reason \(c.answer.map(String.init) ?? "?")\(c.answer.flatMap(contractReasonName).map { " (\($0))" } ?? "")" }
+    return "\(what), \(c.fuelUsed) fuel"
+}
+
+/// The SDK's shared deny reasons (`Contracts/SDK/Meridian.swift`, `Deny`).
+public func contractReasonName(_ answer: Int32) -> String? {
+    switch answer {
+    case 0: "malformed request"
+    case -1: "outside the travel window"
+    case -2: "no itinerary"
+    case -3: "limit reached"
+    case -4: "not named"
+    case -5: "co-signature missing"
+    case -6: "co-signature too old"
+    case -7: "bad parameter"
+    default: nil
+    }
+}
+
 public func describe(_ committed: NodeClient.Committed) -> String {
     guard let r = committed.receipt else { return "committed at height \(committed.height ?? 0)" }
     if let e = r.error { return "refused (\(r.outcome)): \(e.code): \(e.message)" }
     if let d = r.decision {
         let basis = d.legalBasis.map { " on \($0)" } ?? ""
-        return "\(d.allowed ? "ALLOWED" : "DENIED") (\(d.reason))\(basis) \(d.sourceCountry ?? "?")→\(d.destinationCountry ?? "?") at height \(committed.height ?? 0)"
+        var line = "\(d.allowed ? "ALLOWED" : "DENIED") (\(d.reason))\(basis) \(d.sourceCountry ?? "?")→\(d.destinationCountry ?? "?") at height \(committed.height ?? 0)"
+        if let c = d.contract { line += "\n  policy contract \(c.hash.prefix(16))…: \(describe(c))" }
+        if let co = d.coSigner { line += "\n  co-signed by \(co)" }
+        return line
     }
     return "committed at height \(committed.height ?? 0)"
 }

@@ -88,6 +88,12 @@ public struct NodeClient: Sendable {
     public struct DecisionView: Decodable, Sendable {
         public let allowed: Bool, reason: String, consent: String?, transferBasis: String?, legalBasis: String?
         public let sourceCountry: String?, destinationCountry: String?
+        public let contract: ContractView?
+        public let coSigner: String?
+    }
+    /// A policy contract's part in a decision.
+    public struct ContractView: Decodable, Sendable {
+        public let hash: String, consent: String, fuelUsed: UInt64, answer: Int32?, failure: String?
     }
 
     /// Signs `call` as `key` with its next nonce, submits it, and waits (polling, with a deadline)

@@ -12,7 +12,7 @@ import MeridianRecords
 struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-provider", abstract: "Hospital staff commands.",
-        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self, SummaryCommand.self])
+        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self, SummaryCommand.self])
 }
 
 struct Enrol: AsyncParsableCommand {
@@ -85,14 +85,45 @@ struct RequestAccess: AsyncParsableCommand {
     @Option(help: "The record commitment.") var record: String
     @Option(help: "Purpose: TREAT, ETREAT, ...") var purpose: String
     @Flag(help: "Break the glass: emergency access without a grant (purpose must be ETREAT; always audited and shown to the patient).") var breakGlass = false
+    @Option(help: "A second clinician's co-signature from `meridian-provider co-sign` (two-person break-glass).") var coSignature: String?
     @Flag(help: "Print JSON.") var json = false
     func run() async throws {
         guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
-        let r = try await key.client().submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass)), as: try key.key())
+        let co = try coSignature.map { text throws -> CoSignature in
+            guard let bytes = Hex.decode(text), let c = try? CoSignature(canonicalBytes: bytes) else { throw ValidationError("--co-signature: not a co-signature from `co-sign`") }
+            return c
+        }
+        let r = try await key.client().submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass, coSignature: co)), as: try key.key())
         if json, let d = r.receipt?.decision {
             print("{\"allowed\":\(d.allowed),\"reason\":\"\(d.reason)\",\"transferBasis\":\"\(d.transferBasis ?? "")\",\"height\":\(r.height ?? 0)}")
         } else { print(describe(r)) }
         try exitForDecision(r)
+    }
+}
+
+/// The second clinician of a two-person break-glass: signs the colleague's request (requester,
+/// record, purpose, break-glass, now) and prints the co-signature for `request-access --co-signature`.
+struct CoSign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "co-sign",
+        abstract: "Co-sign a colleague's access request (two-person break-glass); prints the co-signature to pass to request-access.")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The colleague's address (who will submit the request).") var requester: String
+    @Option(help: "The record commitment.") var record: String
+    @Option(help: "Purpose: ETREAT for break-glass.") var purpose: String = "ETREAT"
+    @Flag(help: "The request breaks the glass.") var breakGlass = false
+    func run() async throws {
+        guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
+        let k = try key.key()
+        struct Tip: Decodable { let chainID: String; let latestBlockTime: String }
+        let tip = try await key.client().get("/v1/status", as: Tip.self)
+        let chain = tip.chainID
+        // Dated at the chain's latest block: never after the block that will carry the request,
+        // whatever the clocks of this machine and the proposer's say.
+        guard let now = Timestamp(iso8601: tip.latestBlockTime) else { throw ValidationError("the node's status has no block time") }
+        let message = CoSignature.message(chainID: chain, requester: try Parse.address(requester, "--requester"), record: try Parse.hash(record, "--record"),
+                                          purpose: p, breakGlass: breakGlass, signedAt: now)
+        let co = CoSignature(signer: k.publicKey, signedAt: now, signature: try k.sign(message))
+        print(Hex.encode(co.canonicalBytes))
     }
 }
 

@@ -91,13 +91,25 @@ struct TermsOptions: ParsableArguments {
     @Option(help: "Start date (YYYY-MM-DD; default: now).") var from: String?
     @Option(help: "End date (YYYY-MM-DD), exclusive.") var until: String
     @Option(help: "Emergency (break-glass) access: allow or deny.") var emergency: String = "deny"
+    @Option(help: "A deployed policy contract (its hash) that decides after these terms allowed an access; it can only narrow them.") var policy: String?
+    @Option(help: "A parameter for the policy contract, key=value (repeatable), e.g. grace-days=3.") var param: [String] = []
 
     func terms(now: Timestamp) throws -> ConsentTerms {
         guard emergency == "allow" || emergency == "deny" else { throw ValidationError("--emergency: allow or deny") }
+        guard policy != nil || param.isEmpty else { throw ValidationError("--param needs --policy") }
+        var parameters: [PolicyParameter] = []
+        for p in param {
+            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param \(p): expected key=value") }
+            let key = String(p[..<eq]), value = String(p[p.index(after: eq)...])
+            guard !parameters.contains(where: { $0.key == key }) else { throw ValidationError("--param \(key) given twice") }
+            parameters.append(PolicyParameter(key: key, value: value))
+        }
+        let contract = try policy.map { try Parse.hash($0, "--policy") }
         let t = ConsentTerms(grantees: try Parse.organizations(to), categories: try Parse.categories(categories), purposes: try Parse.purposes(purpose),
                              countries: try Parse.countries(countries), explicitTransferCountries: try explicitTransfer.map(Parse.countries) ?? [],
                              validFrom: try from.map { try Parse.date($0, "--from") } ?? now, validUntil: try Parse.date(until, "--until"),
-                             emergencyAccess: emergency == "allow")
+                             emergencyAccess: emergency == "allow",
+                             policy: contract.map { ConsentPolicy(contract: $0, parameters: parameters) })
         do { try t.validate() } catch { throw ValidationError("\(error)") }
         return t
     }
@@ -150,7 +162,9 @@ struct ConsentCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         struct C: Decodable { let id: String; let status: String; let version: UInt32; let terms: T
             struct T: Decodable { let grantees: [String]; let categories: [String]; let purposes: [String]; let countries: [String]
-                let explicitTransferCountries: [String]; let validFrom: String; let validUntil: String; let emergencyAccess: Bool } }
+                let explicitTransferCountries: [String]; let validFrom: String; let validUntil: String; let emergencyAccess: Bool
+                let policy: P? }
+            struct P: Decodable { let contract: String; let parameters: [String: String] } }
         func run() async throws {
             let k = try key.key()
             let data = try await key.client().request("GET", "/v1/patients/\(Address(k.publicKey))/consents")
@@ -163,6 +177,10 @@ struct ConsentCommand: AsyncParsableCommand {
                 print("  \(t.grantees.joined(separator: ", ")) may access \(t.categories.joined(separator: ", ")) for \(t.purposes.joined(separator: ", "))")
                 print("  copies may go to \(t.countries.joined(separator: ", "))\(t.explicitTransferCountries.isEmpty ? "" : "; explicit transfer consent for \(t.explicitTransferCountries.joined(separator: ", "))")")
                 print("  from \(t.validFrom.prefix(10)) until \(t.validUntil.prefix(10)); emergency access \(t.emergencyAccess ? "allowed" : "not allowed")")
+                if let p = t.policy {
+                    let params = p.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+                    print("  narrowed by policy contract \(p.contract)\(params.isEmpty ? "" : " (\(params))")")
+                }
             }
         }
     }
@@ -219,8 +237,8 @@ struct RecordsCommand: AsyncParsableCommand {
 
 /// Policy contracts (WebAssembly, `make contracts` builds them): upload one, look one up.
 struct ContractCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "contract", abstract: "Consent-policy contracts: deploy, show.",
-                                                    subcommands: [Deploy.self, Show.self])
+    static let configuration = CommandConfiguration(commandName: "contract", abstract: "Consent-policy contracts: deploy, show, configure.",
+                                                    subcommands: [Deploy.self, Show.self, Update.self])
 
     struct Deploy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Upload a policy contract (.wasm); every validator checks it; prints its hash.")
@@ -245,6 +263,44 @@ struct ContractCommand: AsyncParsableCommand {
             let c = try JSONDecoder().decode(C.self, from: data)
             print("contract \(c.hash)\n  \(c.bytes) bytes, deployed by \(c.deployer) at height \(c.height)")
             print("  host functions: \(c.imports.joined(separator: ", ")); \(c.update ? "takes the patient's update messages" : "no update"); memory \(c.memoryPages) page(s)")
+        }
+    }
+}
+
+extension ContractCommand {
+    /// The patient configures the policy of one of their consents: the contract's `update` checks
+    /// the message and stores it. `--stay` writes the travel-window itinerary format
+    /// (`Contracts/Policies/TravelWindow.swift`); `--hex` sends any message.
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Configure a consent's policy contract, e.g. a travel itinerary.")
+        @OptionGroup var key: KeyOptions
+        @Argument(help: "The consent whose policy to configure.") var consent: String
+        @Option(help: "A stay for the travel-window policy: COUNTRY:FROM:UNTIL (dates YYYY-MM-DD, until inclusive), repeatable, at most 8.") var stay: [String] = []
+        @Option(help: "The message as hex (for other policies).") var hex: String?
+        func run() async throws {
+            guard stay.isEmpty != (hex == nil) else { throw ValidationError("give --stay (one or more) or --hex") }
+            let message = try hex.map { h throws -> [UInt8] in
+                guard let b = Hex.decode(h) else { throw ValidationError("--hex: not hex") }
+                return b
+            } ?? Self.itinerary(stay)
+            let r = try await key.submitOrRefuse(.updatePolicy(.init(consent: try Parse.hash(consent, "consent"), message: message)))
+            print("policy of consent \(consent) updated at height \(r.height ?? 0) (contract \(r.receipt?.createdID ?? "?"))")
+        }
+
+        /// Stays as the travel window stores them: country (2 ASCII bytes), from and until (Unix ms, little-endian);
+        /// a stay runs to the end of its last day.
+        static func itinerary(_ stays: [String]) throws -> [UInt8] {
+            guard stays.count <= 8 else { throw ValidationError("at most 8 stays") }
+            var out: [UInt8] = []
+            for s in stays {
+                let parts = s.split(separator: ":").map(String.init)
+                guard parts.count == 3, let country = CountryCode(parts[0]) else { throw ValidationError("--stay \(s): expected COUNTRY:FROM:UNTIL, e.g. JP:2027-04-01:2027-04-20") }
+                let from = try Parse.date(parts[1], "--stay from"), until = try Parse.date(parts[2], "--stay until").adding(milliseconds: 86_399_999)
+                guard from <= until else { throw ValidationError("--stay \(s): the stay ends before it starts") }
+                func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+                out += Array(country.code.utf8) + le(from.unixMilliseconds) + le(until.unixMilliseconds)
+            }
+            return out
         }
     }
 }
@@ -279,7 +335,8 @@ struct Accesses: AsyncParsableCommand {
     struct E: Decodable {
         let sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
         let decision: D
-        struct D: Decodable { let allowed: Bool; let reason: String; let transferBasis: String?; let sourceCountry: String?; let destinationCountry: String? }
+        struct D: Decodable { let allowed: Bool; let reason: String; let transferBasis: String?; let sourceCountry: String?; let destinationCountry: String?
+            let contract: NodeClient.ContractView? }
     }
     func run() async throws {
         let k = try key.key()
@@ -293,8 +350,9 @@ struct Accesses: AsyncParsableCommand {
         if json { print(String(decoding: try JSONEncoder().encode(entries.map { ["sequence": "\($0.sequence)", "organization": $0.organization, "time": $0.time, "allowed": "\($0.decision.allowed)", "breakGlass": "\($0.breakGlass)"] }), as: UTF8.self)); return }
         let rows = entries.map { e in
             [String(e.time.prefix(19)).replacingOccurrences(of: "T", with: " "), e.organization, "\(e.decision.sourceCountry ?? "?")→\(e.decision.destinationCountry ?? "?")",
-             e.purpose, e.category, e.kind, e.decision.allowed ? "allowed" : "denied", e.decision.transferBasis ?? "-", e.breakGlass ? "BREAK-GLASS" : "", "\(e.height)"]
+             e.purpose, e.category, e.kind, e.decision.allowed ? "allowed" : "denied", e.decision.transferBasis ?? "-",
+             e.decision.contract.map { "\($0.hash.prefix(12))… \(describe($0))" } ?? "-", e.breakGlass ? "BREAK-GLASS" : "", "\(e.height)"]
         }
-        print(Output.table(["time (UTC)", "organisation", "route", "purpose", "data", "what", "decision", "basis", "emergency", "block"], rows))
+        print(Output.table(["time (UTC)", "organisation", "route", "purpose", "data", "what", "decision", "basis", "policy contract", "emergency", "block"], rows))
     }
 }

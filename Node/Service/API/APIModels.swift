@@ -123,10 +123,22 @@ public enum JSONView {
     public struct Terms: Codable, Sendable {
         public let grantees: [String], categories: [String], purposes: [String], countries: [String], explicitTransferCountries: [String]
         public let validFrom: String, validUntil: String, emergencyAccess: Bool
+        /// The policy contract the consent names, with its parameters.
+        public let policy: Policy?
         init(_ t: ConsentTerms) {
             grantees = t.grantees.map(\.value); categories = t.categories.map(\.name); purposes = t.purposes.map(\.code)
             countries = t.countries.map(\.code); explicitTransferCountries = t.explicitTransferCountries.map(\.code)
             validFrom = t.validFrom.iso8601; validUntil = t.validUntil.iso8601; emergencyAccess = t.emergencyAccess
+            policy = t.policy.map(Policy.init)
+        }
+    }
+
+    public struct Policy: Codable, Sendable {
+        public let contract: String
+        public let parameters: [String: String]
+        init(_ p: ConsentPolicy) {
+            contract = p.contract.hex
+            parameters = Dictionary(uniqueKeysWithValues: p.parameters.map { ($0.key, $0.value) })
         }
     }
 
