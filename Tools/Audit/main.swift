@@ -26,7 +26,10 @@ struct Entry: Codable {
     let patient: String, sequence: UInt64, kind: String, action: String, actor: String, organization: String
     let record: String?, category: String, purpose: String, breakGlass: Bool, height: UInt64, time: String, transaction: String, hash: String
     let decision: Decision
-    struct Decision: Codable { let allowed: Bool; let reason: String; let transferBasis: String?; let legalBasis: String?; let sourceCountry: String?; let destinationCountry: String? }
+    struct Decision: Codable {
+        let allowed: Bool; let reason: String; let transferBasis: String?; let legalBasis: String?; let sourceCountry: String?; let destinationCountry: String?
+        let contract: NodeClient.ContractView?; let coSigner: String?
+    }
 }
 struct Page: Decodable { let entries: [Entry]; let next: UInt64? }
 
@@ -83,8 +86,9 @@ struct Trail: AsyncParsableCommand {
         let entries = try await filters.entries()
         let rows = entries.map { e in [e.time, e.patient, String(e.sequence), e.organization, e.kind, e.action, e.purpose, e.category,
                                        e.decision.allowed ? "allowed" : "denied", e.decision.reason, e.decision.transferBasis ?? "", e.breakGlass ? "yes" : "",
-                                       String(e.height), e.transaction] }
-        filters.print(["time", "patient", "seq", "organisation", "kind", "action", "purpose", "category", "decision", "reason", "basis", "break-glass", "block", "transaction"],
+                                       e.decision.contract.map { "\($0.hash.prefix(12))… \(describe($0))" } ?? "", String(e.height), e.transaction] }
+        filters.print(["time", "patient", "seq", "organisation", "kind", "action", "purpose", "category", "decision", "reason", "basis", "break-glass",
+                       "policy contract", "block", "transaction"],
                       rows, json: try jsonData(entries))
     }
 }

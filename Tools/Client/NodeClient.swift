@@ -92,7 +92,7 @@ public struct NodeClient: Sendable {
         public let coSigner: String?
     }
     /// A policy contract's part in a decision.
-    public struct ContractView: Decodable, Sendable {
+    public struct ContractView: Codable, Sendable {
         public let hash: String, consent: String, fuelUsed: UInt64, answer: Int32?, failure: String?
     }
 

@@ -62,9 +62,19 @@ enrol maria hospital-ribeira
 MARIA_PROBLEMS=$(record maria hospital-ribeira problems)
 MARIA_SUMMARY=$(record maria hospital-ribeira summary)
 echo "Maria's summary is record $MARIA_SUMMARY, its body encrypted at Hospital Ribeira's node"
-run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/maria.json" --to hospital-ribeira,sakura-general \
-  --categories summary,problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries PT,JP --until 2027-06-30 --emergency allow
-say "   Access in Portugal (Hospital Ribeira) and in Tokyo (Sakura General, adequacy decision)"
+run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/maria.json" --to hospital-ribeira \
+  --categories summary,problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries PT --until 2027-06-30 --emergency allow
+say "   Her consent for Japan goes through a travel-window policy contract (Embedded Swift compiled to WebAssembly, run by every validator): Sakura General, Tokyo, may treat her only while her itinerary has her in Japan; emergency treatment is left to the grant"
+TRAVEL_WINDOW=$(sha256sum Contracts/build/TravelWindow.wasm | cut -d' ' -f1)
+run "$BIN/meridian-wallet" contract deploy --keystore "$DATA_DIR/wallets/maria.json" Contracts/build/TravelWindow.wasm
+MARIA_JP_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/maria.json" --to sakura-general \
+  --categories summary,problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries JP --until 2027-06-30 --emergency allow \
+  --policy "$TRAVEL_WINDOW" --param grace-days=0 --json | sed -E 's/.*"consent":"([0-9a-f]+)".*/\1/')
+echo "consent $MARIA_JP_CONSENT, narrowed by contract $TRAVEL_WINDOW"
+TRIP_FROM=$(date -u -d '-3 days' +%F); TRIP_UNTIL=$(date -u -d '+14 days' +%F)
+run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$TRIP_UNTIL"
+run "$BIN/meridian-wallet" consent list --keystore "$DATA_DIR/wallets/maria.json"
+say "   Access in Portugal (Hospital Ribeira) and, during her stay, in Tokyo (Sakura General, adequacy decision; the contract allowed it)"
 run "$BIN/meridian-provider" request-access --demo hospital-ribeira/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
 run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
 
@@ -90,8 +100,16 @@ run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --recor
 
 say "4. Maria collapses on a stopover in Bangkok: Chao Phraya Hospital, which she never named, breaks the glass (ETREAT)"
 run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$MARIA_PROBLEMS" --purpose ETREAT --break-glass
-say "5. An emergency access to Hans, who allowed none"
+say "5. Hans allows emergency access to his medications only under a two-person policy: a second clinician of the same hospital must co-sign within 15 minutes"
+TWO_PERSON=$(sha256sum Contracts/build/TwoPersonBreakGlass.wasm | cut -d' ' -f1)
+run "$BIN/meridian-wallet" contract deploy --keystore "$DATA_DIR/wallets/hans.json" Contracts/build/TwoPersonBreakGlass.wasm
+run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/hans.json" --to klinikum-spree --categories medications --purpose TREAT,ETREAT \
+  --countries DE --until 2027-12-31 --emergency allow --policy "$TWO_PERSON" --param window-minutes=15
+say "   A clinician at Chao Phraya breaks the glass alone: denied by the policy; then with a colleague's co-signature: allowed"
 run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass || true
+CHAO=$("$BIN/meridian-wallet" address --demo chao-phraya/clinician)
+CO_SIGNATURE=$(provider co-sign --demo chao-phraya/second-clinician --requester "$CHAO" --record "$HANS_MEDS" --purpose ETREAT --break-glass)
+run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass --co-signature "$CO_SIGNATURE"
 
 say "6. The regulator: transfers by country pair and legal basis, break-glass uses, denied attempts"
 run "$BIN/meridian-audit" transfers
@@ -134,6 +152,11 @@ run "$BIN/meridian-audit" verify --node "$SAKURA_NODE" --genesis Genesis/demo.js
 run "$BIN/meridian-audit" transfers
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 run "$BIN/meridian-wallet" records --keystore "$DATA_DIR/wallets/maria.json"
+
+say "10. Maria is flown home after her emergency: she ends her stay in Japan in her itinerary. A follow-up TREAT request from Sakura General is now outside her travel window: denied by her policy contract; both decisions are on her trail with the contract's hash and the fuel it used"
+run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$(date -u -d '-1 minute' +%FT%TZ)"
+run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT || true
+run "$BIN/meridian-audit" trail --patient "$MARIA" --organization sakura-general
 
 say "The validators agree on every block (Sakura General's full node follows them)"
 run "$BIN/meridian-localnet" status --dir "$NET_DIR"

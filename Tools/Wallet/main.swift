@@ -275,7 +275,7 @@ extension ContractCommand {
         static let configuration = CommandConfiguration(abstract: "Configure a consent's policy contract, e.g. a travel itinerary.")
         @OptionGroup var key: KeyOptions
         @Argument(help: "The consent whose policy to configure.") var consent: String
-        @Option(help: "A stay for the travel-window policy: COUNTRY:FROM:UNTIL (dates YYYY-MM-DD, until inclusive), repeatable, at most 8.") var stay: [String] = []
+        @Option(help: "A stay for the travel-window policy: COUNTRY,FROM,UNTIL with dates (YYYY-MM-DD; a date as UNTIL includes that day) or times (YYYY-MM-DDTHH:MM:SSZ); repeatable, at most 8.") var stay: [String] = []
         @Option(help: "The message as hex (for other policies).") var hex: String?
         func run() async throws {
             guard stay.isEmpty != (hex == nil) else { throw ValidationError("give --stay (one or more) or --hex") }
@@ -287,15 +287,17 @@ extension ContractCommand {
             print("policy of consent \(consent) updated at height \(r.height ?? 0) (contract \(r.receipt?.createdID ?? "?"))")
         }
 
-        /// Stays as the travel window stores them: country (2 ASCII bytes), from and until (Unix ms, little-endian);
-        /// a stay runs to the end of its last day.
+        /// Stays as the travel window stores them: country (2 ASCII bytes), from and until (Unix ms,
+        /// little-endian); an UNTIL given as a date runs to the end of that day.
         static func itinerary(_ stays: [String]) throws -> [UInt8] {
             guard stays.count <= 8 else { throw ValidationError("at most 8 stays") }
             var out: [UInt8] = []
             for s in stays {
-                let parts = s.split(separator: ":").map(String.init)
-                guard parts.count == 3, let country = CountryCode(parts[0]) else { throw ValidationError("--stay \(s): expected COUNTRY:FROM:UNTIL, e.g. JP:2027-04-01:2027-04-20") }
-                let from = try Parse.date(parts[1], "--stay from"), until = try Parse.date(parts[2], "--stay until").adding(milliseconds: 86_399_999)
+                let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == 3, let country = CountryCode(parts[0]) else { throw ValidationError("--stay \(s): expected COUNTRY,FROM,UNTIL, e.g. JP,2027-04-01,2027-04-20") }
+                let from = try Parse.date(parts[1], "--stay from")
+                var until = try Parse.date(parts[2], "--stay until")
+                if parts[2].count == 10 { until = until.adding(milliseconds: 86_399_999) }
                 guard from <= until else { throw ValidationError("--stay \(s): the stay ends before it starts") }
                 func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
                 out += Array(country.code.utf8) + le(from.unixMilliseconds) + le(until.unixMilliseconds)
