@@ -1,7 +1,7 @@
-// Policy contracts (issue 8, in progress): one decision by the TravelWindow contract under WasmKit
-// (a fresh store and instance, the request written, evaluate run with its host calls) beside the
-// same request decided by a plain grant (`Authorization.authorize` on an in-memory state). The
-// contract is not yet called inside `authorize`; this measures what that call will add.
+// Policy contracts: `Authorization.authorize` deciding a request through Maria's TravelWindow
+// consent beside the same request decided by a plain grant, on the same state; where a contract
+// decision's time goes (a one-instruction contract through the same runner); and block execution of 1,000-transaction blocks of access requests where a
+// third go through a contract, beside the same blocks with plain grants only, measured in one run.
 import Foundation
 import MeridianCore
 import MeridianState
@@ -9,51 +9,162 @@ import MeridianModules
 import MeridianRuntime
 import MeridianDemo
 
-struct ContractBenchResult { let contractP50: Double; let contractP99: Double; let plainP50: Double; let plainP99: Double; let fuel: UInt64; let calls: Int }
+struct ContractBenchResult {
+    let contractP50: Double, contractP99: Double, plainP50: Double, plainP99: Double
+    let fuel: UInt64, calls: Int
+    /// Medians, µs: a trivial contract through the runner (store, instance, request written, call), and TravelWindow alone.
+    let emptyContractP50: Double, runnerP50: Double
+    let blockWithContracts: Double, blockPlain: Double, blocks: Int
+}
 
-func contractBench(quick: Bool) throws -> ContractBenchResult {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let code = [UInt8](try Data(contentsOf: root.appendingPathComponent("Contracts/build/TravelWindow.wasm")))
-    let runner = try ContractRunner(code: code, limits: ChainParameters().contractLimits)
-    func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
-    let itinerary = Array("JP".utf8) + le(Timestamp(iso8601: "2027-04-01")!.unixMilliseconds) + le(Timestamp(iso8601: "2027-04-20")!.unixMilliseconds)
-    let storage: [[UInt8]: [UInt8]] = [Array("itinerary".utf8): itinerary]
-    // The plain grant: Maria's consent to Sakura General, asked for from Tokyo.
-    let state = try AuthenticatedState(storage: InMemoryStateStorage())
-    let g = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
-    let executor = try BlockExecutor(state: state, tip: g.tip)
-    let maria = DemoCast.patient("maria"), clinician = DemoCast.staff("hospital-ribeira", "clinician")
-    let txs = [
-        try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: maria.publicKey, nonce: 0, call: .registerPatient(
-            .init(attestor: clinician.publicKey, attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))))), with: maria),
-        try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: maria.publicKey, nonce: 1, call: .grantConsent(
-            ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.summary], purposes: [.treat], countries: [CountryCode("JP")!],
-                         validFrom: Timestamp(iso8601: "2027-01-01")!, validUntil: Timestamp(iso8601: "2027-12-31")!, emergencyAccess: false))), with: maria),
-    ]
-    try executor.commit(try executor.propose(time: g.tip.time.adding(milliseconds: 1000), proposer: DemoCast.staff("hospital-ribeira", "validator").publicKey,
-                                             transactions: txs, lastCommit: nil))
-    let reader = CommittedStateReader(state)
-    let access = AccessRequest(requester: DemoCast.staff("sakura-general", "clinician").publicKey, patient: maria.publicKey, category: .summary,
-                               purpose: .treat, custodian: OrganizationID("hospital-ribeira")!)
-    let at = Timestamp(iso8601: "2027-04-10")!
-    precondition((try? Authorization.authorize(access, at: at, in: reader))?.allowed == true)
-    let request = ContractRequest(purpose: .treat, category: .summary, breakGlass: false, requesterCountry: CountryCode("JP"), custodianCountry: CountryCode("PT"),
-                                  time: at, height: 2, organization: OrganizationID("sakura-general")!, coSignedAt: nil,
-                                  requester: access.requester, patient: maria.publicKey)
+/// A chain with `patients` patients, each with a summary at Hospital Ribeira and a consent to
+/// Sakura General; every third one's consent goes through TravelWindow (itinerary stored).
+final class ContractBenchChain {
+    let state: AuthenticatedState
+    let executor: BlockExecutor
+    var time: Timestamp
+    let proposer = DemoCast.staff("hospital-ribeira", "validator").publicKey
+    let patients: [PrivateKey]
+    var records: [Bytes32] = []
+    let travelWindow: [UInt8]
+
+    init(patients count: Int, storage: any StateStorage) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        travelWindow = [UInt8](try Data(contentsOf: root.appendingPathComponent("Contracts/build/TravelWindow.wasm")))
+        var spec = DemoCast.genesisSpec()
+        var params = ChainParameters()
+        params.maxTransactionsPerAccountPerBlock = 1000   // one clinician sends a whole block of requests
+        spec.parameters = params
+        state = try AuthenticatedState(storage: storage)
+        let g = try Genesis.initialize(spec, into: state)
+        executor = try BlockExecutor(state: state, tip: g.tip, verificationThreads: 2)
+        time = g.tip.time
+        patients = (0..<count).map { DemoCast.key("bench/contract-patient/\($0)") }
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        func tx(_ k: PrivateKey, _ nonce: UInt64, _ call: Call) throws -> SignedTransaction {
+            try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: k.publicKey, nonce: nonce, call: call), with: k)
+        }
+        try block(try patients.map { p in
+            try tx(p, 0, .registerPatient(.init(attestor: clinician.publicKey,
+                                                attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: p.publicKey)))))
+        } + [try tx(patients[0], 1, .deployContract(travelWindow))])
+        records = patients.map { RecordEntry.commitment(salt: SHA256.hash($0.publicKey.bytes32.bytes), bodyHash: SHA256.hash([1])) }
+        try block(try patients.indices.map { i in
+            try tx(clinician, UInt64(i), .registerRecord(.init(commitment: records[i], patient: patients[i].publicKey, category: .summary)))
+        })
+        let hash = SHA256.hash(travelWindow)
+        try block(try patients.enumerated().map { (i, p) in
+            try tx(p, i == 0 ? 2 : 1, .grantConsent(ConsentTerms(
+                grantees: [OrganizationID("sakura-general")!], categories: [.summary], purposes: [.treat, .emergencyTreatment], countries: [CountryCode("JP")!],
+                validFrom: Timestamp(iso8601: "2026-01-01")!, validUntil: Timestamp(iso8601: "2027-12-31")!, emergencyAccess: false,
+                policy: i % 3 == 0 ? ConsentPolicy(contract: hash, parameters: [PolicyParameter(key: "grace-days", value: "2")]) : nil)))
+        })
+        let consents = try patients.map { p -> Bytes32 in
+            guard let id = try Consent.activeConsents(of: p.publicKey, in: CommittedStateReader(state)).first?.id else { fatalError("bench setup: no consent") }
+            return id
+        }
+        func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        let itinerary = Array("JP".utf8) + le(Timestamp(iso8601: "2026-01-01")!.unixMilliseconds) + le(Timestamp(iso8601: "2027-12-31")!.unixMilliseconds)
+        try block(try patients.indices.filter { $0 % 3 == 0 }.map { i in
+            try tx(patients[i], i == 0 ? 3 : 2, .updatePolicy(.init(consent: consents[i], message: itinerary)))
+        })
+    }
+
+    @discardableResult
+    func block(_ txs: [SignedTransaction]) throws -> ExecutedBlock {
+        time = time.adding(milliseconds: 1000)
+        let executed = try executor.propose(time: time, proposer: proposer, transactions: txs, lastCommit: nil)
+        precondition(executed.receipts.allSatisfy(\.succeeded), "\(String(describing: executed.receipts.first { !$0.succeeded }?.error))")
+        try executor.commit(executed)
+        return executed
+    }
+
+    /// `count` access requests by Sakura General's clinician, round-robin over the patients, or
+    /// only over those whose consent is plain.
+    func requests(count: Int, nonce: inout UInt64, plainOnly: Bool) throws -> [SignedTransaction] {
+        let clinician = DemoCast.staff("sakura-general", "clinician")
+        let targets = plainOnly ? patients.indices.filter { $0 % 3 != 0 } : Array(patients.indices)
+        return try (0..<count).map { i in
+            let r = records[targets[i % targets.count]]
+            defer { nonce += 1 }
+            return try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: clinician.publicKey, nonce: nonce,
+                                                              call: .requestAccess(.init(record: r, purpose: .treat, breakGlass: false))), with: clinician)
+        }
+    }
+}
+
+
+func contractBench(quick: Bool, storage: any StateStorage) throws -> ContractBenchResult {
+    let chain = try ContractBenchChain(patients: 300, storage: storage)
+    let reader = CommittedStateReader(chain.state)
+    let sakura = DemoCast.staff("sakura-general", "clinician").publicKey
+    func access(_ i: Int) -> AccessRequest {
+        AccessRequest(requester: sakura, patient: chain.patients[i].publicKey, category: .summary, purpose: .treat, custodian: OrganizationID("hospital-ribeira")!)
+    }
+    let at = chain.time, height = chain.executor.tip.height
+    let withContract = access(0), plain = access(1)
+    let decided = try Authorization.authorize(withContract, at: at, height: height, in: reader)
+    precondition(decided.allowed && decided.contract?.answer == 1, "\(decided)")
+    let plainDecision = try Authorization.authorize(plain, at: at, height: height, in: reader)
+    precondition(plainDecision.allowed && plainDecision.contract == nil)
+
+    // authorize, with the contract and by a plain grant, interleaved.
     let calls = quick ? 2_000 : 20_000
-    var contract: [Double] = [], plain: [Double] = []
-    var fuel: UInt64 = 0
+    var contract: [Double] = [], plainTimes: [Double] = []
     for _ in 0..<(calls + 200) {
         let t0 = now()
-        let o = runner.evaluate(request, parameters: [:], storage: { storage[$0] }, fuel: 200_000)
+        _ = try Authorization.authorize(withContract, at: at, height: height, in: reader)
         let t1 = now()
-        _ = try Authorization.authorize(access, at: at, in: reader)
+        _ = try Authorization.authorize(plain, at: at, height: height, in: reader)
         let t2 = now()
-        precondition(o.result == .allowed)
-        fuel = o.fuelUsed
-        contract.append(Double(t1 - t0) / 1000); plain.append(Double(t2 - t1) / 1000)
+        contract.append(Double(t1 - t0) / 1000); plainTimes.append(Double(t2 - t1) / 1000)
     }
-    contract.removeFirst(200); plain.removeFirst(200)   // warm-up
+    contract.removeFirst(200); plainTimes.removeFirst(200)   // warm-up
+
+    // Where a contract decision's time goes: the runner's fixed cost (a contract that answers 1
+    // at once: store, instance, request written, call) and TravelWindow's whole call.
+    let empty: [UInt8] = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60, 0x02, 0x7F, 0x7F, 0x01, 0x7F, 0x03, 0x02, 0x01, 0x00,
+                          0x05, 0x04, 0x01, 0x01, 0x01, 0x01, 0x07, 0x15, 0x02, 0x08] + Array("evaluate".utf8) + [0x00, 0x00, 0x06] + Array("memory".utf8)
+                          + [0x02, 0x00, 0x0A, 0x06, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0B]
+    let emptyRunner = try ContractRunner(code: empty, limits: ChainParameters().contractLimits)
+    let travelRunner = try ContractRunner(code: chain.travelWindow, limits: ChainParameters().contractLimits)
+    let request = ContractRequest(purpose: .treat, category: .summary, breakGlass: false, requesterCountry: CountryCode("JP"), custodianCountry: CountryCode("PT"),
+                                  time: at, height: height, organization: OrganizationID("sakura-general")!, coSignedAt: nil,
+                                  requester: sakura, patient: chain.patients[0].publicKey)
+    let consent = decided.consent!
+    let storage: ([UInt8]) -> [UInt8]? = { key in try? reader.load(Policies.storageKey(consent, key).bytes) }
+    var emptyTimes: [Double] = [], runnerTimes: [Double] = []
+    var fuel: UInt64 = 0
+    for _ in 0..<(calls / 2 + 100) {
+        let t0 = now()
+        let e = emptyRunner.evaluate(request, parameters: [:], storage: { _ in nil }, fuel: 200_000)
+        let t1 = now()
+        let o = travelRunner.evaluate(request, parameters: ["grace-days": Array("2".utf8)], storage: storage, fuel: 200_000)
+        let t2 = now()
+        precondition(e.result == .allowed && o.result == .allowed)
+        fuel = o.fuelUsed
+        emptyTimes.append(Double(t1 - t0) / 1000); runnerTimes.append(Double(t2 - t1) / 1000)
+    }
+    emptyTimes.removeFirst(100); runnerTimes.removeFirst(100)
+
+    // Blocks of 1,000 access requests: a third through TravelWindow, and the same with plain grants only.
+    let blocks = quick ? 3 : 7
+    var nonce: UInt64 = 0
+    var mixed: [Double] = [], plainOnly: [Double] = []
+    for _ in 0..<blocks {
+        for plainBlock in [false, true] {
+            let txs = try chain.requests(count: 1000, nonce: &nonce, plainOnly: plainBlock)
+            let t0 = now()
+            let executed = try chain.block(txs)
+            let seconds = Double(now() - t0) / 1e9
+            let viaContract = executed.receipts.filter { $0.decision?.contract != nil }.count
+            precondition(executed.receipts.allSatisfy { $0.decision?.allowed == true })
+            precondition(plainBlock ? viaContract == 0 : viaContract == 334, "\(viaContract) decisions through the contract")
+            (plainBlock ? { plainOnly.append(1000 / seconds) } : { mixed.append(1000 / seconds) })()
+        }
+    }
     return ContractBenchResult(contractP50: percentile(contract, 0.5), contractP99: percentile(contract, 0.99),
-                               plainP50: percentile(plain, 0.5), plainP99: percentile(plain, 0.99), fuel: fuel, calls: calls)
+                               plainP50: percentile(plainTimes, 0.5), plainP99: percentile(plainTimes, 0.99), fuel: fuel, calls: calls,
+                               emptyContractP50: percentile(emptyTimes, 0.5), runnerP50: percentile(runnerTimes, 0.5),
+                               blockWithContracts: median(mixed), blockPlain: median(plainOnly), blocks: blocks)
 }

@@ -48,6 +48,7 @@ struct SummaryCommand: AsyncParsableCommand {
             let route = "\(d.sourceCountry ?? "?")→\(d.destinationCountry ?? "?")"
             let basis = d.transferBasis.map { " on \($0)" } ?? ""
             print("access   \(d.allowed ? "ALLOWED" : "DENIED") (\(d.reason))\(basis) \(route), on the patient's audit trail at height \(r.height ?? 0)\(breakGlass ? ", BREAK-GLASS" : "")")
+            if let c = d.contract { print("policy   contract \(c.hash.prefix(16))…: \(describe(c))") }
             guard d.allowed else { throw ExitCode(3) }
             // 2. This hospital's node fetches the document from the custodian's node, checks it
             //    against the commitment, translates it and anchors what it served.

@@ -142,6 +142,9 @@ public enum ContractCheck {
                 for _ in 0..<(try r.count(max: 1000)) {
                     let name = try r.name(), kind = try r.byte(), index = try r.u32()
                     guard exports[name] == nil else { throw malformed("export \(name) is duplicated") }
+                    guard !name.hasPrefix(reservedExportPrefix) else {
+                        throw RuntimeError("contract.export", "export names starting with \(reservedExportPrefix) are the host's")
+                    }
                     exports[name] = (kind, index)
                 }
             case 8:
@@ -173,11 +176,8 @@ public enum ContractCheck {
             case 11:
                 for _ in 0..<(try r.count(max: 10_000)) {
                     let flags = try r.u32()
-                    switch flags {
-                    case 0: try constantExpression(&r)
-                    case 1: break
-                    default: throw malformed("data segment mode \(flags) is not accepted")
-                    }
+                    guard flags == 0 else { throw malformed("data segment mode \(flags) is not accepted: only active segments of memory 0") }
+                    try constantExpression(&r)
                     let n = Int(try r.u32())
                     guard n <= r.remaining else { throw malformed("data segment overruns the module") }
                     r.offset += n
@@ -202,6 +202,10 @@ public enum ContractCheck {
     }
 
     static func malformed(_ m: String) -> RuntimeError { RuntimeError("contract.malformed", m) }
+
+    /// Export names the host keeps for itself (never a contract's).
+    public static let reservedExportPrefix = "__meridian_"
+
 
     static func valueType(_ b: UInt8) throws(RuntimeError) -> ValueType {
         switch b {
@@ -244,9 +248,11 @@ public enum ContractCheck {
         while r.offset < end {
             let op = try r.byte()
             switch op {
-            case 0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xA7, 0xAC, 0xAD, 0xD1: break
+            case 0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xA7, 0xAC, 0xAD: break
             case 0x02, 0x03, 0x04: try blockType(&r)
-            case 0x0C, 0x0D, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xD2: _ = try r.u32()
+            case 0x0C, 0x0D, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24: _ = try r.u32()
+            case 0x25, 0x26, 0xD0, 0xD1, 0xD2:
+                throw RuntimeError("contract.feature", "function \(f): reference-type instruction 0x\(String(op, radix: 16)) is refused")
             case 0x0E:
                 for _ in 0..<(try r.count(max: 100_000)) { _ = try r.u32() }
                 _ = try r.u32()
@@ -260,16 +266,14 @@ public enum ContractCheck {
             case 0x41: _ = try r.s64()
             case 0x42: _ = try r.s64()
             case 0x45...0x5A, 0x67...0x8A, 0xC0...0xC4: break
-            case 0xD0: _ = try r.byte()
             case 0xFC:
                 let sub = try r.u32()
                 switch sub {
                 case 0...7: throw RuntimeError("contract.float", "function \(f): floating-point truncation (0xFC \(sub)) is refused")
-                case 8: _ = try r.u32(); guard try r.byte() == 0 else { throw malformed("memory index other than 0") }
-                case 9, 13, 15, 16, 17: _ = try r.u32()
-                case 10: guard try r.byte() == 0, try r.byte() == 0 else { throw malformed("memory index other than 0") }
-                case 11: guard try r.byte() == 0 else { throw malformed("memory index other than 0") }
-                case 12, 14: _ = try r.u32(); _ = try r.u32()
+                // Bulk memory and table instructions are not enabled in the engine; refusing them
+                // here also means a call can change nothing of an instance but its memory and
+                // globals (what a runner reusing instances would have to put back).
+                case 8...17: throw RuntimeError("contract.feature", "function \(f): bulk-memory and table instruction 0xFC \(sub) is refused")
                 default: throw malformed("function \(f): unknown instruction 0xFC \(sub)")
                 }
             case 0xFD: throw RuntimeError("contract.simd", "function \(f): SIMD instructions are refused")

@@ -19,6 +19,8 @@ import MeridianCore
         var types: [[UInt8]] = [[0x60, 2, 0x7F, 0x7F, 1, 0x7F]]
         var imports: [[UInt8]] = []
         var memory: [UInt8]? = [0x01, 1, 1]
+        /// Global entries (type, mutability, constant expression with its end).
+        var globals: [[UInt8]] = []
         var exports: [[UInt8]] = [Module.export("evaluate", kind: 0, index: 0), Module.export("memory", kind: 2, index: 0)]
         var start: Bool = false
         var body: [UInt8] = [0x41, 0x01]
@@ -41,6 +43,7 @@ import MeridianCore
             if !imports.isEmpty { out += Self.section(2, Self.vector(imports)) }
             out += Self.section(3, Self.vector([[functionType]]))
             if let memory { out += Self.section(5, [1] + memory) }
+            if !globals.isEmpty { out += Self.section(6, Self.vector(globals)) }
             let importCount = UInt8(imports.count)
             out += Self.section(7, Self.vector(exports.map { e in e[e.count - 2] == 0 ? Array(e.dropLast()) + [e.last! + importCount] : e }))
             if start { out += Self.section(8, [importCount]) }

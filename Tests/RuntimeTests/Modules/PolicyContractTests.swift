@@ -146,6 +146,64 @@ import MeridianCore
     }
 }
 
+/// Instances are reused between calls (WasmKit compiles per instance); nothing a call leaves in
+/// memory, in a mutable global or in a grown memory reaches the next call.
+@Suite struct ContractIsolationTests {
+    typealias M = ContractCheckTests.Module
+    static func run(_ runner: ContractRunner) -> ContractRunner.Outcome.Result {
+        runner.evaluate(PolicyContractTests.request(), parameters: [:], storage: { _ in nil }, fuel: 100_000).result
+    }
+
+    @Test func memoryAndGlobalsAreBackToTheirInitialValuesAtEveryCall() throws {
+        var m = M()
+        m.globals = [[0x7F, 0x01, 0x41, 0x00, 0x0B]]                          // (global (mut i32) (i32.const 0))
+        m.locals = [0x01, 0x01, 0x7F]                                          // one i32 local (index 2)
+        m.body = [0x41, 0xE4, 0x00, 0x28, 0x02, 0x00, 0x23, 0x00, 0x6A, 0x21, 0x02,   // v = mem[100] + g
+                  0x41, 0xE4, 0x00, 0x41, 0x01, 0x36, 0x02, 0x00,                     // mem[100] = 1
+                  0x41, 0x01, 0x24, 0x00,                                             // g = 1
+                  0x41, 0x00, 0x20, 0x02, 0x6B]                                       // answer 0 - v
+        let runner = try ContractRunner(code: m.bytes, limits: ContractCheckTests.limits)
+        for _ in 0..<5 { #expect(Self.run(runner) == .denied(reason: 0), "a previous call's memory or global leaked") }
+    }
+
+    @Test func aGrownMemoryIsNeverReused() throws {
+        var m = M()
+        m.memory = [0x01, 1, 2]
+        m.locals = [0x01, 0x01, 0x7F]
+        m.body = [0x3F, 0x00, 0x21, 0x02,                 // pages before
+                  0x41, 0x01, 0x40, 0x00, 0x1A,           // memory.grow 1
+                  0x41, 0x00, 0x20, 0x02, 0x6B]           // answer 0 - pages before
+        let runner = try ContractRunner(code: m.bytes, limits: ContractCheckTests.limits)
+        for _ in 0..<3 { #expect(Self.run(runner) == .denied(reason: -1), "the memory grown by a previous call was reused") }
+    }
+
+    @Test func anInstanceIsDroppedAfterATrapAndTheNextCallIsClean() throws {
+        var m = M()
+        m.globals = [[0x7F, 0x01, 0x41, 0x00, 0x0B]]
+        // if g == 0 { g = 1; unreachable } else { answer -9 }: a reused trapped instance would answer -9.
+        m.body = [0x23, 0x00, 0x45, 0x04, 0x40, 0x41, 0x01, 0x24, 0x00, 0x00, 0x0B, 0x41, 0x77]
+        let runner = try ContractRunner(code: m.bytes, limits: ContractCheckTests.limits)
+        for _ in 0..<3 {
+            guard case .failed(let why) = Self.run(runner) else { Issue.record("the trap did not happen: a trapped instance was reused"); continue }
+            #expect(why.hasPrefix("trap"))
+        }
+    }
+
+    @Test func bulkMemoryTableAndReferenceInstructionsAreRefusedAtUpload() throws {
+        for body: [UInt8] in [[0x41, 0, 0x41, 0, 0x41, 0, 0xFC, 0x0B, 0x00, 0x41, 1],   // memory.fill
+                              [0xFC, 0x09, 0x00, 0x41, 1],                               // data.drop
+                              [0xD0, 0x70, 0x1A, 0x41, 1],                               // ref.null
+                              [0x41, 0, 0x25, 0x00, 0x1A, 0x41, 1]] {                    // table.get
+            var m = M(); m.body = body
+            do { _ = try ContractCheck.check(m.bytes, limits: ContractCheckTests.limits); Issue.record("accepted \(body)") }
+            catch { #expect(error.code == "contract.feature" || error.code == "contract.malformed", "\(error)") }
+        }
+        var m = M(); m.exports.append(M.export("__meridian_global_0", kind: 0, index: 0))
+        do { _ = try ContractCheck.check(m.bytes, limits: ContractCheckTests.limits); Issue.record("a reserved export name was accepted") }
+        catch { #expect(error.code == "contract.export") }
+    }
+}
+
 /// Fuel of one decision of TravelWindow, SecondOpinion and TwoPersonBreakGlass under WasmKit 0.4.2.
 enum GoldenFuel {
     static let figures: [UInt64] = [523, 1448, 276]
