@@ -104,6 +104,10 @@ public enum Genesis {
               params.governanceVotingPeriodBlocks > 0, params.governanceActivationDelayBlocks > 0 else {
             throw GenesisError("parameters", "every bound and period must be positive")
         }
+        guard params.maxContractBytes > 0, params.maxContractMemoryPages > 0, params.contractFuelPerCall > 0,
+              (4096...(16 << 20)).contains(params.contractStackBytes) else {
+            throw GenesisError("parameters", "contract bounds must be positive and the contract stack 4 KiB to 16 MiB")
+        }
         guard !spec.validators.isEmpty else { throw GenesisError("validators", "at least one validator is needed") }
 
         let view = state.view()

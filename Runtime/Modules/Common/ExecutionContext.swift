@@ -19,6 +19,8 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
     public var maxContractMemoryPages: UInt32 = 4
     /// Fuel (WasmKit 0.4.2's schedule) one contract call may use; more is a denial billed in full.
     public var contractFuelPerCall: UInt64 = 200_000
+    /// Bytes of the engine's value stack per contract call (bounds recursion depth; deeper is a trap, a denial).
+    public var contractStackBytes: UInt32 = 65_536
 
     public init() {}
 
@@ -28,7 +30,7 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
     enum CodingKeys: String, CodingKey {
         case maxTransactionsPerBlock, maxTransactionsPerAccountPerBlock, maxActiveConsentsPerPatient
         case governanceVotingPeriodBlocks, governanceActivationDelayBlocks
-        case maxContractBytes, maxContractMemoryPages, contractFuelPerCall
+        case maxContractBytes, maxContractMemoryPages, contractFuelPerCall, contractStackBytes
     }
 
     /// Missing keys take the documented defaults.
@@ -43,12 +45,13 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
         maxContractBytes = try c.decodeIfPresent(UInt32.self, forKey: .maxContractBytes) ?? d.maxContractBytes
         maxContractMemoryPages = try c.decodeIfPresent(UInt32.self, forKey: .maxContractMemoryPages) ?? d.maxContractMemoryPages
         contractFuelPerCall = try c.decodeIfPresent(UInt64.self, forKey: .contractFuelPerCall) ?? d.contractFuelPerCall
+        contractStackBytes = try c.decodeIfPresent(UInt32.self, forKey: .contractStackBytes) ?? d.contractStackBytes
     }
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(maxTransactionsPerBlock); w.write(maxTransactionsPerAccountPerBlock); w.write(maxActiveConsentsPerPatient)
         w.write(varint: governanceVotingPeriodBlocks); w.write(varint: governanceActivationDelayBlocks)
-        w.write(maxContractBytes); w.write(maxContractMemoryPages); w.write(varint: contractFuelPerCall)
+        w.write(maxContractBytes); w.write(maxContractMemoryPages); w.write(varint: contractFuelPerCall); w.write(contractStackBytes)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         maxTransactionsPerBlock = try r.readUInt32("params.max_txs_per_block")
@@ -59,6 +62,7 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
         maxContractBytes = try r.readUInt32("params.max_contract_bytes")
         maxContractMemoryPages = try r.readUInt32("params.max_contract_memory_pages")
         contractFuelPerCall = try r.readVarint("params.contract_fuel_per_call")
+        contractStackBytes = try r.readUInt32("params.contract_stack_bytes")
     }
 }
 

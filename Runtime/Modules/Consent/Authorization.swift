@@ -159,10 +159,10 @@ public enum Authorization {
     /// - Parameters:
     ///   - coSignedAt: when a second clinician of the requester's organisation co-signed (the
     ///     caller has checked the signature); contracts see it.
-    ///   - contractFuel: fuel per contract call, when the caller has the chain's parameters at hand
-    ///     (otherwise read from `s`).
+    ///   - parameters: the chain's parameters (fuel and stack per contract call), when the caller
+    ///     has them at hand (otherwise read from `s` when a contract runs).
     public static func evaluate(_ request: AccessRequest, at time: Timestamp, height: UInt64, destination: CountryCode? = nil,
-                                coSignedAt: Timestamp? = nil, contractFuel: UInt64? = nil, in s: some StateReader) throws(RuntimeError) -> Authorized {
+                                coSignedAt: Timestamp? = nil, parameters: ChainParameters? = nil, in s: some StateReader) throws(RuntimeError) -> Authorized {
         func plain(_ d: AccessDecision) -> Authorized { Authorized(decision: d, effects: nil) }
         guard let member = try Identity.member(request.requester, in: s) else { return plain(AccessDecision(reason: .unknownRequester)) }
         guard member.has(.provider), let org = try Identity.organization(member.organization, in: s), org.kind == .hospital else {
@@ -194,7 +194,7 @@ public enum Authorization {
             let asked = ContractRequest(purpose: request.purpose, category: request.category, breakGlass: request.breakGlass,
                                         requesterCountry: dest, custodianCountry: source, time: time, height: height,
                                         organization: org.id, coSignedAt: coSignedAt, requester: request.requester, patient: request.patient)
-            let (verdict, effects) = try Policies.evaluate(policy, consent: c.id, request: asked, fuel: contractFuel, in: s)
+            let (verdict, effects) = try Policies.evaluate(policy, consent: c.id, request: asked, parameters: parameters, in: s)
             if verdict.allowed { return Authorized(decision: decision(allowed, c.id, basis, verdict), effects: effects) }
             note(verdict.failure == nil ? .deniedByContract : .contractFailed, c.id, verdict, effects)
             return nil

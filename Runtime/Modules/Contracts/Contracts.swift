@@ -27,7 +27,7 @@ public enum Contracts {
     /// chain's limits or the transaction fails with the check's reason. Returns the code hash.
     public static func deploy(_ code: [UInt8], _ ctx: ExecutionContext) throws(RuntimeError) -> Bytes32 {
         // The upload check, then WasmKit's own parse: a module that either refuses is refused.
-        _ = try ContractRunner(code: code, limits: ctx.parameters.contractLimits)
+        _ = try ContractRunner(code: code, limits: ctx.parameters.contractLimits, stackBytes: Int(ctx.parameters.contractStackBytes))
         let hash = SHA256.hash(code)
         guard try contract(hash, in: ctx.view) == nil else { throw RuntimeError("contract.duplicate", "contract \(hash.hex) is already deployed") }
         ctx.write(codeKey(hash), ContractRecord(code: code, deployer: ctx.signer, height: ctx.height))

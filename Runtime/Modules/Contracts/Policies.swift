@@ -17,7 +17,9 @@ public struct ContractEffects: Sendable {
 public final class ContractCache: Sendable {
     public static let shared = ContractCache(capacity: 256)
     let capacity: Int
-    let runners = Mutex<[Bytes32: ContractRunner]>([:])
+    /// Keyed by code hash and engine stack size (a genesis parameter governance may change).
+    let runners = Mutex<[RunnerKey: ContractRunner]>([:])
+    struct RunnerKey: Hashable { let code: Bytes32; let stackBytes: UInt32 }
 
     public init(capacity: Int) { self.capacity = capacity }
 
@@ -27,18 +29,20 @@ public final class ContractCache: Sendable {
     /// The limits a stored contract is rebuilt under: anything the upload check can have accepted.
     static let storedCodeLimits = ContractCheck.Limits(maxBytes: 1 << 20, maxMemoryPages: 65_536)
 
-    /// The runner of a deployed contract, or nil when none is deployed under `hash` in `s`.
-    public func runner(_ hash: Bytes32, in s: some StateReader) throws(RuntimeError) -> ContractRunner? {
+    /// The runner of a deployed contract with an engine stack of `stackBytes`, or nil when none is
+    /// deployed under `hash` in `s`.
+    public func runner(_ hash: Bytes32, stackBytes: UInt32, in s: some StateReader) throws(RuntimeError) -> ContractRunner? {
         // The contract's presence is read from state every time (one key), so a chain that does
         // not hold a contract never runs it because another chain in this process did.
         guard let raw = try s.load(Contracts.codeKey(hash).bytes) else { return nil }
-        if let r = runners.withLock({ $0[hash] }) { return r }
+        let key = RunnerKey(code: hash, stackBytes: stackBytes)
+        if let r = runners.withLock({ $0[key] }) { return r }
         let record: ContractRecord
         do { record = try ContractRecord(trustedCanonicalBytes: raw) } catch { throw RuntimeError.corrupt("contract \(hash.hex)") }
-        let runner = try ContractRunner(code: record.code, limits: Self.storedCodeLimits)
+        let runner = try ContractRunner(code: record.code, limits: Self.storedCodeLimits, stackBytes: Int(stackBytes))
         runners.withLock { cache in
             if cache.count >= capacity, let victim = cache.keys.first { cache[victim] = nil }
-            cache[hash] = runner
+            cache[key] = runner
         }
         return runner
     }
@@ -54,18 +58,20 @@ public enum Policies {
     /// All of a consent's contract storage.
     public static func storagePrefix(_ consent: Bytes32) -> [UInt8] { StateKey("contracts/storage").appending(consent).bytes }
 
-    /// The fuel one call may use, from the chain's parameters in `s`.
-    static func fuelPerCall(in s: some StateReader) throws(RuntimeError) -> UInt64 {
+    /// The chain's parameters in `s` (fuel and stack per call).
+    static func parameters(in s: some StateReader) throws(RuntimeError) -> ChainParameters {
         guard let p = try s.read(ChainParameters.self, ChainState.parametersKey) else { throw RuntimeError.corrupt("parameters") }
-        return p.contractFuelPerCall
+        return p
     }
 
-    /// Runs the policy of `consent` on a request its terms and the transfer rules allowed.
-    static func evaluate(_ policy: ConsentPolicy, consent: Bytes32, request: ContractRequest, fuel: UInt64?,
+    /// Runs the policy of `consent` on a request its terms and the transfer rules allowed, under
+    /// the chain's fuel and stack per call (`parameters`, or read from `s`).
+    static func evaluate(_ policy: ConsentPolicy, consent: Bytes32, request: ContractRequest, parameters: ChainParameters?,
                          in s: some StateReader) throws(RuntimeError) -> (ContractVerdict, ContractEffects?) {
-        let budget: UInt64
-        if let fuel { budget = fuel } else { budget = try fuelPerCall(in: s) }
-        guard let runner = try ContractCache.shared.runner(policy.contract, in: s) else {
+        let params: ChainParameters
+        if let parameters { params = parameters } else { params = try Self.parameters(in: s) }
+        let budget = params.contractFuelPerCall
+        guard let runner = try ContractCache.shared.runner(policy.contract, stackBytes: params.contractStackBytes, in: s) else {
             // Cannot happen on a chain built by this runtime (a grant names only deployed code,
             // and code is never removed); a denial, so a damaged consent can only narrow.
             return (ContractVerdict(contract: policy.contract, consent: consent, fuelUsed: 0, answer: nil, failure: "contract not deployed"), nil)
@@ -115,7 +121,7 @@ public enum Policies {
         }
         guard consent.status == .active else { throw RuntimeError("consent.revoked", "consent \(call.consent) was revoked") }
         guard let policy = consent.terms.policy else { throw RuntimeError("contract.no_policy", "consent \(call.consent) names no policy contract") }
-        guard let runner = try ContractCache.shared.runner(policy.contract, in: ctx.view) else {
+        guard let runner = try ContractCache.shared.runner(policy.contract, stackBytes: ctx.parameters.contractStackBytes, in: ctx.view) else {
             throw RuntimeError("contract.not_found", "no contract \(policy.contract.hex) is deployed")
         }
         guard runner.summary.hasUpdate else { throw RuntimeError("contract.no_update", "contract \(policy.contract.hex) takes no update") }

@@ -148,7 +148,7 @@ public enum Sharing {
             AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
                           custodian: rec.custodian, breakGlass: breakGlass),
             at: ctx.time, height: ctx.height, coSignedAt: coSigned?.signedAt,
-            contractFuel: ctx.parameters.contractFuelPerCall, in: ctx.view)
+            parameters: ctx.parameters, in: ctx.view)
         if let effects = authorized.effects { Policies.apply(effects, ctx) }
         return (rec, OrganizationDecision(decision: authorized.decision.coSigned(by: coSigned?.coSigner), org: requesterMember.organization))
     }

@@ -189,6 +189,19 @@ import MeridianCore
         }
     }
 
+    /// Recursion 152 deep (the request's length counted down) fits the default 64 KiB engine stack
+    /// (`ChainParameters.contractStackBytes`) and traps in a 4 KiB one: depth is bounded by genesis.
+    @Test func recursionDepthIsBoundedByTheStackParameter() throws {
+        var m = M()
+        m.body = [0x20, 0x01, 0x45, 0x04, 0x7F, 0x41, 0x01, 0x05,             // if len == 0 { 1 } else {
+                  0x20, 0x00, 0x20, 0x01, 0x41, 0x01, 0x6B, 0x10, 0x00, 0x0B]   //   evaluate(ptr, len - 1) }
+        let roomy = try ContractRunner(code: m.bytes, limits: ContractCheckTests.limits, stackBytes: Int(ChainParameters().contractStackBytes))
+        #expect(Self.run(roomy) == .allowed)
+        let tight = try ContractRunner(code: m.bytes, limits: ContractCheckTests.limits, stackBytes: 4096)
+        guard case .failed(let why) = Self.run(tight) else { Issue.record("152 frames fitted in 4 KiB"); return }
+        #expect(why.hasPrefix("trap"), "\(why)")
+    }
+
     @Test func bulkMemoryTableAndReferenceInstructionsAreRefusedAtUpload() throws {
         for body: [UInt8] in [[0x41, 0, 0x41, 0, 0x41, 0, 0xFC, 0x0B, 0x00, 0x41, 1],   // memory.fill
                               [0xFC, 0x09, 0x00, 0x41, 1],                               // data.drop
