@@ -51,7 +51,7 @@ public enum Deny {
     public static let badParameter: Int32 = -7
 }
 
-/// The access request, as the host lays it out (little-endian, version 1, 152 bytes).
+/// The access request, as the host lays it out (little-endian, version 1: 152 bytes, then the consent's id: 184).
 public struct Request {
     public static let size: Int32 = 152
     let base: UnsafeRawPointer
@@ -82,6 +82,8 @@ public struct Request {
     /// The requester's and the patient's keys (x-only, 32 bytes each).
     public var requester: UnsafeRawPointer { base + 88 }
     public var patient: UnsafeRawPointer { base + 120 }
+    // Offset 152: the id of the consent whose policy this contract is (32 bytes; present when the
+    // length the host passes is at least 184). Read it as `base + 152` after checking the length.
 
     /// Whether the requester's organisation id equals `bytes` (`count` long).
     public func organizationIs(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {

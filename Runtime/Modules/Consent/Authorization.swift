@@ -193,7 +193,8 @@ public enum Authorization {
             guard let policy = c.terms.policy else { return plain(decision(allowed, c.id, basis)) }
             let asked = ContractRequest(purpose: request.purpose, category: request.category, breakGlass: request.breakGlass,
                                         requesterCountry: dest, custodianCountry: source, time: time, height: height,
-                                        organization: org.id, coSignedAt: coSignedAt, requester: request.requester, patient: request.patient)
+                                        organization: org.id, coSignedAt: coSignedAt, requester: request.requester, patient: request.patient,
+                                        consent: c.id)
             let (verdict, effects) = try Policies.evaluate(policy, consent: c.id, request: asked, parameters: parameters, in: s)
             if verdict.allowed { return Authorized(decision: decision(allowed, c.id, basis, verdict), effects: effects) }
             note(verdict.failure == nil ? .deniedByContract : .contractFailed, c.id, verdict, effects)

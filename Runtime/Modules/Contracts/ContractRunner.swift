@@ -15,17 +15,22 @@ public struct ContractRequest: Sendable, Equatable {
     public var coSignedAt: Timestamp?
     public var requester: PublicKey
     public var patient: PublicKey
+    /// The consent whose policy this is (its id: the hash of the grant transaction).
+    public var consent: Bytes32?
 
     public init(purpose: PurposeOfUse, category: DataCategory, breakGlass: Bool, requesterCountry: CountryCode?, custodianCountry: CountryCode?,
-                time: Timestamp, height: UInt64, organization: OrganizationID, coSignedAt: Timestamp?, requester: PublicKey, patient: PublicKey) {
+                time: Timestamp, height: UInt64, organization: OrganizationID, coSignedAt: Timestamp?, requester: PublicKey, patient: PublicKey,
+                consent: Bytes32? = nil) {
         self.purpose = purpose; self.category = category; self.breakGlass = breakGlass; self.requesterCountry = requesterCountry
         self.custodianCountry = custodianCountry; self.time = time; self.height = height; self.organization = organization
-        self.coSignedAt = coSignedAt; self.requester = requester; self.patient = patient
+        self.coSignedAt = coSignedAt; self.requester = requester; self.patient = patient; self.consent = consent
     }
 
-    public static let size = 152
+    /// Version 1's 152 bytes, then the consent's id (32 bytes, added after the first contracts were
+    /// built: a contract reads it only when the length it is given says it is there).
+    public static let size = 184
 
-    /// The 152 bytes the host writes into the contract's memory (little-endian).
+    /// The bytes the host writes into the contract's memory (little-endian).
     public var bytes: [UInt8] {
         var b = [UInt8](repeating: 0, count: Self.size)
         func put(_ v: UInt64, at o: Int) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
@@ -44,6 +49,7 @@ public struct ContractRequest: Sendable, Equatable {
         if let coSignedAt { b[73] = 1; put(coSignedAt.unixMilliseconds, at: 80) }
         b.replaceSubrange(88..<120, with: requester.bytes32.bytes)
         b.replaceSubrange(120..<152, with: patient.bytes32.bytes)
+        if let consent { b.replaceSubrange(152..<184, with: consent.bytes) }
         return b
     }
 }

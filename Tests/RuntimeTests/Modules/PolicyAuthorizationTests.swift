@@ -189,6 +189,31 @@ import MeridianDemo
         #expect(try chain.submit(maria, .grantConsent(missing)).error?.code == "consent.unknown_contract")
     }
 
+    /// A contract's `emit` reaches the receipt (and so the event stream) as `contract.emitted`, and
+    /// the contract sees the id of the consent that names it (offset 152 of the request).
+    @Test func aContractsEventsAreInTheReceiptAndItSeesItsConsent() throws {
+        typealias M = ContractCheckTests.Module
+        var m = M()
+        m.imports = [M.name("env") + M.name("emit") + [0x00, 0x00]]
+        m.body = [0x41, 0x00, 0x41, 0xE8, 0xCA, 0xB1, 0xE3, 0x06, 0x36, 0x02, 0x00,     // mem[0..4] = "hell"
+                  0x41, 0x04, 0x41, 0xEF, 0x00, 0x3A, 0x00, 0x00,                       // mem[4] = "o"
+                  0x41, 0x00, 0x41, 0x05, 0x10, 0x00, 0x1A,                             // emit(0, 5)
+                  0x20, 0x00, 0x41, 0x98, 0x01, 0x6A, 0x41, 0x20, 0x10, 0x00, 0x1A,   // emit(request + 152, 32): the consent id
+                  0x41, 0x01]
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .summary, custodian: "hospital-ribeira")
+        #expect(try chain.submit(maria, .deployContract(m.bytes)).succeeded)
+        let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.summary], purposes: [.treat], countries: [CountryCode("JP")!],
+                                 validFrom: chain.date("2026-01-01"), validUntil: chain.date("2027-12-31"), emergencyAccess: false,
+                                 policy: ConsentPolicy(contract: SHA256.hash(m.bytes)))
+        let consent = try #require(try chain.submit(maria, .grantConsent(terms)).createdID)
+        let r = try chain.submit(DemoCast.staff("sakura-general", "clinician"), .requestAccess(.init(record: record, purpose: .treat, breakGlass: false)))
+        #expect(r.decision?.allowed == true)
+        let emitted = r.events.compactMap { e -> [UInt8]? in if case .contractEmitted(SHA256.hash(m.bytes), consent, let d) = e { d } else { nil } }
+        #expect(emitted == [Array("hello".utf8), consent.bytes])
+    }
+
     /// The blocks one runtime built, re-executed by a second, independent runtime (its own state,
     /// its parsed-contract cache emptied before every block, as a validator that just restarted):
     /// the same decisions, fuel, receipts and state roots, checked by `execute` against the
