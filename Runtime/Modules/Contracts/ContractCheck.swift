@@ -206,6 +206,50 @@ public enum ContractCheck {
     /// Export names the host keeps for itself (never a contract's).
     public static let reservedExportPrefix = "__meridian_"
 
+    /// The module as the runner hands it to the engine: the same code with every mutable global
+    /// also exported (as `__meridian_global_<index>`), so the runner can put them back to their
+    /// initial values between calls on a reused instance. The contract's hash stays that of the
+    /// uploaded bytes; this is the host's view of them. `bytes` must have passed `check`.
+    public static func exportingMutableGlobals(_ bytes: [UInt8]) throws(RuntimeError) -> (module: [UInt8], globals: [String]) {
+        var r = WasmReader(bytes: bytes)
+        r.offset = 8
+        var mutable: [UInt32] = []
+        var out = Array(bytes[0..<8])
+        while !r.atEnd {
+            let start = r.offset
+            let id = try r.byte()
+            let size = Int(try r.u32())
+            let end = r.offset + size
+            switch id {
+            case 6:
+                for i in 0..<(try r.count(max: 1000)) {
+                    _ = try r.byte()
+                    if try r.byte() == 1 { mutable.append(UInt32(i)) }
+                    try constantExpression(&r)
+                }
+                out += bytes[start..<end]
+            case 7 where !mutable.isEmpty:
+                let n = try r.count(max: 1000)
+                var content = leb(UInt32(n + mutable.count)) + Array(bytes[r.offset..<end])
+                for g in mutable {
+                    let name = Array("\(reservedExportPrefix)global_\(g)".utf8)
+                    content += leb(UInt32(name.count)) + name + [0x03] + leb(g)
+                }
+                out += [7] + leb(UInt32(content.count)) + content
+            default:
+                out += bytes[start..<end]
+            }
+            r.offset = end
+        }
+        return (out, mutable.map { "\(reservedExportPrefix)global_\($0)" })
+    }
+
+    static func leb(_ v: UInt32) -> [UInt8] {
+        var out: [UInt8] = [], v = v
+        repeat { var b = UInt8(v & 0x7F); v >>= 7; if v != 0 { b |= 0x80 }; out.append(b) } while v != 0
+        return out
+    }
+
 
     static func valueType(_ b: UInt8) throws(RuntimeError) -> ValueType {
         switch b {

@@ -1,5 +1,6 @@
 public import MeridianCore
 import WasmKit
+import Synchronization
 
 /// The access request as a contract sees it (ABI version 1, `Contracts/SDK/Meridian.swift`).
 public struct ContractRequest: Sendable, Equatable {
@@ -54,17 +55,30 @@ public struct ContractRequest: Sendable, Equatable {
     }
 }
 
-/// Runs a checked contract under WasmKit: a fresh instance per call (nothing leaks between calls),
-/// fuel per call, memory bounded by the check, the stack bounded by the engine's configuration.
-/// Host functions check every guest pointer and length before touching memory, and charge fuel
-/// per byte of storage they read or write. Out of fuel, a trap or a malformed answer is a denial
-/// with its reason and bills the whole budget.
+/// Runs a checked contract under WasmKit. Nothing leaks between calls: an instance is reused only
+/// after its memory is put back byte for byte and to its size at instantiation, and every mutable
+/// global back to its initial value (the check refuses the instructions that could change anything
+/// else: bulk-memory and table operations, reference types); an instance whose call failed or whose
+/// memory grew is dropped. Fuel per call, memory bounded by the check, the stack bounded by the
+/// engine's configuration. Host functions check every guest pointer and length before touching
+/// memory, and charge fuel per byte of storage they read or write. Out of fuel, a trap or a
+/// malformed answer is a denial with its reason and bills the whole budget.
+///
+/// Why reuse: WasmKit 0.4.2 validates the module at every instantiation and compiles each function
+/// per instance on its first call, which made a fresh instance per call cost ~45 µs of a ~50 µs
+/// decision (BENCHMARKS.md). A reused instance keeps its compiled functions.
 public final class ContractRunner: @unchecked Sendable {
-    // @unchecked: the parsed module is immutable after init; each call builds its own engine store.
+    // @unchecked: the parsed module is immutable after init; instances are handed out one caller
+    // at a time through the pool's lock.
     public let codeHash: Bytes32
     public let summary: ContractCheck.Summary
     let module: Module
     let engine: Engine
+    /// Names under which the host sees the contract's mutable globals.
+    let globalExports: [String]
+    let pool = InstancePool()
+    /// Instances kept for reuse (one per concurrent caller is enough: block execution is one thread).
+    static let poolSize = 4
 
     /// Fuel charged per byte a host function reads from or writes to contract storage or memory.
     public static let fuelPerHostByte: UInt64 = 4
@@ -76,9 +90,11 @@ public final class ContractRunner: @unchecked Sendable {
     public init(code: [UInt8], limits: ContractCheck.Limits, stackBytes: Int = 64 * 1024) throws(RuntimeError) {
         summary = try ContractCheck.check(code, limits: limits)
         codeHash = SHA256.hash(code)
+        let (hostView, globals) = try ContractCheck.exportingMutableGlobals(code)
+        globalExports = globals
         engine = Engine(configuration: EngineConfiguration(compilationMode: .lazy, stackSize: stackBytes, features: [],
                                                            memoryBoundsChecking: .software, fuelMetering: true))
-        do { module = try parseWasm(bytes: code, features: []) }
+        do { module = try parseWasm(bytes: hostView, features: []) }
         catch { throw RuntimeError("contract.malformed", "the engine refuses the module: \(error)") }
     }
 
@@ -130,24 +146,85 @@ public final class ContractRunner: @unchecked Sendable {
         func read(_ key: [UInt8]) -> [UInt8]? { pending[key] ?? storage(key) }
     }
 
+    /// The host functions of an instance read the current call's state through this box.
+    final class CallBox { var state: CallState? }
+
+    /// One instance with what it takes to put it back as instantiation left it.
+    final class PooledInstance: @unchecked Sendable {
+        let store: Store
+        let memory: Memory
+        let entries: [String: Function]
+        let globals: [(Global, Value)]
+        let pristineMemory: [UInt8]
+        let box: CallBox
+        init(store: Store, memory: Memory, entries: [String: Function], globals: [(Global, Value)], pristineMemory: [UInt8], box: CallBox) {
+            self.store = store; self.memory = memory; self.entries = entries; self.globals = globals
+            self.pristineMemory = pristineMemory; self.box = box
+        }
+
+        /// Back to the state right after instantiation: memory bytes (its size is checked by the
+        /// caller) and mutable globals.
+        func reset() throws {
+            memory.withUnsafeMutableBufferPointer(offset: 0, count: pristineMemory.count) { $0.copyBytes(from: pristineMemory) }
+            for (g, v) in globals { try g.assign(v) }
+        }
+    }
+
+    /// Idle instances.
+    final class InstancePool: Sendable {
+        let idle = Mutex<[PooledInstance]>([])
+        func take() -> PooledInstance? { idle.withLock { $0.popLast() } }
+        func give(_ p: PooledInstance, keeping limit: Int) { idle.withLock { if $0.count < limit { $0.append(p) } } }
+    }
+
     struct HostViolation: Error { let reason: String }
+
+    /// A fresh instance, its pristine memory and global values recorded before any call.
+    func instantiate() throws -> PooledInstance {
+        let store = Store(engine: engine)
+        let box = CallBox()
+        var imports = Imports()
+        for name in summary.imports { imports.define(module: "env", name: name, Self.hostFunction(name, store: store, box: box)) }
+        let instance = try module.instantiate(store: store, imports: imports)
+        guard case .memory(let memory)? = instance.export("memory") else { throw HostViolation(reason: "the contract lacks its memory export") }
+        var entries: [String: Function] = [:]
+        for name in ["evaluate", "update"] { if case .function(let f)? = instance.export(name) { entries[name] = f } }
+        var globals: [(Global, Value)] = []
+        for name in globalExports {
+            guard case .global(let g)? = instance.export(name) else { throw HostViolation(reason: "the host's view of the contract lacks \(name)") }
+            globals.append((g, g.value))
+        }
+        let pristine = memory.withUnsafeMutableBufferPointer(offset: 0, count: memory.byteCount) { Array($0) }
+        return PooledInstance(store: store, memory: memory, entries: entries, globals: globals, pristineMemory: pristine, box: box)
+    }
 
     func call(_ export: String, input: [UInt8], parameters: [String: [UInt8]], storage: @escaping ([UInt8]) -> [UInt8]?, fuel: UInt64) -> Outcome {
         guard input.count <= Self.maxInputBytes else { return Outcome(result: .failed("input over \(Self.maxInputBytes) bytes"), fuelUsed: 0, writes: [], events: []) }
         let state = CallState(storage: storage, parameters: parameters)
-        let store = Store(engine: engine)
-        store.fuel = Fuel(remaining: fuel)
-        func spent() -> UInt64 { fuel - min(fuel, store.fuel?.remaining ?? 0) }
         func failed(_ why: String) -> Outcome { Outcome(result: .failed(why), fuelUsed: fuel, writes: [], events: []) }   // bills the whole budget
+        let pooled: PooledInstance
         do {
-            var imports = Imports()
-            for name in summary.imports {
-                imports.define(module: "env", name: name, Self.hostFunction(name, store: store, state: state))
+            if let p = pool.take() { pooled = p } else { pooled = try instantiate() }
+        } catch let v as HostViolation {
+            return failed(v.reason)
+        } catch {
+            return failed("trap: \(String(describing: error).prefix(120))")
+        }
+        let store = pooled.store
+        store.fuel = Fuel(remaining: fuel)
+        pooled.box.state = state
+        var reusable = false
+        defer {
+            pooled.box.state = nil
+            // Back into the pool only after a clean call that left the memory at its size.
+            if reusable, pooled.memory.byteCount == pooled.pristineMemory.count, (try? pooled.reset()) != nil {
+                pool.give(pooled, keeping: Self.poolSize)
             }
-            let instance = try module.instantiate(store: store, imports: imports)
-            guard case .memory(let memory)? = instance.export("memory"), case .function(let entry)? = instance.export(export) else {
-                return failed("the contract lacks its \(export) or memory export")
-            }
+        }
+        func spent() -> UInt64 { fuel - min(fuel, store.fuel?.remaining ?? 0) }
+        do {
+            guard let entry = pooled.entries[export] else { return failed("the contract lacks its \(export) export") }
+            let memory = pooled.memory
             guard memory.byteCount >= Int(Self.inputOffset) + input.count else { return failed("the contract's memory has no room for the request") }
             memory.withUnsafeMutableBufferPointer(offset: UInt(Self.inputOffset), count: input.count) { buffer in
                 buffer.copyBytes(from: input)
@@ -157,6 +234,7 @@ public final class ContractRunner: @unchecked Sendable {
             guard results.count == 1, case .i32(let raw) = results[0] else { return failed("malformed answer") }
             let answer = Int32(bitPattern: raw)
             let used = spent()
+            reusable = true
             if answer == 1 { return Outcome(result: .allowed, fuelUsed: used, writes: state.writes, events: state.events) }
             if answer <= 0 { return Outcome(result: .denied(reason: answer), fuelUsed: used, writes: state.writes, events: state.events) }
             return failed("malformed answer \(answer)")
@@ -194,11 +272,17 @@ public final class ContractRunner: @unchecked Sendable {
         return Int32(bytes.count)
     }
 
-    static func hostFunction(_ name: String, store: Store, state: CallState) -> Function {
+    static func hostFunction(_ name: String, store: Store, box: CallBox) -> Function {
         func i32(_ v: Value) -> UInt32 { if case .i32(let x) = v { x } else { 0 } }
+        /// The call in progress (a host function runs only inside one).
+        func current() throws -> CallState {
+            guard let s = box.state else { throw HostViolation(reason: "a host function was called outside a call") }
+            return s
+        }
         switch name {
         case "storage_get":
             return Function(store: store, parameters: [.i32, .i32, .i32, .i32], results: [.i32]) { caller, args in
+                let state = try current()
                 let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
                 let value = state.read(key)
                 try charge(caller.store, bytes: key.count + (value?.count ?? 0))
@@ -207,6 +291,7 @@ public final class ContractRunner: @unchecked Sendable {
             }
         case "storage_set":
             return Function(store: store, parameters: [.i32, .i32, .i32, .i32], results: [.i32]) { caller, args in
+                let state = try current()
                 let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
                 let value = try read(caller, i32(args[2]), i32(args[3]), max: maxValueBytes)
                 try charge(caller.store, bytes: 4 * (key.count + value.count))   // writes cost four times a read
@@ -216,6 +301,7 @@ public final class ContractRunner: @unchecked Sendable {
             }
         case "param_get":
             return Function(store: store, parameters: [.i32, .i32, .i32, .i32], results: [.i32]) { caller, args in
+                let state = try current()
                 let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
                 let value = state.parameters[String(decoding: key, as: UTF8.self)]
                 try charge(caller.store, bytes: key.count + (value?.count ?? 0))
@@ -224,6 +310,7 @@ public final class ContractRunner: @unchecked Sendable {
             }
         default:   // "emit" (the check admits no other import)
             return Function(store: store, parameters: [.i32, .i32], results: [.i32]) { caller, args in
+                let state = try current()
                 let data = try read(caller, i32(args[0]), i32(args[1]), max: maxEventBytes)
                 try charge(caller.store, bytes: data.count)
                 guard state.events.count < maxEvents else { throw HostViolation(reason: "more than \(maxEvents) events in one call") }
