@@ -59,14 +59,15 @@ public struct ContractRequest: Sendable, Equatable {
 /// after its memory is put back byte for byte and to its size at instantiation, and every mutable
 /// global back to its initial value (the check refuses the instructions that could change anything
 /// else: bulk-memory and table operations, reference types); an instance whose call failed or whose
-/// memory grew is dropped. Fuel per call, memory bounded by the check, the stack bounded by the
-/// engine's configuration. Host functions check every guest pointer and length before touching
+/// memory grew is dropped. Fuel per call, memory bounded by the check, the engine stack per call
+/// (`ChainParameters.contractStackBytes`) bounding recursion. Host functions check every guest pointer and length before touching
 /// memory, and charge fuel per byte of storage they read or write. Out of fuel, a trap or a
 /// malformed answer is a denial with its reason and bills the whole budget.
 ///
 /// Why reuse: WasmKit 0.4.2 validates the module at every instantiation and compiles each function
-/// per instance on its first call, which made a fresh instance per call cost ~45 µs of a ~50 µs
-/// decision (BENCHMARKS.md). A reused instance keeps its compiled functions.
+/// per instance on its first call: a fresh instance per call made TravelWindow's call ~60 µs, a
+/// reused one ~3 µs (BENCHMARKS.md). Instances live in WasmKit stores, which are not thread-safe;
+/// the pool's lock hands each to one caller at a time. Why a hand-written pool: WasmKit has none.
 public final class ContractRunner: @unchecked Sendable {
     // @unchecked: the parsed module is immutable after init; instances are handed out one caller
     // at a time through the pool's lock.
