@@ -161,8 +161,12 @@ public enum Authorization {
     ///     caller has checked the signature); contracts see it.
     ///   - parameters: the chain's parameters (fuel and stack per contract call), when the caller
     ///     has them at hand (otherwise read from `s` when a contract runs).
+    ///   - decided: a verdict the policy of its consent already gave on this access (a disclosure
+    ///     following the request); that consent's terms and the law are checked again, its policy
+    ///     is not run again.
     public static func evaluate(_ request: AccessRequest, at time: Timestamp, height: UInt64, destination: CountryCode? = nil,
-                                coSignedAt: Timestamp? = nil, parameters: ChainParameters? = nil, in s: some StateReader) throws(RuntimeError) -> Authorized {
+                                coSignedAt: Timestamp? = nil, parameters: ChainParameters? = nil, decided: ContractVerdict? = nil,
+                                in s: some StateReader) throws(RuntimeError) -> Authorized {
         func plain(_ d: AccessDecision) -> Authorized { Authorized(decision: d, effects: nil) }
         guard let member = try Identity.member(request.requester, in: s) else { return plain(AccessDecision(reason: .unknownRequester)) }
         guard member.has(.provider), let org = try Identity.organization(member.organization, in: s), org.kind == .hospital else {
@@ -191,6 +195,9 @@ public enum Authorization {
         /// The terms and the law allowed `c` on `basis`: its policy, if any, has the last word.
         func settle(_ c: ConsentRecord, _ basis: TransferBasis, _ allowed: DecisionReason) throws(RuntimeError) -> Authorized? {
             guard let policy = c.terms.policy else { return plain(decision(allowed, c.id, basis)) }
+            if let decided, decided.consent == c.id, decided.contract == policy.contract, decided.allowed {
+                return plain(decision(allowed, c.id, basis, decided))
+            }
             let asked = ContractRequest(purpose: request.purpose, category: request.category, breakGlass: request.breakGlass,
                                         requesterCountry: dest, custodianCountry: source, time: time, height: height,
                                         organization: org.id, coSignedAt: coSignedAt, requester: request.requester, patient: request.patient,

@@ -126,7 +126,11 @@ public enum Sharing {
 
     /// Decides a request for a record. Contract storage writes and events of the deciding policy
     /// are applied here: the caller writes the decision on the patient's trail in the same transaction.
+    ///
+    /// - Parameter followsRequest: a verdict the consent's policy already gave for this access (the
+    ///   clinician's request that this disclosure follows); the policy does not run a second time.
     static func decide(record commitment: Bytes32, requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool,
+                       followsRequest: ContractVerdict? = nil,
                        _ ctx: ExecutionContext) throws(RuntimeError) -> (RecordEntry, OrganizationDecision) {
         guard let rec = try record(commitment, in: ctx.view) else {
             throw RuntimeError("sharing.unknown_record", "no record \(commitment)")
@@ -148,7 +152,7 @@ public enum Sharing {
             AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
                           custodian: rec.custodian, breakGlass: breakGlass),
             at: ctx.time, height: ctx.height, coSignedAt: coSigned?.signedAt,
-            parameters: ctx.parameters, in: ctx.view)
+            parameters: ctx.parameters, decided: followsRequest, in: ctx.view)
         if let effects = authorized.effects { Policies.apply(effects, ctx) }
         return (rec, OrganizationDecision(decision: authorized.decision.coSigned(by: coSigned?.coSigner), org: requesterMember.organization))
     }
@@ -157,6 +161,11 @@ public enum Sharing {
         _ = try Identity.requireMember(ctx, role: .provider)
         if let co = call.coSignature { try recordCoSignature(co, on: call, ctx) }
         let (rec, decision) = try decide(record: call.record, requester: ctx.signer, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
+        if decision.decision.allowed, let verdict = decision.decision.contract {
+            // The custodian's disclosure of this access reuses the verdict (one access, one contract decision).
+            ctx.write(policyVerdictKey(call.record, ctx.signer),
+                      PolicyVerdictRecord(verdict: verdict, purpose: call.purpose, breakGlass: call.breakGlass, time: ctx.time))
+        }
         try Audit.record(kind: .accessRequest, action: .read, actor: ctx.signer, organization: decision.org, patient: rec.patient,
                          record: rec.commitment, category: rec.category, purpose: call.purpose, decision: decision.decision,
                          breakGlass: call.breakGlass && decision.decision.allowed, ctx)
@@ -202,7 +211,19 @@ public enum Sharing {
                 throw RuntimeError("sharing.envelope_recipient", "the key envelope is addressed neither to the recipient nor to a node of the recipient's organisation")
             }
         }
-        let (_, d) = try decide(record: call.record, requester: call.recipient, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
+        // A disclosure that follows the recipient's allowed request (same purpose and break-glass, within
+        // ten minutes) takes that request's policy verdict instead of running the policy again, so
+        // a counting policy counts the access once. The verdict is used up by this disclosure.
+        var follows: ContractVerdict?
+        if let prior = try ctx.read(PolicyVerdictRecord.self, policyVerdictKey(call.record, call.recipient)) {
+            ctx.delete(policyVerdictKey(call.record, call.recipient))
+            if prior.purpose == call.purpose, prior.breakGlass == call.breakGlass,
+               ctx.time.unixMilliseconds <= prior.time.unixMilliseconds + PolicyVerdictRecord.validMilliseconds {
+                follows = prior.verdict
+            }
+        }
+        let (_, d) = try decide(record: call.record, requester: call.recipient, purpose: call.purpose, breakGlass: call.breakGlass,
+                                followsRequest: follows, ctx)
         let entry = try Audit.record(kind: .disclosure, action: .read, actor: call.recipient, organization: d.org, patient: rec.patient,
                                      record: rec.commitment, category: rec.category, purpose: call.purpose, decision: d.decision,
                                      breakGlass: call.breakGlass && d.decision.allowed, ctx)
@@ -243,6 +264,30 @@ extension Sharing {
                          decision: AccessDecision(reason: reason, requesterOrganization: organization, sourceCountry: country, destinationCountry: country),
                          breakGlass: false, ctx)
         ctx.emit(.recordErased(record: commitment, patient: rec.patient, custodian: rec.custodian))
+    }
+}
+
+/// A policy's verdict on an allowed request, kept for the custodian's disclosure that follows it.
+struct PolicyVerdictRecord: Canonical {
+    /// How long after the request a disclosure may reuse its verdict (as long as a signed summary request lives).
+    static let validMilliseconds: UInt64 = 10 * 60 * 1000
+    let verdict: ContractVerdict
+    let purpose: PurposeOfUse
+    let breakGlass: Bool
+    let time: Timestamp
+    init(verdict: ContractVerdict, purpose: PurposeOfUse, breakGlass: Bool, time: Timestamp) {
+        self.verdict = verdict; self.purpose = purpose; self.breakGlass = breakGlass; self.time = time
+    }
+    func encode(to w: inout CanonicalWriter) { w.write(verdict); w.write(purpose); w.write(breakGlass); w.write(time) }
+    init(from r: inout CanonicalReader) throws(CodecError) {
+        verdict = try r.read(ContractVerdict.self); purpose = try r.read(PurposeOfUse.self)
+        breakGlass = try r.readBool("verdict.break_glass"); time = try r.read(Timestamp.self)
+    }
+}
+
+extension Sharing {
+    static func policyVerdictKey(_ record: Bytes32, _ requester: PublicKey) -> StateKey {
+        StateKey("sharing/policy_verdict").appending(record).appending(requester)
     }
 }
 

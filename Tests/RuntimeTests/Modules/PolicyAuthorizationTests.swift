@@ -97,6 +97,34 @@ import MeridianDemo
         #expect(try Authorization.authorize(request, at: chain.time, in: chain.reader).reason == .deniedByContract)
     }
 
+    /// A summary fetched node to node is the clinician's request, then the custodian's share: the
+    /// share takes the request's verdict (once), so the policy counts the access once.
+    @Test func aDisclosureFollowingARequestIsCountedOnce() throws {
+        let chain = try TestChain()
+        let jean = try chain.registerPatient("jean", enrolledAt: "hopital-rhone")
+        let record = try chain.registerRecord(patient: jean.publicKey, category: .summary, custodian: "hopital-rhone")
+        let (_, consent) = try Self.grantWithPolicy(chain, jean, contract: "SecondOpinion",
+                                                    params: ["organization": "clinique-leman", "limit": "2"],
+                                                    to: ["clinique-leman"], countries: ["CH"], purposes: [.treat])
+        let leman = DemoCast.staff("clinique-leman", "clinician"), rhoneNode = DemoCast.staff("hopital-rhone", "worker")
+        func read() throws -> (AccessDecision, AccessDecision) {
+            let asked = try #require(try chain.submit(leman, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false))).decision)
+            let envelope = try KeyEnvelope.seal(recordKey: SHA256.hash([3]), for: leman.publicKey, context: record.bytes)
+            let shared = try #require(try chain.submit(rhoneNode, .shareRecord(.init(record: record, recipient: leman.publicKey, purpose: .treat,
+                                                                                     breakGlass: false, envelope: envelope))).decision)
+            return (asked, shared)
+        }
+        for n in 1...2 {
+            let (asked, shared) = try read()
+            #expect(asked.allowed && shared.allowed, "read \(n): \(asked.reason.code), \(shared.reason.code)")
+            #expect(shared.contract == asked.contract, "the share rests on the request's verdict")
+        }
+        #expect(try chain.reader.load(Policies.storageKey(consent, Array("count".utf8)).bytes) == [2, 0, 0, 0, 0, 0, 0, 0])
+        let (third, thirdShare) = try read()
+        #expect(third.reason == .deniedByContract && third.contract?.answer == -3)
+        #expect(thirdShare.reason == .deniedByContract, "no allowed request to follow: the policy runs, and the limit is reached")
+    }
+
     @Test func twoPersonBreakGlassNeedsASecondClinicianOfTheSameOrganisationInTime() throws {
         let chain = try TestChain()
         let maria = try chain.registerPatient("maria")
