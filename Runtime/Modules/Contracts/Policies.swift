@@ -31,14 +31,15 @@ public final class ContractCache: Sendable {
 
     /// The runner of a deployed contract with an engine stack of `stackBytes`, or nil when none is
     /// deployed under `hash` in `s`.
+    ///
+    /// A cached runner is returned without reading the code from state: a consent names only code
+    /// that was deployed when it was granted or amended, code is never removed, and the hash names
+    /// the bytes, so a hit and a miss give the same runner. Only a miss reads the code (up to the
+    /// genesis limit, 64 KiB) and checks it.
     public func runner(_ hash: Bytes32, stackBytes: UInt32, in s: some StateReader) throws(RuntimeError) -> ContractRunner? {
-        // The contract's presence is read from state every time (one key), so a chain that does
-        // not hold a contract never runs it because another chain in this process did.
-        guard let raw = try s.load(Contracts.codeKey(hash).bytes) else { return nil }
         let key = RunnerKey(code: hash, stackBytes: stackBytes)
         if let r = runners.withLock({ $0[key] }) { return r }
-        let record: ContractRecord
-        do { record = try ContractRecord(trustedCanonicalBytes: raw) } catch { throw RuntimeError.corrupt("contract \(hash.hex)") }
+        guard let record = try Contracts.contract(hash, in: s) else { return nil }
         let runner = try ContractRunner(code: record.code, limits: Self.storedCodeLimits, stackBytes: Int(stackBytes))
         runners.withLock { cache in
             if cache.count >= capacity, let victim = cache.keys.first { cache[victim] = nil }
@@ -55,8 +56,6 @@ public enum Policies {
     public static func storageKey(_ consent: Bytes32, _ key: [UInt8]) -> StateKey {
         StateKey("contracts/storage").appending(consent).appending(lengthPrefixed: key)
     }
-    /// All of a consent's contract storage.
-    public static func storagePrefix(_ consent: Bytes32) -> [UInt8] { StateKey("contracts/storage").appending(consent).bytes }
 
     /// The chain's parameters in `s` (fuel and stack per call).
     static func parameters(in s: some StateReader) throws(RuntimeError) -> ChainParameters {
