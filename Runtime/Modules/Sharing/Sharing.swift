@@ -140,12 +140,11 @@ public enum Sharing {
         }
         let coSigned = try ctx.read(CoSignatureRecord.self, coSignatureKey(commitment, requester))
         if rec.erased {
-            let d = try Authorization.authorize(
-                AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
-                              custodian: rec.custodian, breakGlass: breakGlass), at: ctx.time, height: ctx.height, in: ctx.view)
-            // An erased record is never disclosed, and no policy runs for it.
-            let erased = AccessDecision(reason: .recordErased, requesterOrganization: d.requesterOrganization,
-                                        sourceCountry: d.sourceCountry, destinationCountry: d.destinationCountry)
+            // An erased record is never disclosed: nothing is decided (no consent read, no policy
+            // run); the trail names where the copy would have come from and gone.
+            let erased = AccessDecision(reason: .recordErased, requesterOrganization: requesterMember.organization,
+                                        sourceCountry: try Identity.organization(rec.custodian, in: ctx.view)?.country,
+                                        destinationCountry: try Identity.organization(requesterMember.organization, in: ctx.view)?.country)
             return (rec, OrganizationDecision(decision: erased, org: requesterMember.organization))
         }
         let authorized = try Authorization.evaluate(
