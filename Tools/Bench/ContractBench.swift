@@ -63,8 +63,8 @@ final class ContractBenchChain {
             guard let id = try Consent.activeConsents(of: p.publicKey, in: CommittedStateReader(state)).first?.id else { fatalError("bench setup: no consent") }
             return id
         }
-        func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
-        let itinerary = Array("JP".utf8) + le(Timestamp(iso8601: "2026-01-01")!.unixMilliseconds) + le(Timestamp(iso8601: "2027-12-31")!.unixMilliseconds)
+        let itinerary = TravelItinerary.message([.init(country: CountryCode("JP")!, from: Timestamp(iso8601: "2026-01-01")!,
+                                                       until: Timestamp(iso8601: "2027-12-31")!)])
         try block(try patients.indices.filter { $0 % 3 == 0 }.map { i in
             try tx(patients[i], i == 0 ? 3 : 2, .updatePolicy(.init(consent: consents[i], message: itinerary)))
         })

@@ -287,11 +287,10 @@ extension ContractCommand {
             print("policy of consent \(consent) updated at height \(r.height ?? 0) (contract \(r.receipt?.createdID ?? "?"))")
         }
 
-        /// Stays as the travel window stores them: country (2 ASCII bytes), from and until (Unix ms,
-        /// little-endian); an UNTIL given as a date runs to the end of that day.
+        /// `--stay` options as a TravelWindow itinerary; an UNTIL given as a date runs to the end of that day.
         static func itinerary(_ stays: [String]) throws -> [UInt8] {
-            guard stays.count <= 8 else { throw ValidationError("at most 8 stays") }
-            var out: [UInt8] = []
+            guard stays.count <= TravelItinerary.maxStays else { throw ValidationError("at most \(TravelItinerary.maxStays) stays") }
+            var parsed: [TravelItinerary.Stay] = []
             for s in stays {
                 let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
                 guard parts.count == 3, let country = CountryCode(parts[0]) else { throw ValidationError("--stay \(s): expected COUNTRY,FROM,UNTIL, e.g. JP,2027-04-01,2027-04-20") }
@@ -299,10 +298,9 @@ extension ContractCommand {
                 var until = try Parse.date(parts[2], "--stay until")
                 if parts[2].count == 10 { until = until.adding(milliseconds: 86_399_999) }
                 guard from <= until else { throw ValidationError("--stay \(s): the stay ends before it starts") }
-                func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
-                out += Array(country.code.utf8) + le(from.unixMilliseconds) + le(until.unixMilliseconds)
+                parsed.append(TravelItinerary.Stay(country: country, from: from, until: until))
             }
-            return out
+            return TravelItinerary.message(parsed)
         }
     }
 }

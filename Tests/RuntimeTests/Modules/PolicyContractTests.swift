@@ -27,8 +27,7 @@ import MeridianCore
     }
 
     static func stay(_ country: String, _ from: String, _ until: String) -> [UInt8] {
-        func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
-        return Array(country.utf8) + le(t(from).unixMilliseconds) + le(t(until).unixMilliseconds)
+        TravelItinerary.message([.init(country: CountryCode(country)!, from: t(from), until: t(until))])
     }
 
     @Test func travelWindow() throws {
