@@ -30,6 +30,22 @@ import MeridianDemo
         return (hash, try #require(granted.createdID))
     }
 
+    /// Jean's summary at Hôpital Rhône, and a consent to `to` under SecondOpinion: Clinique Léman
+    /// may read it twice.
+    static func secondOpinion(to grantees: [String], countries: [String]) throws -> (TestChain, PrivateKey, Bytes32, Bytes32) {
+        let chain = try TestChain()
+        let jean = try chain.registerPatient("jean", enrolledAt: "hopital-rhone")
+        let record = try chain.registerRecord(patient: jean.publicKey, category: .summary, custodian: "hopital-rhone")
+        let (_, consent) = try grantWithPolicy(chain, jean, contract: "SecondOpinion", params: ["organization": "clinique-leman", "limit": "2"],
+                                               to: grantees, countries: countries, purposes: [.treat])
+        return (chain, jean, record, consent)
+    }
+
+    /// The count SecondOpinion keeps for `consent`, as stored.
+    static func storedCount(_ chain: TestChain, _ consent: Bytes32) throws -> [UInt8]? {
+        try chain.reader.load(Policies.storageKey(consent, Array("count".utf8)).bytes)
+    }
+
     /// Moves block time to `iso` (forwards only).
     static func at(_ chain: TestChain, _ iso: String) { chain.time = Timestamp(unixMilliseconds: chain.date(iso).unixMilliseconds - 1000) }
 
@@ -74,16 +90,11 @@ import MeridianDemo
     }
 
     @Test func theCountedSecondOpinionCountsOnlyCommittedReads() throws {
-        let chain = try TestChain()
-        let jean = try chain.registerPatient("jean", enrolledAt: "hopital-rhone")
-        let record = try chain.registerRecord(patient: jean.publicKey, category: .summary, custodian: "hopital-rhone")
-        let (_, consent) = try Self.grantWithPolicy(chain, jean, contract: "SecondOpinion",
-                                                    params: ["organization": "clinique-leman", "limit": "2"],
-                                                    to: ["clinique-leman", "klinikum-spree"], countries: ["CH", "DE"], purposes: [.treat])
+        let (chain, jean, record, consent) = try Self.secondOpinion(to: ["clinique-leman", "klinikum-spree"], countries: ["CH", "DE"])
         let leman = DemoCast.staff("clinique-leman", "clinician"), spree = DemoCast.staff("klinikum-spree", "clinician")
         let request = AccessRequest(requester: leman.publicKey, patient: jean.publicKey, category: .summary, purpose: .treat, custodian: OrganizationID("hopital-rhone")!)
         for _ in 0..<3 { #expect(try Authorization.authorize(request, at: chain.time, in: chain.reader).allowed, "a dry run counts nothing") }
-        #expect(try chain.reader.load(Policies.storageKey(consent, Array("count".utf8)).bytes) == nil)
+        #expect(try Self.storedCount(chain, consent) == nil)
 
         func read(_ key: PrivateKey) throws -> AccessDecision {
             try #require(try chain.submit(key, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false))).decision)
@@ -93,19 +104,14 @@ import MeridianDemo
         #expect(try read(leman).allowed)
         let third = try read(leman)
         #expect(third.reason == .deniedByContract && third.contract?.answer == -3)
-        #expect(try chain.reader.load(Policies.storageKey(consent, Array("count".utf8)).bytes) == [2, 0, 0, 0, 0, 0, 0, 0])
+        #expect(try Self.storedCount(chain, consent) == [2, 0, 0, 0, 0, 0, 0, 0])
         #expect(try Authorization.authorize(request, at: chain.time, in: chain.reader).reason == .deniedByContract)
     }
 
     /// A summary fetched node to node is the clinician's request, then the custodian's share: the
     /// share takes the request's verdict (once), so the policy counts the access once.
     @Test func aDisclosureFollowingARequestIsCountedOnce() throws {
-        let chain = try TestChain()
-        let jean = try chain.registerPatient("jean", enrolledAt: "hopital-rhone")
-        let record = try chain.registerRecord(patient: jean.publicKey, category: .summary, custodian: "hopital-rhone")
-        let (_, consent) = try Self.grantWithPolicy(chain, jean, contract: "SecondOpinion",
-                                                    params: ["organization": "clinique-leman", "limit": "2"],
-                                                    to: ["clinique-leman"], countries: ["CH"], purposes: [.treat])
+        let (chain, _, record, consent) = try Self.secondOpinion(to: ["clinique-leman"], countries: ["CH"])
         let leman = DemoCast.staff("clinique-leman", "clinician"), rhoneNode = DemoCast.staff("hopital-rhone", "worker")
         func read() throws -> (AccessDecision, AccessDecision) {
             let asked = try #require(try chain.submit(leman, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false))).decision)
@@ -119,7 +125,7 @@ import MeridianDemo
             #expect(asked.allowed && shared.allowed, "read \(n): \(asked.reason.code), \(shared.reason.code)")
             #expect(shared.contract == asked.contract, "the share rests on the request's verdict")
         }
-        #expect(try chain.reader.load(Policies.storageKey(consent, Array("count".utf8)).bytes) == [2, 0, 0, 0, 0, 0, 0, 0])
+        #expect(try Self.storedCount(chain, consent) == [2, 0, 0, 0, 0, 0, 0, 0])
         let (third, thirdShare) = try read()
         #expect(third.reason == .deniedByContract && third.contract?.answer == -3)
         #expect(thirdShare.reason == .deniedByContract, "no allowed request to follow: the policy runs, and the limit is reached")
