@@ -300,12 +300,13 @@ public struct NodeAPI: Sendable {
             guard let c = CountryCode(d) else { throw APIError.badRequest("country.invalid", "'\(d)' is not an ISO 3166-1 alpha-2 code") }
             destination = c
         }
-        let tipTime = await chain.tip.time
-        let time = try timestamp(b.time, "time") ?? tipTime
+        let tip = await chain.tip
+        let time = try timestamp(b.time, "time") ?? tip.time
+        // A policy contract sees the next block's height, as it would if the request were submitted now.
         let decision = try Authorization.authorize(
             AccessRequest(requester: try address(b.requester, "requester"), patient: try address(b.patient, "patient"), category: category,
                           purpose: purpose, custodian: custodian, breakGlass: b.breakGlass ?? false),
-            at: time, destination: destination, in: query.reader)
+            at: time, height: tip.height + 1, destination: destination, in: query.reader)
         return try json(JSONView.Decision(decision))
     }
 
