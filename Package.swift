@@ -91,7 +91,7 @@ let package = Package(
                 dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianMempool",
                                "MeridianConsensus", "MeridianConsensusDriver", "MeridianP2P",
                                "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers", "MeridianModel",
-                               "MeridianRecords", "MeridianSummary",
+                               "MeridianRecords", "MeridianSummary", "MeridianLightClient",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),

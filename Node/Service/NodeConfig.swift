@@ -109,12 +109,14 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var workers = WorkersConfig()
     /// Record bodies, transfers between nodes and erasure.
     public var records = RecordsConfig()
+    /// How long a console session lasts after sign-in (the person signs its end).
+    public var consoleSessionMinutes: Int = 60
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus, workers, records
+        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -134,6 +136,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         consensus = try c.decodeIfPresent(ConsensusTimeouts.self, forKey: .consensus) ?? d.consensus
         workers = try c.decodeIfPresent(WorkersConfig.self, forKey: .workers) ?? d.workers
         records = try c.decodeIfPresent(RecordsConfig.self, forKey: .records) ?? d.records
+        consoleSessionMinutes = try c.decodeIfPresent(Int.self, forKey: .consoleSessionMinutes) ?? d.consoleSessionMinutes
     }
 
     /// Checks the values, naming the first bad one.
@@ -143,6 +146,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         guard maxBlockTransactions >= 1 else { throw NodeError("config.maxBlockTransactions", "must be positive") }
         guard maxBlockBytes >= 1024 else { throw NodeError("config.maxBlockBytes", "must be at least 1024") }
         guard maxRequestBodyBytes >= 1024 else { throw NodeError("config.maxRequestBodyBytes", "must be at least 1024") }
+        guard (1...24 * 60).contains(consoleSessionMinutes) else { throw NodeError("config.consoleSessionMinutes", "must be 1...1440") }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else { throw NodeError("config.logLevel", "'\(logLevel)' is not a level") }
         guard mempool.maxTransactions > 0, mempool.maxBytes > 0, mempool.maxPerAccount > 0 else { throw NodeError("config.mempool", "limits must be positive") }
         if let p2p {

@@ -3,6 +3,7 @@ public import Logging
 import Hummingbird
 import HummingbirdWebSocket
 import ServiceLifecycle
+import Synchronization
 public import MeridianCore
 import MeridianStorage
 import MeridianMempool
@@ -240,9 +241,26 @@ public enum NodeRunner {
             services.append(BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger))
         }
         let addressFile = dataDirectory.apiAddress
+        let router = api.router()
+        // The web console: its sign-ins name the node's worker key, which also signs the record of
+        // every view of personal audit data; a node without one serves no console.
+        let boundAddress = Mutex("http://\(config.apiHost):\(config.apiPort)")
+        let console: NodeConsole?
+        if let workerKey {
+            let genesis = FileManager.default.contents(atPath: dataDirectory.genesis).flatMap { try? GenesisSpec.parse([UInt8]($0)) }
+            if genesis == nil { logger.warning("no genesis.json in the data directory: the console cannot check audit proofs with its light client") }
+            let c = try NodeConsole(api: api, workerKey: workerKey, genesis: genesis, sessionMinutes: config.consoleSessionMinutes,
+                                    gossip: { recordsGossip.call($0) }, publicAddress: { boundAddress.withLock { $0 } })
+            c.add(to: router)
+            console = c
+        } else {
+            logger.warning("no worker key (keys/worker.json): the web console is not served")
+            console = nil
+        }
         let app = Application(
-            router: api.router(),
-            server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query] request, _, _ in
+            router: router,
+            server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query, console] request, _, _ in
+                if let console, let decision = ConsoleLive.shouldUpgrade(request, console: console, events: chain.events, alerts: alerts) { return decision }
                 if let alerts, let decision = AlertStream.shouldUpgrade(request, hub: alerts, query: query) { return decision }
                 return EventStream.shouldUpgrade(request, hub: chain.events)
             },
@@ -250,8 +268,10 @@ public enum NodeRunner {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.apiPort
                 let address = "http://\(config.apiHost):\(port)"
+                boundAddress.withLock { $0 = address }
                 try? Data((address + "\n").utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
                 logger.notice("API listening", metadata: ["address": "\(address)", "chain": "\(chain.chainID)"])
+                if console != nil { logger.notice("console", metadata: ["address": "\(address)/console"]) }
             },
             logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

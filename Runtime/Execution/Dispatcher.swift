@@ -22,6 +22,7 @@ enum Dispatcher {
         case .submitEvidence(let e): try Evidence.submit(e, ctx)
         case .submitAnchor(let a): try Anchoring.submit(a, ctx)
         case .recordAlertDelivery(let d): return (try Audit.recordAlertDelivery(d, ctx), nil)
+        case .recordConsoleView(let v): return (try Audit.recordConsoleView(v, ctx), nil)
         case .deployContract(let code): return (nil, try Contracts.deploy(code, ctx))
         case .updatePolicy(let u): return (nil, try Policies.update(u, ctx))
         }

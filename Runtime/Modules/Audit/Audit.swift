@@ -4,6 +4,8 @@ public import MeridianCore
 /// denied, appended in the same transaction as the act it records.
 public enum Audit {
     public static func entryKey(_ patient: PublicKey, _ sequence: UInt64) -> StateKey { StateKey("audit/entry").appending(patient).appending(sequence) }
+    /// Prefix of every patient's entries (a full scan, in patient then sequence order).
+    public static let entriesPrefix = StateKey("audit/entry").bytes
     static func headKey(_ patient: PublicKey) -> StateKey { StateKey("audit/head").appending(patient) }
     static func orgIndexKey(_ org: OrganizationID, _ n: UInt64) -> StateKey { StateKey("audit/org").appending(org.value).appending(n) }
     static func orgCountKey(_ org: OrganizationID) -> StateKey { StateKey("audit/org_count").appending(org.value) }

@@ -19,7 +19,9 @@ public enum AuditEventKind: UInt8, CanonicalEnum, Codable, CaseIterable {
     case erasure = 3
     /// A risk worker's clinical alert was delivered to an organisation.
     case alertDelivery = 4
-    public var name: String { ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery"][Int(rawValue)] }
+    /// Someone viewed the patient's audit data in a node's console (`ConsoleView`).
+    case consoleView = 5
+    public var name: String { ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view"][Int(rawValue)] }
     public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(name) }
 }
 

@@ -34,8 +34,12 @@ public enum DecisionReason: UInt8, CanonicalEnum, Codable, CaseIterable {
     case allowedByBreakGlass = 1
     /// The custodian acting on a record it holds (registration, erasure).
     case allowedAsCustodian = 2
-    /// The patient acting on their own record (erasure).
+    /// The patient acting on their own record (erasure), or viewing their own audit trail.
     case allowedAsPatient = 3
+    /// A data-protection authority's officer viewing audit data of its jurisdiction (console).
+    case allowedAsRegulator = 4
+    /// A hospital's operator viewing its own organisation's audit data (console).
+    case allowedAsOperator = 5
     case unknownRequester = 10
     case requesterNotProvider = 11
     case unknownPatient = 12
@@ -62,6 +66,8 @@ public enum DecisionReason: UInt8, CanonicalEnum, Codable, CaseIterable {
         case .allowedByBreakGlass: "allowed.break_glass"
         case .allowedAsCustodian: "allowed.custodian"
         case .allowedAsPatient: "allowed.patient"
+        case .allowedAsRegulator: "allowed.regulator"
+        case .allowedAsOperator: "allowed.operator"
         case .unknownRequester: "denied.unknown_requester"
         case .requesterNotProvider: "denied.requester_not_provider"
         case .unknownPatient: "denied.unknown_patient"

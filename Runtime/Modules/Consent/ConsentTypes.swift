@@ -8,23 +8,28 @@ public enum DataCategory: UInt8, CanonicalEnum, CaseIterable, Codable {
     /// A whole International Patient Summary document (LOINC 60591-5): a consent must name it to
     /// cover a summary, whatever sections it carries.
     case summary = 16
+    /// The patient's audit trail itself (who accessed what): the category of a console view's
+    /// audit entry. It has no LOINC code and no consent grants it (`ConsentTerms.validate`).
+    case auditTrail = 17
 
-    /// The IPS section's LOINC code.
-    public var loinc: String {
+    /// The IPS section's LOINC code (nil for the audit trail, which is not a section).
+    public var loinc: String? {
         ["11450-4", "10160-0", "48765-2", "47519-4", "11369-6", "46264-8", "30954-2", "8716-3", "11348-0",
-         "47420-5", "18776-5", "29762-2", "10162-6", "42348-3", "104605-1", "81338-6", "60591-5"][Int(rawValue)]
+         "47420-5", "18776-5", "29762-2", "10162-6", "42348-3", "104605-1", "81338-6", "60591-5", nil][Int(rawValue)]
     }
+    /// Whether a consent may name it: every category of health data, not the audit trail.
+    public var grantable: Bool { self != .auditTrail }
     /// The name used on the command line and in JSON.
     public var name: String {
         ["problems", "medications", "allergies", "procedures", "immunizations", "medical-devices", "results",
          "vital-signs", "past-illness", "functional-status", "plan-of-care", "social-history", "pregnancy",
-         "advance-directives", "alerts", "patient-story", "summary"][Int(rawValue)]
+         "advance-directives", "alerts", "patient-story", "summary", "audit-trail"][Int(rawValue)]
     }
     /// The IPS section title in English.
     public var title: String {
         ["Problem list", "Medication summary", "Allergies and intolerances", "History of procedures", "Immunizations",
          "Medical devices", "Results", "Vital signs", "History of past illness", "Functional status", "Plan of care",
-         "Social history", "Pregnancy", "Advance directives", "Alerts", "Patient story", "Patient summary"][Int(rawValue)]
+         "Social history", "Pregnancy", "Advance directives", "Alerts", "Patient story", "Patient summary", "Audit trail"][Int(rawValue)]
     }
     public init?(name: String) {
         guard let c = Self.allCases.first(where: { $0.name == name || $0.loinc == name }) else { return nil }
@@ -56,11 +61,15 @@ public enum PurposeOfUse: UInt8, CanonicalEnum, CaseIterable, Codable {
     case coordinationOfCare = 6
     /// Healthcare operations.
     case operations = 7
+    /// Health compliance: a data-protection authority's oversight (a regulator's console views).
+    case compliance = 8
+    /// Patient requested: the patient looking at their own data.
+    case patientRequest = 9
 
-    public var code: String { ["TREAT", "ETREAT", "HRESCH", "PUBHLTH", "HPAYMT", "CAREMGT", "COC", "HOPERAT"][Int(rawValue)] }
+    public var code: String { ["TREAT", "ETREAT", "HRESCH", "PUBHLTH", "HPAYMT", "CAREMGT", "COC", "HOPERAT", "HCOMPL", "PATRQT"][Int(rawValue)] }
     public var display: String {
         ["treatment", "emergency treatment", "healthcare research", "public health", "healthcare payment",
-         "care management", "coordination of care", "healthcare operations"][Int(rawValue)]
+         "care management", "coordination of care", "healthcare operations", "health compliance", "patient requested"][Int(rawValue)]
     }
     public static let system = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
     public init?(code: String) {
@@ -109,6 +118,9 @@ public struct ConsentTerms: Hashable, Sendable, Canonical {
     public func validate() throws(RuntimeError) {
         guard !grantees.isEmpty else { throw RuntimeError("consent.no_grantee", "a consent names at least one organisation") }
         guard !categories.isEmpty else { throw RuntimeError("consent.no_category", "a consent covers at least one data category") }
+        for c in categories where !c.grantable {
+            throw RuntimeError("consent.category_not_grantable", "'\(c.name)' is not a category of health data a consent can grant")
+        }
         guard !purposes.isEmpty else { throw RuntimeError("consent.no_purpose", "a consent names at least one purpose") }
         guard !countries.isEmpty else { throw RuntimeError("consent.no_country", "a consent names at least one destination country") }
         guard validFrom < validUntil else { throw RuntimeError("consent.bad_period", "valid-from \(validFrom) is not before valid-until \(validUntil)") }

@@ -98,7 +98,7 @@ public enum FHIRExport {
                 actor: t.grantees.map { Provision.Actor(role: recipient, reference: organizationReference($0)) },
                 action: [CodeableConcept(coding: [Coding(system: "http://terminology.hl7.org/CodeSystem/consentaction", code: "access", display: "Access")])],
                 purpose: t.purposes.map { Coding(system: PurposeOfUse.system, code: $0.code, display: $0.display) },
-                code: t.categories.map { CodeableConcept(coding: [Coding(system: "http://loinc.org", code: $0.loinc, display: $0.title)]) },
+                code: t.categories.map { CodeableConcept(coding: [Coding(system: "http://loinc.org", code: $0.loinc ?? $0.name, display: $0.title)]) },
                 provision: emergency))
         return try encode(resource)
     }

@@ -1,0 +1,45 @@
+import Foundation
+import MeridianCore
+import MeridianModules
+
+/// A page of audit entries as CSV (RFC 4180) and as a FHIR R4 Bundle of AuditEvents.
+enum AuditExport {
+    static let csvHeader = ["patient", "sequence", "time", "kind", "action", "actor", "organization", "category", "purpose", "allowed",
+                            "reason", "break_glass", "source_country", "destination_country", "transfer_basis", "legal_basis",
+                            "policy_contract", "height", "transaction", "entry_hash"]
+
+    static func csvRow(_ e: AuditEntry) -> [String] {
+        let d = e.decision
+        return [Address(e.patient).description, String(e.sequence), e.time.iso8601, e.kind.name, e.action.code, Address(e.actor).description,
+                e.organization.value, e.category.name, e.purpose.code, e.allowed ? "true" : "false", d.reason.code, e.breakGlass ? "true" : "false",
+                d.sourceCountry?.code ?? "", d.destinationCountry?.code ?? "", d.transferBasis?.name ?? "", d.transferBasis?.legalReference ?? "",
+                d.contract?.contract.hex ?? "", String(e.height), e.transaction.hex, e.hash.hex]
+    }
+
+    /// One CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
+    /// `@` is prefixed with `'` so that a spreadsheet never evaluates a cell as a formula.
+    static func field(_ s: String) -> String {
+        var v = s
+        if let f = v.first, "=+-@".contains(f) { v = "'" + v }
+        if v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) { v = "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        return v
+    }
+
+    static func csv(_ entries: [AuditEntry]) -> [UInt8] {
+        var s = csvHeader.joined(separator: ",") + "\r\n"
+        for e in entries { s += csvRow(e).map(field).joined(separator: ",") + "\r\n" }
+        return Array(s.utf8)
+    }
+
+    /// A `collection` Bundle of the entries' AuditEvents (each as `FHIRExport.auditEvent` writes it).
+    static func fhirBundle(_ entries: [AuditEntry], time: Timestamp) throws -> [UInt8] {
+        var resources: [Any] = []
+        for e in entries {
+            let bytes = try FHIRExport.auditEvent(e)
+            let resource = try JSONSerialization.jsonObject(with: Data(bytes))
+            resources.append(["fullUrl": "urn:meridian:audit:\(Address(e.patient)):\(e.sequence)", "resource": resource])
+        }
+        let bundle: [String: Any] = ["resourceType": "Bundle", "type": "collection", "timestamp": time.iso8601, "total": entries.count, "entry": resources]
+        return [UInt8](try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import MeridianCore
+import MeridianModules
+import MeridianRisk
+import MeridianWorkers
+
+/// A patient's own pages, and the clinicians' alert list.
+extension NodeConsole {
+    func accessesPage(_ viewer: Viewer) async throws -> Response {
+        let patient = viewer.key
+        let count = try Audit.head(of: patient, in: query.reader).count
+        let first = count > 200 ? count - 200 : 0
+        let entries = try Audit.byPatient(patient, start: first, limit: 200, in: query.reader).entries.reversed()
+        try await recordView(viewer, standing: .patient, patients: [patient])
+        let orgs = try organizations()
+        let rows = entries.map { e -> [String] in
+            let d = e.decision
+            let country = orgs[e.organization]?.country.code ?? "?"
+            let who = e.actor == patient ? "you" : (orgs[e.organization]?.name ?? e.organization.value)
+            return [HTML.escape(e.time.iso8601), HTML.escape(who), HTML.escape(country), HTML.escape(e.kind.name),
+                    HTML.escape(e.kind == .consoleView ? "audit trail" : e.category.name), HTML.escape("\(e.purpose.code) (\(e.purpose.display))"),
+                    e.allowed ? "allowed" : "<strong>denied</strong> (\(HTML.escape(d.reason.code)))",
+                    HTML.escape(d.transferBasis.map { "\($0.name) — \($0.legalReference)" } ?? "—"),
+                    e.breakGlass ? "<strong class=\"bad\">BREAK-GLASS (emergency)</strong>" : "—",
+                    HTML.link("/console/blocks/\(e.height)", String(e.height))]
+        }
+        let breakGlass = entries.filter(\.breakGlass).count
+        let body = "<p>Every request for your data, allowed or denied, every disclosure, and every view of this trail, newest first\(count > 200 ? " (the latest 200 of \(count))" : "").</p>"
+            + (breakGlass > 0 ? "<p class=\"error\" role=\"status\">\(breakGlass) emergency (break-glass) access\(breakGlass == 1 ? "" : "es") to your data: each is marked below.</p>" : "")
+            + HTML.table(caption: "Who accessed my data", headers: ["Time", "Who", "Country", "Event", "Data", "Purpose", "Decision", "Legal basis", "Emergency", "Block"],
+                         rows: rows, empty: "Nobody has asked for your data.")
+        return ConsoleHeaders.html(layout(title: "Who accessed my data", viewer: viewer, body: body, current: "/console/me"))
+    }
+
+    func consentsPage(_ viewer: Viewer) throws -> Response {
+        let rows = try query.store.stateStorage.scan(prefix: Consent.recordsPrefix(of: viewer.key), from: nil, limit: 1000)
+        let consents = rows.compactMap { try? ConsentRecord(trustedCanonicalBytes: $0.value) }.sorted { $0.grantedAt > $1.grantedAt }
+        let node = publicAddress()
+        var body = "<p>Your consents, current terms first, each with its earlier versions. Your wallet signs every change; this page never holds your key.</p>"
+        if consents.isEmpty { body += "<p class=\"empty\">You have granted no consent.</p>" }
+        for c in consents {
+            let t = c.terms
+            body += "<section class=\"consent\" aria-labelledby=\"c-\(c.id.hex.prefix(12))\"><h2 id=\"c-\(c.id.hex.prefix(12))\">Consent \(c.id.hex.prefix(12))… — \(HTML.escape(c.status.name))</h2>"
+            body += HTML.facts([
+                ("Hospitals", HTML.escape(t.grantees.map(\.value).joined(separator: ", "))),
+                ("Data", HTML.escape(t.categories.map(\.name).joined(separator: ", "))),
+                ("Purposes", HTML.escape(t.purposes.map(\.code).joined(separator: ", "))),
+                ("Countries", HTML.escape(t.countries.map(\.code).joined(separator: ", "))),
+                ("Valid", HTML.escape("\(t.validFrom.iso8601) to \(t.validUntil.iso8601)")),
+                ("Emergency access", t.emergencyAccess ? "allowed" : "not allowed"),
+                ("Policy contract", t.policy.map { "<code>\($0.contract.hex.prefix(16))…</code>" } ?? "none"),
+                ("Version", "\(c.version), last changed \(HTML.escape(c.updatedAt.iso8601))"),
+            ])
+            let history = try query.store.stateStorage.scan(prefix: Consent.historyPrefix(of: c.id), from: nil, limit: 100)
+                .compactMap { try? ConsentRecord(trustedCanonicalBytes: $0.value) }.sorted { $0.version > $1.version }
+            if !history.isEmpty {
+                body += HTML.table(caption: "Earlier versions of consent \(c.id.hex.prefix(12))…", headers: ["Version", "Changed", "Hospitals", "Data", "Purposes", "Countries", "Until"],
+                                   rows: history.map { h in
+                                       [String(h.version), HTML.escape(h.updatedAt.iso8601), HTML.escape(h.terms.grantees.map(\.value).joined(separator: ", ")),
+                                        HTML.escape(h.terms.categories.map(\.name).joined(separator: ", ")), HTML.escape(h.terms.purposes.map(\.code).joined(separator: ", ")),
+                                        HTML.escape(h.terms.countries.map(\.code).joined(separator: ", ")), HTML.escape(h.terms.validUntil.iso8601)]
+                                   })
+            }
+            if c.status == .active {
+                body += "<details><summary>Revoke this consent</summary><p>Your wallet signs the revocation; run:</p>"
+                    + "<pre><code>meridian-wallet consent revoke \(c.id.hex) --node \(HTML.escape(node)) --keystore YOUR-WALLET.json</code></pre>"
+                    + "<p>The consent shows as revoked here once the next block commits.</p></details>"
+            }
+            body += "</section>"
+        }
+        return ConsoleHeaders.html(layout(title: "My consents", viewer: viewer, body: body, current: "/console/me/consents"))
+    }
+
+    func devicesPage(_ viewer: Viewer) throws -> Response {
+        let rows = try query.store.stateStorage.scan(prefix: Identity.devicesPrefix(of: viewer.key), from: nil, limit: 1000)
+            .compactMap { try? DevicePairing(trustedCanonicalBytes: $0.value) }
+        let body = HTML.table(caption: "Devices paired to you", headers: ["Device", "Kind", "Paired"],
+                              rows: rows.map { [HTML.short(Address($0.device).description, 24), HTML.escape($0.kind.name), HTML.escape($0.pairedAt.iso8601)] },
+                              empty: "No device is paired to you.")
+        return ConsoleHeaders.html(layout(title: "My devices", viewer: viewer, body: body, current: "/console/me/devices"))
+    }
+
+    func healthPage(_ viewer: Viewer) throws -> Response {
+        var body = ""
+        if let a = api.risk?.assessment(of: viewer.key) {
+            body += "<h2>Latest NEWS2</h2>" + HTML.facts([
+                ("Score", "<strong>\(a.score.total)</strong> (\(HTML.escape(a.score.band.name)) risk)"), ("Time", HTML.escape(a.time.iso8601)),
+                ("Contributing", HTML.escape(a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "))),
+                ("Not measured", HTML.escape(a.missing.isEmpty ? "—" : a.missing.map(\.name).joined(separator: ", "))),
+                ("Model risk", a.modelRisk.map { String(format: "%.1f %%", $0 * 100) } ?? "not computed"),
+            ])
+        } else {
+            body += "<p class=\"empty\">This node has no NEWS2 assessment of you.</p>"
+        }
+        let alerts = (try? api.assessmentStore?.alerts(patient: viewer.key, limit: 50)) ?? []
+        body += "<h2>Alerts</h2>" + HTML.table(caption: "Alerts raised for you by this node", headers: ["Time", "Why", "NEWS2", "Sent to"],
+                                               rows: (alerts ?? []).map { a in
+                                                   [HTML.escape(a.time.iso8601), HTML.escape(a.reasons.names.joined(separator: ", ")), "\(a.score.total) (\(HTML.escape(a.score.band.name)))",
+                                                    HTML.escape(a.recipients.map(\.value).joined(separator: ", "))]
+                                               }, empty: "No alert.")
+        return ConsoleHeaders.html(layout(title: "My health", viewer: viewer, body: body, current: "/console/me/health"))
+    }
+
+    /// A clinician's alerts: those this node raised for patients whose consent covers the
+    /// clinician's hospital (the deliveries on the trail), newest first; new ones arrive live.
+    func alertsPage(_ viewer: Viewer) throws -> Response {
+        guard let org = viewer.clinicianOrganization else { throw ConsoleError(.forbidden, "Not for your role", "Alerts are for clinicians.") }
+        let count = try Audit.entryCount(org, in: query.reader)
+        let start = count > 2000 ? count - 2000 : 0
+        let deliveries = try Audit.byOrganization(org, start: start, limit: 1000, in: query.reader).entries
+            .filter { $0.kind == .alertDelivery && $0.allowed }.suffix(50).reversed()
+        var rows: [[String]] = []
+        for d in deliveries {
+            guard let hash = d.record, let a = ((try? api.assessmentStore?.alerts(patient: d.patient, limit: 200)) ?? nil)?.first(where: { $0.hash == hash }) else { continue }
+            rows.append(alertRow(a))
+        }
+        let body = "<p>Alerts for patients whose consent covers \(HTML.escape(org.value)), raised by this node's risk worker. New alerts appear at the top as they are raised (with JavaScript).</p>"
+            + "<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Alerts\"><table><caption>Alerts, newest first</caption><thead><tr>"
+            + ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Model risk", "Model"].map { "<th scope=\"col\">\($0)</th>" }.joined()
+            + "</tr></thead><tbody id=\"alerts\" aria-live=\"polite\">" + rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined()
+            + "</tbody></table></div>" + (rows.isEmpty ? "<p class=\"empty\" id=\"no-alerts\">No alert yet.</p>" : "")
+        return ConsoleHeaders.html(layout(title: "Alerts", viewer: viewer, body: body, live: "alerts", current: "/console/alerts"))
+    }
+
+    func alertRow(_ a: AlertRecord) -> [String] {
+        [HTML.escape(a.time.iso8601), HTML.short(Address(a.patient).description, 20), HTML.escape(a.reasons.names.joined(separator: ", ")),
+         "\(a.score.total) (\(HTML.escape(a.score.band.name)))", HTML.escape(a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", ")),
+         a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : HTML.short(a.modelHash.hex)]
+    }
+}
