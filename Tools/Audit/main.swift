@@ -17,7 +17,7 @@ import MeridianRisk
 struct AuditTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-audit", abstract: "Regulators' audit queries and reports.",
-        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, EvidenceCommand.self, Verify.self])
+        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, EvidenceCommand.self, Verify.self, ConsoleSignInCommand.self])
 }
 
 enum Format: String, ExpressibleByArgument { case table, csv, json }

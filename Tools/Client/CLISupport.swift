@@ -9,7 +9,7 @@ import MeridianDemo
 /// Options every signing command shares: where the key is and how to reach the node.
 public struct KeyOptions: ParsableArguments {
     @Option(help: "Encrypted keystore file (default: $MERIDIAN_KEYSTORE).") public var keystore: String?
-    @Option(help: "Demo network only: use a demo actor's public key (e.g. maria, hospital-ribeira/clinician).") public var demo: String?
+    @Option(help: "Demo network only: use a demo actor's public key (e.g. maria, hospital-ribeira/clinician, sensors/1/patient/0).") public var demo: String?
     @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") public var passphraseFile: String?
     @Option(help: "Node API address (default: $MERIDIAN_NODE or data/node/api.address).") public var node: String?
 
@@ -21,6 +21,8 @@ public struct KeyOptions: ParsableArguments {
     public func key() throws -> PrivateKey {
         if let demo {
             if DemoCast.patients.contains(demo) { return DemoCast.patient(demo) }
+            // The sensor simulator's patients (meridian-sensors --seed S): sensors/S/patient/N.
+            if demo.hasPrefix("sensors/"), demo.split(separator: "/").count == 4 { return DemoCast.key(demo) }
             let parts = demo.split(separator: "/").map(String.init)
             if parts.count == 2 { return parts[0].hasPrefix("dpa-") ? DemoCast.key("\(demo)") : DemoCast.staff(parts[0], parts[1]) }
             throw ValidationError("unknown demo actor '\(demo)' (maria, hans, jean, <hospital>/clinician, dpa-pt/officer, ...)")

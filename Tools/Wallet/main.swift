@@ -12,7 +12,7 @@ import MeridianWalletKit
 struct Wallet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-wallet", abstract: "A patient's Meridian wallet.",
-        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, RecordsCommand.self, ContractCommand.self, Accesses.self])
+        subcommands: [Create.self, Restore.self, Show.self, Register.self, ConsentCommand.self, DeviceCommand.self, RecordsCommand.self, ContractCommand.self, Accesses.self, ConsoleSignInCommand.self])
 }
 
 func writeKeystore(_ key: PrivateKey, to path: String, passphrase: String) throws {

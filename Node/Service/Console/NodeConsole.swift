@@ -268,7 +268,7 @@ struct NodeConsole: Sendable {
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(HTML.escape(title)) · Meridian console</title><link rel="stylesheet" href="/console/assets/console.css">\(script)</head>
+        <title>\(HTML.escape(title)) · Meridian console</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/console/assets/console.css">\(script)</head>
         <body><a class="skip" href="#main">Skip to content</a>
         <header><p class="brand"><a href="/console">Meridian</a> <span>\(HTML.escape(api.chainID))</span></p>\(who)
         <nav aria-label="Console"><ul>\(links)</ul></nav></header>

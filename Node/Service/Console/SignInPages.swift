@@ -37,8 +37,8 @@ extension NodeConsole {
         <h2>Sign with your tool</h2>
         <dl class="facts">
         <dt>Patients</dt><dd><code>meridian-wallet sign-in \(HTML.escape(c.code)) --node \(HTML.escape(node)) --keystore YOUR-WALLET.json</code></dd>
-        <dt>Regulators</dt><dd><code>meridian-audit sign-in \(HTML.escape(c.code)) --node \(HTML.escape(node)) --key-file OFFICER-KEY.json</code></dd>
-        <dt>Hospital staff</dt><dd><code>meridian-audit sign-in \(HTML.escape(c.code)) --node \(HTML.escape(node)) --key-file STAFF-KEY.json</code></dd>
+        <dt>Regulators</dt><dd><code>meridian-audit sign-in \(HTML.escape(c.code)) --node \(HTML.escape(node)) --keystore OFFICER.json</code></dd>
+        <dt>Hospital staff</dt><dd><code>meridian-audit sign-in \(HTML.escape(c.code)) --node \(HTML.escape(node)) --keystore STAFF.json</code></dd>
         </dl>
         <p>What you sign names this chain (<code>\(HTML.escape(api.chainID))</code>), this node (<code>\(HTML.escape(Address(sessions.audience).description))</code>) and the session's end, so it is good for nothing else.</p>
         <form method="post" action="/console/sign-in">
