@@ -291,6 +291,16 @@ def walk(c, args, maria, hans):
     # -- Hospital operator (Hospital Ribeira's admin): the network and its own organisation's entries.
     c.sign_in("meridian-audit", ["--demo", "hospital-ribeira/admin"])
     c.visit("operator", "network", "/console/network", must=["Validators", "Height"])
+    # Live: the page's height follows the chain over the console's WebSocket. A view of the audit
+    # page (recorded on the trail) makes the next block.
+    before = int(c.driver.find_element(By.CSS_SELECTOR, "[data-live=height]").text)
+    c.fetch("/console/audit", c.session_cookie())
+    try:
+        WebDriverWait(c.driver, 60).until(lambda x: int(x.find_element(By.CSS_SELECTOR, "[data-live=height]").text) > before)
+        check(True, "network page: live height")
+    except Exception:  # noqa: BLE001
+        check(False, f"network page: the height did not follow the chain live (stayed {before})")
+    check("connected" in c.driver.find_element(By.CSS_SELECTOR, "[data-live=note]").text, "network page: the live note says connected")
     text = c.visit("operator", "audit", "/console/audit", must=["organisation hospital-ribeira"])
     orgs = c.driver.execute_script("return Array.from(document.querySelectorAll('tbody tr')).map(r => r.children[3].textContent)")
     check(len(orgs) > 0 and all(o == "hospital-ribeira" for o in orgs), f"operator audit: only hospital-ribeira's entries ({set(orgs)})")
@@ -302,6 +312,21 @@ def walk(c, args, maria, hans):
     c.visit("clinician", "alerts", "/console/alerts", must=["Alerts, newest first", "NEWS2"])
     rows = c.driver.execute_script("return document.querySelectorAll('#alerts tr').length")
     check(rows >= 1, f"clinician: at least one alert listed ({rows})")
+    # Live: another traveller deteriorates (meridian-sensors, seed 2); her alert appears on the open page.
+    sensors = subprocess.Popen([os.path.join(args.bin, "meridian-sensors"), "--node", c.node, "--patients", "1", "--seconds", "120",
+                                "--seed", "2", "--alert-hospital", "sakura-general"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={k: v for k, v in os.environ.items() if k not in ("MERIDIAN_FEED_TOKEN", "MERIDIAN_MLLP")})
+    try:
+        WebDriverWait(c.driver, 240).until(lambda x: x.execute_script("return document.querySelectorAll('#alerts tr').length") > rows)
+        cells = c.driver.execute_script("return Array.from(document.querySelectorAll('#alerts tr')[0].children).map(td => td.textContent)")
+        check(len(cells) == 7 and "NEWS2" not in cells[3] and re.match(r"\d+ \(", cells[3]) is not None, f"clinician: the live alert row has NEWS2 and its values ({cells})")
+    except Exception:  # noqa: BLE001
+        check(False, "clinician: a new alert did not appear live on the open page")
+    finally:
+        out, _ = sensors.communicate(timeout=300)
+        check(sensors.returncode == 0, f"meridian-sensors (seed 2) exit {sensors.returncode}: {out[-400:]}")
+    c.driver.save_screenshot(os.path.join(c.out, "clinician-alerts-live.png"))
+    c.console_errors("clinician", "/console/alerts (live)")
     for p in ["/console/audit", "/console/network", "/console/me"]:
         c.visit("clinician", "forbidden-" + p.strip("/").replace("/", "-"), p, expect_status=403)
 
