@@ -253,6 +253,19 @@ public enum NodeRunner {
                                     gossip: { recordsGossip.call($0) }, publicAddress: { boundAddress.withLock { $0 } })
             c.add(to: router)
             console = c
+            // The console's light client verifies the stored headers from genesis in the background,
+            // a batch at a time, so that the first audit page does not wait for it.
+            if let proofs = c.proofs {
+                Task.detached(priority: .background) {
+                    var last = UInt64.max
+                    while !Task.isCancelled, let head = try? chain.store.headHeight() {
+                        let verified = proofs.catchUp(max: 500)
+                        if verified >= head || verified == last { break }  // caught up, or a header it cannot verify (pages will say so)
+                        last = verified
+                        await Task.yield()
+                    }
+                }
+            }
         } else {
             logger.warning("no worker key (keys/worker.json): the web console is not served")
             console = nil

@@ -31,14 +31,7 @@ func alertLatencyBench(quick: Bool) async throws -> AlertLatency {
     try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
     let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", ProcessInfo.processInfo.environment["MERIDIAN_BENCH_ALERT_BLOCK_MS"] ?? "200", "--log-level", "warning"], wait: false)
     defer { node.terminate(); node.waitUntilExit() }
-    var port = 0
-    let deadline = Date().addingTimeInterval(60)
-    while port == 0 && Date() < deadline {
-        if let text = try? String(contentsOfFile: dataDir + "/api.address", encoding: .utf8),
-           let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { port = p }
-        else { usleep(20_000) }
-    }
-    guard port > 0 else { throw BenchError("the node did not start") }
+    let port = try nodes.apiPort(dataDir: dataDir)
     let http = try HTTPConnection(port: port)
 
     // Setup (not measured): Maria and 20 routine patients registered; Maria's consent covers her vital

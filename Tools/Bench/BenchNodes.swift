@@ -40,6 +40,17 @@ struct BenchNodes {
         return p
     }
 
+    /// The API port a started node wrote to `api.address` (waits up to a minute for it).
+    func apiPort(dataDir: String) throws -> Int {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: dataDir + "/api.address", encoding: .utf8),
+               let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }), p > 0 { return p }
+            usleep(20_000)
+        }
+        throw BenchError("the node at \(dataDir) did not start")
+    }
+
     /// Room for the whole load: blocks as large as the chain allows, a mempool of `mempool`
     /// transactions; `extra` keys are set too.
     func setLoadLimits(dataDir: String, mempool: Int, extra: [String: Any] = [:]) throws {

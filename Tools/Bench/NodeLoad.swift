@@ -22,6 +22,8 @@ final class HTTPConnection {
     private var buffer: [UInt8] = []
     private var readIndex = 0
     private var chunk = [UInt8](repeating: 0, count: 65536)
+    /// The status line and headers of the last response.
+    private(set) var lastHeader = ""
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -55,6 +57,7 @@ final class HTTPConnection {
         var headerEnd = headerTerminator()
         while headerEnd == nil { try fill(); headerEnd = headerTerminator() }
         let header = String(decoding: buffer[readIndex..<headerEnd!], as: UTF8.self)
+        lastHeader = header
         let status = Int(header.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? 0
         var length = 0
         for line in header.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
@@ -109,14 +112,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     try nodes.setLoadLimits(dataDir: dataDir, mempool: max(50_000, count))
     let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"], wait: false)
     defer { node.terminate(); node.waitUntilExit() }
-    var port = 0
-    let deadline = Date().addingTimeInterval(60)
-    while port == 0 && Date() < deadline {
-        if let text = try? String(contentsOfFile: dataDir + "/api.address", encoding: .utf8), let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { port = p }
-        else { usleep(20_000) }
-    }
-    guard port > 0 else { throw BenchError("the node did not start") }
-    let apiPort = port
+    let apiPort = try nodes.apiPort(dataDir: dataDir)
 
     let (patients, perPatient, registrations, grants) = presignConsentLoad(count: count)
     let probe = try HTTPConnection(port: apiPort)

@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers|summary|contracts]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers|summary|contracts|console]\n".utf8)); exit(64)
     }
 }
 
@@ -152,6 +152,22 @@ print("machine: \(cpu), \(cores) cores")
                value: fmt(r.blockWithContracts),
                reference: "the same blocks with plain grants only, same run: \(fmt(r.blockPlain)) tx/s; goal ≥ 10,000 tx/s",
                ratio: "\(fmt(r.blockWithContracts / 10_000 * 100, 0))% of the goal; \(fmt(r.blockWithContracts / r.blockPlain * 100, 0))% of plain"))
+}
+
+/// The web console: page times on a release node, beside the node's smallest answer on the same connection.
+@MainActor func reportConsole() throws {
+    let r = try consoleBench(quick: quick)
+    for (name, p50, p99, bytes) in r.pages {
+        report(Row(name: "console: \(name), server time p50 / p99 ms (\(r.samples) requests over one keep-alive connection, \(bytes / 1024) KiB page)",
+                   value: "\(fmt(p50, 2)) / \(fmt(p99, 2))",
+                   reference: "goal < 200 ms a page; GET /health on the same connection: \(fmt(r.healthP50, 2)) / \(fmt(r.healthP99, 2)) ms",
+                   ratio: "p99 at \(fmt(p99 / 200 * 100, 1))% of the goal"))
+    }
+}
+
+if only == "console" {
+    try reportConsole()
+    exit(0)
 }
 
 if only == "contracts" {
@@ -353,6 +369,7 @@ try reportLocalnet(rawVerifyRate: rawRate)
 try await reportWorkers(rawVerifyRate: rawRate)
 try await reportSummaries()
 try reportContracts()
+try reportConsole()
 
 // MARK: Output.
 var md = """

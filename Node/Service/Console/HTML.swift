@@ -2,29 +2,15 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import MeridianCore
 
 /// Server-rendered HTML for the console. Written by hand rather than with a template engine: the
 /// pages are small, every dynamic value goes through `escape` (one rule, easy to review), and the
 /// node gains no template parser to keep safe. Nothing here runs in the browser.
 enum HTML {
-    /// Text for an HTML text node or a quoted attribute value.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                // Control characters never reach a page (they could hide text or break a CSV reader's view).
-                if c.value < 0x20 && c != "\n" && c != "\t" { out += "\u{FFFD}" } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
-    }
+    /// Text for an HTML text node or a quoted attribute value (control characters, which could hide
+    /// text, shown as U+FFFD).
+    static func escape(_ s: String) -> String { MarkupEscape.text(s, apostrophe: true, replacingControls: true) }
 
     /// A query string from (name, value) pairs, percent-encoded.
     static func query(_ items: [(String, String)]) -> String {

@@ -30,6 +30,14 @@ import MeridianDemo
         return (c, router)
     }
 
+    /// A demo node with the start of Maria's story committed, its console on the router, and a client.
+    func withConsole(clock: Clock = Clock(), _ body: @escaping @Sendable (TestNode, PrivateKey, NodeConsole, any TestClientProtocol) async throws -> Void) async throws {
+        let node = try TestNode()
+        let (maria, _, _) = try await node.seedMaria()
+        let (console, router) = try console(node, clock: clock)
+        try await Application(router: router).test(.router) { client in try await body(node, maria, console, client) }
+    }
+
     struct Page { let status: HTTPResponse.Status; let headers: HTTPFields; let body: String }
 
     func get(_ client: some TestClientProtocol, _ uri: String, session: String? = nil) async throws -> Page {
@@ -67,12 +75,7 @@ import MeridianDemo
     }
 
     @Test func everyRoleRouteNeedsASessionAndTheRightRole() async throws {
-        let node = try TestNode()
-        _ = try await node.seedMaria()
-        let clock = Clock()
-        let (console, router) = try console(node, clock: clock)
-        let app = Application(router: router)
-        try await app.test(.router) { client in
+        try await withConsole { node, _, console, client in
             let guarded = console.routes().filter { if case .roles = $0.access { return $0.method == .get } else { return false } }
             #expect(guarded.count >= 14)
             let maria = try await signIn(client, DemoCast.patient("maria"))
@@ -94,11 +97,7 @@ import MeridianDemo
     }
 
     @Test func signInRefusesForgedReplayedAndStolenAnswers() async throws {
-        let node = try TestNode()
-        _ = try await node.seedMaria()
-        let (_, router) = try console(node, clock: Clock())
-        let app = Application(router: router)
-        try await app.test(.router) { client in
+        try await withConsole { node, maria, console, client in
             let page = try await get(client, "/console/sign-in")
             let code = try #require(page.body.firstMatch(of: /class="code" aria-label="Sign-in code">([0-9A-Z-]{14})</)?.1).description
             let maria = DemoCast.patient("maria")
@@ -129,12 +128,8 @@ import MeridianDemo
     }
 
     @Test func anExpiredSessionIsRefused() async throws {
-        let node = try TestNode()
-        _ = try await node.seedMaria()
         let clock = Clock()
-        let (_, router) = try console(node, clock: clock)
-        let app = Application(router: router)
-        try await app.test(.router) { client in
+        try await withConsole(clock: clock) { node, maria, console, client in
             let session = try await signIn(client, DemoCast.patient("maria"))
             #expect(try await get(client, "/console/me/consents", session: session).status == .ok)
             // The session's end is signed: an hour after the challenge's five minutes at most.
@@ -146,11 +141,7 @@ import MeridianDemo
     }
 
     @Test func badQueriesAnswer4xx() async throws {
-        let node = try TestNode()
-        _ = try await node.seedMaria()
-        let (_, router) = try console(node, clock: Clock())
-        let app = Application(router: router)
-        try await app.test(.router) { client in
+        try await withConsole { node, maria, console, client in
             let s = try await signIn(client, DemoCast.regulator("PT"))
             let cases: [(String, HTTPResponse.Status)] = [
                 ("/console/audit?patient=" + String(repeating: "x", count: 3000), .uriTooLong),
@@ -182,11 +173,7 @@ import MeridianDemo
     }
 
     @Test func aRegulatorSeesItsJurisdictionAndItsViewsAreOnTheTrail() async throws {
-        let node = try TestNode()
-        let (maria, _, _) = try await node.seedMaria()
-        let (_, router) = try console(node, clock: Clock())
-        let app = Application(router: router)
-        try await app.test(.router) { client in
+        try await withConsole { node, maria, console, client in
             let pt = try await signIn(client, DemoCast.regulator("PT"))
             let page = try await get(client, "/console/audit?patient=\(Address(maria.publicKey))", session: pt)
             #expect(page.status == .ok)
@@ -219,12 +206,42 @@ import MeridianDemo
         }
     }
 
+    @Test func everyPageOfPersonalAuditDataIsItselfOnTheTrail() async throws {
+        try await withConsole { node, maria, _, client in
+            let regulator = try await signIn(client, DemoCast.regulator("PT"))
+            let operatorSession = try await signIn(client, DemoCast.staff("hospital-ribeira", "admin"))
+            let patient = try await signIn(client, maria)
+            let m = Address(maria.publicKey)
+            let pages: [(String, String, PurposeOfUse, PublicKey)] = [
+                ("/console/audit?patient=\(m)", regulator, .compliance, DemoCast.regulator("PT").publicKey),
+                ("/console/audit/export.csv?patient=\(m)", regulator, .compliance, DemoCast.regulator("PT").publicKey),
+                ("/console/audit/export.fhir.json?patient=\(m)", regulator, .compliance, DemoCast.regulator("PT").publicKey),
+                ("/console/audit", operatorSession, .operations, DemoCast.staff("hospital-ribeira", "admin").publicKey),
+                ("/console/me", patient, .patientRequest, maria.publicKey),
+            ]
+            for (uri, session, purpose, viewer) in pages {
+                let before = try Audit.head(of: maria.publicKey, in: node.chain.query.reader).count
+                #expect(try await get(client, uri, session: session).status == .ok)
+                let tip = await node.chain.tip
+                _ = try await node.chain.produceBlock(now: tip.time.adding(milliseconds: 1000))
+                let trail = try Audit.byPatient(maria.publicKey, start: before, in: node.chain.query.reader).entries
+                #expect(trail.count == 1, "\(uri): one entry for the view")
+                #expect(trail.first?.kind == .consoleView && trail.first?.purpose == purpose && trail.first?.actor == viewer, "\(uri)")
+            }
+            // Pages without personal audit data record nothing.
+            let before = try Audit.head(of: maria.publicKey, in: node.chain.query.reader).count
+            for uri in ["/console/network", "/console/audit/reports", "/console/governance"] {
+                #expect(try await get(client, uri, session: regulator).status == .ok)
+            }
+            #expect(try await get(client, "/console/me/consents", session: patient).status == .ok)
+            let tip = await node.chain.tip
+            _ = try await node.chain.produceBlock(now: tip.time.adding(milliseconds: 1000))
+            #expect(try Audit.head(of: maria.publicKey, in: node.chain.query.reader).count == before)
+        }
+    }
+
     @Test func exportsAreCSVAndAFHIRBundle() async throws {
-        let node = try TestNode()
-        let (maria, _, _) = try await node.seedMaria()
-        let (_, router) = try console(node, clock: Clock())
-        let app = Application(router: router)
-        try await app.test(.router) { client in
+        try await withConsole { node, maria, console, client in
             let pt = try await signIn(client, DemoCast.regulator("PT"))
             let csv = try await get(client, "/console/audit/export.csv?patient=\(Address(maria.publicKey))", session: pt)
             #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")

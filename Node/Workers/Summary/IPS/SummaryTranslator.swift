@@ -1,4 +1,5 @@
 public import Foundation
+import MeridianCore
 
 /// Translates an IPS document Bundle by code, as MyHealth@EU does: every ICD-10 or LOINC coding
 /// keeps its original code and display and gains the target-language display as a FHIR
@@ -125,21 +126,6 @@ public enum SummaryTranslator {
         switch catalogue.name(.label, key, in: language) { case .translated(let t, _), .englishFallback(let t): t; case .unknownCode: key }
     }
 
-    /// XML text and attribute escaping in one pass (Foundation's replacingOccurrences, four times over,
-    /// was a seventh of a translation's time).
-    static func escape(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 }) else { return s }
-        var out = ""
-        out.reserveCapacity(s.utf8.count + 16)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    /// XML text and attribute escaping (`&`, `<`, `>`, `"`).
+    static func escape(_ s: String) -> String { MarkupEscape.text(s) }
 }
