@@ -30,6 +30,7 @@ extension NodeConsole {
     func auditPage(_ viewer: Viewer, _ request: Request) async throws -> Response {
         let (s, page, _, standing, label) = try search(viewer, request)
         try await recordView(viewer, standing: standing, patients: Set(page.entries.map(\.patient)))
+        proofs?.catchUp()
         let rows = page.entries.map { e in auditRow(e) }
         let params = s.parameters
         var links: [String] = []

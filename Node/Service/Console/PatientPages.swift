@@ -111,8 +111,10 @@ extension NodeConsole {
         let deliveries = try Audit.byOrganization(org, start: start, limit: 1000, in: query.reader).entries
             .filter { $0.kind == .alertDelivery && $0.allowed }.suffix(50).reversed()
         var rows: [[String]] = []
+        var stored: [PublicKey: [AlertRecord]] = [:]  // each patient's alerts read once
         for d in deliveries {
-            guard let hash = d.record, let a = ((try? api.assessmentStore?.alerts(patient: d.patient, limit: 200)) ?? nil)?.first(where: { $0.hash == hash }) else { continue }
+            if stored[d.patient] == nil { stored[d.patient] = ((try? api.assessmentStore?.alerts(patient: d.patient, limit: 200)) ?? nil) ?? [] }
+            guard let hash = d.record, let a = stored[d.patient]?.first(where: { $0.hash == hash }) else { continue }
             rows.append(alertRow(a))
         }
         let body = "<p>Alerts for patients whose consent covers \(HTML.escape(org.value)), raised by this node's risk worker. New alerts appear at the top as they are raised (with JavaScript).</p>"

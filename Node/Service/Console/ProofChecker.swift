@@ -49,9 +49,10 @@ final class ProofChecker: Sendable {
         }
     }
 
-    /// Checks one state entry (its stored bytes) against the finalised head.
+    /// Checks one state entry (its stored bytes) against the last verified — finalised — header
+    /// (a page calls `catchUp` once before checking its rows).
     func check(key: [UInt8], value: [UInt8]) -> Check {
-        let height = catchUp()
+        let height = client.withLock { $0.head.height }
         guard height > 0 else { return Check(verified: false, height: 0, blockHash: nil, detail: "no finalised header verified yet") }
         guard let entry = try? query.proof(key, at: height) else {
             return Check(verified: false, height: height, blockHash: nil, detail: "no proof at height \(height)")
