@@ -26,35 +26,33 @@ func consoleBench(quick: Bool) throws -> ConsoleBenchResult {
     let port = try nodes.apiPort(dataDir: dataDir)
     let http = try HTTPConnection(port: port)
 
-    // A little of the story: Maria registered at Hospital Ribeira, a consent to Sakura General, a
-    // record, and accesses from Tokyo (allowed) and Bangkok (denied), committed.
+    // A little of the story, in three committed steps: Maria registered at Hospital Ribeira; her
+    // consent to Sakura General and a record; accesses from Tokyo (allowed) and Bangkok (denied).
     var nonces: [PublicKey: UInt64] = [:]
-    func submit(_ key: PrivateKey, _ call: Call) throws {
-        let n = nonces[key.publicKey, default: 0]; nonces[key.publicKey] = n + 1
-        let stx = try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: n, call: call), with: key)
-        let (status, body) = try http.request("POST", "/v1/transactions", body: stx.canonicalBytes)
-        guard status == 202 else { throw BenchError("seeding: \(status) \(String(decoding: body, as: UTF8.self))") }
-        let path = "/v1/transactions/\(stx.hash.hex)"
-        let until = Date().addingTimeInterval(30)
-        while Date() < until {
-            let (_, b) = try http.request("GET", path)
-            if String(decoding: b, as: UTF8.self).contains("\"committed\"") { return }
-            usleep(5_000)
+    func commit(_ calls: [(PrivateKey, Call)]) throws {
+        let before = try http.committedTotal()
+        for (key, call) in calls {
+            let n = nonces[key.publicKey, default: 0]; nonces[key.publicKey] = n + 1
+            let stx = try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: key.publicKey, nonce: n, call: call), with: key)
+            let (status, body) = try http.request("POST", "/v1/transactions", body: stx.canonicalBytes)
+            guard status == 202 else { throw BenchError("seeding: \(status) \(String(decoding: body, as: UTF8.self))") }
         }
-        throw BenchError("seeding: \(path) not committed")
+        try http.waitCommitted(atLeast: before + calls.count, seconds: 30)
     }
     let maria = DemoCast.patient("maria")
     let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-    try submit(maria, .registerPatient(.init(attestor: clinician.publicKey, attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey)))))
-    try submit(maria, .grantConsent(ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat],
-                                                 countries: [CountryCode("JP")!], validFrom: Timestamp(iso8601: "2026-01-01")!,
-                                                 validUntil: Timestamp(iso8601: "2027-06-30")!, emergencyAccess: false)))
+    try commit([(maria, .registerPatient(.init(attestor: clinician.publicKey, attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey)))))])
     let commitment = RecordEntry.commitment(salt: SHA256.hash([9]), bodyHash: SHA256.hash(Array("bench".utf8)))
-    try submit(clinician, .registerRecord(.init(commitment: commitment, patient: maria.publicKey, category: .problems)))
-    for _ in 0..<10 {
-        try submit(DemoCast.staff("sakura-general", "clinician"), .requestAccess(.init(record: commitment, purpose: .treat, breakGlass: false)))
-        try submit(DemoCast.staff("chao-phraya", "clinician"), .requestAccess(.init(record: commitment, purpose: .treat, breakGlass: false)))
-    }
+    try commit([
+        (maria, .grantConsent(ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat],
+                                           countries: [CountryCode("JP")!], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                           validUntil: Timestamp(iso8601: "2027-06-30")!, emergencyAccess: false))),
+        (clinician, .registerRecord(.init(commitment: commitment, patient: maria.publicKey, category: .problems))),
+    ])
+    try commit((0..<10).flatMap { _ in
+        [(DemoCast.staff("sakura-general", "clinician"), Call.requestAccess(.init(record: commitment, purpose: .treat, breakGlass: false))),
+         (DemoCast.staff("chao-phraya", "clinician"), Call.requestAccess(.init(record: commitment, purpose: .treat, breakGlass: false)))]
+    })
 
     /// The real sign-in: the page's code and challenge cookie, the signature, the browser's exchange.
     func signIn(_ key: PrivateKey) throws -> String {

@@ -1,4 +1,3 @@
-import Foundation
 import MeridianCore
 import MeridianModules
 
@@ -31,15 +30,17 @@ enum AuditExport {
         return Array(s.utf8)
     }
 
-    /// A `collection` Bundle of the entries' AuditEvents (each as `FHIRExport.auditEvent` writes it).
+    /// A `collection` Bundle of the entries' AuditEvents, each spliced in as `FHIRExport.auditEvent`
+    /// wrote it (keys in sorted order, as the node writes all JSON).
     static func fhirBundle(_ entries: [AuditEntry], time: Timestamp) throws -> [UInt8] {
-        var resources: [Any] = []
-        for e in entries {
-            let bytes = try FHIRExport.auditEvent(e)
-            let resource = try JSONSerialization.jsonObject(with: Data(bytes))
-            resources.append(["fullUrl": "urn:meridian:audit:\(Address(e.patient)):\(e.sequence)", "resource": resource])
+        var out = Array("{\"entry\":[".utf8)
+        for (i, e) in entries.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array("{\"fullUrl\":\"urn:meridian:audit:\(Address(e.patient)):\(e.sequence)\",\"resource\":".utf8)
+            out += try FHIRExport.auditEvent(e)
+            out.append(UInt8(ascii: "}"))
         }
-        let bundle: [String: Any] = ["resourceType": "Bundle", "type": "collection", "timestamp": time.iso8601, "total": entries.count, "entry": resources]
-        return [UInt8](try JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys, .withoutEscapingSlashes]))
+        out += Array("],\"resourceType\":\"Bundle\",\"timestamp\":\"\(time.iso8601)\",\"type\":\"collection\"}".utf8)
+        return out
     }
 }

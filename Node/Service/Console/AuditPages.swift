@@ -12,8 +12,9 @@ extension NodeConsole {
         throw ConsoleError(.forbidden, "Not for your role", "The audit trail is for regulators and hospital operators.")
     }
 
-    func search(_ viewer: Viewer, _ request: Request) throws -> (AuditSearch, AuditResultPage, AuditScope, ConsoleView.Standing, String) {
-        let q = parameters(request)
+    /// The search a request asks for, run in the viewer's scope; `cursor` is where this page began.
+    func search(_ viewer: Viewer, _ request: Request) throws -> (search: AuditSearch, page: AuditResultPage, standing: ConsoleView.Standing, label: String, cursor: String?) {
+        let q = try api.queryDictionary(request)
         let s = try AuditSearch(q)
         let (scope, standing, label) = try scope(of: viewer)
         let limit: Int
@@ -22,21 +23,23 @@ extension NodeConsole {
             limit = v
         } else { limit = Self.pageSize }
         let storage = query.store.stateStorage
-        let page = try s.page(scope: scope, cursor: q["cursor"].flatMap { $0.isEmpty ? nil : $0 }, limit: limit, reader: query.reader,
+        let cursor = q["cursor"].flatMap { $0.isEmpty ? nil : $0 }
+        let page = try s.page(scope: scope, cursor: cursor, limit: limit, reader: query.reader,
                               scan: { prefix, start, n in try storage.scan(prefix: prefix, from: start, limit: n) }, organizations: try organizations())
-        return (s, page, scope, standing, label)
+        return (s, page, standing, label, cursor)
     }
 
     func auditPage(_ viewer: Viewer, _ request: Request) async throws -> Response {
-        let (s, page, _, standing, label) = try search(viewer, request)
+        let (s, page, standing, label, cursor) = try search(viewer, request)
         try await recordView(viewer, standing: standing, patients: Set(page.entries.map(\.patient)))
         proofs?.catchUp()
         let rows = page.entries.map { e in auditRow(e) }
         let params = s.parameters
+        let thisPage = HTML.query(params + (cursor.map { [("cursor", $0)] } ?? []))
         var links: [String] = []
         if let next = page.next { links.append(HTML.link("/console/audit?" + HTML.query(params + [("cursor", next)]), "Next page")) }
-        links.append(HTML.link("/console/audit/export.csv?" + HTML.query(params + (parameters(request)["cursor"].map { [("cursor", $0)] } ?? [])), "Export this page as CSV"))
-        links.append(HTML.link("/console/audit/export.fhir.json?" + HTML.query(params + (parameters(request)["cursor"].map { [("cursor", $0)] } ?? [])), "Export this page as a FHIR AuditEvent Bundle"))
+        links.append(HTML.link("/console/audit/export.csv?" + thisPage, "Export this page as CSV"))
+        links.append(HTML.link("/console/audit/export.fhir.json?" + thisPage, "Export this page as a FHIR AuditEvent Bundle"))
         let body = "<p>Entries of \(HTML.escape(label)). Each row's entry is proven by this node's light client against the state root of a finalised header.</p>"
             + searchForm(s)
             + HTML.table(caption: "Audit entries, oldest first", headers: ["Time", "Patient", "Event", "Organisation", "Purpose", "Decision", "Break-glass", "Transfer", "Legal basis", "Block", "Proof"],
@@ -87,7 +90,7 @@ extension NodeConsole {
     }
 
     func auditExport(_ viewer: Viewer, _ request: Request, csv: Bool) async throws -> Response {
-        let (_, page, _, standing, _) = try search(viewer, request)
+        let (_, page, standing, _, _) = try search(viewer, request)
         try await recordView(viewer, standing: standing, patients: Set(page.entries.map(\.patient)))
         if csv { return ConsoleHeaders.file(AuditExport.csv(page.entries), contentType: "text/csv; charset=utf-8", download: "meridian-audit.csv") }
         return ConsoleHeaders.file(try AuditExport.fhirBundle(page.entries, time: Timestamp(unixMilliseconds: clock())),
@@ -101,32 +104,24 @@ extension NodeConsole {
         let orgs = try organizations()
         let storage = query.store.stateStorage
         let maxEntries = 50_000
-        var start: [UInt8]?
-        var examined = 0
         var transfers: [String: Int] = [:]
         var breakGlass: [String: Int] = [:]
         var denied: [String: Int] = [:]
-        while examined < maxEntries {
-            let rows = try storage.scan(prefix: Audit.entriesPrefix, from: start, limit: 1000)
-            if rows.isEmpty { break }
-            for row in rows {
-                examined += 1
-                guard let e = try? AuditEntry(canonicalBytes: row.value), scope.permits(e, organizations: orgs) else { continue }
-                let d = e.decision
-                if e.allowed, e.kind == .accessRequest || e.kind == .disclosure, let s = d.sourceCountry, let t = d.destinationCountry, s != t, let b = d.transferBasis {
-                    transfers["\(s.code) → \(t.code) · \(b.name)", default: 0] += 1
-                }
-                if e.breakGlass { breakGlass["\(e.organization.value) · \(String(e.time.iso8601.prefix(10)))", default: 0] += 1 }
-                if !e.allowed { denied["\(e.organization.value) · \(d.reason.code)", default: 0] += 1 }
+        let scanned = try AuditSearch.scanEntries(after: nil, max: maxEntries, scan: { try storage.scan(prefix: $0, from: $1, limit: $2) }) { e in
+            guard let e, scope.permits(e, organizations: orgs) else { return true }
+            let d = e.decision
+            if e.allowed, e.kind == .accessRequest || e.kind == .disclosure, let s = d.sourceCountry, let t = d.destinationCountry, s != t, let b = d.transferBasis {
+                transfers["\(s.code) → \(t.code) · \(b.name)", default: 0] += 1
             }
-            start = rows.last!.key + [0]
-            if rows.count < 1000 { break }
+            if e.breakGlass { breakGlass["\(e.organization.value) · \(String(e.time.iso8601.prefix(10)))", default: 0] += 1 }
+            if !e.allowed { denied["\(e.organization.value) · \(d.reason.code)", default: 0] += 1 }
+            return true
         }
         func bars(_ d: [String: Int]) -> [SVGChart.Bar] { d.sorted { $0.key < $1.key }.map { SVGChart.Bar(label: $0.key, value: $0.value) } }
         func table(_ caption: String, _ header: String, _ d: [String: Int]) -> String {
             HTML.table(caption: caption, headers: [header, "Count"], rows: d.sorted { $0.key < $1.key }.map { [HTML.escape($0.key), String($0.value)] })
         }
-        let capped = examined >= maxEntries ? "<p class=\"error\">Only the first \(maxEntries) entries were read; narrow with the audit search.</p>" : ""
+        let capped = !scanned.exhausted ? "<p class=\"error\">Only the first \(maxEntries) entries were read; narrow with the audit search.</p>" : ""
         let body = "<p>Counts over the audit trail of \(HTML.escape(label)). No patient is named on this page; follow a search link to see entries.</p>" + capped
             + "<h2>Cross-border transfers by country pair and legal basis</h2>"
             + SVGChart.bars(title: "Allowed transfers by country pair and legal basis", bars(transfers), unit: "transfers")

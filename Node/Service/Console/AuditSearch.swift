@@ -154,28 +154,39 @@ extension AuditSearch {
             return AuditResultPage(entries: out, next: n < count ? "o\(n)" : nil)
         }
         // A full scan of the entries, in key order (patient, then sequence).
-        let prefix = Audit.entriesPrefix
-        var start: [UInt8]?
+        var after: [UInt8]?
         if let cursor {
-            guard cursor.hasPrefix("k"), let k = Hex.decode(String(cursor.dropFirst())), k.starts(with: prefix) else { throw badCursor }
-            start = k + [0]
+            guard cursor.hasPrefix("k"), let k = Hex.decode(String(cursor.dropFirst())), k.starts(with: Audit.entriesPrefix) else { throw badCursor }
+            after = k
         }
+        let scanned = try Self.scanEntries(after: after, max: Self.maxExamined, scan: scan) { e in
+            if let e, visible(e) { out.append(e) }
+            return out.count < limit
+        }
+        return AuditResultPage(entries: out, next: scanned.exhausted ? nil : scanned.lastKey.map { "k" + Hex.encode($0) })
+    }
+
+    /// Reads every patient's entries in key order (patient, then sequence) after the key `after`,
+    /// in batches, at most `max` of them, handing each to `visit` (nil for one that does not decode)
+    /// until it answers false. Returns the last key read and whether the entries ran out.
+    static func scanEntries(after: [UInt8]?, max: Int, scan: ([UInt8], [UInt8]?, Int) throws -> [(key: [UInt8], value: [UInt8])],
+                            _ visit: (AuditEntry?) -> Bool) throws -> (lastKey: [UInt8]?, exhausted: Bool) {
+        let batch = 500
+        var start = after.map { $0 + [0] }
         var lastKey: [UInt8]?
-        var exhausted = false
-        while out.count < limit && examined < Self.maxExamined {
-            let rows = try scan(prefix, start, min(500, Self.maxExamined - examined))
-            if rows.isEmpty { exhausted = true; break }
+        var examined = 0
+        while examined < max {
+            let wanted = min(batch, max - examined)
+            let rows = try scan(Audit.entriesPrefix, start, wanted)
             for row in rows {
                 examined += 1
                 lastKey = row.key
-                if let e = try? AuditEntry(canonicalBytes: row.value), visible(e) { out.append(e) }
-                if out.count == limit { break }
+                if !visit(try? AuditEntry(canonicalBytes: row.value)) { return (lastKey, false) }
             }
-            if out.count == limit { break }
+            if rows.count < wanted { return (lastKey, true) }
             start = rows.last!.key + [0]
-            if rows.count < 500 { exhausted = true; break }
         }
-        return AuditResultPage(entries: out, next: exhausted || lastKey == nil ? nil : "k" + Hex.encode(lastKey!))
+        return (lastKey, false)
     }
 
     private var badCursor: ConsoleError { ConsoleError(.badRequest, "Bad cursor", "cursor: not a position this search gave") }

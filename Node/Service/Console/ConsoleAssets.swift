@@ -83,7 +83,7 @@ enum ConsoleAssets {
             row.appendChild(td);
           });
           body.insertBefore(row, body.firstChild);
-          var none = document.getElementById("no-alerts");
+          var none = document.getElementById("alerts-empty");
           if (none) { none.remove(); }
         }
       });

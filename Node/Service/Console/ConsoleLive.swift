@@ -63,11 +63,8 @@ enum ConsoleLive {
                     group.addTask { for try await _ in inbound {} }
                     group.addTask {
                         for await d in stream {
-                            let a = d.alert
-                            let cells = [a.time.iso8601, Address(a.patient).description, a.reasons.names.joined(separator: ", "),
-                                         "\(a.score.total) (\(a.score.band.name))", a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "),
-                                         a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : a.modelHash.hex]
-                            try await outbound.write(.text(String(decoding: try encoder.encode(Alert(cells: cells)), as: UTF8.self)))
+                            let message = Alert(cells: NodeConsole.alertCells(d.alert))
+                            try await outbound.write(.text(String(decoding: try encoder.encode(message), as: UTF8.self)))
                         }
                     }
                     _ = try await group.next()

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import MeridianCore
 import MeridianModules
+import HTTPTypes
 
 /// Sign-in without passwords. The browser asks for a challenge and shows its code; the person
 /// signs (code, chain, this node's key, session end) with their own key in the wallet or the audit
@@ -63,7 +64,7 @@ final class ConsoleSessions: Sendable {
         let code = Self.newCode()
         let sessionExpires = Timestamp(unixMilliseconds: now + Self.challengeMilliseconds + sessionMilliseconds)
         try state.withLock { (s) throws(ConsoleError) in
-            s.challenges = s.challenges.filter { $0.value.expires > now }
+            if s.challenges.count >= Self.maxChallenges { s.challenges = s.challenges.filter { $0.value.expires > now } }
             guard s.challenges.count < Self.maxChallenges else {
                 throw ConsoleError(.serviceUnavailable, "Too many sign-ins in progress", "Try again in a few minutes.")
             }
@@ -110,7 +111,7 @@ final class ConsoleSessions: Sendable {
                 throw ConsoleError(.conflict, "Not signed yet", "Sign the code with your wallet or audit tool first, then continue.")
             }
             s.challenges[code] = nil
-            s.sessions = s.sessions.filter { $0.value.expires > now }
+            if s.sessions.count >= Self.maxSessions { s.sessions = s.sessions.filter { $0.value.expires > now } }
             guard s.sessions.count < Self.maxSessions else {
                 throw ConsoleError(.serviceUnavailable, "Too many sessions", "Try again later.")
             }
@@ -141,13 +142,8 @@ final class ConsoleSessions: Sendable {
 
 /// A console answer other than 200: its status and a page that says what went wrong.
 struct ConsoleError: Error, Sendable {
-    let status: HTTPStatusCode
+    let status: HTTPResponse.Status
     let title: String
     let detail: String
-    init(_ status: HTTPStatusCode, _ title: String, _ detail: String) { self.status = status; self.title = title; self.detail = detail }
-
-    enum HTTPStatusCode: Int, Sendable {
-        case badRequest = 400, unauthorized = 401, forbidden = 403, notFound = 404, methodNotAllowed = 405, conflict = 409, gone = 410
-        case contentTooLarge = 413, uriTooLong = 414, unprocessable = 422, serviceUnavailable = 503
-    }
+    init(_ status: HTTPResponse.Status, _ title: String, _ detail: String) { self.status = status; self.title = title; self.detail = detail }
 }

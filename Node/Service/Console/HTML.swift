@@ -19,14 +19,16 @@ enum HTML {
         return c.percentEncodedQuery ?? ""
     }
 
-    /// A table with a caption, column headers (scope=col) and rows of already-escaped cells.
-    static func table(caption: String, headers: [String], rows: [[String]], empty: String = "Nothing to show.") -> String {
-        guard !rows.isEmpty else { return "<p class=\"empty\">\(escape(empty))</p>" }
+    /// A table with a caption, column headers (scope=col) and rows of already-escaped cells. A
+    /// `liveBody` id keeps the table even when empty (a live view adds rows to that `tbody`).
+    static func table(caption: String, headers: [String], rows: [[String]], empty: String = "Nothing to show.", liveBody: String? = nil) -> String {
+        let emptyNote = "<p class=\"empty\"\(liveBody == nil ? "" : " id=\"\(liveBody!)-empty\"")>\(escape(empty))</p>"
+        guard !rows.isEmpty || liveBody != nil else { return emptyNote }
         var s = "<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"\(escape(caption))\"><table><caption>\(escape(caption))</caption><thead><tr>"
         for h in headers { s += "<th scope=\"col\">\(escape(h))</th>" }
-        s += "</tr></thead><tbody>"
+        s += liveBody.map { "</tr></thead><tbody id=\"\($0)\" aria-live=\"polite\">" } ?? "</tr></thead><tbody>"
         for r in rows { s += "<tr>" + r.map { "<td>\($0)</td>" }.joined() + "</tr>" }
-        return s + "</tbody></table></div>"
+        return s + "</tbody></table></div>" + (rows.isEmpty ? emptyNote : "")
     }
 
     /// A definition list of (term, escaped value).

@@ -61,7 +61,7 @@ extension NodeConsole {
     }
 
     func blocksPage(_ viewer: Viewer, _ request: Request) throws -> Response {
-        let q = parameters(request)
+        let q = try api.queryDictionary(request)
         var before: UInt64?
         if let b = q["before"] {
             guard let v = UInt64(b), b.count < 20 else { throw ConsoleError(.badRequest, "Bad height", "before: expected a block height") }

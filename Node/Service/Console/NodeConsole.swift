@@ -59,53 +59,57 @@ struct NodeConsole: Sendable {
     /// Every console route, in one table (the tests walk it: each route that is not `open`
     /// answers 401 without a session and 403 to the wrong role).
     func routes() -> [Route] {
-        func page(_ path: String, _ access: Access, _ parameters: Set<String> = [],
-                  _ h: @escaping @Sendable (Request, BasicRequestContext, Viewer?) async throws -> Response) -> Route {
-            Route(method: .get, path: path, access: access, parameters: parameters, handler: h)
+        typealias Handler = @Sendable (Request, BasicRequestContext, Viewer?) async throws -> Response
+        func open(_ method: HTTPRequest.Method, _ path: String, _ h: @escaping Handler) -> Route {
+            Route(method: method, path: path, access: .open, parameters: [], handler: h)
         }
-        func post(_ path: String, _ access: Access, _ h: @escaping @Sendable (Request, BasicRequestContext, Viewer?) async throws -> Response) -> Route {
-            Route(method: .post, path: path, access: access, parameters: [], handler: h)
+        /// A page for these roles: `respond` has checked the session and the role before `h` runs.
+        func page(_ path: String, _ roles: Set<String>, _ parameters: Set<String> = [],
+                  _ h: @escaping @Sendable (Request, BasicRequestContext, Viewer) async throws -> Response) -> Route {
+            Route(method: .get, path: path, access: .roles(roles), parameters: parameters) { r, c, v in
+                guard let v else { throw ConsoleError(.unauthorized, "Sign in first", "This page needs a signed-in session.") }
+                return try await h(r, c, v)
+            }
         }
-        let network: Access = .roles(["operator", "regulator"])
-        let auditors: Access = .roles(["operator", "regulator"])
+        let oversight: Set<String> = ["operator", "regulator"]
         return [
-            page("console", .open) { r, _, v in try await home(r, v) },
-            page("console/sign-in", .open) { r, _, _ in try signInPage(r) },
-            post("console/sign-in", .open) { r, _, _ in try await completeSignIn(r) },
-            post("console/sign-out", .open) { r, _, _ in try await signOut(r) },
-            page("console/challenges/:code", .open) { _, c, _ in try challengeInfo(c.parameters.require("code")) },
-            post("console/challenges/:code", .open) { r, c, _ in try await answerChallenge(r, c.parameters.require("code")) },
-            page("console/assets/console.css", .open) { _, _, _ in ConsoleHeaders.file(Array(ConsoleAssets.css.utf8), contentType: "text/css; charset=utf-8") },
-            page("console/assets/console.js", .open) { _, _, _ in ConsoleHeaders.file(Array(ConsoleAssets.script.utf8), contentType: "text/javascript; charset=utf-8") },
-            page("console/network", network) { _, _, v in try await networkPage(v!) },
-            page("console/blocks", network, ["before"]) { r, _, v in try blocksPage(v!, r) },
-            page("console/blocks/:height", network) { _, c, v in try blockPage(v!, c.parameters.require("height")) },
-            page("console/transactions/:hash", network) { _, c, v in try transactionPage(v!, c.parameters.require("hash")) },
-            page("console/governance", network) { _, _, v in try governancePage(v!) },
-            page("console/audit", auditors, AuditSearch.parameterNames) { r, _, v in try await auditPage(v!, r) },
-            page("console/audit/export.csv", auditors, AuditSearch.parameterNames) { r, _, v in try await auditExport(v!, r, csv: true) },
-            page("console/audit/export.fhir.json", auditors, AuditSearch.parameterNames) { r, _, v in try await auditExport(v!, r, csv: false) },
-            page("console/audit/reports", auditors) { _, _, v in try reportsPage(v!) },
-            page("console/me", .roles(["patient"])) { _, _, v in try await accessesPage(v!) },
-            page("console/me/consents", .roles(["patient"])) { _, _, v in try consentsPage(v!) },
-            page("console/me/devices", .roles(["patient"])) { _, _, v in try devicesPage(v!) },
-            page("console/me/health", .roles(["patient"])) { _, _, v in try healthPage(v!) },
-            page("console/alerts", .roles(["clinician"])) { _, _, v in try alertsPage(v!) },
+            open(.get, "console") { r, _, v in try await home(r, v) },
+            open(.get, "console/sign-in") { r, _, _ in try signInPage(r) },
+            open(.post, "console/sign-in") { r, _, _ in try await completeSignIn(r) },
+            open(.post, "console/sign-out") { r, _, _ in try await signOut(r) },
+            open(.get, "console/challenges/:code") { _, c, _ in try challengeInfo(c.parameters.require("code")) },
+            open(.post, "console/challenges/:code") { r, c, _ in try await answerChallenge(r, c.parameters.require("code")) },
+            open(.get, "console/assets/console.css") { _, _, _ in ConsoleHeaders.file(Array(ConsoleAssets.css.utf8), contentType: "text/css; charset=utf-8") },
+            open(.get, "console/assets/console.js") { _, _, _ in ConsoleHeaders.file(Array(ConsoleAssets.script.utf8), contentType: "text/javascript; charset=utf-8") },
+            page("console/network", oversight) { _, _, v in try await networkPage(v) },
+            page("console/blocks", oversight, ["before"]) { r, _, v in try blocksPage(v, r) },
+            page("console/blocks/:height", oversight) { _, c, v in try blockPage(v, c.parameters.require("height")) },
+            page("console/transactions/:hash", oversight) { _, c, v in try transactionPage(v, c.parameters.require("hash")) },
+            page("console/governance", oversight) { _, _, v in try governancePage(v) },
+            page("console/audit", oversight, AuditSearch.parameterNames) { r, _, v in try await auditPage(v, r) },
+            page("console/audit/export.csv", oversight, AuditSearch.parameterNames) { r, _, v in try await auditExport(v, r, csv: true) },
+            page("console/audit/export.fhir.json", oversight, AuditSearch.parameterNames) { r, _, v in try await auditExport(v, r, csv: false) },
+            page("console/audit/reports", oversight) { _, _, v in try reportsPage(v) },
+            page("console/me", ["patient"]) { _, _, v in try await accessesPage(v) },
+            page("console/me/consents", ["patient"]) { _, _, v in try consentsPage(v) },
+            page("console/me/devices", ["patient"]) { _, _, v in try devicesPage(v) },
+            page("console/me/health", ["patient"]) { _, _, v in try healthPage(v) },
+            page("console/alerts", ["clinician"]) { _, _, v in try alertsPage(v) },
         ]
     }
 
     func add(to router: Router<BasicRequestContext>) {
         for r in routes() {
             router.on(RouterPath(r.path), method: r.method) { request, context in
-                await respond(r, request, context)
+                try await respond(r, request, context)
             }
         }
     }
 
     /// Runs a route: checks the query, the session and the role, then renders; every failure
-    /// becomes an HTML page with its status (JSON for the signing tools' challenge API).
-    func respond(_ route: Route, _ request: Request, _ context: BasicRequestContext) async -> Response {
-        let wantsJSON = route.path.hasPrefix("console/challenges")
+    /// becomes an HTML page with its status. The signing tools' challenge API answers errors as the
+    /// node's API does (`APIError`, rendered as JSON by the router's `JSONErrorMiddleware`).
+    func respond(_ route: Route, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
         do {
             try checkQuery(request, allowed: route.parameters)
             var viewer: Viewer?
@@ -113,24 +117,22 @@ struct NodeConsole: Sendable {
             case .open:
                 viewer = try? self.viewer(request)
             case .roles(let needed):
-                guard let v = try self.viewer(request) else {
-                    if route.method == .get, route.path == "console" { return ConsoleHeaders.redirect("/console/sign-in") }
-                    throw ConsoleError(.unauthorized, "Sign in first", "This page needs a signed-in session.")
-                }
+                guard let v = try self.viewer(request) else { throw ConsoleError(.unauthorized, "Sign in first", "This page needs a signed-in session.") }
                 guard !needed.isDisjoint(with: v.roleNames) else {
                     throw ConsoleError(.forbidden, "Not for your role", "This page is for: \(needed.sorted().joined(separator: ", ")). You are signed in as \(v.roleNames.sorted().joined(separator: ", ")).")
                 }
                 viewer = v
             }
             return try await route.handler(request, context, viewer)
-        } catch let e as ConsoleError {
-            return wantsJSON ? jsonError(e) : errorPage(e, request: request)
-        } catch let e as APIError {
-            let c = ConsoleError(ConsoleError.HTTPStatusCode(rawValue: Int(e.status.code)) ?? .badRequest, "Bad request", e.message)
-            return wantsJSON ? jsonError(c) : errorPage(c, request: request)
         } catch {
-            let c = ConsoleError(.serviceUnavailable, "The node could not answer", "Try again; the node's log says why.")
-            return wantsJSON ? jsonError(c) : errorPage(c, request: request)
+            let e: ConsoleError
+            switch error {
+            case let c as ConsoleError: e = c
+            case let a as APIError: e = ConsoleError(a.status, "Bad request", a.message)
+            default: e = ConsoleError(.serviceUnavailable, "The node could not answer", "Try again; the node's log says why.")
+            }
+            if route.path.hasPrefix("console/challenges") { throw APIError(e.status, "console.\(e.status.code)", "\(e.title): \(e.detail)") }
+            return errorPage(e, request: request)
         }
     }
 
@@ -149,12 +151,6 @@ struct NodeConsole: Sendable {
             guard v.utf8.count <= Self.maxValueBytes else { throw ConsoleError(.badRequest, "Value too long", "\(name): over \(Self.maxValueBytes) bytes.") }
             guard seen.insert(name).inserted else { throw ConsoleError(.badRequest, "Repeated parameter", "\(name) is given twice.") }
         }
-    }
-
-    func parameters(_ request: Request) -> [String: String] {
-        var out: [String: String] = [:]
-        for (k, v) in request.uri.queryParameters { out[String(k)] = String(v) }
-        return out
     }
 
     // MARK: Viewer
@@ -227,19 +223,13 @@ struct NodeConsole: Sendable {
         return out
     }
 
-    func jsonError(_ e: ConsoleError) -> Response {
-        let body = (try? JSONSerialization.data(withJSONObject: ["error": ["code": "console.\(e.status.rawValue)", "title": e.title, "message": e.detail]], options: [.sortedKeys])) ?? Data()
-        return Response(status: HTTPResponse.Status(code: e.status.rawValue), headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: [UInt8](body))))
-    }
-
     func errorPage(_ e: ConsoleError, request: Request) -> Response {
         let v = try? viewer(request)
         let next = e.status == .unauthorized ? "<p>\(HTML.link("/console/sign-in", "Sign in"))</p>" : "<p>\(HTML.link("/console", "Back to the console"))</p>"
         let body = "<p class=\"error\" role=\"alert\">\(HTML.escape(e.detail))</p>" + next
         var extra: [HTTPField] = []
         if e.status == .unauthorized { extra.append(ConsoleHeaders.cookie(Self.sessionCookie, "", maxAge: 0)) }
-        return ConsoleHeaders.html(layout(title: "\(e.status.rawValue) \(e.title)", viewer: v ?? nil, body: body), status: HTTPResponse.Status(code: e.status.rawValue), extra: extra)
+        return ConsoleHeaders.html(layout(title: "\(e.status.code) \(e.title)", viewer: v ?? nil, body: body), status: e.status, extra: extra)
     }
 
     /// The page frame: skip link, navigation for the viewer's roles, the main content.

@@ -115,19 +115,18 @@ extension NodeConsole {
         for d in deliveries {
             if stored[d.patient] == nil { stored[d.patient] = ((try? api.assessmentStore?.alerts(patient: d.patient, limit: 200)) ?? nil) ?? [] }
             guard let hash = d.record, let a = stored[d.patient]?.first(where: { $0.hash == hash }) else { continue }
-            rows.append(alertRow(a))
+            rows.append(Self.alertCells(a).map(HTML.escape))
         }
         let body = "<p>Alerts for patients whose consent covers \(HTML.escape(org.value)), raised by this node's risk worker. New alerts appear at the top as they are raised (with JavaScript).</p>"
-            + "<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Alerts\"><table><caption>Alerts, newest first</caption><thead><tr>"
-            + ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Model risk", "Model"].map { "<th scope=\"col\">\($0)</th>" }.joined()
-            + "</tr></thead><tbody id=\"alerts\" aria-live=\"polite\">" + rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined()
-            + "</tbody></table></div>" + (rows.isEmpty ? "<p class=\"empty\" id=\"no-alerts\">No alert yet.</p>" : "")
+            + HTML.table(caption: "Alerts, newest first", headers: ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Model risk", "Model"],
+                         rows: rows, empty: "No alert yet.", liveBody: "alerts")
         return ConsoleHeaders.html(layout(title: "Alerts", viewer: viewer, body: body, live: "alerts", current: "/console/alerts"))
     }
 
-    func alertRow(_ a: AlertRecord) -> [String] {
-        [HTML.escape(a.time.iso8601), HTML.short(Address(a.patient).description, 20), HTML.escape(a.reasons.names.joined(separator: ", ")),
-         "\(a.score.total) (\(HTML.escape(a.score.band.name)))", HTML.escape(a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", ")),
-         a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : HTML.short(a.modelHash.hex)]
+    /// An alert's cells as text: the page escapes them, the live view sends them as they are.
+    static func alertCells(_ a: AlertRecord) -> [String] {
+        [a.time.iso8601, Address(a.patient).description, a.reasons.names.joined(separator: ", "), "\(a.score.total) (\(a.score.band.name))",
+         a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "),
+         a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : a.modelHash.hex]
     }
 }

@@ -50,26 +50,21 @@ extension NodeConsole {
                                    extra: [ConsoleHeaders.cookie(Self.challengeCookie, c.browserSecret, maxAge: Int(ConsoleSessions.challengeMilliseconds / 1000))])
     }
 
-    /// A form body's fields (`application/x-www-form-urlencoded`), bounded.
-    func form(_ request: Request) async throws -> [String: String] {
+    /// A form body (`application/x-www-form-urlencoded`, at most 4 KiB) decoded by Hummingbird's form decoder.
+    func form<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: 4096) } catch { throw ConsoleError(.contentTooLarge, "Form too large", "A console form is at most 4 KiB.") }
-        let text = String(buffer: buffer)
-        var out: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            guard kv.count == 2 else { continue }
-            out[kv[0]] = kv[1]
-        }
-        return out
+        do { return try URLEncodedFormDecoder().decode(T.self, from: String(buffer: buffer)) }
+        catch { throw ConsoleError(.badRequest, "Malformed form", "The form's fields are missing or malformed; reload the page.") }
     }
 
+    struct SignInForm: Decodable { let code: String }
+    struct SignOutForm: Decodable { let form: String? }
+
     func completeSignIn(_ request: Request) async throws -> Response {
-        let fields = try await form(request)
-        guard let code = fields["code"], code.utf8.count <= ConsoleSignIn.maxCodeBytes else {
-            throw ConsoleError(.badRequest, "No code", "The form carries no sign-in code.")
-        }
+        let code = try await form(SignInForm.self, request).code
+        guard code.utf8.count <= ConsoleSignIn.maxCodeBytes else { throw ConsoleError(.badRequest, "Bad code", "The form's sign-in code is too long.") }
         let secret = request.cookies[Self.challengeCookie]?.value
         let result = Result { () throws(ConsoleError) in try sessions.complete(code, browserSecret: secret, now: clock()) }
         switch result {
@@ -92,10 +87,10 @@ extension NodeConsole {
     }
 
     func signOut(_ request: Request) async throws -> Response {
-        let fields = try await form(request)
+        let fields = try await form(SignOutForm.self, request)
         let token = request.cookies[Self.sessionCookie]?.value
         if case .valid(let s) = sessions.session(token, now: clock()) {
-            guard fields["form"] == s.formToken else { throw ConsoleError(.forbidden, "Form expired", "Reload the page and sign out again.") }
+            guard fields.form == s.formToken else { throw ConsoleError(.forbidden, "Form expired", "Reload the page and sign out again.") }
         }
         sessions.end(token)
         return ConsoleHeaders.redirect("/console/sign-in", extra: [ConsoleHeaders.cookie(Self.sessionCookie, "", maxAge: 0)])
