@@ -19,15 +19,8 @@ public struct ConsoleSignInCommand: AsyncParsableCommand {
     struct Challenge: Decodable { let code: String; let chainID: String; let audience: String; let organization: String?; let expires: UInt64; let expiresISO: String }
     struct Answer: Decodable { let signedIn: String; let roles: [String] }
 
-    /// Three groups of four characters of Crockford's base32 (no I, L, O, U), as the node issues them.
-    public static func isCode(_ s: String) -> Bool {
-        let alphabet = Set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
-        let groups = s.split(separator: "-", omittingEmptySubsequences: false)
-        return groups.count == 3 && groups.allSatisfy { $0.count == 4 && $0.allSatisfy(alphabet.contains) }
-    }
-
     public func validate() throws {
-        guard Self.isCode(code.uppercased()) else {
+        guard ConsoleSignIn.isCode(code.uppercased()) else {
             throw ValidationError("'\(code)' is not a console sign-in code (three groups of four letters and digits, e.g. 7K2D-Q9XM-4T1B)")
         }
     }

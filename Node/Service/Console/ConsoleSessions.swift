@@ -14,8 +14,6 @@ final class ConsoleSessions: Sendable {
     static let challengeMilliseconds: UInt64 = 5 * 60_000
     static let maxChallenges = 10_000
     static let maxSessions = 10_000
-    /// Crockford's base32 without I, L, O, U: codes people can read aloud and type.
-    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
     struct Challenge: Sendable {
         let code: String
@@ -54,6 +52,7 @@ final class ConsoleSessions: Sendable {
 
     static func newCode() -> String {
         var g = SystemRandomNumberGenerator()
+        let alphabet = ConsoleSignIn.codeAlphabet
         let chars = (0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &g)] }
         return String(chars[0..<4]) + "-" + String(chars[4..<8]) + "-" + String(chars[8..<12])
     }

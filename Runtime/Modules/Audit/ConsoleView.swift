@@ -50,6 +50,14 @@ public enum ConsoleRole: Hashable, Sendable, Comparable {
 /// The signature is what lets the node record their views on the trail in their name.
 public struct ConsoleSignIn: Hashable, Sendable, Canonical {
     public static let maxCodeBytes = 64
+    /// The characters of a sign-in code: Crockford's base32 without I, L, O, U (read aloud, typed).
+    public static let codeAlphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    /// Whether `s` has the form of a sign-in code: three groups of four code characters.
+    public static func isCode(_ s: String) -> Bool {
+        let groups = s.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.count == 3 && groups.allSatisfy { $0.count == 4 && $0.allSatisfy(codeAlphabet.contains) }
+    }
     public let code: String
     public let expires: Timestamp
     public let signature: Bytes64

@@ -50,6 +50,7 @@ import MeridianDemo
     func signIn(_ client: some TestClientProtocol, _ key: PrivateKey) async throws -> String {
         let page = try await get(client, "/console/sign-in")
         let code = try #require(page.body.firstMatch(of: /class="code" aria-label="Sign-in code">([0-9A-Z-]{14})</)?.1).description
+        #expect(ConsoleSignIn.isCode(code) && !ConsoleSignIn.isCode(code.lowercased()) && !ConsoleSignIn.isCode("IIII-LLLL-OOOO"))
         let secret = try #require(page.headers[values: .setCookie].first { $0.hasPrefix(NodeConsole.challengeCookie) }?
             .split(separator: ";").first?.split(separator: "=", maxSplits: 1).last).description
         let info = try await client.execute(uri: "/console/challenges/\(code)", method: .get) { r in
