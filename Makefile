@@ -77,9 +77,14 @@ build: setup
 ## test: the whole test suite — unit, property, RocksDB, API against its OpenAPI document, and
 ## end-to-end tests of the real executables (built first) on loopback ports, then the web console in
 ## headless Chromium on the demo network (Tests/Browser). What CI runs.
+## Every test has its own time limit (Swift Testing's .timeLimit on every suite, SuiteRulesTests checks);
+## TEST_TIMEOUT is the last guard around the whole run, so that a hang that no time limit can reach
+## still ends the run with a non-zero exit and a message instead of holding CI to its own limit.
+TEST_TIMEOUT ?= 30m
 test: setup setup-browser
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	timeout --kill-after=30s $(TEST_TIMEOUT) $(SWIFT) test --skip-build || { status=$$?; \
+	  if [ $$status -ge 124 ]; then echo "swift test did not finish within $(TEST_TIMEOUT) (exit $$status): a hang past every test's time limit"; fi; exit $$status; }
 	Tests/Browser/run.sh
 
 ## release-fresh: our own release modules are rebuilt from clean whenever a Swift source changed

@@ -42,6 +42,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // Exact: its fuel schedule is part of consensus (every validator must charge the same fuel).
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
+        // The tests' child processes (nodes, CLIs, the Python cross-checks): exits watched by pidfd,
+        // real close-on-exec, cancellation kills the child (Tests/Support/ChildProcess.swift says why).
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -185,6 +188,9 @@ let package = Package(
                           swiftSettings: strict),
 
         // Tests mirror the layout.
+        // What the test targets share: child processes that a time limit can stop, node slots.
+        .target(name: "MeridianTestSupport", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
+                path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "RuntimeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"],
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
@@ -198,18 +204,18 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")],
                     path: "Tests/NodeTests", swiftSettings: strict),
-        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianRecords", "MeridianIngest", "MeridianWorkers", "MeridianStorage",
+        .testTarget(name: "WorkerTests", dependencies: ["MeridianCore", "MeridianModules", "MeridianVitals", "MeridianRisk", "MeridianModel", "MeridianSummary", "MeridianRecords", "MeridianIngest", "MeridianWorkers", "MeridianStorage", "MeridianTestSupport",
                                                       .product(name: "Prometheus", package: "swift-prometheus"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),
                                                       .product(name: "NIOPosix", package: "swift-nio"), "MeridianSimulation"], path: "Tests/WorkerTests",
                     swiftSettings: strict),
-        .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit"], path: "Tests/ToolTests", swiftSettings: strict),
+        .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit", "MeridianTestSupport"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
                     dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P", "MeridianVitals", "MeridianIngest",
-                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianSimulation", "MeridianRecords", "MeridianSummary",
+                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianSimulation", "MeridianRecords", "MeridianSummary", "MeridianTestSupport",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -164,19 +164,53 @@ struct ConsensusService: Service {
     }
 }
 
+/// Times the phases of a node's start and says in the log which one was slow and why it costs what
+/// it does, so that a start that takes long on a loaded machine explains itself. Every phase is
+/// logged at notice; one over `slowMilliseconds` at warning, which a node run with
+/// `--log-level warning` (as the tests run it) still prints.
+struct StartupPhases {
+    static let slowMilliseconds: UInt64 = 2_000
+    let logger: Logger
+    private var started = ContinuousClock.now
+    private let begin = ContinuousClock.now
+    init(logger: Logger) { self.logger = logger }
+
+    /// Ends the phase `name` (what it did, and what makes it slow when it is).
+    mutating func done(_ name: String, cost: String) {
+        let elapsed = started.duration(to: .now)
+        let ms = UInt64(elapsed.components.seconds) * 1000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let metadata: Logger.Metadata = ["phase": "\(name)", "milliseconds": "\(ms)"]
+        if ms >= Self.slowMilliseconds {
+            logger.warning("slow start: \(name) took \(ms) ms (\(cost))", metadata: metadata)
+        } else {
+            logger.notice("start: \(name)", metadata: metadata)
+        }
+        started = .now
+    }
+
+    var totalMilliseconds: UInt64 {
+        let e = begin.duration(to: .now)
+        return UInt64(e.components.seconds) * 1000 + UInt64(e.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
 /// Starts a node from its data directory: the chain, the block producer and the HTTP API, until
 /// SIGINT or SIGTERM, which stop it gracefully (the block in progress completes first).
 public enum NodeRunner {
     public static func run(dataDirectory: DataDirectory, passphrase: String, overrides: (NodeConfig) -> NodeConfig = { $0 },
                            logger: Logger) async throws {
+        var phases = StartupPhases(logger: logger)
         let config = overrides(try dataDirectory.loadConfig())
         try config.validate()
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
         let workerKey = try dataDirectory.loadWorkerKey(passphrase: passphrase)
+        phases.done("keys opened", cost: "each keystore is sealed with scrypt, which is memory-hard by design and slows with a busy CPU")
         let store: BlockStore
         do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
+        phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
+        phases.done("chain loaded", cost: "the head block, the state at its root and the mempool's accounts are read from disk")
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
         var services: [any Service] = []
@@ -196,6 +230,7 @@ public enum NodeRunner {
                 services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
             }
         }
+        phases.done("workers ready", cost: "the risk model and the terminology are loaded and checked")
         let recordsGossip = NodeWorkers.Hook()
         // Record bodies: this node's worker key is its identity to other hospitals' nodes.
         if let workerKey {
@@ -240,6 +275,7 @@ public enum NodeRunner {
         } else {
             services.append(BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger))
         }
+        phases.done("records and consensus wired", cost: "the record store's key is unsealed with scrypt; the consensus WAL is replayed")
         let addressFile = dataDirectory.apiAddress
         let router = api.router()
         // The web console: its sign-ins name the node's worker key, which also signs the record of
@@ -270,6 +306,8 @@ public enum NodeRunner {
             logger.warning("no worker key (keys/worker.json): the web console is not served")
             console = nil
         }
+        phases.done("console ready", cost: "the console's routes and light client are set up")
+        let startPhases = phases
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query, console] request, _, _ in
@@ -283,7 +321,7 @@ public enum NodeRunner {
                 let address = "http://\(config.apiHost):\(port)"
                 boundAddress.withLock { $0 = address }
                 try? Data((address + "\n").utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
-                logger.notice("API listening", metadata: ["address": "\(address)", "chain": "\(chain.chainID)"])
+                logger.notice("API listening", metadata: ["address": "\(address)", "chain": "\(chain.chainID)", "startMilliseconds": "\(startPhases.totalMilliseconds)"])
                 if console != nil { logger.notice("console", metadata: ["address": "\(address)/console"]) }
             },
             logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import MeridianTestSupport
 import NIOCore
 import NIOPosix
 import Synchronization

@@ -1,6 +1,10 @@
 import Foundation
 import MeridianCore
 import MeridianClient
+import MeridianTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where `swift build` put the executables (`make test` builds them before the tests run).
 enum Binaries {
@@ -23,6 +27,13 @@ enum Binaries {
     }
 }
 
+/// Wait loops in these tests have no wall-clock deadline of their own (a deadline tuned to an idle
+/// machine fails on a loaded one): each test's time limit bounds them. When that limit cancels a
+/// wait, this throws an error naming what was awaited, so the failure says where it hung.
+func stillWaiting(_ what: @autoclosure () -> String) throws {
+    if Task.isCancelled { throw HarnessError("stopped by the test's time limit while waiting: \(what())") }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
@@ -40,82 +51,60 @@ final class TemporaryDirectory: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// The result of running a command to its end.
-struct CommandResult: CustomStringConvertible {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+/// Runs one of the project's executables to completion (through `ChildProcess`: no thread blocked,
+/// a test's time limit kills it).
+func run(_ name: String, _ arguments: [String], environment: [String: String] = [:], in dir: TemporaryDirectory) async throws -> CommandResult {
+    try await ChildProcess.run(try Binaries.path(name), arguments, environment: environment, workingDirectory: Binaries.repository.path)
 }
 
-/// Runs one of the project's executables to completion (output through files, so a chatty
-/// command can never block on a full pipe).
-func run(_ name: String, _ arguments: [String], environment: [String: String] = [:], in dir: TemporaryDirectory) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try Binaries.path(name))
-    process.arguments = arguments
-    process.currentDirectoryURL = Binaries.repository
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let id = UUID().uuidString
-    let out = dir.path("out-\(id)"), err = dir.path("err-\(id)")
-    FileManager.default.createFile(atPath: out, contents: nil); FileManager.default.createFile(atPath: err, contents: nil)
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    let read = { (p: String) in String(decoding: FileManager.default.contents(atPath: p) ?? Data(), as: UTF8.self) }
-    defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
-    return CommandResult(status: process.terminationStatus, stdout: read(out), stderr: read(err))
-}
-
-/// A real `meridian-node` process on a loopback port the OS chose, with its data directory.
+/// A real `meridian-node` process on a loopback port the OS chose, with its data directory. It holds
+/// one of the suite's node slots from its first start to its end, unless its owner (a localnet)
+/// reserved slots for all its nodes at once.
 final class NodeProcess: @unchecked Sendable {
     // @unchecked: the process handle is only used from the owning test's task.
     static let passphrase = "test-passphrase-not-secret"
     let dir: TemporaryDirectory
     let dataDir: String
-    private var process: Process?
+    private var process: BackgroundProcess?
     private(set) var client: NodeClient?
+    private var slot: NodeSlots.Reservation?
+    private let ownerHoldsSlot: Bool
 
     /// `meridian-node init` from the demo genesis into a fresh directory (all four demo validator
     /// keys unless `initArguments` say otherwise).
-    init(_ label: String, initArguments: [String] = ["--demo-validators"]) throws {
+    init(_ label: String, initArguments: [String] = ["--demo-validators"], ownerHoldsSlot: Bool = false) async throws {
         dir = try TemporaryDirectory(label)
         dataDir = dir.path("node")
-        let r = try run("meridian-node", ["init", "--data-dir", dataDir, "--genesis", "Genesis/demo.json"] + initArguments,
-                        environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], in: dir)
+        self.ownerHoldsSlot = ownerHoldsSlot
+        let r = try await run("meridian-node", ["init", "--data-dir", dataDir, "--genesis", "Genesis/demo.json"] + initArguments,
+                              environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], in: dir)
         guard r.status == 0 else { throw HarnessError("init failed: \(r)") }
     }
 
     var environment: [String: String] { ["MERIDIAN_PASSPHRASE": Self.passphrase, "MERIDIAN_NODE": client?.base.absoluteString ?? ""] }
 
-    /// Starts the node and waits (polling, 60 s deadline) until its API answers.
+    /// Starts the node and waits until it is ready: it wrote `api.address` (which it does once its
+    /// API listens) and answers `/health`. No deadline here: a node that exits fails at once, and
+    /// one that never gets ready is stopped by the test's time limit, whose cancellation kills it;
+    /// the node's log says which start phase was slow.
     func start(blockIntervalMilliseconds: Int = 100) async throws {
+        if slot == nil && !ownerHoldsSlot { slot = try await NodeSlots.shared.reserve(1) }
         let addressFile = dataDir + "/api.address"
         try? FileManager.default.removeItem(atPath: addressFile)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Binaries.path("meridian-node"))
-        p.arguments = ["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["MERIDIAN_PASSPHRASE": Self.passphrase]) { $1 }
         let log = dir.path("node.log")
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        handle.seekToEndOfFile()
-        p.standardError = handle
-        p.standardOutput = handle
-        try p.run()
+        let p = try await BackgroundProcess(try Binaries.path("meridian-node"),
+                                            ["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"],
+                                            environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], workingDirectory: Binaries.repository.path, logFile: log)
         process = p
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            guard p.isRunning else { throw HarnessError("meridian-node exited with \(p.terminationStatus): \(logText)") }
+        while true {
+            try Task.checkCancellation()
+            guard p.isRunning else { throw HarnessError("meridian-node exited with \(p.exitStatus ?? -1): \(logText)") }
             if let data = FileManager.default.contents(atPath: addressFile), !data.isEmpty {
                 let c = try NodeClient(String(decoding: data, as: UTF8.self))
-                if (try? await c.request("GET", "/health")) != nil { client = c; return }
+                if (try? await c.request("GET", "/health", timeout: 5)) != nil { client = c; return }
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw HarnessError("meridian-node did not answer within 60 s: \(logText)")
     }
 
     /// The log's warnings and errors, then its tail.
@@ -125,25 +114,28 @@ final class NodeProcess: @unchecked Sendable {
         return serious.joined(separator: "\n") + "\n…\n" + text.suffix(1500)
     }
 
-    /// SIGKILL: no chance to flush or clean up.
-    func kill9() {
-        guard let p = process, p.isRunning else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+    /// SIGKILL: no chance to flush or clean up; returns once the process is gone.
+    func kill9() async {
+        guard let p = process else { return }
+        p.send(SIGKILL)
+        await p.waitForExit()
         process = nil; client = nil
     }
 
     /// SIGTERM, then wait for the graceful stop; returns the exit status.
     @discardableResult
-    func stop() -> Int32 {
+    func stop() async -> Int32 {
         guard let p = process else { return 0 }
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
+        p.send(SIGTERM)
+        let status = await p.waitForExit()
         process = nil; client = nil
-        return p.terminationStatus
+        return status
     }
 
-    deinit { if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+    /// SIGTERM without waiting (for `defer`, which cannot await); the process ends on its own.
+    func terminate() { process?.send(SIGTERM) }
+
+    deinit { process?.send(SIGKILL) }
 
     func api() throws -> NodeClient {
         guard let client else { throw HarnessError("the node is not running") }

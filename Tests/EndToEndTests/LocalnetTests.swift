@@ -9,6 +9,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
+import MeridianTestSupport
 import MeridianDemo
 import MeridianP2P
 import MeridianConsensus
@@ -23,8 +24,11 @@ final class Localnet: @unchecked Sendable {
     var p2pPorts: [Int] = []
     /// With `proxied`, every link i→j goes through `proxies[i][j]`, which a test can cut.
     var proxies: [[FaultProxy?]] = []
+    /// The suite's node slots for all four nodes, reserved at once.
+    let slots: NodeSlots.Reservation
 
     init(label: String, proxied: Bool = false) async throws {
+        slots = try await NodeSlots.shared.reserve(4)
         p2pPorts = try freeLoopbackPorts(4)
         for i in 0..<4 {
             var row: [FaultProxy?] = []
@@ -33,7 +37,8 @@ final class Localnet: @unchecked Sendable {
         }
         for (i, hospital) in Self.hospitals.enumerated() {
             let peers = p2pPorts.indices.filter { $0 != i }.flatMap { j in ["--peer", "127.0.0.1:\(proxies[i][j]?.port ?? p2pPorts[j])"] }
-            let node = try NodeProcess("\(label)-\(i)", initArguments: ["--demo-validator", hospital, "--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers)
+            let node = try await NodeProcess("\(label)-\(i)", initArguments: ["--demo-validator", hospital, "--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers,
+                                             ownerHoldsSlot: true)
             // Short round timeouts for tests.
             let config = node.dataDir + "/node.json"
             var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
@@ -58,13 +63,12 @@ final class Localnet: @unchecked Sendable {
     }
 
     /// Waits until every running node listed reached `target`.
-    func waitHeight(_ target: Int, nodes indices: [Int], seconds: Double = 90) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
+    func waitHeight(_ target: Int, nodes indices: [Int]) async throws {
         while true {
             var heights: [Int] = []
             for i in indices { heights.append(try await height(i)) }
             if heights.allSatisfy({ $0 >= target }) { return }
-            guard Date() < deadline else { throw HarnessError("heights \(heights) did not reach \(target) within \(seconds) s") }
+            try stillWaiting("heights \(heights) did not reach \(target)")
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -82,14 +86,14 @@ final class Localnet: @unchecked Sendable {
     }
 }
 
-@Suite(.serialized) struct LocalnetTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LocalnetTests {
     /// Four validators finalise blocks under load; one is killed (the chain continues with 3 of 4)
     /// and restarted (it recovers from its WAL and catches up); all agree on every block and state
     /// root, and every transaction acknowledged as committed is in every node's chain.
     @Test func fourValidatorsAgreeSurviveAKilledValidatorAndCatchUp() async throws {
         let net = try await Localnet(label: "localnet")
         try await net.start()
-        defer { for n in net.nodes { n.stop() } }
+        defer { for n in net.nodes { n.terminate() } }
         try await net.waitHeight(3, nodes: [0, 1, 2, 3])
 
         // Load through two different nodes (gossip carries the transactions to the proposers).
@@ -105,7 +109,7 @@ final class Localnet: @unchecked Sendable {
             }
             try await waitCommitted(try net.nodes[3].api(), hashes)
             committed += hashes
-            if round == 0 { net.nodes[2].kill9() }   // one validator down: 3 of 4 are a quorum
+            if round == 0 { await net.nodes[2].kill9() }   // one validator down: 3 of 4 are a quorum
         }
         let before = try await net.height(0)
         try await net.waitHeight(before + 3, nodes: [0, 1, 3])
@@ -121,7 +125,7 @@ final class Localnet: @unchecked Sendable {
         }
         // The light client verifies the consensus certificates from genesis against any one validator.
         let dir = try TemporaryDirectory("localnet-verify")
-        let verified = try run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString], in: dir)
+        let verified = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString], in: dir)
         #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
         // Consensus metrics for Prometheus.
         var request = URLRequest(url: URL(string: "/metrics", relativeTo: try net.nodes[0].api().base)!)
@@ -140,16 +144,15 @@ final class Localnet: @unchecked Sendable {
     @Test func anUnlistedNodeCannotConnect() async throws {
         let net = try await Localnet(label: "allowlist")
         try await net.nodes[0].start(blockIntervalMilliseconds: 200)
-        defer { net.nodes[0].stop() }
+        defer { net.nodes[0].terminate() }
         let outsider = P2PNetwork(nodeKey: try PrivateKey.generate(), chainID: DemoCast.chainID) { _ in true }
         let dial = Task { await outsider.maintain(host: "127.0.0.1", port: net.p2pPorts[0]) }
         defer { dial.cancel() }
         // The validator refuses the outsider's key (its consensus status counts refusals by reason) and
         // never lists it as a peer.
-        let deadline = Date().addingTimeInterval(30)
         var refusals: [String: Int] = [:]
         while (refusals["p2p.not_allowed"] ?? 0) < 2 {
-            guard Date() < deadline else { throw HarnessError("no refusal within 30 s: \(refusals)") }
+            try stillWaiting("no refusal: \(refusals)")
             try await Task.sleep(for: .milliseconds(20))
             let consensus = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
             refusals = consensus?["connectionRefusals"] as? [String: Int] ?? [:]
@@ -163,17 +166,16 @@ final class Localnet: @unchecked Sendable {
     @Test func aDoubleSigningKeyIsCaughtAndPutOnChain() async throws {
         let net = try await Localnet(label: "double-sign")
         for i in 0..<3 { try await net.nodes[i].start(blockIntervalMilliseconds: 200) }   // 3 of 4: a quorum
-        defer { for n in net.nodes { n.stop() } }
+        defer { for n in net.nodes { n.terminate() } }
         try await net.waitHeight(2, nodes: [0, 1, 2])
         let stolen = DemoCast.staff("clinique-leman", "validator")
         let copy = P2PNetwork(nodeKey: stolen, chainID: DemoCast.chainID) { _ in true }
         let dial = Task { await copy.maintain(host: "127.0.0.1", port: net.p2pPorts[0]) }
         defer { dial.cancel() }
         let dir = try TemporaryDirectory("double-sign")
-        let deadline = Date().addingTimeInterval(60)
         var listed = ""
         while !listed.contains(Address(stolen.publicKey).description) {
-            guard Date() < deadline else { throw HarnessError("no evidence on chain within 60 s") }
+            try stillWaiting("no evidence on chain")
             let ribeira = DemoCast.staff("hospital-ribeira", "validator").publicKey
             if copy.peers.contains(ribeira) {
                 let c = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any] ?? [:]
@@ -185,7 +187,7 @@ final class Localnet: @unchecked Sendable {
                 }
             }
             try await Task.sleep(for: .milliseconds(100))
-            listed = try run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString], in: dir).stdout
+            listed = try await run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString], in: dir).stdout
         }
         let detector = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
         #expect((detector?["evidence"] as? Int ?? 0) >= 1, "the validator that saw both votes keeps the evidence")
@@ -198,7 +200,7 @@ final class Localnet: @unchecked Sendable {
     @Test func partitionsHaltWithoutForkAndHeal() async throws {
         let net = try await Localnet(label: "partition", proxied: true)
         try await net.start()
-        defer { for n in net.nodes { n.stop() } }
+        defer { for n in net.nodes { n.terminate() } }
         try await net.waitHeight(3, nodes: [0, 1, 2, 3])
 
         net.partition([3])                                           // one of four cut off
@@ -210,14 +212,13 @@ final class Localnet: @unchecked Sendable {
         let cutAt2 = try await net.height(0)
         // Validators 0 and 1 get stuck at one height: they reach prevote or precommit and wait for a
         // quorum that cannot come (a prevote timeout needs 2/3 of the prevotes first: line 34).
-        let deadline = Date().addingTimeInterval(60)
         var stuckAt = 0
         while true {
             let views = try await [0, 1].asyncMap { i in try await http(try net.nodes[i].api(), "GET", "/v1/status").1 }
             let consensus = views.map { $0["consensus"] as? [String: Any] ?? [:] }
             let steps = consensus.map { $0["step"] as? String ?? "" }, heights = consensus.map { $0["height"] as? Int ?? 0 }
             if steps.allSatisfy({ $0 == "prevote" || $0 == "precommit" }), heights[0] == heights[1] { stuckAt = heights[0]; break }
-            guard Date() < deadline else { throw HarnessError("validators 0 and 1 never got stuck: \(consensus)") }
+            try stillWaiting("validators 0 and 1 never got stuck: \(consensus)")
             try await Task.sleep(for: .milliseconds(50))
         }
         let stalled = try await net.height(0)
@@ -240,7 +241,7 @@ final class Localnet: @unchecked Sendable {
         print("killNineRandomValidatorsUnderLoad: MERIDIAN_SEED=\(seed), \(kills) kills, at least \(minBlocks) blocks")
         let net = try await Localnet(label: "soak")
         try await net.start()
-        defer { for n in net.nodes { n.stop() } }
+        defer { for n in net.nodes { n.terminate() } }
         try await net.waitHeight(2, nodes: [0, 1, 2, 3])
         var committed: [String] = []
         for _ in 0..<kills {
@@ -254,7 +255,7 @@ final class Localnet: @unchecked Sendable {
                                                   contentType: "application/octet-stream")
                 if code == 202, let h = body["hash"] as? String { hashes.append(h) }
             }
-            net.nodes[victim].kill9()
+            await net.nodes[victim].kill9()
             try await waitCommitted(try net.nodes[entry].api(), hashes)
             committed += hashes
             let reached = try await net.height(others[0])
@@ -280,7 +281,7 @@ final class Localnet: @unchecked Sendable {
     @Test func aValidatorRemovedByGovernanceStopsCountingEverywhere() async throws {
         let net = try await Localnet(label: "governance")
         try await net.start()
-        defer { for n in net.nodes { n.stop() } }
+        defer { for n in net.nodes { n.terminate() } }
         try await net.waitHeight(2, nodes: [0, 1, 2, 3])
         let client = try net.nodes[0].api()
         let removed = DemoCast.staff("clinique-leman", "validator").publicKey
@@ -290,9 +291,8 @@ final class Localnet: @unchecked Sendable {
             _ = try await client.submit(.vote(.init(proposal: proposal, approve: true)), as: DemoCast.staff(voter, "validator"))
         }
         struct V: Decodable { let address: String }
-        let deadline = Date().addingTimeInterval(60)
         while try await client.get("/v1/validators", as: [V].self).count != 3 {
-            guard Date() < deadline else { throw HarnessError("the validator set did not change within 60 s") }
+            try stillWaiting("the validator set did not change")
             try await Task.sleep(for: .milliseconds(50))
         }
         let changedAt = try await net.height(0)
@@ -306,9 +306,8 @@ final class Localnet: @unchecked Sendable {
             #expect(!commit.isEmpty && !commit.contains { $0["validator"] as? String == Address(removed).description }, "block \(h) still counts the removed validator")
         }
         try await net.checkAgreement(upTo: changedAt + 3, nodes: [0, 1, 2])
-        let deadline2 = Date().addingTimeInterval(30)
         while (try await http(client, "GET", "/v1/status").1["consensus"] as? [String: Any])?["peers"] as? Int != 2 {
-            guard Date() < deadline2 else { throw HarnessError("the removed validator is still a peer") }
+            try stillWaiting("the removed validator is still a peer")
             try await Task.sleep(for: .milliseconds(50))
         }
     }

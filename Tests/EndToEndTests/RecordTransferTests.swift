@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -7,6 +10,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
+import MeridianTestSupport
 import MeridianDemo
 import MeridianRecords
 import MeridianSummary
@@ -17,51 +21,58 @@ import MeridianSummary
 /// cover, which gets nothing but the denial; never openable by a node that is not the addressee;
 /// and erased at the custodian and at every node it was shared with, by signed notices that are
 /// acknowledged, while the audit trail still proves.
-@Suite(.serialized) struct RecordTransferTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RecordTransferTests {
     final class Network: @unchecked Sendable {
         // @unchecked: driven by one test task.
         let dir: TemporaryDirectory
         let layout: [String: String]
         let env: [String: String]
+        /// Node slots for the localnet's four nodes (three validators and the full node).
+        let slots: NodeSlots.Reservation
         init() async throws {
+            slots = try await NodeSlots.shared.reserve(4)
             dir = try TemporaryDirectory("records")
             env = ["MERIDIAN_PASSPHRASE": "test-passphrase-not-secret"]
             let net = dir.path("net")
-            let i = try run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--full-node", "sakura-general",
+            let i = try await run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--full-node", "sakura-general",
                                                   "--block-interval-ms", "200"], environment: env, in: dir)
             guard i.status == 0 else { throw HarnessError("localnet init: \(i)") }
-            let s = try run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
+            let s = try await run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
             guard s.status == 0 else { throw HarnessError("localnet start: \(s)") }
             struct L: Decodable { let nodes: [N]; struct N: Decodable { let name: String; let apiPort: Int } }
             let l = try JSONDecoder().decode(L.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
             layout = Dictionary(uniqueKeysWithValues: l.nodes.map { ($0.name, "http://127.0.0.1:\($0.apiPort)") })
         }
         func node(_ org: String) -> String { layout[org]! }
-        func cli(_ name: String, _ args: [String]) throws -> CommandResult { try run(name, args, environment: env, in: dir) }
-        deinit { _ = try? run("meridian-localnet", ["stop", "--dir", dir.path("net")], environment: env, in: dir) }
+        func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await run(name, args, environment: env, in: dir) }
+        /// The localnet's nodes are killed at the end whatever happened (a deinit cannot await
+        /// `meridian-localnet stop`; its pids file names them).
+        deinit {
+            let pids = ((try? String(contentsOfFile: dir.path("net") + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+            for pid in pids { kill(pid, SIGKILL) }
+        }
     }
 
-    /// Polls `check` until it holds (deadline), returning its last value.
-    func eventually<T>(_ what: String, seconds: Double = 60, _ check: () async throws -> T?) async throws -> T {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+    /// Polls `check` until it holds, returning its value (bounded by the test's time limit).
+    func eventually<T>(_ what: String, _ check: () async throws -> T?) async throws -> T {
+        while true {
             if let v = try await check() { return v }
+            try stillWaiting(what)
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw HarnessError("timed out waiting for \(what)")
     }
 
     @Test func aSummaryTravelsLisbonToTokyoIsRefusedToBangkokAndIsErasedEverywhere() async throws {
         let net = try await Network()
         let ribeira = net.node("hospital-ribeira"), sakura = net.node("sakura-general")
         let wallet = net.dir.path("maria.json")
-        #expect(try net.cli("meridian-wallet", ["restore", "--keystore", wallet, "--mnemonic", DemoCast.patientPhrase("maria").joined(separator: " ")]).status == 0)
+        #expect(try await net.cli("meridian-wallet", ["restore", "--keystore", wallet, "--mnemonic", DemoCast.patientPhrase("maria").joined(separator: " ")]).status == 0)
         let maria = Address(DemoCast.patient("maria").publicKey).description
-        let att = try net.cli("meridian-provider", ["enrol", "--demo", "hospital-ribeira/clinician", "--node", ribeira, maria])
-        let reg = try net.cli("meridian-wallet", ["register", "--keystore", wallet, "--node", ribeira] + att.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let att = try await net.cli("meridian-provider", ["enrol", "--demo", "hospital-ribeira/clinician", "--node", ribeira, maria])
+        let reg = try await net.cli("meridian-wallet", ["register", "--keystore", wallet, "--node", ribeira] + att.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
         #expect(reg.status == 0, "\(reg)")
         let ips = net.dir.path("maria-ips.json")
-        #expect(try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", "/nonexistent"]).status != 0,
+        #expect(try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", "/nonexistent"]).status != 0,
                 "a missing terminology file is refused")
         // The ward's monitor posts Maria's heart rate to Ribeira's workers; the summary carries the latest.
         let token = try String(contentsOfFile: net.dir.path("net/ward-feed.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -77,21 +88,21 @@ import MeridianSummary
         let (_, posted) = try await URLSession.shared.data(for: post)
         #expect((posted as? HTTPURLResponse)?.statusCode == 200)
         // Without a terminology file the document names problems in English (the custodian's own export).
-        let demo = try net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira,
+        let demo = try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira,
                                                       "--terminology", try Self.emptyTerminology(net.dir)])
         #expect(demo.stdout.contains("1 vital signs"), "\(demo)")
         #expect(demo.status == 0, "\(demo)")
-        let registered = try net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
+        let registered = try await net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
                                                             "--category", "summary", "--body", ips, "--json"])
         #expect(registered.status == 0, "\(registered)")
         let record = try #require(registered.stdout.split(separator: "\"").dropFirst(3).first.map(String.init).flatMap { Bytes32(hex: $0) })
-        let grant = try net.cli("meridian-wallet", ["consent", "grant", "--keystore", wallet, "--node", ribeira, "--to", "sakura-general",
+        let grant = try await net.cli("meridian-wallet", ["consent", "grant", "--keystore", wallet, "--node", ribeira, "--to", "sakura-general",
                                                      "--categories", "summary", "--purpose", "TREAT,ETREAT", "--countries", "JP", "--until", "2027-12-31", "--emergency", "allow"])
         #expect(grant.status == 0, "\(grant)")
 
         // Tokyo: allowed, fetched from Ribeira's node, checked, translated, anchored.
         let fhir = net.dir.path("maria-ja.json")
-        let tokyo = try net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja",
+        let tokyo = try await net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja",
                                                        "--purpose", "ETREAT", "--fhir", fhir])
         #expect(tokyo.status == 0, "\(tokyo)")
         #expect(tokyo.stdout.contains("ALLOWED (allowed.consent) on adequacy-decision PT→JP"), "\(tokyo.stdout)")
@@ -99,7 +110,7 @@ import MeridianSummary
         #expect(tokyo.stdout.contains("バイタルサイン") && tokyo.stdout.contains("心拍数: 118 /min"), "the workers' vital signs, in Japanese: \(tokyo.stdout)")
         #expect(tokyo.stdout.contains("ja: 5/9 codes translated") && tokyo.stdout.contains("I10 (未翻訳)"), "no terminology: the catalogue's codes are translated, every ICD-10 name falls back, marked")
         let served = try Data(contentsOf: URL(fileURLWithPath: fhir))
-        try Self.validateWithFhirResources(served)
+        try await Self.validateWithFhirResources(served)
         let custodyAtSakura = try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1
         #expect(custodyAtSakura["held"] as? String == "copy" && custodyAtSakura["from"] as? String == "hospital-ribeira")
         // What was served is anchored: the leaf names the record, the language and the output's hash.
@@ -113,11 +124,11 @@ import MeridianSummary
         let anchor = try await http(try NodeClient(sakura), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
         #expect(anchor["value"] is String, "the anchor of the served summaries is on chain")
         // The regulator's light client proves it from genesis and names the Bundle the clinician read.
-        let proof = try net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir])
+        let proof = try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir])
         #expect(proof.status == 0 && proof.stdout.contains("is what sakura-general read") && proof.stdout.contains("1 summary(ies)"), "\(proof)")
         let other = net.dir.path("not-served.json")
         try Data("{}".utf8).write(to: URL(fileURLWithPath: other))
-        #expect(try net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other]).status == 2)
+        #expect(try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other]).status == 2)
 
         // The share addresses the record key to Sakura General's node alone.
         let shareState = try await http(try NodeClient(ribeira), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
@@ -127,7 +138,7 @@ import MeridianSummary
         #expect(throws: (any Error).self) { try share.envelope.open(with: DemoCast.staff("hospital-ribeira", "worker"), context: record.bytes) }
 
         // Bangkok: not covered, no transfer basis. The clinician gets the denial and nothing else.
-        let bangkok = try net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en"])
+        let bangkok = try await net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en"])
         #expect(bangkok.status == 3 && bangkok.stdout.contains("DENIED") && !bangkok.stdout.contains("Patient summary"), "\(bangkok)")
         // A node asking the custodian directly is answered with the chain's denial and nothing else.
         let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
@@ -145,7 +156,7 @@ import MeridianSummary
 
         // Maria erases it: Ribeira's and Sakura General's nodes delete body and keys; Sakura General's
         // node acknowledges the custodian's signed notice.
-        let erase = try net.cli("meridian-wallet", ["records", "erase", "--keystore", wallet, "--node", ribeira, record.hex])
+        let erase = try await net.cli("meridian-wallet", ["records", "erase", "--keystore", wallet, "--node", ribeira, record.hex])
         #expect(erase.status == 0, "\(erase)")
         let acks = try await eventually("the erasure acknowledgement") { () -> [[String: Any]]? in
             let c = try await http(try NodeClient(ribeira), "GET", "/v1/records/\(record.hex)/custody").1
@@ -156,23 +167,23 @@ import MeridianSummary
         #expect(acks.first?["node"] as? String == Address(DemoCast.staff("sakura-general", "worker").publicKey).description)
         #expect(try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
         // A later access finds "erased", and it is audited.
-        let later = try net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja", "--record", record.hex])
+        let later = try await net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja", "--record", record.hex])
         #expect(later.status == 3 && later.stdout.contains("denied.record_erased"), "\(later)")
         // Every proof stays valid: the erasure entry itself proves against a verified header.
-        let trail = try net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json"])
+        let trail = try await net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json"])
         #expect(trail.status == 0, "\(trail)")
         let kinds = ((try? JSONSerialization.jsonObject(with: Data(trail.stdout.utf8))) as? [[String: Any]] ?? []).map { $0["kind"] as? String ?? "" }
         #expect(kinds == ["record-registration", "access-request", "disclosure", "access-request", "disclosure", "erasure", "access-request"], "\(kinds)")
-        let verify = try net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", "5", "--record", record.hex])
+        let verify = try await net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", "5", "--record", record.hex])
         #expect(verify.status == 0, "\(verify)")
 
         // The custodian erases a record of its own: its node deletes the body.
-        let second = try net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
+        let second = try await net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
                                                         "--category", "problems", "--body", ips, "--json"])
         let secondRecord = try #require(second.stdout.split(separator: "\"").dropFirst(3).first.map(String.init))
-        #expect(try net.cli("meridian-provider", ["erase-record", "--demo", "klinikum-spree/clinician", "--node", ribeira, "--record", secondRecord]).status != 0,
+        #expect(try await net.cli("meridian-provider", ["erase-record", "--demo", "klinikum-spree/clinician", "--node", ribeira, "--record", secondRecord]).status != 0,
                 "only the custodian's providers (or the patient) may erase")
-        let erased = try net.cli("meridian-provider", ["erase-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--record", secondRecord])
+        let erased = try await net.cli("meridian-provider", ["erase-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--record", secondRecord])
         #expect(erased.status == 0, "\(erased)")
         _ = try await eventually("the custodian's own erasure") { () -> Bool? in
             try await http(try NodeClient(ribeira), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil
@@ -196,23 +207,16 @@ import MeridianSummary
     }
 
     /// The served Bundle is valid FHIR R4B as `fhir.resources` reads it.
-    static func validateWithFhirResources(_ bundle: Data) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", """
+    static func validateWithFhirResources(_ bundle: Data) async throws {
+        let r = try await ChildProcess.run("python3", ["-c", """
             import sys
             from fhir.resources.R4B.bundle import Bundle
             raw = sys.stdin.read()
             b = Bundle.model_validate_json(raw) if hasattr(Bundle, 'model_validate_json') else Bundle.parse_raw(raw)
             print(b.type, b.entry[0].resource.language, len(b.entry))
-            """]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input; p.standardOutput = output; p.standardError = output
-        try p.run()
-        input.fileHandleForWriting.write(bundle); try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, text.hasPrefix("document ja ") else { throw HarnessError("fhir.resources refused the served Bundle: \(text)") }
+            """], input: [UInt8](bundle))
+        let text = r.stdout + r.stderr
+        guard r.status == 0, text.hasPrefix("document ja ") else { throw HarnessError("fhir.resources refused the served Bundle: \(text)") }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MeridianTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -12,7 +13,7 @@ import MeridianVitals
 import MeridianIngest
 import MeridianDemo
 
-@Suite(.serialized) struct VitalsProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct VitalsProcessTests {
     /// A gateway streams a paired device's frames to the real node, out of order and with
     /// duplicates, and the node is killed with SIGKILL mid-stream, five times: every frame the node
     /// acknowledged (stored or duplicate) is there after each restart, none is stored twice, and
@@ -21,9 +22,9 @@ import MeridianDemo
         let (seedRng, seed) = SeededGenerator.fromEnvironment()
         var rng = seedRng
         print("acknowledgedReadingsSurviveKillNine: MERIDIAN_SEED=\(seed)")
-        let node = try NodeProcess("vitals-kill9")
+        let node = try await NodeProcess("vitals-kill9")
         try await node.start(blockIntervalMilliseconds: 50)
-        defer { node.stop() }
+        defer { node.terminate() }
         let patient = try PrivateKey(secret: SHA256.hash(Array("kill9-patient-\(seed)".utf8)))
         let device = try PrivateKey(secret: SHA256.hash(Array("kill9-oximeter-\(seed)".utf8)))
         var api = try node.api()
@@ -53,16 +54,20 @@ import MeridianDemo
             let acks = Mutex<[UInt64]>([])
             let client = api
             let frames = try backlog.map { ($0, try frame($0)) }
+            let sent = Mutex(false)
             let sender = Task {
+                defer { sent.withLock { $0 = true } }
                 for (s, bytes) in frames {
                     guard let (status, body) = try? await http(client, "POST", "/v1/vitals/frames", body: Data(bytes), contentType: "application/octet-stream") else { return }
                     let result = (body["results"] as? [[String: Any]])?.first?["status"] as? String
                     if status == 200, result == "stored" || result == "duplicate" { acks.withLock { $0.append(s) } }
                 }
             }
-            let deadline = Date().addingTimeInterval(30)
-            while acks.withLock({ $0.count }) < killAfter, Date() < deadline { try await Task.sleep(for: .milliseconds(2)) }
-            node.kill9()
+            while acks.withLock({ $0.count }) < killAfter, !sent.withLock({ $0 }) {
+                try stillWaiting("\(killAfter) acknowledged frames")
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            await node.kill9()
             await sender.value
             acknowledged.formUnion(acks.withLock { $0 })
             try await node.start(blockIntervalMilliseconds: 50)
@@ -94,7 +99,7 @@ import MeridianDemo
     /// verifies the chain from genesis, proves each anchor against the verified head and each stored
     /// batch against its anchored root.
     @Test func storedReadingsAreAnchoredAndTheLightClientProvesThem() async throws {
-        let node = try NodeProcess("vitals-anchor")
+        let node = try await NodeProcess("vitals-anchor")
         // Anchor every 200 ms (the default is 10 s).
         let configPath = node.dataDir + "/node.json"
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
@@ -103,7 +108,7 @@ import MeridianDemo
         config["workers"] = workers
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         try await node.start(blockIntervalMilliseconds: 50)
-        defer { node.stop() }
+        defer { node.terminate() }
         let api = try node.api()
         let patient = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-patient".utf8)))
         let device = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-oximeter".utf8)))
@@ -119,20 +124,19 @@ import MeridianDemo
             let (status, _) = try await http(api, "POST", "/v1/vitals/frames", body: Data(frame), contentType: "application/octet-stream")
             #expect(status == 200)
         }
-        // Poll until the worker has anchored all six batches and their six assessments (deadline 30 s).
-        let deadline = Date().addingTimeInterval(30)
+        // Poll until the worker has anchored all six batches and their six assessments (bounded by the test's time limit).
         for kind in ["readings", "assessments"] {
             while true {
                 var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(patient.publicKey))/proofs?kind=\(kind)", relativeTo: api.base)!)
                 req.httpMethod = "GET"
                 let proofs = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: req).0) as? [[String: Any]] ?? []
                 if proofs.count == 6, proofs.allSatisfy({ $0["anchored"] as? Bool == true }) { break }
-                guard Date() < deadline else { throw HarnessError("\(kind) not anchored within 30 s: \(proofs.map { $0["anchored"] ?? "?" }) \(node.logText)") }
+                try stillWaiting("\(kind) not anchored: \(proofs.map { $0["anchored"] ?? "?" }) \(node.logText)")
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
         let dir = try TemporaryDirectory("vitals-verify")
-        let verified = try run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description], in: dir)
+        let verified = try await run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description], in: dir)
         #expect(verified.status == 0, "\(verified)")
         #expect(verified.stdout.contains("vitals    6 stored batch(es)"), "\(verified)")
         #expect(verified.stdout.contains("vitals    6 assessment(s)"), "\(verified)")
@@ -145,7 +149,7 @@ import MeridianDemo
     /// the deteriorating patient's NEWS2 rises to high.
     @Test func theSensorSimulatorStreamsAndTheNodeKeepsEverySoundFrameOnce() async throws {
         // The node takes a ward feed (FHIR, bulk WFDB) and HL7 over MLLP on a free port.
-        let node = try NodeProcess("vitals-sensors")
+        let node = try await NodeProcess("vitals-sensors")
         let configPath = node.dataDir + "/node.json"
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
         var workers = config["workers"] as? [String: Any] ?? [:]
@@ -154,16 +158,15 @@ import MeridianDemo
         config["workers"] = workers
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         try await node.start(blockIntervalMilliseconds: 50)
-        defer { node.stop() }
+        defer { node.terminate() }
         let mllpFile = node.dataDir + "/mllp.address"
-        let deadline = Date().addingTimeInterval(30)
         while (try? String(contentsOfFile: mllpFile, encoding: .utf8))?.isEmpty ?? true {
-            guard Date() < deadline else { throw HarnessError("no MLLP listener address") }
+            try stillWaiting("no MLLP listener address")
             try await Task.sleep(for: .milliseconds(20))
         }
         let mllp = try String(contentsOfFile: mllpFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let dir = try TemporaryDirectory("vitals-sensors-run")
-        let r = try run("meridian-sensors", ["--node", try node.api().base.absoluteString, "--patients", "3", "--seconds", "120",
+        let r = try await run("meridian-sensors", ["--node", try node.api().base.absoluteString, "--patients", "3", "--seconds", "120",
                                              "--corrupt-per-thousand", "50", "--seed", "7", "--feed-token", "ward-token", "--mllp", mllp], in: dir)
         #expect(r.status == 0, "\(r)")
         func numbers(_ prefix: String) -> [Int] {
@@ -193,13 +196,13 @@ import MeridianDemo
     /// A PhysioNet WFDB record through the provider's command: printed as CSV, then imported into
     /// the node as a feed (twice: the second time every batch is a duplicate).
     @Test func aWFDBRecordIsPrintedAsCSVAndImportedOnce() async throws {
-        let node = try NodeProcess("vitals-wfdb")
+        let node = try await NodeProcess("vitals-wfdb")
         let configPath = node.dataDir + "/node.json"
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
         config["workers"] = ["feeds": ["cardiology": SHA256.hash(Array("holter-token".utf8)).hex]]
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         try await node.start(blockIntervalMilliseconds: 50)
-        defer { node.stop() }
+        defer { node.terminate() }
         let api = try node.api()
         let patient = try PrivateKey(secret: SHA256.hash(Array("wfdb-patient".utf8)))
         let reg = try registration(of: patient)
@@ -218,7 +221,7 @@ import MeridianDemo
         try Data("rec 2 250 1500\nrec.dat 16 200(0)/mV 16 0 -200 \(checksumI) 0 I\nrec.dat 16 200(0)/mV 16 0 200 \(checksumII) 0 II\n".utf8)
             .write(to: URL(fileURLWithPath: dir.path("rec.hea")))
 
-        let csv = try run("meridian-provider", ["vitals", "wfdb-csv", dir.path("rec.hea")], in: dir)
+        let csv = try await run("meridian-provider", ["vitals", "wfdb-csv", dir.path("rec.hea")], in: dir)
         let lines = csv.stdout.split(separator: "\n")
         #expect(csv.status == 0 && lines.count == 1501, "\(csv.stderr)")
         #expect(lines.first == "sample,seconds,I (mV),II (mV)" && lines[1] == "0,0,-1,1" && lines[2] == "1,0.004,-0.995,0.995", "\(lines.prefix(3))")
@@ -226,14 +229,14 @@ import MeridianDemo
         let environment = ["MERIDIAN_FEED_TOKEN": "holter-token"]
         let arguments = ["vitals", "import-wfdb", dir.path("rec.hea"), "--patient", Address(patient.publicKey).description, "--node", api.base.absoluteString,
                          "--start", "2026-01-01T00:00:00Z"]
-        let first = try run("meridian-provider", arguments, environment: environment, in: dir)
+        let first = try await run("meridian-provider", arguments, environment: environment, in: dir)
         #expect(first.status == 0 && first.stdout.contains("3000 samples at 250.0 Hz in 4 batches") && first.stdout.contains("4 stored"), "\(first)")
-        let again = try run("meridian-provider", arguments, environment: environment, in: dir)
+        let again = try await run("meridian-provider", arguments, environment: environment, in: dir)
         #expect(again.status == 0 && again.stdout.contains("4 duplicate"), "a re-import stores nothing twice: \(again)")
         // The same record dated differently is a different content under the same ids: refused, not stored.
-        let moved = try run("meridian-provider", Array(arguments.dropLast()) + ["2026-02-01T00:00:00Z"], environment: environment, in: dir)
+        let moved = try await run("meridian-provider", Array(arguments.dropLast()) + ["2026-02-01T00:00:00Z"], environment: environment, in: dir)
         #expect(moved.status != 0 && moved.stderr.contains("vitals.conflict"), "\(moved)")
-        let wrong = try run("meridian-provider", arguments, environment: ["MERIDIAN_FEED_TOKEN": "guess"], in: dir)
+        let wrong = try await run("meridian-provider", arguments, environment: ["MERIDIAN_FEED_TOKEN": "guess"], in: dir)
         #expect(wrong.status != 0 && wrong.stderr.contains("vitals.unauthorized"), "\(wrong)")
     }
 }

@@ -17,7 +17,7 @@ import MeridianIngest
 /// The node's routes against its OpenAPI document (`Node/Service/openapi.yaml`): the same set of
 /// operations, and every operation's answers (good and bad input) have a documented status,
 /// content type and, for JSON, the documented shape.
-@Suite struct OpenAPIDocumentTests {
+@Suite(.timeLimit(.minutes(5))) struct OpenAPIDocumentTests {
     static func document() throws -> [String: Any] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Node/Service/openapi.yaml")
@@ -298,7 +298,7 @@ struct SchemaChecker: @unchecked Sendable {
     }
 }
 
-@Suite struct SubmitAnswerTests {
+@Suite(.timeLimit(.minutes(5))) struct SubmitAnswerTests {
     /// The hand-written answer of `POST /v1/transactions` is exactly what JSONEncoder would write.
     @Test func handWrittenAnswerEqualsEncoderOutput() throws {
         let hash = SHA256.hash(Array("any".utf8))

@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianConsensusDriver
 
 /// The consensus WAL and the signing guard on disk, in a temporary directory of their own.
-@Suite struct ConsensusStoreTests {
+@Suite(.timeLimit(.minutes(5))) struct ConsensusStoreTests {
     let dir: URL = {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-wal-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)

@@ -5,7 +5,7 @@ import MeridianConsensus
 import MeridianSimulation
 
 /// Seeded simulations of 4, 7 and 10 validators over a hostile network (`make sim` runs 10,000).
-@Suite struct SimulationTests {
+@Suite(.timeLimit(.minutes(5))) struct SimulationTests {
     static func run(seeds: ClosedRange<UInt64>, config: (@Sendable (UInt64) -> SimulationConfig)? = nil) -> [SimulationOutcome] {
         let outcomes = Mutex<[SimulationOutcome]>([])
         let all = Array(seeds)

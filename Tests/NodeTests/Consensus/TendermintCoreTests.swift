@@ -3,7 +3,7 @@ import MeridianCore
 import MeridianConsensus
 
 /// The consensus core rule by rule (arXiv 1807.04938, Algorithm 1), driven by hand.
-@Suite struct TendermintCoreTests {
+@Suite(.timeLimit(.minutes(5))) struct TendermintCoreTests {
     static let keys = (0..<4).map { i in (try! PrivateKey(secret: SHA256.hash(Array("core-test/\(i)".utf8)))).publicKey }
     let set = ValidatorSet(keys.map { ValidatorSet.Member(key: $0, power: 10) })!
     let blockA = SHA256.hash(Array("A".utf8)), blockB = SHA256.hash(Array("B".utf8))

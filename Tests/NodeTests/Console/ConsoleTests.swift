@@ -13,7 +13,7 @@ import MeridianDemo
 
 /// The console in process: the real router and sign-in flow on a demo node, the clock injected so
 /// that expiry is tested without waiting.
-@Suite struct ConsoleTests {
+@Suite(.timeLimit(.minutes(5))) struct ConsoleTests {
     final class Clock: Sendable {
         let now = Mutex(UInt64(Date().timeIntervalSince1970 * 1000))
         func advance(minutes: UInt64) { now.withLock { $0 += minutes * 60_000 } }

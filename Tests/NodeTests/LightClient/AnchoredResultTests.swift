@@ -5,7 +5,7 @@ import MeridianLightClient
 import MeridianDemo
 
 /// The light client's check of an off-chain result against its anchor.
-@Suite struct AnchoredResultTests {
+@Suite(.timeLimit(.minutes(5))) struct AnchoredResultTests {
     @Test func aResultProvesAgainstItsAnchorAndAChangedOneIsNamed() throws {
         let results: [[UInt8]] = (0..<7).map { Array("result \($0)".utf8) }
         let hashes = results.map(MerkleTree.leafHash)

@@ -8,7 +8,7 @@ import MeridianDemo
 import MeridianNode
 
 /// The light client against a real chain (the node's block store) and against tampered data.
-@Suite struct LightClientTests {
+@Suite(.timeLimit(.minutes(5))) struct LightClientTests {
     func chain() async throws -> (TestNode, PrivateKey, [(BlockHeader, CommitCertificate)]) {
         let node = try TestNode()
         let (maria, _, _) = try await node.seedMaria()

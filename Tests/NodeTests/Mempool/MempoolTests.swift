@@ -15,7 +15,7 @@ final class FakeAccounts: AccountView {
     func setNonce(_ key: PrivateKey, _ n: UInt64) { state.withLock { $0.nonces[key.publicKey] = n } }
 }
 
-@Suite struct MempoolTests {
+@Suite(.timeLimit(.minutes(5))) struct MempoolTests {
     let clinician = DemoCast.staff("hospital-ribeira", "clinician")
 
     func tx(_ key: PrivateKey, nonce: UInt64, chain: String = DemoCast.chainID, salt: UInt8 = 0) throws -> SignedTransaction {

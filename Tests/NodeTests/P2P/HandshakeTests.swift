@@ -3,7 +3,7 @@ import MeridianCore
 import MeridianP2P
 
 /// The P2P handshake and session, without sockets.
-@Suite struct HandshakeTests {
+@Suite(.timeLimit(.minutes(5))) struct HandshakeTests {
     let a = try! PrivateKey(secret: SHA256.hash(Array("p2p/a".utf8)))
     let b = try! PrivateKey(secret: SHA256.hash(Array("p2p/b".utf8)))
 

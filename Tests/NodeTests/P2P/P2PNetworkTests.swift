@@ -6,7 +6,7 @@ import MeridianCore
 import MeridianP2P
 
 /// The P2P network on loopback ports the OS chooses.
-@Suite(.serialized) struct P2PNetworkTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct P2PNetworkTests {
     static func key(_ name: String) -> PrivateKey { try! PrivateKey(secret: SHA256.hash(Array("p2p-net/\(name)".utf8))) }
     let a = key("a"), b = key("b"), c = key("c"), stranger = key("stranger")
     var allowed: Set<PublicKey> { [a.publicKey, b.publicKey, c.publicKey] }

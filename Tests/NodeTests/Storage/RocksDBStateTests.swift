@@ -18,7 +18,7 @@ final class TemporaryDirectory {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-@Suite struct RocksDBStateTests {
+@Suite(.timeLimit(.minutes(5))) struct RocksDBStateTests {
     @Test func reopeningTheDatabaseGivesTheSameRootValuesAndProofs() throws {
         let dir = try TemporaryDirectory()
         var root = Bytes32.zero

@@ -12,7 +12,7 @@ import Prometheus
 /// Clinical alerts end to end in one node: a deteriorating patient's alert reaches the hospital her
 /// consent covers for TREAT/ETREAT and nobody else, ahead of a routine backlog; each delivery lands
 /// on her audit trail; the alert is stored and queued for anchoring.
-@Suite struct AlertTests {
+@Suite(.timeLimit(.minutes(5))) struct AlertTests {
     static func now() -> Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
 
     static func feed(_ patient: PublicKey, _ readings: [(VitalSign, Int64)], at time: Timestamp) -> ReadingBatch {

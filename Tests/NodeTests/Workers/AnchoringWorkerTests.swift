@@ -11,7 +11,7 @@ import MeridianDemo
 
 /// The workers' anchoring end to end in one node: stored readings are queued in the write that
 /// stores them, anchored by the worker key in a block, and each proves against the on-chain root.
-@Suite struct AnchoringWorkerTests {
+@Suite(.timeLimit(.minutes(5))) struct AnchoringWorkerTests {
     @Test func storedReadingsAreAnchoredOnChainAndEachProvesAgainstItsRoot() async throws {
         let node = try TestNode()
         let (maria, _, _) = try await node.seedMaria()

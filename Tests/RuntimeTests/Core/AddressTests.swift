@@ -1,7 +1,7 @@
 import Testing
 @testable import MeridianCore
 
-@Suite struct AddressTests {
+@Suite(.timeLimit(.minutes(5))) struct AddressTests {
     @Test func bech32mReferenceVectorsChecksum() {
         // Valid Bech32m strings from BIP-350.
         for s in ["A1LQFN3A", "a1lqfn3a", "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",

@@ -3,7 +3,7 @@ import Foundation
 @testable import MeridianCore
 
 /// The official BIP-340 test vectors (bitcoin/bips, bip-0340/test-vectors.csv), every row.
-@Suite struct BIP340VectorTests {
+@Suite(.timeLimit(.minutes(5))) struct BIP340VectorTests {
     struct Row { let index: Int; let secret: String; let publicKey: String; let aux: String; let message: String; let signature: String; let valid: Bool }
 
     static func rows() throws -> [Row] {

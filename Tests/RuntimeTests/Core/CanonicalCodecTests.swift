@@ -1,7 +1,7 @@
 import Testing
 @testable import MeridianCore
 
-@Suite struct CanonicalCodecTests {
+@Suite(.timeLimit(.minutes(5))) struct CanonicalCodecTests {
     @Test func varintsAreMinimalAndBounded() throws {
         for v: UInt64 in [0, 1, 127, 128, 255, 300, 1 << 32, .max] {
             var w = CanonicalWriter(); w.write(varint: v)

@@ -7,7 +7,7 @@ import MeridianDemo
 
 /// Every decoder meets truncated, oversized and mutated input: it refuses with a typed error or,
 /// when it accepts, the value re-encodes to exactly the bytes it was given (one encoding per value).
-@Suite struct DecoderRobustnessTests {
+@Suite(.timeLimit(.minutes(5))) struct DecoderRobustnessTests {
     static func samples() throws -> [(String, [UInt8], ([UInt8]) throws -> [UInt8])] {
         let chain = try TestChain()
         let maria = try chain.registerPatient("maria")

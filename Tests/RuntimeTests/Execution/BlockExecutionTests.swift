@@ -5,7 +5,7 @@ import MeridianState
 @testable import MeridianRuntime
 import MeridianDemo
 
-@Suite struct BlockExecutionTests {
+@Suite(.timeLimit(.minutes(5))) struct BlockExecutionTests {
     @Test func envelopeChecksRejectWithoutStateChange() throws {
         let chain = try TestChain()
         let maria = try chain.registerPatient("maria")
@@ -141,7 +141,7 @@ import MeridianDemo
     }
 }
 
-@Suite struct SignatureCheckingTests {
+@Suite(.timeLimit(.minutes(5))) struct SignatureCheckingTests {
     /// Signatures checked by helper threads while execution runs give the same receipts as one
     /// thread, whatever the number of helpers and wherever the forged signatures are.
     @Test(arguments: [1, 2, 3, 5])

@@ -6,7 +6,7 @@ import MeridianState
 @testable import MeridianRuntime
 import MeridianDemo
 
-@Suite struct GenesisTests {
+@Suite(.timeLimit(.minutes(5))) struct GenesisTests {
     static func committedDemoSpec() throws -> [UInt8] {
         // Tests/RuntimeTests/Execution/GenesisTests.swift -> repository root.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

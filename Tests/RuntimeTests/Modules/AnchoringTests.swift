@@ -7,7 +7,7 @@ import MeridianDemo
 
 /// Workers' anchors on chain: only a key with the worker role anchors; each root once; the record
 /// names the worker's organisation and proves against the state root like any other entry.
-@Suite struct AnchoringTests {
+@Suite(.timeLimit(.minutes(5))) struct AnchoringTests {
     let worker = DemoCast.staff("hospital-ribeira", "worker")
 
     func anchor(_ leaves: [[UInt8]], kind: AnchorKind = .readings, from: Timestamp, to: Timestamp) -> AnchorSubmission {

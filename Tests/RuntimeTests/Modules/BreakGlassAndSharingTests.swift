@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianRuntime
 import MeridianDemo
 
-@Suite struct BreakGlassAndSharingTests {
+@Suite(.timeLimit(.minutes(5))) struct BreakGlassAndSharingTests {
     /// Maria allows emergency access; a clinician anywhere can break the glass for ETREAT; the
     /// entry is marked, counted per organisation and exported as a FHIR security alert.
     @Test func breakGlassIsAllowedWhenPermittedAndAlwaysMarked() throws {

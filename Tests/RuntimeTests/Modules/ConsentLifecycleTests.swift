@@ -5,7 +5,7 @@ import MeridianState
 import MeridianRuntime
 import MeridianDemo
 
-@Suite struct ConsentLifecycleTests {
+@Suite(.timeLimit(.minutes(5))) struct ConsentLifecycleTests {
     /// Hans grants Clínica Sol TREAT access; a request is allowed; he revokes; the next request
     /// is denied; both are on his audit trail, chained.
     @Test func grantAllowRevokeDenyBothAudited() throws {

@@ -7,7 +7,7 @@ import MeridianDemo
 
 /// Console views on the audit trail: recorded in the viewer's name only with the viewer's own
 /// sign-in signature for the node that records them, and only for the standing the viewer holds.
-@Suite struct ConsoleViewTests {
+@Suite(.timeLimit(.minutes(5))) struct ConsoleViewTests {
     let node = DemoCast.staff("hospital-ribeira", "worker")
 
     func signIn(_ viewer: PrivateKey, audience: PublicKey, expires: Timestamp, chainID: String = DemoCast.chainID) throws -> ConsoleSignIn {

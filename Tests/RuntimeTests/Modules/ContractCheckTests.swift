@@ -5,7 +5,7 @@ import MeridianCore
 
 /// The upload check of policy contracts: the three policies `make contracts` built pass; every
 /// hostile or malformed module is refused with its reason; no input crashes it.
-@Suite struct ContractCheckTests {
+@Suite(.timeLimit(.minutes(5))) struct ContractCheckTests {
     static let limits = ContractCheck.Limits(maxBytes: 64 * 1024, maxMemoryPages: 4)
 
     static func built(_ name: String) throws -> [UInt8] {

@@ -6,7 +6,7 @@ import MeridianRuntime
 import MeridianDemo
 
 /// Equivocation evidence on chain: checked, recorded once, visible in state.
-@Suite struct EvidenceTests {
+@Suite(.timeLimit(.minutes(5))) struct EvidenceTests {
     let doubleSigner = DemoCast.staff("klinikum-spree", "validator")
     let reporter = DemoCast.staff("hospital-ribeira", "validator")
 

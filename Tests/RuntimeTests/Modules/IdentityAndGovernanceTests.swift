@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianRuntime
 import MeridianDemo
 
-@Suite struct IdentityAndGovernanceTests {
+@Suite(.timeLimit(.minutes(5))) struct IdentityAndGovernanceTests {
     @Test func patientsNeedAProviderAttestation() throws {
         let chain = try TestChain()
         let mallory = try PrivateKey.generate()

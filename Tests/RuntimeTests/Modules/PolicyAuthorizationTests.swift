@@ -9,7 +9,7 @@ import MeridianDemo
 /// policies narrows a real grant, the audit trail carries the contract hash and fuel, storage
 /// writes happen only in committed transactions, hostile contracts deny without stopping the
 /// chain, and two independent runtimes agree on every decision, fuel figure and state root.
-@Suite struct PolicyAuthorizationTests {
+@Suite(.timeLimit(.minutes(5))) struct PolicyAuthorizationTests {
     static func stay(_ country: String, _ from: String, _ until: String) -> [UInt8] { PolicyContractTests.stay(country, from, until) }
 
     /// Deploys `name` (from Contracts/build) as Maria and grants Sakura General the summary under it.

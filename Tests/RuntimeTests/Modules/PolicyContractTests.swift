@@ -6,7 +6,7 @@ import MeridianCore
 /// The three policies of `Contracts/`, run by WasmKit as the runtime runs them: a table of
 /// decisions each, the fuel each call used pinned (an engine upgrade that changes them fails
 /// here), and hostile code stopped with its reason.
-@Suite struct PolicyContractTests {
+@Suite(.timeLimit(.minutes(5))) struct PolicyContractTests {
     static let limits = ContractCheckTests.limits
     static let fuel: UInt64 = 1_000_000
     static func runner(_ name: String) throws -> ContractRunner { try ContractRunner(code: try ContractCheckTests.built(name), limits: limits) }
@@ -147,7 +147,7 @@ import MeridianCore
 
 /// Instances are reused between calls (WasmKit compiles per instance); nothing a call leaves in
 /// memory, in a mutable global or in a grown memory reaches the next call.
-@Suite struct ContractIsolationTests {
+@Suite(.timeLimit(.minutes(5))) struct ContractIsolationTests {
     typealias M = ContractCheckTests.Module
     static func run(_ runner: ContractRunner) -> ContractRunner.Outcome.Result {
         runner.evaluate(PolicyContractTests.request(), parameters: [:], storage: { _ in nil }, fuel: 100_000).result
@@ -224,7 +224,7 @@ enum GoldenFuel {
 }
 
 /// Uploading contracts through transactions: checked under the chain's limits, stored by code hash.
-@Suite struct ContractDeploymentTests {
+@Suite(.timeLimit(.minutes(5))) struct ContractDeploymentTests {
     @Test func aCheckedContractIsStoredByItsHashAndAHostileOneIsRefusedWithTheReason() throws {
         let chain = try TestChain()
         let maria = try chain.registerPatient("maria")

@@ -6,7 +6,7 @@ import MeridianDemo
 
 /// The transfer rule matrix of the demo genesis: custodian country x destination country x
 /// (explicit consent, emergency), each with the expected basis or denial.
-@Suite struct TransferRuleMatrixTests {
+@Suite(.timeLimit(.minutes(5))) struct TransferRuleMatrixTests {
     struct Row: CustomTestStringConvertible, Sendable {
         let source: String, destination: String, explicit: Bool, emergency: Bool
         let expected: TransferBasis?

@@ -2,7 +2,7 @@ import Testing
 @testable import MeridianCore
 @testable import MeridianState
 
-@Suite struct SparseMerkleTreeTests {
+@Suite(.timeLimit(.minutes(5))) struct SparseMerkleTreeTests {
     /// Random inserts, updates and deletes against a plain dictionary: after every batch the
     /// values, the root (recomputed from scratch in another order) and the proofs must agree.
     @Test func matchesADictionaryUnderRandomBatches() throws {
@@ -115,7 +115,7 @@ import Testing
     }
 }
 
-@Suite struct SparseMerkleTreeParallelTests {
+@Suite(.timeLimit(.minutes(5))) struct SparseMerkleTreeParallelTests {
     /// Batches above the parallel threshold are rebuilt on two threads; the result must equal the
     /// same contents written in small (sequential) batches, including deletions.
     @Test func largeBatchesGiveTheSameRootAsSmallOnes() throws {

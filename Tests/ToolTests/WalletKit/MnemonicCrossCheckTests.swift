@@ -2,12 +2,13 @@ import Foundation
 import Testing
 import MeridianCore
 import MeridianWalletKit
+import MeridianTestSupport
 
 /// BIP-39 against an implementation no one here wrote: PyPI's `mnemonic` (the Trezor reference
 /// implementation), installed by `make setup`. Phrases and seeds must agree byte for byte.
-@Suite struct MnemonicCrossCheckTests {
+@Suite(.timeLimit(.minutes(5))) struct MnemonicCrossCheckTests {
     /// Runs the reference implementation on each entropy; returns (phrase, seed with passphrase) per entropy.
-    static func reference(_ entropies: [[UInt8]], passphrase: String) throws -> [(String, String)] {
+    static func reference(_ entropies: [[UInt8]], passphrase: String) async throws -> [(String, String)] {
         let script = """
             import json, sys
             from mnemonic import Mnemonic
@@ -17,22 +18,12 @@ import MeridianWalletKit
                 p = m.to_mnemonic(bytes.fromhex(e))
                 print(json.dumps([p, m.to_seed(p, args["passphrase"]).hex()]))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input; process.standardOutput = output; process.standardError = errors
-        try process.run()
         let request = try JSONSerialization.data(withJSONObject: ["entropies": entropies.map(Hex.encode), "passphrase": passphrase])
-        input.fileHandleForWriting.write(request)
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CrossCheckUnavailable("python3 with PyPI 'mnemonic' is needed (make setup installs it): \(String(decoding: err, as: UTF8.self))")
+        let r = try await ChildProcess.run("python3", ["-c", script], input: [UInt8](request))
+        guard r.status == 0 else {
+            throw CrossCheckUnavailable("python3 with PyPI 'mnemonic' is needed (make setup installs it): \(r.stderr)")
         }
-        return try String(decoding: out, as: UTF8.self).split(separator: "\n").map { line in
+        return try r.stdout.split(separator: "\n").map { line in
             guard let pair = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String], pair.count == 2 else { throw CrossCheckUnavailable("bad line \(line)") }
             return (pair[0], pair[1])
         }
@@ -40,12 +31,12 @@ import MeridianWalletKit
 
     struct CrossCheckUnavailable: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
-    @Test func phrasesAndSeedsMatchTheReferenceImplementation() throws {
+    @Test func phrasesAndSeedsMatchTheReferenceImplementation() async throws {
         var rng = SystemRandomNumberGenerator()
         var entropies: [[UInt8]] = [[UInt8](repeating: 0, count: 16), [UInt8](repeating: 0x7f, count: 16), [UInt8](repeating: 0xff, count: 32)]
         for size in [16, 20, 24, 28, 32] { for _ in 0..<8 { entropies.append((0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }) } }
         for passphrase in ["TREZOR", "", "pässwörd ﬁ"] {   // the last needs NFKD normalisation
-            let expected = try Self.reference(entropies, passphrase: passphrase)
+            let expected = try await Self.reference(entropies, passphrase: passphrase)
             #expect(expected.count == entropies.count)
             for (entropy, (phrase, seed)) in zip(entropies, expected) {
                 let words = Mnemonic.phrase(entropy: entropy)

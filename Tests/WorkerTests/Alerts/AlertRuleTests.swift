@@ -4,7 +4,7 @@ import MeridianWorkers
 
 /// The alert rule against what was last alerted: getting worse alerts, hovering or staying does not,
 /// recovering and deteriorating again alerts again.
-@Suite struct AlertRuleTests {
+@Suite(.timeLimit(.minutes(5))) struct AlertRuleTests {
     let rule = AlertRule(highModelRisk: 0.2)
 
     /// Sub-scores in `NEWS2.Parameter` order: respiration, SpO2, air/oxygen, systolic, pulse, consciousness, temperature.

@@ -3,7 +3,7 @@ import MeridianCore
 import MeridianVitals
 import MeridianIngest
 
-@Suite struct DeviceFrameTests {
+@Suite(.timeLimit(.minutes(5))) struct DeviceFrameTests {
     static let t0 = Timestamp(unixMilliseconds: 1_795_515_290_000)
 
     static func frame(sequence: UInt64 = 7, entries: [DeviceFrame.Entry]? = nil) throws -> [UInt8] {

@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianVitals
 import MeridianIngest
 
-@Suite struct FHIRObservationTests {
+@Suite(.timeLimit(.minutes(5))) struct FHIRObservationTests {
     static let patientHex = Fixtures.patient.publicKey.hex
 
     static func observation(id: String = "obs-1", loinc: String = "8867-4", value: String = "72", unit: String = "/min",
@@ -82,7 +82,7 @@ import MeridianIngest
 
     /// The Observations the node emits, one per vital sign, validate with `fhir.resources` (PyPI,
     /// its R4B models) and read back to the same readings.
-    @Test func emittedObservationsValidateWithFhirResourcesR4B() throws {
+    @Test func emittedObservationsValidateWithFhirResourcesR4B() async throws {
         let t = Timestamp(unixMilliseconds: 1_795_515_290_250)
         let readings: [VitalReading] = VitalSign.allCases.map { sign in
             let v: MeridianVitals.Measurement = sign == .consciousness ? .init(whole: 2) : sign.hardLimits.lowerBound
@@ -99,7 +99,7 @@ import MeridianIngest
                 except Exception as e:
                     print('invalid', str(e).replace('\\n', ' ')[:300])
             """
-        let lines = try PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: documents), package: "fhir.resources")
+        let lines = try await PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: documents), package: "fhir.resources")
         #expect(lines.count == documents.count)
         for (line, reading) in zip(lines, readings) { #expect(line == "ok \(reading.sign.loinc ?? String(reading.sign.mdcCodes[0]))", "\(reading.sign.name): \(line)") }
         // And back through the parser (consciousness carries a code; the rest quantities).

@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianVitals
 import MeridianIngest
 
-@Suite struct HL7Tests {
+@Suite(.timeLimit(.minutes(5))) struct HL7Tests {
     static let patientHex = Fixtures.patient.publicKey.hex
 
     /// An IHE PCD-01 style ORU^R01 from a bedside-monitor gateway: MDC codes, device hierarchy rows
@@ -128,8 +128,8 @@ import MeridianIngest
     /// Field extraction against python-hl7 (PyPI `hl7`, written elsewhere) on a corpus of the samples
     /// its source package ships (tests/samples.py) and Meridian's own ORU messages: every field count
     /// and the decoded value at every field, repetition, component and subcomponent must agree.
-    @Test func fieldExtractionEqualsPythonHL7OnItsSamplesAndOurs() throws {
-        let sdist = try HL7Reference.sourceDistribution()
+    @Test func fieldExtractionEqualsPythonHL7OnItsSamplesAndOurs() async throws {
+        let sdist = try await HL7Reference.sourceDistribution()
         let ours = [Self.pcd01, #"MSH|^~\&|X|Y|||20250101||ORU^R01|1|P|2.5\#rPID|1|a\T\b&c~d\E\e|\X41\\X4243\|\.br\|\H\hi\N\|^^"#,
                     "MSH|$%*!@|AP$P|F*G|||2025||ORU$R01|9|P|2.4\rOBX|1$1|NM|x!y$z|%%|5"]
         let script = """
@@ -148,7 +148,7 @@ import MeridianIngest
                 except Exception as e: print(json.dumps('!' + type(e).__name__))
             """
         // First call: the corpus itself (python reads the samples); second: the queries on it.
-        let first = try PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: ["ours": ours, "queries": []]), package: "hl7", arguments: [sdist.path])
+        let first = try await PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: ["ours": ours, "queries": []]), package: "hl7", arguments: [sdist.path])
         let corpus = try JSONDecoder().decode([String: [String]].self, from: Data(first[0].utf8))["corpus"]!
         #expect(corpus.count >= 5, "the samples of python-hl7 and ours")
         var queries: [[Any]] = [], expected: [String] = []
@@ -174,7 +174,7 @@ import MeridianIngest
                 }
             }
         }
-        let answers = try PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: ["ours": ours, "queries": queries]), package: "hl7", arguments: [sdist.path]).dropFirst()
+        let answers = try await PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: ["ours": ours, "queries": queries]), package: "hl7", arguments: [sdist.path]).dropFirst()
         #expect(answers.count == expected.count)
         var mismatches = 0
         for (q, (answer, mine)) in zip(queries, zip(answers, expected)) {
@@ -191,12 +191,12 @@ import MeridianIngest
 /// `make setup` into .build/reference, or here if it is missing.
 enum HL7Reference {
     static let version = "0.4.5"
-    static func sourceDistribution() throws -> URL {
+    static func sourceDistribution() async throws -> URL {
         let dir = Fixtures.repositoryRoot.appendingPathComponent(".build/reference")
         let file = dir.appendingPathComponent("hl7-\(version).tar.gz")
         if FileManager.default.fileExists(atPath: file.path) { return file }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        _ = try PythonReference.run("import subprocess, sys; subprocess.check_call([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-binary', ':all:', '--no-deps', 'hl7==\(version)', '-d', sys.argv[1]])",
+        _ = try await PythonReference.run("import subprocess, sys; subprocess.check_call([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-binary', ':all:', '--no-deps', 'hl7==\(version)', '-d', sys.argv[1]])",
                                     input: Data(), package: "hl7 (source distribution)", arguments: [dir.path])
         return file
     }

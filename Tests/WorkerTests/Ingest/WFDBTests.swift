@@ -3,7 +3,7 @@ import Testing
 import MeridianVitals
 import MeridianIngest
 
-@Suite struct WFDBTests {
+@Suite(.timeLimit(.minutes(5))) struct WFDBTests {
     @Test func headersParseAndUnsupportedFeaturesAreRefusedByName() throws {
         let h = try WFDBHeader(parsing: "# a comment\nrec 2 360 4\nrec.dat 212 200(1024)/mV 12 0 975 5363 0 MLII lead\nrec.dat 212 100/uV 12 0\n")
         #expect(h.name == "rec" && h.samplingFrequency == 360 && h.sampleCount == 4 && h.signals.count == 2)
@@ -38,8 +38,8 @@ import MeridianIngest
     /// Records that `wfdb.wrsamp` (PyPI `wfdb`, written elsewhere) writes from real ECG data (MIT-BIH
     /// record 208, lead MLII, shipped in scipy 1.11.4's wheel as misc/ecg.dat) decode sample for
     /// sample as `wfdb.rdrecord` reads them: format 212 and 16, one and two signals, odd length.
-    @Test func recordsWrittenByWfdbDecodeSampleForSampleAsWfdbReadsThem() throws {
-        let wheel = try WFDBReference.scipyWheel()
+    @Test func recordsWrittenByWfdbDecodeSampleForSampleAsWfdbReadsThem() async throws {
+        let wheel = try await WFDBReference.scipyWheel()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-wfdb-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -62,7 +62,7 @@ import MeridianIngest
                 d.T.tofile(name + '.expected')
                 print(name, d.shape[0], d.shape[1])
             """
-        let lines = try PythonReference.run(script, input: Data(), package: "wfdb", arguments: [wheel.path, dir.path])
+        let lines = try await PythonReference.run(script, input: Data(), package: "wfdb", arguments: [wheel.path, dir.path])
         #expect(lines.count == 4)
         var compared = 0
         for line in lines {
@@ -91,13 +91,13 @@ import MeridianIngest
 /// scipy 1.11.4's wheel (its misc/ecg.dat is real ECG data), fetched once by `make setup` into .build/reference.
 enum WFDBReference {
     static let wheelName = "scipy-1.11.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-    static func scipyWheel() throws -> URL {
+    static func scipyWheel() async throws -> URL {
         let dir = Fixtures.repositoryRoot.appendingPathComponent(".build/reference")
         if let found = try? FileManager.default.contentsOfDirectory(atPath: dir.path).first(where: { $0.hasPrefix("scipy-1.11.4-") && $0.hasSuffix(".whl") }) {
             return dir.appendingPathComponent(found)
         }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        _ = try PythonReference.run("import subprocess, sys; subprocess.check_call([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary', ':all:', 'scipy==1.11.4', '-d', sys.argv[1]])",
+        _ = try await PythonReference.run("import subprocess, sys; subprocess.check_call([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary', ':all:', 'scipy==1.11.4', '-d', sys.argv[1]])",
                                     input: Data(), package: "scipy 1.11.4 wheel", arguments: [dir.path])
         guard let found = try FileManager.default.contentsOfDirectory(atPath: dir.path).first(where: { $0.hasPrefix("scipy-1.11.4-") && $0.hasSuffix(".whl") }) else {
             throw PythonReference.Unavailable(description: "scipy 1.11.4 wheel not downloaded")

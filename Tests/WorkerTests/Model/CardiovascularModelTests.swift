@@ -9,7 +9,7 @@ import MeridianWorkers
 /// The model inside the risk worker: inputs from the stream and the profile, the risk equal to the
 /// evaluator's on the same row, nothing guessed when an input is unknown, and the record carrying
 /// the model's hash, inputs and risk.
-@Suite struct CardiovascularModelTests {
+@Suite(.timeLimit(.minutes(5))) struct CardiovascularModelTests {
     static func model() throws -> CardiovascularModel {
         try CardiovascularModel(model: ONNXModel(contentsOf: ONNXModelTests.modelDirectory.appendingPathComponent("cvd-logistic.onnx")))
     }

@@ -7,7 +7,7 @@ import MeridianSimulation
 /// The native ONNX evaluator against onnxruntime (PyPI, written elsewhere) on the models Meridian
 /// ships and on fixtures for the remaining operators: probabilities within 1e-6, labels exactly, on
 /// the whole held-out test split and on 10,000 random inputs per model. Then the refusals.
-@Suite struct ONNXModelTests {
+@Suite(.timeLimit(.minutes(5))) struct ONNXModelTests {
     static let modelDirectory = Fixtures.repositoryRoot.appendingPathComponent("Tools/Model/cvd")
     static let fixtureDirectory = Fixtures.repositoryRoot.appendingPathComponent("Tests/Fixtures/onnx")
 
@@ -48,11 +48,11 @@ import MeridianSimulation
     }
 
     /// onnxruntime's answer, one line per row (Tools/Model/onnxruntime_reference.py).
-    static func onnxruntime(_ model: URL, _ rows: FloatMatrix) throws -> [[Substring]] {
+    static func onnxruntime(_ model: URL, _ rows: FloatMatrix) async throws -> [[Substring]] {
         var csv = ""
         for row in 0..<rows.rows { csv += rows.row(row).map { "\($0)" }.joined(separator: ",") + "\n" }
         let script = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("Tools/Model/onnxruntime_reference.py"), encoding: .utf8)
-        let lines = try PythonReference.run(script, input: Data(csv.utf8), package: "onnxruntime", arguments: [model.path])
+        let lines = try await PythonReference.run(script, input: Data(csv.utf8), package: "onnxruntime", arguments: [model.path])
         return lines.map { $0.split(separator: " ") }
     }
 
@@ -61,12 +61,12 @@ import MeridianSimulation
                               fixtureDirectory.appendingPathComponent("fixture-small-trees.onnx")]
 
     @Test(arguments: classifiers)
-    func classifierEqualsOnnxruntimeOnTheTestSplitAndRandomInputs(_ url: URL) throws {
+    func classifierEqualsOnnxruntimeOnTheTestSplitAndRandomInputs(_ url: URL) async throws {
         let model = try ONNXModel(contentsOf: url)
         let split = try Self.testSplit()
         for (name, rows) in [("test split", split), ("random", Self.randomRows(like: split, seed: 0x0_4E_4E_58))] {
             let ours = try model.classify(rows)
-            let theirs = try Self.onnxruntime(url, rows)
+            let theirs = try await Self.onnxruntime(url, rows)
             #expect(theirs.count == rows.rows, "\(url.lastPathComponent) \(name): onnxruntime answered \(theirs.count) rows")
             var worst: Float = 0, labelMismatches = 0
             for row in 0..<min(rows.rows, theirs.count) {
@@ -80,14 +80,14 @@ import MeridianSimulation
         }
     }
 
-    @Test func regressorEqualsOnnxruntimeOnTheTestSplitAndRandomInputs() throws {
+    @Test func regressorEqualsOnnxruntimeOnTheTestSplitAndRandomInputs() async throws {
         let url = Self.fixtureDirectory.appendingPathComponent("fixture-regressor.onnx")
         let model = try ONNXModel(contentsOf: url)
         #expect(model.operators == ["ai.onnx.ml.TreeEnsembleRegressor"])
         let split = try Self.testSplit()
         for rows in [split, Self.randomRows(like: split, seed: 0x5245_4752)] {
             guard case .floats(let ours) = try model.run(rows)[0] else { Issue.record("not floats"); return }
-            let theirs = try Self.onnxruntime(url, rows)
+            let theirs = try await Self.onnxruntime(url, rows)
             #expect(theirs.count == rows.rows)
             var worst: Float = 0
             for row in 0..<min(rows.rows, theirs.count) { worst = max(worst, abs(ours[row, 0] - Float(theirs[row][0])!)) }

@@ -5,7 +5,7 @@ import MeridianRisk
 import MeridianSimulation
 
 /// NEWS2 against the RCP 2017 chart, cell by cell, then against PyPI `vitalscore` on random cases.
-@Suite struct NEWS2Tests {
+@Suite(.timeLimit(.minutes(5))) struct NEWS2Tests {
     typealias O = NEWS2.Observation
     /// A patient scoring 0 everywhere; each test moves one parameter.
     static let calm = O(respirationRate: 16, oxygenSaturation: 98, onOxygen: false, systolicPressure: 120, pulse: 70,
@@ -66,7 +66,7 @@ import MeridianSimulation
     /// 10,000 random observations against `vitalscore.scores.news2` (PyPI, MIT, written elsewhere):
     /// every sub-score and total must agree; its band differs from the RCP chart in exactly one
     /// documented way (a single parameter at 3 with total < 5 it calls "Medium", the RCP low-medium).
-    @Test func tenThousandRandomCasesAgreeWithVitalscore() throws {
+    @Test func tenThousandRandomCasesAgreeWithVitalscore() async throws {
         var rng = SimulationRandom(seed: 0x4E_45_57_53_32)
         var cases: [O] = []
         for _ in 0..<10_000 {
@@ -87,7 +87,7 @@ import MeridianSimulation
                 r = score_news2(rr, float(spo2), bool(o2), sbp, hr, acvpu, temp, use_spo2_scale2=bool(scale2))
                 print(r.rr_score, r.spo2_score, r.o2_score, r.sbp_score, r.hr_score, r.consciousness_score, r.temp_score, r.total, r.risk.value)
             """
-        let lines = try PythonReference.run(script, input: request, package: "vitalscore")
+        let lines = try await PythonReference.run(script, input: request, package: "vitalscore")
         #expect(lines.count == cases.count)
         var mismatches = 0, singleParameterRule = 0
         for (c, line) in zip(cases, lines) {

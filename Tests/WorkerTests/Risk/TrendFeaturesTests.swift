@@ -5,7 +5,7 @@ import MeridianVitals
 import MeridianRisk
 import MeridianSimulation
 
-@Suite struct TrendFeaturesTests {
+@Suite(.timeLimit(.minutes(5))) struct TrendFeaturesTests {
     /// The incremental window against a direct computation over the same points, on random streams
     /// (with equal times and equal values, which the min/max bookkeeping must survive).
     @Test func slidingWindowsEqualADirectComputation() {
@@ -52,7 +52,7 @@ import MeridianSimulation
     }
 }
 
-@Suite struct AssessmentRecordTests {
+@Suite(.timeLimit(.minutes(5))) struct AssessmentRecordTests {
     @Test func recordsRoundTripWithFixedPointFeaturesAndNotMeasuredKept() throws {
         let score = NEWS2.score(NEWS2.Observation(respirationRate: 26, oxygenSaturation: 90, onOxygen: true, systolicPressure: 95, pulse: 135,
                                                    consciousness: .voice, temperatureTenths: 392))

@@ -7,7 +7,7 @@ import MeridianWorkers
 
 /// Marking a batch anchored when its leaf index is written in several chunks: every leaf proves
 /// against the root, the queue is empty, and the next batch starts after it.
-@Suite struct AnchorStoreTests {
+@Suite(.timeLimit(.minutes(5))) struct AnchorStoreTests {
     @Test func aBatchLargerThanOneChunkIsMarkedWholeAndTheNextBatchFollowsIt() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-anchor-store-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -7,7 +7,7 @@ import MeridianCore
 import MeridianIngest
 import MeridianWorkers
 
-@Suite struct MLLPListenerTests {
+@Suite(.timeLimit(.minutes(5))) struct MLLPListenerTests {
     /// A gateway's connection: messages go in MLLP frames, each answered in order with an ACK.
     static func exchange(port: Int, _ payload: [UInt8], expectACKs: Int) async throws -> [HL7Message] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { ch in

@@ -6,7 +6,7 @@ import MeridianStorage
 import MeridianWorkers
 import MeridianSimulation
 
-@Suite struct ReadingStoreTests {
+@Suite(.timeLimit(.minutes(5))) struct ReadingStoreTests {
     final class TempDB {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-readings-\(UUID().uuidString)").path
         func open() throws -> ReadingStore { ReadingStore(db: try RocksDB(path: path, columnFamilies: ReadingStore.columns)) }

@@ -7,7 +7,7 @@ import MeridianStorage
 import MeridianWorkers
 import Prometheus
 
-@Suite struct VitalsIngestorTests {
+@Suite(.timeLimit(.minutes(5))) struct VitalsIngestorTests {
     static let t0 = Timestamp(unixMilliseconds: 1_795_515_290_000)
 
     static func frame(_ seq: UInt64, pulse: Int64 = 72, device: PrivateKey = Fixtures.device) throws -> [UInt8] {

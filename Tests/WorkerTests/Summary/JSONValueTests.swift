@@ -4,7 +4,7 @@ import MeridianSummary
 
 /// The summaries' JSON value: numbers keep their decimal digits, booleans stay booleans, output is
 /// canonical (sorted keys), and a hostile nesting depth is refused, not a crash.
-@Suite struct JSONValueTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONValueTests {
     @Test func valuesRoundTripWithTheirDigitsAndKinds() throws {
         let text = #"{"b":true,"f":false,"n":null,"t":37.2,"x":0.1,"i":118,"neg":-0.0005,"big":12345678901234,"s":"Ação <é> \"q\"","a":[1,"2",[true]]}"#
         let value = try JSONValue(parsing: Array(text.utf8))

