@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "meridian-bench", targets: ["MeridianBench"]),
         .executable(name: "meridian-genesis", targets: ["meridian-genesis"]),
         .executable(name: "meridian-scenario", targets: ["meridian-scenario"]),
+        .executable(name: "meridian-determinism", targets: ["meridian-determinism"]),
         .executable(name: "meridian-node", targets: ["meridian-node"]),
         .executable(name: "meridian-wallet", targets: ["meridian-wallet"]),
         .executable(name: "meridian-provider", targets: ["meridian-provider"]),
@@ -152,6 +153,11 @@ let package = Package(
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals", "MeridianRisk", "MeridianRecords",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Audit", swiftSettings: strict),
+        // The determinism check: blocks with every hostile contract kind, executed in one process
+        // and replayed in another; the records must match byte for byte (Tests/EndToEndTests).
+        .executableTarget(name: "meridian-determinism",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"],
+                          path: "Tools/Determinism", swiftSettings: strict),
         .executableTarget(name: "meridian-scenario",
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
                           path: "Tools/Scenario", swiftSettings: strict),

@@ -149,7 +149,7 @@ extension ChainService: ConsensusChain {
         return executed.block
     }
 
-    public func validate(_ block: Block) -> Bool {
+    public func validate(_ block: Block) throws -> Bool {
         if pending[block.hash] != nil { return true }
         guard block.header.time <= Self.now().adding(milliseconds: Self.maxClockDriftMilliseconds) else { return false }
         // The certificate the block carries for its parent must be the parent's: ours, or one that
@@ -159,13 +159,19 @@ extension ChainService: ConsensusChain {
             guard let powers = signersOfTip(), case .success = carried.verify(chainID: chainID, validators: powers, blockHash: executor.tip.hash) else { return false }
         }
         let mempool = self.mempool
-        guard let executed = try? executor.execute(block, preverified: { mempool.contains($0) }) else { return false }
-        pending[block.hash] = executed
-        return true
+        do {
+            pending[block.hash] = try executor.execute(block, preverified: { mempool.contains($0) })
+            return true
+        } catch where error.isNodeFault {
+            // Our storage failed, not the block: stop before a prevote says anything about it.
+            throw NodeError("storage", "executing block \(block.header.height) failed on this node's state: \(error)")
+        } catch {
+            return false
+        }
     }
 
     public func commit(_ block: Block, certificate: CommitCertificate) throws {
-        if pending[block.hash] == nil, !validate(block) { throw NodeError("consensus", "block \(block.hash.hex.prefix(16)) does not execute") }
+        if pending[block.hash] == nil, try !validate(block) { throw NodeError("consensus", "block \(block.hash.hex.prefix(16)) does not execute") }
         guard let executed = pending[block.hash] else { throw NodeError("consensus", "block not executed") }
         try commitExecuted(executed, certificate: certificate, started: DispatchTime.now().uptimeNanoseconds)
     }

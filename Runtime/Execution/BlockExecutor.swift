@@ -9,6 +9,9 @@ public struct BlockError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: String
     public let message: String
     public init(_ code: String, _ message: String) { self.code = code; self.message = message }
+    /// The node could not read or write its own state: not a verdict on the block, which another
+    /// node may execute fine. The node stops rather than vote or answer on it.
+    public var isNodeFault: Bool { code == "block.storage" || code == "block.state" || code == "block.runtime" }
     public var description: String { "\(code): \(message)" }
     public static func == (l: BlockError, r: BlockError) -> Bool { l.code == r.code }
     public func hash(into h: inout Hasher) { h.combine(code) }
@@ -249,6 +252,11 @@ public final class BlockExecutor {
         do {
             (decision, created) = try Dispatcher.dispatch(tx.call, ctx)
             outcome = .success
+        } catch where error.isStateFault {
+            // A storage error is the node's fault, never the transaction's: it must not become a
+            // receipt (another node, whose disk is fine, would write a different one). The block
+            // fails and the node stops (docs/ARCHITECTURE.md, "Failure policy").
+            throw error
         } catch {
             ctx.view.rollbackTransaction()
             outcome = .failed(error)

@@ -18,7 +18,7 @@ public protocol ConsensusChain: Sendable {
     /// Builds and executes this node's block for the next height from the mempool (not committed).
     func buildBlock(proposer: PublicKey) async throws -> Block
     /// Re-executes a block proposed for the next height; true if it is valid.
-    func validate(_ block: Block) async -> Bool
+    func validate(_ block: Block) async throws -> Bool
     /// Commits a block that was built or validated, with the certificate that finalised it.
     func commit(_ block: Block, certificate: CommitCertificate) async throws
     /// A committed block and its certificate.
@@ -410,7 +410,7 @@ public actor ConsensusDriver {
             guard sp.isValid(chainID: chain.chainID), block.hash == p.value, block.header.height == height,
                   block.header.proposer == p.proposer else { refused(); return }
             let valid: Bool
-            if let known = validity[p.value] { valid = known } else { valid = await chain.validate(block) }
+            if let known = validity[p.value] { valid = known } else { valid = try await chain.validate(block) }
             try await feed(.proposal(sp, block, valid: valid))
         case .vote(let sv):
             let v = sv.vote
@@ -427,7 +427,7 @@ public actor ConsensusDriver {
         case .syncResponse(let block, let certificate):
             guard block.header.height == height, certificate.height == height, certificate.blockHash == block.hash else { return }
             guard case .success = certificate.verify(chainID: chain.chainID, validators: powers, blockHash: block.hash) else { refused(); return }
-            guard await chain.validate(block) else { refused(); return }
+            guard try await chain.validate(block) else { refused(); return }
             statusBox.withLock { $0.syncing = true }
             try await chain.commit(block, certificate: certificate)
             logger.info("caught up", metadata: ["height": "\(height)", "from": "\(Address(peer))"])

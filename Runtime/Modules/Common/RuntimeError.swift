@@ -19,6 +19,9 @@ public struct RuntimeError: Error, Hashable, Sendable, CustomStringConvertible, 
         code = try r.readString("error.code", max: 64); message = try r.readString("error.message", max: 1024)
     }
 
+    /// Whether this is a state (storage) error rather than a verdict on the transaction.
+    public var isStateFault: Bool { code.hasPrefix("state.") }
+
     static func state(_ e: StateError) -> RuntimeError { RuntimeError("state.\(e.code.rawValue)", e.detail) }
     static func corrupt(_ what: String) -> RuntimeError { RuntimeError("state.corrupt", "stored \(what) does not decode") }
 }

@@ -31,6 +31,9 @@ public enum ContractCheck {
         public init(params: [ValueType], results: [ValueType]) { self.params = params; self.results = results }
     }
 
+    /// The most entries a contract's table may start with (indirect calls need a few).
+    public static let maxTableEntries: UInt32 = 1024
+
     public struct Limits: Sendable {
         public let maxBytes: Int
         public let maxMemoryPages: UInt32
@@ -59,6 +62,7 @@ public enum ContractCheck {
         var imports: [String] = []
         var definedFunctions = 0
         var memory: (min: UInt32, max: UInt32)?
+        var tableMinimums: [UInt32] = []
         var exports: [String: (kind: UInt8, index: UInt32)] = [:]
         var lastID: UInt8 = 0
         var sawCode = false
@@ -117,7 +121,13 @@ public enum ContractCheck {
             case 4:
                 for _ in 0..<(try r.count(max: 10)) {
                     guard try r.byte() == 0x70 else { throw malformed("a table is not of funcref") }
-                    _ = try limitsOf(&r, what: "table")
+                    let entries = try limitsOf(&r, what: "table").0
+                    // A table is allocated whole at instantiation (and table instructions that
+                    // could grow it are refused): its initial size is the only bound it needs.
+                    guard entries <= Self.maxTableEntries else {
+                        throw RuntimeError("contract.table", "a table of \(entries) entries exceeds the limit of \(Self.maxTableEntries)")
+                    }
+                    tableMinimums.append(entries)
                 }
             case 5:
                 let n = try r.count(max: 1)
@@ -153,8 +163,14 @@ public enum ContractCheck {
                 for _ in 0..<(try r.count(max: 1000)) {
                     let flags = try r.u32()
                     guard flags == 0 else { throw malformed("only active funcref element segments of table 0 are accepted") }
-                    try constantExpression(&r)
-                    for _ in 0..<(try r.count(max: 100_000)) { _ = try r.u32() }
+                    let offset = try segmentOffset(&r, what: "element segment")
+                    let n = try r.count(max: 100_000)
+                    for _ in 0..<n { _ = try r.u32() }
+                    // Applied at instantiation to the table's initial size: a segment past it would
+                    // make every instantiation trap, so the upload is refused instead.
+                    guard let table = tableMinimums.first, UInt64(offset) + UInt64(n) <= UInt64(table) else {
+                        throw RuntimeError("contract.segment", "an element segment at \(offset) with \(n) entries does not fit the table's \(tableMinimums.first ?? 0) initial entries")
+                    }
                 }
             case 12:
                 _ = try r.u32()
@@ -177,10 +193,16 @@ public enum ContractCheck {
                 for _ in 0..<(try r.count(max: 10_000)) {
                     let flags = try r.u32()
                     guard flags == 0 else { throw malformed("data segment mode \(flags) is not accepted: only active segments of memory 0") }
-                    try constantExpression(&r)
+                    let offset = try segmentOffset(&r, what: "data segment")
                     let n = Int(try r.u32())
                     guard n <= r.remaining else { throw malformed("data segment overruns the module") }
                     r.offset += n
+                    // Applied at instantiation to the memory's initial pages: a segment past them
+                    // would make every instantiation trap, so the upload is refused instead.
+                    let initialBytes = UInt64(memory?.min ?? 0) * 65536
+                    guard UInt64(offset) + UInt64(n) <= initialBytes else {
+                        throw RuntimeError("contract.segment", "a data segment at \(offset) of \(n) bytes does not fit the memory's \(initialBytes) initial bytes")
+                    }
                 }
             default:
                 throw malformed("unknown section id \(id)")
@@ -267,6 +289,16 @@ public enum ContractCheck {
         case 1: return (try r.u32(), try r.u32())
         default: throw malformed("\(what) limits flag")
         }
+    }
+
+    /// A segment's offset: an `i32.const`, then end (a `global.get` offset would hide the bound the
+    /// check must see, so it is refused).
+    static func segmentOffset(_ r: inout WasmReader, what: String) throws(RuntimeError) -> UInt32 {
+        guard try r.byte() == 0x41 else { throw RuntimeError("contract.segment", "a \(what)'s offset must be an i32.const") }
+        let v = try r.s64()
+        guard try r.byte() == 0x0B else { throw malformed("constant expression without its end") }
+        guard v >= Int64(Int32.min), v <= Int64(Int32.max) else { throw malformed("\(what) offset out of i32 range") }
+        return UInt32(bitPattern: Int32(v))
     }
 
     /// A constant expression: one i32/i64 constant or global.get, then end.

@@ -96,7 +96,13 @@ public final class ContractRunner: @unchecked Sendable {
         engine = Engine(configuration: EngineConfiguration(compilationMode: .lazy, stackSize: stackBytes, features: [],
                                                            memoryBoundsChecking: .software, fuelMetering: true))
         do { module = try parseWasm(bytes: hostView, features: []) }
-        catch { throw RuntimeError("contract.malformed", "the engine refuses the module: \(error)") }
+        // The engine's text is not kept: a deploy's receipt must be the same on every node.
+        catch { throw RuntimeError("contract.malformed", "the engine refuses the module (its parser found it malformed)") }
+        // Every module the check accepts must instantiate: one that cannot (a segment the check
+        // missed, a limit of the engine's) is refused here, at upload, with a stable reason,
+        // rather than failing every call. The instance is kept for the first call.
+        do { pool.give(try instantiate(), keeping: Self.poolSize) }
+        catch { throw RuntimeError("contract.instantiation", "the module does not instantiate") }
     }
 
     /// What a call did.
@@ -106,8 +112,8 @@ public final class ContractRunner: @unchecked Sendable {
             case allowed
             /// The contract answered a deny reason (≤ 0).
             case denied(reason: Int32)
-            /// Out of fuel, a trap, a host-call violation or a malformed answer.
-            case failed(String)
+            /// Out of fuel, a trap, a host-call violation or a malformed answer: a stable code.
+            case failed(ContractFailure)
         }
         public let result: Result
         public let fuelUsed: UInt64
@@ -127,7 +133,7 @@ public final class ContractRunner: @unchecked Sendable {
 
     /// Runs `update` with the patient's message (refused if the contract has none).
     public func update(_ message: [UInt8], parameters: [String: [UInt8]], storage: @escaping (([UInt8]) -> [UInt8]?), fuel: UInt64) -> Outcome {
-        guard summary.hasUpdate else { return Outcome(result: .failed("the contract takes no update"), fuelUsed: 0, writes: [], events: []) }
+        guard summary.hasUpdate else { return Outcome(result: .failed(.noUpdate), fuelUsed: 0, writes: [], events: []) }
         return call("update", input: message, parameters: parameters, storage: storage, fuel: fuel)
     }
 
@@ -140,7 +146,7 @@ public final class ContractRunner: @unchecked Sendable {
         var writes: [([UInt8], [UInt8])] = []
         var pending: [[UInt8]: [UInt8]] = [:]
         var events: [[UInt8]] = []
-        var violation: String?
+        var violation: ContractFailure?
         let storage: ([UInt8]) -> [UInt8]?
         let parameters: [String: [UInt8]]
         init(storage: @escaping ([UInt8]) -> [UInt8]?, parameters: [String: [UInt8]]) { self.storage = storage; self.parameters = parameters }
@@ -178,7 +184,8 @@ public final class ContractRunner: @unchecked Sendable {
         func give(_ p: PooledInstance, keeping limit: Int) { idle.withLock { if $0.count < limit { $0.append(p) } } }
     }
 
-    struct HostViolation: Error { let reason: String }
+    /// A host function's refusal: the call ends with `failure`.
+    struct HostViolation: Error { let failure: ContractFailure }
 
     /// A fresh instance, its pristine memory and global values recorded before any call.
     func instantiate() throws -> PooledInstance {
@@ -187,12 +194,12 @@ public final class ContractRunner: @unchecked Sendable {
         var imports = Imports()
         for name in summary.imports { imports.define(module: "env", name: name, Self.hostFunction(name, store: store, box: box)) }
         let instance = try module.instantiate(store: store, imports: imports)
-        guard case .memory(let memory)? = instance.export("memory") else { throw HostViolation(reason: "the contract lacks its memory export") }
+        guard case .memory(let memory)? = instance.export("memory") else { throw HostViolation(failure: .missingExport) }
         var entries: [String: Function] = [:]
         for name in ["evaluate", "update"] { if case .function(let f)? = instance.export(name) { entries[name] = f } }
         var globals: [(Global, Value)] = []
         for name in globalExports {
-            guard case .global(let g)? = instance.export(name) else { throw HostViolation(reason: "the host's view of the contract lacks \(name)") }
+            guard case .global(let g)? = instance.export(name) else { throw HostViolation(failure: .missingExport) }
             globals.append((g, g.value))
         }
         let pristine = memory.withUnsafeMutableBufferPointer(offset: 0, count: memory.byteCount) { Array($0) }
@@ -200,16 +207,16 @@ public final class ContractRunner: @unchecked Sendable {
     }
 
     func call(_ export: String, input: [UInt8], parameters: [String: [UInt8]], storage: @escaping ([UInt8]) -> [UInt8]?, fuel: UInt64) -> Outcome {
-        guard input.count <= Self.maxInputBytes else { return Outcome(result: .failed("input over \(Self.maxInputBytes) bytes"), fuelUsed: 0, writes: [], events: []) }
+        guard input.count <= Self.maxInputBytes else { return Outcome(result: .failed(.inputTooLarge), fuelUsed: 0, writes: [], events: []) }
         let state = CallState(storage: storage, parameters: parameters)
-        func failed(_ why: String) -> Outcome { Outcome(result: .failed(why), fuelUsed: fuel, writes: [], events: []) }   // bills the whole budget
+        func failed(_ why: ContractFailure) -> Outcome { Outcome(result: .failed(why), fuelUsed: fuel, writes: [], events: []) }   // bills the whole budget
         let pooled: PooledInstance
         do {
             if let p = pool.take() { pooled = p } else { pooled = try instantiate() }
         } catch let v as HostViolation {
-            return failed(v.reason)
+            return failed(v.failure)
         } catch {
-            return failed("trap: \(String(describing: error).prefix(120))")
+            return failed(.instantiationFailed)
         }
         let store = pooled.store
         store.fuel = Fuel(remaining: fuel)
@@ -224,34 +231,33 @@ public final class ContractRunner: @unchecked Sendable {
         }
         func spent() -> UInt64 { fuel - min(fuel, store.fuel?.remaining ?? 0) }
         do {
-            guard let entry = pooled.entries[export] else { return failed("the contract lacks its \(export) export") }
+            guard let entry = pooled.entries[export] else { return failed(.missingExport) }
             let memory = pooled.memory
-            guard memory.byteCount >= Int(Self.inputOffset) + input.count else { return failed("the contract's memory has no room for the request") }
+            guard memory.byteCount >= Int(Self.inputOffset) + input.count else { return failed(.noRoomForRequest) }
             memory.withUnsafeMutableBufferPointer(offset: UInt(Self.inputOffset), count: input.count) { buffer in
                 buffer.copyBytes(from: input)
             }
             let results = try entry.invoke([.i32(Self.inputOffset), .i32(UInt32(input.count))])
             if let v = state.violation { return failed(v) }
-            guard results.count == 1, case .i32(let raw) = results[0] else { return failed("malformed answer") }
+            guard results.count == 1, case .i32(let raw) = results[0] else { return failed(.malformedAnswer) }
             let answer = Int32(bitPattern: raw)
             let used = spent()
             reusable = true
             if answer == 1 { return Outcome(result: .allowed, fuelUsed: used, writes: state.writes, events: state.events) }
             if answer <= 0 { return Outcome(result: .denied(reason: answer), fuelUsed: used, writes: state.writes, events: state.events) }
-            return failed("malformed answer \(answer)")
+            return failed(.malformedAnswer)
         } catch let v as HostViolation {
-            return failed(v.reason)
+            return failed(v.failure)
         } catch {
-            let text = "\(error)"
             if let v = state.violation { return failed(v) }
-            return failed(text.contains("out of fuel") ? "out of fuel" : "trap: \(text.prefix(120))")
+            return failed(ContractFailure.trap(error))
         }
     }
 
     /// Charges fuel for a host call and `bytes` bytes; throws (a trap) when the budget is gone.
     static func charge(_ store: Store, bytes: Int) throws {
         let cost = fuelPerHostCall + UInt64(bytes) * fuelPerHostByte
-        guard let f = store.fuel, f.remaining >= cost else { store.fuel = Fuel(remaining: 0); throw HostViolation(reason: "out of fuel") }
+        guard let f = store.fuel, f.remaining >= cost else { store.fuel = Fuel(remaining: 0); throw HostViolation(failure: .outOfFuel) }
         store.fuel = Fuel(remaining: f.remaining - cost)
     }
 
@@ -259,14 +265,14 @@ public final class ContractRunner: @unchecked Sendable {
     static func read(_ caller: borrowing Caller, _ ptr: UInt32, _ len: UInt32, max: Int) throws -> [UInt8] {
         guard Int(len) <= max, case .memory(let memory)? = caller.instance?.export("memory"),
               UInt64(ptr) + UInt64(len) <= UInt64(memory.byteCount) else {
-            throw HostViolation(reason: "a host call passed an out-of-range pointer or length")
+            throw HostViolation(failure: .hostPointerOutOfRange)
         }
         return memory.withUnsafeMutableBufferPointer(offset: UInt(ptr), count: Int(len)) { Array($0) }
     }
 
     static func write(_ caller: borrowing Caller, _ ptr: UInt32, capacity: UInt32, _ bytes: [UInt8]) throws -> Int32 {
         guard case .memory(let memory)? = caller.instance?.export("memory"), UInt64(ptr) + UInt64(capacity) <= UInt64(memory.byteCount) else {
-            throw HostViolation(reason: "a host call passed an out-of-range pointer or length")
+            throw HostViolation(failure: .hostPointerOutOfRange)
         }
         guard bytes.count <= Int(capacity) else { return -2 }   // the value does not fit: the contract learns its size
         memory.withUnsafeMutableBufferPointer(offset: UInt(ptr), count: bytes.count) { $0.copyBytes(from: bytes) }
@@ -277,7 +283,7 @@ public final class ContractRunner: @unchecked Sendable {
         func i32(_ v: Value) -> UInt32 { if case .i32(let x) = v { x } else { 0 } }
         /// The call in progress (a host function runs only inside one).
         func current() throws -> CallState {
-            guard let s = box.state else { throw HostViolation(reason: "a host function was called outside a call") }
+            guard let s = box.state else { throw HostViolation(failure: .hostCallOutsideCall) }
             return s
         }
         switch name {
@@ -296,7 +302,7 @@ public final class ContractRunner: @unchecked Sendable {
                 let key = try read(caller, i32(args[0]), i32(args[1]), max: maxKeyBytes)
                 let value = try read(caller, i32(args[2]), i32(args[3]), max: maxValueBytes)
                 try charge(caller.store, bytes: 4 * (key.count + value.count))   // writes cost four times a read
-                guard state.writes.count < maxWrites else { throw HostViolation(reason: "more than \(maxWrites) storage writes in one call") }
+                guard state.writes.count < maxWrites else { throw HostViolation(failure: .tooManyWrites) }
                 state.writes.append((key, value)); state.pending[key] = value
                 return [.i32(0)]
             }
@@ -314,7 +320,7 @@ public final class ContractRunner: @unchecked Sendable {
                 let state = try current()
                 let data = try read(caller, i32(args[0]), i32(args[1]), max: maxEventBytes)
                 try charge(caller.store, bytes: data.count)
-                guard state.events.count < maxEvents else { throw HostViolation(reason: "more than \(maxEvents) events in one call") }
+                guard state.events.count < maxEvents else { throw HostViolation(failure: .tooManyEvents) }
                 state.events.append(data)
                 return [.i32(0)]
             }

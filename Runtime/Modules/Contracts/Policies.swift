@@ -73,7 +73,7 @@ public enum Policies {
         guard let runner = try ContractCache.shared.runner(policy.contract, stackBytes: params.contractStackBytes, in: s) else {
             // Cannot happen on a chain built by this runtime (a grant names only deployed code,
             // and code is never removed); a denial, so a damaged consent can only narrow.
-            return (ContractVerdict(contract: policy.contract, consent: consent, fuelUsed: 0, answer: nil, failure: "contract not deployed"), nil)
+            return (ContractVerdict(contract: policy.contract, consent: consent, fuelUsed: 0, answer: nil, failure: ContractFailure.notDeployed.rawValue), nil)
         }
         let reader = ScopedStorage(consent: consent, state: s)
         let outcome = runner.evaluate(request, parameters: policy.parameterBytes, storage: reader.get, fuel: budget)
@@ -90,7 +90,7 @@ public enum Policies {
             return (ContractVerdict(contract: contract, consent: consent, fuelUsed: o.fuelUsed, answer: reason, failure: nil),
                     ContractEffects(consent: consent, contract: contract, writes: o.writes, events: o.events))
         case .failed(let why):
-            return (ContractVerdict(contract: contract, consent: consent, fuelUsed: o.fuelUsed, answer: nil, failure: why), nil)
+            return (ContractVerdict(contract: contract, consent: consent, fuelUsed: o.fuelUsed, answer: nil, failure: why.rawValue), nil)
         }
     }
 
@@ -135,7 +135,7 @@ public enum Policies {
         case .denied(let reason):
             throw RuntimeError("contract.update_refused", "the contract refused the update (reason \(reason), \(outcome.fuelUsed) fuel)")
         case .failed(let why):
-            throw RuntimeError("contract.update_failed", "the contract's update failed: \(why) (\(outcome.fuelUsed) fuel)")
+            throw RuntimeError("contract.update_failed", "the contract's update failed: \(why.rawValue) (\(outcome.fuelUsed) fuel)")
         }
     }
 }

@@ -26,6 +26,11 @@ import MeridianCore
         var body: [UInt8] = [0x41, 0x01]
         var locals: [UInt8] = [0x00]
         var functionType: UInt8 = 0
+        /// A funcref table's limits (flag, min[, max]), if any.
+        var table: [UInt8]? = nil
+        /// Element segments (flags, offset expression, function indices) and data segments (flags, offset expression, bytes).
+        var elements: [[UInt8]] = []
+        var data: [[UInt8]] = []
 
         static func name(_ s: String) -> [UInt8] { [UInt8(s.utf8.count)] + Array(s.utf8) }
         static func export(_ s: String, kind: UInt8, index: UInt8) -> [UInt8] { name(s) + [kind, index] }
@@ -42,18 +47,47 @@ import MeridianCore
             out += Self.section(1, Self.vector(types))
             if !imports.isEmpty { out += Self.section(2, Self.vector(imports)) }
             out += Self.section(3, Self.vector([[functionType]]))
+            if let table { out += Self.section(4, [1, 0x70] + table) }
             if let memory { out += Self.section(5, [1] + memory) }
             if !globals.isEmpty { out += Self.section(6, Self.vector(globals)) }
             let importCount = UInt8(imports.count)
             out += Self.section(7, Self.vector(exports.map { e in e[e.count - 2] == 0 ? Array(e.dropLast()) + [e.last! + importCount] : e }))
             if start { out += Self.section(8, [importCount]) }
+            if !elements.isEmpty { out += Self.section(9, Self.vector(elements)) }
             let code = locals + body + [0x0B]
             out += Self.section(10, Self.vector([Self.leb(code.count) + code]))
+            if !data.isEmpty { out += Self.section(11, Self.vector(data)) }
             return out
         }
     }
 
     typealias M = Module
+
+    /// An active segment is copied at instantiation into the initial memory or table; one that
+    /// does not fit would make every instantiation trap, so the upload refuses it. Every module the
+    /// check accepts instantiates (the runner instantiates it once at upload).
+    @Test func segmentsThatDoNotFitAreRefusedAndWhatIsAcceptedInstantiates() throws {
+        func dataSegment(at offset: [UInt8], _ bytes: [UInt8]) -> [UInt8] { [0x00, 0x41] + offset + [0x0B] + M.leb(bytes.count) + bytes }
+        var m = M(); m.data = [dataSegment(at: [0x80, 0x80, 0x04], [1])]               // at 65536 in a one-page memory
+        refused(m.bytes, "contract.segment")
+        m = M(); m.data = [dataSegment(at: [0xFF, 0xFF, 0x03], [1, 2])]                 // 65535 + 2 bytes: one past the end
+        refused(m.bytes, "contract.segment")
+        m = M(); m.data = [dataSegment(at: [0x7F], [1])]                                // i32.const -1: 4 GiB - 1
+        refused(m.bytes, "contract.segment")
+        m = M(); m.globals = [[0x7F, 0x00, 0x41, 0x00, 0x0B]]; m.data = [[0x00, 0x23, 0x00, 0x0B, 1, 9]]   // global.get offset
+        refused(m.bytes, "contract.segment")
+        m = M(); m.table = [0x01, 1, 1]; m.elements = [[0x00, 0x41, 0x01, 0x0B, 1, 0x00]]   // element 1 of a 1-entry table
+        refused(m.bytes, "contract.segment")
+        m = M(); m.elements = [[0x00, 0x41, 0x00, 0x0B, 1, 0x00]]                     // an element segment without a table
+        refused(m.bytes, "contract.segment")
+        // What fits is accepted, and instantiates: the runner answers from the segment's byte.
+        m = M(); m.data = [dataSegment(at: [0xFF, 0xFF, 0x03], [0x2A])]                 // the last byte of the page
+        m.body = [0x41, 0x00, 0x41, 0xFF, 0xFF, 0x03, 0x2D, 0x00, 0x00, 0x6B]          // answer 0 - mem8[65535]
+        let runner = try ContractRunner(code: m.bytes, limits: Self.limits)
+        #expect(runner.evaluate(PolicyContractTests.request(), parameters: [:], storage: { _ in nil }, fuel: 10_000).result == .denied(reason: -42))
+        m = M(); m.table = [0x01, 1, 1]; m.elements = [[0x00, 0x41, 0x00, 0x0B, 1, 0x00]]
+        _ = try ContractRunner(code: m.bytes, limits: Self.limits)
+    }
 
     func refused(_ bytes: [UInt8], _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
         do {

@@ -189,7 +189,7 @@ import MeridianDemo
         var grow = M(); grow.body = [0x03, 0x40, 0x41, 0x01, 0x40, 0x00, 0x1A, 0x0C, 0x00, 0x0B, 0x41, 1]
         var trap = M(); trap.body = [0x00]
         var answer = M(); answer.body = [0x41, 0x07]
-        let cases: [(M, String)] = [(loop, "out of fuel"), (recursion, ""), (grow, "out of fuel"), (trap, "trap"), (answer, "malformed answer 7")]
+        let cases: [(M, ContractFailure)] = [(loop, .outOfFuel), (recursion, .stackExhausted), (grow, .outOfFuel), (trap, .unreachable), (answer, .malformedAnswer)]
         let sakura = DemoCast.staff("sakura-general", "clinician")
         for (module, reason) in cases {
             let hash = SHA256.hash(module.bytes)
@@ -201,7 +201,7 @@ import MeridianDemo
             let height = chain.executor.tip.height
             let d = try #require(try chain.submit(sakura, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false))).decision)
             #expect(d.reason == .contractFailed && d.contract?.contract == hash && d.contract?.answer == nil)
-            #expect(d.contract?.failure?.hasPrefix(reason) == true, "\(String(describing: d.contract?.failure))")
+            #expect(d.contract?.failure == reason.rawValue, "\(String(describing: d.contract?.failure))")
             #expect(d.contract?.fuelUsed == budget, "a failure bills the whole budget")
             #expect(chain.executor.tip.height == height + 1, "the block committed")
             #expect(try chain.submit(maria, .revokeConsent(consent)).succeeded)
