@@ -11,8 +11,9 @@ FUZZ_RUNS ?= 1000000
 
 SIM_SEEDS ?= 10000
 
-SOAK_KILLS ?= 30
+SOAK_KILLS ?= 100
 SOAK_BLOCKS ?= 200
+SOAK_MINUTES ?= 120
 
 .PHONY: setup setup-browser build test release-fresh run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
 
@@ -120,11 +121,12 @@ sim: setup release-fresh
 	$(SWIFT) build -c release --product meridian-sim
 	.build/release/meridian-sim --seeds $(SIM_SEEDS)
 
-## soak: 4 validator processes under load, a random one killed -9 and restarted $(SOAK_KILLS) times,
-## at least $(SOAK_BLOCKS) blocks, then agreement and every committed transaction checked (CI runs 3 kills).
+## soak: 4 validator processes under load with a poison (endlessly recursive) policy contract run in
+## its blocks, a random one killed -9 at a random moment and restarted $(SOAK_KILLS) times, at least
+## $(SOAK_BLOCKS) blocks, then agreement and every committed transaction checked (CI runs 3 kills).
 soak: setup
 	$(SWIFT) build --build-tests
-	MERIDIAN_SOAK_KILLS=$(SOAK_KILLS) MERIDIAN_SOAK_BLOCKS=$(SOAK_BLOCKS) $(SWIFT) test --skip-build --filter killNineRandomValidatorsUnderLoad
+	MERIDIAN_SOAK_KILLS=$(SOAK_KILLS) MERIDIAN_SOAK_BLOCKS=$(SOAK_BLOCKS) MERIDIAN_SOAK_MINUTES=$(SOAK_MINUTES) $(SWIFT) test --skip-build --filter killNineRandomValidatorsUnderLoad
 
 ## fuzz-codec: libFuzzer over every canonical decoder ($(FUZZ_RUNS) executions).
 fuzz-codec: setup

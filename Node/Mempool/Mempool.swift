@@ -52,7 +52,14 @@ public final class Mempool: Sendable {
         var order: [UInt64: Bytes32] = [:]
         var nextSequence: UInt64 = 0
         var bytes = 0
+        /// Transactions evicted as poison (`evict`), refused if they come back by gossip; oldest
+        /// forgotten first beyond `maxQuarantined`.
+        var quarantined: Set<Bytes32> = []
+        var quarantineOrder: [Bytes32] = []
     }
+
+    /// How many evicted transaction hashes the mempool remembers.
+    public static let maxQuarantined = 10_000
 
     public let chainID: String
     public let limits: MempoolLimits
@@ -84,6 +91,9 @@ public final class Mempool: Sendable {
         let hash = stx.hash
         return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
             guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }
+            guard !s.quarantined.contains(hash) else {
+                throw AdmissionError("tx.quarantined", "this transaction kept proposals from being decided and was evicted; sign a new one if it is still wanted")
+            }
             // The account's pending transactions that the state has not yet consumed (a block may
             // have committed some of them a moment before they leave the mempool).
             let pending = (s.byAccount[tx.signer] ?? []).filter { (s.byHash[$0]?.tx.transaction.nonce ?? 0) >= stateNonce }
@@ -114,16 +124,37 @@ public final class Mempool: Sendable {
 
     /// Up to `maxCount` transactions (and `maxBytes`), oldest first; an account's transactions
     /// stay in nonce order because only next-nonce transactions are admitted.
-    public func reap(maxCount: Int, maxBytes: Int) -> [SignedTransaction] {
+    /// `excluding` leaves out those transactions and every later one of their signers (which
+    /// would otherwise arrive with a nonce gap and be rejected).
+    public func reap(maxCount: Int, maxBytes: Int, excluding: Set<Bytes32> = []) -> [SignedTransaction] {
         state.withLock { s in
             var out: [SignedTransaction] = []
             var total = 0
+            var held: Set<PublicKey> = []
             for seq in s.order.keys.sorted() {
                 guard out.count < maxCount, let h = s.order[seq], let e = s.byHash[h] else { break }
+                if excluding.contains(h) || held.contains(e.tx.transaction.signer) { held.insert(e.tx.transaction.signer); continue }
                 if total + e.size > maxBytes { break }
                 out.append(e.tx); total += e.size
             }
             return out
+        }
+    }
+
+    /// Removes a transaction that kept proposals from being decided, with the later ones of its
+    /// signer, and refuses it if it comes back (`tx.quarantined`). Returns what was removed.
+    @discardableResult
+    public func evict(_ hash: Bytes32) -> [Bytes32] {
+        state.withLock { s in
+            guard let e = s.byHash[hash] else { return [] }
+            let signer = e.tx.transaction.signer
+            let later = (s.byAccount[signer] ?? []).filter { (s.byHash[$0]?.tx.transaction.nonce ?? 0) >= e.tx.transaction.nonce }
+            for h in later { Self.remove(h, &s) }
+            if s.quarantined.insert(hash).inserted {
+                s.quarantineOrder.append(hash)
+                if s.quarantineOrder.count > Self.maxQuarantined { s.quarantined.remove(s.quarantineOrder.removeFirst()) }
+            }
+            return later
         }
     }
 

@@ -87,9 +87,10 @@ public actor ChainService {
     }
 
     /// Reaps the mempool and executes the next block (not committed).
-    private func proposeExecuted(now: Timestamp, proposer: PublicKey, allowEmpty: Bool) throws -> ExecutedBlock? {
+    private func proposeExecuted(now: Timestamp, proposer: PublicKey, allowEmpty: Bool, excluding: Set<Bytes32> = []) throws -> ExecutedBlock? {
         let params = try executor.parameters
-        let txs = mempool.reap(maxCount: min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock)), maxBytes: config.maxBlockBytes)
+        let txs = mempool.reap(maxCount: min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock)), maxBytes: config.maxBlockBytes,
+                               excluding: excluding)
         if txs.isEmpty && !allowEmpty { return nil }
         let time = max(now, executor.tip.time.adding(milliseconds: 1))
         // Every transaction the mempool holds had its signature checked at admission.
@@ -141,8 +142,8 @@ extension ChainService: ConsensusChain {
 
     static func now() -> Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
 
-    public func buildBlock(proposer: PublicKey) throws -> Block {
-        guard let executed = try proposeExecuted(now: Self.now(), proposer: proposer, allowEmpty: true) else {
+    public func buildBlock(proposer: PublicKey, excluding: Set<Bytes32>) throws -> Block {
+        guard let executed = try proposeExecuted(now: Self.now(), proposer: proposer, allowEmpty: true, excluding: excluding) else {
             throw NodeError("consensus", "no block could be built")
         }
         pending[executed.block.hash] = executed
@@ -199,6 +200,8 @@ extension ChainService: ConsensusChain {
     }
 
     public nonisolated func pendingTransactions() -> Int { mempool.count }
+
+    public nonisolated func evict(_ transaction: Bytes32) -> Int { mempool.evict(transaction).count }
 
     /// The validators that signed the tip block: the set in the state after the block before it.
     func signersOfTip() -> [ValidatorPower]? {

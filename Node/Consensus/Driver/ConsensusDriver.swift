@@ -16,7 +16,8 @@ public protocol ConsensusChain: Sendable {
     /// The validators (with power) of the next height: the current state's set.
     func currentValidators() async throws -> [ValidatorPower]
     /// Builds and executes this node's block for the next height from the mempool (not committed).
-    func buildBlock(proposer: PublicKey) async throws -> Block
+    /// Builds a block from the mempool, leaving out `excluding` (and their signers' later transactions).
+    func buildBlock(proposer: PublicKey, excluding: Set<Bytes32>) async throws -> Block
     /// Re-executes a block proposed for the next height; true if it is valid.
     func validate(_ block: Block) async throws -> Bool
     /// Commits a block that was built or validated, with the certificate that finalised it.
@@ -30,6 +31,9 @@ public protocol ConsensusChain: Sendable {
     func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) async -> [UInt8]?
     /// Transactions waiting in the mempool.
     func pendingTransactions() async -> Int
+    /// Removes a poison transaction from the mempool and refuses it if it comes back; returns how
+    /// many transactions left (it and its signer's later ones).
+    func evict(_ transaction: Bytes32) async -> Int
 }
 
 /// A write-ahead-log record: what the driver fed to the core (blocks included, so a restarted
@@ -110,6 +114,8 @@ public actor ConsensusDriver {
         public var missedPrecommits: [String: Int] = [:]
         /// Seconds spent in each step, summed over all heights.
         public var stepSeconds: [String: Double] = [:]
+        /// Transactions evicted from the mempool for sitting in undecided rounds at `maxStrikes` heights.
+        public var evictedTransactions: Int = 0
     }
 
     public static let gossipMilliseconds = 300
@@ -140,6 +146,18 @@ public actor ConsensusDriver {
     private var validity: [Bytes32: Bool] = [:]
     private var signatures: [Vote: Bytes64] = [:]
     private var proposals: [UInt32: SignedProposal] = [:]
+    /// Proposals already fed to the core at this height (each is logged and acted on once, however
+    /// often peers gossip it).
+    private var fedProposals: Set<Bytes32> = []
+    /// The transactions of each round's proposal at this height. A proposal of round r leaves out
+    /// those of every earlier round that was not decided, so that no transaction can keep every
+    /// round of a height from deciding.
+    private var roundTransactions: [UInt32: Set<Bytes32>] = [:]
+    /// Heights at which a transaction was left out after sitting in a round that did not decide.
+    /// At `maxStrikes` it is evicted from the mempool as poison.
+    private var strikes: [Bytes32: Int] = [:]
+    public static let maxStrikes = 3
+    static let maxStruckTransactions = 10_000
     private var evidence: [[SignedVote]] = []
     private var replaying = false
     private var lastSyncRequest: ContinuousClock.Instant?
@@ -236,11 +254,13 @@ public actor ConsensusDriver {
             logger.notice("disconnecting a peer that is no longer allowed", metadata: ["peer": "\(Address(peer))", "height": "\(height)"])
             network.disconnect(peer, reason: "p2p.not_allowed")
         }
-        blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]
+        blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]; fedProposals = []; roundTransactions = [:]
         core = TendermintCore(me: key.publicKey, timeouts: timeouts)
         var replay: [WALRecord] = []
+        var torn = 0
         if recovering {
-            let (records, torn) = try ConsensusWAL.read(path: walPathForRecovery)
+            let (records, tornBytes) = try ConsensusWAL.read(path: walPathForRecovery)
+            torn = tornBytes
             if torn > 0 { logger.warning("consensus WAL: dropped a torn final record", metadata: ["bytes": "\(torn)", "file": "\(walPathForRecovery)"]) }
             var decoded: [WALRecord] = []
             for (i, r) in records.enumerated() {
@@ -250,11 +270,17 @@ public actor ConsensusDriver {
             if case .start(let h)? = decoded.first, h == height { replay = Array(decoded.dropFirst()) }
             if !replay.isEmpty { logger.notice("consensus WAL: replaying the current height", metadata: ["height": "\(height)", "records": "\(replay.count)"]) }
         }
-        try wal.reset()
-        try await feed(.start(height: height))
-        if !replay.isEmpty {
+        if replay.isEmpty {
+            try wal.reset()
+            try await feed(.start(height: height))
+        } else {
+            // The log is kept as it is (only a torn tail is cut): a crash during this replay must
+            // find the same records again, above all the block this validator built and signed,
+            // which it re-sends and never rebuilds. Replayed records are not appended again.
+            try wal.dropTornTail(torn)
+            try await feed(.start(height: height), persist: false)
             replaying = true
-            for record in replay { try await feed(record) }
+            for record in replay { try await feed(record, persist: false) }
             replaying = false
             if core.isAwaitingProposal { try await perform(.buildProposal(height: core.height, round: core.round)) }
         }
@@ -266,8 +292,8 @@ public actor ConsensusDriver {
 
     /// Persists the record, then runs the core on it and performs its effects. Records of what this
     /// validator signed only restore its signatures (the core re-derives its votes from the rest).
-    private func feed(_ record: WALRecord) async throws {
-        try wal.append(record.canonicalBytes)
+    private func feed(_ record: WALRecord, persist: Bool = true) async throws {
+        if persist { try wal.append(record.canonicalBytes) }
         let event: TendermintCore.Event
         switch record {
         case .signedVote(let sv):
@@ -279,6 +305,8 @@ public actor ConsensusDriver {
         case .start(let h): event = .start(height: h, validators: set!)
         case .proposal(let sp, let block, let valid):
             blocks[sp.proposal.value] = block; validity[sp.proposal.value] = valid
+            fedProposals.insert(SHA256.hash(sp.canonicalBytes))
+            roundTransactions[sp.proposal.round, default: []].formUnion(block.transactions.map(\.hash))
             proposals[sp.proposal.round] = proposals[sp.proposal.round] ?? sp
             event = .proposal(sp.proposal, valid: valid)
         case .vote(let sv):
@@ -287,6 +315,7 @@ public actor ConsensusDriver {
         case .timeout(let t): event = .timeout(t)
         case .built(let block, let round):
             blocks[block.hash] = block; validity[block.hash] = true
+            roundTransactions[round, default: []].formUnion(block.transactions.map(\.hash))
             event = .proposalBuilt(height: block.header.height, round: round, value: block.hash)
         }
         for effect in core.handle(event) { try await perform(effect) }
@@ -301,7 +330,7 @@ public actor ConsensusDriver {
             let pending = await chain.pendingTransactions()
             let due = lastCommitInstant + .milliseconds(round == 0 && pending == 0 ? Int(blockIntervalMilliseconds) : 0)
             if ContinuousClock.now >= due {
-                let block = try await chain.buildBlock(proposer: key.publicKey)
+                let block = try await chain.buildBlock(proposer: key.publicKey, excluding: undecidedTransactions(before: round))
                 try await feed(.built(block, round: round))
             } else {
                 let continuation = inputContinuation
@@ -345,6 +374,7 @@ public actor ConsensusDriver {
                 for m in missed { s.missedPrecommits[m, default: 0] += 1 }
             }
             logger.info("finalised", metadata: ["height": "\(height)", "round": "\(round)", "block": "\(value.hex.prefix(16))", "txs": "\(block.transactions.count)"])
+            await strikeUndecided(decided: block, round: round)
             try await startHeight(recovering: false)
         case .evidence(let a, let b):
             logger.warning("equivocation", metadata: ["validator": "\(Address(a.validator))", "first": "\(a)", "second": "\(b)"])
@@ -383,7 +413,7 @@ public actor ConsensusDriver {
             flushTransactions()
         case .buildDue(let height, let round):
             guard core.height == height, core.round == round, core.isAwaitingProposal else { return }
-            let block = try await chain.buildBlock(proposer: key.publicKey)
+            let block = try await chain.buildBlock(proposer: key.publicKey, excluding: undecidedTransactions(before: round))
             try await feed(.built(block, round: round))
         case .network(let peer, let bytes):
             let message: WireMessage
@@ -400,6 +430,34 @@ public actor ConsensusDriver {
 
     private func refused() { statusBox.withLock { $0.refusedMessages += 1 } }
 
+    /// The transactions of this height's proposals in rounds before `round` (none of which decided).
+    private func undecidedTransactions(before round: UInt32) -> Set<Bytes32> {
+        roundTransactions.filter { $0.key < round }.values.reduce(into: Set<Bytes32>()) { $0.formUnion($1) }
+    }
+
+    /// After a decision at `round`: a transaction that sat in an earlier, undecided round of this
+    /// height and is not in the decided block gets a strike; at `maxStrikes` it is evicted from the
+    /// mempool (a transaction that makes proposals fail would otherwise be proposed again at every
+    /// height). A transaction that commits is forgiven.
+    private func strikeUndecided(decided block: Block, round: UInt32) async {
+        let included = Set(block.transactions.map(\.hash))
+        for h in included { strikes[h] = nil }
+        guard round > 0 else { return }
+        for h in undecidedTransactions(before: round).subtracting(included) {
+            let n = strikes[h, default: 0] + 1
+            if n >= Self.maxStrikes {
+                strikes[h] = nil
+                let removed = await chain.evict(h)
+                logger.warning("evicted a transaction that sat in undecided rounds at \(Self.maxStrikes) heights",
+                               metadata: ["transaction": "\(h.hex)", "removed": "\(removed)"])
+                statusBox.withLock { $0.evictedTransactions += 1 }
+            } else {
+                strikes[h] = n
+            }
+        }
+        if strikes.count > Self.maxStruckTransactions { strikes = [:] }   // the bound: forget, never grow
+    }
+
     private func receive(_ message: WireMessage, from peer: PublicKey) async throws {
         let height = core.height
         switch message {
@@ -407,6 +465,8 @@ public actor ConsensusDriver {
             let p = sp.proposal
             if p.height > height { buffer(message, from: peer, height: p.height); return }
             guard p.height == height, proposals[p.round] == nil || proposals[p.round] == sp else { return }
+            // Peers re-gossip the current proposal: it is validated, logged and fed once.
+            guard !fedProposals.contains(SHA256.hash(sp.canonicalBytes)) else { return }
             guard sp.isValid(chainID: chain.chainID), block.hash == p.value, block.header.height == height,
                   block.header.proposer == p.proposer else { refused(); return }
             let valid: Bool

@@ -56,6 +56,16 @@ public final class ConsensusWAL {
         guard fsync(fd) == 0 else { throw ConsensusStoreError("wal.sync", "\(path): \(String(cString: strerror(errno)))") }
     }
 
+    /// Cuts a torn final record (`read`'s `tornBytes`) off the end, so that appending after a
+    /// recovery continues a log that reads back whole.
+    public func dropTornTail(_ bytes: Int) throws(ConsensusStoreError) {
+        guard bytes > 0 else { return }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size >= bytes, ftruncate(fd, size - bytes) == 0, fsync(fd) == 0 else {
+            throw ConsensusStoreError("wal.truncate", "\(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Empties the log (a new height begins) and fsyncs.
     public func reset() throws(ConsensusStoreError) {
         guard ftruncate(fd, 0) == 0, fsync(fd) == 0 else { throw ConsensusStoreError("wal.reset", "\(path): \(String(cString: strerror(errno)))") }

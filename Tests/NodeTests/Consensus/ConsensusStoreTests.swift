@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import MeridianCore
 import MeridianConsensusDriver
@@ -38,6 +41,23 @@ import MeridianConsensusDriver
             let read = try ConsensusWAL.read(path: wal)
             #expect(read.records == [[1, 2, 3]] && read.tornBytes == 112 - cut, "cut \(cut)")
         }
+    }
+
+    /// After a crash tore the final record, recovery cuts the torn bytes and appends after the
+    /// whole records: the log reads back whole, never "corrupt" (which would keep the node down).
+    @Test func aTornTailIsCutSoThatLaterAppendsReadBackWhole() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = wal
+        let log = try ConsensusWAL(path: path)
+        try log.append([1, 2, 3]); try log.append([4, 5])
+        let fd = open(path, O_WRONLY | O_APPEND); _ = write(fd, [0, 0, 0, 9, 7, 7], 6); close(fd)   // a torn record
+        let (records, torn) = try ConsensusWAL.read(path: path)
+        #expect(records == [[1, 2, 3], [4, 5]] && torn == 6)
+        let reopened = try ConsensusWAL(path: path)
+        try reopened.dropTornTail(torn)
+        try reopened.append([6])
+        let after = try ConsensusWAL.read(path: path)
+        #expect(after.records == [[1, 2, 3], [4, 5], [6]] && after.tornBytes == 0)
     }
 
     @Test func aCorruptRecordIsRefusedNamingWhere() throws {

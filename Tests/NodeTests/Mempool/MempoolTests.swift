@@ -67,6 +67,25 @@ final class FakeAccounts: AccountView {
         #expect(small.bytes == size * 2)
     }
 
+    /// A proposal after an undecided round leaves out that round's transactions and their signers'
+    /// later ones (no nonce gap reaches a block); a poison transaction evicted with its signer's
+    /// later ones is refused if gossip brings it back.
+    @Test func reapExcludesWithTheSignersLaterOnesAndEvictionQuarantines() throws {
+        let other = DemoCast.staff("klinikum-spree", "clinician")
+        let accounts = FakeAccounts(); accounts.register([clinician, other])
+        let m = Mempool(chainID: DemoCast.chainID, limits: MempoolLimits())
+        let a0 = try tx(clinician, nonce: 0), a1 = try tx(clinician, nonce: 1), b0 = try tx(other, nonce: 0), a2 = try tx(clinician, nonce: 2)
+        for t in [a0, b0, a1, a2] { try admit(m, t, accounts) }
+        #expect(m.reap(maxCount: 10, maxBytes: 1 << 20, excluding: [a1.hash]).map(\.hash) == [a0.hash, b0.hash])
+        #expect(m.reap(maxCount: 10, maxBytes: 1 << 20, excluding: [a0.hash]).map(\.hash) == [b0.hash])
+        #expect(m.reap(maxCount: 10, maxBytes: 1 << 20).count == 4)
+        #expect(Set(m.evict(a1.hash)) == [a1.hash, a2.hash])
+        #expect(m.count == 2 && m.evict(a1.hash).isEmpty)
+        #expect(code { try admit(m, a1, accounts) } == "tx.quarantined")
+        let resigned = try tx(clinician, nonce: 1, salt: 9)   // a new transaction for the same nonce is welcome
+        #expect(code { try admit(m, resigned, accounts) } == nil)
+    }
+
     @Test func reapKeepsArrivalOrderAndBounds() throws {
         let keys = (0..<3).map { DemoCast.key("reap/\($0)") }
         let accounts = FakeAccounts(); accounts.register(keys)
