@@ -120,10 +120,12 @@ public actor ChainService {
         let published = executed.receipts.flatMap { r in r.events.map { CommittedEvent(height: height, transaction: r.transaction, event: $0) } }
         let query = self.query, events = self.events, metrics = self.metrics
         let signers = Set(block.transactions.map(\.transaction.signer))
+        // Published here, on the chain's actor in commit order: events of block h always reach
+        // subscribers before those of h+1 (a detached task per block could run out of order).
+        events.publish(published)
         Task.detached {
             mempool.recheck(accounts: query, only: signers)
             metrics.mempoolSize.set(Double(mempool.count))
-            events.publish(published)
         }
     }
 

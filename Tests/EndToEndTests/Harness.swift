@@ -48,7 +48,8 @@ final class TemporaryDirectory: @unchecked Sendable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
+    /// MERIDIAN_KEEP_TEST_DIRS=1 keeps them (nodes' logs, WALs and guards) for a post-mortem.
+    deinit { if ProcessInfo.processInfo.environment["MERIDIAN_KEEP_TEST_DIRS"] != "1" { try? FileManager.default.removeItem(at: url) } }
 }
 
 /// Runs one of the project's executables to completion (through `ChildProcess`: no thread blocked,
@@ -93,7 +94,7 @@ final class NodeProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: addressFile)
         let log = dir.path("node.log")
         let p = try await BackgroundProcess(try Binaries.path("meridian-node"),
-                                            ["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"],
+                                            ["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
                                             environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], workingDirectory: Binaries.repository.path, logFile: log)
         process = p
         while true {

@@ -300,11 +300,23 @@ public struct NodeAPI: Sendable {
             guard let c = CountryCode(d) else { throw APIError.badRequest("country.invalid", "'\(d)' is not an ISO 3166-1 alpha-2 code") }
             destination = c
         }
+        let requester = try address(b.requester, "requester")
+        if let destination {
+            // The data goes where the requester's organisation is, as execution decides it: a dry
+            // run may not be asked about another country (it would answer for a transfer that no
+            // transaction can make).
+            let member = try Identity.member(requester, in: query.reader)
+            let home = try member.flatMap { m throws(RuntimeError) in try Identity.organization(m.organization, in: query.reader) }?.country
+            guard home == destination else {
+                throw APIError.badRequest("destination.not_requester_country",
+                                          "the destination is the requester's organisation's country (\(home.map { "\($0)" } ?? "unknown")), not \(destination)")
+            }
+        }
         let tip = await chain.tip
         let time = try timestamp(b.time, "time") ?? tip.time
         // A policy contract sees the next block's height, as it would if the request were submitted now.
         let decision = try Authorization.authorize(
-            AccessRequest(requester: try address(b.requester, "requester"), patient: try address(b.patient, "patient"), category: category,
+            AccessRequest(requester: requester, patient: try address(b.patient, "patient"), category: category,
                           purpose: purpose, custodian: custodian, breakGlass: b.breakGlass ?? false),
             at: time, height: tip.height + 1, destination: destination, in: query.reader)
         return try json(JSONView.Decision(decision))

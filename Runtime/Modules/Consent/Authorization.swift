@@ -194,7 +194,7 @@ public enum Authorization {
                            sourceCountry: source, destinationCountry: dest, contract: verdict)
         }
         // The furthest a request got: the most specific denial wins, with its contract's verdict.
-        var best = Authorized(decision: decision(request.breakGlass ? .emergencyAccessNotAllowed : .noConsent, nil), effects: nil)
+        var best = Authorized(decision: decision(.noConsent, nil), effects: nil)
         func note(_ r: DecisionReason, _ id: Bytes32, _ verdict: ContractVerdict? = nil, _ effects: ContractEffects? = nil) {
             if r.rawValue > best.decision.reason.rawValue { best = Authorized(decision: decision(r, id, nil, verdict), effects: effects) }
         }
@@ -218,15 +218,17 @@ public enum Authorization {
             guard request.purpose == .emergencyTreatment else { return plain(decision(.breakGlassRequiresEmergencyPurpose, nil)) }
             // Break-glass needs no grant to this organisation, only the patient's standing
             // permission for emergency access to the category; the transfer rules still apply.
+            // A standing permission that exists but has expired, or that the law does not let
+            // cross to this country, is reported as such (not as "no emergency access").
             for c in consents where c.terms.emergencyAccess && c.terms.categories.contains(request.category) {
                 guard c.isInForce(at: time) else { note(.outsideValidityPeriod, c.id); continue }
-                if let basis = Jurisdictions.transferBasis(from: source, to: dest, rule: rule,
-                                                           explicitConsent: c.terms.explicitTransferCountries.contains(dest),
-                                                           emergencyAllowed: true),
-                   let done = try settle(c, basis, .allowedByBreakGlass) {
-                    return done
-                }
+                guard let basis = Jurisdictions.transferBasis(from: source, to: dest, rule: rule,
+                                                              explicitConsent: c.terms.explicitTransferCountries.contains(dest),
+                                                              emergencyAllowed: true)
+                else { note(.noTransferBasis, c.id); continue }
+                if let done = try settle(c, basis, .allowedByBreakGlass) { return done }
             }
+            if best.decision.reason == .noConsent { return plain(decision(.emergencyAccessNotAllowed, nil)) }
             return best
         }
 

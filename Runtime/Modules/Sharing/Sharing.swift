@@ -167,7 +167,7 @@ public enum Sharing {
         }
         try Audit.record(kind: .accessRequest, action: .read, actor: ctx.signer, organization: decision.org, patient: rec.patient,
                          record: rec.commitment, category: rec.category, purpose: call.purpose, decision: decision.decision,
-                         breakGlass: call.breakGlass && decision.decision.allowed, ctx)
+                         breakGlass: call.breakGlass, ctx)   // a denied attempt to break the glass is marked too
         return decision.decision
     }
 

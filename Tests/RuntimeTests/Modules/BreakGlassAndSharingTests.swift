@@ -5,8 +5,8 @@ import MeridianRuntime
 import MeridianDemo
 
 @Suite(.timeLimit(.minutes(5))) struct BreakGlassAndSharingTests {
-    /// Maria allows emergency access; a clinician anywhere can break the glass for ETREAT; the
-    /// entry is marked, counted per organisation and exported as a FHIR security alert.
+    /// Maria allows emergency access; a clinician anywhere can break the glass for ETREAT; every
+    /// attempt, allowed or not, is marked, counted per organisation and exported as a FHIR security alert.
     @Test func breakGlassIsAllowedWhenPermittedAndAlwaysMarked() throws {
         let chain = try TestChain()
         let maria = try chain.registerPatient("maria")
@@ -19,9 +19,11 @@ import MeridianDemo
         #expect(emergency.decision?.reason == .allowedByBreakGlass)
         #expect(emergency.decision?.transferBasis == .vitalInterests)
         let org = OrganizationID("chao-phraya")!
-        #expect(try Audit.breakGlassCount(org, in: chain.reader) == 1)
+        // Both attempts are marked: the one refused for its purpose and the one allowed.
+        #expect(try Audit.breakGlassCount(org, in: chain.reader) == 2)
         let page = try Audit.byOrganization(org, in: chain.reader)
-        #expect(page.entries.map(\.breakGlass) == [false, true])
+        #expect(page.entries.map(\.breakGlass) == [true, true])
+        #expect(page.entries.map(\.decision.allowed) == [false, true])
         let fhir = String(decoding: try FHIRExport.auditEvent(page.entries[1]), as: UTF8.self)
         #expect(fhir.contains("\"code\":\"110113\"") && fhir.contains("\"code\":\"110127\"") && fhir.contains("\"action\":\"E\""))
         #expect(fhir.contains("vital-interests"))
@@ -34,7 +36,27 @@ import MeridianDemo
         _ = try chain.submit(hans, .grantConsent(chain.terms(to: ["clinica-sol"], countries: ["ES"], emergency: false)))
         let r = try chain.submit(DemoCast.staff("chao-phraya", "clinician"), .requestAccess(.init(record: record, purpose: .emergencyTreatment, breakGlass: true)))
         #expect(r.decision?.reason == .emergencyAccessNotAllowed)
-        #expect(try Audit.byPatient(hans.publicKey, in: chain.reader).entries.last?.breakGlass == false)
+        // The denied attempt keeps its break-glass mark: in the entry, the organisation's counter
+        // and the event the search and reports read.
+        let entry = try #require(try Audit.byPatient(hans.publicKey, in: chain.reader).entries.last)
+        #expect(entry.breakGlass && !entry.decision.allowed)
+        #expect(try Audit.breakGlassCount(OrganizationID("chao-phraya")!, in: chain.reader) == 1)
+        #expect(r.events.contains { if case .accessRecorded(_, _, _, false, true) = $0 { true } else { false } }, "\(r.events)")
+    }
+
+    /// A break-glass request under an emergency permission that has expired says so (not "no
+    /// emergency access"); one whose country the law does not let the record reach says that.
+    @Test func anExpiredEmergencyPermissionIsReportedAsExpired() throws {
+        let chain = try TestChain()
+        let maria = try chain.registerPatient("maria")
+        let record = try chain.registerRecord(patient: maria.publicKey, category: .problems, custodian: "hospital-ribeira")
+        _ = try chain.submit(maria, .grantConsent(chain.terms(to: ["sakura-general"], purposes: [.treat, .emergencyTreatment], countries: ["JP"],
+                                                              from: "2026-01-01", until: "2026-01-02", emergency: true)))
+        chain.time = chain.date("2026-03-01")
+        let chao = DemoCast.staff("chao-phraya", "clinician")
+        let r = try chain.submit(chao, .requestAccess(.init(record: record, purpose: .emergencyTreatment, breakGlass: true)))
+        #expect(r.decision?.reason == .outsideValidityPeriod, "\(String(describing: r.decision))")
+        #expect(try Audit.byPatient(maria.publicKey, in: chain.reader).entries.last?.breakGlass == true)
     }
 
     /// The custodian shares a record with a key envelope only the recipient can open; a share the
