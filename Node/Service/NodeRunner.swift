@@ -37,12 +37,18 @@ public struct DataDirectory: Sendable {
     /// under, so the database alone decrypts nothing (created at the first start).
     public var recordsKey: String { path + "/keys/records.json" }
 
-    /// The record-storage key, from its keystore (created with a fresh secret if there is none).
-    public func loadOrCreateRecordsKey(passphrase: String) throws -> Bytes32 {
+    /// The record-storage key, from its keystore. A fresh one is created only for a database that
+    /// holds no record keys yet (a node's first start); when the database holds sealed records and
+    /// the keystore is missing, the node refuses to start: a new key would silently make every
+    /// stored body unreadable, and the operator must restore `keys/records.json` from backup.
+    public func loadOrCreateRecordsKey(passphrase: String, databaseHoldsRecords: Bool) throws -> Bytes32 {
         let secret: PrivateKey
         if let data = FileManager.default.contents(atPath: recordsKey) {
             do { secret = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: passphrase) }
             catch { throw NodeError(recordsKey, "\(error)") }
+        } else if databaseHoldsRecords {
+            throw NodeError(recordsKey, "missing, but the database holds sealed record bodies: restore this keystore from your backup "
+                + "(a new key would make every stored body unreadable); the node does not start without it")
         } else {
             secret = try PrivateKey.generate()
             let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -234,7 +240,10 @@ public enum NodeRunner {
         let recordsGossip = NodeWorkers.Hook()
         // Record bodies: this node's worker key is its identity to other hospitals' nodes.
         if let workerKey {
-            let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase))
+            let holdsRecords: Bool
+            do { holdsRecords = try !store.db.scan("record_keys", prefix: [], limit: 1).isEmpty }
+            catch { throw NodeError(dataDirectory.database, "reading record_keys: \(error)") }
+            let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase, databaseHoldsRecords: holdsRecords))
             let hook = recordsGossip
             let records = RecordService(store: recordStore, chain: chain, nodeKey: workerKey, config: config.records, terminology: terminology,
                                         anchors: workers?.anchors, logger: logger, registry: metrics.registry) { call in

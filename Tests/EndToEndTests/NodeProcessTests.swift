@@ -8,6 +8,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
+import MeridianRecords
 import MeridianDemo
 import MeridianSimulation
 
@@ -57,6 +58,32 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
 }
 
 @Suite(.serialized, .timeLimit(.minutes(10))) struct NodeProcessTests {
+    /// Once the node holds a sealed record body, a missing `keys/records.json` stops it at start
+    /// with a message naming the file (a new key would silently make every body unreadable); with
+    /// the keystore restored it starts and serves the body's custody again.
+    @Test func aMissingRecordsKeyIsRefusedNeverRegenerated() async throws {
+        let node = try await NodeProcess("records-key")
+        try await node.start()
+        let api = try node.api()
+        let body = Array("{\"resourceType\":\"Bundle\",\"type\":\"document\"}".utf8)
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let headers = try SignedHTTPRequest.headers(key: clinician, method: "POST", path: "/v1/records", body: body,
+                                                    time: UInt64(Date().timeIntervalSince1970 * 1000))
+        let stored = try await api.request("POST", "/v1/records", body: Data(body), headers: headers)
+        let commitment = try #require((try JSONSerialization.jsonObject(with: stored) as? [String: Any])?["commitment"] as? String)
+        #expect(await node.stop() == 0)
+        let keystore = node.dataDir + "/keys/records.json", aside = node.dir.path("records.json.backup")
+        try FileManager.default.moveItem(atPath: keystore, toPath: aside)
+        await #expect(throws: HarnessError.self) { try await node.start() }
+        #expect(node.logText.contains("restore this keystore"), "\(node.logText)")
+        #expect(!FileManager.default.fileExists(atPath: keystore), "the node created a new records key")
+        try FileManager.default.moveItem(atPath: aside, toPath: keystore)
+        try await node.start()
+        defer { node.terminate() }
+        let (status, _) = try await http(try node.api(), "GET", "/v1/records/\(commitment)/custody")
+        #expect(status != 500 && status != 0, "custody after the restore: \(status)")
+    }
+
     /// Hostile input to the real process: each is refused with a 4xx and a stable code, and the node
     /// keeps serving (and committing) afterwards.
     @Test func badInputGets4xxNeverACrash() async throws {

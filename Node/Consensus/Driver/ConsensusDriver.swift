@@ -278,8 +278,13 @@ public actor ConsensusDriver {
             // find the same records again, above all the block this validator built and signed,
             // which it re-sends and never rebuilds. Replayed records are not appended again.
             try wal.dropTornTail(torn)
-            try await feed(.start(height: height), persist: false)
+            // Replaying from the start record on: the core asks for a proposal as soon as the
+            // height starts, and building one then (transactions gossiped in at start made it due
+            // at once) signed a second block beside the one the WAL holds: the guard refused it
+            // and the node stopped on every restart. While replaying, nothing is built; the block
+            // in the WAL is re-proposed, and only a core still waiting after the replay builds.
             replaying = true
+            try await feed(.start(height: height), persist: false)
             for record in replay { try await feed(record, persist: false) }
             replaying = false
             if core.isAwaitingProposal { try await perform(.buildProposal(height: core.height, round: core.round)) }
