@@ -121,16 +121,20 @@ struct Transfers: AsyncParsableCommand {
 }
 
 struct BreakGlass: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "break-glass", abstract: "Break-glass uses per organisation, each with its block and transaction.")
+    static let configuration = CommandConfiguration(commandName: "break-glass", abstract: "Break-glass attempts per organisation, allowed or denied, each with its block and transaction.")
     @OptionGroup var filters: Filters
     func run() async throws {
         let uses = try await filters.entries().filter(\.breakGlass)
-        var perOrg: [String: Int] = [:]
-        for u in uses { perOrg[u.organization, default: 0] += 1 }
-        let rows = uses.map { [$0.organization, $0.time, $0.patient, $0.purpose, $0.category, $0.decision.transferBasis ?? "", String($0.height), $0.transaction] }
-        filters.print(["organisation", "time", "patient", "purpose", "category", "basis", "block", "transaction"], rows, json: try jsonData(uses))
+        var perOrg: [String: (allowed: Int, denied: Int)] = [:]
+        for u in uses {
+            if u.decision.allowed { perOrg[u.organization, default: (0, 0)].allowed += 1 } else { perOrg[u.organization, default: (0, 0)].denied += 1 }
+        }
+        let rows = uses.map { [$0.organization, $0.time, $0.patient, $0.purpose, $0.category, $0.decision.allowed ? "allowed" : "denied", $0.decision.reason,
+                               $0.decision.transferBasis ?? "", String($0.height), $0.transaction] }
+        filters.print(["organisation", "time", "patient", "purpose", "category", "decision", "reason", "basis", "block", "transaction"], rows, json: try jsonData(uses))
         if filters.format == .table {
-            Swift.print("\n" + Output.table(["organisation", "break-glass uses"], perOrg.keys.sorted().map { [$0, String(perOrg[$0]!)] }))
+            Swift.print("\n" + Output.table(["organisation", "break-glass allowed", "break-glass denied"],
+                                            perOrg.keys.sorted().map { [$0, String(perOrg[$0]!.allowed), String(perOrg[$0]!.denied)] }))
         }
     }
 }

@@ -38,12 +38,25 @@ public struct KeyOptions: ParsableArguments {
 
     public func client() throws -> NodeClient { try NodeClient.resolve(node) }
 
-    /// Signs `call` with this key, submits it and waits for its commit; a transaction the runtime
-    /// refused is a `ValidationError` naming the runtime's code and message (exit 64).
+    /// Signs `call` with this key, submits it and waits for its commit. A transaction the chain
+    /// refused prints `refused: CODE: MESSAGE` to standard error and exits with
+    /// `CLIExit.refused` (65): the command was well formed, so no usage text follows.
     public func submitOrRefuse(_ call: Call) async throws -> NodeClient.Committed {
         let r = try await client().submit(call, as: try key())
-        if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+        if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
         return r
+    }
+}
+
+/// The command-line tools' exit codes (README, "Exit codes"): 0 done, 1 the node could not be
+/// reached or answered an error, 64 bad usage (with the usage text), 65 a transaction the chain refused.
+public enum CLIExit {
+    public static let refused: Int32 = 65
+
+    /// Prints the chain's refusal (code and message, no usage text) and ends with exit 65.
+    public static func refusal(_ code: String, _ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("refused: \(code): \(message)\n".utf8))
+        return ExitCode(refused)
     }
 }
 

@@ -46,7 +46,7 @@ struct RegisterRecord: AsyncParsableCommand {
             let salt = try SecureRandom.bytes32()
             let commitment = RecordEntry.commitment(salt: salt, bodyHash: SHA256.hash([UInt8](data)))
             let r = try await client.submit(.registerRecord(.init(commitment: commitment, patient: patientKey, category: c)), as: signer)
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
             if json { print("{\"record\":\"\(commitment.hex)\",\"salt\":\"\(salt.hex)\",\"height\":\(r.height ?? 0)}") }
             else { print("record \(commitment.hex)\nsalt   \(salt.hex)\nregistered at height \(r.height ?? 0)") }
             return
@@ -61,7 +61,7 @@ struct RegisterRecord: AsyncParsableCommand {
         guard let commitment = Bytes32(hex: up.commitment) else { throw ValidationError("the node answered no commitment") }
         // 2. The commitment goes on chain (the registration is on the patient's audit trail).
         let r = try await client.submit(.registerRecord(.init(commitment: commitment, patient: patientKey, category: c)), as: signer)
-        if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+        if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
         if json { print("{\"record\":\"\(commitment.hex)\",\"height\":\(r.height ?? 0)}") }
         else { print("record \(commitment.hex) (\(data.count) bytes, encrypted at the node)\nregistered at height \(r.height ?? 0)") }
     }

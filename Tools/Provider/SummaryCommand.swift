@@ -43,7 +43,7 @@ struct SummaryCommand: AsyncParsableCommand {
             }
             // 1. The chain decides, and the decision goes on the patient's audit trail either way.
             let r = try await client.submit(.requestAccess(.init(record: commitment, purpose: p, breakGlass: breakGlass)), as: signer)
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
             guard let d = r.receipt?.decision else { throw ValidationError("the access request's receipt carries no decision") }
             let route = "\(d.sourceCountry ?? "?")→\(d.destinationCountry ?? "?")"
             let basis = d.transferBasis.map { " on \($0)" } ?? ""

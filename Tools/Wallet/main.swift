@@ -129,7 +129,7 @@ struct ConsentCommand: AsyncParsableCommand {
         func run() async throws {
             let k = try key.key()
             let r = try await key.client().submit(.grantConsent(try terms.terms(now: nowTimestamp())), as: k)
-            if let e = r.receipt?.error { throw ValidationError("refused: \(e.code): \(e.message)") }
+            if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
             if json { print("{\"consent\":\"\(r.receipt?.createdID ?? "")\",\"height\":\(r.height ?? 0)}") }
             else { print("consent \(r.receipt?.createdID ?? "?") granted at height \(r.height ?? 0)") }
         }
