@@ -28,6 +28,9 @@ public struct DataDirectory: Sendable {
     /// Written at start with the P2P listener's actual address (consensus mode).
     public var p2pAddress: String { path + "/p2p.address" }
     public var consensusWAL: String { path + "/consensus.wal" }
+    /// Written at start with the node's process id (removed at a clean stop), so tools can find a
+    /// node however it was started.
+    public var pidFile: String { path + "/node.pid" }
     public var signingGuard: String { path + "/signing-guard.json" }
     /// The off-chain workers' keystore (role `worker` on chain); without it nothing is anchored.
     public var workerKey: String { path + "/keys/worker.json" }
@@ -126,13 +129,20 @@ struct MLLPService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        try await untilGracefulShutdown {
             try await listener.listen(host: host, port: port) { bound in
                 try? Data("\(host):\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
                 logger.notice("MLLP (HL7 v2) listening", metadata: ["address": "\(host):\(bound)"])
             }
         }
     }
+}
+
+/// Runs `body` until graceful shutdown (SIGTERM, SIGINT), which cancels it. The cancellation that
+/// shutdown causes is the service's normal end, not its failure: a service that let it escape made
+/// a validator stopped by SIGTERM exit 1 ("Error: CancellationError()").
+func untilGracefulShutdown(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    do { try await cancelWhenGracefulShutdown(body) } catch is CancellationError {}
 }
 
 /// Consensus with the other validators: the P2P listener, the dialers of the persistent peers and
@@ -146,7 +156,7 @@ struct ConsensusService: Service {
 
     func run() async throws {
         // Graceful shutdown cancels the listener, the dialers and the driver (between two inputs).
-        try await cancelWhenGracefulShutdown {
+        try await untilGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await network.listen(host: config.listenHost, port: config.listenPort) { port in
@@ -206,6 +216,8 @@ public enum NodeRunner {
     public static func run(dataDirectory: DataDirectory, passphrase: String, overrides: (NodeConfig) -> NodeConfig = { $0 },
                            logger: Logger) async throws {
         var phases = StartupPhases(logger: logger)
+        try? Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: dataDirectory.pidFile), options: .atomic)
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory.pidFile) }
         let config = overrides(try dataDirectory.loadConfig())
         try config.validate()
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)

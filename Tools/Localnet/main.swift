@@ -42,10 +42,29 @@ struct DirOption: ParsableArguments {
 }
 
 /// The `meridian-node` binary beside this one.
+/// `meridian-node` beside this executable (found through /proc/self/exe, so it works when
+/// `meridian-localnet` was run from PATH or through a symlink), else on PATH.
 func nodeBinary() throws -> String {
-    let path = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path
-    guard FileManager.default.isExecutableFile(atPath: path) else { throw ValidationError("\(path) is missing: swift build first") }
-    return path
+    var candidates: [String] = []
+    if let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        candidates.append(URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("meridian-node").path)
+    }
+    candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path)
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/meridian-node") }
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw ValidationError("meridian-node is neither beside meridian-localnet nor on PATH: swift build first")
+    }
+    return found
+}
+
+/// The pid a node wrote to `<data-dir>/node.pid` at its start, if that process is still this node
+/// (its command line names the data directory: a pid reused by another process is never signalled).
+func runningNode(_ dataDir: String) -> pid_t? {
+    guard let text = try? String(contentsOfFile: dataDir + "/node.pid", encoding: .utf8),
+          let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
+          let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+    let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    return args.contains(dataDir) && args.contains("start") ? pid : nil
 }
 
 struct Init: AsyncParsableCommand {
@@ -168,8 +187,16 @@ struct Stop: AsyncParsableCommand {
     @OptionGroup var dir: DirOption
 
     func run() async throws {
-        guard let text = try? String(contentsOfFile: dir.dir + "/pids", encoding: .utf8) else { print("not running"); return }
-        let pids = text.split(separator: "\n").compactMap { pid_t($0) }
+        // Every node of the layout that is running now, however it was started (by `start`, or
+        // restarted by hand), from the pid it wrote in its data directory; and any pid `start` recorded.
+        let layout = try? Layout.load(dir.dir)
+        var pids = Set((layout?.nodes ?? []).compactMap { runningNode($0.dataDir) })
+        if let text = try? String(contentsOfFile: dir.dir + "/pids", encoding: .utf8) {
+            for pid in text.split(separator: "\n").compactMap({ pid_t($0) }) where kill(pid, 0) == 0 {
+                if let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), String(decoding: cmd, as: UTF8.self).contains("meridian-node") { pids.insert(pid) }
+            }
+        }
+        guard !pids.isEmpty else { try? FileManager.default.removeItem(atPath: dir.dir + "/pids"); print("not running"); return }
         for pid in pids { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(30)
         while pids.contains(where: { kill($0, 0) == 0 }) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
