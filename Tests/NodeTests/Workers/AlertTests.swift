@@ -20,6 +20,27 @@ import Prometheus
                      readings: readings.map { VitalReading(sign: $0.0, value: MeridianVitals.Measurement(whole: $0.1), time: time) })
     }
 
+    /// A critical batch is acknowledged as stored only with its place in the scoring queue
+    /// promised: with the critical lane full it is answered "busy" and nothing is written (the
+    /// gateway retries), so nothing stored as critical goes unscored; once a place frees, the retry
+    /// is stored and queued.
+    @Test func aCriticalBatchAcknowledgedAsStoredIsAlwaysQueuedForScoring() async throws {
+        var config = NodeConfig()
+        config.workers.scoringQueueCapacity = 2
+        let node = try TestNode(config: config)
+        let (maria, _, _) = try await node.seedMaria()
+        let t = Self.now()
+        let critical = (0..<3).map { i in Self.feed(maria.publicKey, [(.oxygenSaturation, 80 + Int64(i)), (.respiratoryRate, 28)], at: t) }
+        #expect(try critical.allSatisfy { try $0.mayBeCritical })
+        let outcomes = try await node.workers.ingestor.ingest(feedBatches: critical)
+        #expect(outcomes.map(\.status) == [.stored, .stored, .busy], "\(outcomes)")
+        #expect(node.workers.risk.inbox.count == 2, "every batch acknowledged as stored is queued")
+        _ = await node.workers.risk.inbox.next()
+        let retried = try await node.workers.ingestor.ingest(feedBatches: [critical[2]])
+        #expect(retried.first?.status == .stored, "\(retried)")
+        #expect(node.workers.risk.inbox.count == 2)
+    }
+
     /// Maria seeded, plus a consent for her vital signs to Sakura General (JP) for TREAT and ETREAT.
     static func seeded() async throws -> (TestNode, PrivateKey) {
         let node = try TestNode()

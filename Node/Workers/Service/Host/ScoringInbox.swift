@@ -8,6 +8,8 @@ public final class ScoringInbox: Sendable {
     private struct State: ~Copyable {
         var queue: ScoringQueue
         var waiter: CheckedContinuation<ReadingBatch?, Never>?
+        /// Places in the critical lane promised to batches being written to disk.
+        var reservedCritical = 0
     }
     private let state: Mutex<State>
     public let capacity: Int
@@ -25,6 +27,32 @@ public final class ScoringInbox: Sendable {
         }
         waiter?.resume(returning: b)
         return admission
+    }
+
+    /// Promises places in the critical lane to up to `n` batches about to be stored, so that each
+    /// one acknowledged as stored is then queued for scoring (never stored and silently unscored);
+    /// returns how many places were promised (the rest are answered "busy" before anything is written).
+    public func reserveCritical(_ n: Int) -> Int {
+        state.withLock { s in
+            let grant = min(n, max(0, capacity - s.queue.criticalCount - s.reservedCritical))
+            s.reservedCritical += grant
+            return grant
+        }
+    }
+
+    /// Gives back promised places whose batches were not stored (duplicates, conflicts, a failed write).
+    public func releaseCritical(_ n: Int) { state.withLock { $0.reservedCritical = max(0, $0.reservedCritical - n) } }
+
+    /// Queues a stored critical batch into its promised place (which `reserveCritical` guarantees).
+    public func pushReserved(_ b: ReadingBatch) {
+        let (admission, waiter): (ScoringQueue.Admission, CheckedContinuation<ReadingBatch?, Never>?) = state.withLock { s in
+            s.reservedCritical = max(0, s.reservedCritical - 1)
+            if let w = s.waiter { s.waiter = nil; return (.queued, w) }
+            return (s.queue.push(b), nil)
+        }
+        // The promise holds by construction: only pushes of reserved batches fill the critical lane.
+        precondition(admission != .full, "scoring inbox: a reserved critical place was gone")
+        waiter?.resume(returning: b)
     }
 
     /// The next batch, critical ones first; waits while the queue is empty. Returns nil when the

@@ -96,21 +96,29 @@ public final class VitalsIngestor: Sendable {
     func persistAndQueue(_ batches: [ReadingBatch]) async throws -> [Outcome] {
         // Back-pressure before anything is written: a full scoring queue answers "busy" for routine
         // batches (the gateway keeps them and retries); critical ones are always taken.
+        // A batch that may be critical gets a promised place in the scoring queue first: once it is
+        // acknowledged as stored it is always scored. With the critical lane full it is "busy" too.
         var accepted: [ReadingBatch] = [], results = [Outcome?](repeating: nil, count: batches.count), index: [Int] = []
         let room = inbox.count
+        var promised = inbox.reserveCritical(batches.filter(\.mayBeCritical).count)
+        let reserved = promised
         for (i, b) in batches.enumerated() {
-            if !b.mayBeCritical, room + accepted.count >= inbox.capacity {
+            let busy = b.mayBeCritical ? promised == 0 : room + accepted.count >= inbox.capacity
+            if busy {
                 results[i] = Outcome(status: .busy, reason: "vitals.busy: the scoring queue is full; retry later", device: b.device, sequence: b.sequence, readings: 0)
                 continue
             }
+            if b.mayBeCritical { promised -= 1 }
             accepted.append(b); index.append(i)
         }
-        let stored = try await committer.persist(accepted)
+        let stored: [ReadingStore.Outcome]
+        do { stored = try await committer.persist(accepted) } catch { inbox.releaseCritical(reserved); throw error }
+        var unused = reserved
         for (k, outcome) in stored.enumerated() {
             let b = accepted[k]
             switch outcome {
             case .stored:
-                inbox.push(b)
+                if b.mayBeCritical { inbox.pushReserved(b); unused -= 1 } else { inbox.push(b) }
                 results[index[k]] = Outcome(status: .stored, reason: nil, device: b.device, sequence: b.sequence, readings: b.readings.count)
             case .duplicate:
                 results[index[k]] = Outcome(status: .duplicate, reason: nil, device: b.device, sequence: b.sequence, readings: b.readings.count)
@@ -118,6 +126,7 @@ public final class VitalsIngestor: Sendable {
                 results[index[k]] = .refused("vitals.conflict: this source already sent different readings under the same id", device: b.device, sequence: b.sequence)
             }
         }
+        inbox.releaseCritical(unused)
         return results.map { $0! }
     }
 }
