@@ -1,4 +1,5 @@
 public import MeridianCore
+import Synchronization
 public import MeridianStorage
 public import MeridianModules
 
@@ -22,7 +23,10 @@ public final class RecordStore: Sendable {
     /// The largest record body accepted (a summary of thousands of entries is far smaller).
     public static let maxBodyBytes = 16 << 20
 
-    public init(db: RocksDB, storageKey: Bytes32) { self.db = db; self.storageKey = storageKey }
+    /// Storage faults to inject (tests of the failure policy; nil in production).
+    let faults: StorageFaults?
+
+    public init(db: RocksDB, storageKey: Bytes32, faults: StorageFaults? = nil) { self.db = db; self.storageKey = storageKey; self.faults = faults }
 
     public struct Stored: Sendable, Equatable {
         public let commitment: Bytes32
@@ -108,6 +112,7 @@ public final class RecordStore: Sendable {
 
     /// How this node holds or held a record (kept after an erasure; nil: never held here).
     public func holding(of commitment: Bytes32) throws(RecordError) -> Holding? {
+        try faults?.check("holding")
         do { return try db.get("record_held", commitment.bytes).flatMap { try? Holding(canonicalBytes: $0) } } catch { throw .storage("\(error)") }
     }
 
@@ -189,6 +194,7 @@ public final class RecordStore: Sendable {
     /// was a body to delete.
     @discardableResult
     public func erase(_ commitment: Bytes32, at time: Timestamp) throws(RecordError) -> Bool {
+        try faults?.check("erase")
         let key = commitment.withUnsafeBytes { Array($0) }
         let had: Bool
         do { had = try db.get("record_keys", key) != nil } catch { throw .storage("\(error)") }
@@ -198,5 +204,21 @@ public final class RecordStore: Sendable {
         wb.put("record_erased", key, withUnsafeBytes(of: time.unixMilliseconds.bigEndian) { Array($0) })
         do { try db.write(wb, sync: true) } catch { throw .storage("\(error)") }
         return had
+    }
+}
+
+/// Failures to inject into a store's operations by name ("holding", "erase"): each named operation
+/// fails the next `count` times it runs. For tests of the failure policy; thread-safe.
+public final class StorageFaults: Sendable {
+    private let pending = Mutex<[String: Int]>([:])
+    public init() {}
+    public func fail(_ operation: String, times count: Int = 1) { pending.withLock { $0[operation, default: 0] += count } }
+    func check(_ operation: String) throws(RecordStore.RecordError) {
+        let fail = pending.withLock { p in
+            guard let n = p[operation], n > 0 else { return false }
+            p[operation] = n - 1
+            return true
+        }
+        if fail { throw .storage("injected failure of \(operation)") }
     }
 }

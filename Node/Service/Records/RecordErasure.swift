@@ -16,13 +16,23 @@ extension RecordService {
     /// acknowledgements are still awaited (the record then stays on the retry list).
     @discardableResult
     public func carryOutErasure(of commitment: Bytes32) async -> Bool {
-        guard let holding = (try? store.holding(of: commitment)) ?? nil,
-              let rec = (try? Sharing.record(commitment, in: query.reader)) ?? nil, rec.erased else { return false }
-        if (try? store.erasedAt(commitment)) ?? nil == nil {
+        // A storage error at any step is not "nothing to do": the erasure is reported as still
+        // pending (true), so the sweeper tries it again until the body and its key are gone.
+        let holding: RecordStore.Holding?, rec: RecordEntry?, erasedAt: Timestamp?
+        do {
+            holding = try store.holding(of: commitment)
+            rec = try Sharing.record(commitment, in: query.reader)
+            erasedAt = holding == nil ? nil : try store.erasedAt(commitment)
+        } catch {
+            logger.error("cannot read a record's erasure state; retrying", metadata: ["record": "\(commitment.hex)", "error": "\(error)"])
+            return true
+        }
+        guard let holding, let rec, rec.erased else { return false }
+        if erasedAt == nil {
             do {
                 try store.erase(commitment, at: now)
                 logger.notice("erased a record's body and keys", metadata: ["record": "\(commitment.hex)", "as": "\(holding.custodian ? "custodian" : "copy")"])
-            } catch { logger.error("cannot erase a record", metadata: ["record": "\(commitment.hex)", "error": "\(error)"]); return true }
+            } catch { logger.error("cannot erase a record; retrying", metadata: ["record": "\(commitment.hex)", "error": "\(error)"]); return true }
         }
         guard holding.custodian else { return false }
         return await notifyRecipients(of: commitment) > 0

@@ -23,6 +23,9 @@ final class TestNode: @unchecked Sendable {
     let workers: NodeWorkers
     /// Hospital Ribeira's record bodies (its worker key is the node's key towards other nodes).
     let records: RecordService
+    /// The record bodies' store under `records`, and the storage faults a test can inject into it.
+    let recordStore: RecordStore
+    let faults = StorageFaults()
     var nonces: [PublicKey: UInt64] = [:]
 
     init(config: NodeConfig = NodeConfig()) throws {
@@ -37,7 +40,8 @@ final class TestNode: @unchecked Sendable {
         chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
         workers = try NodeWorkers(chain: chain, config: config.workers, workerKey: DemoCast.staff("hospital-ribeira", "worker"))
         let chain = self.chain
-        records = RecordService(store: RecordStore(db: store.db, storageKey: SHA256.hash(Array("test storage key".utf8))), chain: chain,
+        recordStore = RecordStore(db: store.db, storageKey: SHA256.hash(Array("test storage key".utf8)), faults: faults)
+        records = RecordService(store: recordStore, chain: chain,
                                 nodeKey: DemoCast.staff("hospital-ribeira", "worker"), config: config.records, terminology: nil,
                                 anchors: workers.anchors, logger: logger) { call in
             guard let bytes = await chain.submit(call, signer: DemoCast.staff("hospital-ribeira", "worker")) else { return nil }

@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+import MeridianCore
+import MeridianModules
+import MeridianRecords
+import MeridianDemo
+import MeridianNode
+
+/// An erasure the chain committed is carried out even when storage fails on the way: a failed
+/// read of the record's state or a failed delete leaves it pending (the sweeper retries it),
+/// never silently done, until the body and its key are gone.
+@Suite(.timeLimit(.minutes(5))) struct ErasureRetryTests {
+    @Test func anErasureThatFailsOnStorageIsRetriedUntilTheBodyIsGone() async throws {
+        let node = try TestNode()
+        let (maria, _, _) = try await node.seedMaria()
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let held = try node.records.upload(Array("{\"resourceType\":\"Bundle\"}".utf8), by: clinician.publicKey)
+        try await node.submit(clinician, .registerRecord(.init(commitment: held.commitment, patient: maria.publicKey, category: .summary)))
+        try await node.submit(maria, .eraseRecord(held.commitment))
+
+        node.faults.fail("holding")
+        #expect(await node.records.carryOutErasure(of: held.commitment), "a failed read must leave the erasure pending")
+        #expect(try node.recordStore.erasedAt(held.commitment) == nil)
+        node.faults.fail("erase")
+        #expect(await node.records.carryOutErasure(of: held.commitment), "a failed delete must leave the erasure pending")
+        #expect(try node.recordStore.erasedAt(held.commitment) == nil)
+        // The retry succeeds: the body and its key are gone, the fact kept; nothing is pending (no recipients).
+        #expect(await node.records.carryOutErasure(of: held.commitment) == false)
+        #expect(try node.recordStore.erasedAt(held.commitment) != nil)
+        #expect(throws: RecordStore.RecordError.self) { try node.recordStore.body(of: held.commitment) }
+    }
+}
