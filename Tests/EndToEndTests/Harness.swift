@@ -133,6 +133,14 @@ final class NodeProcess: @unchecked Sendable {
         return status
     }
 
+    /// Waits for the node to exit by itself (a fail-stop); returns its status.
+    func waitForExit() async -> Int32 {
+        guard let p = process else { return 0 }
+        let status = await p.waitForExit()
+        process = nil; client = nil
+        return status
+    }
+
     /// SIGTERM without waiting (for `defer`, which cannot await); the process ends on its own.
     func terminate() { process?.send(SIGTERM) }
 

@@ -58,6 +58,34 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
 }
 
 @Suite(.serialized, .timeLimit(.minutes(10))) struct NodeProcessTests {
+    /// The failure policy for the signing guard: when its file cannot be written, the validator
+    /// stops before the vote it was about to sign leaves it, naming the file and the operation;
+    /// with the file writable again it restarts from what is durable.
+    @Test func aValidatorWhoseGuardCannotBeWrittenStopsBeforeSigning() async throws {
+        let port = try freeLoopbackPorts(1)[0]
+        let node = try await NodeProcess("guard-fault", initArguments: ["--demo-validator", "hospital-ribeira", "--p2p-port", String(port)])
+        // Alone of four validators it never decides, but it signs its first vote within a round.
+        let config = node.dataDir + "/node.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        json["consensus"] = ["proposeMilliseconds": 200, "proposeDeltaMilliseconds": 50, "prevoteMilliseconds": 200,
+                             "prevoteDeltaMilliseconds": 50, "precommitMilliseconds": 200, "precommitDeltaMilliseconds": 50]
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+        // The guard writes a temporary file and renames it over its record: a directory in the
+        // temporary file's place makes every write fail, from the first signature on.
+        let guardFile = node.dataDir + "/signing-guard.json"
+        try FileManager.default.createDirectory(atPath: guardFile + ".tmp", withIntermediateDirectories: false)
+        // It may stop before its API first answers (start then reports the exit) or after.
+        do { try await node.start() } catch let e as HarnessError where e.description.contains("exited") {}
+        let status = await node.waitForExit()
+        #expect(status != 0, "the node went on after its guard failed")
+        #expect(node.logText.contains("guard.write") && node.logText.contains("signing-guard.json"), "\(node.logText)")
+        #expect(!FileManager.default.fileExists(atPath: guardFile), "a signature was recorded")
+        try FileManager.default.removeItem(atPath: guardFile + ".tmp")
+        try await node.start()
+        defer { node.terminate() }
+        #expect(try await http(try node.api(), "GET", "/v1/status").0 == 200)
+    }
+
     /// Once the node holds a sealed record body, a missing `keys/records.json` stops it at start
     /// with a message naming the file (a new key would silently make every body unreadable); with
     /// the keystore restored it starts and serves the body's custody again.

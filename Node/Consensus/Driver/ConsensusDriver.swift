@@ -353,6 +353,10 @@ public actor ConsensusDriver {
             let digest = voteSigningHash(v, chainID: chain.chainID)
             do { try signingGuard.authorize(height: v.height, round: v.round, step: v.kind == .prevote ? 1 : 2, payload: digest) }
             catch {
+                // Any guard error but a refusal (its file cannot be written) stops the node before
+                // the vote leaves it: the failure policy (docs/ARCHITECTURE.md).
+                guard error.code == "guard.double_sign" || error.code == "guard.regression" else { throw error }
+                // A refusal keeps this validator safe: it does not vote, and goes on.
                 logger.critical("signing guard refused a vote", metadata: ["vote": "\(v)", "error": "\(error)"])
                 return
             }
