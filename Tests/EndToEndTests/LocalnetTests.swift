@@ -192,6 +192,17 @@ final class Localnet: @unchecked Sendable {
         let detector = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
         #expect((detector?["evidence"] as? Int ?? 0) >= 1, "the validator that saw both votes keeps the evidence")
         #expect(listed.contains("prevote"), "\(listed)")
+        // At the governance delay after the evidence block its voting power is suspended on every
+        // node; the three honest validators go on, and the audit tool shows the suspension.
+        struct V: Decodable { let address: String }
+        while try await net.nodes[1].api().get("/v1/validators", as: [V].self).contains(where: { $0.address == Address(stolen.publicKey).description }) {
+            try stillWaiting("the double-signer's suspension"); try await Task.sleep(for: .milliseconds(100))
+        }
+        let suspendedAt = try await net.height(1)
+        try await net.waitHeight(suspendedAt + 2, nodes: [0, 1, 2])
+        try await net.checkAgreement(upTo: suspendedAt + 2, nodes: [0, 1, 2])
+        let shown = try await run("meridian-audit", ["evidence", "--node", try net.nodes[2].api().base.absoluteString], in: dir).stdout
+        #expect(shown.contains("suspended since block"), "\(shown)")
     }
 
     /// Partitions through fault-injecting proxies between the validators: one cut off, the chain

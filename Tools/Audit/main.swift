@@ -155,12 +155,14 @@ struct EvidenceCommand: AsyncParsableCommand {
     @Option(help: "Node API address.") var node: String?
     @Option(help: "Output: table, csv or json.") var format: Format = .table
     struct E: Codable { let validator: String; let height: UInt64; let round: UInt32; let reportedBy: String; let recordedAt: UInt64
-        let votes: [V]; struct V: Codable { let kind: String; let value: String?; let signature: String } }
+        let votes: [V]; struct V: Codable { let kind: String; let value: String?; let signature: String }
+        let suspension: S?; struct S: Codable { let fromHeight: UInt64; let inEffect: Bool } }
     func run() async throws {
         let rows = try await NodeClient.resolve(node).get("/v1/evidence", as: [E].self)
         let table = rows.map { [$0.validator, String($0.height), String($0.round), $0.votes.first?.kind ?? "",
-                                $0.votes.map { $0.value.map { String($0.prefix(16)) } ?? "nil" }.joined(separator: " vs "), $0.reportedBy, String($0.recordedAt)] }
-        let header = ["validator", "height", "round", "vote", "values", "reported by", "recorded at block"]
+                                $0.votes.map { $0.value.map { String($0.prefix(16)) } ?? "nil" }.joined(separator: " vs "), $0.reportedBy, String($0.recordedAt),
+                                $0.suspension.map { $0.inEffect ? "suspended since block \($0.fromHeight)" : "suspended from block \($0.fromHeight)" } ?? "readmitted"] }
+        let header = ["validator", "height", "round", "vote", "values", "reported by", "recorded at block", "voting power"]
         switch format {
         case .table: print(rows.isEmpty ? "no evidence on chain" : Output.table(header, table))
         case .csv: print(Output.csv(header, table))

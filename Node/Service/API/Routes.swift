@@ -400,13 +400,16 @@ public struct NodeAPI: Sendable {
     /// Equivocation evidence on chain: which validator double-signed which step, who reported it.
     func evidence() throws -> Response {
         struct V: Encodable { let kind: String; let value: String?; let signature: String }
-        struct E: Encodable { let validator: String; let height: UInt64; let round: UInt32; let votes: [V]; let reportedBy: String; let recordedAt: UInt64 }
+        struct S: Encodable { let fromHeight: UInt64; let inEffect: Bool }
+        struct E: Encodable { let validator: String; let height: UInt64; let round: UInt32; let votes: [V]; let reportedBy: String; let recordedAt: UInt64
+                              let suspension: S? }
         let rows = try query.store.stateStorage.scan(prefix: Evidence.prefix, from: nil, limit: 10_000)
         return try json(try rows.map { row in
             let r = try EvidenceRecord(trustedCanonicalBytes: row.value)
             let votes = [r.evidence.first, r.evidence.second].map { V(kind: $0.kind == 1 ? "prevote" : "precommit", value: $0.value?.hex, signature: $0.signature.hex) }
             return E(validator: Address(r.evidence.first.validator).description, height: r.evidence.first.height, round: r.evidence.first.round,
-                     votes: votes, reportedBy: Address(r.reportedBy).description, recordedAt: r.recordedAt)
+                     votes: votes, reportedBy: Address(r.reportedBy).description, recordedAt: r.recordedAt,
+                     suspension: try Suspensions.suspension(of: r.evidence.first.validator, in: query.reader).map { S(fromHeight: $0.effectiveHeight, inEffect: $0.inEffect) })
         })
     }
 

@@ -34,13 +34,15 @@ extension NodeConsole {
         let evidence = try query.store.stateStorage.scan(prefix: Evidence.prefix, from: nil, limit: 1000).compactMap { try? EvidenceRecord(trustedCanonicalBytes: $0.value) }
         let evidenceRows = evidence.map { r in
             [HTML.short(Address(r.evidence.first.validator).description, 20), String(r.evidence.first.height), String(r.evidence.first.round),
-             HTML.short(Address(r.reportedBy).description, 20), HTML.link("/console/blocks/\(r.recordedAt)", String(r.recordedAt))]
+             HTML.short(Address(r.reportedBy).description, 20), HTML.link("/console/blocks/\(r.recordedAt)", String(r.recordedAt)),
+             HTML.escape(((try? Suspensions.suspension(of: r.evidence.first.validator, in: query.reader)) ?? nil)
+                .map { $0.inEffect ? "suspended since block \($0.effectiveHeight)" : "suspended from block \($0.effectiveHeight)" } ?? "readmitted")]
         }
         let body = HTML.facts(facts)
             + "<p class=\"live-note\" data-live=\"note\">Live: this page updates as blocks commit (with JavaScript); reload otherwise.</p>"
             + "<h2>Validators</h2>" + HTML.table(caption: "Validators with voting power and precommits missed in blocks this node decided",
                                                  headers: ["Validator", "Organisation", "Power", "Share", "Missed precommits"], rows: rows)
-            + "<h2>Equivocation evidence</h2>" + HTML.table(caption: "Validators caught double-signing", headers: ["Validator", "Height", "Round", "Reported by", "Recorded in block"],
+            + "<h2>Equivocation evidence</h2>" + HTML.table(caption: "Validators caught double-signing", headers: ["Validator", "Height", "Round", "Reported by", "Recorded in block", "Voting power"],
                                                             rows: evidenceRows, empty: "No evidence: no validator has been caught double-signing.")
             + "<h2>Latest blocks</h2>" + (try blockTable(before: nil, count: 10))
         return ConsoleHeaders.html(layout(title: "Network", viewer: viewer, body: body, live: "network", current: "/console/network"))
@@ -156,6 +158,7 @@ extension NodeConsole {
         case .addRegulator(let o, let k): "add regulator officer \(Address(k)) to \(o.value)"
         case .setTransferRule(let r): "set transfer rule \(r.name)"
         case .removeTransferRule(let n): "remove transfer rule \(n)"
+        case .readmitValidator(let k): "readmit validator \(Address(k)), suspended for equivocation"
         }
     }
 }

@@ -90,5 +90,6 @@ public enum Evidence {
         let ordered = a.canonicalBytes.lexicographicallyPrecedes(b.canonicalBytes) ? EquivocationEvidence(first: a, second: b) : EquivocationEvidence(first: b, second: a)
         ctx.write(key(a), EvidenceRecord(evidence: ordered, reportedBy: ctx.signer, recordedAt: ctx.height))
         ctx.emit(.evidenceRecorded(validator: a.validator, height: a.height))
+        try Suspensions.schedule(a.validator, ctx)
     }
 }

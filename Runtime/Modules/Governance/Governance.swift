@@ -11,6 +11,8 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
     case addRegulator(organization: OrganizationID, key: PublicKey)
     case setTransferRule(TransferRule)
     case removeTransferRule(String)
+    /// Gives a validator suspended for equivocation its voting power back (`Suspensions`).
+    case readmitValidator(PublicKey)
 
     /// Regulators may propose only changes to the transfer rules.
     public var isRuleChange: Bool {
@@ -26,6 +28,7 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
         case .addRegulator(let o, let k): w.write(varint: 4); w.write(o); w.write(k)
         case .setTransferRule(let r): w.write(varint: 5); w.write(r)
         case .removeTransferRule(let n): w.write(varint: 6); w.write(n)
+        case .readmitValidator(let k): w.write(varint: 7); w.write(k)
         }
     }
 
@@ -39,6 +42,7 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
         case 4: self = .addRegulator(organization: try r.read(OrganizationID.self), key: try r.read(PublicKey.self))
         case 5: self = .setTransferRule(try r.read(TransferRule.self))
         case 6: self = .removeTransferRule(try r.readString("rule.name", max: 64))
+        case 7: self = .readmitValidator(try r.read(PublicKey.self))
         default: throw CodecError(.unknownVariant, field: "governance.action", offset: at)
         }
     }
@@ -123,6 +127,8 @@ public enum Governance {
         case .addValidator(let v):
             guard v.power > 0, v.power <= Validators.maxPower else { throw RuntimeError("governance.bad_power", "power must be 1...\(Validators.maxPower)") }
         case .removeValidator, .removeTransferRule: break
+        case .readmitValidator(let k):
+            guard try Suspensions.suspension(of: k, in: ctx.view) != nil else { throw RuntimeError("governance.not_suspended", "\(Address(k)) is not suspended") }
         }
     }
 
@@ -205,6 +211,7 @@ public enum Governance {
             try Identity.putMember(Member(key: key, organization: orgID, roles: [.regulator]), ctx)
         case .setTransferRule(let rule): try Jurisdictions.putRule(rule, ctx)
         case .removeTransferRule(let name): try Jurisdictions.removeRule(name, ctx)
+        case .readmitValidator(let k): try Suspensions.readmit(k, ctx)
         }
     }
 }

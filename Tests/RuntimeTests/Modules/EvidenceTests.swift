@@ -38,4 +38,39 @@ import MeridianDemo
         let fresh = EquivocationEvidence(first: try vote(a, by: doubleSigner, height: 12), second: try vote(nil, by: doubleSigner, height: 12))
         #expect(try chain.submit(clinician, .submitEvidence(fresh)).error?.code == "evidence.not_a_validator")
     }
+
+    /// Evidence committed suspends the double-signer's voting power at a fixed later height (the
+    /// governance delay), on every node at once; only a governance vote readmits it, with its power.
+    @Test func evidenceSuspendsTheValidatorUntilGovernanceReadmitsIt() throws {
+        let chain = try TestChain()
+        let before = try Validators.current(in: chain.reader)
+        let power = try #require(before.first { $0.key == doubleSigner.publicKey }).power
+        let e = EquivocationEvidence(first: try vote(SHA256.hash([1]), by: doubleSigner), second: try vote(SHA256.hash([2]), by: doubleSigner))
+        #expect(try chain.submit(reporter, .submitEvidence(e)).succeeded)
+        let recorded = chain.executor.tip.height
+        let scheduled = try #require(try Suspensions.suspension(of: doubleSigner.publicKey, in: chain.reader))
+        let delay = ChainParameters().governanceActivationDelayBlocks
+        #expect(scheduled.effectiveHeight == recorded + delay && !scheduled.inEffect)
+        // Not before its height...
+        while chain.executor.tip.height + 1 < scheduled.effectiveHeight {
+            try chain.block([])
+            #expect(try Validators.current(in: chain.reader).contains { $0.key == doubleSigner.publicKey })
+        }
+        // ...and from it on, everywhere: the set, its hash in the next header, the record.
+        try chain.block([])
+        #expect(chain.executor.tip.height == scheduled.effectiveHeight)
+        #expect(try !Validators.current(in: chain.reader).contains { $0.key == doubleSigner.publicKey })
+        #expect(try Suspensions.suspension(of: doubleSigner.publicKey, in: chain.reader)?.inEffect == true)
+        try chain.block([])
+        #expect(chain.blocks.last?.header.validatorsHash == ValidatorPower.setHash(try Validators.powers(in: chain.reader)))
+        // The remaining validators readmit it by a governance vote.
+        let proposal = try #require(try chain.submit(reporter, .propose(.readmitValidator(doubleSigner.publicKey))).createdID)
+        for voter in ["hospital-ribeira", "hopital-rhone", "clinique-leman"] {
+            #expect(try chain.submit(DemoCast.staff(voter, "validator"), .vote(.init(proposal: proposal, approve: true))).succeeded)
+        }
+        for _ in 0..<Int(delay) { try chain.block([]) }
+        #expect(try Validators.current(in: chain.reader).first { $0.key == doubleSigner.publicKey }?.power == power)
+        #expect(try Suspensions.suspension(of: doubleSigner.publicKey, in: chain.reader) == nil)
+        #expect(try chain.submit(reporter, .propose(.readmitValidator(doubleSigner.publicKey))).error?.code == "governance.not_suspended")
+    }
 }
