@@ -216,8 +216,10 @@ public enum NodeRunner {
     public static func run(dataDirectory: DataDirectory, passphrase: String, overrides: (NodeConfig) -> NodeConfig = { $0 },
                            logger: Logger) async throws {
         var phases = StartupPhases(logger: logger)
-        try? Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: dataDirectory.pidFile), options: .atomic)
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory.pidFile) }
+        // The pid file only helps tools find the node: failing to write it is logged, never fatal.
+        do { try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: dataDirectory.pidFile), options: .atomic) }
+        catch { logger.warning("cannot write the pid file", metadata: ["file": "\(dataDirectory.pidFile)", "error": "\(error)"]) }
+        defer { _ = unlink(dataDirectory.pidFile) }
         let config = overrides(try dataDirectory.loadConfig())
         try config.validate()
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)

@@ -32,7 +32,7 @@ public struct ChildProcessError: Error, CustomStringConvertible {
 /// calling thread on a run loop that no cancellation reaches. With tests spawning nodes and CLIs
 /// concurrently, a CLI that had exited was never seen to exit and the whole suite hung with every
 /// thread idle. Subprocess watches each child through its own pidfd, spawns with real
-/// close-on-exec, and answers task cancellation (a test's time limit) by killing the child.
+/// close-on-exec, and answers task cancellation (a test's `.timeLimit`) by killing the child.
 ///
 /// Output goes to files, never pipes: a daemon a command leaves running (`meridian-localnet start`)
 /// keeps its inherited descriptors, and a pipe would then never reach end of file.

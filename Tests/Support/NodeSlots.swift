@@ -29,7 +29,7 @@ public final class NodeSlots: Sendable {
         deinit { release() }
     }
 
-    /// Waits (cancellably) until `count` slots are free, then holds them.
+    /// Waits (cancellably: a test's `.timeLimit` ends the wait) until `count` slots are free, then holds them.
     public func reserve(_ count: Int) async throws -> Reservation {
         let count = min(max(1, count), capacity)
         let id: UInt64 = state.withLock { s in defer { s.nextID += 1 }; return s.nextID }

@@ -124,6 +124,9 @@ struct Init: AsyncParsableCommand {
 struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start every validator and wait until each API answers.")
     @OptionGroup var dir: DirOption
+    @Option(help: "Seconds to wait for each node's API before giving up (a node that exits fails at once).") var waitSeconds: Int = 300
+
+    func runningPID(_ s: String) -> pid_t? { pid_t(s) }
 
     func run() async throws {
         let layout = try Layout.load(dir.dir)
@@ -142,9 +145,10 @@ struct Start: AsyncParsableCommand {
         try (pids.joined(separator: "\n") + "\n").write(toFile: dir.dir + "/pids", atomically: true, encoding: .utf8)
         for (i, n) in layout.nodes.enumerated() {
             let client = try NodeClient("http://127.0.0.1:\(n.apiPort)")
-            let deadline = Date().addingTimeInterval(60)
-            while (try? await client.request("GET", "/health")) == nil {
-                guard Date() < deadline else { throw ValidationError("\(n.name) did not start; see \(dir.dir)/node-\(i).log") }
+            let deadline = Date().addingTimeInterval(Double(waitSeconds))
+            while (try? await client.request("GET", "/health", timeout: 5)) == nil {
+                if let pid = runningPID(pids[i]), kill(pid, 0) != 0 { throw ValidationError("\(n.name) exited; see \(dir.dir)/node-\(i).log") }
+                guard Date() < deadline else { throw ValidationError("\(n.name) did not answer within \(waitSeconds) s; see \(dir.dir)/node-\(i).log (it names its slow start phase)") }
                 try await Task.sleep(for: .milliseconds(100))
             }
             print("\(n.name) running: API http://127.0.0.1:\(n.apiPort), log \(dir.dir)/node-\(i).log")

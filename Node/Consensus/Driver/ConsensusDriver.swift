@@ -347,7 +347,9 @@ public actor ConsensusDriver {
             try signingGuard.authorize(height: p.height, round: p.round, step: 0, payload: digest)
             let sp = SignedProposal(proposal: p, signature: try key.sign(digest))
             proposals[p.round] = sp
-            try wal.append(WALRecord.signedProposal(sp).canonicalBytes)   // synced before it leaves
+            // Synced before it leaves. A replay re-derives it from the records already in the log
+            // and re-sends it without logging it again (the WAL writes each message once).
+            if !replaying { try wal.append(WALRecord.signedProposal(sp).canonicalBytes) }
             network.broadcast(WireMessage.proposal(sp, block).canonicalBytes)
         case .broadcastVote(let v):
             let digest = voteSigningHash(v, chainID: chain.chainID)
@@ -363,7 +365,7 @@ public actor ConsensusDriver {
             let signature = try key.sign(digest)
             signatures[v] = signature
             let signed = SignedVote(vote: v, signature: signature)
-            try wal.append(WALRecord.signedVote(signed).canonicalBytes)   // synced before the vote leaves
+            if !replaying { try wal.append(WALRecord.signedVote(signed).canonicalBytes) }   // synced before the vote leaves
             network.broadcast(WireMessage.vote(signed).canonicalBytes)
         case .scheduleTimeout(let t, let ms):
             let continuation = inputContinuation

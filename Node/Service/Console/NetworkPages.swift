@@ -35,8 +35,7 @@ extension NodeConsole {
         let evidenceRows = evidence.map { r in
             [HTML.short(Address(r.evidence.first.validator).description, 20), String(r.evidence.first.height), String(r.evidence.first.round),
              HTML.short(Address(r.reportedBy).description, 20), HTML.link("/console/blocks/\(r.recordedAt)", String(r.recordedAt)),
-             HTML.escape(((try? Suspensions.suspension(of: r.evidence.first.validator, in: query.reader)) ?? nil)
-                .map { $0.inEffect ? "suspended since block \($0.effectiveHeight)" : "suspended from block \($0.effectiveHeight)" } ?? "readmitted")]
+             HTML.escape(Self.votingPower(of: r.evidence.first.validator, in: query))]
         }
         let body = HTML.facts(facts)
             + "<p class=\"live-note\" data-live=\"note\">Live: this page updates as blocks commit (with JavaScript); reload otherwise.</p>"
@@ -147,6 +146,15 @@ extension NodeConsole {
                               rows: table, empty: "No proposal yet.")
             + "<h2>Votes</h2>" + HTML.table(caption: "Votes cast", headers: ["Proposal", "Voter", "Vote"], rows: voteRows, empty: "No vote yet.")
         return ConsoleHeaders.html(layout(title: "Governance", viewer: viewer, body: body, current: "/console/governance"))
+    }
+
+    /// A double-signer's standing: suspended (since or from a block) or readmitted; a state error
+    /// is shown as such, never as "readmitted".
+    static func votingPower(of validator: PublicKey, in query: QueryService) -> String {
+        do {
+            guard let s = try Suspensions.suspension(of: validator, in: query.reader) else { return "readmitted" }
+            return s.inEffect ? "suspended since block \(s.effectiveHeight)" : "suspended from block \(s.effectiveHeight)"
+        } catch { return "unknown (the node could not read its state)" }
     }
 
     func describe(_ a: GovernanceAction) -> String {
