@@ -225,8 +225,18 @@ public enum NodeRunner {
         let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
         let workerKey = try dataDirectory.loadWorkerKey(passphrase: passphrase)
         phases.done("keys opened", cost: "each keystore is sealed with scrypt, which is memory-hard by design and slows with a busy CPU")
+        var faults: StorageFaultPlan?
+        if let text = ProcessInfo.processInfo.environment["MERIDIAN_INJECT_STORAGE_FAULT"] {
+            switch StorageFaultPlan.parse(text) {
+            case .success(let plan):
+                faults = plan
+                logger.warning("storage fault injection is on: a write will fail (tests of the failure policy only)", metadata: ["plan": "\(plan.description)"])
+            case .failure(let e): throw NodeError("MERIDIAN_INJECT_STORAGE_FAULT", e.message)
+            }
+        }
         let store: BlockStore
-        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns) } catch { throw NodeError(dataDirectory.database, error.description) }
+        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns, faults: faults) }
+        catch { throw NodeError(dataDirectory.database, error.description) }
         phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)

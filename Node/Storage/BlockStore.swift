@@ -35,9 +35,10 @@ public final class BlockStore: @unchecked Sendable {
     public let stateStorage: RocksDBStateStorage
 
     /// Opens (or creates) the node database under `path`; `additionalColumns` are column families
-    /// of other owners in the same database (the workers' reading store).
-    public init(path: String, additionalColumns: [String] = []) throws(BlockStoreError) {
-        do { db = try RocksDB(path: path, columnFamilies: RocksDBStateStorage.columns + Self.columns + additionalColumns) }
+    /// of other owners in the same database (the workers' reading store); `faults` is for tests
+    /// of the failure policy (`StorageFaultPlan`).
+    public init(path: String, additionalColumns: [String] = [], faults: StorageFaultPlan? = nil) throws(BlockStoreError) {
+        do { db = try RocksDB(path: path, columnFamilies: RocksDBStateStorage.columns + Self.columns + additionalColumns, faults: faults) }
         catch { throw BlockStoreError(error.description) }
         stateStorage = RocksDBStateStorage(db: db)
     }

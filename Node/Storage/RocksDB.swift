@@ -1,11 +1,46 @@
 internal import CRocksDB
 import Foundation
+import Synchronization
 
-/// Why RocksDB refused an operation: its own message, kept verbatim.
+/// Why RocksDB refused an operation: its own message, kept verbatim, with the database's path so an
+/// operator reading the stop message knows which files to look at.
 public struct RocksDBError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     public let message: String
-    public var description: String { "rocksdb.\(operation): \(message)" }
+    public var path: String = ""
+    public var description: String { path.isEmpty ? "rocksdb.\(operation): \(message)" : "rocksdb.\(operation) on \(path): \(message)" }
+}
+
+/// A storage fault to inject, for tests of the failure policy: the `n`th write (`write:n`, every
+/// write batch) or the `n`th synced write (`sync:n`) since the database was opened fails as a
+/// disk would, before RocksDB sees the batch (so nothing of it is applied). Set on a real node
+/// with `MERIDIAN_INJECT_STORAGE_FAULT=sync:12`; a node with a plan logs it as a warning at start.
+///
+/// Hand-written because RocksDB's C API does not expose its fault-injection environment.
+public final class StorageFaultPlan: Sendable {
+    public enum Kind: String, Sendable { case write, sync }
+    public let kind: Kind
+    public let failAt: Int
+    private let seen = Atomic<Int>(0)
+
+    public init(kind: Kind, failAt: Int) { self.kind = kind; self.failAt = failAt }
+
+    /// Parses `write:N` or `sync:N` (N ≥ 1), or says why it cannot.
+    public static func parse(_ text: String) -> Result<StorageFaultPlan, RocksDBError> {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let kind = Kind(rawValue: String(parts[0])), let n = Int(parts[1]), n >= 1 else {
+            return .failure(RocksDBError(operation: "fault_plan", message: "'\(text)' is not write:N or sync:N with N ≥ 1"))
+        }
+        return .success(StorageFaultPlan(kind: kind, failAt: n))
+    }
+
+    /// Counts this write; true when it is the one to fail.
+    func failsNext(sync: Bool) -> Bool {
+        guard kind == .write || sync else { return false }
+        return seen.add(1, ordering: .relaxed).newValue == failAt
+    }
+
+    public var description: String { "\(kind.rawValue):\(failAt)" }
 }
 
 /// One RocksDB database with named column families, through the C API.
@@ -24,10 +59,13 @@ public final class RocksDB: @unchecked Sendable {
     private let families: [String: OpaquePointer]
     private let familyHandles: [OpaquePointer?]
     public let path: String
+    private let faults: StorageFaultPlan?
 
-    /// Opens (creating if needed) the database at `path` with these column families.
-    public init(path: String, columnFamilies: [String]) throws(RocksDBError) {
+    /// Opens (creating if needed) the database at `path` with these column families; `faults`
+    /// makes one later write fail (tests of the failure policy only).
+    public init(path: String, columnFamilies: [String], faults: StorageFaultPlan? = nil) throws(RocksDBError) {
         self.path = path
+        self.faults = faults
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
         catch { throw RocksDBError(operation: "open", message: "cannot create \(path): \(error.localizedDescription)") }
         let opts = rocksdb_options_create()!
@@ -50,7 +88,7 @@ public final class RocksDB: @unchecked Sendable {
             rocksdb_free(err)
             rocksdb_options_destroy(cfOpts)
             rocksdb_options_destroy(opts)
-            throw RocksDBError(operation: "open", message: message)
+            throw RocksDBError(operation: "open", message: message, path: path)
         }
         db = handle!
         options = opts
@@ -88,7 +126,7 @@ public final class RocksDB: @unchecked Sendable {
                 rocksdb_get_cf(db, readOptions, family(column), kp, key.count, &length, &err)
             }
         }
-        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "get", message: m) }
+        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "get", message: m, path: path) }
         guard let value else { return nil }
         defer { rocksdb_free(value) }
         return value.withMemoryRebound(to: UInt8.self, capacity: max(length, 1)) { Array(UnsafeBufferPointer(start: $0, count: length)) }
@@ -140,9 +178,12 @@ public final class RocksDB: @unchecked Sendable {
 
     /// Applies `batch` atomically; with `sync`, returns only once it is on disk.
     public func write(_ batch: WriteBatch, sync: Bool) throws(RocksDBError) {
+        if let faults, faults.failsNext(sync: sync) {
+            throw RocksDBError(operation: sync ? "write.sync" : "write", message: "injected fault (\(faults.description)): IO error: no space left on device", path: path)
+        }
         var err: UnsafeMutablePointer<CChar>?
         rocksdb_write(db, sync ? syncWrite : plainWrite, batch.handle, &err)
-        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "write", message: m) }
+        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: sync ? "write.sync" : "write", message: m, path: path) }
     }
 
     /// Entries of `column` whose key starts with `prefix`, from `start` (inclusive), in key order.
@@ -168,7 +209,7 @@ public final class RocksDB: @unchecked Sendable {
         }
         var err: UnsafeMutablePointer<CChar>?
         rocksdb_iter_get_error(it, &err)
-        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "scan", message: m) }
+        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "scan", message: m, path: path) }
         return out
     }
 }

@@ -88,14 +88,14 @@ final class NodeProcess: @unchecked Sendable {
     /// API listens) and answers `/health`. No deadline here: a node that exits fails at once, and
     /// one that never gets ready is stopped by the test's time limit, whose cancellation kills it;
     /// the node's log says which start phase was slow.
-    func start(blockIntervalMilliseconds: Int = 100) async throws {
+    func start(blockIntervalMilliseconds: Int = 100, environment extra: [String: String] = [:]) async throws {
         if slot == nil && !ownerHoldsSlot { slot = try await NodeSlots.shared.reserve(1) }
         let addressFile = dataDir + "/api.address"
         try? FileManager.default.removeItem(atPath: addressFile)
         let log = dir.path("node.log")
         let p = try await BackgroundProcess(try Binaries.path("meridian-node"),
                                             ["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
-                                            environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], workingDirectory: Binaries.repository.path, logFile: log)
+                                            environment: ["MERIDIAN_PASSPHRASE": Self.passphrase].merging(extra) { $1 }, workingDirectory: Binaries.repository.path, logFile: log)
         process = p
         while true {
             try Task.checkCancellation()

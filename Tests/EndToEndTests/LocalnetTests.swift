@@ -140,6 +140,34 @@ final class Localnet: @unchecked Sendable {
         #expect((status["consensus"] as? [String: Any])?["peers"] as? Int == 3)
     }
 
+    /// The failure policy in consensus: a validator whose database fails a synced write (injected
+    /// at the RocksDB layer) stops with a message naming the database and the operation instead of
+    /// voting on; restarted on the same files it resumes from its last durable block, catches up
+    /// and agrees with the others on every block and state root, and was never caught signing two
+    /// votes for one step (no equivocation evidence names it).
+    @Test func aValidatorWhoseDatabaseFailsAWriteStopsAndRejoins() async throws {
+        let net = try await Localnet(label: "storage-fault")
+        for i in [0, 1, 3] { try await net.nodes[i].start(blockIntervalMilliseconds: 200) }
+        defer { for n in net.nodes { n.terminate() } }
+        // Write 1 is at start; the fault hits a block commit a few heights in.
+        let failAt = Int.random(in: 4...8)
+        do { try await net.nodes[2].start(blockIntervalMilliseconds: 200, environment: ["MERIDIAN_INJECT_STORAGE_FAULT": "sync:\(failAt)"]) }
+        catch let e as HarnessError where e.description.contains("exited") {}
+        let status = await net.nodes[2].waitForExit()
+        let log = net.nodes[2].logText
+        #expect(status != 0, "the validator went on after its database failed")
+        #expect(log.contains("rocksdb.write.sync") && log.contains(net.nodes[2].dataDir + "/") && log.contains("injected"),
+                "the stop message must name the operation and the database: \(log)")
+        try await net.nodes[2].start(blockIntervalMilliseconds: 200)
+        let target = try await net.height(0) + 3
+        try await net.waitHeight(target, nodes: [0, 1, 2, 3])
+        try await net.checkAgreement(upTo: target, nodes: [0, 1, 2, 3])
+        for i in 0..<4 {
+            let consensus = try await http(try net.nodes[i].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
+            #expect(consensus?["evidence"] as? Int == 0, "node \(i) saw an equivocation: \(consensus ?? [:])")
+        }
+    }
+
     /// A node whose key is not on the chain's allowlist cannot connect to a validator.
     @Test func anUnlistedNodeCannotConnect() async throws {
         let net = try await Localnet(label: "allowlist")

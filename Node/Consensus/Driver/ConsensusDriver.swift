@@ -183,6 +183,12 @@ public actor ConsensusDriver {
     /// Gossips a transaction this node admitted.
     public nonisolated func gossip(transaction bytes: [UInt8]) { inputContinuation.yield(.transaction(bytes)) }
 
+    /// Calls this node's own chain (its database and its execution). A failure there is the node's,
+    /// never a peer's: it becomes an `OwnChainFault`, which stops the node.
+    private func ownChain<T: Sendable>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw OwnChainFault(operation: operation, underlying: "\(error)") }
+    }
+
     /// Runs until the task is cancelled: recovers the current height from the WAL, then handles inputs.
     public func run() async throws {
         try await startHeight(recovering: true)
@@ -211,6 +217,11 @@ public actor ConsensusDriver {
                 catch let e as ConsensusStoreError {
                     // The WAL or the guard cannot be written: stop rather than sign without a record.
                     logger.critical("consensus storage failed", metadata: ["error": "\(e)"])
+                    throw e
+                } catch let e as OwnChainFault {
+                    // This node's database or execution failed: stop before any vote depends on it
+                    // (the failure policy, docs/ARCHITECTURE.md); a restart resumes from what is durable.
+                    logger.critical("chain storage failed: stopping", metadata: ["error": "\(e)"])
                     throw e
                 } catch {
                     logger.warning("consensus input failed", metadata: ["error": "\(error)"])
@@ -243,7 +254,7 @@ public actor ConsensusDriver {
 
     private func startHeight(recovering: Bool) async throws {
         let height = await chain.committedHeight() + 1
-        powers = try await chain.currentValidators()
+        powers = try await ownChain("validators") { try await chain.currentValidators() }
         guard let validatorSet = ValidatorSet(powers.map { ValidatorSet.Member(key: $0.key, power: $0.power) }) else {
             throw ConsensusStoreError("consensus.validators", "the state's validator set is empty or invalid")
         }
@@ -335,7 +346,8 @@ public actor ConsensusDriver {
             let pending = await chain.pendingTransactions()
             let due = lastCommitInstant + .milliseconds(round == 0 && pending == 0 ? Int(blockIntervalMilliseconds) : 0)
             if ContinuousClock.now >= due {
-                let block = try await chain.buildBlock(proposer: key.publicKey, excluding: undecidedTransactions(before: round))
+                let excluded = undecidedTransactions(before: round)
+                let block = try await ownChain("build") { try await chain.buildBlock(proposer: key.publicKey, excluding: excluded) }
                 try await feed(.built(block, round: round))
             } else {
                 let continuation = inputContinuation
@@ -375,7 +387,7 @@ public actor ConsensusDriver {
             let certificate = CommitCertificate(height: height, round: round, blockHash: value,
                 signatures: precommits.compactMap { v in signatures[v].map { CommitSignature(validator: v.validator, signature: $0) } }
                     .sorted { $0.validator < $1.validator })
-            try await chain.commit(block, certificate: certificate)
+            try await ownChain("commit") { try await chain.commit(block, certificate: certificate) }
             lastCommitInstant = ContinuousClock.now
             let signed = Set(certificate.signatures.map(\.validator))
             let missed = powers.map(\.key).filter { !signed.contains($0) }.map { Address($0).description }
@@ -424,7 +436,8 @@ public actor ConsensusDriver {
             flushTransactions()
         case .buildDue(let height, let round):
             guard core.height == height, core.round == round, core.isAwaitingProposal else { return }
-            let block = try await chain.buildBlock(proposer: key.publicKey, excluding: undecidedTransactions(before: round))
+            let excluded = undecidedTransactions(before: round)
+                let block = try await ownChain("build") { try await chain.buildBlock(proposer: key.publicKey, excluding: excluded) }
             try await feed(.built(block, round: round))
         case .network(let peer, let bytes):
             let message: WireMessage
@@ -481,7 +494,7 @@ public actor ConsensusDriver {
             guard sp.isValid(chainID: chain.chainID), block.hash == p.value, block.header.height == height,
                   block.header.proposer == p.proposer else { refused(); return }
             let valid: Bool
-            if let known = validity[p.value] { valid = known } else { valid = try await chain.validate(block) }
+            if let known = validity[p.value] { valid = known } else { valid = try await ownChain("execute") { try await chain.validate(block) } }
             try await feed(.proposal(sp, block, valid: valid))
         case .vote(let sv):
             let v = sv.vote
@@ -492,15 +505,15 @@ public actor ConsensusDriver {
         case .transactions(let batch):
             for bytes in batch { _ = await chain.admitGossiped(bytes) }
         case .syncRequest(let h):
-            if let (block, certificate) = try await chain.committed(at: h) {
+            if let (block, certificate) = try await ownChain("read", { try await chain.committed(at: h) }) {
                 network.send(WireMessage.syncResponse(block, certificate).canonicalBytes, to: peer)
             }
         case .syncResponse(let block, let certificate):
             guard block.header.height == height, certificate.height == height, certificate.blockHash == block.hash else { return }
             guard case .success = certificate.verify(chainID: chain.chainID, validators: powers, blockHash: block.hash) else { refused(); return }
-            guard try await chain.validate(block) else { refused(); return }
+            guard try await ownChain("execute", { try await chain.validate(block) }) else { refused(); return }
             statusBox.withLock { $0.syncing = true }
-            try await chain.commit(block, certificate: certificate)
+            try await ownChain("commit") { try await chain.commit(block, certificate: certificate) }
             logger.info("caught up", metadata: ["height": "\(height)", "from": "\(Address(peer))"])
             try await startHeight(recovering: false)
             network.send(WireMessage.syncRequest(height: height + 1).canonicalBytes, to: peer)   // keep going
@@ -540,4 +553,12 @@ public actor ConsensusDriver {
         if let sp = proposals[c.round], let block = blocks[sp.proposal.value] { out.append(WireMessage.proposal(sp, block).canonicalBytes) }
         for m in out { network.broadcast(m) }
     }
+}
+
+/// This node's own chain failed an operation the driver needs (reading the validators, building or
+/// executing a block, committing one, reading a committed one): the failure policy stops the node.
+public struct OwnChainFault: Error, Sendable, CustomStringConvertible {
+    public let operation: String
+    public let underlying: String
+    public var description: String { "chain.\(operation) failed on this node: \(underlying)" }
 }
