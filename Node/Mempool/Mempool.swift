@@ -126,14 +126,18 @@ public final class Mempool: Sendable {
     /// stay in nonce order because only next-nonce transactions are admitted.
     /// `excluding` leaves out those transactions and every later one of their signers (which
     /// would otherwise arrive with a nonce gap and be rejected).
-    public func reap(maxCount: Int, maxBytes: Int, excluding: Set<Bytes32> = []) -> [SignedTransaction] {
+    /// With `only`, nothing outside that set is taken (and a signer with a transaction outside it
+    /// is held from there on, as for `excluding`).
+    public func reap(maxCount: Int, maxBytes: Int, excluding: Set<Bytes32> = [], only: Set<Bytes32>? = nil) -> [SignedTransaction] {
         state.withLock { s in
             var out: [SignedTransaction] = []
             var total = 0
             var held: Set<PublicKey> = []
             for seq in s.order.keys.sorted() {
                 guard out.count < maxCount, let h = s.order[seq], let e = s.byHash[h] else { break }
-                if excluding.contains(h) || held.contains(e.tx.transaction.signer) { held.insert(e.tx.transaction.signer); continue }
+                if excluding.contains(h) || only.map({ !$0.contains(h) }) == true || held.contains(e.tx.transaction.signer) {
+                    held.insert(e.tx.transaction.signer); continue
+                }
                 if total + e.size > maxBytes { break }
                 out.append(e.tx); total += e.size
             }

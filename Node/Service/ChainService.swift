@@ -71,6 +71,12 @@ public actor ChainService {
 
     public var tip: ChainTip { executor.tip }
 
+    /// For tests of poison handling only (`MERIDIAN_INJECT_DISAGREEMENT`): another proposer's block
+    /// that carries a transaction of this signer (an address) is judged invalid, while this node's
+    /// own proposals are valid to it, as if the transaction's result differed on every node.
+    private var injectedDisagreement: String?
+    public func injectDisagreement(withSigner address: String) { injectedDisagreement = address }
+
     /// Proposes, executes, signs and commits one block from the mempool (single-proposer mode:
     /// this node holds the validator keys and signs the certificate itself). Returns nil when there
     /// was nothing to do (empty mempool and empty blocks off).
@@ -87,10 +93,13 @@ public actor ChainService {
     }
 
     /// Reaps the mempool and executes the next block (not committed).
-    private func proposeExecuted(now: Timestamp, proposer: PublicKey, allowEmpty: Bool, excluding: Set<Bytes32> = []) throws -> ExecutedBlock? {
+    private func proposeExecuted(now: Timestamp, proposer: PublicKey, allowEmpty: Bool, selection: BlockSelection = .excluding([])) throws -> ExecutedBlock? {
         let params = try executor.parameters
-        let txs = mempool.reap(maxCount: min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock)), maxBytes: config.maxBlockBytes,
-                               excluding: excluding)
+        let maxCount = min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock))
+        let txs = switch selection {
+        case .excluding(let excluded): mempool.reap(maxCount: maxCount, maxBytes: config.maxBlockBytes, excluding: excluded)
+        case .only(let set, let limit): mempool.reap(maxCount: min(maxCount, limit), maxBytes: config.maxBlockBytes, only: set)
+        }
         if txs.isEmpty && !allowEmpty { return nil }
         let time = max(now, executor.tip.time.adding(milliseconds: 1))
         // Every transaction the mempool holds had its signature checked at admission.
@@ -144,8 +153,8 @@ extension ChainService: ConsensusChain {
 
     static func now() -> Timestamp { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
 
-    public func buildBlock(proposer: PublicKey, excluding: Set<Bytes32>) throws -> Block {
-        guard let executed = try proposeExecuted(now: Self.now(), proposer: proposer, allowEmpty: true, excluding: excluding) else {
+    public func buildBlock(proposer: PublicKey, selection: BlockSelection) throws -> Block {
+        guard let executed = try proposeExecuted(now: Self.now(), proposer: proposer, allowEmpty: true, selection: selection) else {
             throw NodeError("consensus", "no block could be built")
         }
         pending[executed.block.hash] = executed
@@ -154,6 +163,9 @@ extension ChainService: ConsensusChain {
 
     public func validate(_ block: Block) throws -> Bool {
         if pending[block.hash] != nil { return true }
+        if let signer = injectedDisagreement, block.transactions.contains(where: { Address($0.transaction.signer).description == signer }) {
+            return false
+        }
         guard block.header.time <= Self.now().adding(milliseconds: Self.maxClockDriftMilliseconds) else { return false }
         // The certificate the block carries for its parent must be the parent's: ours, or one that
         // verifies against the validators that signed the parent (the state one version before the tip:

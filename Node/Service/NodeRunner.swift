@@ -240,6 +240,11 @@ public enum NodeRunner {
         phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
+        if let signer = ProcessInfo.processInfo.environment["MERIDIAN_INJECT_DISAGREEMENT"] {
+            logger.warning("disagreement injection is on: other proposers' blocks with this signer's transactions are refused (tests of poison handling only)",
+                           metadata: ["signer": "\(signer)"])
+            await chain.injectDisagreement(withSigner: signer)
+        }
         phases.done("chain loaded", cost: "the head block, the state at its root and the mempool's accounts are read from disk")
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)

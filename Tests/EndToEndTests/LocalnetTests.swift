@@ -49,7 +49,13 @@ final class Localnet: @unchecked Sendable {
         }
     }
 
-    func start() async throws { for n in nodes { try await n.start(blockIntervalMilliseconds: 200) } }
+    func start(environment: [String: String] = [:]) async throws {
+        for n in nodes { try await n.start(blockIntervalMilliseconds: 200, environment: environment) }
+    }
+
+    func consensusStatus(_ i: Int) async throws -> [String: Any] {
+        try await http(try nodes[i].api(), "GET", "/v1/status").1["consensus"] as? [String: Any] ?? [:]
+    }
 
     /// Cuts every link between `side` and the rest (both directions), or heals all links.
     func partition(_ side: Set<Int>) {
@@ -166,6 +172,52 @@ final class Localnet: @unchecked Sendable {
             let consensus = try await http(try net.nodes[i].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
             #expect(consensus?["evidence"] as? Int == 0, "node \(i) saw an equivocation: \(consensus ?? [:])")
         }
+    }
+
+    /// A transaction whose result differs on every validator (injected: each node refuses another
+    /// proposer's block that carries it, while its own proposal is valid to it) never holds the
+    /// chain: a round that carried it fails, the next round leaves it out and decides; probes of
+    /// the suspects (halving) commit the transactions that shared its first proposal, and the poison,
+    /// failing alone twice, is evicted from every mempool and refused if sent again. The chain
+    /// goes on and every node agrees.
+    @Test func aPoisonTransactionIsIsolatedAndEvictedWhileTheOthersCommit() async throws {
+        let net = try await Localnet(label: "poison")
+        let poison = try PrivateKey.generate()
+        try await net.start(environment: ["MERIDIAN_INJECT_DISAGREEMENT": Address(poison.publicKey).description])
+        defer { for n in net.nodes { n.terminate() } }
+        try await net.waitHeight(2, nodes: [0, 1, 2, 3])
+        let poisonTx = try registration(of: poison)
+        var innocent: [String] = []
+        for k in 0..<8 {
+            let stx = k == 3 ? poisonTx : try registration(of: try PrivateKey.generate())
+            let (code, body) = try await http(try net.nodes[0].api(), "POST", "/v1/transactions", body: Data(stx.canonicalBytes),
+                                              contentType: "application/octet-stream")
+            #expect(code == 202, "\(body)")
+            if k != 3, let h = body["hash"] as? String { innocent.append(h) }
+        }
+        // Every transaction that shared a proposal with the poison commits, on every node.
+        for i in 0..<4 { try await waitCommitted(try net.nodes[i].api(), innocent) }
+        while true {
+            var evicted: [Int] = []
+            for i in 0..<4 { evicted.append(try await net.consensusStatus(i)["evictedTransactions"] as? Int ?? -1) }
+            if evicted.allSatisfy({ $0 >= 1 }) {
+                #expect(evicted.allSatisfy { $0 == 1 }, "only the poison is evicted: \(evicted)")
+                break
+            }
+            try stillWaiting("the poison was not evicted everywhere: \(evicted)")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let poisonHash = poisonTx.hash.hex
+        for i in 0..<4 {
+            let status = try await http(try net.nodes[i].api(), "GET", "/v1/transactions/\(poisonHash)").1["status"] as? String
+            #expect(status != "committed" && status != "pending", "node \(i): the poison is \(status ?? "missing")")
+        }
+        let (code, body) = try await http(try net.nodes[1].api(), "POST", "/v1/transactions", body: Data(poisonTx.canonicalBytes),
+                                          contentType: "application/octet-stream")
+        #expect(code >= 400 && code < 500 && errorCode(body) == "tx.quarantined", "sent again: \(code) \(body)")
+        let target = try await net.height(0) + 3
+        try await net.waitHeight(target, nodes: [0, 1, 2, 3])
+        try await net.checkAgreement(upTo: target, nodes: [0, 1, 2, 3])
     }
 
     /// A node whose key is not on the chain's allowlist cannot connect to a validator.

@@ -7,6 +7,14 @@ public import MeridianModules
 public import MeridianP2P
 import Synchronization
 
+/// Which of the mempool's transactions a proposal may carry.
+public enum BlockSelection: Sendable, Equatable {
+    /// Everything but these (and their signers' later transactions, which would arrive with a nonce gap).
+    case excluding(Set<Bytes32>)
+    /// Only these, at most `limit` of them, in mempool order (a probe of suspected transactions).
+    case only(Set<Bytes32>, limit: Int)
+}
+
 /// What the consensus driver needs of the chain (the node's `ChainService`): the seam between
 /// consensus and execution.
 public protocol ConsensusChain: Sendable {
@@ -15,9 +23,9 @@ public protocol ConsensusChain: Sendable {
     func committedHeight() async -> UInt64
     /// The validators (with power) of the next height: the current state's set.
     func currentValidators() async throws -> [ValidatorPower]
-    /// Builds and executes this node's block for the next height from the mempool (not committed).
-    /// Builds a block from the mempool, leaving out `excluding` (and their signers' later transactions).
-    func buildBlock(proposer: PublicKey, excluding: Set<Bytes32>) async throws -> Block
+    /// Builds and executes this node's block for the next height from the mempool (not committed),
+    /// with the transactions `selection` allows.
+    func buildBlock(proposer: PublicKey, selection: BlockSelection) async throws -> Block
     /// Re-executes a block proposed for the next height; true if it is valid.
     func validate(_ block: Block) async throws -> Bool
     /// Commits a block that was built or validated, with the certificate that finalised it.
@@ -153,10 +161,13 @@ public actor ConsensusDriver {
     /// those of every earlier round that was not decided, so that no transaction can keep every
     /// round of a height from deciding.
     private var roundTransactions: [UInt32: Set<Bytes32>] = [:]
-    /// Heights at which a transaction was left out after sitting in a round that did not decide.
-    /// At `maxStrikes` it is evicted from the mempool as poison.
+    /// Suspected transactions: how many times each sat in a proposal of a round that did not
+    /// decide (and was not committed at that height). Probed by `buildProposal`.
     private var strikes: [Bytes32: Int] = [:]
-    public static let maxStrikes = 3
+    /// How many times each suspect's proposal failed with it alone; at `aloneFailuresToEvict` it is
+    /// evicted from the mempool as poison (twice, so that one round lost to the network is not enough).
+    private var aloneFailures: [Bytes32: Int] = [:]
+    public static let aloneFailuresToEvict = 2
     static let maxStruckTransactions = 10_000
     private var evidence: [[SignedVote]] = []
     private var replaying = false
@@ -346,9 +357,7 @@ public actor ConsensusDriver {
             let pending = await chain.pendingTransactions()
             let due = lastCommitInstant + .milliseconds(round == 0 && pending == 0 ? Int(blockIntervalMilliseconds) : 0)
             if ContinuousClock.now >= due {
-                let excluded = undecidedTransactions(before: round)
-                let block = try await ownChain("build") { try await chain.buildBlock(proposer: key.publicKey, excluding: excluded) }
-                try await feed(.built(block, round: round))
+                try await feed(.built(try await buildProposal(round: round), round: round))
             } else {
                 let continuation = inputContinuation
                 Task { try? await Task.sleep(until: due); continuation.yield(.buildDue(height: height, round: round)) }
@@ -436,9 +445,7 @@ public actor ConsensusDriver {
             flushTransactions()
         case .buildDue(let height, let round):
             guard core.height == height, core.round == round, core.isAwaitingProposal else { return }
-            let excluded = undecidedTransactions(before: round)
-                let block = try await ownChain("build") { try await chain.buildBlock(proposer: key.publicKey, excluding: excluded) }
-            try await feed(.built(block, round: round))
+            try await feed(.built(try await buildProposal(round: round), round: round))
         case .network(let peer, let bytes):
             let message: WireMessage
             do { message = try WireMessage(canonicalBytes: bytes) } catch { refused(); return }
@@ -454,32 +461,60 @@ public actor ConsensusDriver {
 
     private func refused() { statusBox.withLock { $0.refusedMessages += 1 } }
 
+    /// The block this node proposes at `round`. A later round leaves out what the height's earlier,
+    /// undecided rounds carried, so the height decides. At round 0, while some transactions are
+    /// suspected (they sat in a proposal that did not decide and are still pending), the proposal
+    /// is a probe: the first half (mempool order) of the most-suspected ones, and nothing else.
+    /// A probe that decides clears them; one that fails suspects them more and the next probe
+    /// halves again. Bisection isolates a poison transaction in about log2(n) heights without
+    /// taking the transactions that shared its first proposal with it; new transactions wait for
+    /// round 1 of a failed probe or for the probes to end.
+    private func buildProposal(round: UInt32) async throws -> Block {
+        let chain = self.chain, proposer = key.publicKey
+        if round == 0, let most = strikes.values.max() {
+            let group = Set(strikes.filter { $0.value == most }.keys)
+            let selection = BlockSelection.only(group, limit: (group.count + 1) / 2)
+            let probe = try await ownChain("build") { try await chain.buildBlock(proposer: proposer, selection: selection) }
+            if !probe.transactions.isEmpty { return probe }
+            // None of them can be proposed any more (committed through another proposer, evicted, or
+            // behind a signer's earlier transaction): no longer suspects.
+            for h in group { strikes[h] = nil; aloneFailures[h] = nil }
+            if !strikes.isEmpty { return try await buildProposal(round: round) }
+        }
+        let selection = BlockSelection.excluding(undecidedTransactions(before: round))
+        return try await ownChain("build") { try await chain.buildBlock(proposer: proposer, selection: selection) }
+    }
+
     /// The transactions of this height's proposals in rounds before `round` (none of which decided).
     private func undecidedTransactions(before round: UInt32) -> Set<Bytes32> {
         roundTransactions.filter { $0.key < round }.values.reduce(into: Set<Bytes32>()) { $0.formUnion($1) }
     }
 
-    /// After a decision at `round`: a transaction that sat in an earlier, undecided round of this
-    /// height and is not in the decided block gets a strike; at `maxStrikes` it is evicted from the
-    /// mempool (a transaction that makes proposals fail would otherwise be proposed again at every
-    /// height). A transaction that commits is forgiven.
+    /// After a decision at `round`: a transaction in a decided block is cleared of suspicion; one
+    /// that sat in a proposal of an earlier, undecided round of this height and is not in the
+    /// decided block gets a strike (it becomes a suspect, probed by `buildProposal`). One whose
+    /// proposal failed with it alone, `aloneFailuresToEvict` times, is evicted from the mempool:
+    /// without it a transaction that makes proposals fail would be proposed at every height.
     private func strikeUndecided(decided block: Block, round: UInt32) async {
         let included = Set(block.transactions.map(\.hash))
-        for h in included { strikes[h] = nil }
-        guard round > 0 else { return }
-        for h in undecidedTransactions(before: round).subtracting(included) {
-            let n = strikes[h, default: 0] + 1
-            if n >= Self.maxStrikes {
-                strikes[h] = nil
+        for h in included { strikes[h] = nil; aloneFailures[h] = nil }
+        for r in roundTransactions.keys.sorted() where r < round {
+            guard let carried = roundTransactions[r] else { continue }
+            let alone = carried.count == 1
+            for h in carried.subtracting(included) {
+                strikes[h, default: 0] += 1
+                guard alone else { continue }
+                let n = aloneFailures[h, default: 0] + 1
+                guard n >= Self.aloneFailuresToEvict else { aloneFailures[h] = n; continue }
+                strikes[h] = nil; aloneFailures[h] = nil
                 let removed = await chain.evict(h)
-                logger.warning("evicted a transaction that sat in undecided rounds at \(Self.maxStrikes) heights",
+                logger.warning("evicted a transaction whose proposals failed with it alone \(Self.aloneFailuresToEvict) times",
                                metadata: ["transaction": "\(h.hex)", "removed": "\(removed)"])
                 statusBox.withLock { $0.evictedTransactions += 1 }
-            } else {
-                strikes[h] = n
             }
         }
-        if strikes.count > Self.maxStruckTransactions { strikes = [:] }   // the bound: forget, never grow
+        // The bound: forget, never grow.
+        if strikes.count > Self.maxStruckTransactions { strikes = [:]; aloneFailures = [:] }
     }
 
     private func receive(_ message: WireMessage, from peer: PublicKey) async throws {

@@ -79,6 +79,10 @@ final class FakeAccounts: AccountView {
         #expect(m.reap(maxCount: 10, maxBytes: 1 << 20, excluding: [a1.hash]).map(\.hash) == [a0.hash, b0.hash])
         #expect(m.reap(maxCount: 10, maxBytes: 1 << 20, excluding: [a0.hash]).map(\.hash) == [b0.hash])
         #expect(m.reap(maxCount: 10, maxBytes: 1 << 20).count == 4)
+        // A probe of suspects takes only those, in order, never one behind a signer's earlier outsider.
+        #expect(m.reap(maxCount: 10, maxBytes: 1 << 20, only: [a1.hash, b0.hash]).map(\.hash) == [b0.hash])
+        #expect(m.reap(maxCount: 10, maxBytes: 1 << 20, only: [a0.hash, a1.hash, b0.hash]).map(\.hash) == [a0.hash, b0.hash, a1.hash])
+        #expect(m.reap(maxCount: 2, maxBytes: 1 << 20, only: [a0.hash, a1.hash, b0.hash]).map(\.hash) == [a0.hash, b0.hash])
         #expect(Set(m.evict(a1.hash)) == [a1.hash, a2.hash])
         #expect(m.count == 2 && m.evict(a1.hash).isEmpty)
         #expect(code { try admit(m, a1, accounts) } == "tx.quarantined")
