@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev pkg-config
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel
+PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel cryptography
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
 ## wheel carries real ECG data (misc/ecg.dat) from which the WFDB cross-check writes records with wfdb.wrsamp.
 HL7_SDIST := .build/reference/hl7-0.4.5.tar.gz
@@ -148,7 +148,7 @@ fuzz-workers: setup
 	@rm -f fuzz-workers.log; mkdir -p .build-fuzz/artifacts
 	@for p in $(WORKER_PARSERS); do \
 	  mkdir -p .build-fuzz/corpus-$$p; \
-	  .build-fuzz/release/FuzzWorkers -meridian_parser=$$p -meridian_seeds=.build-fuzz/corpus-$$p -runs=$(FUZZ_RUNS) -max_len=4096 -artifact_prefix=.build-fuzz/artifacts/ \
+	  .build-fuzz/release/FuzzWorkers -meridian_parser=$$p -meridian_seeds=.build-fuzz/corpus-$$p -runs=$(FUZZ_RUNS) -max_len=$$( [ $$p = hl7 ] && echo 1048576 || echo 4096 ) -artifact_prefix=.build-fuzz/artifacts/ \
 	    .build-fuzz/corpus-$$p > .build-fuzz/fuzz-$$p.log 2>&1; status=$$?; \
 	  echo "== $$p (exit $$status)" >> fuzz-workers.log; tail -n 3 .build-fuzz/fuzz-$$p.log >> fuzz-workers.log; \
 	  echo "$$p: $$(grep -E '^Done|ERROR' .build-fuzz/fuzz-$$p.log | head -n 1)"; \

@@ -89,7 +89,10 @@ let package = Package(
         // Record bodies at the custodian: encrypted at rest, each with its own key, checked against commitments.
         .target(name: "MeridianRecords", dependencies: ["MeridianCore", "MeridianModules", "MeridianStorage"], path: "Node/Records",
                 swiftSettings: strict),
-        .target(name: "MeridianMempool", dependencies: ["MeridianCore", "MeridianRuntime"], path: "Node/Mempool",
+        // Request authentication: RFC 9421 HTTP Message Signatures with the bip340 algorithm, for the
+        // node (verify) and every client (sign).
+        .target(name: "MeridianRequestAuth", dependencies: ["MeridianCore"], path: "Node/RequestAuth", swiftSettings: strict),
+        .target(name: "MeridianMempool", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime"], path: "Node/Mempool",
                 swiftSettings: strict),
         .target(name: "MeridianNode",
                 dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianMempool",
@@ -202,7 +205,7 @@ let package = Package(
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",
-                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver", "MeridianLightClient", "MeridianWorkers", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianRecords", "MeridianSummary",
+                                   "MeridianMempool", "MeridianNode", "MeridianConsensus", "MeridianSimulation", "MeridianP2P", "MeridianConsensusDriver", "MeridianLightClient", "MeridianWorkers", "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianRecords", "MeridianSummary", "MeridianRequestAuth", "MeridianTestSupport",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

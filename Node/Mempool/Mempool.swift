@@ -1,5 +1,6 @@
 public import MeridianCore
 public import MeridianRuntime
+import MeridianModules
 import Synchronization
 
 /// Bounds of the mempool, with their defaults (config `mempool.*`).
@@ -27,6 +28,8 @@ public protocol AccountView: Sendable {
     func nonce(of key: PublicKey) throws -> UInt64
     /// Whether `key` is a registered account (patient or member).
     func isRegistered(_ key: PublicKey) throws -> Bool
+    /// Whether `key` is a member with the provider role (who may attest a patient's enrolment).
+    func isProvider(_ key: PublicKey) throws -> Bool
 }
 
 /// Pending transactions waiting for a block.
@@ -81,7 +84,20 @@ public final class Mempool: Sendable {
         guard stx.signatureIsValid else { throw AdmissionError("tx.bad_signature", "the signature does not verify for \(Address(tx.signer))") }
         let stateNonce: UInt64
         do {
-            if case .registerPatient = tx.call {} else {
+            if case .registerPatient(let enrolment) = tx.call {
+                // The one transaction an unknown key may send is checked here, before it costs a
+                // block anything: a registration that would fail never enters the mempool and is
+                // never gossiped (the same checks as execution's, against the committed state).
+                guard try !accounts.isRegistered(tx.signer) else {
+                    throw AdmissionError("identity.already_registered", "\(Address(tx.signer)) is already registered")
+                }
+                guard try accounts.isProvider(enrolment.attestor) else {
+                    throw AdmissionError("identity.bad_attestor", "\(Address(enrolment.attestor)) is not a provider")
+                }
+                guard enrolment.attestor.verify(enrolment.attestation, message: Identity.enrolmentMessage(chainID: chainID, patient: tx.signer)) else {
+                    throw AdmissionError("identity.bad_attestation", "the enrolment attestation does not verify for this key and chain")
+                }
+            } else {
                 guard try accounts.isRegistered(tx.signer) else {
                     throw AdmissionError("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account")
                 }

@@ -7,19 +7,34 @@ import Synchronization
 /// Length-prefixed frames (4-byte big-endian length) with a hard bound. Written here because
 /// swift-nio-extras' `LengthFieldBasedFrameDecoder` accepts frames up to 2 GiB: a hostile peer could
 /// make the node buffer that much before any check.
+///
+/// A connection's first two frames are the handshake (hello, then the encrypted authentication):
+/// they are bounded by `maxHandshakeFrameBytes`, so a peer that has not authenticated cannot make
+/// the node buffer more than a small frame.
 struct BoundedFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
     let maxFrameBytes: Int
+    static let maxHandshakeFrameBytes = 1024
+    private var frames = 0
+
+    init(maxFrameBytes: Int) { self.maxFrameBytes = maxFrameBytes }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        guard Int(length) <= maxFrameBytes else { throw P2PError("p2p.frame_too_large", "a \(length)-byte frame (limit \(maxFrameBytes))") }
+        let limit = frames < 2 ? Self.maxHandshakeFrameBytes : maxFrameBytes
+        guard Int(length) <= limit else {
+            throw P2PError(frames < 2 ? "p2p.handshake_too_large" : "p2p.frame_too_large", "a \(length)-byte frame (limit \(limit))")
+        }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
+        frames += 1
         context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
         return .continue
     }
 }
+
+/// Whether a connection's handshake has ended (counted once).
+final class HandshakeEnd: Sendable { let done = Atomic<Bool>(false) }
 
 /// Bounds of the P2P layer, with their defaults.
 public struct P2PLimits: Sendable, Hashable, Codable {
@@ -31,6 +46,10 @@ public struct P2PLimits: Sendable, Hashable, Codable {
     public var maxBytesPerSecond: Double = 64 * 1024 * 1024
     /// Frames waiting to be written to one peer; a peer that does not read is disconnected.
     public var maxQueuedFramesPerPeer: Int = 10_000
+    /// Inbound connections still in their handshake at once, in all and from one address; more are
+    /// closed at once (`p2p.too_many_handshakes`).
+    public var maxPendingHandshakes: Int = 64
+    public var maxPendingHandshakesPerAddress: Int = 8
     /// Reconnection backoff: first and largest delay.
     public var reconnectInitialMilliseconds: Int = 100
     public var reconnectMaxMilliseconds: Int = 5_000
@@ -84,6 +103,8 @@ public final class P2PNetwork: Sendable {
     /// if the consumer falls far behind).
     public let inbound: AsyncStream<Event>
     private let refusals = Mutex<[String: Int]>([:])
+    /// Inbound connections in their handshake, by remote address.
+    private let pendingHandshakes = Mutex<[String: Int]>([:])
 
     public init(nodeKey: PrivateKey, chainID: String, limits: P2PLimits = P2PLimits(), group: MultiThreadedEventLoopGroup = .singleton,
                 isAllowed: @escaping @Sendable (PublicKey) -> Bool) {
@@ -130,7 +151,27 @@ public final class P2PNetwork: Sendable {
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
-                    tasks.addTask { await self.serve(connection, dialedBy: nil) }
+                    let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+                    let admitted = pendingHandshakes.withLock { pending in
+                        guard pending.values.reduce(0, +) < limits.maxPendingHandshakes,
+                              pending[address, default: 0] < limits.maxPendingHandshakesPerAddress else { return false }
+                        pending[address, default: 0] += 1
+                        return true
+                    }
+                    guard admitted else {
+                        refuse("p2p.too_many_handshakes")
+                        // Closed through the async channel, whose writer must be finished.
+                        tasks.addTask { try? await connection.executeThenClose { _, _ in } }
+                        continue
+                    }
+                    tasks.addTask {
+                        await self.serve(connection, dialedBy: nil) {
+                            self.pendingHandshakes.withLock { pending in
+                                pending[address, default: 1] -= 1
+                                if pending[address] == 0 { pending[address] = nil }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -169,8 +210,13 @@ public final class P2PNetwork: Sendable {
     /// Runs one connection: handshake under a deadline, then reader and writer until either ends.
     /// Returns whether the handshake succeeded.
     @discardableResult
-    private func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, dialedBy: PublicKey?) async -> Bool {
+    private func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, dialedBy: PublicKey?,
+                       handshakeEnded: @escaping @Sendable () -> Void = {}) async -> Bool {
         var authenticated = false
+        // Called once: when the handshake succeeds, or when the connection ends without one.
+        let ended = HandshakeEnd()
+        let endHandshake: @Sendable () -> Void = { if !ended.done.exchange(true, ordering: .relaxed) { handshakeEnded() } }
+        defer { endHandshake() }
         let raw = channel.channel
         // The handshake deadline closes the connection unless the handshake finished first.
         let deadline = raw.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.handshakeTimeoutSeconds * 1000))) {
@@ -186,6 +232,7 @@ public final class P2PNetwork: Sendable {
                 guard let auth = try await frames.next() else { throw P2PError("p2p.handshake_closed", "closed or timed out during the handshake") }
                 let session = try handshake.receiveAuth(Array(buffer: auth), isAllowed: isAllowed)
                 deadline.cancel()
+                endHandshake()
                 let peer = session.peer
                 authenticated = true
                 let id = nextID.add(1, ordering: .relaxed).oldValue

@@ -22,6 +22,7 @@ public final class QueryService: Sendable, AccountView {
 
     public func nonce(of key: PublicKey) throws -> UInt64 { try Accounts.nonce(of: key, in: reader) }
     public func isRegistered(_ key: PublicKey) throws -> Bool { try Identity.isRegistered(key, in: reader) }
+    public func isProvider(_ key: PublicKey) throws -> Bool { try Identity.member(key, in: reader)?.has(.provider) == true }
 
     /// The value of a raw key at a height (latest when nil) with its proof and that height's root.
     public func proof(_ key: [UInt8], at height: UInt64?) throws -> (value: [UInt8]?, proof: StateProof, root: Bytes32, height: UInt64) {

@@ -236,10 +236,9 @@ public final class BlockExecutor {
         guard used < ctx.parameters.maxTransactionsPerAccountPerBlock else {
             return reject("tx.account_quota", "more than \(ctx.parameters.maxTransactionsPerAccountPerBlock) transactions from one account in a block")
         }
+        let registered = try Identity.isRegistered(tx.signer, in: ctx.view)
         if case .registerPatient = tx.call {} else {
-            guard try Identity.isRegistered(tx.signer, in: ctx.view) else {
-                return reject("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account")
-            }
+            guard registered else { return reject("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account") }
         }
         let expected = try Accounts.nonce(of: tx.signer, in: ctx.view)
         guard tx.nonce == expected else {
@@ -260,6 +259,11 @@ public final class BlockExecutor {
             throw error
         } catch {
             ctx.view.rollbackTransaction()
+            // An unknown key's failed registration leaves no state at all (not even a nonce): a
+            // stranger cannot make the chain keep an entry for a key it never admitted.
+            guard registered else {
+                return Receipt(transaction: txHash, index: index, outcome: .rejected(error), events: [], decision: nil, createdID: nil)
+            }
             outcome = .failed(error)
         }
         Accounts.setNonce(expected + 1, of: tx.signer, ctx)

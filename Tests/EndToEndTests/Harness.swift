@@ -94,7 +94,7 @@ final class NodeProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: addressFile)
         let log = dir.path("node.log")
         let p = try await BackgroundProcess(try Binaries.path("meridian-node"),
-                                            ["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
+                                            ["start", "--exit-with-parent", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
                                             environment: ["MERIDIAN_PASSPHRASE": Self.passphrase].merging(extra) { $1 }, workingDirectory: Binaries.repository.path, logFile: log)
         process = p
         while true {

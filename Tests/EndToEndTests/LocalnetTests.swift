@@ -314,6 +314,14 @@ final class Localnet: @unchecked Sendable {
         }
         let stalled = try await net.height(0)
         #expect(stalled == stuckAt - 1 && stalled <= cutAt2 + 1, "no block finalised without 2/3: committed \(stalled), working on \(stuckAt)")
+        // While stuck, peers keep re-gossiping the same proposal and votes: the WAL holds each
+        // message once however often it arrived (it once logged and synced one proposal hundreds
+        // of times per round).
+        for i in [0, 1] {
+            let records = try ConsensusWAL.read(path: net.nodes[i].dataDir + "/consensus.wal").records
+            #expect(!records.isEmpty && Set(records.map { Data($0) }).count == records.count,
+                    "node \(i)'s WAL holds a message twice: \(records.count) records, \(Set(records.map { Data($0) }).count) distinct")
+        }
         #expect(try await net.height(1) == stalled)
 
         net.partition([])                                            // heal

@@ -24,6 +24,9 @@ struct IngestResult {
     let hl7PerSecond: Double
     let pythonHL7PerSecond: Double?
     let hl7Messages: Int
+    /// One hostile ORU whose PID-3 has 100,000 repetitions (the Meridian identifier last), parsed and read: median ms of 5.
+    let hostilePIDMilliseconds: Double
+    let hostilePIDBytes: Int
     let assessmentP50Microseconds: Double
     let assessmentP99Microseconds: Double
     let assessments: Int
@@ -106,6 +109,16 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
         print("hl7 phases: parse \(Int(parseOnly))/s, parse+values \(Int(values))/s, full \(Int(hl7))/s")
     }
     let python = pythonHL7Rate(messages)
+    // 4b. The hostile message of issue 19: PID-3 with 100,000 repetitions before ours (read in one pass).
+    let hostile = Array((["MSH|^~\\&|GW|W|M|H|20261124101500+0000||ORU^R01|X1|P|2.5",
+                          "PID|||" + Array(repeating: "1^^^L", count: 100_000).joined(separator: "~") + "~\(patient.hex)^^^MERIDIAN",
+                          "OBX|1|NM|8867-4^Heart rate^LN||72|/min|||||F|||20261124101450+0000"]).joined(separator: "\r").utf8)
+    var hostileMillis: [Double] = []
+    for _ in 0..<5 {
+        let start = now()
+        precondition((try? ObservationResult.batches(of: HL7Message(parsing: hostile)))?.first?.patient == patient)
+        hostileMillis.append(Double(now() - start) / 1e6)
+    }
     // 5. One full risk assessment (latest values, NEWS2, 82 trend variables, the cardiovascular model on
     //    the patient's profile and latest blood pressure and pulse) per batch of one reading of each of
     //    six signs, a patient's stream at one batch a minute; each timed on its own.
@@ -128,6 +141,7 @@ func ingestBench(quick: Bool, rawVerifyRate: Double) throws -> IngestResult {
     return IngestResult(readingsPerFrame: perFrame, parsedPointsPerSecond: parsed, persistedPointsPerSecond: persisted,
                         signatureCeilingPointsPerSecond: rawVerifyRate * Double(perFrame), fhirPerSecond: fhir, hl7PerSecond: hl7,
                         pythonHL7PerSecond: python, hl7Messages: hl7Count,
+                        hostilePIDMilliseconds: percentile(hostileMillis, 0.5), hostilePIDBytes: hostile.count,
                         assessmentP50Microseconds: percentile(micros, 0.5), assessmentP99Microseconds: percentile(micros, 0.99), assessments: assessCount)
 }
 

@@ -84,7 +84,12 @@ enum Seeds {
         case .hl7:
             let msg = "MSH|^~\\&|GW|WARD|MERIDIAN|H|20261124101500+0000||ORU^R01|M1|P|2.6\rPID|||\(patient.hex)^^^MERIDIAN\rOBR|1||||||20261124101455\r"
                 + "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|94|262688^MDC_DIM_PERCENT^MDC|||||F|||20261124101450.25+0100\rOBX|2|ST|80288-4^ACVPU^LN||V||||||F\r"
-            return [Array(msg.utf8), MLLPDecoder.frame(Array(msg.utf8))]
+            // And one near the frame limit: PID-3 with 100,000 repetitions before ours (issue 19: it
+            // took 23 s to acknowledge before the one-pass read).
+            let hostile = "MSH|^~\\&|GW|WARD|MERIDIAN|H|20261124101500+0000||ORU^R01|M2|P|2.6\rPID|||"
+                + Array(repeating: "1^^^L", count: 100_000).joined(separator: "~") + "~\(patient.hex)^^^MERIDIAN\r"
+                + "OBX|1|NM|8867-4^Heart rate^LN||72|/min|||||F|||20261124101450\r"
+            return [Array(msg.utf8), MLLPDecoder.frame(Array(msg.utf8)), Array(hostile.utf8)]
         case .fhir:
             let o = """
                 {"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Observation","id":"a","status":"final",

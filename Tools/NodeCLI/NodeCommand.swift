@@ -207,9 +207,12 @@ struct Start: AsyncParsableCommand {
     @Option(help: "Override the API port (0: any free port; the address is written to <data-dir>/api.address).") var apiPort: Int?
     @Option(help: "Override the block interval in milliseconds.") var blockIntervalMs: Int?
     @Option(help: "Override the log level.") var logLevel: String?
+    @Flag(help: "Exit when the process that started this node ends (test harnesses: a killed test run leaves no node behind).")
+    var exitWithParent = false
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
+        if exitWithParent { ParentWatch.start() }
         let dir = DataDirectory(dataDir)
         let config = try dir.loadConfig()
         let level = Logger.Level(rawValue: logLevel ?? config.logLevel) ?? .info
@@ -272,4 +275,23 @@ struct Export: AsyncParsableCommand {
         }
         if let out { try output.write(to: URL(fileURLWithPath: out)) } else { FileHandle.standardOutput.write(output) }
     }
+}
+
+/// Ends the node when its parent process ends (it is re-parented: `getppid()` changes). Polled,
+/// because PR_SET_PDEATHSIG fires when the spawning *thread* ends, which a thread pool may do.
+enum ParentWatch {
+    static func start() {
+        let parent = getppid()
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "meridian.parent-watch"))
+        timer.schedule(deadline: .now() + .milliseconds(500), repeating: .milliseconds(500))
+        timer.setEventHandler {
+            if getppid() != parent {
+                FileHandle.standardError.write(Data("meridian-node: the process that started it ended; stopping\n".utf8))
+                _exit(70)
+            }
+        }
+        timer.resume()
+        retained = timer
+    }
+    nonisolated(unsafe) static var retained: (any DispatchSourceTimer)?
 }

@@ -11,6 +11,8 @@ final class FakeAccounts: AccountView {
     let state = Mutex<(nonces: [PublicKey: UInt64], registered: Set<PublicKey>)>(([:], []))
     func nonce(of key: PublicKey) throws -> UInt64 { state.withLock { $0.nonces[key] ?? 0 } }
     func isRegistered(_ key: PublicKey) throws -> Bool { state.withLock { $0.registered.contains(key) } }
+    /// The demo's providers: their clinicians.
+    func isProvider(_ key: PublicKey) throws -> Bool { DemoCast.hospitals.contains { DemoCast.staff($0.id, "clinician").publicKey == key } }
     func register(_ keys: [PrivateKey]) { state.withLock { for k in keys { $0.registered.insert(k.publicKey) } } }
     func setNonce(_ key: PrivateKey, _ n: UInt64) { state.withLock { $0.nonces[key.publicKey] = n } }
 }
@@ -88,6 +90,29 @@ final class FakeAccounts: AccountView {
         #expect(code { try admit(m, a1, accounts) } == "tx.quarantined")
         let resigned = try tx(clinician, nonce: 1, salt: 9)   // a new transaction for the same nonce is welcome
         #expect(code { try admit(m, resigned, accounts) } == nil)
+    }
+
+    /// A registration that would fail never enters the mempool (so it is never gossiped nor
+    /// proposed): a non-provider attestor, an attestation for another key or chain, a key already
+    /// registered. A valid one is admitted.
+    @Test func aRegistrationIsCheckedBeforeAdmission() throws {
+        let accounts = FakeAccounts()
+        let m = Mempool(chainID: DemoCast.chainID, limits: MempoolLimits())
+        let stranger = try PrivateKey.generate(), provider = clinician, admin = DemoCast.staff("hospital-ribeira", "admin")
+        func registration(_ attestor: PrivateKey, for patient: PublicKey, chain: String = DemoCast.chainID) throws -> SignedTransaction {
+            let attestation = try attestor.sign(Identity.enrolmentMessage(chainID: chain, patient: patient))
+            return try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: stranger.publicKey, nonce: 0,
+                                                              call: .registerPatient(.init(attestor: attestor.publicKey, attestation: attestation))), with: stranger)
+        }
+        #expect(code { try admit(m, try registration(admin, for: stranger.publicKey), accounts) } == "identity.bad_attestor")
+        #expect(code { try admit(m, try registration(provider, for: DemoCast.patient("maria").publicKey), accounts) } == "identity.bad_attestation")
+        #expect(code { try admit(m, try registration(provider, for: stranger.publicKey, chain: "another-chain"), accounts) } == "identity.bad_attestation")
+        #expect(m.count == 0)
+        accounts.register([stranger])
+        #expect(code { try admit(m, try registration(provider, for: stranger.publicKey), accounts) } == "identity.already_registered")
+        accounts.state.withLock { _ = $0.registered.remove(stranger.publicKey) }
+        #expect(code { try admit(m, try registration(provider, for: stranger.publicKey), accounts) } == nil)
+        #expect(m.count == 1)
     }
 
     @Test func reapKeepsArrivalOrderAndBounds() throws {

@@ -76,7 +76,10 @@ import MeridianP2P
         let na = network(a)
         let (port, server) = try await listen(na)
         defer { server.cancel() }
-        for payload: [UInt8] in [[0xff, 0xff, 0xff, 0xff, 1, 2, 3], [0, 0, 0, 5] + Array("hello".utf8)] {
+        // 4 GiB announced; 2 KiB sent in full (over the 1 KiB handshake bound: before, up to 4 MiB
+        // was buffered for a peer that had not authenticated); garbage.
+        let twoKiB: [UInt8] = [0, 0, 8, 0] + [UInt8](repeating: 7, count: 2048)
+        for payload: [UInt8] in [[0xff, 0xff, 0xff, 0xff, 1, 2, 3], twoKiB, [0, 0, 0, 5] + Array("hello".utf8)] {
             let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { ch in
                 ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
             }
@@ -86,12 +89,32 @@ import MeridianP2P
             }
         }
         try await eventually("both refused") {
-            (na.refusalCounts["p2p.frame_too_large"] ?? 0) >= 1 && (na.refusalCounts["p2p.not_meridian"] ?? 0) + (na.refusalCounts["p2p.bad_hello"] ?? 0) >= 1
+            (na.refusalCounts["p2p.handshake_too_large"] ?? 0) >= 2 && (na.refusalCounts["p2p.not_meridian"] ?? 0) + (na.refusalCounts["p2p.bad_hello"] ?? 0) >= 1
         }
         let nb = network(b)
         let dial = Task { await nb.maintain(host: "127.0.0.1", port: port) }
         defer { dial.cancel() }
         try await eventually("still serving") { na.peers == [b.publicKey] }
+    }
+
+    /// Connections that never finish their handshake are bounded per address: the ninth from one
+    /// address is closed at once; once they go, an allowlisted peer from that address connects.
+    @Test func pendingHandshakesAreBoundedPerAddress() async throws {
+        let na = network(a)
+        let (port, server) = try await listen(na)
+        defer { server.cancel() }
+        var idle: [NIOAsyncChannel<ByteBuffer, ByteBuffer>] = []
+        for _ in 0..<na.limits.maxPendingHandshakesPerAddress + 1 {
+            idle.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { ch in
+                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+            })
+        }
+        try await eventually("the ninth refused") { (na.refusalCounts["p2p.too_many_handshakes"] ?? 0) >= 1 }
+        for c in idle { try? await c.executeThenClose { _, _ in } }
+        let nb = network(b)
+        let dial = Task { await nb.maintain(host: "127.0.0.1", port: port) }
+        defer { dial.cancel() }
+        try await eventually("b connects once the idle ones are gone") { na.peers == [b.publicKey] }
     }
 
     /// A dialer started before its peer listens keeps retrying with backoff and connects once it can.

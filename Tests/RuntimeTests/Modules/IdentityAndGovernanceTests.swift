@@ -10,10 +10,17 @@ import MeridianDemo
         let mallory = try PrivateKey.generate()
         let admin = DemoCast.staff("hospital-ribeira", "admin")
         let byAdmin = try admin.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: mallory.publicKey))
-        #expect(try chain.submit(mallory, .registerPatient(.init(attestor: admin.publicKey, attestation: byAdmin))).error?.code == "identity.bad_attestor")
+        // A failed registration of an unknown key (a proposer let it in; the mempool refuses it) is
+        // rejected: it leaves no state at all, not even a spent nonce.
+        let first = try chain.block([try chain.tx(mallory, .registerPatient(.init(attestor: admin.publicKey, attestation: byAdmin)), nonce: 0)])[0]
+        #expect(first.error?.code == "identity.bad_attestor")
+        guard case .rejected = first.outcome else { Issue.record("a failed registration of an unknown key was \(first.outcome)"); return }
+        #expect(try Accounts.nonce(of: mallory.publicKey, in: chain.reader) == 0)
         let clinician = DemoCast.staff("hospital-ribeira", "clinician")
         let forOther = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: DemoCast.patient("maria").publicKey))
-        #expect(try chain.submit(mallory, .registerPatient(.init(attestor: clinician.publicKey, attestation: forOther))).error?.code == "identity.bad_attestation")
+        let second = try chain.block([try chain.tx(mallory, .registerPatient(.init(attestor: clinician.publicKey, attestation: forOther)), nonce: 0)])[0]
+        #expect(second.error?.code == "identity.bad_attestation")
+        #expect(try Accounts.nonce(of: mallory.publicKey, in: chain.reader) == 0 && !Identity.isRegistered(mallory.publicKey, in: chain.reader))
         let maria = try chain.registerPatient("maria")
         #expect(try Identity.patient(maria.publicKey, in: chain.reader)?.enrolledBy.value == "hospital-ribeira")
     }

@@ -25,6 +25,25 @@ import MeridianIngest
         ].joined(separator: "\r") + "\r"
     }
 
+    /// A hostile PID-3 of 100,000 repetitions (about 1 MB at the frame limit) is read in one pass:
+    /// the Meridian identifier after them is found, and a field with none is refused. (Reading
+    /// repetition r rescanned the field from its start: 23 s for one such message; the time is
+    /// measured by `meridian-bench hl7-repetitions`, not asserted here.)
+    @Test func aPIDWithOneHundredThousandRepetitionsIsReadInOnePass() throws {
+        let filler = Array(repeating: "1^^^L", count: 100_000).joined(separator: "~")
+        func message(_ pid3: String) -> [UInt8] {
+            Array(["MSH|^~\\&|GW|W|M|H|20261124101500+0000||ORU^R01|X1|P|2.5", "PID|||" + pid3,
+                   "OBX|1|NM|8867-4^Heart rate^LN||72|/min|||||F|||20261124101450+0000"].joined(separator: "\r").utf8)
+        }
+        let found = try ObservationResult.batches(of: try HL7Message(parsing: message(filler + "~\(Self.patientHex)^^^MERIDIAN")))
+        #expect(found.first?.patient == Fixtures.patient.publicKey)
+        let bare = try ObservationResult.batches(of: try HL7Message(parsing: message(filler + "~\(Self.patientHex)")))
+        #expect(bare.first?.patient == Fixtures.patient.publicKey, "a 64-hex identifier without an authority is ours")
+        #expect(throws: HL7Error.self) { try ObservationResult.batches(of: try HL7Message(parsing: message(filler))) }
+        let segment = try HL7Message(parsing: message(filler)).segments(named: "PID")[0]
+        #expect(segment.repetitionRanges(3).count == 100_000 && segment.repetitionCount(3) == 100_000)
+    }
+
     @Test func aPCD01MessageBecomesOneBatchPerPatientInCanonicalUnits() throws {
         let message = try HL7Message(parsing: Array(Self.pcd01.utf8))
         #expect(message.messageType == "ORU^R01" && message.controlID == "MSG00042")

@@ -33,6 +33,9 @@ import Prometheus
         #expect(outcomes[3].reason?.hasPrefix("vitals.bad_signature") == true)
         #expect(outcomes[4].reason?.hasPrefix("vitals.unpaired") == true)
         #expect(outcomes[5].reason?.hasPrefix("vitals.malformed") == true)
+        // An unpaired device's forged frame is refused on its pairing, before any signature check.
+        var unpairedForged = unpaired; unpairedForged[unpairedForged.count - 1] ^= 1
+        #expect(try await ingestor.ingest(frames: [unpairedForged]).first?.reason?.hasPrefix("vitals.unpaired") == true)
         #expect(try ingestor.store.batches(patient: Fixtures.patient.publicKey).count == 2)
         #expect(ingestor.inbox.count == 2)
         let feed = ReadingBatch(patient: Fixtures.key(55).publicKey, source: .feed("f", messageID: "1"), readings: [])

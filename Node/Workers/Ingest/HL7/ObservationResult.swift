@@ -75,10 +75,12 @@ public enum ObservationResult {
     }
 
     static func patientKey(_ pid: HL7Message.Segment, location: String) throws(HL7Error) -> PublicKey {
-        let reps = pid.repetitionCount(3)
-        for r in 1...max(reps, 1) {
-            let id = pid.value(3, repetition: r, component: 1), authority = pid.value(3, repetition: r, component: 4)
-            guard authority == patientAuthority || (id.utf8.count == 64 && authority.isEmpty) else { continue }
+        // One pass over the repetitions; strings are built only for the identifier that is ours.
+        for rep in pid.repetitionRanges(3) {
+            let ours = pid.value(inRepetition: rep, component: 4, is: "MERIDIAN")
+            guard ours || pid.value(inRepetition: rep, component: 4, is: "") else { continue }
+            let id = pid.value(inRepetition: rep, component: 1)
+            guard ours || id.utf8.count == 64 else { continue }
             guard let key = KeyCache.shared.key(hex: id) else {
                 throw HL7Error(.unknownKey, location: "\(location)-3", reason: "'\(id.prefix(70))' is not a Meridian patient key (64 hex digits of an x-only public key)")
             }

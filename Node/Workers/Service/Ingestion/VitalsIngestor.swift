@@ -68,10 +68,12 @@ public final class VitalsIngestor: Sendable {
         for (i, bytes) in frames.enumerated() {
             let frame: DeviceFrame
             do { frame = try DeviceFrame(parsing: bytes) } catch { outcomes[i] = .refused(error.description); continue }
-            guard frame.verifySignature() else { outcomes[i] = .refused("\(VitalsError.Code.badSignature.rawValue): the frame is not signed by its device key", device: frame.device, sequence: frame.sequence); continue }
+            // The pairing (a state read) before the signature (a Schnorr verification): a stream of
+            // frames from unpaired keys costs no signature checks.
             guard let patient = pairedPatient(frame.device) else {
                 outcomes[i] = .refused("vitals.unpaired: device \(Address(frame.device)) is not paired to a patient on chain", device: frame.device, sequence: frame.sequence); continue
             }
+            guard frame.verifySignature() else { outcomes[i] = .refused("\(VitalsError.Code.badSignature.rawValue): the frame is not signed by its device key", device: frame.device, sequence: frame.sequence); continue }
             let batch = frame.batch(patient: patient)
             if let r = futureReading(batch) {
                 outcomes[i] = .refused("vitals.future_time: a reading is dated \(r.time.iso8601), more than two minutes ahead of this node's clock", device: frame.device, sequence: frame.sequence); continue
