@@ -148,7 +148,22 @@ public final class P2PNetwork: Sendable {
                 }
             }
         bound(server.channel.localAddress?.port ?? port)
+        // The accept loop runs in a task the caller's cancellation does not reach: cancelling the
+        // iteration of `inbound` would drop the connections already accepted and queued, and NIO
+        // traps on a dropped async channel whose writer was never finished (it crashed a test run
+        // at shutdown). Cancellation closes the listening socket instead; the loop then serves out
+        // what was queued and ends, and the connections it served are cancelled.
+        let accepting = Task { try await acceptLoop(server) }
+        try await withTaskCancellationHandler {
+            try await accepting.value
+        } onCancel: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func acceptLoop(_ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) async throws {
         try await withThrowingDiscardingTaskGroup { tasks in
+            defer { tasks.cancelAll() }   // the listener closed: end the connections it served
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
