@@ -53,11 +53,13 @@ let package = Package(
                        providers: [.apt(["libsecp256k1-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Runtime/System/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        // OpenSSL initialised before main without its exit-time cleanup (see the C file).
+        .target(name: "COpenSSLInit", dependencies: ["COpenSSL"], path: "Runtime/System/COpenSSLInit"),
         .systemLibrary(name: "CRocksDB", path: "Node/System/CRocksDB", pkgConfig: "rocksdb",
                        providers: [.apt(["librocksdb-dev"])]),
 
         // Runtime: deterministic, no clock, no network, no disk beyond the state interface.
-        .target(name: "MeridianCore", dependencies: ["CSecp256k1", "COpenSSL"], path: "Runtime/Core",
+        .target(name: "MeridianCore", dependencies: ["CSecp256k1", "COpenSSL", "COpenSSLInit"], path: "Runtime/Core",
                 swiftSettings: strict),
         .target(name: "MeridianState", dependencies: ["MeridianCore"], path: "Runtime/State",
                 swiftSettings: strict),

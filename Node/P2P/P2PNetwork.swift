@@ -36,6 +36,18 @@ struct BoundedFrameDecoder: ByteToMessageDecoder {
 /// Whether a connection's handshake has ended (counted once).
 final class HandshakeEnd: Sendable { let done = Atomic<Bool>(false) }
 
+/// Which came first for one connection: the handshake's end or its deadline. Exactly one wins:
+/// cancelling a scheduled NIO task does not stop one already running, so without this a deadline
+/// firing as the handshake completed closed a connection both sides had just counted as up, and
+/// frames queued on it were lost.
+final class HandshakeRace: Sendable {
+    private let state = Atomic<UInt8>(0)   // 0 pending, 1 authenticated, 2 timed out
+    /// The handshake completed before the deadline.
+    func authenticate() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
+    /// The deadline fired before the handshake completed.
+    func timeOut() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
+}
+
 /// Bounds of the P2P layer, with their defaults.
 public struct P2PLimits: Sendable, Hashable, Codable {
     /// Seconds a new connection has to complete the handshake.
@@ -234,8 +246,9 @@ public final class P2PNetwork: Sendable {
         defer { endHandshake() }
         let raw = channel.channel
         // The handshake deadline closes the connection unless the handshake finished first.
+        let race = HandshakeRace()
         let deadline = raw.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.handshakeTimeoutSeconds * 1000))) {
-            raw.close(promise: nil)
+            if race.timeOut() { raw.close(promise: nil) }
         }
         do {
             try await channel.executeThenClose { inbound, outbound in
@@ -247,6 +260,7 @@ public final class P2PNetwork: Sendable {
                 guard let auth = try await frames.next() else { throw P2PError("p2p.handshake_closed", "closed or timed out during the handshake") }
                 let session = try handshake.receiveAuth(Array(buffer: auth), isAllowed: isAllowed)
                 deadline.cancel()
+                guard race.authenticate() else { throw P2PError("p2p.handshake_timeout", "the handshake took over \(limits.handshakeTimeoutSeconds) s") }
                 endHandshake()
                 let peer = session.peer
                 authenticated = true

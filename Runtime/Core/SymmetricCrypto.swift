@@ -1,4 +1,11 @@
 internal import COpenSSL
+internal import COpenSSLInit
+
+/// The process's OpenSSL: initialised before main without the exit-time cleanup that crashed a
+/// process whose threads were still inside OpenSSL as it exited (COpenSSLInit).
+public enum CryptoLibrary {
+    public static var exitCleanupDisabled: Bool { meridian_openssl_initialised_without_atexit() == 1 }
+}
 
 /// Why a symmetric operation failed.
 public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {

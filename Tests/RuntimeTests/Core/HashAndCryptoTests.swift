@@ -17,6 +17,13 @@ import Testing
         #expect(Hex.encode(okm) == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
     }
 
+    /// OpenSSL's exit-time cleanup is off in every process that links MeridianCore (this one
+    /// included): with it, a process exiting while a thread sealed a P2P frame crashed (SIGSEGV in
+    /// OpenSSL's freed locks) after every test had passed.
+    @Test func openSSLKeepsItsStateUntilTheProcessIsGone() {
+        #expect(CryptoLibrary.exitCleanupDisabled)
+    }
+
     @Test func aesGcmRoundTripsAndRefusesTampering() throws {
         let key = Bytes32(hex: String(repeating: "42", count: 32))!
         let nonce = [UInt8](repeating: 7, count: 12)
