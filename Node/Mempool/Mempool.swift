@@ -75,6 +75,9 @@ public final class Mempool: Sendable {
 
     public func contains(_ hash: Bytes32) -> Bool { state.withLock { $0.byHash[hash] != nil } }
 
+    /// The signer of a pending transaction (nil if it is not pending).
+    public func signer(of hash: Bytes32) -> PublicKey? { state.withLock { $0.byHash[hash]?.tx.transaction.signer } }
+
     /// Admits a decoded transaction of `size` encoded bytes; returns its hash.
     @discardableResult
     public func admit(_ stx: SignedTransaction, size: Int, accounts: some AccountView) throws(AdmissionError) -> Bytes32 {

@@ -237,30 +237,3 @@ public struct TranslationLeaf: Hashable, Sendable, Canonical {
         servedTo = try r.read(OrganizationID.self); time = try r.read(Timestamp.self)
     }
 }
-
-/// A clinician's HTTP request to their hospital's node, signed: headers `X-Meridian-Key` (the
-/// signer's address), `X-Meridian-Time` (Unix milliseconds) and `X-Meridian-Signature` (BIP-340,
-/// hex) over a tagged hash of the method, path, time and the body's SHA-256.
-public enum SignedHTTPRequest {
-    public static let keyHeader = "X-Meridian-Key", timeHeader = "X-Meridian-Time", signatureHeader = "X-Meridian-Signature"
-
-    public static func hash(method: String, path: String, time: UInt64, body: [UInt8]) -> Bytes32 {
-        RecordMessages.signingHash("http-request") { w in
-            w.write(method); w.write(path); w.write(varint: time); w.write(SHA256.hash(body))
-        }
-    }
-
-    /// The three headers for a request signed by `key`.
-    public static func headers(key: PrivateKey, method: String, path: String, body: [UInt8], time: UInt64) throws -> [String: String] {
-        let signature = try key.sign(hash(method: method, path: path, time: time, body: body))
-        return [keyHeader: Address(key.publicKey).description, timeHeader: String(time), signatureHeader: signature.hex]
-    }
-
-    /// The signer, if the headers carry a valid, fresh signature over this request.
-    public static func signer(method: String, path: String, body: [UInt8], key: String?, time: String?, signature: String?, now: UInt64) -> PublicKey? {
-        guard let key, let time, let signature, let t = UInt64(time), let address = Address(key), let sig = Bytes64(hex: signature),
-              (t > now ? t - now : now - t) <= RecordMessages.maxClockSkewMilliseconds,
-              address.publicKey.verify(sig, message: hash(method: method, path: path, time: t, body: body)) else { return nil }
-        return address.publicKey
-    }
-}

@@ -73,10 +73,16 @@ public final class RequestVerifier: Sendable {
     /// The signer of a request, or why it is refused. `now` is Unix seconds. A request is recorded
     /// in the replay cache only once every other check passed.
     public func verify(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64) -> Result<PublicKey, Failure> {
-        do { return .success(try check(request, body: body, now: now)) } catch { return .failure(error) }
+        do { return .success(try check(request, body: body, now: now, record: true)) } catch { return .failure(error) }
     }
 
-    private func check(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64) throws(Failure) -> PublicKey {
+    /// Every check of `verify`, replay included, without recording the nonce (for a decision taken
+    /// before the request is routed, e.g. a WebSocket upgrade, whose route then verifies it).
+    public func check(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64) -> Result<PublicKey, Failure> {
+        do { return .success(try check(request, body: body, now: now, record: false)) } catch { return .failure(error) }
+    }
+
+    private func check(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64, record: Bool) throws(Failure) -> PublicKey {
         guard let inputField = request.header("Signature-Input"), let signatureField = request.header("Signature") else {
             throw Failure("auth.unsigned", "sign the request (RFC 9421: Signature-Input and Signature labelled '\(SignedRequests.label)', alg bip340)")
         }
@@ -118,6 +124,7 @@ public final class RequestVerifier: Sendable {
         try seen.withLock { (cache: inout ReplayCache) throws(Failure) in
             cache.prune(now: now)
             guard cache.entries[key] == nil else { throw Failure("auth.replayed", "this signature's nonce was already used") }
+            guard record else { return }
             guard cache.entries.count < capacity else { throw Failure("auth.busy", "too many signed requests in the freshness window; retry shortly") }
             let expiresAt = created + SignedRequests.maxSkewSeconds
             cache.entries[key] = expiresAt

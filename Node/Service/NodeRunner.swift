@@ -248,6 +248,8 @@ public enum NodeRunner {
         phases.done("chain loaded", cost: "the head block, the state at its root and the mempool's accounts are read from disk")
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
+        // Signed requests name this node (its worker key, else its validator key) as their audience.
+        if let identity = workerKey ?? keys.first { api.identify(as: identity.publicKey) }
         var services: [any Service] = []
         var workers: NodeWorkers?
         let terminology = try dataDirectory.loadTerminology(config.records)
@@ -348,10 +350,10 @@ public enum NodeRunner {
         let startPhases = phases
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query, console] request, _, _ in
+            server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query, console, api] request, _, _ in
                 if let console, let decision = ConsoleLive.shouldUpgrade(request, console: console, events: chain.events, alerts: alerts) { return decision }
                 if let alerts, let decision = AlertStream.shouldUpgrade(request, hub: alerts, query: query) { return decision }
-                return EventStream.shouldUpgrade(request, hub: chain.events)
+                return EventStream.shouldUpgrade(request, api: api, hub: chain.events)
             },
             configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "meridian-node"),
             onServerRunning: { channel in

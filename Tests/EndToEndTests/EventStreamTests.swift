@@ -4,6 +4,7 @@ import Testing
 import Logging
 import Synchronization
 import HummingbirdWSClient
+import HTTPTypes
 import MeridianCore
 import MeridianModules
 import MeridianRuntime
@@ -28,21 +29,32 @@ import MeridianDemo
         let (status, body) = try await http(api, "GET", "/v1/events?kind=consent.changed,nonsense")
         #expect(status == 400 && errorCode(body) == "event.unknown_kind")
 
+        // Maria registers first: the upgrade is a signed request like any other, and only a key the
+        // chain knows may subscribe (to its own events).
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let registration = try signed(maria, .registerPatient(.init(attestor: clinician.publicKey,
+                                                                    attestation: try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey)))), nonce: 0)
+        let (registered, answer) = try await http(api, "POST", "/v1/transactions", body: Data(registration.canonicalBytes), contentType: "application/octet-stream")
+        #expect(registered == 202, "\(answer)")
+        try await waitCommitted(api, [registration.hash.hex])
+        let path = "/v1/events?kind=consent.changed&patient=\(mariaAddress)"
+        var signature = HTTPFields()
+        for (name, value) in try await api.signed(by: maria).signatureHeaders("GET", path, body: nil) {
+            signature.append(HTTPField(name: HTTPField.Name(name)!, value: value))
+        }
+        let configuration = WebSocketClientConfiguration(additionalHeaders: signature)
         let received = try await withThrowingTaskGroup(of: EventMessage?.self) { group in
             group.addTask {
                 let message = Mutex<EventMessage?>(nil)
-                _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/events?kind=consent.changed&patient=\(mariaAddress)", logger: logger) { inbound, _, _ in
-                    // Subscribed: now the chain does three things, of which one matches the filter.
-                    let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-                    let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
+                _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", configuration: configuration, logger: logger) { inbound, _, _ in
+                    // Subscribed: now the chain does two things, of which one matches the filter.
                     let hans = DemoCast.patient("hans")
                     let hansAttestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: hans.publicKey))
                     let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat],
                                              countries: [CountryCode("JP")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
                                              validUntil: Timestamp(iso8601: "2027-01-01")!, emergencyAccess: false)
                     // Registrations first (the mempool admits only registered signers), then the grant.
-                    for batch in [[try signed(maria, .registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), nonce: 0),
-                                   try signed(hans, .registerPatient(.init(attestor: clinician.publicKey, attestation: hansAttestation)), nonce: 0)],
+                    for batch in [[try signed(hans, .registerPatient(.init(attestor: clinician.publicKey, attestation: hansAttestation)), nonce: 0)],
                                   [try signed(maria, .grantConsent(terms), nonce: 1)]] {
                         for stx in batch {
                             let (code, answer) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
@@ -76,5 +88,18 @@ import MeridianDemo
         #expect(event.patient == mariaAddress)
         #expect(event.detail["status"] == "active", "\(event)")
         #expect(event.height >= 1 && event.transaction.count == 64)
+
+        // Refused upgrades: unsigned, and Hans (registered now) asking for Maria's events.
+        await #expect(throws: (any Error).self, "an unsigned subscription") {
+            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", logger: logger) { _, _, _ in }
+        }
+        var hansSignature = HTTPFields()
+        for (name, value) in try await api.signed(by: DemoCast.patient("hans")).signatureHeaders("GET", path, body: nil) {
+            hansSignature.append(HTTPField(name: HTTPField.Name(name)!, value: value))
+        }
+        let asHans = WebSocketClientConfiguration(additionalHeaders: hansSignature)
+        await #expect(throws: (any Error).self, "another patient's events") {
+            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", configuration: asHans, logger: logger) { _, _, _ in }
+        }
     }
 }

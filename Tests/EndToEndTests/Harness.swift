@@ -102,7 +102,7 @@ final class NodeProcess: @unchecked Sendable {
             guard p.isRunning else { throw HarnessError("meridian-node exited with \(p.exitStatus ?? -1): \(logText)") }
             if let data = FileManager.default.contents(atPath: addressFile), !data.isEmpty {
                 let c = try NodeClient(String(decoding: data, as: UTF8.self))
-                if (try? await c.request("GET", "/health", timeout: 5)) != nil { client = c; return }
+                if (try? await c.request("GET", "/health", timeout: 5)) != nil { client = c.signed(by: demoOperator); return }
             }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -131,12 +131,10 @@ final class Localnet: @unchecked Sendable {
         }
         // The light client verifies the consensus certificates from genesis against any one validator.
         let dir = try TemporaryDirectory("localnet-verify")
-        let verified = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString], in: dir)
+        let verified = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--demo", "dpa-pt/officer"], in: dir)
         #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
         // Consensus metrics for Prometheus.
-        var request = URLRequest(url: URL(string: "/metrics", relativeTo: try net.nodes[0].api().base)!)
-        request.httpMethod = "GET"
-        let metricsText = String(decoding: try await URLSession.shared.data(for: request).0, as: UTF8.self)
+        let metricsText = String(decoding: try await net.nodes[0].api().request("GET", "/metrics"), as: UTF8.self)   // as an operator
         for series in ["meridian_consensus_round", "meridian_consensus_step", "meridian_p2p_peers 3", "meridian_consensus_rounds_per_height",
                        "meridian_consensus_step_seconds{step=\"prevote\"}", "meridian_consensus_missed_precommits{validator=", "meridian_consensus_evidence"] {
             #expect(metricsText.contains(series), "metrics lack \(series)")
@@ -267,7 +265,7 @@ final class Localnet: @unchecked Sendable {
                 }
             }
             try await Task.sleep(for: .milliseconds(100))
-            listed = try await run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString], in: dir).stdout
+            listed = try await run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString, "--demo", "dpa-pt/officer"], in: dir).stdout
         }
         let detector = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
         #expect((detector?["evidence"] as? Int ?? 0) >= 1, "the validator that saw both votes keeps the evidence")
@@ -281,7 +279,7 @@ final class Localnet: @unchecked Sendable {
         let suspendedAt = try await net.height(1)
         try await net.waitHeight(suspendedAt + 2, nodes: [0, 1, 2])
         try await net.checkAgreement(upTo: suspendedAt + 2, nodes: [0, 1, 2])
-        let shown = try await run("meridian-audit", ["evidence", "--node", try net.nodes[2].api().base.absoluteString], in: dir).stdout
+        let shown = try await run("meridian-audit", ["evidence", "--node", try net.nodes[2].api().base.absoluteString, "--demo", "dpa-pt/officer"], in: dir).stdout
         #expect(shown.contains("suspended since block"), "\(shown)")
     }
 

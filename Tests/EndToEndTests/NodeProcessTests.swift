@@ -23,18 +23,26 @@ extension SimulationRandom {
 }
 
 /// Raw HTTP to a node: status and body, whatever the status.
+/// Signed when the client has a signer (`client.signed(by:)`).
 func http(_ client: NodeClient, _ method: String, _ path: String, body: Data? = nil, contentType: String? = nil) async throws -> (Int, [String: Any]) {
     var req = URLRequest(url: URL(string: path, relativeTo: client.base)!)
     req.httpMethod = method
     req.httpBody = body
     if let contentType { req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+    for (name, value) in try await client.signatureHeaders(method, path, body: body) { req.setValue(value, forHTTPHeaderField: name) }
     let (data, response) = try await URLSession.shared.data(for: req)
     let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
 }
 
-/// Polls until every transaction is committed (bounded by the test's time limit).
+/// A hospital operator of the demo network (Hospital Ribeira's admin): network data (blocks, every
+/// transaction's status, custody) is read as an operator.
+let demoOperator = DemoCast.staff("hospital-ribeira", "admin")
+
+/// Polls until every transaction is committed (bounded by the test's time limit); read as the
+/// client's signer, else as the demo operator.
 func waitCommitted(_ client: NodeClient, _ hashes: [String]) async throws {
+    let client = client.signer == nil ? client.signed(by: demoOperator) : client
     var pending = Set(hashes)
     while !pending.isEmpty {
         try stillWaiting("not committed: \(pending.sorted())")
@@ -92,12 +100,10 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
     @Test func aMissingRecordsKeyIsRefusedNeverRegenerated() async throws {
         let node = try await NodeProcess("records-key")
         try await node.start()
-        let api = try node.api()
+        let api = try node.api().signed(by: demoOperator)
         let body = Array("{\"resourceType\":\"Bundle\",\"type\":\"document\"}".utf8)
         let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-        let headers = try SignedHTTPRequest.headers(key: clinician, method: "POST", path: "/v1/records", body: body,
-                                                    time: UInt64(Date().timeIntervalSince1970 * 1000))
-        let stored = try await api.request("POST", "/v1/records", body: Data(body), headers: headers)
+        let stored = try await api.signed(by: clinician).request("POST", "/v1/records", body: Data(body))
         let commitment = try #require((try JSONSerialization.jsonObject(with: stored) as? [String: Any])?["commitment"] as? String)
         #expect(await node.stop() == 0)
         let keystore = node.dataDir + "/keys/records.json", aside = node.dir.path("records.json.backup")
@@ -108,7 +114,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         try FileManager.default.moveItem(atPath: aside, toPath: keystore)
         try await node.start()
         defer { node.terminate() }
-        let (status, _) = try await http(try node.api(), "GET", "/v1/records/\(commitment)/custody")
+        let (status, _) = try await http(try node.api().signed(by: demoOperator), "GET", "/v1/records/\(commitment)/custody")
         #expect(status != 500 && status != 0, "custody after the restore: \(status)")
     }
 
@@ -118,7 +124,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         let node = try await NodeProcess("bad-input")
         try await node.start()
         defer { node.terminate() }
-        let api = try node.api()
+        let api = try node.api().signed(by: demoOperator)
         let octet = "application/octet-stream"
         let clinician = DemoCast.staff("hospital-ribeira", "clinician")
         let call = Call.registerRecord(.init(commitment: SHA256.hash([1]), patient: DemoCast.patient("maria").publicKey, category: .problems))
@@ -148,7 +154,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
 
         (status, body) = try await http(api, "POST", "/v1/transactions", body: Data("{\"transaction\": ".utf8), contentType: "application/json")
         #expect(status == 400 && errorCode(body) == "json.invalid", "malformed JSON: \(status) \(body)")
-        (status, body) = try await http(api, "POST", "/v1/authorize", body: Data("[1,2,3]".utf8), contentType: "application/json")
+        (status, body) = try await http(api.signed(by: clinician), "POST", "/v1/authorize", body: Data("[1,2,3]".utf8), contentType: "application/json")
         #expect(status == 400 && errorCode(body) == "json.invalid", "malformed JSON: \(status) \(body)")
 
         (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(count: (1 << 20) + 10), contentType: octet)
@@ -176,7 +182,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         let cycles = 20
         for cycle in 0..<cycles {
             try await node.start(blockIntervalMilliseconds: 20)
-            let api = try node.api()
+            let api = try node.api().signed(by: demoOperator)
 
             // Everything committed before the last kill is still there, unchanged.
             let status = try await http(api, "GET", "/v1/status").1
@@ -217,7 +223,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         // After the last kill: the node carries on and commits new work.
         try await node.start(blockIntervalMilliseconds: 20)
         defer { node.terminate() }
-        let api = try node.api()
+        let api = try node.api().signed(by: demoOperator)
         let stx = try registration(of: try PrivateKey.generate())
         let (code, body) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
         #expect(code == 202)

@@ -88,7 +88,8 @@ import MeridianSummary
         let (_, posted) = try await URLSession.shared.data(for: post)
         #expect((posted as? HTTPURLResponse)?.statusCode == 200)
         // Without a terminology file the document names problems in English (the custodian's own export).
-        let demo = try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira,
+        // Maria's own vital signs, read as Maria (signed): nobody else is allowed them here.
+        let demo = try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira, "--keystore", wallet,
                                                       "--terminology", try Self.emptyTerminology(net.dir)])
         #expect(demo.stdout.contains("1 vital signs"), "\(demo)")
         #expect(demo.status == 0, "\(demo)")
@@ -111,34 +112,39 @@ import MeridianSummary
         #expect(tokyo.stdout.contains("ja: 5/9 codes translated") && tokyo.stdout.contains("I10 (未翻訳)"), "no terminology: the catalogue's codes are translated, every ICD-10 name falls back, marked")
         let served = try Data(contentsOf: URL(fileURLWithPath: fhir))
         try await Self.validateWithFhirResources(served)
-        let custodyAtSakura = try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1
+        let custodyAtSakura = try await http(try NodeClient(sakura).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1
         #expect(custodyAtSakura["held"] as? String == "copy" && custodyAtSakura["from"] as? String == "hospital-ribeira")
         // What was served is anchored: the leaf names the record, the language and the output's hash.
         let leaf = try await eventually("the served summary's anchor") { () -> [String: Any]? in
-            let (_, body) = try await httpArray(try NodeClient(sakura), "/v1/records/\(record.hex)/served")
+            let (_, body) = try await httpArray(try NodeClient(sakura).signed(by: demoOperator), "/v1/records/\(record.hex)/served")
             return body.first.flatMap { ($0["anchored"] as? Bool) == true ? $0 : nil }
         }
         #expect(leaf["output"] as? String == SHA256.hash([UInt8](served)).hex)
         #expect(leaf["language"] as? String == "ja" && leaf["servedTo"] as? String == "sakura-general")
         let root = try #require((leaf["root"] as? String).flatMap { Bytes32(hex: $0) })
-        let anchor = try await http(try NodeClient(sakura), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
+        let anchor = try await http(try NodeClient(sakura).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
         #expect(anchor["value"] is String, "the anchor of the served summaries is on chain")
         // The regulator's light client proves it from genesis and names the Bundle the clinician read.
-        let proof = try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir])
+        let proof = try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir, "--demo", "dpa-pt/officer"])
         #expect(proof.status == 0 && proof.stdout.contains("is what sakura-general read") && proof.stdout.contains("1 summary(ies)"), "\(proof)")
         let other = net.dir.path("not-served.json")
         try Data("{}".utf8).write(to: URL(fileURLWithPath: other))
-        #expect(try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other]).status == 2)
+        #expect(try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other, "--demo", "dpa-pt/officer"]).status == 2)
 
         // The share addresses the record key to Sakura General's node alone.
-        let shareState = try await http(try NodeClient(ribeira), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
+        let shareState = try await http(try NodeClient(ribeira).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
         let share = try ShareEntry(canonicalBytes: try #require((shareState["value"] as? String).flatMap { Hex.decode($0) }))
         #expect(try share.envelope.open(with: DemoCast.staff("sakura-general", "worker"), context: record.bytes) != .zero)
         #expect(throws: (any Error).self) { try share.envelope.open(with: DemoCast.staff("chao-phraya", "worker"), context: record.bytes) }
         #expect(throws: (any Error).self) { try share.envelope.open(with: DemoCast.staff("hospital-ribeira", "worker"), context: record.bytes) }
 
         // Bangkok: not covered, no transfer basis. The clinician gets the denial and nothing else.
-        let bangkok = try await net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en"])
+        // Bangkok's clinician cannot even list Maria's records (no consent covers Chao Phraya)...
+        let unlisted = try await net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en"])
+        #expect(unlisted.status != 0 && unlisted.stderr.contains("access.forbidden") && !unlisted.stdout.contains(record.hex), "\(unlisted)")
+        // ...and asking for the record by its commitment is decided on chain, denied and audited.
+        let bangkok = try await net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en",
+                                                         "--record", record.hex])
         #expect(bangkok.status == 3 && bangkok.stdout.contains("DENIED") && !bangkok.stdout.contains("Patient summary"), "\(bangkok)")
         // A node asking the custodian directly is answered with the chain's denial and nothing else.
         let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
@@ -159,22 +165,22 @@ import MeridianSummary
         let erase = try await net.cli("meridian-wallet", ["records", "erase", "--keystore", wallet, "--node", ribeira, record.hex])
         #expect(erase.status == 0, "\(erase)")
         let acks = try await eventually("the erasure acknowledgement") { () -> [[String: Any]]? in
-            let c = try await http(try NodeClient(ribeira), "GET", "/v1/records/\(record.hex)/custody").1
+            let c = try await http(try NodeClient(ribeira).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1
             guard c["held"] as? String == "erased", let a = c["acknowledgements"] as? [[String: Any]], !a.isEmpty else { return nil }
             return a
         }
         #expect(acks.map { $0["organization"] as? String } == ["sakura-general"])
         #expect(acks.first?["node"] as? String == Address(DemoCast.staff("sakura-general", "worker").publicKey).description)
-        #expect(try await http(try NodeClient(sakura), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
+        #expect(try await http(try NodeClient(sakura).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
         // A later access finds "erased", and it is audited.
         let later = try await net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja", "--record", record.hex])
         #expect(later.status == 3 && later.stdout.contains("denied.record_erased"), "\(later)")
         // Every proof stays valid: the erasure entry itself proves against a verified header.
-        let trail = try await net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json"])
+        let trail = try await net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json", "--demo", "dpa-pt/officer"])
         #expect(trail.status == 0, "\(trail)")
         let kinds = ((try? JSONSerialization.jsonObject(with: Data(trail.stdout.utf8))) as? [[String: Any]] ?? []).map { $0["kind"] as? String ?? "" }
         #expect(kinds == ["record-registration", "access-request", "disclosure", "access-request", "disclosure", "erasure", "access-request"], "\(kinds)")
-        let verify = try await net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", "5", "--record", record.hex])
+        let verify = try await net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", "5", "--record", record.hex, "--demo", "dpa-pt/officer"])
         #expect(verify.status == 0, "\(verify)")
 
         // The custodian erases a record of its own: its node deletes the body.
@@ -186,7 +192,7 @@ import MeridianSummary
         let erased = try await net.cli("meridian-provider", ["erase-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--record", secondRecord])
         #expect(erased.status == 0, "\(erased)")
         _ = try await eventually("the custodian's own erasure") { () -> Bool? in
-            try await http(try NodeClient(ribeira), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil
+            try await http(try NodeClient(ribeira).signed(by: demoOperator), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil
         }
 
     }
@@ -221,6 +227,8 @@ import MeridianSummary
 }
 
 func httpArray(_ client: NodeClient, _ path: String) async throws -> (Int, [[String: Any]]) {
-    let (data, response) = try await URLSession.shared.data(from: URL(string: path, relativeTo: client.base)!)
+    var req = URLRequest(url: URL(string: path, relativeTo: client.base)!)
+    for (name, value) in try await client.signatureHeaders("GET", path, body: nil) { req.setValue(value, forHTTPHeaderField: name) }
+    let (data, response) = try await URLSession.shared.data(for: req)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
 }

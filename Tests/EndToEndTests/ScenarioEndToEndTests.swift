@@ -89,17 +89,30 @@ import MeridianDemo
         #expect(glass.status == 0 && glass.stdout.contains("break_glass") && glass.stdout.contains("Art. 49(1)(f)"), "\(glass)")
         #expect(try await access("chao-phraya", hansMeds, "ETREAT", breakGlass: true).status != 0)
 
-        // 6. The regulator's reports, each row traceable to a block and transaction.
-        let transfers = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["transfers", "--format", "json"]).utf8)) as? [[String: Any]] ?? []
-        let routes = Set(transfers.map { "\($0["source"] ?? "")→\($0["destination"] ?? "") \($0["basis"] ?? "")" })
-        #expect(routes == ["PT→JP adequacy-decision", "DE→ES free-flow-zone", "FR→TH explicit-consent", "PT→TH vital-interests"], "\(routes)")
-        let breakGlass = try await ok("meridian-audit", ["break-glass", "--format", "csv"])
+        // 6. The regulators' reports, each row traceable to a block and transaction; each regulator
+        //    sees the transfers that concern its country, and only those.
+        func regulator(_ country: String) -> [String] { ["--demo", "dpa-\(country)/officer"] }
+        func routes(_ country: String) async throws -> Set<String> {
+            let transfers = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["transfers", "--format", "json"] + regulator(country)).utf8)) as? [[String: Any]] ?? []
+            return Set(transfers.map { "\($0["source"] ?? "")→\($0["destination"] ?? "") \($0["basis"] ?? "")" })
+        }
+        let pt = try await routes("pt"), th = try await routes("th"), de = try await routes("de")
+        #expect(pt == ["PT→JP adequacy-decision", "PT→TH vital-interests"], "\(pt)")
+        #expect(th == ["FR→TH explicit-consent", "PT→TH vital-interests"], "\(th)")
+        #expect(de == ["DE→ES free-flow-zone"], "\(de)")
+        #expect(pt.union(th).union(de) == ["PT→JP adequacy-decision", "DE→ES free-flow-zone", "FR→TH explicit-consent", "PT→TH vital-interests"])
+        let breakGlass = try await ok("meridian-audit", ["break-glass", "--format", "csv"] + regulator("th"))
         // Both attempts are in the report, the denied one (Hans) marked as such.
         let glassRows = breakGlass.split(separator: "\n")
         #expect(glassRows.count == 3 && glassRows.allSatisfy { $0.contains("chao-phraya") || $0.hasPrefix("organisation") }, "\(breakGlass)")
         #expect(glassRows.contains { $0.contains(",allowed,") } && glassRows.contains { $0.contains(",denied,") }, "\(breakGlass)")
-        let denied = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["denied", "--format", "json"]).utf8)) as? [[String: Any]] ?? []
-        #expect(denied.count == 3)
+        var deniedByTransaction: [String: [String: Any]] = [:]
+        for c in DemoCast.regulatorCountries {
+            let rows = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["denied", "--format", "json"] + regulator(c.lowercased())).utf8)) as? [[String: Any]] ?? []
+            for r in rows { deniedByTransaction[r["transaction"] as? String ?? ""] = r }
+        }
+        let denied = Array(deniedByTransaction.values)
+        #expect(denied.count == 3, "\(denied)")
         #expect(denied.allSatisfy { ($0["transaction"] as? String)?.count == 64 && ($0["height"] as? Int ?? 0) > 0 })
 
         // 7. Maria's wallet: who accessed her data, including the emergency access.
@@ -111,7 +124,7 @@ import MeridianDemo
         let share = try await cli("meridian-provider", ["share", "--demo", "hospital-ribeira/clinician", "--record", mariaProblems, "--recipient", sakura,
                                                   "--purpose", "TREAT", "--record-key", String(repeating: "ab", count: 32)])
         #expect(share.status == 0 && share.stdout.contains("ALLOWED"), "\(share)")
-        let recordView = try await http(try node.api(), "GET", "/v1/records/\(mariaProblems)").1
+        let recordView = try await http(try node.api().signed(by: DemoCast.patient("maria")), "GET", "/v1/records/\(mariaProblems)").1
         #expect((recordView["shares"] as? [[String: Any]])?.first?["organization"] as? String == "sakura-general", "\(recordView)")
 
         // A new patient's wallet: a fresh phrase and keystore, and a paired pulse oximeter.
@@ -129,21 +142,22 @@ import MeridianDemo
 
         // The regulator's light client: the chain from genesis, then Maria's break-glass entry, Hans's
         // consent and the share to Sakura General, each proven against a verified state root.
-        let accessesJSON = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["trail", "--patient", maria, "--format", "json"]).utf8)) as? [[String: Any]] ?? []
+        let accessesJSON = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["trail", "--patient", maria, "--format", "json"] + regulator("pt")).utf8)) as? [[String: Any]] ?? []
         let glassSequence = try #require(accessesJSON.first { $0["breakGlass"] as? Bool == true }?["sequence"] as? Int)
         let verified = try await cli("meridian-audit", ["verify", "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", String(glassSequence),
-                                                  "--record", mariaProblems, "--organization", "sakura-general"])
+                                                  "--record", mariaProblems, "--organization", "sakura-general"] + regulator("pt"))
         #expect(verified.status == 0 && verified.stdout.contains("verified") && verified.stdout.contains("BREAK-GLASS")
                 && verified.stdout.contains("share     to sakura-general proven present"), "\(verified)")
-        let consentProof = try await cli("meridian-audit", ["verify", "--patient", hans, "--consent", hansConsent])
+        // Hans proves his own consent (consents are read by their patient alone).
+        let consentProof = try await cli("meridian-audit", ["verify", "--patient", hans, "--consent", hansConsent] + wallet("hans"))
         #expect(consentProof.status == 0 && consentProof.stdout.contains("revoked"), "\(consentProof)")
-        let missing = try await cli("meridian-audit", ["verify", "--patient", maria, "--sequence", "999"])
+        let missing = try await cli("meridian-audit", ["verify", "--patient", maria, "--sequence", "999"] + wallet("maria"))
         #expect(missing.status == 2 && missing.stderr.contains("proven absent"), "\(missing)")
         // A genesis the node does not run is caught before anything else.
         var otherSpec = try JSONSerialization.jsonObject(with: Data(contentsOf: Binaries.repository.appendingPathComponent("Genesis/demo.json"))) as! [String: Any]
         otherSpec["genesisTime"] = "2026-03-01T00:00:00Z"
         try JSONSerialization.data(withJSONObject: otherSpec).write(to: URL(fileURLWithPath: dir.path("other-genesis.json")))
-        let wrongGenesis = try await cli("meridian-audit", ["verify", "--genesis", dir.path("other-genesis.json")])
+        let wrongGenesis = try await cli("meridian-audit", ["verify", "--genesis", dir.path("other-genesis.json")] + regulator("pt"))
         #expect(wrongGenesis.status == 2 && wrongGenesis.stderr.contains("light.genesis"), "\(wrongGenesis)")
 
         // FHIR export of a consent and a clean stop.

@@ -79,7 +79,7 @@ import MeridianDemo
             let gaps = (progress["gaps"] as? [[String: Any]] ?? []).map { UInt64($0["from"] as? Int ?? 0)...UInt64($0["to"] as? Int ?? 0) }
             let lost = acknowledged.filter { s in s > highWater || gaps.contains { $0.contains(s) } }
             #expect(lost.isEmpty, "cycle \(cycle) seed \(seed): acknowledged frames missing after kill -9: \(lost.sorted())")
-            let stored = try await storedSequences(api, patient: patient.publicKey)
+            let stored = try await storedSequences(api.signed(by: patient), patient: patient.publicKey)
             #expect(Set(stored).count == stored.count, "cycle \(cycle) seed \(seed): a frame stored twice")
             #expect(acknowledged.isSubset(of: Set(stored)), "cycle \(cycle) seed \(seed)")
             #expect(UInt64(progress["received"] as? Int ?? -1) == UInt64(stored.count), "cycle \(cycle) seed \(seed): received count")
@@ -87,9 +87,12 @@ import MeridianDemo
         print("acknowledgedReadingsSurviveKillNine: 5 kills, \(acknowledged.count) acknowledged frames all present")
     }
 
+    /// The device sequences stored for `patient`, read as `api`'s signer (the patient).
     func storedSequences(_ api: NodeClient, patient: PublicKey) async throws -> [UInt64] {
-        var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(patient))?limit=1000", relativeTo: api.base)!)
+        let path = "/v1/vitals/\(Address(patient))?limit=1000"
+        var req = URLRequest(url: URL(string: path, relativeTo: api.base)!)
         req.httpMethod = "GET"
+        for (name, value) in try await api.signatureHeaders("GET", path, body: nil) { req.setValue(value, forHTTPHeaderField: name) }
         let (data, _) = try await URLSession.shared.data(for: req)
         let batches = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []
         return batches.compactMap { ($0["sequence"] as? Int).map(UInt64.init) }
@@ -110,7 +113,9 @@ import MeridianDemo
         try await node.start(blockIntervalMilliseconds: 50)
         defer { node.terminate() }
         let api = try node.api()
-        let patient = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-patient".utf8)))
+        // A key `--demo` names, so that the patient can verify their own vital signs with the CLI.
+        let patientActor = "sensors/77/patient/0"
+        let patient = DemoCast.key(patientActor)
         let device = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-oximeter".utf8)))
         for tx in [try registration(of: patient), try signed(patient, .pairDevice(.init(device: device.publicKey, kind: .pulseOximeter)), nonce: 1)] {
             let (status, body) = try await http(api, "POST", "/v1/transactions", body: Data(tx.canonicalBytes), contentType: "application/octet-stream")
@@ -127,16 +132,16 @@ import MeridianDemo
         // Poll until the worker has anchored all six batches and their six assessments (bounded by the test's time limit).
         for kind in ["readings", "assessments"] {
             while true {
-                var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(patient.publicKey))/proofs?kind=\(kind)", relativeTo: api.base)!)
-                req.httpMethod = "GET"
-                let proofs = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: req).0) as? [[String: Any]] ?? []
+                let proofs = try await httpArray(api.signed(by: patient), "/v1/vitals/\(Address(patient.publicKey))/proofs?kind=\(kind)").1
                 if proofs.count == 6, proofs.allSatisfy({ $0["anchored"] as? Bool == true }) { break }
                 try stillWaiting("\(kind) not anchored: \(proofs.map { $0["anchored"] ?? "?" }) \(node.logText)")
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
         let dir = try TemporaryDirectory("vitals-verify")
-        let verified = try await run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description], in: dir)
+        // The patient verifies their own vital signs (nobody else may read them without the chain's leave).
+        let verified = try await run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description,
+                                                        "--demo", patientActor], in: dir)
         #expect(verified.status == 0, "\(verified)")
         #expect(verified.stdout.contains("vitals    6 stored batch(es)"), "\(verified)")
         #expect(verified.stdout.contains("vitals    6 assessment(s)"), "\(verified)")

@@ -34,7 +34,9 @@ struct Entry: Codable {
 struct Page: Decodable { let entries: [Entry]; let next: UInt64? }
 
 struct Filters: ParsableArguments {
-    @Option(help: "Node API address.") var node: String?
+    /// The regulator's (or operator's) key: every request is signed; the node answers what its
+    /// standing on chain allows (a regulator its jurisdiction, an operator its organisation).
+    @OptionGroup var key: KeyOptions
     @Option(help: "A patient's address.") var patient: String?
     @Option(help: "An organisation id.") var organization: String?
     @Option(help: "From (YYYY-MM-DD or ISO time).") var from: String?
@@ -43,7 +45,7 @@ struct Filters: ParsableArguments {
 
     /// Every matching entry, following pages. Without patient or organisation: every organisation's entries.
     func entries() async throws -> [Entry] {
-        let client = try NodeClient.resolve(node)
+        let client = try key.client()
         var query = ""
         if let from { _ = try Parse.date(from, "--from"); query += "&from=\(from)" }
         if let until { _ = try Parse.date(until, "--until"); query += "&until=\(until)" }
@@ -152,13 +154,13 @@ struct Denied: AsyncParsableCommand {
 
 struct EvidenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evidence", abstract: "Validators caught double-signing (equivocation evidence on chain).")
-    @Option(help: "Node API address.") var node: String?
+    @OptionGroup var key: KeyOptions
     @Option(help: "Output: table, csv or json.") var format: Format = .table
     struct E: Codable { let validator: String; let height: UInt64; let round: UInt32; let reportedBy: String; let recordedAt: UInt64
         let votes: [V]; struct V: Codable { let kind: String; let value: String?; let signature: String }
         let suspension: S?; struct S: Codable { let fromHeight: UInt64; let inEffect: Bool } }
     func run() async throws {
-        let rows = try await NodeClient.resolve(node).get("/v1/evidence", as: [E].self)
+        let rows = try await key.client().get("/v1/evidence", as: [E].self)
         let table = rows.map { [$0.validator, String($0.height), String($0.round), $0.votes.first?.kind ?? "",
                                 $0.votes.map { $0.value.map { String($0.prefix(16)) } ?? "nil" }.joined(separator: " vs "), $0.reportedBy, String($0.recordedAt),
                                 $0.suspension.map { $0.inEffect ? "suspended since block \($0.fromHeight)" : "suspended from block \($0.fromHeight)" } ?? "readmitted"] }
@@ -176,7 +178,9 @@ struct EvidenceCommand: AsyncParsableCommand {
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify the chain from genesis (commit certificates, validator set changes) and prove audit entries, consents and records against it.")
-    @Option(help: "Node API address.") var node: String?
+    /// Headers are public; the entries proven are read as this key (a regulator its jurisdiction's
+    /// audit entries and records, a patient their own consents, entries and vital signs).
+    @OptionGroup var key: KeyOptions
     @Option(help: "The genesis spec you trust.") var genesis: String = "Genesis/demo.json"
     @Option(help: "Verify up to this height (default: the node's head).") var height: UInt64?
     @Option(help: "A patient's address (with --sequence or --consent).") var patient: String?
@@ -202,7 +206,7 @@ struct Verify: AsyncParsableCommand {
         do { spec = try GenesisSpec.parse([UInt8](data)) } catch { throw ValidationError("\(genesis): \(error)") }
         var client: LightClient
         do { client = try LightClient(genesis: spec) } catch { fail(error) }
-        let api = try NodeClient.resolve(node)
+        let api = try key.client()
         let first = try await api.get("/v1/light/headers?from=0&limit=1", as: Page.self)
         guard let g = first.headers.first, let gBytes = Hex.decode(g.header), let nodeGenesis = try? BlockHeader(canonicalBytes: gBytes) else {
             fail(LightClientError("light.genesis", "the node sent no genesis header"))

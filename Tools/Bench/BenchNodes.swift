@@ -71,7 +71,7 @@ extension HTTPConnection {
 
     /// `meridian_committed_transactions_total` from the node's metrics.
     func committedTotal() throws -> Int {
-        let line = String(decoding: try request("GET", "/metrics").1, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
+        let line = String(decoding: try signedRequest("GET", "/metrics", as: DemoCast.staff("hospital-ribeira", "admin")).1, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("meridian_committed_transactions_total") }
         return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map(Int.init) ?? 0
     }
 

@@ -13,6 +13,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianDemo
+import MeridianRequestAuth
 
 struct BenchError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
@@ -71,6 +72,21 @@ final class HTTPConnection {
         return (status, responseBody)
     }
 
+    /// The chain id and audience the node's status names, learnt once per connection.
+    private var identity: (chainID: String, audience: String)?
+
+    /// Sends one request signed by `key` (RFC 9421, Meridian's profile), as the CLIs sign theirs.
+    func signedRequest(_ method: String, _ path: String, as key: PrivateKey, body: [UInt8] = []) throws -> (Int, [UInt8]) {
+        if identity == nil {
+            let status = try JSONSerialization.jsonObject(with: Data(try request("GET", "/v1/status").1)) as? [String: Any] ?? [:]
+            guard let chain = status["chainID"] as? String, let audience = status["nodeKey"] as? String else { throw BenchError("the node's status names no key") }
+            identity = (chain, audience)
+        }
+        let headers = try SignedRequests.headers(method: method, targetURI: "http://127.0.0.1\(path)", body: body, chainID: identity!.chainID,
+                                                 audience: identity!.audience, key: key, created: Int64(Date().timeIntervalSince1970))
+        return try request(method, path, body: body, headers: Dictionary(headers.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b }))
+    }
+
     /// Index of the first CR LF CR LF after `readIndex`.
     private func headerTerminator() -> Int? {
         buffer.withUnsafeBufferPointer { b in
@@ -127,11 +143,13 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     let loading = Atomic<Bool>(true)
     let queryThread = Thread {
         guard let c = try? HTTPConnection(port: apiPort) else { return }
-        let path = "/v1/accounts/\(Address(DemoCast.staff("hospital-ribeira", "clinician").publicKey))"
+        // A signed read (the node verifies the signature, the replay cache and the caller's standing).
+        let reader = DemoCast.staff("hospital-ribeira", "clinician")
+        let path = "/v1/accounts/\(Address(reader.publicKey))"
         var local: [Double] = []
         while loading.load(ordering: .relaxed) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            guard (try? c.request("GET", path))?.0 == 200 else { break }
+            guard (try? c.signedRequest("GET", path, as: reader))?.0 == 200 else { break }
             local.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             usleep(1000)
         }

@@ -12,6 +12,7 @@ public struct KeyOptions: ParsableArguments {
     @Option(help: "Demo network only: use a demo actor's public key (e.g. maria, hospital-ribeira/clinician, sensors/1/patient/0).") public var demo: String?
     @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") public var passphraseFile: String?
     @Option(help: "Node API address (default: $MERIDIAN_NODE or data/node/api.address).") public var node: String?
+    @Option(help: "The node's address you expect (from the operator or the chain): a node answering with another key is refused before anything is signed for it.") public var nodeKey: String?
 
     public init() {}
 
@@ -36,13 +37,16 @@ public struct KeyOptions: ParsableArguments {
         do { return try ks.open(passphrase: try passphrase()) } catch { throw ValidationError("\(path): \(error)") }
     }
 
-    public func client() throws -> NodeClient { try NodeClient.resolve(node) }
+    /// The node, every request signed by this key.
+    public func client() throws -> NodeClient { try client(signedBy: key()) }
+    public func client(signedBy key: PrivateKey) throws -> NodeClient { try NodeClient.resolve(node).expecting(node: nodeKey).signed(by: key) }
 
     /// Signs `call` with this key, submits it and waits for its commit. A transaction the chain
     /// refused prints `refused: CODE: MESSAGE` to standard error and exits with
     /// `CLIExit.refused` (65): the command was well formed, so no usage text follows.
     public func submitOrRefuse(_ call: Call) async throws -> NodeClient.Committed {
-        let r = try await client().submit(call, as: try key())
+        let k = try key()
+        let r = try await client(signedBy: k).submit(call, as: k)
         if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
         return r
     }

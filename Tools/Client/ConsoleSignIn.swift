@@ -28,7 +28,7 @@ public struct ConsoleSignInCommand: AsyncParsableCommand {
     public func run() async throws {
         let code = code.uppercased()
         let key = try keyOptions.key()
-        let client = try keyOptions.client()
+        let client = try keyOptions.client(signedBy: key)
         let challenge: Challenge
         do { challenge = try await client.get("/console/challenges/\(code)", as: Challenge.self) }
         catch let e as ClientError where e.status == 404 { throw ValidationError("the node has no sign-in in progress with code \(code): it expired or was used; reload the sign-in page") }

@@ -4,6 +4,8 @@ import FoundationNetworking
 #endif
 public import MeridianCore
 public import MeridianRuntime
+import MeridianRequestAuth
+import Synchronization
 
 /// Why a call to a node failed: an HTTP error with the node's JSON error, or no answer.
 public struct ClientError: Error, Sendable, CustomStringConvertible {
@@ -14,15 +16,56 @@ public struct ClientError: Error, Sendable, CustomStringConvertible {
     public var description: String { status == 0 ? "\(code): \(message)" : "\(code): \(message) (HTTP \(status))" }
 }
 
-/// A small client of a node's HTTP API for the command-line tools.
+/// A small client of a node's HTTP API for the command-line tools. With a signer, every request
+/// is signed (RFC 9421, Meridian's profile: method, target URI, body digest, chain id, the node's
+/// key as audience, creation time, nonce); the chain id and the node's key are learnt once from
+/// the node's public status, and checked against `expectedNode` when one is pinned.
 public struct NodeClient: Sendable {
     public let base: URL
+    /// The key that signs each request (nil: unsigned, which only open routes accept).
+    public let signer: PrivateKey?
+    /// The node's address the caller expects (`--node-key`): a node answering another key is refused
+    /// before anything is signed for it.
+    public let expectedNode: String?
+    private let identity: NodeIdentity
+
+    /// The chain id and audience address of the node, learnt once.
+    final class NodeIdentity: Sendable {
+        let value = Mutex<(chainID: String, audience: String)?>(nil)
+    }
 
     public init(_ base: String) throws {
         var s = base.trimmingCharacters(in: .whitespacesAndNewlines)
         if !s.hasPrefix("http://") && !s.hasPrefix("https://") { s = "http://" + s }
         guard let url = URL(string: s) else { throw ClientError(status: 0, code: "client.bad_url", message: "'\(base)' is not a URL") }
         self.base = url
+        signer = nil; expectedNode = nil; identity = NodeIdentity()
+    }
+
+    private init(base: URL, signer: PrivateKey?, expectedNode: String?, identity: NodeIdentity) {
+        self.base = base; self.signer = signer; self.expectedNode = expectedNode; self.identity = identity
+    }
+
+    /// The same node, each request signed by `key`.
+    public func signed(by key: PrivateKey) -> NodeClient { NodeClient(base: base, signer: key, expectedNode: expectedNode, identity: identity) }
+
+    /// The same client, refusing a node whose key is not `address`.
+    public func expecting(node address: String?) -> NodeClient { NodeClient(base: base, signer: signer, expectedNode: address, identity: identity) }
+
+    struct PublicStatus: Decodable { let chainID: String; let nodeKey: String? }
+
+    /// The chain id and the node's address (the audience of signed requests), from its status.
+    public func nodeIdentity() async throws -> (chainID: String, audience: String) {
+        if let known = identity.value.withLock({ $0 }) { return known }
+        let status = try JSONDecoder().decode(PublicStatus.self, from: try await send("GET", "/v1/status", body: nil, contentType: "", headers: [:], timeout: 30))
+        guard let audience = status.nodeKey else {
+            throw ClientError(status: 0, code: "client.no_node_key", message: "the node at \(base.absoluteString) names no key to sign requests for")
+        }
+        if let expectedNode, expectedNode != audience {
+            throw ClientError(status: 0, code: "client.wrong_node", message: "the node at \(base.absoluteString) is \(audience), not \(expectedNode)")
+        }
+        identity.value.withLock { $0 = (status.chainID, audience) }
+        return (status.chainID, audience)
     }
 
     /// The node's address from `--node`, else `$MERIDIAN_NODE`, else `<data-dir>/api.address`, else the default.
@@ -36,8 +79,26 @@ public struct NodeClient: Sendable {
 
     struct ErrorBody: Decodable { let error: Inner; struct Inner: Decodable { let code: String; let message: String } }
 
+    /// Sends a request, signed when the client has a signer.
     public func request(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
                         headers: [String: String] = [:], timeout: TimeInterval = 30) async throws -> Data {
+        var headers = headers
+        for (name, value) in try await signatureHeaders(method, path, body: body) { headers[name] = value }
+        return try await send(method, path, body: body, contentType: contentType, headers: headers, timeout: timeout)
+    }
+
+    /// The headers that sign a request to `path` with this client's key (none without a signer).
+    public func signatureHeaders(_ method: String, _ path: String, body: Data?) async throws -> [String: String] {
+        guard let signer else { return [:] }
+        guard let url = URL(string: path, relativeTo: base) else { throw ClientError(status: 0, code: "client.bad_path", message: path) }
+        let node = try await nodeIdentity()
+        let signed = try SignedRequests.headers(method: method, targetURI: url.absoluteString, body: body.map { [UInt8]($0) } ?? [],
+                                                chainID: node.chainID, audience: node.audience, key: signer,
+                                                created: Int64(Date().timeIntervalSince1970))
+        return Dictionary(signed.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+    }
+
+    private func send(_ method: String, _ path: String, body: Data?, contentType: String, headers: [String: String], timeout: TimeInterval) async throws -> Data {
         guard let url = URL(string: path, relativeTo: base) else { throw ClientError(status: 0, code: "client.bad_path", message: path) }
         var req = URLRequest(url: url)
         req.httpMethod = method
@@ -68,7 +129,7 @@ public struct NodeClient: Sendable {
         catch let e as ClientError where e.status == 404 { return 0 }
     }
 
-    public func chainID() async throws -> String { try await get("/v1/status", as: Status.self).chainID }
+    public func chainID() async throws -> String { try await nodeIdentity().chainID }
 
     public struct Submitted: Decodable, Sendable { public let hash: String }
 
@@ -99,6 +160,11 @@ public struct NodeClient: Sendable {
     /// Signs `call` as `key` with its next nonce, submits it, and waits (polling, with a deadline)
     /// until it is committed; returns the committed view with its receipt.
     public func submit(_ call: Call, as key: PrivateKey, timeoutSeconds: Double = 30) async throws -> Committed {
+        let client = signed(by: key)   // its account and its transaction's status are read as itself
+        return try await client.submitSigned(call, as: key, timeoutSeconds: timeoutSeconds)
+    }
+
+    private func submitSigned(_ call: Call, as key: PrivateKey, timeoutSeconds: Double) async throws -> Committed {
         let chain = try await chainID()
         let nonce = try await nextNonce(key.publicKey)
         let stx = try SignedTransaction(signing: Transaction(chainID: chain, signer: key.publicKey, nonce: nonce, call: call), with: key)

@@ -255,15 +255,15 @@ struct Status: AsyncParsableCommand {
 }
 
 struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write committed blocks (with commits and receipts) as JSON lines.")
-    @Option(help: "Node API address.") var node: String?
+    static let configuration = CommandConfiguration(abstract: "Write committed blocks (with commits and receipts) as JSON lines (signed as a hospital operator or a regulator: blocks are network data).")
+    @OptionGroup var key: KeyOptions
     @Option(help: "Data directory of the node.") var dataDir: String = "data/node"
     @Option(help: "First height.") var from: UInt64 = 1
     @Option(help: "Last height (default: the latest).") var to: UInt64?
     @Option(help: "Output file (default: standard output).") var out: String?
 
     func run() async throws {
-        let client = try NodeClient.resolve(node, dataDir: dataDir)
+        let client = try NodeClient.resolve(key.node, dataDir: dataDir).expecting(node: key.nodeKey).signed(by: key.key())
         struct S: Decodable { let height: UInt64 }
         let last: UInt64
         if let to { last = to } else { last = try await client.get("/v1/status", as: S.self).height }

@@ -21,7 +21,7 @@ struct Enrol: AsyncParsableCommand {
     @Argument(help: "The patient's address.") var patient: String
     func run() async throws {
         let k = try key.key()
-        let chainID = try await key.client().chainID()
+        let chainID = try await key.client(signedBy: k).chainID()
         let sig = try k.sign(Identity.enrolmentMessage(chainID: chainID, patient: try Parse.address(patient, "patient")))
         print("--attestor \(Address(k.publicKey)) --attestation \(sig.hex)")
     }
@@ -41,7 +41,7 @@ struct RegisterRecord: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: body) else { throw ValidationError("cannot read \(body)") }
         guard let c = DataCategory(name: category) else { throw ValidationError("unknown category '\(category)'") }
         let patientKey = try Parse.address(patient, "patient")
-        let signer = try key.key(), client = try key.client()
+        let signer = try key.key(), client = try key.client(signedBy: signer)
         if heldElsewhere {
             let salt = try SecureRandom.bytes32()
             let commitment = RecordEntry.commitment(salt: salt, bodyHash: SHA256.hash([UInt8](data)))
@@ -53,11 +53,8 @@ struct RegisterRecord: AsyncParsableCommand {
         }
         // 1. The node stores the body encrypted under a key of its own and answers the commitment;
         //    the salt and key never leave it.
-        let path = "/v1/records"
-        let headers = try SignedHTTPRequest.headers(key: signer, method: "POST", path: path, body: [UInt8](data),
-                                                    time: UInt64(Date().timeIntervalSince1970 * 1000))
         struct Uploaded: Decodable { let commitment: String }
-        let up = try JSONDecoder().decode(Uploaded.self, from: try await client.request("POST", path, body: data, contentType: "application/fhir+json", headers: headers))
+        let up = try JSONDecoder().decode(Uploaded.self, from: try await client.request("POST", "/v1/records", body: data, contentType: "application/fhir+json"))
         guard let commitment = Bytes32(hex: up.commitment) else { throw ValidationError("the node answered no commitment") }
         // 2. The commitment goes on chain (the registration is on the patient's audit trail).
         let r = try await client.submit(.registerRecord(.init(commitment: commitment, patient: patientKey, category: c)), as: signer)
@@ -93,7 +90,8 @@ struct RequestAccess: AsyncParsableCommand {
             guard let bytes = Hex.decode(text), let c = try? CoSignature(canonicalBytes: bytes) else { throw ValidationError("--co-signature: not a co-signature from `co-sign`") }
             return c
         }
-        let r = try await key.client().submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass, coSignature: co)), as: try key.key())
+        let k = try key.key()
+        let r = try await key.client(signedBy: k).submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass, coSignature: co)), as: k)
         if json, let d = r.receipt?.decision {
             print("{\"allowed\":\(d.allowed),\"reason\":\"\(d.reason)\",\"transferBasis\":\"\(d.transferBasis ?? "")\",\"height\":\(r.height ?? 0)}")
         } else { print(describe(r)) }
@@ -115,7 +113,7 @@ struct CoSign: AsyncParsableCommand {
         guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
         let k = try key.key()
         struct Tip: Decodable { let chainID: String; let latestBlockTime: String }
-        let tip = try await key.client().get("/v1/status", as: Tip.self)
+        let tip = try await key.client(signedBy: k).get("/v1/status", as: Tip.self)
         let chain = tip.chainID
         // Dated at the chain's latest block: never after the block that will carry the request,
         // whatever the clocks of this machine and the proposer's say.
@@ -140,7 +138,8 @@ struct Share: AsyncParsableCommand {
         let rec = try Parse.hash(record, "--record")
         let to = try Parse.address(recipient, "--recipient")
         let envelope = try KeyEnvelope.seal(recordKey: try Parse.hash(recordKey, "--record-key"), for: to, context: rec.bytes)
-        let r = try await key.client().submit(.shareRecord(.init(record: rec, recipient: to, purpose: p, breakGlass: breakGlass, envelope: envelope)), as: try key.key())
+        let k = try key.key()
+        let r = try await key.client(signedBy: k).submit(.shareRecord(.init(record: rec, recipient: to, purpose: p, breakGlass: breakGlass, envelope: envelope)), as: k)
         print(describe(r))
         try exitForDecision(r)
     }
@@ -160,7 +159,7 @@ struct Authorize: AsyncParsableCommand {
         var body: [String: Any] = ["requester": Address(k.publicKey).description, "patient": patient, "category": category, "purpose": purpose,
                                    "custodian": custodian, "breakGlass": breakGlass]
         if let destination { body["destination"] = destination }
-        let data = try await key.client().request("POST", "/v1/authorize", body: try JSONSerialization.data(withJSONObject: body))
+        let data = try await key.client(signedBy: k).request("POST", "/v1/authorize", body: try JSONSerialization.data(withJSONObject: body))
         print(Output.json(data))
     }
 }

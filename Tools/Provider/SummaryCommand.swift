@@ -30,11 +30,13 @@ struct SummaryCommand: AsyncParsableCommand {
         func run() async throws {
             let patientKey = try Parse.address(patient, "patient")
             guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
-            let signer = try key.key(), client = try key.client()
+            let signer = try key.key(), client = try key.client(signedBy: signer)
             let commitment: Bytes32
             if let record { commitment = try Parse.hash(record, "--record") } else {
                 struct R: Decodable { let commitment: String; let category: String; let registeredAt: String; let erased: Bool }
-                let rows = try await client.get("/v1/patients/\(Address(patientKey))/records", as: [R].self)
+                // Listed as the chain allows this clinician's organisation for the purpose now (a
+                // break-glass request names its record with --record: no consent lists it).
+                let rows = try await client.get("/v1/patients/\(Address(patientKey))/records?purpose=\(p.code)", as: [R].self)
                 guard let latest = rows.filter({ $0.category == DataCategory.summary.name && !$0.erased }).max(by: { $0.registeredAt < $1.registeredAt }),
                       let c = Bytes32(hex: latest.commitment) else {
                     throw ValidationError("\(Address(patientKey)) has no summary on chain that is not erased")
@@ -80,8 +82,9 @@ struct SummaryCommand: AsyncParsableCommand {
         @Argument(help: "maria, hans or jean.") var patient: String
         @Option(help: "The patient's key (hex or mer1 address; default: the demo wallet's).") var key: String?
         @Option(help: "Where to write the FHIR Bundle.") var out: String
-        @Option(help: "A node whose workers hold the patient's vital signs: the latest reading of each sign goes into the summary.") var vitalsFrom: String?
+        @Option(help: "A node whose workers hold the patient's vital signs: the latest reading of each sign goes into the summary (read as the key of --keystore or --demo: the patient, or a clinician the chain allows).") var vitalsFrom: String?
         @OptionGroup var terminology: TerminologyCommand.FileOption
+        @OptionGroup var reader: KeyOptions
 
         func run() async throws {
             let cast: [String: (String, String, [PatientSummary.Problem], [String], [String])] = [
@@ -99,7 +102,8 @@ struct SummaryCommand: AsyncParsableCommand {
             if let vitalsFrom {
                 // The workers' stored readings, newest last; the latest of each sign with a LOINC code.
                 struct B: Decodable { let readings: [R]; struct R: Decodable { let sign: String; let loinc: String?; let value: String; let unit: String; let time: String } }
-                let batches = try await NodeClient(vitalsFrom).get("/v1/vitals/\(keyHex)?limit=1000", as: [B].self)
+                let batches = try await NodeClient(vitalsFrom).expecting(node: reader.nodeKey).signed(by: try reader.key())
+                    .get("/v1/vitals/\(keyHex)?limit=1000", as: [B].self)
                 var latest: [String: B.R] = [:]
                 for r in batches.flatMap(\.readings) where r.loinc != nil { if (latest[r.loinc!]?.time ?? "") <= r.time { latest[r.loinc!] = r } }
                 vitals = latest.values.sorted { $0.loinc! < $1.loinc! }.compactMap { r in

@@ -112,13 +112,14 @@ CO_SIGNATURE=$(provider co-sign --demo chao-phraya/second-clinician --requester 
 run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass --co-signature "$CO_SIGNATURE"
 
 say "6. The regulator: transfers by country pair and legal basis, break-glass uses, denied attempts"
-run "$BIN/meridian-audit" transfers
-run "$BIN/meridian-audit" break-glass
-run "$BIN/meridian-audit" denied
+REGULATOR="--demo dpa-pt/officer"   # every request is signed; a regulator reads its jurisdiction's entries
+run "$BIN/meridian-audit" transfers $REGULATOR
+run "$BIN/meridian-audit" break-glass --demo dpa-th/officer
+run "$BIN/meridian-audit" denied --demo dpa-th/officer
 
 say "   The Portuguese regulator's light client: every header from genesis, then Maria's break-glass entry and her record, proven"
 MARIA=$(wallet address --keystore "$DATA_DIR/wallets/maria.json")
-run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 4 --record "$MARIA_PROBLEMS"
+run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 4 --record "$MARIA_PROBLEMS" $REGULATOR
 
 say "7. Maria's wallet: who accessed my data"
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
@@ -128,10 +129,10 @@ export MERIDIAN_FEED_TOKEN; MERIDIAN_FEED_TOKEN=$(cat "$NET_DIR/ward-feed.token"
 for _ in $(seq 1 50); do [ -s "$NET_DIR/node-0/mllp.address" ] && break; sleep 0.1; done
 export MERIDIAN_MLLP; MERIDIAN_MLLP=$(cat "$NET_DIR/node-0/mllp.address")
 run "$BIN/meridian-sensors" --patients 3 --seconds 120 --alert-hospital sakura-general | tee "$DATA_DIR/sensors.out"
-VITALS_PATIENT=$(awk '/^patient +mer1/ {print $2; exit}' "$DATA_DIR/sensors.out")
-say "   Hospital Ribeira's worker anchors the stored readings, assessments and alerts on chain; the regulator proves them from genesis"
+VITALS_PATIENT=$("$BIN/meridian-wallet" address --demo sensors/1/patient/0)
+say "   Hospital Ribeira's worker anchors the stored readings, assessments and alerts on chain; the patient proves them from genesis (vital signs are theirs: nobody else reads them without the chain's leave)"
 for _ in $(seq 1 60); do
-  if "$BIN/meridian-audit" verify --genesis Genesis/demo.json --vitals "$VITALS_PATIENT" > "$DATA_DIR/vitals-verify.out" 2>&1 \
+  if "$BIN/meridian-audit" verify --genesis Genesis/demo.json --vitals "$VITALS_PATIENT" --demo sensors/1/patient/0 > "$DATA_DIR/vitals-verify.out" 2>&1 \
      && [ "$(grep -c '; 0 not anchored yet' "$DATA_DIR/vitals-verify.out")" -eq 3 ]; then break; fi
   sleep 1
 done
@@ -144,19 +145,19 @@ run "$BIN/meridian-provider" summary "$MARIA" --demo sakura-general/clinician --
   --fhir "$DATA_DIR/records/maria-ips-ja.json"
 say "   What was served is anchored (record, language, terminology version, hash of the output); the regulator's transfer report shows PT→JP on the adequacy decision, and Maria's wallet shows the emergency access"
 for _ in $(seq 1 60); do
-  python3 -c "import json,sys,urllib.request; sys.exit(0 if any(s['anchored'] for s in json.load(urllib.request.urlopen(sys.argv[1]))) else 1)" \
-    "$SAKURA_NODE/v1/records/$MARIA_SUMMARY/served" 2>/dev/null && break
+  "$BIN/meridian-audit" verify --node "$SAKURA_NODE" --genesis Genesis/demo.json --served "$MARIA_SUMMARY" $REGULATOR 2>/dev/null \
+    | grep -q "proven against their anchors; 0 not anchored yet" && break
   sleep 1
 done
-run "$BIN/meridian-audit" verify --node "$SAKURA_NODE" --genesis Genesis/demo.json --served "$MARIA_SUMMARY" --bundle "$DATA_DIR/records/maria-ips-ja.json"
-run "$BIN/meridian-audit" transfers
+run "$BIN/meridian-audit" verify --node "$SAKURA_NODE" --genesis Genesis/demo.json --served "$MARIA_SUMMARY" --bundle "$DATA_DIR/records/maria-ips-ja.json" $REGULATOR
+run "$BIN/meridian-audit" transfers $REGULATOR
 run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 run "$BIN/meridian-wallet" records --keystore "$DATA_DIR/wallets/maria.json"
 
 say "10. Maria is flown home after her emergency: she ends her stay in Japan in her itinerary. A follow-up TREAT request from Sakura General is now outside her travel window: denied by her policy contract; both decisions are on her trail with the contract's hash and the fuel it used"
 run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$(date -u -d '-1 minute' +%FT%TZ)"
 run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT || true
-run "$BIN/meridian-audit" trail --patient "$MARIA" --organization sakura-general
+run "$BIN/meridian-audit" trail --patient "$MARIA" --organization sakura-general $REGULATOR
 
 say "The validators agree on every block (Sakura General's full node follows them)"
 run "$BIN/meridian-localnet" status --dir "$NET_DIR"
@@ -167,9 +168,9 @@ echo "  hospital operator:     $BIN/meridian-audit sign-in CODE --node $MERIDIAN
 echo "  clinician (alerts):    $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --demo sakura-general/clinician"
 echo "  patient (Maria):       $BIN/meridian-wallet sign-in CODE --node $MERIDIAN_NODE --keystore $DATA_DIR/wallets/maria.json"
 echo "  patient (sensors):     $BIN/meridian-wallet sign-in CODE --node $MERIDIAN_NODE --demo sensors/1/patient/0"
-echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya"
+echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya --demo dpa-th/officer"
 echo "     $BIN/meridian-wallet records erase --keystore $DATA_DIR/wallets/maria.json --node $MERIDIAN_NODE $MARIA_SUMMARY   # erased at Ribeira and at Sakura General"
-echo "     $SAKURA_NODE/v1/records/$MARIA_SUMMARY/custody   # what Sakura General's node holds of it"
+echo "     (signed as an operator) $SAKURA_NODE/v1/records/$MARIA_SUMMARY/custody   # what Sakura General's node holds of it"
 echo "     $BIN/meridian-localnet status --dir $NET_DIR"
 # `wait` returns at once on a trapped signal (a foreground `sleep` would delay the trap).
 while true; do sleep 3600 & wait $!; done

@@ -68,7 +68,7 @@ struct Sensors: AsyncParsableCommand {
             let p = Patient(key: DemoCast.key("sensors/\(seed)/patient/\(i)"), oximeter: DemoCast.key("sensors/\(seed)/oximeter/\(i)"),
                             gateway: DemoCast.key("sensors/\(seed)/gateway/\(i)"), deteriorates: i % 3 == 0)
             // Enrol and pair once (idempotent across runs of the same seed).
-            if try await api.nextNonce(p.key.publicKey) == 0 {
+            if try await api.signed(by: p.key).nextNonce(p.key.publicKey) == 0 {
                 let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: chain, patient: p.key.publicKey))
                 _ = try await api.submit(.registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), as: p.key)
                 _ = try await api.submit(.pairDevice(.init(device: p.oximeter.publicKey, kind: .pulseOximeter)), as: p.key)
@@ -191,6 +191,7 @@ struct Sensors: AsyncParsableCommand {
         while watch.count < expected, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         print("alerts    \(watch.count) received by \(alertHospital) over its WebSocket (\(expected) patient(s) deteriorated)")
         for p in cast {
+            let api = api.signed(by: p.key)   // each patient reads their own (signed requests)
             struct A: Decodable { let news2: Int; let band: String; let variables: Int }
             struct D: Decodable { let highWater: UInt64; let missing: UInt64 }
             let a = try? await api.get("/v1/vitals/\(Address(p.key.publicKey))/assessment", as: A.self)

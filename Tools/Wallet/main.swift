@@ -75,7 +75,7 @@ struct Register: AsyncParsableCommand {
     func run() async throws {
         let k = try key.key()
         guard let sig = Bytes64(hex: attestation) else { throw ValidationError("--attestation: expected 128 hex digits") }
-        let r = try await key.client().submit(.registerPatient(.init(attestor: try Parse.address(attestor, "--attestor"), attestation: sig)), as: k)
+        let r = try await key.client(signedBy: k).submit(.registerPatient(.init(attestor: try Parse.address(attestor, "--attestor"), attestation: sig)), as: k)
         print(describe(r))
         if r.receipt?.error != nil { throw ExitCode(3) }
     }
@@ -128,7 +128,7 @@ struct ConsentCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         func run() async throws {
             let k = try key.key()
-            let r = try await key.client().submit(.grantConsent(try terms.terms(now: nowTimestamp())), as: k)
+            let r = try await key.client(signedBy: k).submit(.grantConsent(try terms.terms(now: nowTimestamp())), as: k)
             if let e = r.receipt?.error { throw CLIExit.refusal(e.code, e.message) }
             if json { print("{\"consent\":\"\(r.receipt?.createdID ?? "")\",\"height\":\(r.height ?? 0)}") }
             else { print("consent \(r.receipt?.createdID ?? "?") granted at height \(r.height ?? 0)") }
@@ -167,7 +167,7 @@ struct ConsentCommand: AsyncParsableCommand {
             struct P: Decodable { let contract: String; let parameters: [String: String] } }
         func run() async throws {
             let k = try key.key()
-            let data = try await key.client().request("GET", "/v1/patients/\(Address(k.publicKey))/consents")
+            let data = try await key.client(signedBy: k).request("GET", "/v1/patients/\(Address(k.publicKey))/consents")
             if json { print(Output.json(data)); return }
             let list = try JSONDecoder().decode([C].self, from: data)
             if list.isEmpty { print("no consents"); return }
@@ -192,7 +192,7 @@ struct ConsentCommand: AsyncParsableCommand {
         @Option(help: "Write to this file (default: standard output).") var fhir: String?
         func run() async throws {
             let k = try key.key()
-            let data = try await key.client().request("GET", "/v1/patients/\(Address(k.publicKey))/consents/\(try Parse.hash(id, "consent id").hex)/fhir")
+            let data = try await key.client(signedBy: k).request("GET", "/v1/patients/\(Address(k.publicKey))/consents/\(try Parse.hash(id, "consent id").hex)/fhir")
             if let fhir { try data.write(to: URL(fileURLWithPath: fhir)); print("wrote \(fhir)") } else { print(Output.json(data)) }
         }
     }
@@ -211,7 +211,7 @@ struct RecordsCommand: AsyncParsableCommand {
         struct R: Decodable { let commitment: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool }
         struct D: Decodable { let shares: [S]; struct S: Decodable { let organization: String; let purpose: String; let sharedAt: String } }
         func run() async throws {
-            let k = try key.key(), client = try key.client()
+            let k = try key.key(), client = try key.client(signedBy: k)
             let data = try await client.request("GET", "/v1/patients/\(Address(k.publicKey))/records")
             if json { print(Output.json(data)); return }
             let rows = try JSONDecoder().decode([R].self, from: data).sorted { $0.registeredAt < $1.registeredAt }
@@ -258,7 +258,7 @@ struct ContractCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         struct C: Decodable { let hash: String; let bytes: Int; let deployer: String; let height: UInt64; let imports: [String]; let update: Bool; let memoryPages: UInt32 }
         func run() async throws {
-            let data = try await key.client().request("GET", "/v1/contracts/\(try Parse.hash(hash, "hash").hex)")
+            let data = try await key.client(signedBy: try key.key()).request("GET", "/v1/contracts/\(try Parse.hash(hash, "hash").hex)")
             if json { print(Output.json(data)); return }
             let c = try JSONDecoder().decode(C.self, from: data)
             print("contract \(c.hash)\n  \(c.bytes) bytes, deployed by \(c.deployer) at height \(c.height)")
@@ -340,7 +340,7 @@ struct Accesses: AsyncParsableCommand {
     }
     func run() async throws {
         let k = try key.key()
-        let client = try key.client()
+        let client = try key.client(signedBy: k)
         var entries: [E] = []
         var start: UInt64? = 0
         while let s = start {

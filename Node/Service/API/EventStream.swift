@@ -86,9 +86,18 @@ enum EventStream {
 
     /// Decides the upgrade: only `/v1/events` with a valid filter upgrades; anything else goes on to
     /// the HTTP router (which answers a bad filter with 400 and a plain GET with 426).
-    static func shouldUpgrade(_ request: HTTPRequest, hub: EventHub) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+    ///
+    /// The upgrade request is signed like any API request (the route's rule, `auditReader`): a
+    /// patient receives their own events, an operator its organisation's. The signature is checked
+    /// without spending its nonce first; the nonce is spent only when the upgrade is granted, so a
+    /// refused upgrade reaches the route, which answers why (401, 403 or 400).
+    static func shouldUpgrade(_ request: HTTPRequest, api: NodeAPI, hub: EventHub) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         guard let target = request.path, URLComponents(string: target)?.path == path,
-              let filter = try? EventFilter(query: query(of: target)) else { return .dontUpgrade }
+              let params = try? query(of: target),
+              let caller = try? api.authenticate(request, body: [], record: false),
+              (try? api.admit(caller, to: .auditReader)) != nil,
+              let filter = try? api.eventFilter(params, for: caller),
+              (try? api.authenticate(request, body: [], record: true)) != nil else { return .dontUpgrade }
         return .upgrade([:]) { inbound, outbound, _ in
             let events = hub.subscribe()
             let encoder = JSONEncoder()
@@ -109,5 +118,23 @@ enum EventStream {
                 group.cancelAll()
             }
         }
+    }
+}
+
+extension NodeAPI {
+    /// The events `caller` may receive: a patient their own (the filter may only narrow to them),
+    /// an operator its organisation's. Regulators read the audit trail instead.
+    func eventFilter(_ params: [String: String], for caller: Caller) throws(APIError) -> EventFilter {
+        var f = try EventFilter(query: params)
+        if caller.isPatient {
+            guard f.patient == nil || f.patient == caller.key else { throw Self.forbidden("a patient receives their own events") }
+            f.patient = caller.key
+        } else if let own = caller.operatorOrganization {
+            guard f.organization == nil || f.organization == own else { throw Self.forbidden("an operator receives its organisation's events") }
+            f.organization = own
+        } else {
+            throw Self.forbidden("events stream to patients (their own) and operators (their organisation's)")
+        }
+        return f
     }
 }

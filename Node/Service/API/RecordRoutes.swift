@@ -13,35 +13,43 @@ extension NodeAPI {
     func recordRoutes() -> [Route] {
         guard let records else { return [] }
         return [
-            Route(method: .post, path: "v1/records") { request, _ in
+            .signed(.post, "v1/records", .provider) { request, _, caller in
                 // A provider of this hospital uploads a body (signed request); the node encrypts and
                 // keeps it and answers the commitment the provider then registers on chain.
                 let raw = try await body(request)
-                let uploader = try Self.signer(request, raw)
+                let uploader = caller.key
                 let stored: RecordStore.Stored
                 do { stored = try records.upload(raw, by: uploader) } catch let e as RecordService.Failure { throw Self.apiError(e) }
                 struct U: Encodable { let commitment: String; let bytes: Int }
                 return try json(U(commitment: stored.commitment.hex, bytes: raw.count), status: .created)
             },
-            Route(method: .get, path: "v1/records/:commitment/custody") { _, context in
+            .signed(.get, "v1/records/:commitment/custody", .operators) { _, context, _ in
                 let c = try hash(context.parameters.require("commitment"), "commitment")
                 do { return try json(try records.custody(of: c)) } catch let e as RecordService.Failure { throw Self.apiError(e) }
             },
-            Route(method: .post, path: "v1/records/:commitment/transfer") { request, context in
+            .selfAuthenticating(.post, "v1/records/:commitment/transfer", "a hospital node's transfer request signed by its worker key, served only as the chain decided") { request, context in
                 let c = try hash(context.parameters.require("commitment"), "commitment")
                 let m: TransferRequest = try Self.canonical(try await body(request), "transfer request")
                 guard m.record == c else { throw APIError.badRequest("records.path_mismatch", "the request names another record than the path") }
                 do { return Self.canonicalResponse(try await records.serveTransfer(m)) } catch let e as RecordService.Failure { throw Self.apiError(e) }
             },
-            Route(method: .post, path: "v1/records/:commitment/erasure-notice") { request, context in
+            .selfAuthenticating(.post, "v1/records/:commitment/erasure-notice", "the custodian node's erasure notice signed by its worker key") { request, context in
                 let c = try hash(context.parameters.require("commitment"), "commitment")
                 let m: ErasureNotice = try Self.canonical(try await body(request), "erasure notice")
                 guard m.record == c else { throw APIError.badRequest("records.path_mismatch", "the notice names another record than the path") }
                 do { return Self.canonicalResponse(try await records.receiveNotice(m)) } catch let e as RecordService.Failure { throw Self.apiError(e) }
             },
-            Route(method: .get, path: "v1/records/:commitment/served") { _, context in
-                // Each summary served of the record (its anchored leaf) with its inclusion proof once anchored.
+            .signed(.get, "v1/records/:commitment/served", .auditReader) { _, context, caller in
+                // Each summary served of the record (its anchored leaf: record, language, hashes, to
+                // whom; no content) with its inclusion proof once anchored: to the record's patient,
+                // hospital operators, and regulators of the custodian's country.
                 let c = try hash(context.parameters.require("commitment"), "commitment")
+                if caller.operatorOrganization == nil {
+                    guard let rec = try Sharing.record(c, in: query.reader),
+                          rec.patient == caller.key || mayReadRecordEntry(custodian: rec.custodian, as: caller) else {
+                        throw Self.forbidden("not a record you may read")
+                    }
+                }
                 let leaves: [TranslationLeaf]
                 do { leaves = try records.store.served(c) } catch let e as RecordStore.RecordError { throw Self.apiError(RecordService.failure(e)) }
                 struct P: Encodable {
@@ -55,7 +63,7 @@ extension NodeAPI {
                              time: l.time.iso8601, anchored: i != nil, root: i?.root.hex, index: i?.index, treeSize: i?.treeSize, path: i?.path.map(\.hex))
                 })
             },
-            Route(method: .post, path: "v1/summaries") { request, _ in
+            .selfAuthenticating(.post, "v1/summaries", "a clinician's signed summary request naming its access decided on chain") { request, _ in
                 // A clinician of this hospital asks for a summary in their language (a signed
                 // SummaryRequest). The answer: the FHIR Bundle served, its coverage and its anchor leaf.
                 let m: SummaryRequest = try Self.canonical(try await body(request), "summary request")
@@ -73,17 +81,6 @@ extension NodeAPI {
                                   bundle: String(decoding: s.output, as: UTF8.self)))
             },
         ]
-    }
-
-    static func signer(_ request: Request, _ raw: [UInt8]) throws -> PublicKey {
-        let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        func header(_ name: String) -> String? { request.headers.first { $0.name.canonicalName == name.lowercased() }?.value }
-        guard let key = SignedHTTPRequest.signer(method: request.method.rawValue, path: request.uri.path, body: raw,
-                                                 key: header(SignedHTTPRequest.keyHeader), time: header(SignedHTTPRequest.timeHeader),
-                                                 signature: header(SignedHTTPRequest.signatureHeader), now: now) else {
-            throw APIError(.unauthorized, "records.unsigned", "sign the request (X-Meridian-Key, X-Meridian-Time within 5 minutes, X-Meridian-Signature)")
-        }
-        return key
     }
 
     static func canonical<T: Canonical>(_ raw: [UInt8], _ what: String) throws -> T {

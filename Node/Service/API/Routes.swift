@@ -9,6 +9,7 @@ import MeridianStorage
 public import MeridianMempool
 public import MeridianConsensusDriver
 public import MeridianWorkers
+public import MeridianRequestAuth
 
 /// The node's HTTP API (see `openapi.yaml`, served at `/openapi.yaml`). Every handler parses its
 /// input into runtime types first and answers bad input with a 4xx JSON error; reads go to the
@@ -34,6 +35,18 @@ public struct NodeAPI: Sendable {
     public var feedTokens: [String: String] = [:]
     /// Record bodies, transfers, erasure and summaries (nil when the node holds no worker key).
     public var records: RecordService?
+    /// This node's key: the audience signed requests must name (nil: signed routes answer 503).
+    public private(set) var nodeKey: PublicKey?
+    /// Checks signed requests for this chain and this node, with the replay cache.
+    public private(set) var requestVerifier: RequestVerifier?
+    /// The scheme clients reach the API by (part of the signed target URI).
+    public var scheme = "http"
+
+    /// Makes `key` this node's identity towards signed requests.
+    public mutating func identify(as key: PublicKey) {
+        nodeKey = key
+        requestVerifier = RequestVerifier(chainID: chainID, audience: Address(key).description)
+    }
 
     public init(chain: ChainService, query: QueryService, mempool: Mempool, metrics: NodeMetrics, chainID: String, maxBodyBytes: Int) {
         self.chain = chain; self.query = query; self.mempool = mempool; self.metrics = metrics; self.chainID = chainID
@@ -42,64 +55,94 @@ public struct NodeAPI: Sendable {
         openAPIDocument = url.flatMap { try? Data(contentsOf: $0) }.map { [UInt8]($0) } ?? []
     }
 
-    /// One route of the API: method, path (Hummingbird syntax, `:name` for a parameter) and handler.
+    /// One route of the API: method, path (Hummingbird syntax, `:name` for a parameter), who may
+    /// call it (`APIAccess`, exactly one per route) and its handler, which receives the caller of a
+    /// signed route (nil for the others).
     public struct Route: Sendable {
         public let method: HTTPRequest.Method
         public let path: String
-        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response
+        public let access: APIAccess
+        let handler: @Sendable (Request, BasicRequestContext, Caller?) async throws -> Response
+
+        typealias Plain = @Sendable (Request, BasicRequestContext) async throws -> Response
+        typealias Authenticated = @Sendable (Request, BasicRequestContext, Caller) async throws -> Response
+
+        /// Anyone may call it; `why` says why it shows nothing about a patient.
+        static func open(_ method: HTTPRequest.Method, _ path: String, _ why: String, _ h: @escaping Plain) -> Route {
+            Route(method: method, path: path, access: .open(why)) { r, c, _ in try await h(r, c) }
+        }
+        /// The request carries its own proof, which the handler checks first; `how` names it.
+        static func selfAuthenticating(_ method: HTTPRequest.Method, _ path: String, _ how: String, _ h: @escaping Plain) -> Route {
+            Route(method: method, path: path, access: .selfAuthenticating(how)) { r, c, _ in try await h(r, c) }
+        }
+        /// A signed request of a key the chain knows, admitted by `rule`.
+        static func signed(_ method: HTTPRequest.Method, _ path: String, _ rule: APIRule, _ h: @escaping Authenticated) -> Route {
+            Route(method: method, path: path, access: .signed(rule)) { r, c, caller in
+                guard let caller else { throw APIError(.unauthorized, "auth.unsigned", "sign the request") }
+                return try await h(r, c, caller)
+            }
+        }
+
         /// The path as OpenAPI writes it (`{name}` for a parameter).
         public var openAPIPath: String {
             "/" + path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
         }
     }
 
-    /// Every HTTP route, in one table: the router is built from it and the OpenAPI test compares it
-    /// with `openapi.yaml`, so a route cannot exist undocumented. (`/v1/events`, the WebSocket
-    /// upgrade, is served by `EventStream` before routing and documented there too.)
+    /// Every HTTP route, in one table: the router is built from it, and the OpenAPI test compares it
+    /// (paths, methods and each route's access rule) with `openapi.yaml`, so a route cannot exist
+    /// undocumented or without its rule. (`/v1/events`, the WebSocket upgrade, is decided by
+    /// `EventStream` before routing under the same rule as its route here.)
     public func routes() -> [Route] {
-        func get(_ path: String, _ h: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Route { Route(method: .get, path: path, handler: h) }
-        func post(_ path: String, _ h: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Route { Route(method: .post, path: path, handler: h) }
         let metrics = self.metrics, openAPIDocument = self.openAPIDocument, consensusStatus = self.consensusStatus
         return [
-            get("health") { _, _ in try json(["status": "ok"]) },
-            get("metrics") { _, _ in
+            .open(.get, "health", "liveness only") { _, _ in try json(["status": "ok"]) },
+            .signed(.get, "metrics", .operators) { _, _, _ in
                 if let c = consensusStatus?() { metrics.refresh(from: c) }
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                          body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
             },
-            get("openapi.yaml") { _, _ in
+            .open(.get, "openapi.yaml", "the API's description") { _, _ in
                 Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPIDocument)))
             },
-            get("v1/status") { _, _ in try await status() },
-            get("v1/validators") { _, _ in try await validators() },
-            get("v1/organizations") { _, _ in try organizations() },
-            post("v1/transactions") { request, _ in try await submit(request) },
-            get("v1/transactions/:hash") { _, context in try transaction(context.parameters.require("hash")) },
-            get("v1/blocks/latest") { _, _ in try block(String(try query.store.headHeight())) },
-            get("v1/blocks/:id") { _, context in try block(context.parameters.require("id")) },
-            get("v1/accounts/:address") { _, context in try account(context.parameters.require("address")) },
-            get("v1/patients/:address/consents") { _, context in try consents(context.parameters.require("address")) },
-            get("v1/patients/:address/consents/:id/fhir") { _, context in
-                try consentFHIR(context.parameters.require("address"), context.parameters.require("id"))
+            .open(.get, "v1/status", "chain status: chain id, height, this node's key (the audience of signed requests)") { _, _ in try await status() },
+            .open(.get, "v1/validators", "the validator set a light client verifies against") { _, _ in try await validators() },
+            .signed(.get, "v1/organizations", .knownKey) { _, _, _ in try organizations() },
+            .selfAuthenticating(.post, "v1/transactions", "a transaction signed by its signer; admission checks it before anything else") { request, _ in
+                try await submit(request)
             },
-            get("v1/patients/:address/records") { _, context in try records(context.parameters.require("address")) },
-            post("v1/authorize") { request, _ in try await authorize(request) },
-            get("v1/audit") { request, _ in try audit(queryDictionary(request)) },
-            get("v1/audit/:patient/:sequence/fhir") { _, context in
-                try auditFHIR(context.parameters.require("patient"), context.parameters.require("sequence"))
+            .signed(.get, "v1/transactions/:hash", .ownItems) { _, context, caller in try transaction(context.parameters.require("hash"), caller) },
+            .signed(.get, "v1/blocks/latest", .operators) { _, _, _ in try block(String(try query.store.headHeight())) },
+            .signed(.get, "v1/blocks/:id", .operators) { _, context, _ in try block(context.parameters.require("id")) },
+            .signed(.get, "v1/accounts/:address", .ownItems) { _, context, caller in try account(context.parameters.require("address"), caller) },
+            .signed(.get, "v1/patients/:address/consents", .patientOnly) { _, context, caller in
+                try consents(context.parameters.require("address"), caller)
             },
-            get("v1/reports/organizations") { _, _ in try organizationReport() },
-            get("v1/records/:commitment") { _, context in try record(context.parameters.require("commitment")) },
-            get("v1/contracts/:hash") { _, context in try contract(context.parameters.require("hash")) },
-            get("v1/events") { request, _ in
+            .signed(.get, "v1/patients/:address/consents/:id/fhir", .patientOnly) { _, context, caller in
+                try consentFHIR(context.parameters.require("address"), context.parameters.require("id"), caller)
+            },
+            .signed(.get, "v1/patients/:address/records", .patientOrAuthorizedClinician) { request, context, caller in
+                try await records(context.parameters.require("address"), purpose: purpose(queryDictionary(request)), caller)
+            },
+            .signed(.post, "v1/authorize", .knownKey) { request, _, caller in try await authorize(request, caller) },
+            .signed(.get, "v1/audit", .auditReader) { request, _, caller in try audit(queryDictionary(request), caller) },
+            .signed(.get, "v1/audit/:patient/:sequence/fhir", .auditReader) { _, context, caller in
+                try auditFHIR(context.parameters.require("patient"), context.parameters.require("sequence"), caller)
+            },
+            .signed(.get, "v1/reports/organizations", .networkReader) { _, _, caller in try organizationReport(caller) },
+            .signed(.get, "v1/records/:commitment", .patientOrAuthorizedClinician) { request, context, caller in
+                try await record(context.parameters.require("commitment"), purpose: purpose(queryDictionary(request)), caller)
+            },
+            .signed(.get, "v1/contracts/:hash", .knownKey) { _, context, _ in try contract(context.parameters.require("hash")) },
+            .signed(.get, "v1/events", .auditReader) { request, _, caller in
                 // Reached only without a WebSocket upgrade (EventStream upgrades valid requests first).
-                _ = try EventFilter(query: queryDictionary(request))
+                _ = try eventFilter(queryDictionary(request), for: caller)
                 throw APIError(.upgradeRequired, "events.upgrade_required", "connect with a WebSocket client (Upgrade: websocket)")
             },
-            get("v1/evidence") { _, _ in try evidence() },
-            get("v1/light/headers") { request, _ in try lightHeaders(queryDictionary(request)) },
-            get("v1/state/:key") { request, context in
-                try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"])
+            .signed(.get, "v1/evidence", .networkReader) { _, _, _ in try evidence() },
+            .open(.get, "v1/light/headers", "headers and commit certificates, for light clients") { request, _ in try lightHeaders(queryDictionary(request)) },
+            .signed(.get, "v1/state/:key", .knownKey) { request, context, caller in
+                try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"], caller)
             },
         ] + vitalsRoutes() + recordRoutes()
     }
@@ -108,8 +151,23 @@ public struct NodeAPI: Sendable {
         let router = Router()
         router.add(middleware: LatencyMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware())
-        for r in routes() { router.on(RouterPath(r.path), method: r.method, use: r.handler) }
+        for r in routes() {
+            router.on(RouterPath(r.path), method: r.method) { request, context in try await serve(r, request, context) }
+        }
         return router
+    }
+
+    /// Runs a route under its access rule: a signed route's body is read (bounded) and the
+    /// signature, the caller's standing and the rule are checked before the handler sees anything.
+    func serve(_ route: Route, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard case .signed(let rule) = route.access else { return try await route.handler(request, context, nil) }
+        var request = request
+        let raw: [UInt8]
+        do { raw = Array(try await request.collectBody(upTo: maxBodyBytes).readableBytesView) }
+        catch { throw APIError(.contentTooLarge, "request.too_large", "body over \(maxBodyBytes) bytes") }
+        let caller = try authenticate(request.head, body: raw)
+        try admit(caller, to: rule)
+        return try await route.handler(request, context, caller)
     }
 
     // MARK: Parsing
@@ -156,6 +214,8 @@ public struct NodeAPI: Sendable {
         let chainID: String, height: UInt64, latestBlockHash: String, latestBlockTime: String
         let mempoolTransactions: Int, mempoolBytes: Int, mode: String, syncing: Bool, validatorKeys: Int
         let consensus: ConsensusDriver.Status?
+        /// This node's address: the audience (`Meridian-Audience`) a signed request names.
+        let nodeKey: String?
     }
 
     func status() async throws -> Response {
@@ -163,7 +223,8 @@ public struct NodeAPI: Sendable {
         let c = consensusStatus?()
         return try json(Status(chainID: chainID, height: tip.height, latestBlockHash: tip.hash.hex, latestBlockTime: tip.time.iso8601,
                                mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: c == nil ? "single-proposer" : (chain.signers.isEmpty ? "full-node" : "consensus"),
-                               syncing: c?.syncing ?? false, validatorKeys: chain.signers.count, consensus: c))
+                               syncing: c?.syncing ?? false, validatorKeys: chain.signers.count, consensus: c,
+                               nodeKey: nodeKey.map { Address($0).description }))
     }
 
     func validators() async throws -> Response {
@@ -213,13 +274,20 @@ public struct NodeAPI: Sendable {
         }
     }
 
-    func transaction(_ text: String) throws -> Response {
+    /// A transaction's status and receipt, to its signer (and to hospital operators, who hold every block).
+    func transaction(_ text: String, _ caller: Caller) throws -> Response {
         let h = try hash(text, "hash")
         struct T: Encodable { let hash: String; let status: String; let height: UInt64?; let receipt: JSONView.Receipt? }
-        if let loc = try query.store.location(ofTransaction: h), let receipts = try query.store.receipts(at: loc.height), Int(loc.index) < receipts.count {
+        let networkReader = caller.operatorOrganization != nil
+        if let loc = try query.store.location(ofTransaction: h), let block = try query.store.block(at: loc.height),
+           let receipts = try query.store.receipts(at: loc.height), Int(loc.index) < receipts.count, Int(loc.index) < block.transactions.count {
+            guard networkReader || block.transactions[Int(loc.index)].transaction.signer == caller.key else { throw Self.forbidden("not a transaction of yours") }
             return try json(T(hash: h.hex, status: "committed", height: loc.height, receipt: JSONView.Receipt(receipts[Int(loc.index)])))
         }
-        if mempool.contains(h) { return try json(T(hash: h.hex, status: "pending", height: nil, receipt: nil)) }
+        if let signer = mempool.signer(of: h) {
+            guard networkReader || signer == caller.key else { throw Self.forbidden("not a transaction of yours") }
+            return try json(T(hash: h.hex, status: "pending", height: nil, receipt: nil))
+        }
         throw APIError.notFound("transaction \(h.hex)")
     }
 
@@ -237,8 +305,14 @@ public struct NodeAPI: Sendable {
         return try json(JSONView.Block(b, commit: try query.store.commit(at: height), receipts: try query.store.receipts(at: height)))
     }
 
-    func account(_ text: String) throws -> Response {
+    /// An account: to its owner and to hospital operators; a member's account (staff of an
+    /// organisation, a registry entry) to any signed caller.
+    func account(_ text: String, _ caller: Caller) throws -> Response {
         let key = try address(text, "address")
+        let isMember = try Identity.member(key, in: query.reader) != nil
+        guard key == caller.key || isMember || caller.operatorOrganization != nil else {
+            throw Self.forbidden("another key's account")
+        }
         struct A: Encodable {
             let address: String, publicKey: String, nonce: UInt64, kind: String
             let organization: String?, roles: [String]?, registeredAt: String?, enrolledBy: String?, pairedTo: String?
@@ -260,26 +334,42 @@ public struct NodeAPI: Sendable {
         throw APIError.notFound("account \(Address(key))")
     }
 
-    func consents(_ text: String) throws -> Response {
+    func consents(_ text: String, _ caller: Caller) throws -> Response {
         let key = try address(text, "address")
+        guard key == caller.key else { throw Self.forbidden("only the patient reads their consents") }
         let rows = try query.store.stateStorage.scan(prefix: Consent.recordsPrefix(of: key), from: nil, limit: 1000)
         return try json(try rows.map { JSONView.Consent(try ConsentRecord(trustedCanonicalBytes: $0.value)) })
     }
 
-    func consentFHIR(_ patientText: String, _ idText: String) throws -> Response {
+    func consentFHIR(_ patientText: String, _ idText: String, _ caller: Caller) throws -> Response {
         let key = try address(patientText, "address")
+        guard key == caller.key else { throw Self.forbidden("only the patient reads their consents") }
         guard let c = try Consent.consent(try hash(idText, "id"), patient: key, in: query.reader) else { throw APIError.notFound("consent \(idText)") }
         return Response(status: .ok, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: try FHIRExport.consent(c))))
     }
 
-    func records(_ text: String) throws -> Response {
+    /// A patient's records: all of them to the patient; to a clinician, those whose category the
+    /// chain allows the clinician's organisation for the purpose now (the others are left out,
+    /// without a count).
+    func records(_ text: String, purpose: PurposeOfUse, _ caller: Caller) async throws -> Response {
         let key = try address(text, "address")
         struct R: Encodable { let commitment: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool }
         let rows = try query.store.stateStorage.scan(prefix: Sharing.recordsPrefix(of: key), from: nil, limit: 1000)
-        return try json(try rows.map { row in
+        struct Scope: Hashable { let category: DataCategory; let custodian: OrganizationID }
+        var allowed: [Scope: Bool] = [:]
+        var out: [R] = []
+        for row in rows {
             let r = try RecordEntry(trustedCanonicalBytes: row.value)
-            return R(commitment: r.commitment.hex, category: r.category.name, custodian: r.custodian.value, registeredAt: r.registeredAt.iso8601, erased: r.erased)
-        })
+            let scope = Scope(category: r.category, custodian: r.custodian)
+            if allowed[scope] == nil {
+                do { try await permitPatientData(caller, patient: key, category: r.category, purpose: purpose, custodian: r.custodian); allowed[scope] = true }
+                catch let e as APIError where e.status == .forbidden { allowed[scope] = false }
+            }
+            guard allowed[scope] == true else { continue }
+            out.append(R(commitment: r.commitment.hex, category: r.category.name, custodian: r.custodian.value, registeredAt: r.registeredAt.iso8601, erased: r.erased))
+        }
+        if out.isEmpty && key != caller.key && !allowed.isEmpty { throw Self.forbidden("the chain allows \(Address(caller.key)) none of this patient's records for \(purpose.code) now") }
+        return try json(out)
     }
 
     struct AuthorizeBody: Decodable {
@@ -287,7 +377,8 @@ public struct NodeAPI: Sendable {
         let breakGlass: Bool?, destination: String?, time: String?
     }
 
-    func authorize(_ request: Request) async throws -> Response {
+    /// A dry run of `authorize`: a requester asks about themself, a patient about their own data.
+    func authorize(_ request: Request, _ caller: Caller) async throws -> Response {
         let raw = try await body(request)
         let b: AuthorizeBody
         do { b = try JSONDecoder().decode(AuthorizeBody.self, from: Data(raw)) }
@@ -301,6 +392,10 @@ public struct NodeAPI: Sendable {
             destination = c
         }
         let requester = try address(b.requester, "requester")
+        let patientKey = try address(b.patient, "patient")
+        guard requester == caller.key || patientKey == caller.key else {
+            throw Self.forbidden("ask about your own requests, or about your own data")
+        }
         if let destination {
             // The data goes where the requester's organisation is, as execution decides it: a dry
             // run may not be asked about another country (it would answer for a transfer that no
@@ -316,7 +411,7 @@ public struct NodeAPI: Sendable {
         let time = try timestamp(b.time, "time") ?? tip.time
         // A policy contract sees the next block's height, as it would if the request were submitted now.
         let decision = try Authorization.authorize(
-            AccessRequest(requester: requester, patient: try address(b.patient, "patient"), category: category,
+            AccessRequest(requester: requester, patient: patientKey, category: category,
                           purpose: purpose, custodian: custodian, breakGlass: b.breakGlass ?? false),
             at: time, height: tip.height + 1, destination: destination, in: query.reader)
         return try json(JSONView.Decision(decision))
@@ -332,7 +427,10 @@ public struct NodeAPI: Sendable {
         return out
     }
 
-    func audit(_ params: [String: String]) throws -> Response {
+    /// The audit trail by patient or by organisation, narrowed to what the caller may read: a
+    /// patient their own entries, an operator its organisation's, a regulator its jurisdiction's.
+    /// Entries the caller may not read are left out of the page without a count.
+    func audit(_ params: [String: String], _ caller: Caller) throws -> Response {
         let patient = try params["patient"].map { try address($0, "patient") }
         let org = try params["organization"].map { s throws -> OrganizationID in
             guard let o = OrganizationID(s) else { throw APIError.badRequest("organization.invalid", "'\(s)' is not an organisation id") }
@@ -344,38 +442,53 @@ public struct NodeAPI: Sendable {
         let limit = try integer(params["limit"], "limit", default: 100, range: 1...1000)
         let page: Audit.Page
         if let patient {
+            if caller.isPatient && patient != caller.key { throw Self.forbidden("a patient reads their own trail") }
             page = try Audit.byPatient(patient, from: from, until: until, start: UInt64(start), limit: limit, in: query.reader)
-            if let org { return try json(AuditPage(entries: page.entries.filter { $0.organization == org }.map(JSONView.AuditEntry.init), next: page.next)) }
         } else if let org {
+            if let own = caller.operatorOrganization, caller.regulator == nil, own != org { throw Self.forbidden("an operator reads its own organisation's entries") }
+            if caller.isPatient && caller.operatorOrganization == nil && caller.regulator == nil { throw Self.forbidden("a patient reads their own trail (patient=)") }
             page = try Audit.byOrganization(org, from: from, until: until, start: UInt64(start), limit: limit, in: query.reader)
         } else {
             throw APIError.badRequest("audit.missing_filter", "give patient or organization")
         }
-        return try json(AuditPage(entries: page.entries.map(JSONView.AuditEntry.init), next: page.next))
+        let visible = page.entries.filter { e in (org == nil || e.organization == org) && mayRead(e, as: caller) }
+        return try json(AuditPage(entries: visible.map(JSONView.AuditEntry.init), next: page.next))
     }
 
     struct AuditPage: Encodable { let entries: [JSONView.AuditEntry]; let next: UInt64? }
 
-    func auditFHIR(_ patientText: String, _ sequenceText: String) throws -> Response {
+    func auditFHIR(_ patientText: String, _ sequenceText: String, _ caller: Caller) throws -> Response {
         let key = try address(patientText, "patient")
         guard let n = UInt64(sequenceText) else { throw APIError.badRequest("parameter.invalid", "sequence: expected an integer") }
-        guard let e = try Audit.entry(key, n, in: query.reader) else { throw APIError.notFound("audit entry \(n)") }
+        guard let e = try Audit.entry(key, n, in: query.reader) else {
+            if key == caller.key { throw APIError.notFound("audit entry \(n)") }
+            throw Self.forbidden("not an entry you may read")   // whether it exists is not said
+        }
+        guard mayRead(e, as: caller) else { throw Self.forbidden("not an entry you may read") }
         return Response(status: .ok, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: try FHIRExport.auditEvent(e))))
     }
 
-    func organizationReport() throws -> Response {
+    /// Per-organisation figures: an operator its own organisation's, a regulator those of its country's organisations.
+    func organizationReport(_ caller: Caller) throws -> Response {
         struct Row: Encodable { let organization: String; let entries: UInt64; let breakGlass: UInt64; let denied: UInt64 }
         let rows = try query.store.stateStorage.scan(prefix: Identity.organizationsPrefix, from: nil, limit: 10_000)
         let r = query.reader
-        return try json(try rows.map { row in
+        return try json(try rows.compactMap { row throws -> Row? in
             let o = try Organization(trustedCanonicalBytes: row.value)
+            guard mayReadFigures(of: o, as: caller) else { return nil }
             return Row(organization: o.id.value, entries: try Audit.entryCount(o.id, in: r), breakGlass: try Audit.breakGlassCount(o.id, in: r), denied: try Audit.deniedCount(o.id, in: r))
         })
     }
 
-    func record(_ text: String) throws -> Response {
+    /// A record's entry and whom it was shared with: to its patient, or to a clinician whose
+    /// organisation the chain allows the record's category for the purpose now.
+    func record(_ text: String, purpose: PurposeOfUse, _ caller: Caller) async throws -> Response {
         let c = try hash(text, "commitment")
-        guard let rec = try Sharing.record(c, in: query.reader) else { throw APIError.notFound("record \(text)") }
+        guard let rec = try Sharing.record(c, in: query.reader) else {
+            if caller.isPatient { throw APIError.notFound("record \(text)") }
+            throw Self.forbidden("not a record you may read")   // whether it exists is not said
+        }
+        try await permitPatientData(caller, patient: rec.patient, category: rec.category, purpose: purpose, custodian: rec.custodian)
         struct S: Encodable { let organization: String; let recipient: String; let purpose: String; let sharedAt: String; let decision: JSONView.Decision; let auditSequence: UInt64 }
         struct R: Encodable { let commitment: String; let patient: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool; let shares: [S] }
         let shares = try query.store.stateStorage.scan(prefix: Sharing.sharesPrefix(of: c), from: nil, limit: 1000).map { row in
@@ -434,8 +547,9 @@ public struct NodeAPI: Sendable {
         return try json(Page(head: head, headers: out))
     }
 
-    func stateEntry(_ keyText: String, height: String?) throws -> Response {
+    func stateEntry(_ keyText: String, height: String?, _ caller: Caller) throws -> Response {
         guard let key = Hex.decode(keyText), !key.isEmpty, key.count <= 512 else { throw APIError.badRequest("key.invalid", "expected the raw state key in hex (1-512 bytes)") }
+        try permitStateKey(key, caller)
         let h: UInt64? = try height.map { s in
             guard let v = UInt64(s) else { throw APIError.badRequest("parameter.invalid", "height: expected an integer") }
             return v

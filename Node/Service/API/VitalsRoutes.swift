@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import MeridianCore
+import MeridianModules
 import MeridianVitals
 import MeridianIngest
 import MeridianRisk
@@ -15,7 +16,7 @@ extension NodeAPI {
         guard let vitals else { return [] }
         let risk = self.risk, feedTokens = self.feedTokens, anchors = self.anchors, assessmentStore = self.assessmentStore
         return [
-            Route(method: .post, path: "v1/vitals/frames") { request, _ in
+            .selfAuthenticating(.post, "v1/vitals/frames", "each frame is signed by a device paired with its patient (pairing checked first)") { request, _ in
                 let raw = try await body(request)
                 let frames: [[UInt8]]
                 if request.headers[.contentType]?.hasPrefix("application/x-meridian-frames") == true {
@@ -28,7 +29,7 @@ extension NodeAPI {
                 let outcomes = try await vitals.ingest(frames: frames)
                 return try Self.outcomeResponse(outcomes)
             },
-            Route(method: .post, path: "v1/vitals/batches") { request, _ in
+            .selfAuthenticating(.post, "v1/vitals/batches", "a feed's bearer token (node.json workers.feeds)") { request, _ in
                 // Bulk import from a hospital system (e.g. WFDB records converted by `meridian-provider vitals
                 // import-wfdb`): canonical reading batches, each preceded by its length (u32 big-endian). The
                 // node names the source itself: the authenticated feed, with the sender's message id.
@@ -55,7 +56,7 @@ extension NodeAPI {
                 guard !batches.isEmpty else { throw APIError.badRequest("vitals.malformed", "no batch in the body") }
                 return try Self.outcomeResponse(try await vitals.ingest(feedBatches: batches))
             },
-            Route(method: .post, path: "v1/vitals/fhir") { request, _ in
+            .selfAuthenticating(.post, "v1/vitals/fhir", "a feed's bearer token (node.json workers.feeds)") { request, _ in
                 let feed = try Self.feed(request, feedTokens)
                 let raw = try await body(request)
                 let batches: [ReadingBatch]
@@ -63,9 +64,10 @@ extension NodeAPI {
                 catch { throw APIError(.unprocessableContent, error.code.rawValue, error.reason) }
                 return try Self.outcomeResponse(try await vitals.ingest(feedBatches: batches))
             },
-            Route(method: .get, path: "v1/vitals/:patient") { request, context in
+            .signed(.get, "v1/vitals/:patient", .patientOrAuthorizedClinician) { request, context, caller in
                 let patient = try address(context.parameters.require("patient"), "patient")
                 let q = try queryDictionary(request)
+                try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(q))
                 let from = try timestamp(q["from"], "from") ?? .zero, to = try timestamp(q["to"], "to") ?? Timestamp(unixMilliseconds: .max)
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 struct R: Encodable { let sign: String; let loinc: String?; let value: String; let unit: String; let time: String }
@@ -82,8 +84,9 @@ extension NodeAPI {
                     })
                 })
             },
-            Route(method: .get, path: "v1/vitals/:patient/assessment") { _, context in
+            .signed(.get, "v1/vitals/:patient/assessment", .patientOrAuthorizedClinician) { request, context, caller in
                 let patient = try address(context.parameters.require("patient"), "patient")
+                try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(queryDictionary(request)))
                 guard let a = risk?.assessment(of: patient) else { throw APIError.notFound("assessment") }
                 struct P: Encodable { let parameter: String; let score: Int }
                 struct A: Encodable {
@@ -99,19 +102,21 @@ extension NodeAPI {
                                   modelRisk: a.modelRisk, modelHighRisk: a.modelRisk.map { $0 >= risk?.model?.highRisk ?? 1 },
                                   modelHash: a.modelRisk == nil ? nil : risk?.model?.model.sha256.hex, modelMissingInputs: a.modelMissing))
             },
-            Route(method: .get, path: "v1/alerts") { _, _ in
+            .selfAuthenticating(.get, "v1/alerts", "a WebSocket upgrade with a membership proof (AlertStream)") { _, _ in
                 // Reached only when the WebSocket upgrade was refused: no upgrade, or no valid membership proof.
                 throw APIError(.unauthorized, "alerts.unauthorized",
                                "connect with a WebSocket client and prove membership: organization, key, time and a BIP-340 signature of the subscription hash")
             },
-            Route(method: .get, path: "v1/vitals/:patient/alerts") { request, context in
+            .signed(.get, "v1/vitals/:patient/alerts", .patientOrAuthorizedClinician) { request, context, caller in
                 // The stored alerts of a patient (what was raised, why, for whom), for the hospital's systems.
                 let patient = try address(context.parameters.require("patient"), "patient")
-                let limit = try integer(queryDictionary(request)["limit"], "limit", default: 100, range: 1...1000)
+                let q = try queryDictionary(request)
+                try await permitPatientData(caller, patient: patient, category: .alerts, purpose: purpose(q))
+                let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 let stored = try assessmentStore?.alerts(patient: patient, limit: limit) ?? []
                 return try json(stored.map(AlertStream.Message.init))
             },
-            Route(method: .put, path: "v1/vitals/:patient/risk-profile") { request, context in
+            .selfAuthenticating(.put, "v1/vitals/:patient/risk-profile", "a feed's bearer token (node.json workers.feeds)") { request, context in
                 // The model's inputs no sensor measures (age, smoking, cholesterol …), from a hospital
                 // system (a feed's bearer token). Kept off chain beside the readings; never anchored alone.
                 _ = try Self.feed(request, feedTokens)
@@ -128,12 +133,13 @@ extension NodeAPI {
                 let missing = model.featureNames.filter { values[$0] == nil && CardiovascularModel.vitalFeatures[$0] == nil }
                 return try json(R(patient: Address(patient).description, stored: values.count, missing: missing))
             },
-            Route(method: .get, path: "v1/vitals/:patient/proofs") { request, context in
+            .signed(.get, "v1/vitals/:patient/proofs", .patientOrAuthorizedClinician) { request, context, caller in
                 // Each stored result (`kind` readings: the reading batches; assessments: the risk
                 // assessments) as canonical bytes with its RFC 9162 inclusion proof in the anchored batch;
                 // a regulator checks the root's anchor against a verified block (meridian-audit verify --vitals).
                 let patient = try address(context.parameters.require("patient"), "patient")
                 let q = try queryDictionary(request)
+                try await permitPatientData(caller, patient: patient, category: q["kind"] == "alerts" ? .alerts : .vitalSigns, purpose: purpose(q))
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 let results: [[UInt8]]
                 switch q["kind"] ?? "readings" {
@@ -150,8 +156,14 @@ extension NodeAPI {
                     return P(batch: Hex.encode(bytes), anchored: true, root: i.root.hex, index: i.index, treeSize: i.treeSize, path: i.path.map(\.hex))
                 })
             },
-            Route(method: .get, path: "v1/devices/:device/progress") { _, context in
+            .signed(.get, "v1/devices/:device/progress", .knownKey) { _, context, caller in
+                // The device itself, the patient it is paired with, or an operator of this node's organisation.
                 let device = try address(context.parameters.require("device"), "device")
+                let pairing = try Identity.device(device, in: query.reader)
+                guard device == caller.key || (pairing != nil && pairing?.patient == caller.key)
+                      || (caller.operatorOrganization != nil && caller.operatorOrganization == organization) else {
+                    throw Self.forbidden("the device, its patient or an operator of this node's organisation")
+                }
                 guard let p = try vitals.store.progress(of: device) else { throw APIError.notFound("device") }
                 struct G: Encodable { let from: UInt64; let to: UInt64 }
                 struct D: Encodable { let device: String; let highWater: UInt64; let received: UInt64; let missing: UInt64; let gaps: [G]; let forgotten: UInt64 }

@@ -23,7 +23,12 @@ import MeridianDemo
         }
         try await app.test(.router) { client in
             for (destination, status) in [(nil, HTTPResponse.Status.ok), ("JP", .ok), ("TH", .badRequest), ("PT", .badRequest)] {
-                try await client.execute(uri: "/v1/authorize", method: .post, headers: [.contentType: "application/json"], body: body(destination)) { r in
+                let b = body(destination)
+                var headers: HTTPFields = [.contentType: "application/json"]
+                for (n, v) in try TestNode.signed(DemoCast.staff("sakura-general", "clinician"), "POST", "/v1/authorize", body: Array(buffer: b)) {
+                    headers.append(HTTPFields.Element(name: HTTPFields.Element.Name(n)!, value: v))
+                }
+                try await client.execute(uri: "/v1/authorize", method: .post, headers: headers, body: b) { r in
                     #expect(r.status == status, "destination \(destination ?? "none"): \(r.status) \(String(buffer: r.body))")
                     if status == .badRequest { #expect(String(buffer: r.body).contains("destination.not_requester_country")) }
                 }

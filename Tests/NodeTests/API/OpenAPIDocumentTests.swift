@@ -40,6 +40,27 @@ import MeridianIngest
         #expect(documented.subtracting(served).isEmpty, "documented operations the node does not serve: \(documented.subtracting(served).sorted())")
     }
 
+    /// The access table: each route's rule is the one its operation documents (`x-meridian-access`),
+    /// signed operations name the signature scheme and document 401 and 403, and the open set is the
+    /// small one THREATS.md allows anyone.
+    @Test func everyRouteHasTheAccessRuleItsOperationDocuments() throws {
+        let node = try TestNode()
+        let doc = try Self.document()
+        let paths = doc["paths"] as? [String: Any] ?? [:]
+        for r in node.api.routes() {
+            let op = (paths[r.openAPIPath] as? [String: Any])?[r.method.rawValue.lowercased()] as? [String: Any] ?? [:]
+            let label = "\(r.method.rawValue) \(r.openAPIPath)"
+            #expect(op["x-meridian-access"] as? String == r.access.name, "\(label): the document says \(op["x-meridian-access"] ?? "nothing"), the route \(r.access.name)")
+            let responses = op["responses"] as? [String: Any] ?? [:]
+            if case .signed = r.access {
+                #expect(responses["401"] != nil && responses["403"] != nil, "\(label): 401 and 403 undocumented")
+                #expect(String(describing: op["security"] ?? "").contains("meridianSignature"), "\(label): no security scheme")
+            }
+        }
+        let open = Set(node.api.routes().filter { if case .open = $0.access { true } else { false } }.map { "\($0.method.rawValue) \($0.openAPIPath)" })
+        #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers"])
+    }
+
     @Test func theNodeServesTheDocumentItChecksAgainst() async throws {
         let node = try TestNode()
         let app = Application(router: node.api.router())
@@ -112,8 +133,10 @@ import MeridianIngest
         let forged = try ErasureNotice(chainID: DemoCast.chainID, record: spreeRecord, custodianNode: DemoCast.staff("chao-phraya", "worker"), time: wall)
         let newBody = Array("{\"resourceType\":\"Bundle\"}".utf8)
         func signed(_ key: PrivateKey, _ body: [UInt8]) throws -> [String: String] {
-            try SignedHTTPRequest.headers(key: key, method: "POST", path: "/v1/records", body: body, time: wall.unixMilliseconds)
+            try TestNode.signed(key, "POST", "/v1/records", body: body)
         }
+        let ribeiraOperator = DemoCast.staff("hospital-ribeira", "admin"), sakuraOperator = DemoCast.staff("sakura-general", "admin")
+        let sakuraClinician = DemoCast.staff("sakura-general", "clinician")
         let newRecord = try node.tx(DemoCast.staff("hospital-ribeira", "clinician"),
                                     .registerRecord(.init(commitment: SHA256.hash([9]), patient: maria.publicKey, category: .allergies)))
         let authorizeBody = """
@@ -198,7 +221,7 @@ import MeridianIngest
             good(.get, "/v1/devices/{device}/progress", "/v1/devices/\(Address(oximeter.publicKey))/progress"),
             bad(.get, "/v1/devices/{device}/progress", "/v1/devices/\(mariaAddress)/progress"),
             good(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: try signed(ribeiraClinician, newBody)),
-            bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json"),
+            bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: ["Host": TestNode.host]),
             bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: try signed(ribeiraClinician, Array("other".utf8))),
             bad(.post, "/v1/records", "/v1/records", body: newBody, type: "application/fhir+json", headers: try signed(DemoCast.staff("sakura-general", "clinician"), newBody)),
             good(.post, "/v1/summaries", "/v1/summaries", body: summaryRequest.canonicalBytes, type: recordType),
@@ -219,13 +242,27 @@ import MeridianIngest
         // RecordTransferTests drives it between real node processes.)
         #expect(Self.operations(doc).subtracting(covered).subtracting(["GET /v1/events", "GET /v1/alerts", "POST /v1/records/{commitment}/transfer"]).isEmpty)
 
+        // Who signs each case of a signed route (a case with headers of its own signs itself): the
+        // caller the rule admits for these demo values.
+        let routes = node.api.routes()
+        @Sendable func signer(_ c: Case) -> PrivateKey? {
+            guard c.headers.isEmpty, let r = routes.first(where: { $0.method == c.method && $0.openAPIPath == c.template }), case .signed = r.access else { return nil }
+            switch c.template {
+            case "/metrics", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
+            case "/v1/audit" where c.uri.contains("organization="): return sakuraOperator
+            case "/v1/authorize": return sakuraClinician
+            default: return maria
+            }
+        }
         let app = Application(router: node.api.router())
         try await app.test(.router) { client in
             for c in cases {
                 var headers: HTTPFields = [:]
                 if let t = c.contentType { headers[.contentType] = t }
                 if let t = c.token { headers[.authorization] = "Bearer \(t)" }
-                for (name, value) in c.headers { headers.append(HTTPFields.Element(name: HTTPFields.Element.Name(name)!, value: value)) }
+                var extra = c.headers
+                if let key = signer(c) { extra = try TestNode.signed(key, c.method.rawValue, c.uri, body: c.body ?? []) }
+                for (name, value) in extra { headers.append(HTTPFields.Element(name: HTTPFields.Element.Name(name)!, value: value)) }
                 try await client.execute(uri: c.uri, method: c.method, headers: headers, body: c.body.map { ByteBuffer(bytes: $0) }) { response in
                     let label = "\(c.method.rawValue) \(c.uri.prefix(120))"
                     let status = Int(response.status.code)

@@ -10,6 +10,7 @@ import MeridianNode
 import MeridianWorkers
 import MeridianRecords
 import MeridianDemo
+import MeridianRequestAuth
 
 /// A node of the demo network in a temporary directory of its own, driven in process: transactions
 /// go through the real mempool and blocks through the real `ChainService` (execute, sign, synced
@@ -55,7 +56,24 @@ final class TestNode: @unchecked Sendable {
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
         workers.attach(to: &api)
         api.records = records
+        api.identify(as: Self.nodeKey.publicKey)
         return api
+    }
+
+    /// The node's identity towards signed requests: Hospital Ribeira's worker key.
+    static let nodeKey = DemoCast.staff("hospital-ribeira", "worker")
+    /// The host signed requests in tests are addressed to.
+    static let host = "localhost"   // the authority HummingbirdTesting's router mode gives every request
+
+    /// The headers that sign a request to this node as `key` (RFC 9421, Meridian's profile), the
+    /// Host included. `chain`, `audience` and `created` can be overridden to build hostile ones.
+    static func signed(_ key: PrivateKey, _ method: String, _ uri: String, body: [UInt8] = [], chain: String = DemoCast.chainID,
+                       audience: String = Address(nodeKey.publicKey).description, host: String = TestNode.host,
+                       created: Int64 = Int64(Date().timeIntervalSince1970)) throws -> [String: String] {
+        var out = ["Host": host]
+        for h in try SignedRequests.headers(method: method, targetURI: "http://\(host)\(uri)", body: body, chainID: chain, audience: audience,
+                                            key: key, created: created) { out[h.name] = h.value }
+        return out
     }
 
     func tx(_ key: PrivateKey, _ call: Call) throws -> SignedTransaction {

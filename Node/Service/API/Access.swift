@@ -1,0 +1,204 @@
+import Foundation
+public import Hummingbird
+import HTTPTypes
+public import MeridianCore
+import MeridianState
+public import MeridianModules
+public import MeridianRequestAuth
+
+/// Who may call a route of the API. Every `NodeAPI.Route` is built with exactly one, beside its
+/// handler (the route table is the access table: a route cannot be added without its rule), and
+/// `openapi.yaml` states the same rule for each operation (`x-meridian-access`; a test compares
+/// them). See THREATS.md: anyone on the network reaches the port.
+public enum APIAccess: Sendable, Equatable {
+    /// Anyone: what THREATS.md lets anyone see (liveness, the OpenAPI document, chain status, the
+    /// validator set, the headers and commits a light client needs). The reason is stated.
+    case open(String)
+    /// The request carries its own proof, checked by the route before anything else: a signed
+    /// transaction, a device's signed frame, a feed's bearer token, a node's signed message.
+    case selfAuthenticating(String)
+    /// A request signed by a key the chain knows (RFC 9421, `SignedRequests`); the rule says whose
+    /// data that key may read, and the handler applies it to each item it answers.
+    case signed(APIRule)
+
+    /// The name used in `openapi.yaml` (`x-meridian-access`).
+    public var name: String {
+        switch self {
+        case .open: "open"
+        case .selfAuthenticating: "self-authenticating"
+        case .signed(let r): "signed:" + r.rawValue
+        }
+    }
+}
+
+/// What a signed caller may see, by standing on chain (THREATS.md's rows).
+public enum APIRule: String, Sendable, CaseIterable {
+    /// The patient named by the request, for their own data; a clinician of this node's
+    /// organisation when `authorize` allows the organisation that category and purpose now.
+    case patientOrAuthorizedClinician = "patient-or-authorized-clinician"
+    /// The patient named by the request, for their own data; nobody else.
+    case patientOnly = "patient"
+    /// The audit trail: a patient their own entries, a regulator the entries of its jurisdiction,
+    /// an operator its organisation's entries.
+    case auditReader = "audit-reader"
+    /// Network data without patients in it (evidence, per-organisation reports): hospital
+    /// operators and regulators (reports scoped to their organisation or jurisdiction).
+    case networkReader = "network-reader"
+    /// What only those who run the network read: whole blocks (every transaction of every
+    /// jurisdiction), metrics, custody. Hospital operators (their validators hold it all anyway);
+    /// regulators verify with headers and proofs instead.
+    case operators = "operator"
+    /// Any key the chain knows; the handler answers only what concerns that key (what it may ask
+    /// about, network registries).
+    case knownKey = "known-key"
+    /// Any key that signs, registered or not (a patient registering polls their own transaction);
+    /// the handler answers only the caller's own items.
+    case ownItems = "own-items"
+    /// A member of this node's organisation with the provider role (uploading a record body).
+    case provider = "provider"
+}
+
+/// The caller of a signed request, with its standing read from the committed state.
+public struct Caller: Sendable {
+    public let key: PublicKey
+    public let roles: [ConsoleRole]
+    /// Whether the chain knows the key (a patient, a member, a device).
+    public let known: Bool
+
+    public var isPatient: Bool { roles.contains(.patient) }
+    public var regulator: (organization: OrganizationID, country: CountryCode)? {
+        for r in roles { if case .regulator(let o, let c) = r { return (o, c) } }
+        return nil
+    }
+    public var operatorOrganization: OrganizationID? {
+        for r in roles { if case .hospitalOperator(let o) = r { return o } }
+        return nil
+    }
+    public var clinicianOrganization: OrganizationID? {
+        for r in roles { if case .clinician(let o) = r { return o } }
+        return nil
+    }
+}
+
+extension NodeAPI {
+    /// Answers for a refused caller. 401: who the caller is could not be established; 403: the
+    /// caller is known and may not see this. Neither says whether the data exists.
+    static func unauthorized(_ code: String, _ message: String) -> APIError { APIError(.unauthorized, code, message) }
+    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "access.forbidden", message) }
+
+    /// The absolute target URI as the client signed it: this node's scheme, the Host it was sent
+    /// to, the path and query as received.
+    func targetURI(_ head: HTTPRequest) -> String? {
+        guard let authority = head.authority ?? head.headerFields[HTTPField.Name("Host")!], !authority.isEmpty else { return nil }
+        return "\(scheme)://\(authority)\(head.path ?? "/")"
+    }
+
+    /// Establishes the caller of a signed request (signature, chain, audience, freshness, replay)
+    /// and its standing on chain. `record: false` checks without consuming the nonce.
+    func authenticate(_ head: HTTPRequest, body: [UInt8], record: Bool = true) throws(APIError) -> Caller {
+        guard let verifier = requestVerifier else {
+            throw APIError(.serviceUnavailable, "auth.no_identity", "this node holds no key to be the audience of signed requests")
+        }
+        guard let uri = targetURI(head) else { throw Self.unauthorized("auth.malformed", "a Host header is required (it is part of the signed target URI)") }
+        let headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        let message = HTTPMessageSignature.Request(method: head.method.rawValue, targetURI: uri, headers: headers)
+        let now = Int64(Date().timeIntervalSince1970)
+        let result = record ? verifier.verify(message, body: body, now: now) : verifier.check(message, body: body, now: now)
+        let key: PublicKey
+        switch result {
+        case .success(let k): key = k
+        case .failure(let f): throw Self.unauthorized(f.code, f.message)
+        }
+        let reader = query.reader
+        let roles = (try? ConsoleRole.roles(of: key, in: reader)) ?? []
+        var known = !roles.isEmpty
+        if !known {
+            known = ((try? Identity.member(key, in: reader)) ?? nil) != nil || ((try? Identity.device(key, in: reader)) ?? nil) != nil
+        }
+        return Caller(key: key, roles: roles, known: known)
+    }
+
+    /// The coarse check of a rule, before the handler runs (the handler then narrows to what the
+    /// caller may see of each item).
+    func admit(_ caller: Caller, to rule: APIRule) throws(APIError) {
+        if rule != .ownItems && !caller.known { throw Self.forbidden("\(Address(caller.key)) is not registered on this chain") }
+        switch rule {
+        case .ownItems:
+            return
+        case .patientOrAuthorizedClinician:
+            guard caller.isPatient || caller.clinicianOrganization != nil else { throw Self.forbidden("only the patient, or a clinician whose organisation the chain allows") }
+        case .patientOnly:
+            guard caller.isPatient else { throw Self.forbidden("only the patient reads this") }
+        case .auditReader:
+            guard caller.isPatient || caller.regulator != nil || caller.operatorOrganization != nil else {
+                throw Self.forbidden("the audit trail is read by its patient, a regulator of its jurisdiction or an operator of the organisation")
+            }
+        case .networkReader:
+            guard caller.regulator != nil || caller.operatorOrganization != nil else { throw Self.forbidden("network data is read by hospital operators and regulators") }
+        case .operators:
+            guard caller.operatorOrganization != nil else { throw Self.forbidden("read by hospital operators only") }
+        case .knownKey:
+            return
+        case .provider:
+            guard let own = organization, (try? Identity.member(caller.key, in: query.reader))??.organization == own,
+                  ((try? Identity.member(caller.key, in: query.reader)) ?? nil)?.has(.provider) == true else {
+                throw Self.forbidden("only a provider of this node's organisation uploads records")
+            }
+        }
+    }
+
+    /// The organisation this node serves (its worker's, else its validator's membership).
+    var organization: OrganizationID? {
+        guard let nodeKey else { return nil }
+        return ((try? Identity.member(nodeKey, in: query.reader)) ?? nil)?.organization
+    }
+
+    /// Whether `caller` may read `patient`'s data of `category` now: the patient themself, or a
+    /// clinician whose organisation `authorize` allows (the custodian: the record's, else this
+    /// node's organisation, which holds the vital signs; the purpose the request names, default
+    /// treatment). Throws 403 otherwise,
+    /// without saying whether the data exists.
+    func permitPatientData(_ caller: Caller, patient: PublicKey, category: DataCategory, purpose: PurposeOfUse,
+                           custodian: OrganizationID? = nil) async throws -> Void {
+        if caller.key == patient { return }
+        guard let org = caller.clinicianOrganization, let custodian = custodian ?? organization else {
+            throw Self.forbidden("only the patient, or a clinician whose organisation the chain allows")
+        }
+        let tip = await chain.tip
+        let decision = try Authorization.authorize(
+            AccessRequest(requester: caller.key, patient: patient, category: category, purpose: purpose, custodian: custodian, breakGlass: false),
+            at: Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)), height: tip.height + 1, in: query.reader)
+        guard decision.allowed else {
+            throw Self.forbidden("the chain does not allow \(org.value) \(category.name) for \(purpose.code) now (\(decision.reason.code))")
+        }
+    }
+
+    /// The purpose a clinician's read names (`purpose=` in the query; treatment by default).
+    func purpose(_ params: [String: String]) throws(APIError) -> PurposeOfUse {
+        guard let text = params["purpose"] else { return .treat }
+        guard let p = PurposeOfUse(code: text) else { throw APIError.badRequest("purpose.invalid", "unknown purpose '\(text)'") }
+        return p
+    }
+
+    /// Whether an audit entry is visible to `caller`: their own, their organisation's (operator),
+    /// their jurisdiction's (regulator: the entry concerns its country).
+    func mayRead(_ entry: AuditEntry, as caller: Caller) -> Bool {
+        if entry.patient == caller.key { return true }
+        if let o = caller.operatorOrganization, entry.organization == o { return true }
+        if let r = caller.regulator {
+            var countries: Set<CountryCode> = []
+            if let s = entry.decision.sourceCountry { countries.insert(s) }
+            if let d = entry.decision.destinationCountry { countries.insert(d) }
+            if let c = ((try? Identity.organization(entry.organization, in: query.reader)) ?? nil)?.country { countries.insert(c) }
+            return countries.contains(r.country)
+        }
+        return false
+    }
+
+    /// Whether an organisation's figures are visible to `caller`: its own operator, a regulator of its country.
+    func mayReadFigures(of org: Organization, as caller: Caller) -> Bool {
+        if caller.operatorOrganization == org.id { return true }
+        if let r = caller.regulator, r.country == org.country { return true }
+        return false
+    }
+}
