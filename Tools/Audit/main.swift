@@ -31,7 +31,7 @@ struct Entry: Codable {
         let contract: NodeClient.ContractView?; let coSigner: String?
     }
 }
-struct Page: Decodable { let entries: [Entry]; let next: UInt64? }
+struct Page: Decodable { let entries: [Entry]; let next: String? }
 
 struct Filters: ParsableArguments {
     /// The regulator's (or operator's) key: every request is signed; the node answers what its
@@ -58,10 +58,10 @@ struct Filters: ParsableArguments {
         }
         var out: [Entry] = []
         for t in targets {
-            var start: UInt64? = 0
-            while let s = start {
-                let page = try await client.get("/v1/audit?\(t)\(query)&start=\(s)&limit=1000", as: Page.self)
-                out += page.entries; start = page.next
+            var cursor: String? = ""
+            while let c = cursor {   // opaque cursors, each page checked like the first
+                let page = try await client.get("/v1/audit?\(t)\(query)&limit=1000" + (c.isEmpty ? "" : "&cursor=\(c)"), as: Page.self)
+                out += page.entries; cursor = page.next
             }
         }
         return out.sorted { ($0.height, $0.patient, $0.sequence) < ($1.height, $1.patient, $1.sequence) }

@@ -331,7 +331,7 @@ struct Accesses: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "accesses", abstract: "Who accessed my data: when, from which country, why, and on what basis.")
     @OptionGroup var key: KeyOptions
     @Flag(help: "Print JSON.") var json = false
-    struct Page: Decodable { let entries: [E]; let next: UInt64? }
+    struct Page: Decodable { let entries: [E]; let next: String? }
     struct E: Decodable {
         let sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
         let decision: D
@@ -342,10 +342,10 @@ struct Accesses: AsyncParsableCommand {
         let k = try key.key()
         let client = try key.client(signedBy: k)
         var entries: [E] = []
-        var start: UInt64? = 0
-        while let s = start {
-            let page = try await client.get("/v1/audit?patient=\(Address(k.publicKey))&start=\(s)&limit=1000", as: Page.self)
-            entries += page.entries; start = page.next
+        var cursor: String? = ""
+        while let c = cursor {   // opaque cursors, each page checked like the first
+            let page = try await client.get("/v1/audit?patient=\(Address(k.publicKey))&limit=1000" + (c.isEmpty ? "" : "&cursor=\(c)"), as: Page.self)
+            entries += page.entries; cursor = page.next
         }
         if json { print(String(decoding: try JSONEncoder().encode(entries.map { ["sequence": "\($0.sequence)", "organization": $0.organization, "time": $0.time, "allowed": "\($0.decision.allowed)", "breakGlass": "\($0.breakGlass)"] }), as: UTF8.self)); return }
         let rows = entries.map { e in

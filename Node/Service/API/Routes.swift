@@ -41,6 +41,8 @@ public struct NodeAPI: Sendable {
     public private(set) var requestVerifier: RequestVerifier?
     /// The scheme clients reach the API by (part of the signed target URI).
     public var scheme = "http"
+    /// Seals the cursors of paged audit answers (opaque, bound to caller and query).
+    let auditCursors = AuditCursors()
 
     /// Makes `key` this node's identity towards signed requests.
     public mutating func identify(as key: PublicKey) {
@@ -438,24 +440,34 @@ public struct NodeAPI: Sendable {
         }
         let from = try timestamp(params["from"], "from")
         let until = try timestamp(params["until"], "until")
-        let start = try integer(params["start"], "start", default: 0, range: 0...Int.max)
         let limit = try integer(params["limit"], "limit", default: 100, range: 1...1000)
+        // Paging by an opaque cursor bound to this caller and this query (no raw positions).
+        let binding = AuditCursors.binding(caller: caller.key, query: params)
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        if params["start"] != nil { throw APIError.badRequest("parameter.invalid", "start: page with cursor (the next of the previous page)") }
+        var start: UInt64 = 0
+        if let token = params["cursor"] {
+            guard let position = auditCursors.open(token, binding: binding, now: now) else {
+                throw APIError.badRequest("audit.bad_cursor", "the cursor is not one this node gave for this query and caller, or it expired: search again")
+            }
+            start = position
+        }
         let page: Audit.Page
         if let patient {
             if caller.isPatient && patient != caller.key { throw Self.forbidden("a patient reads their own trail") }
-            page = try Audit.byPatient(patient, from: from, until: until, start: UInt64(start), limit: limit, in: query.reader)
+            page = try Audit.byPatient(patient, from: from, until: until, start: start, limit: limit, in: query.reader)
         } else if let org {
             if let own = caller.operatorOrganization, caller.regulator == nil, own != org { throw Self.forbidden("an operator reads its own organisation's entries") }
             if caller.isPatient && caller.operatorOrganization == nil && caller.regulator == nil { throw Self.forbidden("a patient reads their own trail (patient=)") }
-            page = try Audit.byOrganization(org, from: from, until: until, start: UInt64(start), limit: limit, in: query.reader)
+            page = try Audit.byOrganization(org, from: from, until: until, start: start, limit: limit, in: query.reader)
         } else {
             throw APIError.badRequest("audit.missing_filter", "give patient or organization")
         }
         let visible = page.entries.filter { e in (org == nil || e.organization == org) && mayRead(e, as: caller) }
-        return try json(AuditPage(entries: visible.map(JSONView.AuditEntry.init), next: page.next))
+        return try json(AuditPage(entries: visible.map(JSONView.AuditEntry.init), next: page.next.flatMap { auditCursors.seal(position: $0, binding: binding, now: now) }))
     }
 
-    struct AuditPage: Encodable { let entries: [JSONView.AuditEntry]; let next: UInt64? }
+    struct AuditPage: Encodable { let entries: [JSONView.AuditEntry]; let next: String? }
 
     func auditFHIR(_ patientText: String, _ sequenceText: String, _ caller: Caller) throws -> Response {
         let key = try address(patientText, "patient")

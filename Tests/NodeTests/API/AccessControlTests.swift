@@ -166,6 +166,46 @@ import MeridianDemo
         #expect(answered == mine)
     }
 
+    /// Paging the audit trail: the cursor is opaque (no position in it), works for the caller and
+    /// query it was given for, and is refused (400) to another caller, another query, or altered;
+    /// raw positions are not accepted.
+    @Test func auditCursorsAreOpaqueAndBoundToCallerAndQuery() async throws {
+        let f = try await Self.fixture()
+        let m = Address(f.maria.publicKey).description
+        let app = Application(router: f.node.api.router())
+        func get(_ key: PrivateKey, _ uri: String) async throws -> (Int, [String: Any]) {
+            var built: HTTPFields = [:]
+            for (n, v) in try TestNode.signed(key, "GET", uri) { built.append(HTTPFields.Element(name: HTTPFields.Element.Name(n)!, value: v)) }
+            let fields = built
+            return try await app.test(.router) { client in
+                try await client.execute(uri: uri, method: .get, headers: fields) {
+                    (Int($0.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body))) as? [String: Any] ?? [:])
+                }
+            }
+        }
+        var sequences: [Int] = []
+        var cursor: String?
+        repeat {
+            let (status, page) = try await get(f.maria, "/v1/audit?patient=\(m)&limit=1" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(status == 200)
+            sequences += (page["entries"] as? [[String: Any]] ?? []).compactMap { $0["sequence"] as? Int }
+            cursor = page["next"] as? String
+            if let c = cursor { #expect(Int(c) == nil && c.count >= 40, "an opaque cursor: \(c)") }
+        } while cursor != nil && sequences.count < 50
+        #expect(sequences == Array(0..<sequences.count) && sequences.count >= 2, "\(sequences)")
+        let first = try await get(f.maria, "/v1/audit?patient=\(m)&limit=1")
+        let token = try #require(first.1["next"] as? String)
+        #expect(try await get(f.maria, "/v1/audit?patient=\(m)&limit=1&cursor=\(token)").0 == 200)
+        #expect(try await get(DemoCast.staff("hospital-ribeira", "admin"), "/v1/audit?patient=\(m)&limit=1&cursor=\(token)").0 == 400, "another caller")
+        #expect(try await get(f.maria, "/v1/audit?patient=\(m)&from=2026-01-01&limit=1&cursor=\(token)").0 == 400, "another query")
+        // One character changed in the middle (the last one may carry only padding bits).
+        var chars = Array(token)
+        chars[chars.count / 2] = chars[chars.count / 2] == "A" ? "B" : "A"
+        let altered = String(chars)
+        #expect(try await get(f.maria, "/v1/audit?patient=\(m)&limit=1&cursor=\(altered)").0 == 400, "an altered cursor")
+        #expect(try await get(f.maria, "/v1/audit?patient=\(m)&limit=1&start=1").0 == 400, "a raw position")
+    }
+
     /// A clinician reads Maria's data only as the chain allows now: Sakura General (consented for
     /// problems, TREAT) sees her problems record and not her vital signs; after she revokes, nothing.
     @Test func aClinicianReadsOnlyWhatTheChainAllowsNow() async throws {
