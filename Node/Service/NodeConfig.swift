@@ -96,6 +96,8 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var maxBlockBytes: Int = 8 << 20
     /// Largest HTTP request body accepted.
     public var maxRequestBodyBytes: Int = 1 << 20
+    /// Per client address: API requests per second (burst twice that) and connections open at once.
+    public var clientLimits = ClientLimiter.Limits()
     /// Threads that check signatures during block execution (0: one per core).
     public var verificationThreads: Int = 0
     /// Log level: trace, debug, info, notice, warning, error, critical.
@@ -116,7 +118,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes
+        case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -129,6 +131,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         maxBlockTransactions = try c.decodeIfPresent(Int.self, forKey: .maxBlockTransactions) ?? d.maxBlockTransactions
         maxBlockBytes = try c.decodeIfPresent(Int.self, forKey: .maxBlockBytes) ?? d.maxBlockBytes
         maxRequestBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxRequestBodyBytes) ?? d.maxRequestBodyBytes
+        clientLimits = try c.decodeIfPresent(ClientLimiter.Limits.self, forKey: .clientLimits) ?? d.clientLimits
         verificationThreads = try c.decodeIfPresent(Int.self, forKey: .verificationThreads) ?? d.verificationThreads
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         mempool = try c.decodeIfPresent(MempoolLimits.self, forKey: .mempool) ?? d.mempool
@@ -146,6 +149,9 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         guard maxBlockTransactions >= 1 else { throw NodeError("config.maxBlockTransactions", "must be positive") }
         guard maxBlockBytes >= 1024 else { throw NodeError("config.maxBlockBytes", "must be at least 1024") }
         guard maxRequestBodyBytes >= 1024 else { throw NodeError("config.maxRequestBodyBytes", "must be at least 1024") }
+        guard clientLimits.requestsPerSecond > 0, clientLimits.maxConnections >= 1, clientLimits.maxTrackedClients >= 1 else {
+            throw NodeError("config.clientLimits", "requestsPerSecond must be positive, maxConnections and maxTrackedClients at least 1")
+        }
         guard (1...24 * 60).contains(consoleSessionMinutes) else { throw NodeError("config.consoleSessionMinutes", "must be 1...1440") }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else { throw NodeError("config.logLevel", "'\(logLevel)' is not a level") }
         guard mempool.maxTransactions > 0, mempool.maxBytes > 0, mempool.maxPerAccount > 0 else { throw NodeError("config.mempool", "limits must be positive") }

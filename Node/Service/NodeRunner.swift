@@ -250,6 +250,8 @@ public enum NodeRunner {
                           maxBodyBytes: config.maxRequestBodyBytes)
         // Signed requests name this node (its worker key, else its validator key) as their audience.
         if let identity = workerKey ?? keys.first { api.identify(as: identity.publicKey) }
+        api.clientLimiter = ClientLimiter(limits: config.clientLimits)
+        let limiter = api.clientLimiter
         var services: [any Service] = []
         var workers: NodeWorkers?
         let terminology = try dataDirectory.loadTerminology(config.records)
@@ -350,7 +352,8 @@ public enum NodeRunner {
         let startPhases = phases
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade { [alerts = workers?.alerts, query = chain.query, console, api] request, _, _ in
+            server: .http1WebSocketUpgrade(additionalChannelHandlers: [ClientConnectionBound(limiter: limiter)]) {
+                [alerts = workers?.alerts, query = chain.query, console, api] request, _, _ in
                 if let console, let decision = ConsoleLive.shouldUpgrade(request, console: console, events: chain.events, alerts: alerts) { return decision }
                 if let alerts, let decision = AlertStream.shouldUpgrade(request, hub: alerts, query: query) { return decision }
                 return EventStream.shouldUpgrade(request, api: api, hub: chain.events)

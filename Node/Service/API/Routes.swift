@@ -43,6 +43,8 @@ public struct NodeAPI: Sendable {
     public var scheme = "http"
     /// Seals the cursors of paged audit answers (opaque, bound to caller and query).
     let auditCursors = AuditCursors()
+    /// Per-client bounds: requests per second (here) and open connections (the listener's handler).
+    public var clientLimiter = ClientLimiter()
 
     /// Makes `key` this node's identity towards signed requests.
     public mutating func identify(as key: PublicKey) {
@@ -64,10 +66,10 @@ public struct NodeAPI: Sendable {
         public let method: HTTPRequest.Method
         public let path: String
         public let access: APIAccess
-        let handler: @Sendable (Request, BasicRequestContext, Caller?) async throws -> Response
+        let handler: @Sendable (Request, NodeRequestContext, Caller?) async throws -> Response
 
-        typealias Plain = @Sendable (Request, BasicRequestContext) async throws -> Response
-        typealias Authenticated = @Sendable (Request, BasicRequestContext, Caller) async throws -> Response
+        typealias Plain = @Sendable (Request, NodeRequestContext) async throws -> Response
+        typealias Authenticated = @Sendable (Request, NodeRequestContext, Caller) async throws -> Response
 
         /// Anyone may call it; `why` says why it shows nothing about a patient.
         static func open(_ method: HTTPRequest.Method, _ path: String, _ why: String, _ h: @escaping Plain) -> Route {
@@ -149,10 +151,11 @@ public struct NodeAPI: Sendable {
         ] + vitalsRoutes() + recordRoutes()
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<NodeRequestContext> {
+        let router = Router(context: NodeRequestContext.self)
         router.add(middleware: LatencyMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: ClientRateMiddleware(limiter: clientLimiter))
         for r in routes() {
             router.on(RouterPath(r.path), method: r.method) { request, context in try await serve(r, request, context) }
         }
@@ -161,7 +164,7 @@ public struct NodeAPI: Sendable {
 
     /// Runs a route under its access rule: a signed route's body is read (bounded) and the
     /// signature, the caller's standing and the rule are checked before the handler sees anything.
-    func serve(_ route: Route, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func serve(_ route: Route, _ request: Request, _ context: NodeRequestContext) async throws -> Response {
         guard case .signed(let rule) = route.access else { return try await route.handler(request, context, nil) }
         var request = request
         let raw: [UInt8]

@@ -53,19 +53,19 @@ struct NodeConsole: Sendable {
         let access: Access
         /// Query parameter names the route accepts (any other is a 400).
         let parameters: Set<String>
-        let handler: @Sendable (Request, BasicRequestContext, Viewer?) async throws -> Response
+        let handler: @Sendable (Request, NodeRequestContext, Viewer?) async throws -> Response
     }
 
     /// Every console route, in one table (the tests walk it: each route that is not `open`
     /// answers 401 without a session and 403 to the wrong role).
     func routes() -> [Route] {
-        typealias Handler = @Sendable (Request, BasicRequestContext, Viewer?) async throws -> Response
+        typealias Handler = @Sendable (Request, NodeRequestContext, Viewer?) async throws -> Response
         func open(_ method: HTTPRequest.Method, _ path: String, _ h: @escaping Handler) -> Route {
             Route(method: method, path: path, access: .open, parameters: [], handler: h)
         }
         /// A page for these roles: `respond` has checked the session and the role before `h` runs.
         func page(_ path: String, _ roles: Set<String>, _ parameters: Set<String> = [],
-                  _ h: @escaping @Sendable (Request, BasicRequestContext, Viewer) async throws -> Response) -> Route {
+                  _ h: @escaping @Sendable (Request, NodeRequestContext, Viewer) async throws -> Response) -> Route {
             Route(method: .get, path: path, access: .roles(roles), parameters: parameters) { r, c, v in
                 guard let v else { throw ConsoleError(.unauthorized, "Sign in first", "This page needs a signed-in session.") }
                 return try await h(r, c, v)
@@ -98,7 +98,7 @@ struct NodeConsole: Sendable {
         ]
     }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<NodeRequestContext>) {
         for r in routes() {
             router.on(RouterPath(r.path), method: r.method) { request, context in
                 try await respond(r, request, context)
@@ -109,7 +109,7 @@ struct NodeConsole: Sendable {
     /// Runs a route: checks the query, the session and the role, then renders; every failure
     /// becomes an HTML page with its status. The signing tools' challenge API answers errors as the
     /// node's API does (`APIError`, rendered as JSON by the router's `JSONErrorMiddleware`).
-    func respond(_ route: Route, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func respond(_ route: Route, _ request: Request, _ context: NodeRequestContext) async throws -> Response {
         do {
             try checkQuery(request, allowed: route.parameters)
             var viewer: Viewer?

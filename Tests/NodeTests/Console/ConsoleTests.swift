@@ -21,7 +21,7 @@ import MeridianDemo
 
     static let worker = DemoCast.staff("hospital-ribeira", "worker")
 
-    func console(_ node: TestNode, clock: Clock) throws -> (NodeConsole, Router<BasicRequestContext>) {
+    func console(_ node: TestNode, clock: Clock) throws -> (NodeConsole, Router<NodeRequestContext>) {
         let api = node.api
         let c = try NodeConsole(api: api, workerKey: Self.worker, genesis: DemoCast.genesisSpec(), sessionMinutes: 60,
                                 gossip: { _ in }, publicAddress: { "http://127.0.0.1:0" }, clock: { clock.now.withLock { $0 } })
