@@ -150,15 +150,21 @@ import MeridianSummary
         let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
         let hostile = try TransferRequest(chainID: DemoCast.chainID, record: record, node: DemoCast.staff("chao-phraya", "worker"),
                                           requester: DemoCast.staff("chao-phraya", "clinician").publicKey, purpose: .treat, breakGlass: false, time: now)
-        let (status, body) = try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes)
+        let chao = DemoCast.staff("chao-phraya", "worker")
+        let (status, body) = try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, as: chao)
         #expect(status == 403, "\(status)")
         #expect(String(decoding: body, as: UTF8.self).contains("\"code\":\"records.denied\""))
         #expect((try? TransferPayload(canonicalBytes: [UInt8](body))) == nil)
-        // A request signed by a key that is no registered node is refused before the chain is asked.
-        let stranger = try TransferRequest(chainID: DemoCast.chainID, record: record, node: try PrivateKey.generate(),
+        // A request signed by a key that is no registered node is refused before the chain is asked;
+        // an unsigned one, or one whose message another node signed, too.
+        let strangerKey = try PrivateKey.generate()
+        let stranger = try TransferRequest(chainID: DemoCast.chainID, record: record, node: strangerKey,
                                            requester: DemoCast.staff("sakura-general", "clinician").publicKey, purpose: .treat, breakGlass: false, time: now)
-        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", stranger.canonicalBytes).0 == 403)
-        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", [1, 2, 3]).0 == 400)
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", stranger.canonicalBytes, as: strangerKey).0 == 403)
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes).0 == 401, "unsigned")
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, as: DemoCast.staff("sakura-general", "worker")).0 == 403,
+                "a message of Chao Phraya's node sent by Sakura General's")
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", [1, 2, 3], as: chao).0 == 400)
 
         // Maria erases it: Ribeira's and Sakura General's nodes delete body and keys; Sakura General's
         // node acknowledges the custodian's signed notice.
@@ -204,10 +210,16 @@ import MeridianSummary
         return path
     }
 
-    static func post(_ base: String, _ path: String, _ body: [UInt8]) async throws -> (Int, Data) {
+    /// A node-to-node POST, signed as `signer` (a node's worker key) when one is given.
+    static func post(_ base: String, _ path: String, _ body: [UInt8], as signer: PrivateKey? = nil) async throws -> (Int, Data) {
         var req = URLRequest(url: URL(string: base + path)!)
         req.httpMethod = "POST"; req.httpBody = Data(body); req.timeoutInterval = 60
         req.setValue(RecordMessages.contentType, forHTTPHeaderField: "Content-Type")
+        if let signer {
+            for (name, value) in try await NodeClient(base).signed(by: signer).signatureHeaders("POST", path, body: Data(body)) {
+                req.setValue(value, forHTTPHeaderField: name)
+            }
+        }
         let (data, response) = try await URLSession.shared.data(for: req)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }

@@ -54,8 +54,11 @@ public enum APIRule: String, Sendable, CaseIterable {
     /// Any key that signs, registered or not (a patient registering polls their own transaction);
     /// the handler answers only the caller's own items.
     case ownItems = "own-items"
-    /// A member of this node's organisation with the provider role (uploading a record body).
+    /// A member of this node's organisation with the provider role (uploading a record body,
+    /// asking for a summary).
     case provider = "provider"
+    /// Another hospital's node (a worker key on chain): record transfers and erasure notices.
+    case hospitalNode = "hospital-node"
 }
 
 /// The caller of a signed request, with its standing read from the committed state.
@@ -139,6 +142,10 @@ extension NodeAPI {
             guard caller.operatorOrganization != nil else { throw Self.forbidden("read by hospital operators only") }
         case .knownKey:
             return
+        case .hospitalNode:
+            guard ((try? Identity.member(caller.key, in: query.reader)) ?? nil)?.has(.worker) == true else {
+                throw Self.forbidden("only a hospital's node (a worker key on chain) calls this")
+            }
         case .provider:
             guard let own = organization, (try? Identity.member(caller.key, in: query.reader))??.organization == own,
                   ((try? Identity.member(caller.key, in: query.reader)) ?? nil)?.has(.provider) == true else {

@@ -27,15 +27,20 @@ extension NodeAPI {
                 let c = try hash(context.parameters.require("commitment"), "commitment")
                 do { return try json(try records.custody(of: c)) } catch let e as RecordService.Failure { throw Self.apiError(e) }
             },
-            .selfAuthenticating(.post, "v1/records/:commitment/transfer", "a hospital node's transfer request signed by its worker key, served only as the chain decided") { request, context in
+            .signed(.post, "v1/records/:commitment/transfer", .hospitalNode) { request, context, caller in
+                // A hospital's node asks for a body the chain has allowed it (signed request and signed
+                // message, by the same worker key); served only as the chain decided.
                 let c = try hash(context.parameters.require("commitment"), "commitment")
                 let m: TransferRequest = try Self.canonical(try await body(request), "transfer request")
+                guard m.node == caller.key else { throw Self.forbidden("the transfer request is signed by another node than the request") }
                 guard m.record == c else { throw APIError.badRequest("records.path_mismatch", "the request names another record than the path") }
                 do { return Self.canonicalResponse(try await records.serveTransfer(m)) } catch let e as RecordService.Failure { throw Self.apiError(e) }
             },
-            .selfAuthenticating(.post, "v1/records/:commitment/erasure-notice", "the custodian node's erasure notice signed by its worker key") { request, context in
+            .signed(.post, "v1/records/:commitment/erasure-notice", .hospitalNode) { request, context, caller in
+                // The custodian's node tells this node to erase (signed request and signed notice, one key).
                 let c = try hash(context.parameters.require("commitment"), "commitment")
                 let m: ErasureNotice = try Self.canonical(try await body(request), "erasure notice")
+                guard m.custodianNode == caller.key else { throw Self.forbidden("the notice is signed by another node than the request") }
                 guard m.record == c else { throw APIError.badRequest("records.path_mismatch", "the notice names another record than the path") }
                 do { return Self.canonicalResponse(try await records.receiveNotice(m)) } catch let e as RecordService.Failure { throw Self.apiError(e) }
             },
@@ -63,10 +68,12 @@ extension NodeAPI {
                              time: l.time.iso8601, anchored: i != nil, root: i?.root.hex, index: i?.index, treeSize: i?.treeSize, path: i?.path.map(\.hex))
                 })
             },
-            .selfAuthenticating(.post, "v1/summaries", "a clinician's signed summary request naming its access decided on chain") { request, _ in
-                // A clinician of this hospital asks for a summary in their language (a signed
-                // SummaryRequest). The answer: the FHIR Bundle served, its coverage and its anchor leaf.
+            .signed(.post, "v1/summaries", .provider) { request, _, caller in
+                // A clinician of this hospital asks for a summary in their language (a signed request
+                // carrying a signed SummaryRequest that names its access decided on chain). The
+                // answer: the FHIR Bundle served, its coverage and its anchor leaf.
                 let m: SummaryRequest = try Self.canonical(try await body(request), "summary request")
+                guard m.requester == caller.key else { throw Self.forbidden("the summary request is signed by another key than the request") }
                 let s: RecordService.ServedSummary
                 do { s = try await records.summary(m) } catch let e as RecordService.Failure { throw Self.apiError(e) }
                 struct C: Encodable { let translated: Int; let codes: Int; let untranslatedFreeText: Int; let percent: Double }

@@ -67,7 +67,7 @@ extension RecordService {
             }
             do {
                 let notice = try ErasureNotice(chainID: chain.chainID, record: commitment, custodianNode: nodeKey, time: now)
-                let ack: ErasureAcknowledgement = try await post(base, "/v1/records/\(commitment.hex)/erasure-notice", notice)
+                let ack: ErasureAcknowledgement = try await post(base, "/v1/records/\(commitment.hex)/erasure-notice", notice, to: org)
                 guard ack.isSigned, ack.record == commitment, ack.chainID == chain.chainID,
                       let m = (try? Identity.member(ack.node, in: query.reader)) ?? nil, m.organization == org, m.has(.worker) else {
                     count("erasure.bad_acknowledgement")

@@ -1,4 +1,5 @@
 import Foundation
+import MeridianRequestAuth
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -28,6 +29,8 @@ public final class RecordService: Sendable {
     /// This node's key: a worker-role member of its organisation on chain.
     let nodeKey: PrivateKey
     let directory: [OrganizationID: URL]
+    /// The keys of the peers' nodes, learnt from their status and checked against the chain.
+    let peerKeys = Mutex<[URL: String]>([:])
     let terminology: TerminologyIndex?
     let anchors: AnchorStore?
     let submitter: @Sendable (Call) async -> Bytes32?
@@ -203,7 +206,7 @@ public final class RecordService: Sendable {
         let request: TransferRequest
         do { request = try TransferRequest(chainID: chain.chainID, record: record, node: nodeKey, requester: requester, purpose: purpose, breakGlass: breakGlass, time: now) }
         catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
-        let payload: TransferPayload = try await post(base, "/v1/records/\(record.hex)/transfer", request)
+        let payload: TransferPayload = try await post(base, "/v1/records/\(record.hex)/transfer", request, to: rec.custodian)
         guard payload.record == record else { count("transfer.wrong_record"); throw Failure(.upstream, "records.wrong_record", "the custodian's node answered for another record") }
         // The share with the key envelope, from this node's own copy of the chain.
         let share = try await waitForShare(record, org: org, atLeast: payload.shareHeight)
@@ -239,15 +242,44 @@ public final class RecordService: Sendable {
 
     struct PeerError: Decodable { let error: I; struct I: Decodable { let code: String; let message: String } }
 
-    /// POSTs a canonical message to another node and decodes its canonical answer; an error
-    /// answer is passed on with its code (a denial stays a denial).
-    func post<Reply: Canonical>(_ base: URL, _ path: String, _ message: some Canonical) async throws(Failure) -> Reply {
+    struct PeerStatus: Decodable { let chainID: String; let nodeKey: String? }
+
+    /// The key of the node at `base`, which must be a worker (a hospital's node) of `org` on this
+    /// node's copy of the chain: the audience this node's signed requests to it name. A node that
+    /// answers with another key (a relay, a misconfigured directory) is refused before anything is
+    /// signed for it.
+    func peerKey(_ base: URL, of org: OrganizationID) async throws(Failure) -> String {
+        if let known = peerKeys.withLock({ $0[base] }) { return known }
+        guard let url = URL(string: "/v1/status", relativeTo: base) else { throw Failure(.badRequest, "records.bad_url", base.absoluteString) }
+        let data: Data
+        do { data = try await URLSession.shared.data(from: url).0 }
+        catch { throw Failure(.unavailable, "records.peer_unreachable", "no answer from \(base.absoluteString): \(error.localizedDescription)") }
+        guard let status = try? JSONDecoder().decode(PeerStatus.self, from: data), status.chainID == chain.chainID,
+              let text = status.nodeKey, let address = Address(text),
+              let member = (try? Identity.member(address.publicKey, in: query.reader)) ?? nil, member.organization == org, member.has(.worker) else {
+            throw Failure(.upstream, "records.wrong_peer", "the node at \(base.absoluteString) is not a node of \(org.value) on chain \(chain.chainID)")
+        }
+        peerKeys.withLock { $0[base] = text }
+        return text
+    }
+
+    /// POSTs a canonical message to `org`'s node, signed with this node's worker key (RFC 9421,
+    /// Meridian's profile: the peer's key as audience, chain id, nonce), and decodes its canonical
+    /// answer; an error answer is passed on with its code (a denial stays a denial).
+    func post<Reply: Canonical>(_ base: URL, _ path: String, _ message: some Canonical, to org: OrganizationID) async throws(Failure) -> Reply {
         guard let url = URL(string: path, relativeTo: base) else { throw Failure(.badRequest, "records.bad_url", path) }
+        let audience = try await peerKey(base, of: org)
         var req = URLRequest(url: url)
         req.httpMethod = "POST"
         req.timeoutInterval = TimeInterval(config.transferTimeoutSeconds + 5)
         req.httpBody = Data(message.canonicalBytes)
         req.setValue(RecordMessages.contentType, forHTTPHeaderField: "Content-Type")
+        do {
+            for h in try SignedRequests.headers(method: "POST", targetURI: url.absoluteString, body: message.canonicalBytes, chainID: chain.chainID,
+                                                audience: audience, key: nodeKey, created: Int64(Date().timeIntervalSince1970)) {
+                req.setValue(h.value, forHTTPHeaderField: h.name)
+            }
+        } catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
         let data: Data, response: URLResponse
         do { (data, response) = try await URLSession.shared.data(for: req) }
         catch { throw Failure(.unavailable, "records.peer_unreachable", "no answer from \(base.absoluteString): \(error.localizedDescription)") }

@@ -57,6 +57,9 @@ import MeridianDemo
             "/v1/records": ("/v1/records", Array("{\"resourceType\":\"Bundle\"}".utf8)),
             "/v1/records/{commitment}/custody": ("/v1/records/\(record.hex)/custody", []),
             "/v1/records/{commitment}/served": ("/v1/records/\(record.hex)/served", []),
+            "/v1/records/{commitment}/transfer": ("/v1/records/\(record.hex)/transfer", [1, 2, 3]),
+            "/v1/records/{commitment}/erasure-notice": ("/v1/records/\(record.hex)/erasure-notice", [1, 2, 3]),
+            "/v1/summaries": ("/v1/summaries", [1, 2, 3]),
         ]
         var requests: [(HTTPRequest.Method, String, String, [UInt8])] = []
         for r in node.api.routes() {

@@ -251,6 +251,9 @@ import MeridianIngest
             case "/metrics", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
             case "/v1/audit" where c.uri.contains("organization="): return sakuraOperator
             case "/v1/authorize": return sakuraClinician
+            case "/v1/summaries": return ribeiraClinician
+            case "/v1/records/{commitment}/erasure-notice": return DemoCast.staff("klinikum-spree", "worker")
+            case "/v1/records/{commitment}/transfer": return DemoCast.staff("sakura-general", "worker")
             default: return maria
             }
         }
