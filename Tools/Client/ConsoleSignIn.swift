@@ -35,6 +35,12 @@ public struct ConsoleSignInCommand: AsyncParsableCommand {
         guard let audience = try? PublicKey(hex: challenge.audience), challenge.code == code else {
             throw ValidationError("the node's challenge is malformed")
         }
+        // The node the code is for must be the node answering (its status names its key, and a
+        // pinned --node-key was checked against that): a code relayed from another node is refused.
+        let answering = try await client.nodeIdentity()
+        guard Address(audience).description == answering.audience, challenge.chainID == answering.chainID else {
+            throw ValidationError("the code is for node \(Address(audience)) on chain \(challenge.chainID), but \(client.base.absoluteString) is \(answering.audience) on \(answering.chainID): refused (a relayed code?)")
+        }
         print("signing in to the console of node \(Address(audience))\(challenge.organization.map { " (\($0))" } ?? "") on chain \(challenge.chainID), until \(challenge.expiresISO)")
         let message = ConsoleSignIn.message(chainID: challenge.chainID, code: code, audience: audience, expires: Timestamp(unixMilliseconds: challenge.expires))
         let signature = try key.sign(message)

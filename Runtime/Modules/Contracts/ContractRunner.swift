@@ -87,6 +87,14 @@ public final class ContractRunner: @unchecked Sendable {
     public static let fuelPerHostCall: UInt64 = 100
     /// Bounds on what one call may store, read and emit.
     public static let maxValueBytes = 1024, maxKeyBytes = 64, maxEventBytes = 256, maxEvents = 8, maxWrites = 16
+    /// What `emit` accepts: a code of 1 to 32 bytes of `a-z 0-9 . _ -` (e.g. `travel.outside_window`),
+    /// never free text or raw bytes, which could carry personal data onto the chain; anything else
+    /// is not emitted and `emit` returns -1 (the same on every node).
+    public static let maxEventCodeBytes = 32
+    public static func isEventCode(_ data: [UInt8]) -> Bool {
+        (1...maxEventCodeBytes).contains(data.count)
+            && data.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
 
     public init(code: [UInt8], limits: ContractCheck.Limits, stackBytes: Int = 64 * 1024) throws(RuntimeError) {
         summary = try ContractCheck.check(code, limits: limits)
@@ -146,6 +154,8 @@ public final class ContractRunner: @unchecked Sendable {
         var writes: [([UInt8], [UInt8])] = []
         var pending: [[UInt8]: [UInt8]] = [:]
         var events: [[UInt8]] = []
+        /// Calls of `emit`, codes or not (bounded by `maxEvents` either way).
+        var emitCalls = 0
         var violation: ContractFailure?
         let storage: ([UInt8]) -> [UInt8]?
         let parameters: [String: [UInt8]]
@@ -320,7 +330,9 @@ public final class ContractRunner: @unchecked Sendable {
                 let state = try current()
                 let data = try read(caller, i32(args[0]), i32(args[1]), max: maxEventBytes)
                 try charge(caller.store, bytes: data.count)
-                guard state.events.count < maxEvents else { throw HostViolation(failure: .tooManyEvents) }
+                guard state.emitCalls < maxEvents else { throw HostViolation(failure: .tooManyEvents) }
+                state.emitCalls += 1
+                guard Self.isEventCode(data) else { return [.i32(UInt32(bitPattern: -1))] }   // not a code: nothing emitted
                 state.events.append(data)
                 return [.i32(0)]
             }

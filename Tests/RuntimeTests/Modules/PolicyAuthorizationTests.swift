@@ -223,8 +223,9 @@ import MeridianDemo
         #expect(try chain.submit(maria, .grantConsent(missing)).error?.code == "consent.unknown_contract")
     }
 
-    /// A contract's `emit` reaches the receipt (and so the event stream) as `contract.emitted`, and
-    /// the contract sees the id of the consent that names it (offset 152 of the request).
+    /// A contract's `emit` of a code reaches the receipt (and so the event stream) as
+    /// `contract.emitted`; raw bytes (here the consent id the contract sees at offset 152 of the
+    /// request) are not a code and are not emitted, so nothing but codes reaches the chain.
     @Test func aContractsEventsAreInTheReceiptAndItSeesItsConsent() throws {
         typealias M = ContractCheckTests.Module
         var m = M()
@@ -245,7 +246,11 @@ import MeridianDemo
         let r = try chain.submit(DemoCast.staff("sakura-general", "clinician"), .requestAccess(.init(record: record, purpose: .treat, breakGlass: false)))
         #expect(r.decision?.allowed == true)
         let emitted = r.events.compactMap { e -> [UInt8]? in if case .contractEmitted(SHA256.hash(m.bytes), consent, let d) = e { d } else { nil } }
-        #expect(emitted == [Array("hello".utf8), consent.bytes])
+        #expect(emitted == [Array("hello".utf8)])
+        #expect(ContractRunner.isEventCode(Array("travel.outside_window".utf8)))
+        for text in ["Hello", "maria silva", "", String(repeating: "a", count: 33), "nome:maria"] {
+            #expect(!ContractRunner.isEventCode(Array(text.utf8)), "\(text) is not a code")
+        }
     }
 
     /// The blocks one runtime built, re-executed by a second, independent runtime (its own state,
