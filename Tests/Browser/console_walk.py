@@ -339,11 +339,16 @@ def walk(c, args, maria, hans):
     check(status == 401, f"after sign-out the old session cookie gets 401 (got {status})")
 
     # -- Views of personal audit data are on the trail: Maria's trail now shows the regulator's views.
+    #    Read as Maria herself (the API answers a patient's trail to the patient, in signed requests);
+    #    an unsigned read is refused.
+    status, _, _ = c.fetch(f"/v1/audit?patient={maria}&limit=1000")
+    check(status == 401, f"an unsigned read of Maria's trail is refused (got {status})")
     deadline = time.time() + 60
     seen = False
     while time.time() < deadline and not seen:
-        status, _, body = c.fetch(f"/v1/audit?patient={maria}&limit=1000")
-        seen = status == 200 and any(e.get("kind") == "console-view" and e.get("purpose") == "HCOMPL" for e in json.loads(body)["entries"])
+        r = subprocess.run([os.path.join(args.bin, "meridian-audit"), "trail", "--patient", maria, "--format", "json", "--node", c.node,
+                            "--demo", "maria"], capture_output=True, text=True, timeout=60)
+        seen = r.returncode == 0 and any(e.get("kind") == "console-view" and e.get("purpose") == "HCOMPL" for e in json.loads(r.stdout or "[]"))
         if not seen:
             time.sleep(0.5)
     check(seen, "the regulator's view of Maria's entries is an entry on her trail (console-view, HCOMPL)")
