@@ -24,10 +24,13 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     /// FHIR feeds allowed to post Observations: feed name → SHA-256 (hex) of its bearer token.
     public var feeds: [String: String] = [:]
     /// HL7 v2 over MLLP: address and port (absent: no listener; 0: any free port, written to
-    /// `<data-dir>/mllp.address`). Senders are trusted by network position, as hospital interface
-    /// engines are: keep it on a private interface.
+    /// `<data-dir>/mllp.address`). MLLP has no TLS or client certificates here yet, so a sender is
+    /// trusted by network position alone: the listener must be on loopback (an interface engine on
+    /// the same host, or a TLS tunnel ending there) unless `mllpAllowRemote` says explicitly that
+    /// the operator accepts unauthenticated senders from the network.
     public var mllpHost: String = "127.0.0.1"
     public var mllpPort: Int?
+    public var mllpAllowRemote: Bool = false
     /// Milliseconds between anchors of the workers' results (each anchor one transaction).
     public var anchorIntervalMilliseconds: Int = 10_000
     /// The cardiovascular risk model (ONNX) the risk worker runs beside NEWS2, relative to the data
@@ -38,7 +41,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     public var modelHighRisk: Double = 0.20
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, anchorIntervalMilliseconds, model, modelHighRisk }
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, anchorIntervalMilliseconds, model, modelHighRisk }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
@@ -47,6 +50,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         feeds = try c.decodeIfPresent([String: String].self, forKey: .feeds) ?? d.feeds
         mllpHost = try c.decodeIfPresent(String.self, forKey: .mllpHost) ?? d.mllpHost
         mllpPort = try c.decodeIfPresent(Int.self, forKey: .mllpPort)
+        mllpAllowRemote = try c.decodeIfPresent(Bool.self, forKey: .mllpAllowRemote) ?? d.mllpAllowRemote
         anchorIntervalMilliseconds = try c.decodeIfPresent(Int.self, forKey: .anchorIntervalMilliseconds) ?? d.anchorIntervalMilliseconds
         model = try c.decodeIfPresent(String.self, forKey: .model)
         modelHighRisk = try c.decodeIfPresent(Double.self, forKey: .modelHighRisk) ?? d.modelHighRisk
@@ -143,6 +147,14 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     }
 
     /// Checks the values, naming the first bad one.
+    /// 127.0.0.0/8, ::1 or localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased()
+        if h == "localhost" || h == "::1" || h == "[::1]" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     public func validate() throws(NodeError) {
         guard (0...65535).contains(apiPort) else { throw NodeError("config.apiPort", "\(apiPort) is not a port") }
         guard blockIntervalMilliseconds >= 10 && blockIntervalMilliseconds <= 600_000 else { throw NodeError("config.blockIntervalMilliseconds", "must be 10...600000") }
@@ -165,6 +177,9 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         guard (100...3_600_000).contains(workers.anchorIntervalMilliseconds) else { throw NodeError("config.workers.anchorIntervalMilliseconds", "must be 100...3600000") }
         guard workers.modelHighRisk > 0, workers.modelHighRisk < 1 else { throw NodeError("config.workers.modelHighRisk", "must be a probability between 0 and 1") }
         if let p = workers.mllpPort, !(0...65535).contains(p) { throw NodeError("config.workers.mllpPort", "\(p) is not a port") }
+        if workers.mllpPort != nil, !workers.mllpAllowRemote, !Self.isLoopback(workers.mllpHost) {
+            throw NodeError("config.workers.mllpHost", "'\(workers.mllpHost)' is not a loopback address: MLLP has no TLS here yet, so its senders are not authenticated; bind it to 127.0.0.1 (an interface engine on this host or a TLS tunnel ending here), or set workers.mllpAllowRemote to accept unauthenticated senders from the network")
+        }
         for (name, hash) in workers.feeds {
             guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }
             guard hash.utf8.count == 64, Bytes32(hex: hash) != nil else { throw NodeError("config.workers.feeds.\(name)", "expected the SHA-256 of the feed's token (64 hex digits)") }
