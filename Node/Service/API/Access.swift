@@ -113,10 +113,9 @@ extension NodeAPI {
         case .failure(let f): throw Self.unauthorized(f.code, f.message)
         }
         let reader = query.reader
-        let roles = (try? ConsoleRole.roles(of: key, in: reader)) ?? []
-        var known = !roles.isEmpty
-        if !known {
-            known = ((try? Identity.member(key, in: reader)) ?? nil) != nil || ((try? Identity.device(key, in: reader)) ?? nil) != nil
+        let (roles, known) = try readingState {
+            let roles = try ConsoleRole.roles(of: key, in: reader)
+            return (roles, try !roles.isEmpty || Identity.member(key, in: reader) != nil || Identity.device(key, in: reader) != nil)
         }
         return Caller(key: key, roles: roles, known: known)
     }
@@ -143,16 +142,23 @@ extension NodeAPI {
         case .knownKey:
             return
         case .hospitalNode:
-            guard ((try? Identity.member(caller.key, in: query.reader)) ?? nil)?.has(.worker) == true else {
+            guard try member(caller.key)?.has(.worker) == true else {
                 throw Self.forbidden("only a hospital's node (a worker key on chain) calls this")
             }
         case .provider:
-            guard let own = organization, (try? Identity.member(caller.key, in: query.reader))??.organization == own,
-                  ((try? Identity.member(caller.key, in: query.reader)) ?? nil)?.has(.provider) == true else {
+            guard let own = organization, let m = try member(caller.key), m.organization == own, m.has(.provider) else {
                 throw Self.forbidden("only a provider of this node's organisation uploads records")
             }
         }
     }
+
+    /// A read of the committed state for an access decision. A storage error is the node's
+    /// (503), never taken for "no standing": a caller is not refused, nor admitted, on a failed read.
+    func readingState<T>(_ read: () throws -> T) throws(APIError) -> T {
+        do { return try read() } catch { throw APIError(.serviceUnavailable, "storage.unavailable", "the node cannot read the chain's state now: \(error)") }
+    }
+
+    func member(_ key: PublicKey) throws(APIError) -> Member? { try readingState { try Identity.member(key, in: query.reader) } }
 
     /// The organisation this node serves (its worker's, else its validator's membership).
     var organization: OrganizationID? {
