@@ -70,19 +70,32 @@ public final class RequestVerifier: Sendable {
 
     public typealias Failure = HTTPMessageSignature.Failure
 
+    /// A verified request: its signer, and what they signed (the signature base and signature),
+    /// which a node carries into the audit record of what it disclosed in answer.
+    public struct Verified: Sendable {
+        public let signer: PublicKey
+        public let signatureBase: String
+        public let signature: Bytes64
+    }
+
+    /// `verify`, with the signature base and signature.
+    public func verifySigned(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64) -> Result<Verified, Failure> {
+        do { return .success(try check(request, body: body, now: now, record: true)) } catch { return .failure(error) }
+    }
+
     /// The signer of a request, or why it is refused. `now` is Unix seconds. A request is recorded
     /// in the replay cache only once every other check passed.
     public func verify(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64) -> Result<PublicKey, Failure> {
-        do { return .success(try check(request, body: body, now: now, record: true)) } catch { return .failure(error) }
+        do { return .success(try check(request, body: body, now: now, record: true).signer) } catch { return .failure(error) }
     }
 
     /// Every check of `verify`, replay included, without recording the nonce (for a decision taken
     /// before the request is routed, e.g. a WebSocket upgrade, whose route then verifies it).
     public func check(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64) -> Result<PublicKey, Failure> {
-        do { return .success(try check(request, body: body, now: now, record: false)) } catch { return .failure(error) }
+        do { return .success(try check(request, body: body, now: now, record: false).signer) } catch { return .failure(error) }
     }
 
-    private func check(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64, record: Bool) throws(Failure) -> PublicKey {
+    private func check(_ request: HTTPMessageSignature.Request, body: [UInt8], now: Int64, record: Bool) throws(Failure) -> Verified {
         guard let inputField = request.header("Signature-Input"), let signatureField = request.header("Signature") else {
             throw Failure("auth.unsigned", "sign the request (RFC 9421: Signature-Input and Signature labelled '\(SignedRequests.label)', alg bip340)")
         }
@@ -130,6 +143,6 @@ public final class RequestVerifier: Sendable {
             cache.entries[key] = expiresAt
             cache.queue.append((key, expiresAt))
         }
-        return signer
+        return Verified(signer: signer, signatureBase: base, signature: sig)
     }
 }

@@ -203,14 +203,17 @@ extension ChainService: ConsensusChain {
 
     /// Signs `call` with `signer` at its next nonce and admits it to the mempool (the node's own
     /// transactions: the workers' anchors); returns its bytes for gossip, nil if refused.
-    public func submit(_ call: Call, signer: PrivateKey) -> [UInt8]? {
+    public func submit(_ call: Call, signer: PrivateKey) -> [UInt8]? { submitSigned(call, signer: signer)?.bytes }
+
+    /// `submit`, returning the admitted transaction's hash with its bytes.
+    public func submitSigned(_ call: Call, signer: PrivateKey) -> (hash: Bytes32, bytes: [UInt8])? {
         let reader = CommittedStateReader(state)
         guard let stateNonce = try? Accounts.nonce(of: signer.publicKey, in: reader) else { return nil }
         let nonce = mempool.nextNonce(for: signer.publicKey, stateNonce: stateNonce)
         guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: call), with: signer) else { return nil }
         let bytes = stx.canonicalBytes
-        guard (try? mempool.admit(stx, size: bytes.count, accounts: query)) != nil else { return nil }
-        return bytes
+        guard let hash = try? mempool.admit(stx, size: bytes.count, accounts: query) else { return nil }
+        return (hash, bytes)
     }
 
     public nonisolated func pendingTransactions() -> Int { mempool.count }

@@ -235,7 +235,7 @@ public enum NodeRunner {
             }
         }
         let store: BlockStore
-        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns, faults: faults) }
+        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns + DisclosureLog.columns, faults: faults) }
         catch { throw NodeError(dataDirectory.database, error.description) }
         phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
@@ -253,11 +253,24 @@ public enum NodeRunner {
         api.clientLimiter = ClientLimiter(limits: config.clientLimits)
         let limiter = api.clientLimiter
         var services: [any Service] = []
+        // Disclosures to anyone but the patient are logged (synced) before they are answered and
+        // resubmitted until committed; the worker key signs their records.
+        var disclosures: DisclosureLog?
+        if let workerKey {
+            let log: DisclosureLog
+            let pending: Int
+            do { log = try DisclosureLog(chain: chain, key: workerKey); pending = try log.pendingCount() }
+            catch { throw NodeError(dataDirectory.database, "opening the disclosure log: \(error)") }
+            if pending > 0 { logger.notice("disclosures from before the restart are being recorded on the trail", metadata: ["pending": "\(pending)"]) }
+            disclosures = log
+            api.disclosures = log
+            services.append(DisclosureRecorder(log: log, events: chain.events, interval: .seconds(1), logger: logger))
+        }
         var workers: NodeWorkers?
         let terminology = try dataDirectory.loadTerminology(config.records)
         let terminologyVersion = (terminology ?? RecordService.noTerminology).terminology.version
         if config.workers.enabled {
-            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: workerKey, dataDirectory: dataDirectory.path,
+            let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: workerKey, disclosures: disclosures, dataDirectory: dataDirectory.path,
                                     translationsProducer: terminologyVersion, registry: metrics.registry)
             workers = w
             w.attach(to: &api)
@@ -312,6 +325,7 @@ public enum NodeRunner {
             api.onAdmitted = { driver.gossip(transaction: $0) }
             workers?.onAdmitted.set { driver.gossip(transaction: $0) }
             recordsGossip.set { driver.gossip(transaction: $0) }
+            disclosures?.gossip.set { driver.gossip(transaction: $0) }
             api.consensusStatus = { driver.status }
             services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
         } else {

@@ -38,7 +38,8 @@ public struct NodeWorkers: Sendable {
 
     /// - Parameter dataDirectory: where a relative `config.model` path is resolved.
     /// - Parameter translationsProducer: the terminology file's version, named by the anchors of served summaries.
-    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, dataDirectory: String? = nil,
+    /// - Parameter disclosures: where alert deliveries are recorded for the trail (with `workerKey`).
+    public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, disclosures: DisclosureLog? = nil, dataDirectory: String? = nil,
                 translationsProducer: Bytes32 = .zero, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws {
         let admitted = Hook()
         onAdmitted = admitted
@@ -62,8 +63,13 @@ public struct NodeWorkers: Sendable {
         // put on the audit trail (the worker key signs those records).
         alerts = AlertHub()
         let workerPublicKey = workerKey?.publicKey
+        // Each delivery moves from the alert store's queue to the disclosure log (which keeps it
+        // until its transaction is committed); without a log, it is submitted directly.
         let recorder = workerKey.map { key in
             AlertDeliveryRecorder(store: assessmentStore) { delivery in
+                if let disclosures {
+                    do { try disclosures.record([.recordAlertDelivery(delivery)]); return true } catch { return false }
+                }
                 guard let bytes = await chain.submit(.recordAlertDelivery(delivery), signer: key) else { return false }
                 admitted.call(bytes)
                 return true

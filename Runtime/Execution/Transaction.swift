@@ -22,6 +22,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case submitAnchor(AnchorSubmission)
     case recordAlertDelivery(AlertDelivery)
     case recordConsoleView(ConsoleView)
+    case recordAPIRead(APIRead)
     case deployContract([UInt8])
     case updatePolicy(Policies.Update)
 
@@ -45,6 +46,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .submitAnchor: "anchoring.submit"
         case .recordAlertDelivery: "audit.alert_delivery"
         case .recordConsoleView: "audit.console_view"
+        case .recordAPIRead: "audit.api_read"
         case .deployContract: "contracts.deploy"
         case .updatePolicy: "contracts.update_policy"
         }
@@ -70,6 +72,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .submitAnchor(let a): w.write(varint: 50); w.write(a)
         case .recordAlertDelivery(let d): w.write(varint: 51); w.write(d)
         case .recordConsoleView(let v): w.write(varint: 52); w.write(v)
+        case .recordAPIRead(let v): w.write(varint: 53); w.write(v)
         case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
         case .updatePolicy(let u): w.write(varint: 61); w.write(u)
         }
@@ -96,6 +99,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 50: self = .submitAnchor(try r.read(AnchorSubmission.self))
         case 51: self = .recordAlertDelivery(try r.read(AlertDelivery.self))
         case 52: self = .recordConsoleView(try r.read(ConsoleView.self))
+        case 53: self = .recordAPIRead(try r.read(APIRead.self))
         case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
         case 61: self = .updatePolicy(try r.read(Policies.Update.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)

@@ -3,6 +3,7 @@ public import Hummingbird
 import HTTPTypes
 public import MeridianCore
 import MeridianState
+import MeridianRuntime
 public import MeridianModules
 public import MeridianRequestAuth
 
@@ -67,6 +68,9 @@ public struct Caller: Sendable {
     public let roles: [ConsoleRole]
     /// Whether the chain knows the key (a patient, a member, a device).
     public let known: Bool
+    /// What the caller signed (nil when only checked, not verified): carried into the audit
+    /// record of a disclosure, so the chain can check the node did not invent the read.
+    public var request: RequestVerifier.Verified?
 
     public var isPatient: Bool { roles.contains(.patient) }
     public var regulator: (organization: OrganizationID, country: CountryCode)? {
@@ -106,18 +110,25 @@ extension NodeAPI {
         let headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
         let message = HTTPMessageSignature.Request(method: head.method.rawValue, targetURI: uri, headers: headers)
         let now = Int64(Date().timeIntervalSince1970)
-        let result = record ? verifier.verify(message, body: body, now: now) : verifier.check(message, body: body, now: now)
         let key: PublicKey
-        switch result {
-        case .success(let k): key = k
-        case .failure(let f): throw Self.unauthorized(f.code, f.message)
+        var verified: RequestVerifier.Verified?
+        if record {
+            switch verifier.verifySigned(message, body: body, now: now) {
+            case .success(let v): key = v.signer; verified = v
+            case .failure(let f): throw Self.unauthorized(f.code, f.message)
+            }
+        } else {
+            switch verifier.check(message, body: body, now: now) {
+            case .success(let k): key = k
+            case .failure(let f): throw Self.unauthorized(f.code, f.message)
+            }
         }
         let reader = query.reader
         let (roles, known) = try readingState {
             let roles = try ConsoleRole.roles(of: key, in: reader)
             return (roles, try !roles.isEmpty || Identity.member(key, in: reader) != nil || Identity.device(key, in: reader) != nil)
         }
-        return Caller(key: key, roles: roles, known: known)
+        return Caller(key: key, roles: roles, known: known, request: verified)
     }
 
     /// The coarse check of a rule, before the handler runs (the handler then narrows to what the
@@ -183,6 +194,42 @@ extension NodeAPI {
             at: Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)), height: tip.height + 1, in: query.reader)
         guard decision.allowed else {
             throw Self.forbidden("the chain does not allow \(org.value) \(category.name) for \(purpose.code) now (\(decision.reason.code))")
+        }
+        try recordDisclosure(to: caller, .clinician, of: [patient], category: category, purpose: purpose, custodian: custodian)
+    }
+
+    /// Puts on the trail, before the answer is sent, that `caller` is being shown data of these
+    /// patients (the caller's own data excepted): `APIRead` records in the node's disclosure log
+    /// (a synced write; the log resubmits them until committed). Throws 503, and nothing is shown,
+    /// when the node cannot record them.
+    func recordDisclosure(to caller: Caller, _ standing: APIRead.Standing, of patients: Set<PublicKey>, category: DataCategory = .auditTrail,
+                          purpose: PurposeOfUse, custodian: OrganizationID? = nil) throws(APIError) {
+        let others = patients.subtracting([caller.key]).sorted()
+        guard !others.isEmpty else { return }
+        guard let disclosures, let request = caller.request, let custodian = custodian ?? organization else {
+            throw APIError(.serviceUnavailable, "audit.unavailable", "this node cannot put this read on the audit trail (it holds no worker key), so it does not answer it")
+        }
+        var calls: [Call] = []
+        var i = 0
+        while i < others.count {
+            let chunk = Array(others[i..<min(i + APIRead.maxPatients, others.count)])
+            calls.append(.recordAPIRead(APIRead(reader: caller.key, standing: standing, patients: chunk, category: category, purpose: purpose,
+                                                custodian: custodian, signatureBase: request.signatureBase, signature: request.signature)))
+            i += APIRead.maxPatients
+        }
+        do { try disclosures.record(calls) } catch {
+            throw APIError(.serviceUnavailable, "audit.unavailable", "the read could not be put on the audit trail (\(error)); nothing was shown, try again")
+        }
+    }
+
+    /// Records that an audit reader (regulator or operator) is shown these patients' entries.
+    func recordAuditDisclosure(to caller: Caller, of entries: [AuditEntry]) throws(APIError) {
+        let patients = Set(entries.map(\.patient)).subtracting([caller.key])
+        guard !patients.isEmpty else { return }
+        if caller.regulator != nil {
+            try recordDisclosure(to: caller, .regulator, of: patients, purpose: .compliance)
+        } else {
+            try recordDisclosure(to: caller, .hospitalOperator, of: patients, purpose: .operations)
         }
     }
 

@@ -45,6 +45,9 @@ public struct NodeAPI: Sendable {
     let auditCursors = AuditCursors()
     /// Per-client bounds: requests per second (here) and open connections (the listener's handler).
     public var clientLimiter = ClientLimiter()
+    /// Where disclosures to anyone but the patient are recorded before they are answered (nil: a
+    /// node without a worker key, which then answers only patients' reads of their own data).
+    public var disclosures: DisclosureLog?
 
     /// Makes `key` this node's identity towards signed requests.
     public mutating func identify(as key: PublicKey) {
@@ -467,6 +470,7 @@ public struct NodeAPI: Sendable {
             throw APIError.badRequest("audit.missing_filter", "give patient or organization")
         }
         let visible = page.entries.filter { e in (org == nil || e.organization == org) && mayRead(e, as: caller) }
+        try recordAuditDisclosure(to: caller, of: visible)
         return try json(AuditPage(entries: visible.map(JSONView.AuditEntry.init), next: page.next.flatMap { auditCursors.seal(position: $0, binding: binding, now: now) }))
     }
 
@@ -480,6 +484,7 @@ public struct NodeAPI: Sendable {
             throw Self.forbidden("not an entry you may read")   // whether it exists is not said
         }
         guard mayRead(e, as: caller) else { throw Self.forbidden("not an entry you may read") }
+        try recordAuditDisclosure(to: caller, of: [e])
         return Response(status: .ok, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: try FHIRExport.auditEvent(e))))
     }
 

@@ -41,6 +41,7 @@ extension NodeAPI {
         case "audit/entry/":
             if patientKey() == caller.key { return }
             guard let value, let e = try? AuditEntry(trustedCanonicalBytes: value), mayRead(e, as: caller) else { throw denied }
+            try recordAuditDisclosure(to: caller, of: [e])
         case "sharing/record/":
             guard let value, let r = try? RecordEntry(trustedCanonicalBytes: value) else { throw denied }
             guard r.patient == caller.key || mayReadRecordEntry(custodian: r.custodian, as: caller) else { throw denied }

@@ -201,16 +201,21 @@ struct NodeConsole: Sendable {
     func recordView(_ viewer: Viewer, standing: ConsoleView.Standing, patients: Set<PublicKey>) async throws {
         guard !patients.isEmpty else { return }
         let sorted = patients.sorted()
+        var calls: [Call] = []
         var i = 0
         while i < sorted.count {
             let chunk = Array(sorted[i..<min(i + ConsoleView.maxPatients, sorted.count)])
-            let view = ConsoleView(viewer: viewer.key, standing: standing, signIn: viewer.session.signIn, patients: chunk)
-            guard let bytes = await api.chain.submit(.recordConsoleView(view), signer: workerKey) else {
-                throw ConsoleError(.serviceUnavailable, "Could not record this view",
-                                   "Every view of personal audit data goes on the audit trail, and this one could not be submitted (the mempool may be full). Nothing was shown; try again.")
-            }
-            gossip(bytes)
+            calls.append(.recordConsoleView(ConsoleView(viewer: viewer.key, standing: standing, signIn: viewer.session.signIn, patients: chunk)))
             i += ConsoleView.maxPatients
+        }
+        // Written to the disclosure log (synced) before the page is sent; the log resubmits the
+        // records until they are committed, across restarts.
+        guard let log = api.disclosures else {
+            throw ConsoleError(.serviceUnavailable, "Could not record this view", "This node has no disclosure log, so it shows no personal audit data.")
+        }
+        do { try log.record(calls) } catch {
+            throw ConsoleError(.serviceUnavailable, "Could not record this view",
+                               "Every view of personal audit data goes on the audit trail, and this one could not be written (\(error)). Nothing was shown; try again.")
         }
     }
 

@@ -21,7 +21,9 @@ public enum AuditEventKind: UInt8, CanonicalEnum, Codable, CaseIterable {
     case alertDelivery = 4
     /// Someone viewed the patient's audit data in a node's console (`ConsoleView`).
     case consoleView = 5
-    public var name: String { ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view"][Int(rawValue)] }
+    /// Someone other than the patient read the patient's data through a node's API (`APIRead`).
+    case apiRead = 6
+    public var name: String { ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view", "api-read"][Int(rawValue)] }
     public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(name) }
 }
 

@@ -169,6 +169,42 @@ import MeridianDemo
         #expect(answered == mine)
     }
 
+    /// Reads of Maria's data by Maria are not disclosures; a regulator's read of her trail is, and
+    /// its record is in the disclosure log before the answer is sent; a node that cannot write the
+    /// log answers 503 and shows nothing.
+    @Test func readsByOthersAreLoggedBeforeTheyAreAnswered() async throws {
+        let f = try await Self.fixture()
+        let m = Address(f.maria.publicKey).description
+        let app = Application(router: f.node.api.router())
+        func get(_ key: PrivateKey, _ uri: String, on app: Application<RouterResponder<NodeRequestContext>>) async throws -> (Int, String) {
+            var built: HTTPFields = [:]
+            for (n, v) in try TestNode.signed(key, "GET", uri) { built.append(HTTPFields.Element(name: HTTPFields.Element.Name(n)!, value: v)) }
+            let fields = built
+            return try await app.test(.router) { client in
+                try await client.execute(uri: uri, method: .get, headers: fields) { (Int($0.status.code), String(buffer: $0.body)) }
+            }
+        }
+        for uri in ["/v1/audit?patient=\(m)", "/v1/patients/\(m)/records", "/v1/vitals/\(m)", "/v1/audit/\(m)/0/fhir"] {
+            #expect(try await get(f.maria, uri, on: app).0 == 200, "\(uri)")
+        }
+        #expect(try f.node.disclosures.pendingCount() == 0, "the patient's own reads disclose nothing")
+        let officer = DemoCast.regulator("PT")
+        let page = try await get(officer, "/v1/audit?patient=\(m)", on: app)
+        #expect(page.0 == 200 && page.1.contains("sakura-general"), "\(page)")
+        #expect(try f.node.disclosures.pendingCount() == 1)
+        let before = try Audit.head(of: f.maria.publicKey, in: f.node.chain.query.reader).count
+        try await f.node.commitDisclosures()
+        let e = try #require(try Audit.entry(f.maria.publicKey, before, in: f.node.chain.query.reader))
+        #expect(e.kind == .apiRead && e.actor == officer.publicKey && e.purpose == .compliance && e.decision.reason == .allowedAsRegulator)
+        // Without a disclosure log (no worker key), the regulator is not answered; Maria still is.
+        var bare = f.node.api
+        bare.disclosures = nil
+        let bareApp = Application(router: bare.router())
+        let refused = try await get(officer, "/v1/audit?patient=\(m)", on: bareApp)
+        #expect(refused.0 == 503 && !refused.1.contains("sakura-general"), "\(refused)")
+        #expect(try await get(f.maria, "/v1/audit?patient=\(m)", on: bareApp).0 == 200)
+    }
+
     /// Paging the audit trail: the cursor is opaque (no position in it), works for the caller and
     /// query it was given for, and is refused (400) to another caller, another query, or altered;
     /// raw positions are not accepted.
@@ -218,6 +254,8 @@ import MeridianDemo
         // Sakura General's node serves its clinicians: a node of Sakura General.
         var api = f.node.api
         api.identify(as: DemoCast.staff("sakura-general", "worker").publicKey)
+        let log = try DisclosureLog(chain: f.node.chain, key: DemoCast.staff("sakura-general", "worker"))
+        api.disclosures = log
         let audience = Address(DemoCast.staff("sakura-general", "worker").publicKey).description
         let app = Application(router: api.router())
         func get(_ uri: String) async throws -> (Int, String) {
@@ -234,9 +272,19 @@ import MeridianDemo
         #expect(try await get("/v1/vitals/\(m)").0 == 403, "no consent covers vital signs")
         let research = try await get("/v1/records/\(f.record.hex)?purpose=HRESCH")
         #expect(research.0 == 403, "not for research: \(research)")
+        // The two answered reads were logged before they were sent (the refused ones were not),
+        // and are on Maria's trail once committed: accesses by the clinician, allowed by consent.
+        #expect(try log.pendingCount() == 2)
+        let before = try Audit.head(of: f.maria.publicKey, in: f.node.chain.query.reader).count
+        let receipts = try await f.node.commitDisclosures(log)
+        #expect(receipts.allSatisfy { if case .success = $0.outcome { true } else { false } }, "\(receipts)")
+        #expect(try log.pendingCount() == 0)
+        let reads = try Audit.byPatient(f.maria.publicKey, start: before, in: f.node.chain.query.reader).entries
+        #expect(reads.count == 2 && reads.allSatisfy { $0.kind == .apiRead && $0.actor == sakura.publicKey && $0.allowed && $0.category == .problems })
         try await f.node.submit(f.maria, .revokeConsent(f.consent))
         let after = try await get("/v1/patients/\(m)/records")
         #expect(after.0 == 403 && !after.1.contains(f.record.hex), "\(after)")
         #expect(try await get("/v1/records/\(f.record.hex)").0 == 403)
+        #expect(try log.pendingCount() == 0, "a refused read discloses nothing and records nothing")
     }
 }

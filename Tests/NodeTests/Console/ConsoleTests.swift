@@ -186,9 +186,8 @@ import MeridianDemo
             #expect(none.body.contains("No entry on this page matches."))
             #expect(!none.body.contains("sakura-general"))
             #expect(!none.body.contains("Next page"))
-            // The PT view went to the mempool; in the next block it is an entry of Maria's trail.
-            let tip = await node.chain.tip
-            _ = try await node.chain.produceBlock(now: tip.time.adding(milliseconds: 1000))
+            // The PT view went to the disclosure log; in the next block it is an entry of Maria's trail.
+            try await node.commitDisclosures()
             let trail = try Audit.byPatient(maria.publicKey, in: node.chain.query.reader).entries
             let view = try #require(trail.last { $0.kind == .consoleView })
             #expect(view.purpose == .compliance)
@@ -223,8 +222,9 @@ import MeridianDemo
             for (uri, session, purpose, viewer) in pages {
                 let before = try Audit.head(of: maria.publicKey, in: node.chain.query.reader).count
                 #expect(try await get(client, uri, session: session).status == .ok)
-                let tip = await node.chain.tip
-                _ = try await node.chain.produceBlock(now: tip.time.adding(milliseconds: 1000))
+                #expect(try node.disclosures.pendingCount() == 1, "\(uri): logged before the page was sent")
+                try await node.commitDisclosures()
+                #expect(try node.disclosures.pendingCount() == 0, "\(uri): dropped from the log once committed")
                 let trail = try Audit.byPatient(maria.publicKey, start: before, in: node.chain.query.reader).entries
                 #expect(trail.count == 1, "\(uri): one entry for the view")
                 #expect(trail.first?.kind == .consoleView && trail.first?.purpose == purpose && trail.first?.actor == viewer, "\(uri)")

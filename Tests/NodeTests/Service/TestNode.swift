@@ -28,18 +28,21 @@ final class TestNode: @unchecked Sendable {
     let recordStore: RecordStore
     let faults = StorageFaults()
     var nonces: [PublicKey: UInt64] = [:]
+    /// Where reads by anyone but the patient are recorded before they are answered (signed by `nodeKey`).
+    let disclosures: DisclosureLog
 
     init(config: NodeConfig = NodeConfig()) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-node-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: NodeWorkers.columns + RecordService.columns)
+        let store = try BlockStore(path: directory.appendingPathComponent("db").path, additionalColumns: NodeWorkers.columns + RecordService.columns + DisclosureLog.columns)
         let state = try AuthenticatedState(storage: store.stateStorage)
         let result = try Genesis.initialize(DemoCast.genesisSpec(), into: state)
         try store.storeGenesis(result.header)
         let keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
         var logger = Logger(label: "test-node"); logger.logLevel = .warning
         chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
-        workers = try NodeWorkers(chain: chain, config: config.workers, workerKey: DemoCast.staff("hospital-ribeira", "worker"))
+        disclosures = try DisclosureLog(chain: chain, key: Self.nodeKey)
+        workers = try NodeWorkers(chain: chain, config: config.workers, workerKey: DemoCast.staff("hospital-ribeira", "worker"), disclosures: disclosures)
         let chain = self.chain
         recordStore = RecordStore(db: store.db, storageKey: SHA256.hash(Array("test storage key".utf8)), faults: faults)
         records = RecordService(store: recordStore, chain: chain,
@@ -56,6 +59,7 @@ final class TestNode: @unchecked Sendable {
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
         workers.attach(to: &api)
         api.records = records
+        api.disclosures = disclosures
         api.identify(as: Self.nodeKey.publicKey)
         return api
     }
@@ -108,6 +112,23 @@ final class TestNode: @unchecked Sendable {
         }
         chain.mempool.removeIncluded([stx.hash])
         return r
+    }
+
+    /// Submits what the disclosure log holds, commits it in a block stamped with the wall clock
+    /// (signed requests are checked against the block's time), and lets the log drop what was
+    /// committed; returns the block's receipts.
+    @discardableResult
+    func commitDisclosures(_ log: DisclosureLog? = nil) async throws -> [Receipt] {
+        let log = log ?? disclosures
+        var logger = Logger(label: "test-disclosures"); logger.logLevel = .warning
+        _ = try await log.pass(logger: logger)
+        let tip = await chain.tip
+        let wall = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+        guard let block = try await chain.produceBlock(now: max(wall, tip.time.adding(milliseconds: 1))) else { throw TestFailure("no block produced") }
+        let receipts = try chain.store.receipts(at: block.header.height) ?? []
+        chain.mempool.removeIncluded(receipts.map(\.transaction))
+        _ = try await log.pass(logger: logger)
+        return receipts
     }
 
     /// The demo story's first steps: Maria registered at Hospital Ribeira, a consent to Sakura
