@@ -107,7 +107,12 @@ public final class DisclosureLog: Sendable {
                     continue
                 }
             }
-            guard let (hash, bytes) = await chain.submitSigned(item.call, signer: key) else { return false }
+            guard let (hash, bytes) = await chain.submitSigned(item.call, signer: key) else {
+                logger.warning("the mempool refused a disclosure's audit record; it stays in the log and is retried", metadata: ["call": "\(item.call.name)"])
+                return false
+            }
+            logger.debug("disclosure record submitted", metadata: ["call": "\(item.call.name)", "transaction": "\(hash.hex)",
+                                                                    "resubmitted": "\(item.submitted != nil)"])
             item.submitted = hash
             let batch = RocksDB.WriteBatch(for: db)
             batch.put(Self.column, row, item.canonicalBytes)
