@@ -9,7 +9,7 @@
 //   configures, `update(ptr: i32, len: i32) -> i32`;
 // - the host writes the request (`evaluate`) or the patient's message (`update`) at `ptr`;
 // - `evaluate` returns 1 to allow, or a deny reason ≤ 0 (`Deny`); `update` returns 1 for done, or ≤ 0;
-// - imports, module "env": `storage_get`, `storage_set`, `param_get`, `emit`; nothing else exists.
+// - imports, module "env": `storage_get`, `storage_set`, `param_get`, `emit`, `sha256`; nothing else exists.
 
 @_extern(wasm, module: "env", name: "storage_get")
 @_extern(c)
@@ -26,6 +26,10 @@ func host_param_get(_ key: Int32, _ keyLength: Int32, _ value: Int32, _ capacity
 @_extern(wasm, module: "env", name: "emit")
 @_extern(c)
 func host_emit(_ data: Int32, _ length: Int32) -> Int32
+
+@_extern(wasm, module: "env", name: "sha256")
+@_extern(c)
+func host_sha256(_ data: Int32, _ length: Int32, _ out: Int32) -> Int32
 
 /// What `evaluate` answers.
 public enum Verdict {
@@ -49,17 +53,31 @@ public enum Deny {
     public static let coSignatureMissing: Int32 = -5
     public static let coSignatureLate: Int32 = -6
     public static let badParameter: Int32 = -7
+    /// The request carries no opening of a stay, or one that opens no stored commitment.
+    public static let noStayOpened: Int32 = -8
 }
 
-/// The access request, as the host lays it out (little-endian, version 1: 152 bytes, then the consent's id: 184).
+/// The access request, as the host lays it out (little-endian, version 1: 152 bytes, then the
+/// consent's id: 184, then the evidence's length (2 bytes) and the evidence).
 public struct Request {
     public static let size: Int32 = 152
     let base: UnsafeRawPointer
+    let length: Int
 
     public init?(_ ptr: Int32, _ length: Int32) {
         guard length >= Request.size, let p = UnsafeRawPointer(bitPattern: Int(ptr)), p.load(as: UInt8.self) == 1 else { return nil }
         base = p
+        self.length = Int(length)
     }
+
+    /// What the requester shows this policy (e.g. a travel stay's opening the patient gave the
+    /// hospital): its length (0 when the request has none) and its bytes at `evidence`.
+    public var evidenceLength: Int {
+        guard length >= 186 else { return 0 }
+        let n = Int(base.loadUnaligned(fromByteOffset: 184, as: UInt16.self))
+        return n <= length - 186 ? n : 0
+    }
+    public var evidence: UnsafeRawPointer { base + 186 }
 
     /// HL7 ActReason purpose: 0 TREAT, 1 ETREAT, 2 HRESCH, 3 PUBHLTH, 4 HPAYMT, 5 CAREMGT, 6 COC, 7 HOPERAT.
     public var purpose: UInt8 { base.load(fromByteOffset: 1, as: UInt8.self) }
@@ -113,6 +131,10 @@ public enum Host {
     /// A parameter the consent gives this contract (`--param key=value`), as bytes; its length, or -1.
     public static func param(_ key: UnsafeRawPointer, _ keyLength: Int, into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int {
         Int(host_param_get(Int32(Int(bitPattern: key)), Int32(keyLength), Int32(Int(bitPattern: buffer)), Int32(capacity)))
+    }
+    /// SHA-256 of `length` bytes at `data` into the 32 bytes at `out`.
+    public static func sha256(_ data: UnsafeRawPointer, _ length: Int, into out: UnsafeMutableRawPointer) -> Bool {
+        host_sha256(Int32(Int(bitPattern: data)), Int32(length), Int32(Int(bitPattern: out))) == 32
     }
     /// An event, shown in the receipt and on the event stream.
     public static func emit(_ data: UnsafeRawPointer, _ length: Int) { _ = host_emit(Int32(Int(bitPattern: data)), Int32(length)) }

@@ -27,6 +27,10 @@ final class ContractBenchChain {
     let patients: [PrivateKey]
     var records: [Bytes32] = []
     let travelWindow: [UInt8]
+    /// The stay every TravelWindow patient committed to (a fixed salt: the bench is reproducible);
+    /// Sakura General's requests carry its opening.
+    static let stay = TravelItinerary.Opening(stay: .init(country: CountryCode("JP")!, from: Timestamp(iso8601: "2026-01-01")!,
+                                                          until: Timestamp(iso8601: "2027-12-31")!), salt: [UInt8](repeating: 1, count: 16))
 
     init(patients count: Int, storage: any StateStorage) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -63,8 +67,7 @@ final class ContractBenchChain {
             guard let id = try Consent.activeConsents(of: p.publicKey, in: CommittedStateReader(state)).first?.id else { fatalError("bench setup: no consent") }
             return id
         }
-        let itinerary = TravelItinerary.message([.init(country: CountryCode("JP")!, from: Timestamp(iso8601: "2026-01-01")!,
-                                                       until: Timestamp(iso8601: "2027-12-31")!)])
+        let itinerary = TravelItinerary.message([Self.stay])
         try block(try patients.indices.filter { $0 % 3 == 0 }.map { i in
             try tx(patients[i], i == 0 ? 3 : 2, .updatePolicy(.init(consent: consents[i], message: itinerary)))
         })
@@ -88,7 +91,8 @@ final class ContractBenchChain {
             let r = records[targets[i % targets.count]]
             defer { nonce += 1 }
             return try SignedTransaction(signing: Transaction(chainID: DemoCast.chainID, signer: clinician.publicKey, nonce: nonce,
-                                                              call: .requestAccess(.init(record: r, purpose: .treat, breakGlass: false))), with: clinician)
+                                                              call: .requestAccess(.init(record: r, purpose: .treat, breakGlass: false,
+                                                                                        evidence: Self.stay.bytes))), with: clinician)
         }
     }
 }
@@ -130,7 +134,7 @@ func contractBench(quick: Bool, storage: any StateStorage) throws -> ContractBen
     let travelRunner = try ContractRunner(code: chain.travelWindow, limits: ChainParameters().contractLimits)
     let request = ContractRequest(purpose: .treat, category: .summary, breakGlass: false, requesterCountry: CountryCode("JP"), custodianCountry: CountryCode("PT"),
                                   time: at, height: height, organization: OrganizationID("sakura-general")!, coSignedAt: nil,
-                                  requester: sakura, patient: chain.patients[0].publicKey)
+                                  requester: sakura, patient: chain.patients[0].publicKey, evidence: ContractBenchChain.stay.bytes)
     let consent = decided.consent!
     let storage: ([UInt8]) -> [UInt8]? = { key in try? reader.load(Policies.storageKey(consent, key).bytes) }
     var emptyTimes: [Double] = [], runnerTimes: [Double] = []

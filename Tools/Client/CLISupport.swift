@@ -66,6 +66,13 @@ public enum CLIExit {
 
 /// Parsing of the words people type.
 public enum Parse {
+    /// A travel stay's token (the hex opening `meridian-wallet contract update --stay` prints).
+    public static func stayToken(_ s: String) throws -> [UInt8] {
+        guard let b = Hex.decode(s), TravelItinerary.Opening(bytes: b) != nil else {
+            throw ValidationError("--stay-token: not a stay token (\(TravelItinerary.openingBytes * 2) hex digits from `meridian-wallet contract update --stay`)")
+        }
+        return b
+    }
     public static func address(_ s: String, _ what: String) throws -> PublicKey {
         switch Address.parse(s) {
         case .success(let a): return a.publicKey
@@ -158,6 +165,7 @@ public func contractReasonName(_ answer: Int32) -> String? {
     case -5: "co-signature missing"
     case -6: "co-signature too old"
     case -7: "bad parameter"
+    case -8: "no stay opened (the request carries no stay token of the itinerary)"
     default: nil
     }
 }

@@ -83,15 +83,17 @@ struct RequestAccess: AsyncParsableCommand {
     @Option(help: "Purpose: TREAT, ETREAT, ...") var purpose: String
     @Flag(help: "Break the glass: emergency access without a grant (purpose must be ETREAT; always audited and shown to the patient).") var breakGlass = false
     @Option(help: "A second clinician's co-signature from `meridian-provider co-sign` (two-person break-glass).") var coSignature: String?
+    @Option(help: "The stay token the patient gave this hospital (from `meridian-wallet contract update --stay`), for a travel-window policy.") var stayToken: String?
     @Flag(help: "Print JSON.") var json = false
     func run() async throws {
         guard let p = PurposeOfUse(code: purpose) else { throw ValidationError("unknown purpose '\(purpose)'") }
+        let evidence = try stayToken.map(Parse.stayToken) ?? []
         let co = try coSignature.map { text throws -> CoSignature in
             guard let bytes = Hex.decode(text), let c = try? CoSignature(canonicalBytes: bytes) else { throw ValidationError("--co-signature: not a co-signature from `co-sign`") }
             return c
         }
         let k = try key.key()
-        let r = try await key.client(signedBy: k).submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass, coSignature: co)), as: k)
+        let r = try await key.client(signedBy: k).submit(.requestAccess(.init(record: try Parse.hash(record, "--record"), purpose: p, breakGlass: breakGlass, coSignature: co, evidence: evidence)), as: k)
         if json, let d = r.receipt?.decision {
             print("{\"allowed\":\(d.allowed),\"reason\":\"\(d.reason)\",\"transferBasis\":\"\(d.transferBasis ?? "")\",\"height\":\(r.height ?? 0)}")
         } else { print(describe(r)) }
@@ -154,11 +156,13 @@ struct Authorize: AsyncParsableCommand {
     @Option(help: "Custodian organisation id.") var custodian: String
     @Flag(help: "As break-glass.") var breakGlass = false
     @Option(help: "Destination country (default: the requester organisation's).") var destination: String?
+    @Option(help: "The stay token the patient gave this hospital, for a travel-window policy.") var stayToken: String?
     func run() async throws {
         let k = try key.key()
         var body: [String: Any] = ["requester": Address(k.publicKey).description, "patient": patient, "category": category, "purpose": purpose,
                                    "custodian": custodian, "breakGlass": breakGlass]
         if let destination { body["destination"] = destination }
+        if let stayToken { body["evidence"] = Hex.encode(try Parse.stayToken(stayToken)) }
         let data = try await key.client(signedBy: k).request("POST", "/v1/authorize", body: try JSONSerialization.data(withJSONObject: body))
         print(Output.json(data))
     }

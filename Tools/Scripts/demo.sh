@@ -64,7 +64,7 @@ MARIA_SUMMARY=$(record maria hospital-ribeira summary)
 echo "Maria's summary is record $MARIA_SUMMARY, its body encrypted at Hospital Ribeira's node"
 run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/maria.json" --to hospital-ribeira \
   --categories summary,problems,medications,allergies,vital-signs --purpose TREAT,ETREAT --countries PT --until 2027-06-30 --emergency allow
-say "   Her consent for Japan goes through a travel-window policy contract (Embedded Swift compiled to WebAssembly, run by every validator): Sakura General, Tokyo, may treat her only while her itinerary has her in Japan; emergency treatment is left to the grant"
+say "   Her consent for Japan goes through a travel-window policy contract (Embedded Swift compiled to WebAssembly, run by every validator): Sakura General, Tokyo, may treat her only while her itinerary has her in Japan; emergency treatment is left to the grant. The chain holds only a salted commitment of her stay: her wallet prints the stay's token, which she gives Sakura General at admission"
 TRAVEL_WINDOW=$(sha256sum Contracts/build/TravelWindow.wasm | cut -d' ' -f1)
 run "$BIN/meridian-wallet" contract deploy --keystore "$DATA_DIR/wallets/maria.json" Contracts/build/TravelWindow.wasm
 MARIA_JP_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/maria.json" --to sakura-general \
@@ -72,11 +72,12 @@ MARIA_JP_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/maria.json
   --policy "$TRAVEL_WINDOW" --param grace-days=0 --json | sed -E 's/.*"consent":"([0-9a-f]+)".*/\1/')
 echo "consent $MARIA_JP_CONSENT, narrowed by contract $TRAVEL_WINDOW"
 TRIP_FROM=$(date -u -d '-3 days' +%F); TRIP_UNTIL=$(date -u -d '+14 days' +%F)
-run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$TRIP_UNTIL"
+run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$TRIP_UNTIL" | tee "$DATA_DIR/stay.out"
+MARIA_JP_STAY=$(sed -nE 's/^stay JP .* token ([0-9a-f]+)$/\1/p' "$DATA_DIR/stay.out")
 run "$BIN/meridian-wallet" consent list --keystore "$DATA_DIR/wallets/maria.json"
 say "   Access in Portugal (Hospital Ribeira) and, during her stay, in Tokyo (Sakura General, adequacy decision; the contract allowed it)"
 run "$BIN/meridian-provider" request-access --demo hospital-ribeira/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
-run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
+run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY"
 
 say "2. Hans (Berlin) lets Clínica Sol, Málaga, read his medications, then revokes"
 enrol hans klinikum-spree
@@ -155,8 +156,9 @@ run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
 run "$BIN/meridian-wallet" records --keystore "$DATA_DIR/wallets/maria.json"
 
 say "10. Maria is flown home after her emergency: she ends her stay in Japan in her itinerary. A follow-up TREAT request from Sakura General is now outside her travel window: denied by her policy contract; both decisions are on her trail with the contract's hash and the fuel it used"
-run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$(date -u -d '-1 minute' +%FT%TZ)"
-run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT || true
+run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$(date -u -d '-1 minute' +%FT%TZ)" | tee "$DATA_DIR/stay.out"
+MARIA_JP_STAY=$(sed -nE 's/^stay JP .* token ([0-9a-f]+)$/\1/p' "$DATA_DIR/stay.out")
+run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY" || true
 run "$BIN/meridian-audit" trail --patient "$MARIA" --organization sakura-general $REGULATOR
 
 say "The validators agree on every block (Sakura General's full node follows them)"

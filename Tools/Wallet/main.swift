@@ -269,8 +269,9 @@ struct ContractCommand: AsyncParsableCommand {
 
 extension ContractCommand {
     /// The patient configures the policy of one of their consents: the contract's `update` checks
-    /// the message and stores it. `--stay` writes the travel-window itinerary format
-    /// (`Contracts/Policies/TravelWindow.swift`); `--hex` sends any message.
+    /// the message and stores it. `--stay` writes the travel-window itinerary: one salted
+    /// commitment per stay (`TravelItinerary`), and prints each stay's token (its opening) for the
+    /// patient to give the hospital that treats them there; `--hex` sends any message.
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Configure a consent's policy contract, e.g. a travel itinerary.")
         @OptionGroup var key: KeyOptions
@@ -279,16 +280,21 @@ extension ContractCommand {
         @Option(help: "The message as hex (for other policies).") var hex: String?
         func run() async throws {
             guard stay.isEmpty != (hex == nil) else { throw ValidationError("give --stay (one or more) or --hex") }
+            let openings = try Self.itinerary(stay).map(TravelItinerary.Opening.random)
             let message = try hex.map { h throws -> [UInt8] in
                 guard let b = Hex.decode(h) else { throw ValidationError("--hex: not hex") }
                 return b
-            } ?? Self.itinerary(stay)
+            } ?? TravelItinerary.message(openings)
             let r = try await key.submitOrRefuse(.updatePolicy(.init(consent: try Parse.hash(consent, "consent"), message: message)))
             print("policy of consent \(consent) updated at height \(r.height ?? 0) (contract \(r.receipt?.createdID ?? "?"))")
+            // The chain holds only the commitments: each stay's token is the one way to use it.
+            for o in openings {
+                print("stay \(o.stay.country.code) \(o.stay.from.iso8601)..\(o.stay.until.iso8601) token \(Hex.encode(o.bytes))")
+            }
         }
 
-        /// `--stay` options as a TravelWindow itinerary; an UNTIL given as a date runs to the end of that day.
-        static func itinerary(_ stays: [String]) throws -> [UInt8] {
+        /// `--stay` options as TravelWindow stays; an UNTIL given as a date runs to the end of that day.
+        static func itinerary(_ stays: [String]) throws -> [TravelItinerary.Stay] {
             guard stays.count <= TravelItinerary.maxStays else { throw ValidationError("at most \(TravelItinerary.maxStays) stays") }
             var parsed: [TravelItinerary.Stay] = []
             for s in stays {
@@ -300,7 +306,7 @@ extension ContractCommand {
                 guard from <= until else { throw ValidationError("--stay \(s): the stay ends before it starts") }
                 parsed.append(TravelItinerary.Stay(country: country, from: from, until: until))
             }
-            return TravelItinerary.message(parsed)
+            return parsed
         }
     }
 }

@@ -183,19 +183,35 @@ extension NodeAPI {
     /// treatment). Throws 403 otherwise,
     /// without saying whether the data exists.
     func permitPatientData(_ caller: Caller, patient: PublicKey, category: DataCategory, purpose: PurposeOfUse,
-                           custodian: OrganizationID? = nil) async throws -> Void {
+                           custodian: OrganizationID? = nil, evidence: [UInt8] = []) async throws -> Void {
         if caller.key == patient { return }
         guard let org = caller.clinicianOrganization, let custodian = custodian ?? organization else {
             throw Self.forbidden("only the patient, or a clinician whose organisation the chain allows")
         }
         let tip = await chain.tip
         let decision = try Authorization.authorize(
-            AccessRequest(requester: caller.key, patient: patient, category: category, purpose: purpose, custodian: custodian, breakGlass: false),
+            AccessRequest(requester: caller.key, patient: patient, category: category, purpose: purpose, custodian: custodian, breakGlass: false,
+                          evidence: evidence),
             at: Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)), height: tip.height + 1, in: query.reader)
         guard decision.allowed else {
             throw Self.forbidden("the chain does not allow \(org.value) \(category.name) for \(purpose.code) now (\(decision.reason.code))")
         }
-        try recordDisclosure(to: caller, .clinician, of: [patient], category: category, purpose: purpose, custodian: custodian)
+        try recordDisclosure(to: caller, .clinician, of: [patient], category: category, purpose: purpose, custodian: custodian, evidence: evidence)
+    }
+
+    /// What a request shows a consent's policy contract (`evidence` in a body, `stay=` in a query):
+    /// hex, at most `ContractRequest.maxEvidenceBytes` bytes (e.g. a travel stay's token).
+    func evidence(_ hex: String) throws(APIError) -> [UInt8] {
+        guard let b = Hex.decode(hex), b.count <= ContractRequest.maxEvidenceBytes else {
+            throw APIError.badRequest("evidence.invalid", "evidence: hex of at most \(ContractRequest.maxEvidenceBytes) bytes (a stay token)")
+        }
+        return b
+    }
+
+    /// The evidence a clinician's read names (`stay=`: the travel stay's token the patient gave).
+    func evidence(_ params: [String: String]) throws(APIError) -> [UInt8] {
+        guard let hex = params["stay"] else { return [] }
+        return try evidence(hex)
     }
 
     /// Puts on the trail, before the answer is sent, that `caller` is being shown data of these
@@ -203,7 +219,7 @@ extension NodeAPI {
     /// (a synced write; the log resubmits them until committed). Throws 503, and nothing is shown,
     /// when the node cannot record them.
     func recordDisclosure(to caller: Caller, _ standing: APIRead.Standing, of patients: Set<PublicKey>, category: DataCategory = .auditTrail,
-                          purpose: PurposeOfUse, custodian: OrganizationID? = nil) throws(APIError) {
+                          purpose: PurposeOfUse, custodian: OrganizationID? = nil, evidence: [UInt8] = []) throws(APIError) {
         let others = patients.subtracting([caller.key]).sorted()
         guard !others.isEmpty else { return }
         guard let disclosures, let request = caller.request, let custodian = custodian ?? organization else {
@@ -214,7 +230,8 @@ extension NodeAPI {
         while i < others.count {
             let chunk = Array(others[i..<min(i + APIRead.maxPatients, others.count)])
             calls.append(.recordAPIRead(APIRead(reader: caller.key, standing: standing, patients: chunk, category: category, purpose: purpose,
-                                                custodian: custodian, signatureBase: request.signatureBase, signature: request.signature)))
+                                                custodian: custodian, signatureBase: request.signatureBase, signature: request.signature,
+                                                evidence: evidence)))
             i += APIRead.maxPatients
         }
         do { try disclosures.record(calls) } catch {

@@ -129,7 +129,8 @@ public struct NodeAPI: Sendable {
                 try consentFHIR(context.parameters.require("address"), context.parameters.require("id"), caller)
             },
             .signed(.get, "v1/patients/:address/records", .patientOrAuthorizedClinician) { request, context, caller in
-                try await records(context.parameters.require("address"), purpose: purpose(queryDictionary(request)), caller)
+                let q = try queryDictionary(request)
+                return try await records(context.parameters.require("address"), purpose: purpose(q), evidence: evidence(q), caller)
             },
             .signed(.post, "v1/authorize", .knownKey) { request, _, caller in try await authorize(request, caller) },
             .signed(.get, "v1/audit", .auditReader) { request, _, caller in try audit(queryDictionary(request), caller) },
@@ -138,7 +139,8 @@ public struct NodeAPI: Sendable {
             },
             .signed(.get, "v1/reports/organizations", .networkReader) { _, _, caller in try organizationReport(caller) },
             .signed(.get, "v1/records/:commitment", .patientOrAuthorizedClinician) { request, context, caller in
-                try await record(context.parameters.require("commitment"), purpose: purpose(queryDictionary(request)), caller)
+                let q = try queryDictionary(request)
+                return try await record(context.parameters.require("commitment"), purpose: purpose(q), evidence: evidence(q), caller)
             },
             .signed(.get, "v1/contracts/:hash", .knownKey) { _, context, _ in try contract(context.parameters.require("hash")) },
             .signed(.get, "v1/events", .auditReader) { request, _, caller in
@@ -359,7 +361,7 @@ public struct NodeAPI: Sendable {
     /// A patient's records: all of them to the patient; to a clinician, those whose category the
     /// chain allows the clinician's organisation for the purpose now (the others are left out,
     /// without a count).
-    func records(_ text: String, purpose: PurposeOfUse, _ caller: Caller) async throws -> Response {
+    func records(_ text: String, purpose: PurposeOfUse, evidence: [UInt8] = [], _ caller: Caller) async throws -> Response {
         let key = try address(text, "address")
         struct R: Encodable { let commitment: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool }
         let rows = try query.store.stateStorage.scan(prefix: Sharing.recordsPrefix(of: key), from: nil, limit: 1000)
@@ -370,7 +372,7 @@ public struct NodeAPI: Sendable {
             let r = try RecordEntry(trustedCanonicalBytes: row.value)
             let scope = Scope(category: r.category, custodian: r.custodian)
             if allowed[scope] == nil {
-                do { try await permitPatientData(caller, patient: key, category: r.category, purpose: purpose, custodian: r.custodian); allowed[scope] = true }
+                do { try await permitPatientData(caller, patient: key, category: r.category, purpose: purpose, custodian: r.custodian, evidence: evidence); allowed[scope] = true }
                 catch let e as APIError where e.status == .forbidden { allowed[scope] = false }
             }
             guard allowed[scope] == true else { continue }
@@ -382,7 +384,7 @@ public struct NodeAPI: Sendable {
 
     struct AuthorizeBody: Decodable {
         let requester: String, patient: String, category: String, purpose: String, custodian: String
-        let breakGlass: Bool?, destination: String?, time: String?
+        let breakGlass: Bool?, destination: String?, time: String?, evidence: String?
     }
 
     /// A dry run of `authorize`: a requester asks about themself, a patient about their own data.
@@ -390,7 +392,7 @@ public struct NodeAPI: Sendable {
         let raw = try await body(request)
         let b: AuthorizeBody
         do { b = try JSONDecoder().decode(AuthorizeBody.self, from: Data(raw)) }
-        catch { throw APIError.badRequest("json.invalid", "expected {requester, patient, category, purpose, custodian, breakGlass?, destination?, time?}: \(error)") }
+        catch { throw APIError.badRequest("json.invalid", "expected {requester, patient, category, purpose, custodian, breakGlass?, destination?, time?, evidence?}: \(error)") }
         guard let category = DataCategory(name: b.category) else { throw APIError.badRequest("category.invalid", "unknown data category '\(b.category)'") }
         guard let purpose = PurposeOfUse(code: b.purpose) else { throw APIError.badRequest("purpose.invalid", "unknown purpose '\(b.purpose)'") }
         guard let custodian = OrganizationID(b.custodian) else { throw APIError.badRequest("organization.invalid", "'\(b.custodian)' is not an organisation id") }
@@ -399,6 +401,8 @@ public struct NodeAPI: Sendable {
             guard let c = CountryCode(d) else { throw APIError.badRequest("country.invalid", "'\(d)' is not an ISO 3166-1 alpha-2 code") }
             destination = c
         }
+        var evidence: [UInt8] = []
+        if let hex = b.evidence { evidence = try self.evidence(hex) }
         let requester = try address(b.requester, "requester")
         let patientKey = try address(b.patient, "patient")
         guard requester == caller.key || patientKey == caller.key else {
@@ -420,7 +424,7 @@ public struct NodeAPI: Sendable {
         // A policy contract sees the next block's height, as it would if the request were submitted now.
         let decision = try Authorization.authorize(
             AccessRequest(requester: requester, patient: patientKey, category: category,
-                          purpose: purpose, custodian: custodian, breakGlass: b.breakGlass ?? false),
+                          purpose: purpose, custodian: custodian, breakGlass: b.breakGlass ?? false, evidence: evidence),
             at: time, height: tip.height + 1, destination: destination, in: query.reader)
         return try json(JSONView.Decision(decision))
     }
@@ -502,13 +506,13 @@ public struct NodeAPI: Sendable {
 
     /// A record's entry and whom it was shared with: to its patient, or to a clinician whose
     /// organisation the chain allows the record's category for the purpose now.
-    func record(_ text: String, purpose: PurposeOfUse, _ caller: Caller) async throws -> Response {
+    func record(_ text: String, purpose: PurposeOfUse, evidence: [UInt8] = [], _ caller: Caller) async throws -> Response {
         let c = try hash(text, "commitment")
         guard let rec = try Sharing.record(c, in: query.reader) else {
             if caller.isPatient { throw APIError.notFound("record \(text)") }
             throw Self.forbidden("not a record you may read")   // whether it exists is not said
         }
-        try await permitPatientData(caller, patient: rec.patient, category: rec.category, purpose: purpose, custodian: rec.custodian)
+        try await permitPatientData(caller, patient: rec.patient, category: rec.category, purpose: purpose, custodian: rec.custodian, evidence: evidence)
         struct S: Encodable { let organization: String; let recipient: String; let purpose: String; let sharedAt: String; let decision: JSONView.Decision; let auditSequence: UInt64 }
         struct R: Encodable { let commitment: String; let patient: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool; let shares: [S] }
         let shares = try query.store.stateStorage.scan(prefix: Sharing.sharesPrefix(of: c), from: nil, limit: 1000).map { row in

@@ -67,7 +67,7 @@ extension NodeAPI {
             .signed(.get, "v1/vitals/:patient", .patientOrAuthorizedClinician) { request, context, caller in
                 let patient = try address(context.parameters.require("patient"), "patient")
                 let q = try queryDictionary(request)
-                try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(q))
+                try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(q), evidence: evidence(q))
                 let from = try timestamp(q["from"], "from") ?? .zero, to = try timestamp(q["to"], "to") ?? Timestamp(unixMilliseconds: .max)
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 struct R: Encodable { let sign: String; let loinc: String?; let value: String; let unit: String; let time: String }
@@ -86,7 +86,7 @@ extension NodeAPI {
             },
             .signed(.get, "v1/vitals/:patient/assessment", .patientOrAuthorizedClinician) { request, context, caller in
                 let patient = try address(context.parameters.require("patient"), "patient")
-                try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(queryDictionary(request)))
+                try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(queryDictionary(request)), evidence: evidence(queryDictionary(request)))
                 guard let a = risk?.assessment(of: patient) else { throw APIError.notFound("assessment") }
                 struct P: Encodable { let parameter: String; let score: Int }
                 struct A: Encodable {
@@ -111,7 +111,7 @@ extension NodeAPI {
                 // The stored alerts of a patient (what was raised, why, for whom), for the hospital's systems.
                 let patient = try address(context.parameters.require("patient"), "patient")
                 let q = try queryDictionary(request)
-                try await permitPatientData(caller, patient: patient, category: .alerts, purpose: purpose(q))
+                try await permitPatientData(caller, patient: patient, category: .alerts, purpose: purpose(q), evidence: evidence(q))
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 let stored = try assessmentStore?.alerts(patient: patient, limit: limit) ?? []
                 return try json(stored.map(AlertStream.Message.init))
@@ -139,7 +139,7 @@ extension NodeAPI {
                 // a regulator checks the root's anchor against a verified block (meridian-audit verify --vitals).
                 let patient = try address(context.parameters.require("patient"), "patient")
                 let q = try queryDictionary(request)
-                try await permitPatientData(caller, patient: patient, category: q["kind"] == "alerts" ? .alerts : .vitalSigns, purpose: purpose(q))
+                try await permitPatientData(caller, patient: patient, category: q["kind"] == "alerts" ? .alerts : .vitalSigns, purpose: purpose(q), evidence: evidence(q))
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 let results: [[UInt8]]
                 switch q["kind"] ?? "readings" {

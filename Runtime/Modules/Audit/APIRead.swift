@@ -43,16 +43,20 @@ public struct APIRead: Hashable, Sendable, Canonical {
     /// The signature base the reader signed (RFC 9421 §2.5) and their signature over its SHA-256.
     public let signatureBase: String
     public let signature: Bytes64
+    /// What the read showed a policy contract (a clinician's read under a travel-window consent: the
+    /// stay's token), so that `authorize` at the block decides as the node did.
+    public let evidence: [UInt8]
 
     public init(reader: PublicKey, standing: Standing, patients: [PublicKey], category: DataCategory, purpose: PurposeOfUse,
-                custodian: OrganizationID, signatureBase: String, signature: Bytes64) {
+                custodian: OrganizationID, signatureBase: String, signature: Bytes64, evidence: [UInt8] = []) {
         self.reader = reader; self.standing = standing; self.patients = patients.canonicalSet; self.category = category
         self.purpose = purpose; self.custodian = custodian; self.signatureBase = signatureBase; self.signature = signature
+        self.evidence = evidence
     }
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(reader); w.write(standing); w.write(patients); w.write(category); w.write(purpose); w.write(custodian)
-        w.write(signatureBase); w.write(signature)
+        w.write(signatureBase); w.write(signature); w.write(bytes: evidence)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         reader = try r.read(PublicKey.self); standing = try r.read(Standing.self)
@@ -60,6 +64,7 @@ public struct APIRead: Hashable, Sendable, Canonical {
         category = try r.read(DataCategory.self); purpose = try r.read(PurposeOfUse.self); custodian = try r.read(OrganizationID.self)
         signatureBase = try r.readString("api_read.signature_base", max: Self.maxRequestBytes)
         signature = try r.readBytes64("api_read.signature")
+        evidence = try r.readByteString("api_read.evidence", max: ContractRequest.maxEvidenceBytes)
     }
 
     /// The value of a component line (`"name": value`) of the signature base, or nil.
@@ -114,7 +119,8 @@ extension Audit {
         case .clinician:
             guard v.patients.count == 1 else { throw RuntimeError("api_read.one_patient", "a clinician's read names one patient") }
             let decision = try Authorization.authorize(
-                AccessRequest(requester: v.reader, patient: v.patients[0], category: v.category, purpose: v.purpose, custodian: v.custodian),
+                AccessRequest(requester: v.reader, patient: v.patients[0], category: v.category, purpose: v.purpose, custodian: v.custodian,
+                              evidence: v.evidence),
                 at: ctx.time, height: ctx.height, in: ctx.view)
             let organization = try Identity.member(v.reader, in: ctx.view)?.organization ?? node.organization
             try record(kind: .apiRead, action: .read, actor: v.reader, organization: organization, patient: v.patients[0], record: nil,

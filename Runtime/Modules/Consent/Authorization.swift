@@ -11,19 +11,23 @@ public struct AccessRequest: Hashable, Sendable, Canonical {
     public let custodian: OrganizationID
     /// Break-the-glass: emergency access without a grant to the requester's organisation.
     public let breakGlass: Bool
+    /// What the request shows a consent's policy contract (at most `ContractRequest.maxEvidenceBytes`),
+    /// e.g. the opening of a travel-window stay the patient gave the treating hospital.
+    public let evidence: [UInt8]
 
     public init(requester: PublicKey, patient: PublicKey, category: DataCategory, purpose: PurposeOfUse,
-                custodian: OrganizationID, breakGlass: Bool = false) {
+                custodian: OrganizationID, breakGlass: Bool = false, evidence: [UInt8] = []) {
         self.requester = requester; self.patient = patient; self.category = category; self.purpose = purpose
-        self.custodian = custodian; self.breakGlass = breakGlass
+        self.custodian = custodian; self.breakGlass = breakGlass; self.evidence = evidence
     }
 
     public func encode(to w: inout CanonicalWriter) {
-        w.write(requester); w.write(patient); w.write(category); w.write(purpose); w.write(custodian); w.write(breakGlass)
+        w.write(requester); w.write(patient); w.write(category); w.write(purpose); w.write(custodian); w.write(breakGlass); w.write(bytes: evidence)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         requester = try r.read(PublicKey.self); patient = try r.read(PublicKey.self); category = try r.read(DataCategory.self)
         purpose = try r.read(PurposeOfUse.self); custodian = try r.read(OrganizationID.self); breakGlass = try r.readBool("break_glass")
+        evidence = try r.readByteString("evidence", max: ContractRequest.maxEvidenceBytes)
     }
 }
 
@@ -207,7 +211,7 @@ public enum Authorization {
             let asked = ContractRequest(purpose: request.purpose, category: request.category, breakGlass: request.breakGlass,
                                         requesterCountry: dest, custodianCountry: source, time: time, height: height,
                                         organization: org.id, coSignedAt: coSignedAt, requester: request.requester, patient: request.patient,
-                                        consent: c.id)
+                                        consent: c.id, evidence: request.evidence)
             let (verdict, effects) = try Policies.evaluate(policy, consent: c.id, request: asked, parameters: parameters, in: s)
             if verdict.allowed { return Authorized(decision: decision(allowed, c.id, basis, verdict), effects: effects) }
             note(verdict.failure == nil ? .deniedByContract : .contractFailed, c.id, verdict, effects)

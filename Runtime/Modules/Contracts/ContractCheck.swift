@@ -20,6 +20,7 @@ public enum ContractCheck {
         "storage_set": FunctionType(params: [.i32, .i32, .i32, .i32], results: [.i32]),
         "param_get": FunctionType(params: [.i32, .i32, .i32, .i32], results: [.i32]),
         "emit": FunctionType(params: [.i32, .i32], results: [.i32]),
+        "sha256": FunctionType(params: [.i32, .i32, .i32], results: [.i32]),
     ]
     /// The exports the host calls: `evaluate` (required) and `update` (optional), both `(i32, i32) -> i32`.
     public static let entryType = FunctionType(params: [.i32, .i32], results: [.i32])

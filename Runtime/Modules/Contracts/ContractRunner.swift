@@ -18,22 +18,30 @@ public struct ContractRequest: Sendable, Equatable {
     public var patient: PublicKey
     /// The consent whose policy this is (its id: the hash of the grant transaction).
     public var consent: Bytes32?
+    /// What the request shows the policy (e.g. the opening of a committed travel stay), at most
+    /// `maxEvidenceBytes`; the runtime does not interpret it.
+    public var evidence: [UInt8]
 
     public init(purpose: PurposeOfUse, category: DataCategory, breakGlass: Bool, requesterCountry: CountryCode?, custodianCountry: CountryCode?,
                 time: Timestamp, height: UInt64, organization: OrganizationID, coSignedAt: Timestamp?, requester: PublicKey, patient: PublicKey,
-                consent: Bytes32? = nil) {
+                consent: Bytes32? = nil, evidence: [UInt8] = []) {
         self.purpose = purpose; self.category = category; self.breakGlass = breakGlass; self.requesterCountry = requesterCountry
         self.custodianCountry = custodianCountry; self.time = time; self.height = height; self.organization = organization
         self.coSignedAt = coSignedAt; self.requester = requester; self.patient = patient; self.consent = consent
+        self.evidence = Array(evidence.prefix(Self.maxEvidenceBytes))
     }
 
     /// Version 1's 152 bytes, then the consent's id (32 bytes, added after the first contracts were
-    /// built: a contract reads it only when the length it is given says it is there).
+    /// built: a contract reads it only when the length it is given says it is there), then the
+    /// evidence's length (2 bytes) and the evidence.
     public static let size = 184
+    public static let maxEvidenceBytes = 64
 
     /// The bytes the host writes into the contract's memory (little-endian).
     public var bytes: [UInt8] {
-        var b = [UInt8](repeating: 0, count: Self.size)
+        var b = [UInt8](repeating: 0, count: Self.size + 2 + evidence.count)
+        b[Self.size] = UInt8(evidence.count & 0xFF); b[Self.size + 1] = UInt8(evidence.count >> 8)
+        b.replaceSubrange((Self.size + 2)..<b.count, with: evidence)
         func put(_ v: UInt64, at o: Int) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
         func country(_ c: CountryCode?, at o: Int) { if let c { let u = Array(c.code.utf8); b[o] = u[0]; b[o + 1] = u[1] } }
         b[0] = 1
@@ -324,6 +332,15 @@ public final class ContractRunner: @unchecked Sendable {
                 try charge(caller.store, bytes: key.count + (value?.count ?? 0))
                 guard let value else { return [.i32(UInt32(bitPattern: -1))] }
                 return [.i32(UInt32(bitPattern: try write(caller, i32(args[2]), capacity: i32(args[3]), value)))]
+            }
+        case "sha256":
+            // SHA-256 of guest bytes into a 32-byte guest buffer: commitments a contract checks
+            // (a travel stay's opening against the stored hash) without hashing in wasm.
+            return Function(store: store, parameters: [.i32, .i32, .i32], results: [.i32]) { caller, args in
+                _ = try current()
+                let data = try read(caller, i32(args[0]), i32(args[1]), max: maxValueBytes)
+                try charge(caller.store, bytes: 4 * data.count + 32)
+                return [.i32(UInt32(bitPattern: try write(caller, i32(args[2]), capacity: 32, SHA256.hash(data).bytes)))]
             }
         default:   // "emit" (the check admits no other import)
             return Function(store: store, parameters: [.i32, .i32], results: [.i32]) { caller, args in

@@ -114,13 +114,17 @@ public enum Sharing {
         public let breakGlass: Bool
         /// A second clinician's signature on this request (a two-person break-glass policy asks for one).
         public let coSignature: CoSignature?
-        public init(record: Bytes32, purpose: PurposeOfUse, breakGlass: Bool, coSignature: CoSignature? = nil) {
-            self.record = record; self.purpose = purpose; self.breakGlass = breakGlass; self.coSignature = coSignature
+        /// What the request shows the consent's policy contract (e.g. the opening of the travel
+        /// stay the patient gave the hospital; at most `ContractRequest.maxEvidenceBytes`).
+        public let evidence: [UInt8]
+        public init(record: Bytes32, purpose: PurposeOfUse, breakGlass: Bool, coSignature: CoSignature? = nil, evidence: [UInt8] = []) {
+            self.record = record; self.purpose = purpose; self.breakGlass = breakGlass; self.coSignature = coSignature; self.evidence = evidence
         }
-        public func encode(to w: inout CanonicalWriter) { w.write(record); w.write(purpose); w.write(breakGlass); w.write(coSignature) }
+        public func encode(to w: inout CanonicalWriter) { w.write(record); w.write(purpose); w.write(breakGlass); w.write(coSignature); w.write(bytes: evidence) }
         public init(from r: inout CanonicalReader) throws(CodecError) {
             record = try r.readBytes32("record"); purpose = try r.read(PurposeOfUse.self); breakGlass = try r.readBool("break_glass")
             coSignature = try r.readOptional(CoSignature.self, "co_signature")
+            evidence = try r.readByteString("evidence", max: ContractRequest.maxEvidenceBytes)
         }
     }
 
@@ -130,7 +134,7 @@ public enum Sharing {
     /// - Parameter followsRequest: a verdict the consent's policy already gave for this access (the
     ///   clinician's request that this disclosure follows); the policy does not run a second time.
     static func decide(record commitment: Bytes32, requester: PublicKey, purpose: PurposeOfUse, breakGlass: Bool,
-                       followsRequest: ContractVerdict? = nil,
+                       evidence: [UInt8] = [], followsRequest: ContractVerdict? = nil,
                        _ ctx: ExecutionContext) throws(RuntimeError) -> (RecordEntry, OrganizationDecision) {
         guard let rec = try record(commitment, in: ctx.view) else {
             throw RuntimeError("sharing.unknown_record", "no record \(commitment)")
@@ -149,7 +153,7 @@ public enum Sharing {
         }
         let authorized = try Authorization.evaluate(
             AccessRequest(requester: requester, patient: rec.patient, category: rec.category, purpose: purpose,
-                          custodian: rec.custodian, breakGlass: breakGlass),
+                          custodian: rec.custodian, breakGlass: breakGlass, evidence: evidence),
             at: ctx.time, height: ctx.height, coSignedAt: coSigned?.signedAt,
             parameters: ctx.parameters, decided: followsRequest, in: ctx.view)
         if let effects = authorized.effects { Policies.apply(effects, ctx) }
@@ -159,7 +163,8 @@ public enum Sharing {
     public static func requestAccess(_ call: RequestAccess, _ ctx: ExecutionContext) throws(RuntimeError) -> AccessDecision {
         _ = try Identity.requireMember(ctx, role: .provider)
         if let co = call.coSignature { try recordCoSignature(co, on: call, ctx) }
-        let (rec, decision) = try decide(record: call.record, requester: ctx.signer, purpose: call.purpose, breakGlass: call.breakGlass, ctx)
+        let (rec, decision) = try decide(record: call.record, requester: ctx.signer, purpose: call.purpose, breakGlass: call.breakGlass,
+                                         evidence: call.evidence, ctx)
         if decision.decision.allowed, let verdict = decision.decision.contract {
             // The custodian's disclosure of this access reuses the verdict (one access, one contract decision).
             ctx.write(policyVerdictKey(call.record, ctx.signer),

@@ -101,7 +101,7 @@ import MeridianCore
     @Test func theBuiltPoliciesPass() throws {
         let travel = try ContractCheck.check(try Self.built("TravelWindow"), limits: Self.limits)
         #expect(travel.hasUpdate && travel.memoryPages == 1 && travel.maxMemoryPages == 1)
-        #expect(Set(travel.imports) == ["storage_get", "storage_set", "param_get"])
+        #expect(Set(travel.imports) == ["storage_get", "storage_set", "param_get", "sha256"])
         #expect(try ContractCheck.check(try Self.built("SecondOpinion"), limits: Self.limits).hasUpdate == false)
         #expect(try ContractCheck.check(try Self.built("TwoPersonBreakGlass"), limits: Self.limits).imports == ["param_get"])
         #expect(try ContractCheck.check(Module().bytes, limits: Self.limits).hasUpdate == false)

@@ -55,8 +55,9 @@ import MeridianDemo
         let record = try chain.registerRecord(patient: maria.publicKey, category: .summary, custodian: "hospital-ribeira")
         let (contract, consent) = try Self.grantWithPolicy(chain, maria, contract: "TravelWindow", params: ["grace-days": "2"])
         let sakura = DemoCast.staff("sakura-general", "clinician")
-        func ask(_ purpose: PurposeOfUse = .treat) throws -> AccessDecision {
-            try #require(try chain.submit(sakura, .requestAccess(.init(record: record, purpose: purpose, breakGlass: false))).decision)
+        let japan = PolicyContractTests.opening("JP", "2027-04-01", "2027-04-20")
+        func ask(_ purpose: PurposeOfUse = .treat, stay: TravelItinerary.Opening? = japan) throws -> AccessDecision {
+            try #require(try chain.submit(sakura, .requestAccess(.init(record: record, purpose: purpose, breakGlass: false, evidence: stay?.bytes ?? []))).decision)
         }
 
         let noItinerary = try ask()
@@ -73,6 +74,10 @@ import MeridianDemo
         let during = try ask()
         #expect(during.reason == .allowedByConsent && during.consent == consent && during.transferBasis == .adequacyDecision)
         #expect(during.contract?.contract == contract && during.contract?.answer == 1 && (during.contract?.fuelUsed ?? 0) > 0)
+        // The itinerary is on chain only as a commitment: the transaction and the contract's
+        // storage hold neither the country nor the dates; a request without the stay's token is denied.
+        #expect(!Hex.encode(Self.stay("JP", "2027-04-01", "2027-04-20")).contains(Hex.encode(Array("JP".utf8) + [0, 0])))
+        #expect(try ask(stay: nil).contract?.answer == -8)
 
         Self.at(chain, "2027-04-21T12:00:00Z")
         #expect(try ask().allowed, "inside the two days' grace")
@@ -84,7 +89,7 @@ import MeridianDemo
 
         // The trail: every contract-decided access carries the hash and fuel.
         let trail = try Audit.byPatient(maria.publicKey, in: chain.reader).entries.filter { $0.kind == .accessRequest }
-        #expect(trail.map(\.decision.reason) == [.deniedByContract, .allowedByConsent, .allowedByConsent, .deniedByContract, .allowedByConsent])
+        #expect(trail.map(\.decision.reason) == [.deniedByContract, .allowedByConsent, .deniedByContract, .allowedByConsent, .deniedByContract, .allowedByConsent])
         #expect(trail.allSatisfy { $0.decision.contract?.contract == contract && ($0.decision.contract?.fuelUsed ?? 0) > 0 })
         #expect(trail[1].decision.contract?.fuelUsed == during.contract?.fuelUsed)
     }
@@ -273,13 +278,15 @@ import MeridianDemo
             try chain.tx(maria, .grantConsent(terms(second, [PolicyParameter(key: "organization", value: "clinique-leman"),
                                                              PolicyParameter(key: "limit", value: "3")], ["clinique-leman"], ["CH"])))])
         let travelConsent = try #require(granted[0].createdID)
-        try chain.block([try chain.tx(maria, .updatePolicy(.init(consent: travelConsent, message: Self.stay("JP", "2026-01-01", "2026-01-02"))))])
+        let stay = PolicyContractTests.opening("JP", "2026-01-01", "2026-01-02")
+        try chain.block([try chain.tx(maria, .updatePolicy(.init(consent: travelConsent, message: TravelItinerary.message([stay]))))])
         let sakura = DemoCast.staff("sakura-general", "clinician"), leman = DemoCast.staff("clinique-leman", "clinician")
         var receipts: [[Receipt]] = []
         for i in 0..<6 {
             chain.time = chain.time.adding(milliseconds: 12 * 3_600_000)   // half a day a block: in the stay, in the grace, then out
             receipts.append(try chain.block([
-                try chain.tx(sakura, .requestAccess(.init(record: record, purpose: i % 3 == 2 ? .emergencyTreatment : .treat, breakGlass: false))),
+                try chain.tx(sakura, .requestAccess(.init(record: record, purpose: i % 3 == 2 ? .emergencyTreatment : .treat, breakGlass: false,
+                                                          evidence: stay.bytes))),
                 try chain.tx(leman, .requestAccess(.init(record: record, purpose: .treat, breakGlass: false)))]))
         }
 

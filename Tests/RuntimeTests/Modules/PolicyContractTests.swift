@@ -13,10 +13,11 @@ import MeridianCore
     static func t(_ s: String) -> Timestamp { Timestamp(iso8601: s)! }
 
     static func request(_ purpose: PurposeOfUse = .treat, from country: String = "JP", at time: String = "2027-04-10", org: String = "sakura-general",
-                        breakGlass: Bool = false, coSignedAt: String? = nil) -> ContractRequest {
+                        breakGlass: Bool = false, coSignedAt: String? = nil, stay: TravelItinerary.Opening? = nil) -> ContractRequest {
         ContractRequest(purpose: purpose, category: .summary, breakGlass: breakGlass, requesterCountry: CountryCode(country), custodianCountry: CountryCode("PT"),
                         time: t(time), height: 42, organization: OrganizationID(org)!, coSignedAt: coSignedAt.map(t),
-                        requester: try! PrivateKey(secret: SHA256.hash([1])).publicKey, patient: try! PrivateKey(secret: SHA256.hash([2])).publicKey)
+                        requester: try! PrivateKey(secret: SHA256.hash([1])).publicKey, patient: try! PrivateKey(secret: SHA256.hash([2])).publicKey,
+                        evidence: stay?.bytes ?? [])
     }
 
     /// Contract storage in memory, with each call's writes applied (as a committed transaction would).
@@ -26,38 +27,57 @@ import MeridianCore
         var reader: ([UInt8]) -> [UInt8]? { { [unowned self] in self.values[$0] } }
     }
 
-    static func stay(_ country: String, _ from: String, _ until: String) -> [UInt8] {
-        TravelItinerary.message([.init(country: CountryCode(country)!, from: t(from), until: t(until))])
+    /// A stay with a fixed salt (tests are reproducible; the wallet draws a random one).
+    static func opening(_ country: String, _ from: String, _ until: String, salt: UInt8 = 7) -> TravelItinerary.Opening {
+        TravelItinerary.Opening(stay: .init(country: CountryCode(country)!, from: t(from), until: t(until)), salt: [UInt8](repeating: salt, count: 16))
     }
+    /// The `update` message committing to one stay.
+    static func stay(_ country: String, _ from: String, _ until: String) -> [UInt8] { TravelItinerary.message([opening(country, from, until)]) }
 
     @Test func travelWindow() throws {
         let c = try Self.runner("TravelWindow")
         let storage = Storage()
         var params: [String: [UInt8]] = [:]
         func decide(_ r: ContractRequest) -> ContractRunner.Outcome.Result { c.evaluate(r, parameters: params, storage: storage.reader, fuel: Self.fuel).result }
-        #expect(decide(Self.request()) == .denied(reason: -2), "no itinerary yet")
-        let set = c.update(Self.stay("JP", "2027-04-01", "2027-04-20") + Self.stay("TH", "2027-04-21", "2027-04-23"), parameters: params, storage: storage.reader, fuel: Self.fuel)
+        let japan = Self.opening("JP", "2027-04-01", "2027-04-20"), thailand = Self.opening("TH", "2027-04-21", "2027-04-23")
+        #expect(decide(Self.request(stay: japan)) == .denied(reason: -2), "no itinerary yet")
+        let set = c.update(TravelItinerary.message([japan, thailand]), parameters: params, storage: storage.reader, fuel: Self.fuel)
         #expect(set.result == .allowed && set.writes.count == 1)
         storage.apply(set)
-        #expect(c.update(Self.stay("JP", "2027-04-20", "2027-04-01"), parameters: params, storage: storage.reader, fuel: Self.fuel).result == .denied(reason: 0),
-                "a stay that ends before it starts is refused")
-        #expect(c.update([1, 2, 3], parameters: params, storage: storage.reader, fuel: Self.fuel).result == .denied(reason: 0))
+        // What is stored: the two commitments, nothing of the countries or dates.
+        #expect(storage.values.values.first == japan.commitment.bytes + thailand.commitment.bytes)
+        for bad in [[1, 2, 3], [UInt8](repeating: 1, count: 33), [UInt8](repeating: 1, count: 32 * 9)] as [[UInt8]] {
+            #expect(c.update(bad, parameters: params, storage: storage.reader, fuel: Self.fuel).result == .denied(reason: 0), "\(bad.count) bytes: not 1 to 8 commitments")
+        }
+        let forged = TravelItinerary.Opening(stay: .init(country: CountryCode("JP")!, from: Self.t("2027-01-01"), until: Self.t("2027-12-31")), salt: japan.salt)
         let table: [(ContractRequest, ContractRunner.Outcome.Result)] = [
-            (Self.request(at: "2027-04-10"), .allowed),                                  // in Japan during the stay
-            (Self.request(at: "2027-04-01"), .allowed),                                  // the first day
-            (Self.request(at: "2027-03-31"), .denied(reason: -1)),                       // before it
-            (Self.request(at: "2027-04-25"), .denied(reason: -1)),                       // after it, no grace
-            (Self.request(from: "TH", at: "2027-04-10"), .denied(reason: -1)),           // in Thailand while in Japan
-            (Self.request(from: "TH", at: "2027-04-22"), .allowed),                      // the second stay
-            (Self.request(.emergencyTreatment, at: "2027-05-30"), .allowed),             // ETREAT: per the grant
-            (Self.request(.research, at: "2027-05-30"), .allowed),                       // other purposes: per the grant
+            (Self.request(at: "2027-04-10", stay: japan), .allowed),                        // in Japan during the stay
+            (Self.request(at: "2027-04-01", stay: japan), .allowed),                        // the first day
+            (Self.request(at: "2027-03-31", stay: japan), .denied(reason: -1)),             // before it
+            (Self.request(at: "2027-04-25", stay: japan), .denied(reason: -1)),             // after it, no grace
+            (Self.request(from: "TH", at: "2027-04-10", stay: japan), .denied(reason: -1)), // Japan's stay from Thailand
+            (Self.request(from: "TH", at: "2027-04-22", stay: thailand), .allowed),         // the second stay
+            (Self.request(at: "2027-04-10"), .denied(reason: -8)),                          // no stay token
+            (Self.request(at: "2027-04-10", stay: forged), .denied(reason: -8)),            // dates the patient never committed to
+            (Self.request(at: "2027-04-10", stay: Self.opening("JP", "2027-04-01", "2027-04-20", salt: 8)), .denied(reason: -8)),   // a guessed salt
+            (Self.request(.emergencyTreatment, at: "2027-05-30"), .allowed),                // ETREAT: per the grant
+            (Self.request(.research, at: "2027-05-30"), .allowed),                          // other purposes: per the grant
         ]
         for (r, expected) in table { #expect(decide(r) == expected, "\(r.purpose.code) from \(r.requesterCountry!.code) at \(r.time.iso8601)") }
         params["grace-days"] = Array("7".utf8)
-        #expect(decide(Self.request(at: "2027-04-25")) == .allowed)
-        #expect(decide(Self.request(at: "2027-04-28")) == .denied(reason: -1))
+        #expect(decide(Self.request(at: "2027-04-25", stay: japan)) == .allowed)
+        #expect(decide(Self.request(at: "2027-04-28", stay: japan)) == .denied(reason: -1))
         params["grace-days"] = Array("seven".utf8)
-        #expect(decide(Self.request(at: "2027-04-10")) == .denied(reason: -7))
+        #expect(decide(Self.request(at: "2027-04-10", stay: japan)) == .denied(reason: -7))
+    }
+
+    /// The stay token round-trips, and what is not one is refused.
+    @Test func stayOpenings() {
+        let o = Self.opening("JP", "2027-04-01", "2027-04-20")
+        #expect(o.bytes.count == TravelItinerary.openingBytes && TravelItinerary.Opening(bytes: o.bytes) == o)
+        #expect(TravelItinerary.Opening(bytes: Array(o.bytes.dropLast())) == nil)
+        #expect(TravelItinerary.Opening(bytes: Self.opening("JP", "2027-04-20", "2027-04-01").bytes) == nil, "ends before it starts")
+        #expect(TravelItinerary.Opening.random(o.stay).salt != TravelItinerary.Opening.random(o.stay).salt)
     }
 
     @Test func secondOpinion() throws {
@@ -102,8 +122,10 @@ import MeridianCore
     @Test func fuelIsDeterministicAndPinned() throws {
         let travel = try Self.runner("TravelWindow"), storage = Storage()
         storage.apply(travel.update(Self.stay("JP", "2027-04-01", "2027-04-20"), parameters: [:], storage: storage.reader, fuel: Self.fuel))
-        let a = travel.evaluate(Self.request(), parameters: [:], storage: storage.reader, fuel: Self.fuel)
-        let b = travel.evaluate(Self.request(), parameters: [:], storage: storage.reader, fuel: Self.fuel)
+        let stay = Self.opening("JP", "2027-04-01", "2027-04-20")
+        let a = travel.evaluate(Self.request(stay: stay), parameters: [:], storage: storage.reader, fuel: Self.fuel)
+        let b = travel.evaluate(Self.request(stay: stay), parameters: [:], storage: storage.reader, fuel: Self.fuel)
+        #expect(a.result == .allowed)
         #expect(a == b, "same request, same outcome and fuel")
         let second = try Self.runner("SecondOpinion").evaluate(Self.request(org: "clinique-leman"),
             parameters: ["organization": Array("clinique-leman".utf8), "limit": Array("2".utf8)], storage: { _ in nil }, fuel: Self.fuel)
@@ -218,9 +240,9 @@ import MeridianCore
 
 /// Fuel of one decision of TravelWindow, SecondOpinion and TwoPersonBreakGlass under WasmKit 0.4.2.
 enum GoldenFuel {
-    static let figures: [UInt64] = [523, 1448, 276]
+    static let figures: [UInt64] = [2112, 1450, 276]
     /// The fuel of each decision of `PolicyAuthorizationTests.twoRuntimesAgreeOnDecisionsFuelAndStateRoots`.
-    static let inAuthorize: [UInt64] = [623, 1448, 623, 1480, 122, 1480, 623, 1172, 623, 1172, 122, 1172]
+    static let inAuthorize: [UInt64] = [2212, 1450, 2212, 1482, 109, 1482, 2212, 1174, 2212, 1174, 109, 1174]
 }
 
 /// Uploading contracts through transactions: checked under the chain's limits, stored by code hash.
