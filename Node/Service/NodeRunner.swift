@@ -367,9 +367,9 @@ public enum NodeRunner {
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(additionalChannelHandlers: [ClientConnectionBound(limiter: limiter)]) {
-                [alerts = workers?.alerts, query = chain.query, console, api] request, _, _ in
+                [alerts = workers?.alerts, console, api] request, _, _ in
                 if let console, let decision = ConsoleLive.shouldUpgrade(request, console: console, events: chain.events, alerts: alerts) { return decision }
-                if let alerts, let decision = AlertStream.shouldUpgrade(request, hub: alerts, query: query) { return decision }
+                if let alerts, let decision = AlertStream.shouldUpgrade(request, api: api, hub: alerts) { return decision }
                 return EventStream.shouldUpgrade(request, api: api, hub: chain.events)
             },
             configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "meridian-node"),

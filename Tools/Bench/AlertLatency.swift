@@ -11,6 +11,8 @@ import MeridianModules
 import MeridianRuntime
 import MeridianVitals
 import MeridianNode
+import MeridianClient
+import HTTPTypes
 import MeridianWorkers
 import MeridianDemo
 
@@ -54,14 +56,19 @@ func alertLatencyBench(quick: Bool) async throws -> AlertLatency {
     _ = try http.request("POST", "/v1/transactions", body: try signed(maria, 1, .grantConsent(terms)))
     try http.waitCommitted(atLeast: before + 2 + routine.count)
 
-    // Sakura General's clinician subscribes with a membership proof.
+    // Sakura General's clinician subscribes with a signed request.
     let sakura = DemoCast.staff("sakura-general", "clinician")
-    let query = try AlertStream.query(organization: OrganizationID("sakura-general")!, key: sakura, time: UInt64(Date().timeIntervalSince1970 * 1000))
+    let alertsPath = "/v1/alerts?organization=sakura-general"
+    var signature = HTTPFields()
+    for (name, value) in try await NodeClient("http://127.0.0.1:\(port)").signed(by: sakura).signatureHeaders("GET", alertsPath, body: nil) {
+        signature.append(HTTPField(name: HTTPField.Name(name)!, value: value))
+    }
+    let configuration = WebSocketClientConfiguration(additionalHeaders: signature)
     let (arrivals, arrived) = AsyncStream<UInt64>.makeStream()
     let subscribed = Mutex(false)
     var logger = Logger(label: "bench-alerts"); logger.logLevel = .warning
     let client = Task {
-        _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/alerts?\(query)", logger: logger) { inbound, _, _ in
+        _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(alertsPath)", configuration: configuration, logger: logger) { inbound, _, _ in
             subscribed.withLock { $0 = true }
             for try await _ in inbound.messages(maxSize: 1 << 20) { arrived.yield(now()) }
         }

@@ -13,6 +13,8 @@ import HummingbirdWSClient
 import MeridianCore
 import MeridianModules
 import MeridianNode
+import MeridianClient
+import HTTPTypes
 import MeridianDemo
 import MeridianVitals
 import MeridianIngest
@@ -101,7 +103,8 @@ func holterRecord(name: String, seconds: Int, heartRate: Int) -> (header: String
     return (header, bytes)
 }
 
-/// A clinician of `hospital` watching its alert stream (`/v1/alerts`, with a membership proof):
+/// A clinician of `hospital` watching its alert stream (`/v1/alerts`, a request signed with the
+/// clinician's key):
 /// prints each alert as it arrives and counts them.
 final class AlertWatch: Sendable {
     private final class Lines: Sendable { let lines = Mutex<[String]>([]) }
@@ -110,11 +113,15 @@ final class AlertWatch: Sendable {
 
     init(node: URL, hospital: String, clinician: PrivateKey) throws {
         guard let organization = OrganizationID(hospital), let host = node.host, let port = node.port else { throw SensorsError("no alert stream for \(hospital) at \(node)") }
-        let query = try AlertStream.query(organization: organization, key: clinician, time: UInt64(Date().timeIntervalSince1970 * 1000))
         let received = self.received
         var logger = Logger(label: "meridian-sensors"); logger.logLevel = .warning
+        let path = "/v1/alerts?organization=\(organization.value)"
+        let client = try NodeClient(node.absoluteString).signed(by: clinician)
         task = Task {
-            _ = try await WebSocketClient.connect(url: "ws://\(host):\(port)/v1/alerts?\(query)", logger: logger) { inbound, _, _ in
+            var headers = HTTPFields()
+            for (name, value) in try await client.signatureHeaders("GET", path, body: nil) { headers.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
+            _ = try await WebSocketClient.connect(url: "ws://\(host):\(port)\(path)", configuration: WebSocketClientConfiguration(additionalHeaders: headers),
+                                                  logger: logger) { inbound, _, _ in
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     guard case .text(let text) = message else { continue }
                     struct A: Decodable { let patient: String; let news2: Int; let band: String; let reasons: [String]; let modelRisk: Double? }

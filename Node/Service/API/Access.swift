@@ -55,6 +55,9 @@ public enum APIRule: String, Sendable, CaseIterable {
     /// Any key that signs, registered or not (a patient registering polls their own transaction);
     /// the handler answers only the caller's own items.
     case ownItems = "own-items"
+    /// A clinician (a member with the provider role) of any hospital: what is addressed to its
+    /// organisation (the alert stream carries only the alerts addressed to it).
+    case clinician = "clinician"
     /// A member of this node's organisation with the provider role (uploading a record body,
     /// asking for a summary).
     case provider = "provider"
@@ -150,6 +153,8 @@ extension NodeAPI {
             guard caller.regulator != nil || caller.operatorOrganization != nil else { throw Self.forbidden("network data is read by hospital operators and regulators") }
         case .operators:
             guard caller.operatorOrganization != nil else { throw Self.forbidden("read by hospital operators only") }
+        case .clinician:
+            guard caller.clinicianOrganization != nil else { throw Self.forbidden("only a hospital's clinician (provider role) receives its organisation's alerts") }
         case .knownKey:
             return
         case .hospitalNode:

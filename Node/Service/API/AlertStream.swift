@@ -8,26 +8,14 @@ import MeridianRisk
 public import MeridianWorkers
 import MeridianRuntime
 
-/// The WebSocket stream of clinical alerts at `/v1/alerts`: a member of an organisation subscribes
-/// for it and receives, as JSON text messages, the alerts addressed to it (the patient's consent
-/// covers it for TREAT or ETREAT), and nothing else. The subscriber proves membership in the
-/// upgrade request: `organization`, `key` (its address), `time` (Unix milliseconds, within five
-/// minutes of the node's clock) and `signature`, a BIP-340 signature with that key of
-/// `subscriptionHash(organization, time)`. A bad or missing proof is refused before the upgrade.
+/// The WebSocket stream of clinical alerts at `/v1/alerts`: a clinician (provider role) of a
+/// hospital subscribes and receives, as JSON text messages, the alerts addressed to their
+/// organisation (the patient's consent covers it for TREAT or ETREAT), and nothing else. The
+/// upgrade request is signed like any API request (RFC 9421, `SignedRequests`: chain, this node as
+/// audience, created, nonce; rule `clinician`); `organization=` may name the subscriber's own
+/// organisation only. A refused upgrade reaches the route, which says why (401, 403, 426).
 public enum AlertStream {
     static let path = "/v1/alerts"
-    public static let maxClockSkewMilliseconds: UInt64 = 5 * 60_000
-
-    /// What the subscriber signs.
-    public static func subscriptionHash(organization: OrganizationID, time: UInt64) -> Bytes32 {
-        SHA256.tagged("meridian/alert-subscription", Array("\(organization.value)|\(time)".utf8))
-    }
-
-    /// The query string of a subscription, signed with `key`.
-    public static func query(organization: OrganizationID, key: PrivateKey, time: UInt64) throws -> String {
-        let signature = try key.sign(subscriptionHash(organization: organization, time: time))
-        return "organization=\(organization.value)&key=\(Address(key.publicKey))&time=\(time)&signature=\(signature.hex)"
-    }
 
     struct Message: Encodable {
         let alert: String
@@ -52,26 +40,15 @@ public enum AlertStream {
         }
     }
 
-    /// The organisation a request target proves membership of, or nil.
-    public static func subscriber(_ target: String, reader: some StateReader, now: UInt64) -> OrganizationID? {
-        guard let query = try? EventStream.query(of: target),
-              let org = query["organization"].flatMap(OrganizationID.init),
-              let keyText = query["key"], case .success(let address) = Address.parse(keyText),
-              let time = query["time"].flatMap(UInt64.init),
-              let signature = query["signature"].flatMap({ Bytes64(hex: $0) }),
-              (time > now ? time - now : now - time) <= maxClockSkewMilliseconds,
-              address.publicKey.verify(signature, message: subscriptionHash(organization: org, time: time)),
-              let member = (try? Identity.member(address.publicKey, in: reader)) ?? nil,
-              member.organization == org
-        else { return nil }
-        return org
-    }
-
-    /// Upgrades `/v1/alerts` for a proven member; anything else goes on (to the event stream's decision).
-    static func shouldUpgrade(_ request: HTTPRequest, hub: AlertHub, query: QueryService) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>? {
+    /// Upgrades `/v1/alerts` for a clinician (signature checked without spending its nonce first;
+    /// spent when the upgrade is granted); anything else goes on to the router.
+    static func shouldUpgrade(_ request: HTTPRequest, api: NodeAPI, hub: AlertHub) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>? {
         guard let target = request.path, URLComponents(string: target)?.path == path else { return nil }
-        let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        guard let organization = subscriber(target, reader: query.reader, now: now) else { return .dontUpgrade }
+        guard let params = try? EventStream.query(of: target),
+              let caller = try? api.authenticate(request, body: [], record: false),
+              (try? api.admit(caller, to: .clinician)) != nil,
+              let organization = try? api.alertOrganization(params, for: caller),
+              (try? api.authenticate(request, body: [], record: true)) != nil else { return .dontUpgrade }
         return .upgrade([:]) { inbound, outbound, _ in
             let alerts = hub.subscribe(organization: organization)
             let encoder = JSONEncoder()
@@ -87,5 +64,14 @@ public enum AlertStream {
                 group.cancelAll()
             }
         }
+    }
+}
+
+extension NodeAPI {
+    /// The organisation whose alerts `caller` receives: their own (`organization=` may only name it).
+    func alertOrganization(_ params: [String: String], for caller: Caller) throws(APIError) -> OrganizationID {
+        guard let own = caller.clinicianOrganization else { throw Self.forbidden("only a hospital's clinician receives alerts") }
+        if let named = params["organization"], named != own.value { throw Self.forbidden("a clinician receives their own organisation's alerts") }
+        return own
     }
 }

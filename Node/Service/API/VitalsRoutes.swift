@@ -102,10 +102,10 @@ extension NodeAPI {
                                   modelRisk: a.modelRisk, modelHighRisk: a.modelRisk.map { $0 >= risk?.model?.highRisk ?? 1 },
                                   modelHash: a.modelRisk == nil ? nil : risk?.model?.model.sha256.hex, modelMissingInputs: a.modelMissing))
             },
-            .selfAuthenticating(.get, "v1/alerts", "a WebSocket upgrade with a membership proof (AlertStream)") { _, _ in
-                // Reached only when the WebSocket upgrade was refused: no upgrade, or no valid membership proof.
-                throw APIError(.unauthorized, "alerts.unauthorized",
-                               "connect with a WebSocket client and prove membership: organization, key, time and a BIP-340 signature of the subscription hash")
+            .signed(.get, "v1/alerts", .clinician) { request, _, caller in
+                // Reached only without a WebSocket upgrade (AlertStream upgrades valid requests first).
+                _ = try alertOrganization(queryDictionary(request), for: caller)
+                throw APIError(.upgradeRequired, "alerts.upgrade_required", "connect with a WebSocket client (Upgrade: websocket)")
             },
             .signed(.get, "v1/vitals/:patient/alerts", .patientOrAuthorizedClinician) { request, context, caller in
                 // The stored alerts of a patient (what was raised, why, for whom), for the hospital's systems.

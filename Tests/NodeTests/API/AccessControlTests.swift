@@ -47,6 +47,7 @@ import MeridianDemo
             "/v1/records/{commitment}": ("/v1/records/\(record.hex)", []),
             "/v1/contracts/{hash}": ("/v1/contracts/\(SHA256.hash(Array("no such contract".utf8)).hex)", []),
             "/v1/events": ("/v1/events?patient=\(m)", []),
+            "/v1/alerts": ("/v1/alerts", []),
             "/v1/evidence": ("/v1/evidence", []),
             "/v1/state/{key}": ("/v1/state/\(auditKey)", []),
             "/v1/vitals/{patient}": ("/v1/vitals/\(m)", []),
@@ -140,7 +141,9 @@ import MeridianDemo
         let callers: [(String, PrivateKey)] = [("another patient", hans), ("a hospital without consent", DemoCast.staff("klinikum-spree", "clinician")),
                                                ("a regulator of another jurisdiction", DemoCast.regulator("CH")), ("an unknown key", stranger)]
         // Routes that are not Maria's data (registries, network data a regulator may read).
-        let notMariasData: Set<String> = ["GET /v1/organizations", "GET /v1/contracts/{hash}", "GET /v1/evidence", "GET /v1/reports/organizations"]
+        // (The alert stream: a clinician's own organisation's alerts, none of Maria's without her consent.)
+        let notMariasData: Set<String> = ["GET /v1/organizations", "GET /v1/contracts/{hash}", "GET /v1/evidence", "GET /v1/reports/organizations",
+                                          "GET /v1/alerts"]
         for (who, key) in callers {
             for (label, status, body) in try await Self.send(f, { m, u, b in [try TestNode.signed(key, m.rawValue, u, body: b)] }) {
                 #expect(status < 500, "\(who): \(label) answered \(status)")

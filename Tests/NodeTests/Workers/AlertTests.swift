@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Hummingbird
+import HummingbirdTesting
 import MeridianCore
 import MeridianModules
 import MeridianRuntime
@@ -140,17 +142,28 @@ import Prometheus
         #expect(refused.error?.code == "alert.not_a_worker")
     }
 
-    @Test func onlyAProvenMemberSubscribesToItsOrganisationsAlerts() async throws {
-        let (node, _) = try await Self.seeded()
+    /// The alert stream's upgrade request is signed (RFC 9421, this chain, this node, a nonce) by a
+    /// clinician, who receives their own organisation's alerts only. Without an upgrade the route
+    /// answers why: 401 unsigned, 403 to a non-clinician or for another organisation, 426 otherwise.
+    @Test func onlyAClinicianSubscribesToItsOrganisationsAlerts() async throws {
+        let (node, maria) = try await Self.seeded()
+        let app = Application(router: node.api.router())
+        func get(_ uri: String, as key: PrivateKey?) async throws -> Int {
+            var fields: HTTPFields = [:]
+            if let key {
+                for (n, v) in try TestNode.signed(key, "GET", uri) { fields.append(HTTPFields.Element(name: HTTPFields.Element.Name(n)!, value: v)) }
+            }
+            let headers = fields
+            return try await app.test(.router) { client in
+                try await client.execute(uri: uri, method: .get, headers: headers) { Int($0.status.code) }
+            }
+        }
         let clinician = DemoCast.staff("sakura-general", "clinician")
-        let t = UInt64(Date().timeIntervalSince1970 * 1000)
-        let good = try AlertStream.query(organization: OrganizationID("sakura-general")!, key: clinician, time: t)
-        #expect(AlertStream.subscriber("/v1/alerts?" + good, reader: node.chain.query.reader, now: t)?.value == "sakura-general")
-        // Another organisation's name with this member's key, an old signature, a forged one.
-        let other = try AlertStream.query(organization: OrganizationID("klinikum-spree")!, key: clinician, time: t)
-        #expect(AlertStream.subscriber("/v1/alerts?" + other, reader: node.chain.query.reader, now: t) == nil)
-        #expect(AlertStream.subscriber("/v1/alerts?" + good, reader: node.chain.query.reader, now: t + 10 * 60_000) == nil)
-        let forged = good.replacingOccurrences(of: "time=\(t)", with: "time=\(t + 1)")
-        #expect(AlertStream.subscriber("/v1/alerts?" + forged, reader: node.chain.query.reader, now: t) == nil)
+        #expect(try await get("/v1/alerts", as: nil) == 401)
+        #expect(try await get("/v1/alerts", as: clinician) == 426)
+        #expect(try await get("/v1/alerts?organization=sakura-general", as: clinician) == 426)
+        #expect(try await get("/v1/alerts?organization=klinikum-spree", as: clinician) == 403, "another organisation's alerts")
+        #expect(try await get("/v1/alerts", as: DemoCast.staff("hospital-ribeira", "admin")) == 403, "an operator is not a clinician")
+        #expect(try await get("/v1/alerts", as: maria) == 403, "a patient reads her alerts at /v1/vitals/{patient}/alerts")
     }
 }
