@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The console's browser test (part of `make test`): plays the demo story on a fresh localnet of the
-# debug binaries (its own temporary data directory, ports chosen by the OS), then walks the console
-# in headless Chromium (console_walk.py). Screenshots, axe reports and page timings go to
+# The live-network checks (part of `make test`): plays the demo story on a fresh localnet of the
+# debug binaries (its own temporary data directory, ports chosen by the OS), walks the console in
+# headless Chromium (console_walk.py), then runs schemathesis against the node's API (api_fuzz.py). Screenshots, axe reports and page timings go to
 # $CONSOLE_TEST_OUT (default .build/test-output/console). The network is stopped however this ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,3 +25,6 @@ grep -q "The network keeps running" "$OUT/demo.log" || { echo "the demo story di
 NODE=$(sed -nE "s/^the story talks to hospital-ribeira's validator at (http[^ ]+).*/\1/p" "$OUT/demo.log" | head -n 1)
 echo "console browser test against $NODE/console (screenshots: $OUT)"
 python3 Tests/Browser/console_walk.py --node "$NODE" --bin "$BIN" --out "$OUT"
+# Then schemathesis against the same node's served OpenAPI document: anonymous, and signed as an
+# operator, another hospital's clinician and a regulator; no 5xx, no unsigned answer from a signed route.
+python3 Tests/Schemathesis/api_fuzz.py --node "$NODE" --examples 25 --out "$OUT/schemathesis.json"
