@@ -34,21 +34,29 @@ extension RecordService {
         let body = try await fetch(request.record, for: request.requester, purpose: request.purpose, breakGlass: request.breakGlass)
         let output: [UInt8]
         var coverage: SummaryTranslator.Coverage?
-        if request.language.isEmpty {
+        // The language as BCP 47 (`ja`, `ja-JP`; a POSIX `ja_JP` is read as `ja-JP`).
+        var language = ""
+        if !request.language.isEmpty {
+            guard let tag = LanguageTag.canonical(request.language) else {
+                throw Failure(.badRequest, "records.language", "'\(request.language)' is not a language tag (BCP 47 such as ja or ja-JP, or POSIX such as ja_JP)")
+            }
+            language = tag
+        }
+        if language.isEmpty {
             output = body
         } else {
             guard let bundle = try? JSONValue(parsing: body), bundle["resourceType"]?.string == "Bundle" else {
                 throw Failure(.badRequest, "records.not_a_summary", "the record is not a FHIR Bundle, so it cannot be translated (ask without a language)")
             }
             do {
-                let translated = try SummaryTranslator.translate(bundle, to: request.language, terminology: terminology ?? Self.noTerminology, catalogue: .shipped)
+                let translated = try SummaryTranslator.translate(bundle, to: language, terminology: terminology ?? Self.noTerminology, catalogue: .shipped)
                 output = try IPSWriter.json(translated.bundle)
                 coverage = translated.coverage
             } catch {
                 throw Failure(.badRequest, "records.translation", "\(error)")
             }
         }
-        let leaf = TranslationLeaf(record: request.record, language: request.language.isEmpty ? "original" : request.language,
+        let leaf = TranslationLeaf(record: request.record, language: language.isEmpty ? "original" : language,
                                    terminology: terminologyVersion, output: SHA256.hash(output), servedTo: org, time: now)
         try anchorServed(leaf)
         return ServedSummary(output: output, coverage: coverage, leaf: leaf, custodian: rec.custodian)

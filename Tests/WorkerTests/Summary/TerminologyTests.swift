@@ -126,6 +126,37 @@ import MeridianSimulation
         #expect(index.coverage().map(\.translated) == [1, 0])
     }
 
+    /// A clinician's language comes as BCP 47 (`ja`, `ja-JP`) or as POSIX (`ja_JP`, `ja_JP.UTF-8`),
+    /// and the terminology's columns in either form too: each finds the same names.
+    @Test func languagesAreFoundInBCP47AndPOSIXForms() throws {
+        for (text, canonical) in [("ja", "ja"), ("ja-JP", "ja-JP"), ("ja_JP", "ja-JP"), ("JA_jp.UTF-8", "ja-JP"), ("de_DE@euro", "de-DE"),
+                                  ("zh_Hans_CN", "zh-Hans-CN"), ("es-419", "es-419"), ("pt-br", "pt-BR")] {
+            #expect(LanguageTag.canonical(text) == canonical, "\(text)")
+        }
+        for bad in ["", "j", "japanese", "ja-", "ja__JP", "ja-JP-toolongsubtag", "1a", "ja JP", "ja-日本"] {
+            #expect(LanguageTag.canonical(bad) == nil, "'\(bad)' is not a tag")
+        }
+        let posixColumns = TerminologyIndex(Terminology(system: "s", languages: ["ja_JP", "pt_BR"], entries: [
+            .init(code: "I10", english: "Essential (primary) hypertension", names: ["本態性（原発性）高血圧（症）", "Hipertensão essencial (primária)"]),
+        ]))
+        let bcp47Columns = TerminologyIndex(Terminology(system: "s", languages: ["ja", "pt-BR"], entries: [
+            .init(code: "I10", english: "Essential (primary) hypertension", names: ["本態性（原発性）高血圧（症）", "Hipertensão essencial (primária)"]),
+        ]))
+        for index in [posixColumns, bcp47Columns] {
+            for asked in ["ja", "ja-JP", "ja_JP", "ja_JP.UTF-8"] {
+                guard case .translated(let name, _) = index.name(of: "I10", in: asked) else { Issue.record("\(asked): not translated"); continue }
+                #expect(name == "本態性（原発性）高血圧（症）", "\(asked)")
+            }
+            for asked in ["pt", "pt-BR", "pt_BR"] {
+                guard case .translated(let name, _) = index.name(of: "I10", in: asked) else { Issue.record("\(asked): not translated"); continue }
+                #expect(name == "Hipertensão essencial (primária)", "\(asked)")
+            }
+            #expect(index.name(of: "I10", in: "en_GB") == .translated("Essential (primary) hypertension", language: "en"))
+        }
+        #expect(SummaryCatalogue.shipped.name(.section, "8716-3", in: "ja_JP") == .translated("バイタルサイン", language: "ja"))
+        #expect(SummaryCatalogue.shipped.name(.observation, "8867-4", in: "pt_BR") == .translated("Frequência cardíaca", language: "pt"))
+    }
+
     @Test func poFilesWithContinuationsEscapesAndBadLinesAreReadOrRefused() throws {
         let po = "# comment\nmsgctxt \"c\"\nmsgid \"\"\n\"two \"\n\"parts\"\nmsgstr \"zwei \\\"Teile\\\"\\n\"\n\nmsgid \"x\"\nmsgstr \"\"\n"
         let catalog = try GettextCatalog(parsing: po)

@@ -49,9 +49,10 @@ public struct SummaryCatalogue: Sendable {
         case .label: table = labels
         }
         guard let names = table[key], let english = names["en"] else { return .unknownCode }
-        let primary = language.lowercased().split(separator: "-").first.map(String.init) ?? language.lowercased()
+        let tag = LanguageTag.canonical(language) ?? language
+        let primary = LanguageTag.primary(tag)
         if primary == "en" { return .translated(english, language: "en") }
-        if let exact = names[language] ?? names[primary], !exact.isEmpty { return .translated(exact, language: names[language] != nil ? language : primary) }
+        if let exact = names[tag] ?? names[primary], !exact.isEmpty { return .translated(exact, language: names[tag] != nil ? tag : primary) }
         return .englishFallback(english)
     }
 }

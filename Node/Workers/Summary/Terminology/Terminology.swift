@@ -105,20 +105,20 @@ public struct TerminologyIndex: Sendable {
         case unknownCode
     }
 
-    /// The column of a BCP 47 tag: exact, else by primary language (`pt` finds `pt-BR`, `zh` finds
-    /// `zh-CN`), case-insensitive.
+    /// The column of a language tag, in BCP 47 or POSIX form (`ja`, `ja-JP`, `ja_JP` alike, on
+    /// either side): exact, else by primary language (`pt` finds `pt-BR`, `zh` finds `zh-CN`).
     public func languageIndex(_ tag: String) -> Int? {
-        let wanted = tag.lowercased()
-        let tags = terminology.languages.map { $0.lowercased() }
+        let wanted = LanguageTag.canonical(tag) ?? tag.lowercased()
+        let tags = terminology.languages.map { LanguageTag.canonical($0) ?? $0.lowercased() }
         if let exact = tags.firstIndex(of: wanted) { return exact }
-        let primary = wanted.split(separator: "-").first.map(String.init) ?? wanted
-        return tags.firstIndex { $0 == primary || $0.hasPrefix(primary + "-") }
+        let primary = LanguageTag.primary(wanted)
+        return tags.firstIndex { $0 == primary } ?? tags.firstIndex { LanguageTag.primary($0) == primary }
     }
 
     public func name(of code: String, in language: String) -> Name {
         guard let i = byCode[code] else { return .unknownCode }
         let entry = terminology.entries[i]
-        if language.lowercased() == "en" || language.lowercased().hasPrefix("en-") { return .translated(entry.english, language: "en") }
+        if LanguageTag.primary(language) == "en" { return .translated(entry.english, language: "en") }
         guard let column = languageIndex(language), !entry.names[column].isEmpty else { return .englishFallback(entry.english) }
         return .translated(entry.names[column], language: terminology.languages[column])
     }
