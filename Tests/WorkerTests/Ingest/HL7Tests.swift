@@ -73,8 +73,7 @@ import MeridianIngest
             ("value", { $0.replacingOccurrences(of: "|94|", with: "|9x4|") }, .dataType, "OBX[2]-5"),
             ("unit", { $0.replacingOccurrences(of: "[degF]^degF^UCUM", with: "furlong^^UCUM") }, .tableValueNotFound, "OBX[4]-6"),
             ("impossible", { $0.replacingOccurrences(of: "|118|", with: "|900|") }, .dataType, "OBX[3]-5"),
-            ("code", { $0.replacingOccurrences(of: "8310-5^Body", with: "1234-5^Body") }, .tableValueNotFound, "OBX[4]-3"),
-            ("status", { $0.replacingOccurrences(of: "|||||F|||20261124101450+0000", with: "|||||Q|||20261124101450+0000") }, .tableValueNotFound, "OBX[3]-11"),
+            ("consciousness", { $0.replacingOccurrences(of: "LN||A||", with: "LN||Sleepy||") }, .dataType, "OBX[5]-5"),
             ("key", { $0.replacingOccurrences(of: Self.patientHex, with: "nothex") }, .unknownKey, "PID[1]-3"),
             ("time", { $0.replacingOccurrences(of: "20261124101450+0000", with: "20261341") }, .dataType, "OBX[2]-14"),
         ]

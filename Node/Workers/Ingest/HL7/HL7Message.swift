@@ -127,6 +127,9 @@ public struct HL7Message: Sendable {
             }
         }
 
+        /// Whether field `n` is empty or absent (no component, no repetition holds anything).
+        public func isEmpty(_ n: Int) -> Bool { fieldRange(n).isEmpty }
+
         /// The raw bytes at field `n`, first repetition, component `c`, first subcomponent, when they
         /// hold no escape sequence (then they are the value itself); nil otherwise.
         public func plainBytes(_ n: Int, component c: Int = 1) -> ArraySlice<UInt8>? {

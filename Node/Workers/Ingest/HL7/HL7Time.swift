@@ -49,6 +49,14 @@ public enum HL7Time {
         return Timestamp(unixMilliseconds: UInt64(ms))
     }
 
+    /// The offset a DTM states (`+0100` → 60, `-0500` → -300), or nil when it states none.
+    public static func offsetMinutes(_ text: String) -> Int? {
+        guard text.utf8.count <= 32, let signAt = text.lastIndex(where: { $0 == "+" || $0 == "-" }) else { return nil }
+        let zone = text[text.index(after: signAt)...]
+        guard zone.count == 4, zone.allSatisfy({ $0.isASCII && $0.isNumber }), let z = Int(zone), z % 100 < 60, z / 100 <= 14 else { return nil }
+        return (z / 100 * 60 + z % 100) * (text[signAt] == "-" ? -1 : 1)
+    }
+
     /// YYYYMMDDHHMMSS+0000 (UTC), for the acknowledgements Meridian sends.
     public static func format(_ t: Timestamp) -> String {
         let totalSeconds = Int(t.unixMilliseconds / 1000)

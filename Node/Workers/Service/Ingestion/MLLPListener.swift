@@ -69,9 +69,10 @@ public struct MLLPListener: Sendable {
         let message: HL7Message
         do throws(HL7Error) { message = try HL7Message(parsing: bytes) }
         catch { return Acknowledgement.build(for: nil, code: .reject, error: error, sendingFacility: facility, now: now, ackID: ackID) }
-        let batches: [ReadingBatch]
-        do throws(HL7Error) { batches = try ObservationResult.batches(of: message) }
+        let read: ObservationResult.Result
+        do throws(HL7Error) { read = try ObservationResult.read(message) }
         catch { return Acknowledgement.build(for: message, code: error.code.rejects ? .reject : .error, error: error, sendingFacility: facility, now: now, ackID: ackID) }
+        let batches = read.batches
         let outcomes: [VitalsIngestor.Outcome]
         do { outcomes = try await ingestor.ingest(feedBatches: batches) }
         catch {
@@ -88,7 +89,8 @@ public struct MLLPListener: Sendable {
             return Acknowledgement.build(for: message, code: .error, error: HL7Error(.applicationError, reason: "vitals.busy: the node is busy; resend later"),
                                          sendingFacility: facility, now: now, ackID: ackID)
         }
-        return Acknowledgement.build(for: message, code: .accept, error: nil, sendingFacility: facility, now: now, ackID: ackID)
+        return Acknowledgement.build(for: message, code: .accept, error: nil, warnings: read.warnings, unnamedWarnings: read.skipped - read.warnings.count,
+                                     sendingFacility: facility, now: now, ackID: ackID)
     }
 
 }
