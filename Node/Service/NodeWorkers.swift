@@ -77,7 +77,7 @@ public struct NodeWorkers: Sendable {
         }
         alertRecorder = recorder
         let dispatcher = AlertDispatcher(
-            rule: AlertRule(highModelRisk: config.modelHighRisk), store: assessmentStore, hub: alerts, registry: registry,
+            rule: AlertRule(), store: assessmentStore, hub: alerts, registry: registry,
             recipients: { patient in
                 // The alerting hospital: the worker key's organisation in the committed state.
                 guard let workerPublicKey, let source = ((try? Identity.member(workerPublicKey, in: query.reader)) ?? nil)?.organization else { return [] }

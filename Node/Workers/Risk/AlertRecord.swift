@@ -14,11 +14,16 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
         public static let bandRose = Reasons(rawValue: 1)
         /// A parameter newly scores 3 (the RCP's single-parameter trigger).
         public static let parameterAtThree = Reasons(rawValue: 2)
-        /// The cardiovascular model's risk newly reached the node's high-risk threshold.
+        /// Raised by earlier versions when the long-term cardiovascular model's risk reached a
+        /// threshold. No longer raised (a 10-year risk is not an acute signal: no bedside action
+        /// answers it); kept so stored alerts still decode and name it.
         public static let highModelRisk = Reasons(rawValue: 4)
+        /// NEWS2 rose by `AlertRule.trendRise` (2) or more within `AlertRule.trendWindowMilliseconds`
+        /// (one hour): deterioration before a band is crossed.
+        public static let rising = Reasons(rawValue: 8)
 
         public var names: [String] {
-            [(Self.bandRose, "news2-band-rose"), (.parameterAtThree, "news2-parameter-at-3"), (.highModelRisk, "high-model-risk")]
+            [(Self.bandRose, "news2-band-rose"), (.parameterAtThree, "news2-parameter-at-3"), (.rising, "news2-rising"), (.highModelRisk, "high-model-risk")]
                 .filter { contains($0.0) }.map(\.1)
         }
     }
@@ -69,33 +74,50 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
     }
 }
 
-/// When an assessment raises an alert: the NEWS2 band rising to medium or high, a parameter at 3,
-/// or the model's risk at or above the threshold — each compared with what the patient was last
-/// alerted for, not with the previous reading. A patient hovering between low-medium and medium, or
-/// staying high, does not page the ward on every reading (alert fatigue is a safety problem of its
-/// own); getting worse than last alerted does. Back to a NEWS2 total of `recoveredTotal` (2) or less
-/// with no parameter at 3, the patient counts as recovered, and deteriorating again alerts again: the
-/// gap below the low band's top (4) is hysteresis, so a one-point dip does not re-arm the alert.
+/// When an assessment raises an alert: from acute signals only. The NEWS2 band rising to medium or
+/// high, a parameter newly at 3 (the RCP's single-parameter trigger), or NEWS2 rising by 2 or more
+/// within an hour (deterioration before a band is crossed) — each compared with what the patient
+/// was last alerted for, not with the previous reading. A patient hovering between low-medium and
+/// medium, or staying high, does not page the ward on every reading (alert fatigue is a safety
+/// problem of its own); getting worse than last alerted does. Back to a NEWS2 total of
+/// `recoveredTotal` (2) or less with no parameter at 3, the patient counts as recovered, and
+/// deteriorating again alerts again: the gap below the low band's top (4) is hysteresis, so a
+/// one-point dip does not re-arm the alert.
+///
+/// The long-term cardiovascular model does not page anyone (a 10-year risk is not answered at the
+/// bedside, and it does not track acute deterioration); it is shown on the patient's and the
+/// clinician's pages as a long-term risk.
 public struct AlertRule: Sendable {
-    public let highModelRisk: Double
     public static let recoveredTotal = 2
-    public init(highModelRisk: Double) { self.highModelRisk = highModelRisk }
+    /// The trend: a rise of this many NEWS2 points over the lowest total within the window, to a
+    /// total of at least `trendFloor` (0 → 2 stays inside what the RCP answers with routine ward
+    /// monitoring, and would page for every pulse crossing 90 in a stable patient).
+    public static let trendRise = 2
+    public static let trendFloor = 3
+    public static let trendWindowMilliseconds: UInt64 = 3_600_000
+    public init() {}
 
     /// A patient's condition as the rule sees it: of one assessment, or what was last alerted.
     public struct State: Sendable, Hashable {
         public var band: NEWS2.Band = .low
         public var total = 0
         public var parametersAtThree: Set<NEWS2.Parameter> = []
-        public var modelHigh = false
+        /// The assessment's time (current), or the last one folded in (alerted).
+        public var time = Timestamp.zero
+        /// NEWS2 totals of the last hour, oldest first (alerted state only).
+        public var recent: [Sample] = []
+        /// The total last alerted for as a trend (a further rise of `trendRise` alerts again).
+        public var trendAlertedTotal: Int?
         public init() {}
     }
+    public struct Sample: Sendable, Hashable { public let time: Timestamp; public let total: Int }
 
-    public func state(of score: NEWS2.Score, modelRisk: Double?) -> State {
+    public func state(of score: NEWS2.Score, at time: Timestamp) -> State {
         var s = State()
         s.band = score.band
         s.total = score.total
         s.parametersAtThree = Set(NEWS2.Parameter.allCases.filter { score.subscore($0) >= 3 })
-        s.modelHigh = (modelRisk ?? 0) >= highModelRisk
+        s.time = time
         return s
     }
 
@@ -103,16 +125,28 @@ public struct AlertRule: Sendable {
     /// alerted afterwards.
     public func evaluate(alerted: State, current: State) -> (reasons: AlertRecord.Reasons, alerted: State) {
         var base = alerted
-        if current.total <= Self.recoveredTotal && current.parametersAtThree.isEmpty { base.band = .low; base.parametersAtThree = [] }   // recovered
-        if !current.modelHigh { base.modelHigh = false }
+        let recovered = current.total <= Self.recoveredTotal && current.parametersAtThree.isEmpty
+        if recovered { base.band = .low; base.parametersAtThree = []; base.trendAlertedTotal = nil }
+        // The last hour's totals, this one included (an assessment older than the newest seen does
+        // not move the window back).
+        let now = max(current.time, base.time)
+        var recent = base.recent.filter { $0.time.unixMilliseconds &+ Self.trendWindowMilliseconds >= now.unixMilliseconds }
+        recent.append(Sample(time: current.time, total: current.total))
+        if recent.count > 256 { recent.removeFirst(recent.count - 256) }
         var reasons: AlertRecord.Reasons = []
         if current.band >= .medium && current.band > base.band { reasons.insert(.bandRose) }
         if !current.parametersAtThree.subtracting(base.parametersAtThree).isEmpty { reasons.insert(.parameterAtThree) }
-        if current.modelHigh && !base.modelHigh { reasons.insert(.highModelRisk) }
+        let lowest = recent.map(\.total).min() ?? current.total
+        if current.total >= Self.trendFloor, current.total - lowest >= Self.trendRise,
+           current.total >= (base.trendAlertedTotal ?? Int.min) + Self.trendRise {
+            reasons.insert(.rising)
+        }
         var next = base
         next.band = max(base.band, current.band >= .medium ? current.band : base.band)
         next.parametersAtThree.formUnion(current.parametersAtThree)
-        next.modelHigh = base.modelHigh || current.modelHigh
+        next.time = now
+        next.recent = recent
+        if reasons.contains(.rising) { next.trendAlertedTotal = current.total }
         return (reasons, next)
     }
 }

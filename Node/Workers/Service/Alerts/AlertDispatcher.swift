@@ -39,7 +39,7 @@ public final class AlertDispatcher: Sendable {
     /// it raised, if any.
     @discardableResult
     public func consider(_ a: RiskAssessment) throws(RocksDBError) -> AlertRecord? {
-        let current = rule.state(of: a.score, modelRisk: a.modelRisk)
+        let current = rule.state(of: a.score, at: a.time)
         let reasons = alerted.withLock { all in
             if all[a.patient] == nil, all.count >= RiskWorker.maxPatients, let any = all.keys.first { all[any] = nil }
             let (reasons, next) = rule.evaluate(alerted: all[a.patient] ?? AlertRule.State(), current: current)
