@@ -1,6 +1,8 @@
 import Foundation
 public import MeridianMempool
 public import MeridianConsensus
+public import MeridianVitals
+public import MeridianWorkers
 import MeridianCore
 import MeridianModules
 
@@ -37,11 +39,21 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     /// directory unless absolute (absent: NEWS2 and trends only). Check one first with
     /// `meridian-node model check`.
     public var model: String?
-    /// The model risk at or above which an alert is raised (a probability; 0.20 by default).
+    /// The model risk at or above which the pages label it high (a probability; 0.20 by default).
+    /// It raises no alert: a long-term risk is not an acute signal.
     public var modelHighRisk: Double = 0.20
+    /// How old a reading may be and still count in a NEWS2 score, in minutes, by vital-sign name
+    /// (e.g. `{"respiratory-rate": 240}`); unnamed signs keep `ReadingExpiry`'s defaults (12 h,
+    /// oxygen flow 1 h).
+    public var readingMaxAgeMinutes: [String: Int] = [:]
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, anchorIntervalMilliseconds, model, modelHighRisk }
+    /// The expiry the risk worker uses (names checked by `NodeConfig.validate`).
+    public var readingExpiry: ReadingExpiry {
+        ReadingExpiry(minutes: Dictionary(readingMaxAgeMinutes.compactMap { k, v in VitalSign(name: k).map { ($0, v) } }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, anchorIntervalMilliseconds, model, modelHighRisk, readingMaxAgeMinutes }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
@@ -54,6 +66,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         anchorIntervalMilliseconds = try c.decodeIfPresent(Int.self, forKey: .anchorIntervalMilliseconds) ?? d.anchorIntervalMilliseconds
         model = try c.decodeIfPresent(String.self, forKey: .model)
         modelHighRisk = try c.decodeIfPresent(Double.self, forKey: .modelHighRisk) ?? d.modelHighRisk
+        readingMaxAgeMinutes = try c.decodeIfPresent([String: Int].self, forKey: .readingMaxAgeMinutes) ?? d.readingMaxAgeMinutes
     }
 }
 
@@ -177,6 +190,12 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         guard (100...3_600_000).contains(workers.anchorIntervalMilliseconds) else { throw NodeError("config.workers.anchorIntervalMilliseconds", "must be 100...3600000") }
         guard workers.modelHighRisk > 0, workers.modelHighRisk < 1 else { throw NodeError("config.workers.modelHighRisk", "must be a probability between 0 and 1") }
         if let p = workers.mllpPort, !(0...65535).contains(p) { throw NodeError("config.workers.mllpPort", "\(p) is not a port") }
+        for (name, minutes) in workers.readingMaxAgeMinutes {
+            guard VitalSign(name: name) != nil else {
+                throw NodeError("config.workers.readingMaxAgeMinutes", "'\(name)' is not a vital sign (\(VitalSign.allCases.map(\.name).joined(separator: ", ")))")
+            }
+            guard (1...10_080).contains(minutes) else { throw NodeError("config.workers.readingMaxAgeMinutes.\(name)", "must be 1...10080 minutes (a week)") }
+        }
         if workers.mllpPort != nil, !workers.mllpAllowRemote, !Self.isLoopback(workers.mllpHost) {
             throw NodeError("config.workers.mllpHost", "'\(workers.mllpHost)' is not a loopback address: MLLP has no TLS here yet, so its senders are not authenticated; bind it to 127.0.0.1 (an interface engine on this host or a TLS tunnel ending here), or set workers.mllpAllowRemote to accept unauthenticated senders from the network")
         }

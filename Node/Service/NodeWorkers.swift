@@ -86,7 +86,7 @@ public struct NodeWorkers: Sendable {
             },
             recorded: { recorder?.wake() })
         alertDispatcher = dispatcher
-        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model) { assessment in
+        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model, expiry: config.readingExpiry) { assessment in
             _ = try? dispatcher.consider(assessment)
         }
         if let workerKey {

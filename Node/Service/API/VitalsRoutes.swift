@@ -89,14 +89,22 @@ extension NodeAPI {
                 try await permitPatientData(caller, patient: patient, category: .vitalSigns, purpose: purpose(queryDictionary(request)), evidence: evidence(queryDictionary(request)))
                 guard let a = risk?.assessment(of: patient) else { throw APIError.notFound("assessment") }
                 struct P: Encodable { let parameter: String; let score: Int }
+                struct I: Encodable { let parameter: String; let reason: String; let ageSeconds: UInt64? }
+                // A NEWS2 total only when every parameter had a current reading; otherwise `news2` is
+                // null, `partialTotal` sums what was measured and `incomplete` says what is not.
                 struct A: Encodable {
-                    let patient: String; let time: String; let news2: Int; let band: String; let contributing: [P]; let missing: [String]; let scoringVersion: String
+                    let patient: String; let time: String; let news2: Nullable<Int>; let complete: Bool; let partialTotal: Int; let incomplete: [I]
+                    let band: String; let contributing: [P]; let missing: [String]; let scoringVersion: String
                     let variables: Int; let features: [String: Double]
                     let modelRisk: Double?; let modelHighRisk: Bool?; let modelHash: String?; let modelMissingInputs: [String]
                 }
                 // The trend variables that were measured (a variable never measured is left out: JSON has no NaN).
                 let features = Dictionary(uniqueKeysWithValues: zip(TrendFeatures.names, a.features).filter { !$0.1.isNaN })
-                return try json(A(patient: Address(a.patient).description, time: a.time.iso8601, news2: a.score.total, band: a.score.band.name,
+                let incomplete = a.missing.map { p in
+                    I(parameter: p.name, reason: a.expired[p] == nil ? "never measured" : "expired", ageSeconds: a.expired[p].map { $0 / 1000 })
+                }
+                return try json(A(patient: Address(a.patient).description, time: a.time.iso8601, news2: Nullable(a.complete ? a.score.total : nil),
+                                  complete: a.complete, partialTotal: a.score.total, incomplete: incomplete, band: a.score.band.name,
                                   contributing: a.score.contributing.map { P(parameter: $0.0.name, score: $0.1) }, missing: a.missing.map(\.name),
                                   scoringVersion: RiskAssessment.scoringVersion, variables: a.features.count, features: features,
                                   modelRisk: a.modelRisk, modelHighRisk: a.modelRisk.map { $0 >= risk?.model?.highRisk ?? 1 },
@@ -195,5 +203,15 @@ extension NodeAPI {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+}
+
+/// A value JSON writes as `null` when absent (a synthesised `Encodable` leaves a nil out).
+struct Nullable<T: Encodable>: Encodable {
+    let value: T?
+    init(_ value: T?) { self.value = value }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
     }
 }

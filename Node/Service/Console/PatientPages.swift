@@ -85,9 +85,11 @@ extension NodeConsole {
         var body = ""
         if let a = api.risk?.assessment(of: viewer.key) {
             body += "<h2>Latest NEWS2</h2>" + HTML.facts([
-                ("Score", "<strong>\(a.score.total)</strong> (\(HTML.escape(a.score.band.name)) risk)"), ("Time", HTML.escape(a.time.iso8601)),
+                ("Score", a.complete ? "<strong>\(a.score.total)</strong> (\(HTML.escape(a.score.band.name)) risk)"
+                    : "<strong>incomplete</strong>: \(a.score.total) from the parameters measured (not a NEWS2 score)"), ("Time", HTML.escape(a.time.iso8601)),
                 ("Contributing", HTML.escape(a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "))),
-                ("Not measured", HTML.escape(a.missing.isEmpty ? "—" : a.missing.map(\.name).joined(separator: ", "))),
+                ("Not measured", HTML.escape(a.missing.isEmpty ? "—" : a.missing.map { p in
+                    a.expired[p].map { "\(p.name) (expired: \($0 / 60_000) min old)" } ?? p.name }.joined(separator: ", "))),
                 ("Model risk", a.modelRisk.map { String(format: "%.1f %%", $0 * 100) } ?? "not computed"),
             ])
         } else {

@@ -1,6 +1,7 @@
 import Testing
 import MeridianCore
 import MeridianRisk
+import MeridianVitals
 import MeridianWorkers
 
 /// The alert rule against what was last alerted: getting worse alerts, hovering or staying does not,
@@ -60,5 +61,43 @@ import MeridianWorkers
         let reasons = run((0..<10).map { state(calm, minute: UInt64($0 * 10)) })
         #expect(reasons.allSatisfy { !$0.contains(.highModelRisk) && $0.isEmpty })
         #expect(AlertRecord.Reasons.highModelRisk.names == ["high-model-risk"], "stored alerts of earlier versions still name it")
+    }
+}
+
+/// NEWS2 from current readings only: a parameter never measured or whose reading expired makes the
+/// score incomplete (which, and how old); an oxygen flow read long ago is not supplemental oxygen now.
+@Suite(.timeLimit(.minutes(5))) struct ReadingExpiryTests {
+    static let t0 = Timestamp(unixMilliseconds: 1_795_500_000_000)
+    static func reading(_ sign: VitalSign, _ value: Int64, minutesAgo: UInt64, now: Timestamp = t0) -> VitalReading {
+        VitalReading(sign: sign, value: Measurement(whole: value), time: Timestamp(unixMilliseconds: now.unixMilliseconds - minutesAgo * 60_000))
+    }
+    static let all: [VitalSign: VitalReading] = [
+        .respiratoryRate: reading(.respiratoryRate, 16, minutesAgo: 0), .oxygenSaturation: reading(.oxygenSaturation, 97, minutesAgo: 0),
+        .systolicPressure: reading(.systolicPressure, 125, minutesAgo: 0), .heartRate: reading(.heartRate, 72, minutesAgo: 0),
+        .consciousness: reading(.consciousness, 0, minutesAgo: 0), .bodyTemperature: reading(.bodyTemperature, 37, minutesAgo: 0),
+    ]
+
+    @Test func aCompleteSetScoresAndAStaleOrMissingParameterMakesItIncomplete() {
+        let complete = RiskWorker.score(patient: Fixtures.patient.publicKey, Self.all)
+        #expect(complete.complete && complete.score.total == 0 && complete.expired.isEmpty)
+        var stale = Self.all
+        stale[.bodyTemperature] = Self.reading(.bodyTemperature, 39, minutesAgo: 13 * 60)
+        stale.removeValue(forKey: .systolicPressure)
+        let a = RiskWorker.score(patient: Fixtures.patient.publicKey, stale)
+        #expect(!a.complete && Set(a.missing) == [.temperature, .systolicPressure], "\(a.missing)")
+        #expect(a.expired == [.temperature: 13 * 3_600_000], "the temperature's age is said, the blood pressure was never measured")
+        #expect(a.score.subscore(.temperature) == 0, "an expired 39 °C no longer scores")
+        // A configured expiry: temperature counts for a day.
+        let day = RiskWorker.score(patient: Fixtures.patient.publicKey, stale, expiry: ReadingExpiry(minutes: [.bodyTemperature: 24 * 60]))
+        #expect(day.missing == [.systolicPressure] && day.score.subscore(.temperature) == 1)
+    }
+
+    @Test func supplementalOxygenComesFromACurrentFlowReading() {
+        var onOxygen = Self.all
+        onOxygen[.inhaledOxygenFlow] = Self.reading(.inhaledOxygenFlow, 2, minutesAgo: 10)
+        #expect(RiskWorker.score(patient: Fixtures.patient.publicKey, onOxygen).score.subscore(.airOrOxygen) == 2)
+        onOxygen[.inhaledOxygenFlow] = Self.reading(.inhaledOxygenFlow, 2, minutesAgo: 3 * 60)
+        let stale = RiskWorker.score(patient: Fixtures.patient.publicKey, onOxygen)
+        #expect(stale.score.subscore(.airOrOxygen) == 0 && stale.complete, "a flow read 3 hours ago is not oxygen now (and air is not a missing parameter)")
     }
 }

@@ -11,9 +11,16 @@ public struct RiskAssessment: Sendable, Hashable {
     /// The newest reading time among the inputs.
     public let time: Timestamp
     public let score: NEWS2.Score
-    /// Parameters with no reading yet (charted as normal until one arrives; the assessment says so).
-    /// No oxygen-flow reading means air, as on a chart.
+    /// Parameters with no reading yet, or whose newest reading is older than its expiry
+    /// (`ReadingExpiry`): the score is incomplete and says so. No oxygen-flow reading (or an
+    /// expired one) means air, as on a chart.
     public let missing: [NEWS2.Parameter]
+    /// Of `missing`, those once measured: the age of their newest reading (milliseconds before
+    /// `time`), which expired.
+    public var expired: [NEWS2.Parameter: UInt64] = [:]
+    /// Whether every parameter had an unexpired reading: only then is the total a NEWS2 score;
+    /// otherwise it is the partial sum of the parameters measured.
+    public var complete: Bool { missing.isEmpty }
     /// The trend variables (`TrendFeatures.names`), NaN where not measured.
     public let features: [Double]
     /// The cardiovascular model's 10-year risk, when a model is configured and every input known.
@@ -47,14 +54,16 @@ public final class RiskWorker: Worker, Sendable {
     let store: AssessmentStore?
     /// The learned model scored beside NEWS2 (nil: NEWS2 and trends only).
     public let model: CardiovascularModel?
+    /// How old a reading may be and still count in a score.
+    public let expiry: ReadingExpiry
     private let profiles: Mutex<[PublicKey: RiskProfile]>
     /// Bound on patients tracked in memory; beyond it one tracked patient is forgotten (their next
     /// batch starts their trends afresh; everything stays stored).
     public static let maxPatients = 100_000
 
-    public init(inbox: ScoringInbox, store: AssessmentStore? = nil, model: CardiovascularModel? = nil,
+    public init(inbox: ScoringInbox, store: AssessmentStore? = nil, model: CardiovascularModel? = nil, expiry: ReadingExpiry = ReadingExpiry(),
                 onAssessment: @escaping @Sendable (RiskAssessment) -> Void = { _ in }) throws(RocksDBError) {
-        self.inbox = inbox; self.store = store; self.model = model; self.onAssessment = onAssessment
+        self.inbox = inbox; self.store = store; self.model = model; self.expiry = expiry; self.onAssessment = onAssessment
         self.profiles = Mutex(try store?.profiles() ?? [:])
     }
 
@@ -95,7 +104,7 @@ public final class RiskWorker: Worker, Sendable {
         let profile = model == nil ? nil : profiles.withLock { $0[batch.patient] }
         return patients.withLock { all in
             if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
-            var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()])   // in place: the windows are not copied
+            var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()], expiry: expiry)   // in place: the windows are not copied
             if let model {
                 let latest = all[batch.patient]?.latest ?? [:]
                 switch model.inputs(profile: profile, latest: { latest[$0]?.value.doubleValue }) {
@@ -112,26 +121,38 @@ public final class RiskWorker: Worker, Sendable {
         }
     }
 
-    private static func fold(_ batch: ReadingBatch, into state: inout PatientState) -> RiskAssessment {
+    private static func fold(_ batch: ReadingBatch, into state: inout PatientState, expiry: ReadingExpiry) -> RiskAssessment {
         for r in batch.readings where r.sign != .ecgSample && r.sign != .rrInterval {
             if let old = state.latest[r.sign], old.time > r.time { continue }   // a late upload does not replace a newer value
             state.latest[r.sign] = r
         }
-        let scored = score(patient: batch.patient, state.latest)
+        let scored = score(patient: batch.patient, state.latest, expiry: expiry)
         for r in batch.readings.sorted(by: { $0.time < $1.time }) { state.trends.add(r) }
         let features = state.trends.vector(score: scored.score, time: scored.time.unixMilliseconds)
-        let a = RiskAssessment(patient: scored.patient, time: scored.time, score: scored.score, missing: scored.missing, features: features)
+        var a = RiskAssessment(patient: scored.patient, time: scored.time, score: scored.score, missing: scored.missing, features: features)
+        a.expired = scored.expired
         state.assessment = a
         return a
     }
 
     public func assessment(of patient: PublicKey) -> RiskAssessment? { patients.withLock { $0[patient]?.assessment } }
 
-    static func score(patient: PublicKey, _ v: [VitalSign: VitalReading]) -> RiskAssessment {
+    public static func score(patient: PublicKey, _ all: [VitalSign: VitalReading], expiry: ReadingExpiry = ReadingExpiry()) -> RiskAssessment {
+        // "Now" is the newest reading's time (the score is a pure function of the readings); a
+        // reading older than its sign's expiry before it no longer counts.
+        let now = all.values.map(\.time).max() ?? .zero
+        var v: [VitalSign: VitalReading] = [:]
+        var ages: [VitalSign: UInt64] = [:]
+        for (sign, r) in all {
+            let age = now.unixMilliseconds - min(now.unixMilliseconds, r.time.unixMilliseconds)
+            if age <= expiry.maxAgeMilliseconds(sign) { v[sign] = r } else { ages[sign] = age }
+        }
         var missing: [NEWS2.Parameter] = []
+        var expired: [NEWS2.Parameter: UInt64] = [:]
         func value(_ s: VitalSign, _ p: NEWS2.Parameter, normal: Measurement) -> Measurement {
             if let r = v[s] { return r.value }
-            missing.append(p); return normal
+            missing.append(p); if let age = ages[s] { expired[p] = age }
+            return normal
         }
         let o = NEWS2.Observation(
             respirationRate: value(.respiratoryRate, .respirationRate, normal: Measurement(whole: 16)),
@@ -142,8 +163,9 @@ public final class RiskWorker: Worker, Sendable {
             pulse: value(.heartRate, .pulse, normal: Measurement(whole: 70)),
             consciousness: NEWS2.Consciousness(rawValue: UInt8(clamping: v[.consciousness]?.value.roundedWhole ?? 0)) ?? .alert,
             temperature: value(.bodyTemperature, .temperature, normal: Measurement(whole: 37)))
-        if v[.consciousness] == nil { missing.append(.consciousness) }
-        let time = v.values.map(\.time).max() ?? .zero
-        return RiskAssessment(patient: patient, time: time, score: NEWS2.score(o), missing: missing, features: [])
+        if v[.consciousness] == nil { missing.append(.consciousness); if let age = ages[.consciousness] { expired[.consciousness] = age } }
+        var a = RiskAssessment(patient: patient, time: now, score: NEWS2.score(o), missing: missing, features: [])
+        a.expired = expired
+        return a
     }
 }
