@@ -44,11 +44,15 @@ public enum AlertStream {
     /// spent when the upgrade is granted); anything else goes on to the router.
     static func shouldUpgrade(_ request: HTTPRequest, api: NodeAPI, hub: AlertHub) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>? {
         guard let target = request.path, URLComponents(string: target)?.path == path else { return nil }
-        guard let params = try? EventStream.query(of: target),
-              let caller = try? api.authenticate(request, body: [], record: false),
-              (try? api.admit(caller, to: .clinician)) != nil,
-              let organization = try? api.alertOrganization(params, for: caller),
-              (try? api.authenticate(request, body: [], record: true)) != nil else { return .dontUpgrade }
+        // Any refusal leaves the request to the route, which answers why (401, 403, 400, 426).
+        let organization: OrganizationID
+        do {
+            let params = try EventStream.query(of: target)
+            let caller = try api.authenticate(request, body: [], record: false)
+            try api.admit(caller, to: .clinician)
+            organization = try api.alertOrganization(params, for: caller)
+            _ = try api.authenticate(request, body: [], record: true)
+        } catch { return .dontUpgrade }
         return .upgrade([:]) { inbound, outbound, _ in
             let alerts = hub.subscribe(organization: organization)
             let encoder = JSONEncoder()
