@@ -192,11 +192,14 @@ struct Sensors: AsyncParsableCommand {
         print("alerts    \(watch.count) received by \(alertHospital) over its WebSocket (\(expected) patient(s) deteriorated)")
         for p in cast {
             let api = api.signed(by: p.key)   // each patient reads their own (signed requests)
-            struct A: Decodable { let news2: Int?; let partialTotal: Int; let band: String; let variables: Int }
+            struct A: Decodable {
+                let news2: Int?; let partialTotal: Int; let band: String; let variables: Int; let incomplete: [I]
+                struct I: Decodable { let parameter: String }
+            }
             struct D: Decodable { let highWater: UInt64; let missing: UInt64 }
             let a = try? await api.get("/v1/vitals/\(Address(p.key.publicKey))/assessment", as: A.self)
             let d = try? await api.get("/v1/devices/\(Address(p.gateway.publicKey))/progress", as: D.self)
-            print("patient   \(Address(p.key.publicKey).description.prefix(20))…  NEWS2 \(a.map { $0.news2.map { "\($0) (\(a?.band ?? ""))" } ?? "incomplete (\($0.partialTotal) measured)" } ?? "—"), \(a?.variables ?? 0) variables; gateway high-water \(d?.highWater ?? 0), missing \(d?.missing ?? 0)")
+            print("patient   \(Address(p.key.publicKey).description.prefix(20))…  NEWS2 \(a.map { a in a.news2.map { "\($0) (\(a.band))" } ?? "incomplete: \(a.partialTotal) from the parameters measured (\(a.band)), not measured: \(a.incomplete.map(\.parameter).joined(separator: ", "))" } ?? "—"), \(a?.variables ?? 0) variables; gateway high-water \(d?.highWater ?? 0), missing \(d?.missing ?? 0)")
             struct Alert: Decodable { let time: String; let reasons: [String]; let news2: Int; let band: String; let recipients: [String] }
             for alert in (try? await api.get("/v1/vitals/\(Address(p.key.publicKey))/alerts", as: [Alert].self)) ?? [] {
                 let to = alert.recipients.isEmpty ? "no organisation (no consent covers vital signs for TREAT/ETREAT)" : alert.recipients.joined(separator: ", ")
