@@ -86,7 +86,12 @@ public struct NodeWorkers: Sendable {
             },
             recorded: { recorder?.wake() })
         alertDispatcher = dispatcher
-        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model, expiry: config.readingExpiry) { assessment in
+        // The SpO2 scale a clinician set on chain (scale 2 for hypercapnic respiratory failure).
+        // A failed read scores on scale 1, which never scores lower than scale 2 would on air.
+        let spo2Scale: @Sendable (PublicKey) -> NEWS2.SpO2Scale = { patient in
+            do { return try Clinical.spo2Scale(of: patient, in: query.reader)?.scale == 2 ? .scale2 : .scale1 } catch { return .scale1 }
+        }
+        risk = try RiskWorker(inbox: inbox, store: assessmentStore, model: model, expiry: config.readingExpiry, spo2Scale: spo2Scale) { assessment in
             _ = try? dispatcher.consider(assessment)
         }
         if let workerKey {

@@ -23,6 +23,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case recordAlertDelivery(AlertDelivery)
     case recordConsoleView(ConsoleView)
     case recordAPIRead(APIRead)
+    case setSpO2Scale(Clinical.SetSpO2Scale)
     case deployContract([UInt8])
     case updatePolicy(Policies.Update)
 
@@ -47,6 +48,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .recordAlertDelivery: "audit.alert_delivery"
         case .recordConsoleView: "audit.console_view"
         case .recordAPIRead: "audit.api_read"
+        case .setSpO2Scale: "clinical.set_spo2_scale"
         case .deployContract: "contracts.deploy"
         case .updatePolicy: "contracts.update_policy"
         }
@@ -73,6 +75,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .recordAlertDelivery(let d): w.write(varint: 51); w.write(d)
         case .recordConsoleView(let v): w.write(varint: 52); w.write(v)
         case .recordAPIRead(let v): w.write(varint: 53); w.write(v)
+        case .setSpO2Scale(let c): w.write(varint: 70); w.write(c)
         case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
         case .updatePolicy(let u): w.write(varint: 61); w.write(u)
         }
@@ -100,6 +103,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 51: self = .recordAlertDelivery(try r.read(AlertDelivery.self))
         case 52: self = .recordConsoleView(try r.read(ConsoleView.self))
         case 53: self = .recordAPIRead(try r.read(APIRead.self))
+        case 70: self = .setSpO2Scale(try r.read(Clinical.SetSpO2Scale.self))
         case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
         case 61: self = .updatePolicy(try r.read(Policies.Update.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)

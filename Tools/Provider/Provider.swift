@@ -12,7 +12,7 @@ import MeridianRecords
 struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-provider", abstract: "Hospital staff commands.",
-        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, TerminologyCommand.self, SummaryCommand.self])
+        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, SpO2Scale.self, TerminologyCommand.self, SummaryCommand.self])
 }
 
 struct Enrol: AsyncParsableCommand {
@@ -72,6 +72,25 @@ struct EraseRecord: AsyncParsableCommand {
     func run() async throws {
         let r = try await key.submitOrRefuse(.eraseRecord(try Parse.hash(record, "--record")))
         print("record \(record) erased at height \(r.height ?? 0)")
+    }
+}
+
+/// A clinician sets the SpO2 scale NEWS2 uses for a patient: 2 for hypercapnic respiratory failure
+/// with a prescribed 88–92 % target (RCP 2017), 1 to return to the default. On chain, on the
+/// patient's trail as a clinical decision; refused (and recorded as refused) unless the patient's
+/// consent covers the clinician's hospital for vital signs and treatment.
+struct SpO2Scale: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "spo2-scale",
+        abstract: "Set the SpO2 scale NEWS2 uses for a patient (2: hypercapnic respiratory failure, target 88-92 %; 1: default).")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The patient's address.") var patient: String
+    @Option(help: "1 or 2.") var scale: UInt8
+    func run() async throws {
+        guard scale == 1 || scale == 2 else { throw ValidationError("--scale is 1 or 2") }
+        let k = try key.key()
+        let r = try await key.client(signedBy: k).submit(.setSpO2Scale(.init(patient: try Parse.address(patient, "--patient"), scale: scale)), as: k)
+        print(describe(r))
+        try exitForDecision(r)
     }
 }
 

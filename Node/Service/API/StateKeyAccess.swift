@@ -10,7 +10,7 @@ extension NodeAPI {
                                     "anchors/", "contracts/code/", "jurisdiction/"]
     /// Keyed by the patient's key right after the namespace: the patient only.
     static let patientNamespaces = ["audit/head/", "consent/record/", "consent/active/", "identity/patient/", "identity/patient_devices/",
-                                    "sharing/patient_records/"]
+                                    "sharing/patient_records/", "clinical/spo2_scale/"]
     /// Per-organisation figures: its operator, a regulator of its country.
     static let figureNamespaces = ["audit/org_count/", "audit/break_glass_count/", "audit/denied_count/"]
 

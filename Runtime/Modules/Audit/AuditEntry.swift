@@ -23,7 +23,11 @@ public enum AuditEventKind: UInt8, CanonicalEnum, Codable, CaseIterable {
     case consoleView = 5
     /// Someone other than the patient read the patient's data through a node's API (`APIRead`).
     case apiRead = 6
-    public var name: String { ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view", "api-read"][Int(rawValue)] }
+    /// A clinician changed how the patient is scored (`Clinical.setSpO2Scale`).
+    case clinicalDecision = 7
+    public var name: String {
+        ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view", "api-read", "clinical-decision"][Int(rawValue)]
+    }
     public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(name) }
 }
 

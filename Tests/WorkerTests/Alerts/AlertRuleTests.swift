@@ -92,6 +92,15 @@ import MeridianWorkers
         #expect(day.missing == [.systolicPressure] && day.score.subscore(.temperature) == 1)
     }
 
+    /// Scale 2 (set on chain by a clinician): 89 % on air scores 0, as the RCP chart's scale 2 does;
+    /// on scale 1 it scores 3.
+    @Test func scaleTwoScoresAHypercapnicPatientsTargetAsNormal() {
+        var v = Self.all
+        v[.oxygenSaturation] = Self.reading(.oxygenSaturation, 89, minutesAgo: 0)
+        #expect(RiskWorker.score(patient: Fixtures.patient.publicKey, v).score.subscore(.oxygenSaturation) == 3)
+        #expect(RiskWorker.score(patient: Fixtures.patient.publicKey, v, scale: .scale2).score.subscore(.oxygenSaturation) == 0)
+    }
+
     @Test func supplementalOxygenComesFromACurrentFlowReading() {
         var onOxygen = Self.all
         onOxygen[.inhaledOxygenFlow] = Self.reading(.inhaledOxygenFlow, 2, minutesAgo: 10)

@@ -56,14 +56,17 @@ public final class RiskWorker: Worker, Sendable {
     public let model: CardiovascularModel?
     /// How old a reading may be and still count in a score.
     public let expiry: ReadingExpiry
+    /// The SpO2 scale a clinician set for a patient on chain (scale 1 unless set).
+    let spo2Scale: @Sendable (PublicKey) -> NEWS2.SpO2Scale
     private let profiles: Mutex<[PublicKey: RiskProfile]>
     /// Bound on patients tracked in memory; beyond it one tracked patient is forgotten (their next
     /// batch starts their trends afresh; everything stays stored).
     public static let maxPatients = 100_000
 
     public init(inbox: ScoringInbox, store: AssessmentStore? = nil, model: CardiovascularModel? = nil, expiry: ReadingExpiry = ReadingExpiry(),
+                spo2Scale: @escaping @Sendable (PublicKey) -> NEWS2.SpO2Scale = { _ in .scale1 },
                 onAssessment: @escaping @Sendable (RiskAssessment) -> Void = { _ in }) throws(RocksDBError) {
-        self.inbox = inbox; self.store = store; self.model = model; self.expiry = expiry; self.onAssessment = onAssessment
+        self.inbox = inbox; self.store = store; self.model = model; self.expiry = expiry; self.spo2Scale = spo2Scale; self.onAssessment = onAssessment
         self.profiles = Mutex(try store?.profiles() ?? [:])
     }
 
@@ -102,9 +105,10 @@ public final class RiskWorker: Worker, Sendable {
     /// Folds a batch into the patient's latest values and trends and scores them.
     public func assess(_ batch: ReadingBatch) -> RiskAssessment {
         let profile = model == nil ? nil : profiles.withLock { $0[batch.patient] }
+        let scale = spo2Scale(batch.patient)
         return patients.withLock { all in
             if all[batch.patient] == nil, all.count >= Self.maxPatients, let any = all.keys.first { all[any] = nil }
-            var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()], expiry: expiry)   // in place: the windows are not copied
+            var a = Self.fold(batch, into: &all[batch.patient, default: PatientState()], expiry: expiry, scale: scale)   // in place: the windows are not copied
             if let model {
                 let latest = all[batch.patient]?.latest ?? [:]
                 switch model.inputs(profile: profile, latest: { latest[$0]?.value.doubleValue }) {
@@ -121,12 +125,12 @@ public final class RiskWorker: Worker, Sendable {
         }
     }
 
-    private static func fold(_ batch: ReadingBatch, into state: inout PatientState, expiry: ReadingExpiry) -> RiskAssessment {
+    private static func fold(_ batch: ReadingBatch, into state: inout PatientState, expiry: ReadingExpiry, scale: NEWS2.SpO2Scale) -> RiskAssessment {
         for r in batch.readings where r.sign != .ecgSample && r.sign != .rrInterval {
             if let old = state.latest[r.sign], old.time > r.time { continue }   // a late upload does not replace a newer value
             state.latest[r.sign] = r
         }
-        let scored = score(patient: batch.patient, state.latest, expiry: expiry)
+        let scored = score(patient: batch.patient, state.latest, expiry: expiry, scale: scale)
         for r in batch.readings.sorted(by: { $0.time < $1.time }) { state.trends.add(r) }
         let features = state.trends.vector(score: scored.score, time: scored.time.unixMilliseconds)
         var a = RiskAssessment(patient: scored.patient, time: scored.time, score: scored.score, missing: scored.missing, features: features)
@@ -137,7 +141,8 @@ public final class RiskWorker: Worker, Sendable {
 
     public func assessment(of patient: PublicKey) -> RiskAssessment? { patients.withLock { $0[patient]?.assessment } }
 
-    public static func score(patient: PublicKey, _ all: [VitalSign: VitalReading], expiry: ReadingExpiry = ReadingExpiry()) -> RiskAssessment {
+    public static func score(patient: PublicKey, _ all: [VitalSign: VitalReading], expiry: ReadingExpiry = ReadingExpiry(),
+                             scale: NEWS2.SpO2Scale = .scale1) -> RiskAssessment {
         // "Now" is the newest reading's time (the score is a pure function of the readings); a
         // reading older than its sign's expiry before it no longer counts.
         let now = all.values.map(\.time).max() ?? .zero
@@ -157,7 +162,7 @@ public final class RiskWorker: Worker, Sendable {
         let o = NEWS2.Observation(
             respirationRate: value(.respiratoryRate, .respirationRate, normal: Measurement(whole: 16)),
             oxygenSaturation: value(.oxygenSaturation, .oxygenSaturation, normal: Measurement(whole: 98)),
-            scale: .scale1,
+            scale: scale,
             onOxygen: (v[.inhaledOxygenFlow]?.value.micro ?? 0) > 0,
             systolicPressure: value(.systolicPressure, .systolicPressure, normal: Measurement(whole: 120)),
             pulse: value(.heartRate, .pulse, normal: Measurement(whole: 70)),
