@@ -196,6 +196,24 @@ import MeridianDemo
         // The deteriorating patient's alert reached the hospital her consent covers, over its WebSocket.
         let alerts = numbers("alerts    ")
         #expect((alerts.first ?? 0) >= 1 && r.stdout.contains("alert     -> sakura-general (WebSocket)"), "\(r.stdout)")
+        // Alert quality: the deteriorating patient raised an alert, the stable ones none. The tool
+        // lists the cast first ("patient <address>  (deteriorates)"), then each patient's alerts
+        // under their line in the summary ("patient <20 characters>…  NEWS2 …", "alert     …").
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let cast = lines.filter { $0.hasPrefix("patient   mer1") && !$0.contains("NEWS2") }
+        let deteriorating = Set(cast.filter { $0.contains("(deteriorates)") }.map { String($0.dropFirst(10).prefix(20)) })
+        var alertsOf: [String: Int] = [:], current: String?
+        for line in lines {
+            if line.hasPrefix("patient   "), line.contains("NEWS2") { current = String(line.dropFirst(10).prefix(20)); alertsOf[current!, default: 0] += 0 }
+            else if line.hasPrefix("alert     20"), let c = current { alertsOf[c, default: 0] += 1 }
+        }
+        #expect(cast.count == 3 && deteriorating.count == 1 && alertsOf.count == 3, "\(r.stdout)")
+        let trueAlerts = alertsOf.filter { deteriorating.contains($0.key) }.values.reduce(0, +)
+        let falseAlerts = alertsOf.filter { !deteriorating.contains($0.key) }.values.reduce(0, +)
+        #expect(trueAlerts >= 1, "the deteriorating patient raised no alert: \(r.stdout)")
+        #expect(falseAlerts == 0, "stable patients raised \(falseAlerts) alerts: \(r.stdout)")
+        print("alert quality (seed 7, 3 patients, 120 simulated seconds): \(trueAlerts) alerts for the deteriorating patient, \(falseAlerts) for the 2 stable ones\n"
+              + lines.filter { $0.hasPrefix("alert     20") }.joined(separator: "\n"))
     }
 
     /// A PhysioNet WFDB record through the provider's command: printed as CSV, then imported into

@@ -75,9 +75,10 @@ public struct AlertRecord: Sendable, Hashable, Canonical {
 }
 
 /// When an assessment raises an alert: from acute signals only. The NEWS2 band rising to medium or
-/// high, a parameter newly at 3 (the RCP's single-parameter trigger), or NEWS2 rising by 2 or more
-/// within an hour (deterioration before a band is crossed) — each compared with what the patient
-/// was last alerted for, not with the previous reading. A patient hovering between low-medium and
+/// high, a parameter newly at 3 (the RCP's single-parameter trigger; not again once the patient was
+/// alerted at high, the emergency response), or NEWS2 rising by 2 or more within an hour before any
+/// band alert (the early warning; a further rise of 2 within the hour alerts again) — each compared
+/// with what the patient was last alerted for, not with the previous reading. A patient hovering between low-medium and
 /// medium, or staying high, does not page the ward on every reading (alert fatigue is a safety
 /// problem of its own); getting worse than last alerted does. Back to a NEWS2 total of
 /// `recoveredTotal` (2) or less with no parameter at 3, the patient counts as recovered, and
@@ -106,8 +107,10 @@ public struct AlertRule: Sendable {
         public var time = Timestamp.zero
         /// NEWS2 totals of the last hour, oldest first (alerted state only).
         public var recent: [Sample] = []
-        /// The total last alerted for as a trend (a further rise of `trendRise` alerts again).
+        /// The total last alerted for as a trend, and when (within the window, a further rise of
+        /// `trendRise` is needed to alert again).
         public var trendAlertedTotal: Int?
+        public var trendAlertedAt = Timestamp.zero
         public init() {}
     }
     public struct Sample: Sendable, Hashable { public let time: Timestamp; public let total: Int }
@@ -126,7 +129,10 @@ public struct AlertRule: Sendable {
     public func evaluate(alerted: State, current: State) -> (reasons: AlertRecord.Reasons, alerted: State) {
         var base = alerted
         let recovered = current.total <= Self.recoveredTotal && current.parametersAtThree.isEmpty
-        if recovered { base.band = .low; base.parametersAtThree = []; base.trendAlertedTotal = nil }
+        if recovered { base.band = .low; base.parametersAtThree = [] }
+        if let _ = base.trendAlertedTotal, base.trendAlertedAt.unixMilliseconds &+ Self.trendWindowMilliseconds < current.time.unixMilliseconds {
+            base.trendAlertedTotal = nil   // the trend alert left the window: a new rise counts from the window alone
+        }
         // The last hour's totals, this one included (an assessment older than the newest seen does
         // not move the window back).
         let now = max(current.time, base.time)
@@ -135,9 +141,12 @@ public struct AlertRule: Sendable {
         if recent.count > 256 { recent.removeFirst(recent.count - 256) }
         var reasons: AlertRecord.Reasons = []
         if current.band >= .medium && current.band > base.band { reasons.insert(.bandRose) }
-        if !current.parametersAtThree.subtracting(base.parametersAtThree).isEmpty { reasons.insert(.parameterAtThree) }
+        // Once the patient was alerted at high (the emergency response), a further parameter at 3
+        // or a further rise does not page again; the band's own rises and recovery do.
+        if base.band < .high, !current.parametersAtThree.subtracting(base.parametersAtThree).isEmpty { reasons.insert(.parameterAtThree) }
+        // The trend is the early warning before the bands: once a band alert went out it adds nothing.
         let lowest = recent.map(\.total).min() ?? current.total
-        if current.total >= Self.trendFloor, current.total - lowest >= Self.trendRise,
+        if base.band < .medium, current.total >= Self.trendFloor, current.total - lowest >= Self.trendRise,
            current.total >= (base.trendAlertedTotal ?? Int.min) + Self.trendRise {
             reasons.insert(.rising)
         }
@@ -146,7 +155,7 @@ public struct AlertRule: Sendable {
         next.parametersAtThree.formUnion(current.parametersAtThree)
         next.time = now
         next.recent = recent
-        if reasons.contains(.rising) { next.trendAlertedTotal = current.total }
+        if reasons.contains(.rising) { next.trendAlertedTotal = current.total; next.trendAlertedAt = current.time }
         return (reasons, next)
     }
 }

@@ -54,6 +54,14 @@ import MeridianWorkers
                 "0 → 2 stays below the trend's floor of 3")
     }
 
+    /// Once alerted at high (the emergency response), another parameter at 3 or a further rise does
+    /// not page again; recovering and deteriorating again does.
+    @Test func afterAHighAlertOnlyRecoveryReArms() {
+        let high = [3, 2, 0, 1, 1, 0, 0], worse = [3, 3, 0, 1, 3, 0, 1], calm = [0, 0, 0, 0, 0, 0, 0]
+        let reasons = run([state(high, minute: 0), state(worse, minute: 5), state(calm, minute: 80), state(high, minute: 150)])
+        #expect(reasons[0].contains(.bandRose) && reasons[1].isEmpty && reasons[2].isEmpty && reasons[3].contains(.bandRose), "\(reasons)")
+    }
+
     /// The long-term cardiovascular model does not page: no state of the rule depends on it, and
     /// the reason it once raised is never produced.
     @Test func theLongTermModelNeverAlerts() {
