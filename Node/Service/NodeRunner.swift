@@ -278,7 +278,9 @@ public enum NodeRunner {
             services.append(WorkerHost(workers: [w.risk] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
                                        registry: metrics.registry, logger: logger))
             if let port = config.workers.mllpPort {
-                let listener = MLLPListener(ingestor: w.ingestor, facility: "MERIDIAN", logger: logger)
+                let allowRemote = config.workers.mllpAllowRemote
+                let listener = MLLPListener(ingestor: w.ingestor, facility: "MERIDIAN", logger: logger,
+                                            admits: { ListenerAccess.mllpAdmits($0, allowRemote: allowRemote) })
                 services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
             }
         }
@@ -315,10 +317,7 @@ public enum NodeRunner {
             }
             if keys.isEmpty { logger.notice("full node: following consensus without voting", metadata: ["node": "\(Address(nodeKey.publicKey))"]) }
             let query = chain.query
-            let network = P2PNetwork(nodeKey: nodeKey, chainID: chain.chainID) { key in
-                if ((try? Validators.current(in: query.reader)) ?? []).contains(where: { $0.key == key }) { return true }
-                return ((try? Identity.member(key, in: query.reader)) ?? nil)?.has(.worker) == true
-            }
+            let network = P2PNetwork(nodeKey: nodeKey, chainID: chain.chainID) { key in ListenerAccess.p2pAdmits(key, in: query.reader) }
             let driver = try ConsensusDriver(chain: chain, key: nodeKey, network: network, walPath: dataDirectory.consensusWAL,
                                              guardPath: dataDirectory.signingGuard, timeouts: config.consensus,
                                              blockIntervalMilliseconds: UInt64(config.blockIntervalMilliseconds), logger: logger)

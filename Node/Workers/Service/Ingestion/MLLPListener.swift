@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 import NIOPosix
 public import Logging
 public import MeridianCore
@@ -14,11 +14,13 @@ public struct MLLPListener: Sendable {
     let ingestor: VitalsIngestor
     let facility: String
     let logger: Logger
+    /// Whether a connection from this address is read at all (the node's `ListenerAccess.mllp` rule).
+    let admits: @Sendable (SocketAddress?) -> Bool
     /// Bound on one framed message (a monitor's ORU is a few kilobytes).
     public static let maxMessageBytes = 256 * 1024
 
-    public init(ingestor: VitalsIngestor, facility: String, logger: Logger) {
-        self.ingestor = ingestor; self.facility = facility; self.logger = logger
+    public init(ingestor: VitalsIngestor, facility: String, logger: Logger, admits: @escaping @Sendable (SocketAddress?) -> Bool = { _ in true }) {
+        self.ingestor = ingestor; self.facility = facility; self.logger = logger; self.admits = admits
     }
 
     /// Listens on host:port (0: any free port), calls `bound` with the port, and serves until cancelled.
@@ -31,7 +33,19 @@ public struct MLLPListener: Sendable {
         bound(server.channel.localAddress?.port ?? port)
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
-                for try await connection in inbound { tasks.addTask { await self.serve(connection) } }
+                for try await connection in inbound {
+                    let remote = connection.channel.remoteAddress
+                    guard admits(remote) else {
+                        // Refused before a byte is read: closed, and said in the log.
+                        logger.warning("MLLP connection refused by the listener's access rule", metadata: ["remote": "\(remote.map { "\($0)" } ?? "unknown")"])
+                        tasks.addTask {
+                            do { try await connection.executeThenClose { _, _ in } }   // closes it (an async channel must be closed through it)
+                            catch { logger.debug("MLLP: closing a refused connection", metadata: ["error": "\(error)"]) }
+                        }
+                        continue
+                    }
+                    tasks.addTask { await self.serve(connection) }
+                }
             }
         }
     }
