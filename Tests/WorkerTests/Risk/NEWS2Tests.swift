@@ -63,12 +63,29 @@ import MeridianSimulation
         #expect(o.respirationRate == 9 && o.oxygenSaturation == 92 && o.systolicPressure == 90 && o.pulse == 131 && o.temperatureTenths == 351)
     }
 
-    /// 10,000 random observations against `vitalscore.scores.news2` (PyPI, MIT, written elsewhere):
-    /// every sub-score and total must agree; its band differs from the RCP chart in exactly one
-    /// documented way (a single parameter at 3 with total < 5 it calls "Medium", the RCP low-medium).
+    /// Every boundary of the chart on both SpO2 scales, then 10,000 random observations, against
+    /// `vitalscore.scores.news2` (PyPI, MIT, written elsewhere): every sub-score and total must
+    /// agree; its band differs from the RCP chart in exactly one documented way (a single parameter
+    /// at 3 with total < 5 it calls "Medium", the RCP low-medium). The sweeps walk each parameter
+    /// over its whole range one step at a time (the others normal), so each cell edge is compared:
+    /// SpO2 75–100 % on both scales, on air and on oxygen; respiration 4–40; systolic 60–250; pulse
+    /// 25–190; temperature 33.0–42.0 °C; each consciousness level.
     @Test func tenThousandRandomCasesAgreeWithVitalscore() async throws {
         var rng = SimulationRandom(seed: 0x4E_45_57_53_32)
+        let normal = O(respirationRate: 16, oxygenSaturation: 97, scale: .scale1, onOxygen: false, systolicPressure: 120, pulse: 70,
+                       consciousness: .alert, temperatureTenths: 370)
         var cases: [O] = []
+        for scale in [NEWS2.SpO2Scale.scale1, .scale2] {
+            for onOxygen in [false, true] {
+                for spo2 in 75...100 { var c = normal; c.scale = scale; c.onOxygen = onOxygen; c.oxygenSaturation = spo2; cases.append(c) }
+            }
+        }
+        for v in 4...40 { var c = normal; c.respirationRate = v; cases.append(c) }
+        for v in 60...250 { var c = normal; c.systolicPressure = v; cases.append(c) }
+        for v in 25...190 { var c = normal; c.pulse = v; cases.append(c) }
+        for v in 330...420 { var c = normal; c.temperatureTenths = v; cases.append(c) }
+        for level in NEWS2.Consciousness.allCases { var c = normal; c.consciousness = level; cases.append(c) }
+        let sweeps = cases.count
         for _ in 0..<10_000 {
             cases.append(O(respirationRate: Int.random(in: 4...40, using: &rng), oxygenSaturation: Int.random(in: 75...100, using: &rng),
                            scale: Bool.random(using: &rng) ? .scale1 : .scale2, onOxygen: Bool.random(using: &rng),
@@ -106,6 +123,7 @@ import MeridianSimulation
         }
         #expect(mismatches == 0)
         #expect(singleParameterRule > 100, "the random cases should exercise the single-parameter rule")
+        #expect(sweeps == 4 * 26 + 37 + 191 + 166 + 91 + 5)
     }
 }
 
