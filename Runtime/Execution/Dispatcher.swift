@@ -25,6 +25,7 @@ enum Dispatcher {
         case .recordConsoleView(let v): return (try Audit.recordConsoleView(v, ctx), nil)
         case .recordAPIRead(let v): return (try Audit.recordAPIRead(v, ctx), nil)
         case .setSpO2Scale(let c): return (try Clinical.setSpO2Scale(c, ctx), nil)
+        case .acknowledgeAlert(let a): return (try Audit.acknowledgeAlert(a, ctx), nil)
         case .deployContract(let code): return (nil, try Contracts.deploy(code, ctx))
         case .updatePolicy(let u): return (nil, try Policies.update(u, ctx))
         }

@@ -24,6 +24,7 @@ public enum Call: Hashable, Sendable, Canonical {
     case recordConsoleView(ConsoleView)
     case recordAPIRead(APIRead)
     case setSpO2Scale(Clinical.SetSpO2Scale)
+    case acknowledgeAlert(AlertAcknowledgement)
     case deployContract([UInt8])
     case updatePolicy(Policies.Update)
 
@@ -49,6 +50,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .recordConsoleView: "audit.console_view"
         case .recordAPIRead: "audit.api_read"
         case .setSpO2Scale: "clinical.set_spo2_scale"
+        case .acknowledgeAlert: "audit.alert_acknowledgement"
         case .deployContract: "contracts.deploy"
         case .updatePolicy: "contracts.update_policy"
         }
@@ -76,6 +78,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .recordConsoleView(let v): w.write(varint: 52); w.write(v)
         case .recordAPIRead(let v): w.write(varint: 53); w.write(v)
         case .setSpO2Scale(let c): w.write(varint: 70); w.write(c)
+        case .acknowledgeAlert(let a): w.write(varint: 54); w.write(a)
         case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
         case .updatePolicy(let u): w.write(varint: 61); w.write(u)
         }
@@ -104,6 +107,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 52: self = .recordConsoleView(try r.read(ConsoleView.self))
         case 53: self = .recordAPIRead(try r.read(APIRead.self))
         case 70: self = .setSpO2Scale(try r.read(Clinical.SetSpO2Scale.self))
+        case 54: self = .acknowledgeAlert(try r.read(AlertAcknowledgement.self))
         case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
         case 61: self = .updatePolicy(try r.read(Policies.Update.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)

@@ -12,7 +12,7 @@ import MeridianRecords
 struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-provider", abstract: "Hospital staff commands.",
-        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, SpO2Scale.self, TerminologyCommand.self, SummaryCommand.self])
+        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, SpO2Scale.self, AcknowledgeAlert.self, TerminologyCommand.self, SummaryCommand.self])
 }
 
 struct Enrol: AsyncParsableCommand {
@@ -89,6 +89,22 @@ struct SpO2Scale: AsyncParsableCommand {
         guard scale == 1 || scale == 2 else { throw ValidationError("--scale is 1 or 2") }
         let k = try key.key()
         let r = try await key.client(signedBy: k).submit(.setSpO2Scale(.init(patient: try Parse.address(patient, "--patient"), scale: scale)), as: k)
+        print(describe(r))
+        try exitForDecision(r)
+    }
+}
+
+/// A clinician acknowledges a clinical alert delivered to their hospital: on the patient's trail,
+/// once per alert and hospital (the alert's hash is on its delivery's audit entry and in the alert stream).
+struct AcknowledgeAlert: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "acknowledge-alert",
+        abstract: "Acknowledge a clinical alert delivered to your hospital (recorded on the patient's audit trail).")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "The patient's address.") var patient: String
+    @Option(help: "The alert's hash (64 hex digits).") var alert: String
+    func run() async throws {
+        let k = try key.key()
+        let r = try await key.client(signedBy: k).submit(.acknowledgeAlert(.init(patient: try Parse.address(patient, "--patient"), alert: try Parse.hash(alert, "--alert"))), as: k)
         print(describe(r))
         try exitForDecision(r)
     }

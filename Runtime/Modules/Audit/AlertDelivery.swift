@@ -75,6 +75,10 @@ extension Audit {
             ?? AccessDecision(reason: .noConsent, requesterOrganization: d.recipient)
         try record(kind: .alertDelivery, action: .create, actor: ctx.signer, organization: d.recipient, patient: d.patient,
                    record: d.alert, category: AlertRecipients.category, purpose: d.purpose, decision: decision, breakGlass: false, ctx)
+        if decision.allowed {
+            // What lets the recipient's clinicians acknowledge it (`acknowledgeAlert`).
+            ctx.write(deliveredKey(d.alert, d.recipient), AlertDeliveryRecord(patient: d.patient, purpose: d.purpose, decision: decision))
+        }
         return decision
     }
 }

@@ -25,8 +25,11 @@ public enum AuditEventKind: UInt8, CanonicalEnum, Codable, CaseIterable {
     case apiRead = 6
     /// A clinician changed how the patient is scored (`Clinical.setSpO2Scale`).
     case clinicalDecision = 7
+    /// A clinician of the recipient organisation acknowledged a clinical alert (`AlertAcknowledgement`).
+    case alertAcknowledgement = 8
     public var name: String {
-        ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view", "api-read", "clinical-decision"][Int(rawValue)]
+        ["access-request", "disclosure", "record-registration", "erasure", "alert-delivery", "console-view", "api-read", "clinical-decision",
+         "alert-acknowledgement"][Int(rawValue)]
     }
     public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(name) }
 }
