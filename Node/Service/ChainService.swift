@@ -212,8 +212,9 @@ extension ChainService: ConsensusChain {
         let nonce = mempool.nextNonce(for: signer.publicKey, stateNonce: stateNonce)
         guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: call), with: signer) else { return nil }
         let bytes = stx.canonicalBytes
-        guard let hash = try? mempool.admit(stx, size: bytes.count, accounts: query) else { return nil }
-        return (hash, bytes)
+        // A refusal (full, nonce gap, duplicate) is no loss: every caller keeps what it submits and
+        // retries or answers busy (the disclosure log, the anchor and alert workers, the console).
+        do { return (try mempool.admit(stx, size: bytes.count, accounts: query), bytes) } catch { return nil }
     }
 
     public nonisolated func pendingTransactions() -> Int { mempool.count }
