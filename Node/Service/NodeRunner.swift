@@ -341,7 +341,7 @@ public enum NodeRunner {
             let genesis = FileManager.default.contents(atPath: dataDirectory.genesis).flatMap { try? GenesisSpec.parse([UInt8]($0)) }
             if genesis == nil { logger.warning("no genesis.json in the data directory: the console cannot check audit proofs with its light client") }
             let c = try NodeConsole(api: api, workerKey: workerKey, genesis: genesis, sessionMinutes: config.consoleSessionMinutes,
-                                    gossip: { recordsGossip.call($0) }, publicAddress: { boundAddress.withLock { $0 } })
+                                    publicAddress: { boundAddress.withLock { $0 } })
             c.add(to: router)
             console = c
             // The console's light client verifies the stored headers from genesis in the background,

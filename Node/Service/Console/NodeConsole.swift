@@ -19,7 +19,6 @@ struct NodeConsole: Sendable {
     let sessions: ConsoleSessions
     let workerKey: PrivateKey
     let proofs: ProofChecker?
-    let gossip: @Sendable ([UInt8]) -> Void
     let clock: @Sendable () -> UInt64
     /// How the node is reached (for the commands the sign-in page shows).
     let publicAddress: @Sendable () -> String
@@ -28,9 +27,9 @@ struct NodeConsole: Sendable {
     static let pageSize = 50
 
     init(api: NodeAPI, workerKey: PrivateKey, genesis: GenesisSpec?, sessionMinutes: Int,
-                gossip: @escaping @Sendable ([UInt8]) -> Void, publicAddress: @escaping @Sendable () -> String,
+                publicAddress: @escaping @Sendable () -> String,
                 clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }) throws {
-        self.api = api; self.workerKey = workerKey; self.gossip = gossip; self.clock = clock; self.publicAddress = publicAddress
+        self.api = api; self.workerKey = workerKey; self.clock = clock; self.publicAddress = publicAddress
         sessions = ConsoleSessions(chainID: api.chainID, audience: workerKey.publicKey, sessionMinutes: sessionMinutes)
         proofs = try genesis.map { try ProofChecker(genesis: $0, query: api.query) }
     }

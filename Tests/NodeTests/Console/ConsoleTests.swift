@@ -24,7 +24,7 @@ import MeridianDemo
     func console(_ node: TestNode, clock: Clock) throws -> (NodeConsole, Router<NodeRequestContext>) {
         let api = node.api
         let c = try NodeConsole(api: api, workerKey: Self.worker, genesis: DemoCast.genesisSpec(), sessionMinutes: 60,
-                                gossip: { _ in }, publicAddress: { "http://127.0.0.1:0" }, clock: { clock.now.withLock { $0 } })
+                                publicAddress: { "http://127.0.0.1:0" }, clock: { clock.now.withLock { $0 } })
         let router = api.router()
         c.add(to: router)
         return (c, router)
