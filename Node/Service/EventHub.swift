@@ -1,12 +1,14 @@
 public import MeridianCore
 public import MeridianModules
 import Synchronization
+public import MeridianWorkers
 
 /// A committed event as subscribers receive it.
 public struct CommittedEvent: Sendable {
     public let height: UInt64
     public let transaction: Bytes32
     public let event: RuntimeEvent
+    public init(height: UInt64, transaction: Bytes32, event: RuntimeEvent) { self.height = height; self.transaction = transaction; self.event = event }
 }
 
 /// Fans committed events out to subscribers (WebSocket clients). Each subscriber has a bounded
@@ -19,12 +21,15 @@ public final class EventHub: Sendable {
 
     public init() {}
 
-    public func subscribe() -> AsyncStream<CommittedEvent> {
+    /// A new subscriber, receiving every event published from now on. Subscribe before telling a
+    /// client it is subscribed (a WebSocket's 101): events committed in between are then queued,
+    /// not lost. The subscription ends when it is dropped or the hub finishes.
+    public func subscribe() -> Subscription<CommittedEvent> {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let (stream, continuation) = AsyncStream<CommittedEvent>.makeStream(bufferingPolicy: .bufferingNewest(Self.bufferPerSubscriber))
         continuation.onTermination = { [weak self] _ in self?.subscribers.withLock { _ = $0.removeValue(forKey: id) } }
         subscribers.withLock { $0[id] = continuation }
-        return stream
+        return Subscription(stream: stream, continuation: continuation)
     }
 
     public var subscriberCount: Int { subscribers.withLock { $0.count } }
@@ -40,3 +45,4 @@ public final class EventHub: Sendable {
         for c in targets { c.finish() }
     }
 }
+

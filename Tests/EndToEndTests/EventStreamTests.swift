@@ -102,4 +102,29 @@ import MeridianDemo
             _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", configuration: asHans, logger: logger) { _, _, _ in }
         }
     }
+
+    /// SIGTERM stops a node that has a subscriber waiting for its next event: the node closes the
+    /// stream, exits 0, and the client's read ends (a waiting handler once held the server open,
+    /// and the node and its subscriber waited on each other for ever).
+    @Test func aNodeWithAnOpenSubscriberStopsOnSIGTERM() async throws {
+        let node = try await NodeProcess("events-stop")
+        try await node.start()
+        let api = try node.api()
+        let port = api.base.port ?? 0
+        let logger: Logger = { var l = Logger(label: "event-stream-test"); l.logLevel = .warning; return l }()
+        var signature = HTTPFields()
+        for (name, value) in try await api.signed(by: demoOperator).signatureHeaders("GET", "/v1/events", body: nil) {
+            signature.append(HTTPField(name: HTTPField.Name(name)!, value: value))
+        }
+        let (connected, connectedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let client = Task {
+            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/events", configuration: WebSocketClientConfiguration(additionalHeaders: signature), logger: logger) { inbound, _, _ in
+                connectedContinuation.yield(); connectedContinuation.finish()
+                for try await _ in inbound.messages(maxSize: 1 << 16) {}
+            }
+        }
+        for await _ in connected { break }
+        #expect(await node.stop() == 0, "the node did not stop cleanly with a subscriber open: \(node.logText)")
+        _ = await client.result   // returns once the node has closed the socket
+    }
 }

@@ -98,7 +98,7 @@ final class NodeProcess: @unchecked Sendable {
                                             environment: ["MERIDIAN_PASSPHRASE": Self.passphrase].merging(extra) { $1 }, workingDirectory: Binaries.repository.path, logFile: log)
         process = p
         while true {
-            try Task.checkCancellation()
+            try stillWaiting("meridian-node to answer /health (\(p.diagnosis)): \(logText)")
             guard p.isRunning else { throw HarnessError("meridian-node exited with \(p.exitStatus ?? -1): \(logText)") }
             if let data = FileManager.default.contents(atPath: addressFile), !data.isEmpty {
                 let c = try NodeClient(String(decoding: data, as: UTF8.self))

@@ -117,6 +117,17 @@ public final class BackgroundProcess: Sendable {
     /// The exit status once it has ended (128 + signal for a signal).
     public var exitStatus: Int32? { shared.state.withLock { $0.status } }
 
+    /// What the kernel says of the child, for a failure message: its pid and `/proc` state
+    /// (`Z` is a zombie: it has exited but its exit has not been collected here yet).
+    public var diagnosis: String {
+        shared.state.withLock { s in
+            guard let pid = s.pid else { return "exited with \(s.status.map(String.init) ?? "?")" }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first.map(String.init) ?? "gone"
+            return "pid \(pid), /proc state \(state)\(state == "Z" ? " (exited; the exit was not yet seen)" : "")"
+        }
+    }
+
     /// Sends `signal` to the child if it is still running. The pid cannot have been reused: it stays
     /// the child's until `run` reaps it, which clears it here first.
     public func send(_ signal: Int32) {

@@ -53,8 +53,8 @@ public enum AlertStream {
             organization = try api.alertOrganization(params, for: caller)
             _ = try api.authenticate(request, body: [], record: true)
         } catch { return .dontUpgrade }
+        let alerts = hub.subscribe(organization: organization)   // before the 101 (see EventStream)
         return .upgrade([:]) { inbound, outbound, _ in
-            let alerts = hub.subscribe(organization: organization)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             try await withThrowingTaskGroup(of: Void.self) { group in

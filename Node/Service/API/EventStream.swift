@@ -98,8 +98,10 @@ enum EventStream {
               (try? api.admit(caller, to: .auditReader)) != nil,
               let filter = try? api.eventFilter(params, for: caller),
               (try? api.authenticate(request, body: [], record: true)) != nil else { return .dontUpgrade }
+        // Subscribed before the 101 goes out: a client that acts as soon as it is upgraded must
+        // still receive what its action commits.
+        let events = hub.subscribe()
         return .upgrade([:]) { inbound, outbound, _ in
-            let events = hub.subscribe()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -27,8 +27,8 @@ enum ConsoleLive {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         switch view {
         case "network" where !viewer.roleNames.isDisjoint(with: ["operator", "regulator"]):
+            let stream = events.subscribe()   // before the 101, as EventStream does
             return .upgrade([:]) { inbound, outbound, _ in
-                let stream = events.subscribe()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { for try await _ in inbound {} }
                     group.addTask {
@@ -57,8 +57,8 @@ enum ConsoleLive {
             }
         case "alerts":
             guard let org = viewer.clinicianOrganization, let alerts else { return .dontUpgrade }
+            let stream = alerts.subscribe(organization: org)   // before the 101, as EventStream does
             return .upgrade([:]) { inbound, outbound, _ in
-                let stream = alerts.subscribe(organization: org)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { for try await _ in inbound {} }
                     group.addTask {

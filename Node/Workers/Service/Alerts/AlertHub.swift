@@ -22,12 +22,13 @@ public final class AlertHub: Sendable {
 
     public init() {}
 
-    public func subscribe(organization: OrganizationID) -> AsyncStream<Delivery> {
+    /// A subscriber for `organization`'s alerts from now on (subscribe before answering 101).
+    public func subscribe(organization: OrganizationID) -> Subscription<Delivery> {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let (stream, continuation) = AsyncStream<Delivery>.makeStream(bufferingPolicy: .bufferingNewest(Self.bufferPerSubscriber))
         continuation.onTermination = { [weak self] _ in self?.subscribers.withLock { _ = $0.removeValue(forKey: id) } }
         subscribers.withLock { $0[id] = (organization, continuation) }
-        return stream
+        return Subscription(stream: stream, continuation: continuation)
     }
 
     public var subscriberCount: Int { subscribers.withLock { $0.count } }
