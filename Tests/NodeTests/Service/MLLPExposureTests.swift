@@ -5,7 +5,7 @@ import Testing
 /// MLLP has no TLS here yet, so its senders are trusted by network position: a node refuses to
 /// start with the listener on a non-loopback address unless the operator explicitly accepts
 /// unauthenticated senders from the network (issue 19, transport).
-@Suite(.timeLimit(.minutes(1))) struct MLLPExposureTests {
+@Suite(.timeLimit(.minutes(5))) struct MLLPExposureTests {
     func config(host: String, allowRemote: Bool? = nil) throws -> NodeConfig {
         var workers: [String: Any] = ["mllpPort": 0, "mllpHost": host]
         if let allowRemote { workers["mllpAllowRemote"] = allowRemote }

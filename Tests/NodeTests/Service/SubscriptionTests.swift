@@ -8,7 +8,7 @@ import MeridianWorkers
 /// Hub subscriptions: what is published between subscribing and reading is delivered (routes
 /// subscribe before their 101, and a client that acts at once must still see its action), a
 /// dropped subscription leaves the hub, and finishing the hub (at shutdown) ends every reader.
-@Suite(.timeLimit(.minutes(2))) struct SubscriptionTests {
+@Suite(.timeLimit(.minutes(5))) struct SubscriptionTests {
     static func event(_ height: UInt64) -> CommittedEvent {
         CommittedEvent(height: height, transaction: SHA256.hash(Array("tx-\(height)".utf8)), event: .contractDeployed(code: SHA256.hash([UInt8(height)]), deployer: PublicKey.generatorX))
     }
