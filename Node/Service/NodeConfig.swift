@@ -26,13 +26,16 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     /// FHIR feeds allowed to post Observations: feed name → SHA-256 (hex) of its bearer token.
     public var feeds: [String: String] = [:]
     /// HL7 v2 over MLLP: address and port (absent: no listener; 0: any free port, written to
-    /// `<data-dir>/mllp.address`). MLLP has no TLS or client certificates here yet, so a sender is
-    /// trusted by network position alone: the listener must be on loopback (an interface engine on
-    /// the same host, or a TLS tunnel ending there) unless `mllpAllowRemote` says explicitly that
-    /// the operator accepts unauthenticated senders from the network.
+    /// `<data-dir>/mllp.address`). With `mllpClientCertificates` (and the node's `tls`), the
+    /// listener speaks TLS only and accepts a connection only from a client certificate registered
+    /// there (IHE ATNA secure node), on any address. Without them a sender is trusted by network
+    /// position alone: the listener must be on loopback (an interface engine on the same host) unless
+    /// `mllpAllowRemote` says explicitly that the operator accepts unauthenticated senders.
     public var mllpHost: String = "127.0.0.1"
     public var mllpPort: Int?
     public var mllpAllowRemote: Bool = false
+    /// MLLP senders over TLS: feed name → SHA-256 (hex) of the sender's client certificate (DER).
+    public var mllpClientCertificates: [String: String] = [:]
     /// Milliseconds between anchors of the workers' results (each anchor one transaction).
     public var anchorIntervalMilliseconds: Int = 10_000
     /// The cardiovascular risk model (ONNX) the risk worker runs beside NEWS2, relative to the data
@@ -53,7 +56,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         ReadingExpiry(minutes: Dictionary(readingMaxAgeMinutes.compactMap { k, v in VitalSign(name: k).map { ($0, v) } }, uniquingKeysWith: { a, _ in a }))
     }
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, anchorIntervalMilliseconds, model, modelHighRisk, readingMaxAgeMinutes }
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, mllpClientCertificates, anchorIntervalMilliseconds, model, modelHighRisk, readingMaxAgeMinutes }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
@@ -63,6 +66,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         mllpHost = try c.decodeIfPresent(String.self, forKey: .mllpHost) ?? d.mllpHost
         mllpPort = try c.decodeIfPresent(Int.self, forKey: .mllpPort)
         mllpAllowRemote = try c.decodeIfPresent(Bool.self, forKey: .mllpAllowRemote) ?? d.mllpAllowRemote
+        mllpClientCertificates = try c.decodeIfPresent([String: String].self, forKey: .mllpClientCertificates) ?? d.mllpClientCertificates
         anchorIntervalMilliseconds = try c.decodeIfPresent(Int.self, forKey: .anchorIntervalMilliseconds) ?? d.anchorIntervalMilliseconds
         model = try c.decodeIfPresent(String.self, forKey: .model)
         modelHighRisk = try c.decodeIfPresent(Double.self, forKey: .modelHighRisk) ?? d.modelHighRisk
@@ -130,12 +134,14 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var records = RecordsConfig()
     /// How long a console session lasts after sign-in (the person signs its end).
     public var consoleSessionMinutes: Int = 60
+    /// HTTPS for the API and console, TLS for MLLP (absent: plain HTTP).
+    public var tls: TLSConfig?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes
+        case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls
     }
 
     public init(from decoder: any Decoder) throws {
@@ -157,6 +163,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         workers = try c.decodeIfPresent(WorkersConfig.self, forKey: .workers) ?? d.workers
         records = try c.decodeIfPresent(RecordsConfig.self, forKey: .records) ?? d.records
         consoleSessionMinutes = try c.decodeIfPresent(Int.self, forKey: .consoleSessionMinutes) ?? d.consoleSessionMinutes
+        tls = try c.decodeIfPresent(TLSConfig.self, forKey: .tls)
     }
 
     /// Checks the values, naming the first bad one.
@@ -196,8 +203,16 @@ public struct NodeConfig: Codable, Sendable, Hashable {
             }
             guard (1...10_080).contains(minutes) else { throw NodeError("config.workers.readingMaxAgeMinutes.\(name)", "must be 1...10080 minutes (a week)") }
         }
-        if workers.mllpPort != nil, !workers.mllpAllowRemote, !Self.isLoopback(workers.mllpHost) {
-            throw NodeError("config.workers.mllpHost", "'\(workers.mllpHost)' is not a loopback address: MLLP has no TLS here yet, so its senders are not authenticated; bind it to 127.0.0.1 (an interface engine on this host or a TLS tunnel ending here), or set workers.mllpAllowRemote to accept unauthenticated senders from the network")
+        for (feed, fingerprint) in workers.mllpClientCertificates {
+            guard fingerprint.count == 64, fingerprint.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+                throw NodeError("config.workers.mllpClientCertificates.\(feed)", "must be the SHA-256 of the client certificate's DER, 64 lower-case hex digits")
+            }
+        }
+        if !workers.mllpClientCertificates.isEmpty && tls == nil {
+            throw NodeError("config.workers.mllpClientCertificates", "MLLP client certificates need the node's own certificate: set tls")
+        }
+        if workers.mllpPort != nil, workers.mllpClientCertificates.isEmpty, !workers.mllpAllowRemote, !Self.isLoopback(workers.mllpHost) {
+            throw NodeError("config.workers.mllpHost", "'\(workers.mllpHost)' is not a loopback address, and without TLS client certificates MLLP senders are not authenticated: register each sender's certificate in workers.mllpClientCertificates (with tls set), bind it to 127.0.0.1 (an interface engine on this host), or set workers.mllpAllowRemote to accept unauthenticated senders from the network")
         }
         for (name, hash) in workers.feeds {
             guard !name.isEmpty, name.utf8.count <= 64 else { throw NodeError("config.workers.feeds", "feed names are 1-64 bytes") }

@@ -2,6 +2,9 @@ import Foundation
 public import Logging
 import Hummingbird
 import HummingbirdWebSocket
+import HummingbirdTLS
+import HummingbirdCore
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 public import MeridianCore
@@ -278,8 +281,16 @@ public enum NodeRunner {
             services.append(WorkerHost(workers: [w.risk] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
                                        registry: metrics.registry, logger: logger))
             if let port = config.workers.mllpPort {
-                let allowRemote = config.workers.mllpAllowRemote
-                let listener = MLLPListener(ingestor: w.ingestor, facility: "MERIDIAN", logger: logger,
+                var mllpTLS: MLLPListener.TLS?
+                if let tls = config.tls, !config.workers.mllpClientCertificates.isEmpty {
+                    let context: NIOSSLContext
+                    do { context = try NIOSSLContext(configuration: try tls.mllpServerConfiguration(in: dataDirectory.path)) }
+                    catch let e as NodeError { throw e } catch { throw NodeError("config.tls", "MLLP: \(error)") }
+                    mllpTLS = MLLPListener.TLS(context: context, senders: Dictionary(config.workers.mllpClientCertificates.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a }))
+                }
+                // Over TLS each sender proves its registered certificate, so any address may connect.
+                let allowRemote = config.workers.mllpAllowRemote || mllpTLS != nil
+                let listener = MLLPListener(ingestor: w.ingestor, facility: "MERIDIAN", logger: logger, tls: mllpTLS,
                                             admits: { ListenerAccess.mllpAdmits($0, allowRemote: allowRemote) })
                 services.append(MLLPService(listener: listener, host: config.workers.mllpHost, port: port, addressFile: dataDirectory.mllpAddress, logger: logger))
             }
@@ -293,8 +304,10 @@ public enum NodeRunner {
             catch { throw NodeError(dataDirectory.database, "reading record_keys: \(error)") }
             let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase, databaseHoldsRecords: holdsRecords))
             let hook = recordsGossip
+            let peers: PeerHTTP
+            if let tls = config.tls { peers = PeerHTTP(tls: try tls.clientConfiguration(in: dataDirectory.path)) } else { peers = PeerHTTP() }
             let records = RecordService(store: recordStore, chain: chain, nodeKey: workerKey, config: config.records, terminology: terminology,
-                                        anchors: workers?.anchors, logger: logger, registry: metrics.registry) { call in
+                                        anchors: workers?.anchors, logger: logger, registry: metrics.registry, peers: peers) { call in
                 guard let bytes = await chain.submit(call, signer: workerKey) else { return nil }
                 hook.call(bytes)
                 return try? SignedTransaction(canonicalBytes: bytes).hash
@@ -335,7 +348,8 @@ public enum NodeRunner {
         let router = api.router()
         // The web console: its sign-ins name the node's worker key, which also signs the record of
         // every view of personal audit data; a node without one serves no console.
-        let boundAddress = Mutex("http://\(config.apiHost):\(config.apiPort)")
+        let scheme = config.tls == nil ? "http" : "https"
+        let boundAddress = Mutex("\(scheme)://\(config.apiHost):\(config.apiPort)")
         let console: NodeConsole?
         if let workerKey {
             let genesis = FileManager.default.contents(atPath: dataDirectory.genesis).flatMap { try? GenesisSpec.parse([UInt8]($0)) }
@@ -363,18 +377,30 @@ public enum NodeRunner {
         }
         phases.done("console ready", cost: "the console's routes and light client are set up")
         let startPhases = phases
+        let http = HTTPServerBuilder.http1WebSocketUpgrade(additionalChannelHandlers: [ClientConnectionBound(limiter: limiter)]) {
+            [alerts = workers?.alerts, console, api] request, _, _ in
+            if let console, let decision = ConsoleLive.shouldUpgrade(request, console: console, events: chain.events, alerts: alerts) { return decision }
+            if let alerts, let decision = AlertStream.shouldUpgrade(request, api: api, hub: alerts) { return decision }
+            return EventStream.shouldUpgrade(request, api: api, hub: chain.events)
+        }
+        // HTTPS when node.json has `tls` (WebSocket upgrades ride inside it: wss://).
+        let server: HTTPServerBuilder
+        if let tls = config.tls {
+            do { server = try .tls(http, tlsConfiguration: try tls.serverConfiguration(in: dataDirectory.path)) }
+            catch let e as NodeError { throw e } catch { throw NodeError("config.tls", "\(error)") }
+        } else {
+            server = http
+            if !NodeConfig.isLoopback(config.apiHost) {
+                logger.warning("the API listens off loopback without TLS: requests are signed, but answers (personal data) cross the network in the clear; set tls in node.json")
+            }
+        }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(additionalChannelHandlers: [ClientConnectionBound(limiter: limiter)]) {
-                [alerts = workers?.alerts, console, api] request, _, _ in
-                if let console, let decision = ConsoleLive.shouldUpgrade(request, console: console, events: chain.events, alerts: alerts) { return decision }
-                if let alerts, let decision = AlertStream.shouldUpgrade(request, api: api, hub: alerts) { return decision }
-                return EventStream.shouldUpgrade(request, api: api, hub: chain.events)
-            },
+            server: server,
             configuration: .init(address: .hostname(config.apiHost, port: config.apiPort), serverName: "meridian-node"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.apiPort
-                let address = "http://\(config.apiHost):\(port)"
+                let address = "\(scheme)://\(config.apiHost):\(port)"
                 boundAddress.withLock { $0 = address }
                 try? Data((address + "\n").utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
                 logger.notice("API listening", metadata: ["address": "\(address)", "chain": "\(chain.chainID)", "startMilliseconds": "\(startPhases.totalMilliseconds)"])

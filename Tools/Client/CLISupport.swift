@@ -13,6 +13,7 @@ public struct KeyOptions: ParsableArguments {
     @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") public var passphraseFile: String?
     @Option(help: "Node API address (default: $MERIDIAN_NODE or data/node/api.address).") public var node: String?
     @Option(help: "The node's address you expect (from the operator or the chain): a node answering with another key is refused before anything is signed for it.") public var nodeKey: String?
+    @Option(help: "CA certificate (PEM) an https:// node's certificate must chain to, e.g. a localnet's <dir>/ca.pem (default: $MERIDIAN_CA, else the system's roots).") public var ca: String?
 
     public init() {}
 
@@ -39,7 +40,7 @@ public struct KeyOptions: ParsableArguments {
 
     /// The node, every request signed by this key.
     public func client() throws -> NodeClient { try client(signedBy: key()) }
-    public func client(signedBy key: PrivateKey) throws -> NodeClient { try NodeClient.resolve(node).expecting(node: nodeKey).signed(by: key) }
+    public func client(signedBy key: PrivateKey) throws -> NodeClient { try NodeClient.resolve(node, ca: ca).expecting(node: nodeKey).signed(by: key) }
 
     /// Signs `call` with this key, submits it and waits for its commit. A transaction the chain
     /// refused prints `refused: CODE: MESSAGE` to standard error and exits with

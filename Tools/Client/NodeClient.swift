@@ -1,4 +1,5 @@
 public import Foundation
+public import NIOSSL
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -27,6 +28,9 @@ public struct NodeClient: Sendable {
     /// The node's address the caller expects (`--node-key`): a node answering another key is refused
     /// before anything is signed for it.
     public let expectedNode: String?
+    /// The CA certificate (PEM) an `https://` node's certificate must chain to (`--ca`,
+    /// `$MERIDIAN_CA`; a localnet's is `<dir>/ca.pem`); nil: the system's roots.
+    public let ca: String?
     private let identity: NodeIdentity
 
     /// The chain id and audience address of the node, learnt once.
@@ -34,23 +38,27 @@ public struct NodeClient: Sendable {
         let value = Mutex<(chainID: String, audience: String)?>(nil)
     }
 
-    public init(_ base: String) throws {
+    /// A client of the node at `base` (`http://` assumed without a scheme), trusting `ca` for
+    /// HTTPS (default: `$MERIDIAN_CA`).
+    public init(_ base: String, ca: String? = nil) throws {
         var s = base.trimmingCharacters(in: .whitespacesAndNewlines)
         if !s.hasPrefix("http://") && !s.hasPrefix("https://") { s = "http://" + s }
-        guard let url = URL(string: s) else { throw ClientError(status: 0, code: "client.bad_url", message: "'\(base)' is not a URL") }
+        guard let url = URL(string: s), url.host != nil else { throw ClientError(status: 0, code: "client.bad_url", message: "'\(base)' is not a URL") }
         self.base = url
+        let environment = ProcessInfo.processInfo.environment["MERIDIAN_CA"].flatMap { $0.isEmpty ? nil : $0 }
+        self.ca = ca ?? environment
         signer = nil; expectedNode = nil; identity = NodeIdentity()
     }
 
-    private init(base: URL, signer: PrivateKey?, expectedNode: String?, identity: NodeIdentity) {
-        self.base = base; self.signer = signer; self.expectedNode = expectedNode; self.identity = identity
+    private init(base: URL, signer: PrivateKey?, expectedNode: String?, ca: String?, identity: NodeIdentity) {
+        self.base = base; self.signer = signer; self.expectedNode = expectedNode; self.ca = ca; self.identity = identity
     }
 
     /// The same node, each request signed by `key`.
-    public func signed(by key: PrivateKey) -> NodeClient { NodeClient(base: base, signer: key, expectedNode: expectedNode, identity: identity) }
+    public func signed(by key: PrivateKey) -> NodeClient { NodeClient(base: base, signer: key, expectedNode: expectedNode, ca: ca, identity: identity) }
 
     /// The same client, refusing a node whose key is not `address`.
-    public func expecting(node address: String?) -> NodeClient { NodeClient(base: base, signer: signer, expectedNode: address, identity: identity) }
+    public func expecting(node address: String?) -> NodeClient { NodeClient(base: base, signer: signer, expectedNode: address, ca: ca, identity: identity) }
 
     struct PublicStatus: Decodable { let chainID: String; let nodeKey: String? }
 
@@ -69,12 +77,13 @@ public struct NodeClient: Sendable {
     }
 
     /// The node's address from `--node`, else `$MERIDIAN_NODE`, else `<data-dir>/api.address`, else the default.
-    public static func resolve(_ explicit: String?, dataDir: String? = nil) throws -> NodeClient {
-        if let explicit { return try NodeClient(explicit) }
-        if let env = ProcessInfo.processInfo.environment["MERIDIAN_NODE"], !env.isEmpty { return try NodeClient(env) }
+    /// The CA is `ca`, else `$MERIDIAN_CA`.
+    public static func resolve(_ explicit: String?, dataDir: String? = nil, ca: String? = nil) throws -> NodeClient {
+        if let explicit { return try NodeClient(explicit, ca: ca) }
+        if let env = ProcessInfo.processInfo.environment["MERIDIAN_NODE"], !env.isEmpty { return try NodeClient(env, ca: ca) }
         let dir = dataDir ?? ProcessInfo.processInfo.environment["MERIDIAN_DATA_DIR"] ?? "data/node"
-        if let data = FileManager.default.contents(atPath: dir + "/api.address") { return try NodeClient(String(decoding: data, as: UTF8.self)) }
-        return try NodeClient("http://127.0.0.1:26657")
+        if let data = FileManager.default.contents(atPath: dir + "/api.address") { return try NodeClient(String(decoding: data, as: UTF8.self), ca: ca) }
+        return try NodeClient("http://127.0.0.1:26657", ca: ca)
     }
 
     struct ErrorBody: Decodable { let error: Inner; struct Inner: Decodable { let code: String; let message: String } }
@@ -100,20 +109,42 @@ public struct NodeClient: Sendable {
 
     private func send(_ method: String, _ path: String, body: Data?, contentType: String, headers: [String: String], timeout: TimeInterval) async throws -> Data {
         guard let url = URL(string: path, relativeTo: base) else { throw ClientError(status: 0, code: "client.bad_path", message: path) }
-        var req = URLRequest(url: url)
-        req.httpMethod = method
-        req.timeoutInterval = timeout
-        if let body { req.httpBody = body; req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        for (name, value) in headers { req.setValue(value, forHTTPHeaderField: name) }
-        let data: Data, response: URLResponse
-        do { (data, response) = try await URLSession.shared.data(for: req) }
-        catch { throw ClientError(status: 0, code: "client.unreachable", message: "no answer from \(base.absoluteString): \(error.localizedDescription)") }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        var headers = headers
+        if body != nil { headers["Content-Type"] = contentType }
+        let status: Int, data: Data
+        do { (status, data) = try await HTTPTransport.send(method, url, headers: headers, body: body, timeout: timeout, ca: ca) }
+        catch let e as ClientError { throw e }
+        catch { throw ClientError(status: 0, code: "client.unreachable", message: "no answer from \(base.absoluteString): \(error)") }
         guard (200..<300).contains(status) else {
             if let e = try? JSONDecoder().decode(ErrorBody.self, from: data) { throw ClientError(status: status, code: e.error.code, message: e.error.message) }
             throw ClientError(status: status, code: "http.\(status)", message: String(decoding: data.prefix(200), as: UTF8.self))
         }
         return data
+    }
+
+    /// Sends an unsigned request (a feed's bearer-token calls, device frames) and returns the
+    /// status and body whatever the status; throws only when the node does not answer.
+    public func exchange(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
+                         headers: [String: String] = [:], timeout: TimeInterval = 60) async throws -> (status: Int, body: Data) {
+        guard let url = URL(string: path, relativeTo: base) else { throw ClientError(status: 0, code: "client.bad_path", message: path) }
+        var headers = headers
+        if body != nil { headers["Content-Type"] = contentType }
+        do { return try await HTTPTransport.send(method, url, headers: headers, body: body, timeout: timeout, ca: ca) }
+        catch let e as ClientError { throw e }
+        catch { throw ClientError(status: 0, code: "client.unreachable", message: "no answer from \(base.absoluteString): \(error)") }
+    }
+
+    /// The TLS configuration for other connections to this node (its WebSocket streams): nil for
+    /// `http://`, else trusting `ca` (or the system's roots).
+    public func tlsConfiguration() throws -> TLSConfiguration? {
+        guard base.scheme == "https" else { return nil }
+        return try HTTPTransport.tlsConfiguration(trusting: ca)
+    }
+
+    /// The WebSocket URL of `path` on this node (`ws://`, or `wss://` for an HTTPS node).
+    public func webSocketURL(_ path: String) -> String {
+        let host = base.host ?? "127.0.0.1", port = base.port.map { ":\($0)" } ?? ""
+        return "\(base.scheme == "https" ? "wss" : "ws")://\(host)\(port)\(path)"
     }
 
     public func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {

@@ -76,6 +76,11 @@ struct Init: AsyncParsableCommand {
     var model: String = "Tools/Model/cvd/cvd-logistic.onnx"
     @Option(help: "Another hospital's node for record transfers and erasure notices: ORG=URL (repeatable).") var recordNode: [String] = []
     @Option(help: "The terminology file summaries are translated with (copied into the data directory; see make terminology).") var terminology: String?
+    @Option(help: "Serve HTTPS: the node's certificate chain, PEM (copied to <data-dir>/tls/node.pem; with --tls-key).") var tlsCertificate: String?
+    @Option(help: "The certificate's private key, PEM (copied to <data-dir>/tls/node-key.pem, mode 600).") var tlsKey: String?
+    @Option(help: "CA certificates (PEM) other nodes' HTTPS certificates must chain to (copied to <data-dir>/tls/ca.pem).") var tlsCa: String?
+    @Option(help: "An HL7 v2 sender allowed over MLLP with TLS: NAME:SHA256 of its client certificate's DER, hex (repeatable; needs --tls-certificate).")
+    var mllpClientCertificate: [String] = []
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
@@ -152,6 +157,23 @@ struct Init: AsyncParsableCommand {
             } else {
                 print("note: no risk model at \(model); the workers score NEWS2 and trends only (give --model PATH)")
             }
+        }
+        if tlsCertificate != nil || tlsKey != nil {
+            guard let tlsCertificate, let tlsKey else { throw ValidationError("--tls-certificate and --tls-key go together") }
+            try fm.createDirectory(atPath: dataDir + "/tls", withIntermediateDirectories: true)
+            for (from, to, secret) in [(tlsCertificate, "tls/node.pem", false), (tlsKey, "tls/node-key.pem", true)] + (tlsCa.map { [($0, "tls/ca.pem", false)] } ?? []) {
+                guard let data = fm.contents(atPath: from) else { throw ValidationError("cannot read \(from)") }
+                fm.createFile(atPath: dataDir + "/" + to, contents: data, attributes: [.posixPermissions: secret ? 0o600 : 0o644])
+            }
+            config.tls = TLSConfig(certificate: "tls/node.pem", privateKey: "tls/node-key.pem", trustedCAs: tlsCa == nil ? nil : "tls/ca.pem")
+            do { try config.tls?.check(in: dataDir) } catch { throw ValidationError("\(error)") }
+        } else if tlsCa != nil {
+            throw ValidationError("--tls-ca needs --tls-certificate and --tls-key")
+        }
+        for entry in mllpClientCertificate {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--mllp-client-certificate \(entry): expected NAME:SHA256") }
+            config.workers.mllpClientCertificates[parts[0]] = parts[1].lowercased()
         }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let encoder = JSONEncoder()

@@ -67,13 +67,8 @@ struct Vitals: AsyncParsableCommand {
                     body += [UInt8(b.count >> 24 & 0xff), UInt8(b.count >> 16 & 0xff), UInt8(b.count >> 8 & 0xff), UInt8(b.count & 0xff)] + b
                     n += 1
                 }
-                var req = URLRequest(url: URL(string: "/v1/vitals/batches", relativeTo: api.base)!)
-                req.httpMethod = "POST"
-                req.setValue("application/x-meridian-batches", forHTTPHeaderField: "Content-Type")
-                req.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-                req.httpBody = Data(body)
-                let (data, response) = try await URLSession.shared.data(for: req)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                let (status, data) = try await api.exchange("POST", "/v1/vitals/batches", body: Data(body), contentType: "application/x-meridian-batches",
+                                                            headers: ["Authorization": "Bearer \(token)"])
                 struct R: Decodable { let results: [S]; struct S: Decodable { let status: String; let reason: String? } }
                 guard let r = try? JSONDecoder().decode(R.self, from: data) else {
                     FileHandle.standardError.write(Data("import refused (HTTP \(status)): \(String(decoding: data.prefix(300), as: UTF8.self))\n".utf8))

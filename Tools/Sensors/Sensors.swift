@@ -7,6 +7,7 @@
 // must be refused. Patients consent to an alert hospital receiving their vital signs, whose clinician
 // watches the alert stream. Everything is seeded: the same --seed gives the same streams.
 import ArgumentParser
+import NIOSSL
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -34,6 +35,9 @@ struct Sensors: AsyncParsableCommand {
     @Option(help: "The ward feed's bearer token, for FHIR Bundles and the Holter record (default: MERIDIAN_FEED_TOKEN; none: those are skipped).")
     var feedToken: String?
     @Option(help: "The node's HL7 v2 MLLP listener, HOST:PORT (default: MERIDIAN_MLLP; none: HL7 is skipped).") var mllp: String?
+    @Option(help: "MLLP over TLS: the gateway's client certificate, PEM (registered on the node for the feed; with --mllp-key).") var mllpCertificate: String?
+    @Option(help: "The client certificate's private key, PEM.") var mllpKey: String?
+    @Option(help: "CA certificate (PEM) the node's certificates must chain to (default: $MERIDIAN_CA).") var ca: String?
     @Option(help: "The hospital the patients consent to for their vital signs (TREAT, ETREAT); its clinician watches the alert stream.")
     var alertHospital: String = "sakura-general"
 
@@ -52,14 +56,14 @@ struct Sensors: AsyncParsableCommand {
         guard patients >= 1, patients <= 1000, seconds >= 1, seconds <= 86_400, (0...1000).contains(corruptPerThousand) else {
             throw ValidationError("--patients 1...1000, --seconds 1...86400, --corrupt-per-thousand 0...1000")
         }
-        let api = try NodeClient.resolve(node)
+        let api = try NodeClient.resolve(node, ca: ca)
         var rng = SimulationRandom(seed: seed)
         let token = feedToken ?? ProcessInfo.processInfo.environment["MERIDIAN_FEED_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         let mllpAddress = mllp ?? ProcessInfo.processInfo.environment["MERIDIAN_MLLP"].flatMap { $0.isEmpty ? nil : $0 }
         guard let alertTo = DemoCast.hospitals.first(where: { $0.id == alertHospital }), let alertCountry = CountryCode(alertTo.country) else {
             throw ValidationError("--alert-hospital: no demo hospital '\(alertHospital)'")
         }
-        let watch = try AlertWatch(node: api.base, hospital: alertHospital, clinician: DemoCast.staff(alertHospital, "clinician"))
+        let watch = try AlertWatch(node: api.base, ca: api.ca, hospital: alertHospital, clinician: DemoCast.staff(alertHospital, "clinician"))
         defer { watch.stop() }
         let clinician = DemoCast.staff(hospital, "clinician")
         let chain = try await api.chainID()
@@ -85,7 +89,17 @@ struct Sensors: AsyncParsableCommand {
         var tally = Tally(), fhir = Tally(), hl7 = HL7Tally()
         // Streams end now: the node refuses readings dated in its future.
         let start = UInt64(Date().timeIntervalSince1970 * 1000) - UInt64(seconds) * 1000
-        let monitor = try await mllpAddress.asyncMap { try await MLLPConnection(address: $0) }
+        var mllpTLS: TLSConfiguration?
+        if mllpCertificate != nil || mllpKey != nil {
+            guard let mllpCertificate, let mllpKey else { throw ValidationError("--mllp-certificate and --mllp-key go together") }
+            var c = TLSConfiguration.makeClientConfiguration()
+            c.minimumTLSVersion = .tlsv12
+            c.certificateChain = try NIOSSLCertificate.fromPEMFile(mllpCertificate).map { .certificate($0) }
+            c.privateKey = .privateKey(try NIOSSLPrivateKey(file: mllpKey, format: .pem))
+            if let authority = api.ca { c.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(authority)) }
+            mllpTLS = c
+        }
+        let monitor = try await mllpAddress.asyncMap { [mllpTLS] in try await MLLPConnection(address: $0, tls: mllpTLS) }
         if let token {
             // Each traveller's cardiovascular risk factors, as their hospital records them (the model's
             // other inputs come from the stream). Seeded: the same --seed gives the same people.
@@ -97,12 +111,9 @@ struct Sensors: AsyncParsableCommand {
                     "totChol": Double(Int.random(in: 180...290, using: &rng)), "BMI": Double(Int.random(in: 220...320, using: &rng)) / 10,
                     "glucose": Double(Int.random(in: 75...140, using: &rng)),
                 ]
-                var req = URLRequest(url: URL(string: "/v1/vitals/\(Address(p.key.publicKey))/risk-profile", relativeTo: api.base)!)
-                req.httpMethod = "PUT"
-                req.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                req.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-                req.httpBody = try JSONEncoder().encode(profile)
-                _ = try await URLSession.shared.data(for: req)   // a node without a model answers 409; the rest still runs
+                // A node without a model answers 409; the rest still runs.
+                _ = try await api.exchange("PUT", "/v1/vitals/\(Address(p.key.publicKey))/risk-profile", body: try JSONEncoder().encode(profile),
+                                           headers: ["Authorization": "Bearer \(token)"])
             }
             // The Holter recorder: ten seconds of the first patient's ECG as a WFDB record (format 212),
             // decoded by the node's own WFDB parser and imported through the bulk endpoint.
@@ -213,15 +224,9 @@ struct Sensors: AsyncParsableCommand {
     /// Posts a feed's body (FHIR, bulk batches) with its bearer token; the node's per-item statuses
     /// (a body refused whole, e.g. unparseable, counts as one refused item).
     func postFeed(_ path: String, body: [UInt8], contentType: String, token: String, api: NodeClient) async throws -> [String] {
-        var req = URLRequest(url: URL(string: path, relativeTo: api.base)!)
-        req.httpMethod = "POST"
-        req.setValue(contentType, forHTTPHeaderField: "Content-Type")
-        req.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        req.httpBody = Data(body)
-        let (data, response) = try await URLSession.shared.data(for: req)
+        let (status, data) = try await api.exchange("POST", path, body: Data(body), contentType: contentType, headers: ["Authorization": "Bearer \(token)"])
         struct R: Decodable { let results: [S]; struct S: Decodable { let status: String } }
         if let r = try? JSONDecoder().decode(R.self, from: data) { return r.results.map(\.status) }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (400..<500).contains(status), status != 401 else {
             throw ValidationError("\(path): the node answered \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
@@ -230,16 +235,10 @@ struct Sensors: AsyncParsableCommand {
 
     /// Posts frames (one, or a gateway upload) and returns the node's per-frame statuses.
     func post(_ frames: [[UInt8]], gatewayBatch: Bool, api: NodeClient) async throws -> [String] {
-        var req = URLRequest(url: URL(string: "/v1/vitals/frames", relativeTo: api.base)!)
-        req.httpMethod = "POST"
-        if gatewayBatch {
-            req.setValue("application/x-meridian-frames", forHTTPHeaderField: "Content-Type")
-            req.httpBody = Data(frames.flatMap { [UInt8($0.count >> 8), UInt8($0.count & 0xff)] + $0 })
-        } else {
-            req.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
-            req.httpBody = Data(frames[0])
-        }
-        let (data, _) = try await URLSession.shared.data(for: req)
+        let (_, data) = gatewayBatch
+            ? try await api.exchange("POST", "/v1/vitals/frames", body: Data(frames.flatMap { [UInt8($0.count >> 8), UInt8($0.count & 0xff)] + $0 }),
+                                     contentType: "application/x-meridian-frames")
+            : try await api.exchange("POST", "/v1/vitals/frames", body: Data(frames[0]), contentType: "application/octet-stream")
         struct R: Decodable { let results: [S]; struct S: Decodable { let status: String } }
         guard let r = try? JSONDecoder().decode(R.self, from: data) else { throw ValidationError("the node answered: \(String(decoding: data.prefix(200), as: UTF8.self))") }
         return r.results.map(\.status)

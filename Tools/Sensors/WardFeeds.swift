@@ -9,6 +9,7 @@ import Logging
 import Synchronization
 import NIOCore
 import NIOPosix
+import NIOSSL
 import HummingbirdWSClient
 import MeridianCore
 import MeridianModules
@@ -53,11 +54,22 @@ final class MLLPConnection {
     private var decoder = MLLPDecoder()
     private var pending: [[UInt8]] = []
 
-    init(address: String) async throws {
+    /// Plain TCP, or TLS with `tls` (a client certificate the node has registered for the feed,
+    /// and the CA the node's certificate must chain to).
+    init(address: String, tls: TLSConfiguration? = nil) async throws {
         let parts = address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw SensorsError("MLLP address '\(address)': expected HOST:PORT") }
-        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: String(parts[0]), port: port) { ch in
-            ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+        let host = String(parts[0])
+        let context = try tls.map { try NIOSSLContext(configuration: $0) }
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port) { ch in
+            ch.eventLoop.makeCompletedFuture {
+                if let context {
+                    // An IP address is checked against the certificate's IP names (SNI carries host names only).
+                    let isIP = host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":")
+                    try ch.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: isIP ? nil : host))
+                }
+                return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
+            }
         }
         inbound = channel.inbound.makeAsyncIterator()
         outbound = channel.outbound
@@ -111,17 +123,17 @@ final class AlertWatch: Sendable {
     private let received = Lines()
     private let task: Task<Void, any Error>
 
-    init(node: URL, hospital: String, clinician: PrivateKey) throws {
-        guard let organization = OrganizationID(hospital), let host = node.host, let port = node.port else { throw SensorsError("no alert stream for \(hospital) at \(node)") }
+    init(node: URL, ca: String?, hospital: String, clinician: PrivateKey) throws {
+        guard let organization = OrganizationID(hospital) else { throw SensorsError("no alert stream for \(hospital) at \(node)") }
         let received = self.received
         var logger = Logger(label: "meridian-sensors"); logger.logLevel = .warning
         let path = "/v1/alerts?organization=\(organization.value)"
-        let client = try NodeClient(node.absoluteString).signed(by: clinician)
+        let client = try NodeClient(node.absoluteString, ca: ca).signed(by: clinician)
         task = Task {
             var headers = HTTPFields()
             for (name, value) in try await client.signatureHeaders("GET", path, body: nil) { headers.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
-            _ = try await WebSocketClient.connect(url: "ws://\(host):\(port)\(path)", configuration: WebSocketClientConfiguration(additionalHeaders: headers),
-                                                  logger: logger) { inbound, _, _ in
+            _ = try await WebSocketClient.connect(url: client.webSocketURL(path), configuration: WebSocketClientConfiguration(additionalHeaders: headers),
+                                                  tlsConfiguration: try client.tlsConfiguration(), logger: logger) { inbound, _, _ in
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     guard case .text(let text) = message else { continue }
                     struct A: Decodable { let patient: String; let news2: Int; let band: String; let reasons: [String]; let modelRisk: Double? }

@@ -78,9 +78,10 @@ enum ConsoleHeaders {
         return Response(status: .seeOther, headers: headers)
     }
 
-    /// A `Set-Cookie` for the console's path: HttpOnly, SameSite=Strict; `maxAge` 0 deletes it.
-    static func cookie(_ name: String, _ value: String, maxAge: Int) -> HTTPField {
-        HTTPField(name: .setCookie, value: "\(name)=\(value); Path=/console; Max-Age=\(maxAge); HttpOnly; SameSite=Strict")
+    /// A `Set-Cookie` for the console's path: HttpOnly, SameSite=Strict, and Secure when the node
+    /// serves HTTPS (the browser then never sends it in the clear); `maxAge` 0 deletes it.
+    static func cookie(_ name: String, _ value: String, maxAge: Int, secure: Bool) -> HTTPField {
+        HTTPField(name: .setCookie, value: "\(name)=\(value); Path=/console; Max-Age=\(maxAge); HttpOnly; SameSite=Strict\(secure ? "; Secure" : "")")
     }
 
     /// The value of one cookie in a `Cookie` header (for the WebSocket upgrade, which has no `Request`).

@@ -22,6 +22,8 @@ struct NodeConsole: Sendable {
     let clock: @Sendable () -> UInt64
     /// How the node is reached (for the commands the sign-in page shows).
     let publicAddress: @Sendable () -> String
+    /// Whether session cookies are `Secure` (the node serves HTTPS).
+    var secureCookies: Bool { publicAddress().hasPrefix("https://") }
     static let maxQueryBytes = 2048
     static let maxValueBytes = 256
     static let pageSize = 50
@@ -232,7 +234,7 @@ struct NodeConsole: Sendable {
         let next = e.status == .unauthorized ? "<p>\(HTML.link("/console/sign-in", "Sign in"))</p>" : "<p>\(HTML.link("/console", "Back to the console"))</p>"
         let body = "<p class=\"error\" role=\"alert\">\(HTML.escape(e.detail))</p>" + next
         var extra: [HTTPField] = []
-        if e.status == .unauthorized { extra.append(ConsoleHeaders.cookie(Self.sessionCookie, "", maxAge: 0)) }
+        if e.status == .unauthorized { extra.append(ConsoleHeaders.cookie(Self.sessionCookie, "", maxAge: 0, secure: secureCookies)) }
         return ConsoleHeaders.html(layout(title: "\(e.status.code) \(e.title)", viewer: v ?? nil, body: body), status: e.status, extra: extra)
     }
 

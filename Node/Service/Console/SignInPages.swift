@@ -47,7 +47,7 @@ extension NodeConsole {
         </form>
         """
         return ConsoleHeaders.html(layout(title: "Sign in", viewer: nil, body: body),
-                                   extra: [ConsoleHeaders.cookie(Self.challengeCookie, c.browserSecret, maxAge: Int(ConsoleSessions.challengeMilliseconds / 1000))])
+                                   extra: [ConsoleHeaders.cookie(Self.challengeCookie, c.browserSecret, maxAge: Int(ConsoleSessions.challengeMilliseconds / 1000), secure: secureCookies)])
     }
 
     /// A form body (`application/x-www-form-urlencoded`, at most 4 KiB) decoded by Hummingbird's form decoder.
@@ -70,8 +70,8 @@ extension NodeConsole {
         switch result {
         case .success(let (token, _)):
             return ConsoleHeaders.redirect("/console", extra: [
-                ConsoleHeaders.cookie(Self.sessionCookie, token, maxAge: Int(sessions.sessionMilliseconds / 1000)),
-                ConsoleHeaders.cookie(Self.challengeCookie, "", maxAge: 0),
+                ConsoleHeaders.cookie(Self.sessionCookie, token, maxAge: Int(sessions.sessionMilliseconds / 1000), secure: secureCookies),
+                ConsoleHeaders.cookie(Self.challengeCookie, "", maxAge: 0, secure: secureCookies),
             ])
         case .failure(let e) where e.status == .conflict:
             // Not signed yet: the same code, the same form, and what to do.
@@ -93,7 +93,7 @@ extension NodeConsole {
             guard fields.form == s.formToken else { throw ConsoleError(.forbidden, "Form expired", "Reload the page and sign out again.") }
         }
         sessions.end(token)
-        return ConsoleHeaders.redirect("/console/sign-in", extra: [ConsoleHeaders.cookie(Self.sessionCookie, "", maxAge: 0)])
+        return ConsoleHeaders.redirect("/console/sign-in", extra: [ConsoleHeaders.cookie(Self.sessionCookie, "", maxAge: 0, secure: secureCookies)])
     }
 
     /// `GET /console/challenges/{code}`: what the signing tool signs (JSON).

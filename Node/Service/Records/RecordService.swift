@@ -1,8 +1,5 @@
 import Foundation
 import MeridianRequestAuth
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 public import Logging
 public import Prometheus
 import Synchronization
@@ -37,6 +34,8 @@ public final class RecordService: Sendable {
     let config: RecordsConfig
     let logger: Logger
     let registry: PrometheusCollectorRegistry
+    /// The HTTP(S) client for other nodes.
+    let peers: PeerHTTP
     let counters = Mutex<[String: Int]>([:])
     /// Serialises the writes that queue served summaries for anchoring (their counters are taken in order).
     let servedWrites = Mutex<Void>(())
@@ -56,8 +55,9 @@ public final class RecordService: Sendable {
 
     public init(store: RecordStore, chain: ChainService, nodeKey: PrivateKey, config: RecordsConfig, terminology: TerminologyIndex?,
                 anchors: AnchorStore?, logger: Logger, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-                submit: @escaping @Sendable (Call) async -> Bytes32?) {
+                peers: PeerHTTP = PeerHTTP(), submit: @escaping @Sendable (Call) async -> Bytes32?) {
         self.registry = registry
+        self.peers = peers
         self.store = store; self.chain = chain; self.query = chain.query; self.nodeKey = nodeKey; self.config = config
         self.terminology = terminology; self.anchors = anchors; self.logger = logger; self.submitter = submit
         var dir: [OrganizationID: URL] = [:]
@@ -252,8 +252,8 @@ public final class RecordService: Sendable {
         if let known = peerKeys.withLock({ $0[base] }) { return known }
         guard let url = URL(string: "/v1/status", relativeTo: base) else { throw Failure(.badRequest, "records.bad_url", base.absoluteString) }
         let data: Data
-        do { data = try await URLSession.shared.data(from: url).0 }
-        catch { throw Failure(.unavailable, "records.peer_unreachable", "no answer from \(base.absoluteString): \(error.localizedDescription)") }
+        do { data = try await peers.send("GET", url, timeoutSeconds: config.transferTimeoutSeconds, maxBytes: 64 * 1024).1 }
+        catch { throw Failure(.unavailable, "records.peer_unreachable", "no answer from \(base.absoluteString): \(error)") }
         guard let status = try? JSONDecoder().decode(PeerStatus.self, from: data), status.chainID == chain.chainID,
               let text = status.nodeKey, let address = Address(text),
               let member = (try? Identity.member(address.publicKey, in: query.reader)) ?? nil, member.organization == org, member.has(.worker) else {
@@ -269,21 +269,18 @@ public final class RecordService: Sendable {
     func post<Reply: Canonical>(_ base: URL, _ path: String, _ message: some Canonical, to org: OrganizationID) async throws(Failure) -> Reply {
         guard let url = URL(string: path, relativeTo: base) else { throw Failure(.badRequest, "records.bad_url", path) }
         let audience = try await peerKey(base, of: org)
-        var req = URLRequest(url: url)
-        req.httpMethod = "POST"
-        req.timeoutInterval = TimeInterval(config.transferTimeoutSeconds + 5)
-        req.httpBody = Data(message.canonicalBytes)
-        req.setValue(RecordMessages.contentType, forHTTPHeaderField: "Content-Type")
+        var headers = [("Content-Type", RecordMessages.contentType)]
         do {
             for h in try SignedRequests.headers(method: "POST", targetURI: url.absoluteString, body: message.canonicalBytes, chainID: chain.chainID,
                                                 audience: audience, key: nodeKey, created: Int64(Date().timeIntervalSince1970)) {
-                req.setValue(h.value, forHTTPHeaderField: h.name)
+                headers.append((h.name, h.value))
             }
         } catch { throw Failure(.unavailable, "records.crypto", "\(error)") }
-        let data: Data, response: URLResponse
-        do { (data, response) = try await URLSession.shared.data(for: req) }
-        catch { throw Failure(.unavailable, "records.peer_unreachable", "no answer from \(base.absoluteString): \(error.localizedDescription)") }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let status: Int, data: Data
+        do {
+            (status, data) = try await peers.send("POST", url, headers: headers, body: message.canonicalBytes,
+                                                  timeoutSeconds: config.transferTimeoutSeconds + 5, maxBytes: RecordStore.maxBodyBytes + 4096 + 1)
+        } catch { throw Failure(.unavailable, "records.peer_unreachable", "no answer from \(base.absoluteString): \(error)") }
         guard status == 200 else {
             let e = try? JSONDecoder().decode(PeerError.self, from: data)
             let kind: Failure.Kind = status == 403 ? .forbidden : status == 404 ? .notFound : status == 410 ? .gone : .upstream

@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOPosix
+public import NIOSSL
 public import Logging
 public import MeridianCore
 import MeridianVitals
@@ -16,19 +17,57 @@ public struct MLLPListener: Sendable {
     let logger: Logger
     /// Whether a connection from this address is read at all (the node's `ListenerAccess.mllp` rule).
     let admits: @Sendable (SocketAddress?) -> Bool
+    /// TLS with client certificates (nil: plain TCP).
+    let tls: TLS?
     /// Bound on one framed message (a monitor's ORU is a few kilobytes).
     public static let maxMessageBytes = 256 * 1024
 
-    public init(ingestor: VitalsIngestor, facility: String, logger: Logger, admits: @escaping @Sendable (SocketAddress?) -> Bool = { _ in true }) {
-        self.ingestor = ingestor; self.facility = facility; self.logger = logger; self.admits = admits
+    /// MLLP over TLS: the server context (which requires a client certificate) and the registered
+    /// senders, SHA-256 of the certificate's DER (hex) → feed name. A handshake whose client
+    /// certificate is not registered fails before any HL7 is read.
+    public struct TLS: Sendable {
+        public let context: NIOSSLContext
+        public let senders: [String: String]
+        public init(context: NIOSSLContext, senders: [String: String]) { self.context = context; self.senders = senders }
+
+        /// SHA-256 of a certificate's DER encoding, lower-case hex (`openssl x509 -outform der | sha256sum`).
+        public static func fingerprint(_ certificate: NIOSSLCertificate) throws -> String {
+            SHA256.hash(try certificate.toDERBytes()).hex
+        }
+
+        /// The feed a client certificate is registered for, if any.
+        public func sender(of certificate: NIOSSLCertificate?) -> String? {
+            guard let certificate, let fingerprint = try? Self.fingerprint(certificate) else { return nil }
+            return senders[fingerprint]
+        }
+    }
+
+    public init(ingestor: VitalsIngestor, facility: String, logger: Logger, tls: TLS? = nil, admits: @escaping @Sendable (SocketAddress?) -> Bool = { _ in true }) {
+        self.ingestor = ingestor; self.facility = facility; self.logger = logger; self.tls = tls; self.admits = admits
     }
 
     /// Listens on host:port (0: any free port), calls `bound` with the port, and serves until cancelled.
     public func listen(host: String, port: Int, bound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            .bind(host: host, port: port) { [tls, logger] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let remote = channel.remoteAddress
+                        // The client's certificate is checked here, during the handshake: only a
+                        // registered sender's completes it.
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context) { certificates, promise in
+                            if let feed = tls.sender(of: certificates.first) {
+                                logger.debug("MLLP sender authenticated", metadata: ["feed": "\(feed)"])
+                                promise.succeed(.certificateVerified)
+                            } else {
+                                logger.warning("MLLP connection refused: its client certificate is not registered for a feed", metadata: ["remote": "\(remote.map { "\($0)" } ?? "unknown")"])
+                                promise.succeed(.failed)
+                            }
+                        })
+                    }
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
             }
         bound(server.channel.localAddress?.port ?? port)
         try await withThrowingDiscardingTaskGroup { tasks in

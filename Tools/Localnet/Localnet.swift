@@ -28,6 +28,16 @@ struct Layout: Codable {
         var fullNode: Bool? = nil
     }
     let nodes: [Node]
+    /// Whether the nodes serve HTTPS under the localnet's CA (`<dir>/ca.pem`).
+    var tls: Bool? = nil
+
+    /// A node's API address.
+    func api(_ n: Node) -> String { "\(tls == true ? "https" : "http")://127.0.0.1:\(n.apiPort)" }
+
+    /// A client of a node's API, trusting the localnet's CA when it has one.
+    func client(_ n: Node, dir: String) throws -> NodeClient {
+        try NodeClient(api(n), ca: tls == true ? dir + "/ca.pem" : nil)
+    }
 
     static func load(_ dir: String) throws -> Layout {
         guard let data = FileManager.default.contents(atPath: dir + "/localnet.json") else {
@@ -75,6 +85,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Genesis spec.") var genesis: String = "Genesis/demo.json"
     @Option(help: "A demo hospital without a validator that runs a full node (e.g. sakura-general; repeatable).") var fullNode: [String] = []
     @Option(help: "The terminology file every node translates summaries with (make terminology writes one).") var terminology: String?
+    @Flag(inversion: .prefixedNo, help: "HTTPS: a local CA (<dir>/ca.pem; clients trust it with --ca or $MERIDIAN_CA) issues each node's certificate, and the ward gateway's MLLP client certificate (<dir>/ward-gateway.pem, registered on the first node).")
+    var tls = false
 
     func run() async throws {
         let validatorHospitals = DemoCast.hospitals.filter(\.validator).map(\.id)
@@ -98,7 +110,27 @@ struct Init: AsyncParsableCommand {
         var nodes: [Layout.Node] = []
         // Every node knows every other hospital's node API, to fetch records it is shared and to send
         // erasure notices (the directory a real network would publish).
-        let recordNodes = (0..<count).flatMap { ["--record-node", "\(hospitals[$0])=http://127.0.0.1:\(api[$0])"] }
+        let scheme = tls ? "https" : "http"
+        let recordNodes = (0..<count).flatMap { ["--record-node", "\(hospitals[$0])=\(scheme)://127.0.0.1:\(api[$0])"] }
+        // The local CA, each node's certificate, and the ward gateway's MLLP client certificate.
+        var tlsArguments: [[String]] = Array(repeating: [], count: count)
+        var gatewayRegistration: [String] = []
+        if tls {
+            let ca = try LocalCA(commonName: "Meridian localnet CA (\(URL(fileURLWithPath: dir.dir).lastPathComponent))")
+            try LocalCA.write(try LocalCA.pem(ca.certificate), to: dir.dir + "/ca.pem", secret: false)
+            try LocalCA.write(ca.key.pemRepresentation + "\n", to: dir.dir + "/ca-key.pem", secret: true)
+            for i in 0..<count {
+                let (cert, key) = try ca.issue(commonName: hospitals[i], server: true)
+                let base = "\(dir.dir)/tls/\(hospitals[i])"
+                try LocalCA.write(try LocalCA.pem(cert) + LocalCA.pem(ca.certificate), to: base + ".pem", secret: false)
+                try LocalCA.write(key.pemRepresentation + "\n", to: base + "-key.pem", secret: true)
+                tlsArguments[i] = ["--tls-certificate", base + ".pem", "--tls-key", base + "-key.pem", "--tls-ca", dir.dir + "/ca.pem"]
+            }
+            let (gateway, gatewayKey) = try ca.issue(commonName: "ward-gateway", server: false)
+            try LocalCA.write(try LocalCA.pem(gateway), to: dir.dir + "/ward-gateway.pem", secret: false)
+            try LocalCA.write(gatewayKey.pemRepresentation + "\n", to: dir.dir + "/ward-gateway-key.pem", secret: true)
+            gatewayRegistration = ["--mllp-client-certificate", "ward-gateway:\(try LocalCA.fingerprint(gateway))"]
+        }
         for i in 0..<count {
             let dataDir = "\(dir.dir)/node-\(i)"
             let full = i >= validators
@@ -110,13 +142,14 @@ struct Init: AsyncParsableCommand {
                            "--p2p-port", String(p2p[i]), "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
                 + recordNodes.enumerated().filter { $0.offset / 2 != i }.map(\.element)
                 + (terminology.map { ["--terminology", $0] } ?? [])
-                + (i == 0 ? ["--feed", "ward-gateway:\(SHA256.hash(Array(token.utf8)).hex)", "--mllp-port", "0"] : [])
+                + (i == 0 ? ["--feed", "ward-gateway:\(SHA256.hash(Array(token.utf8)).hex)", "--mllp-port", "0"] + gatewayRegistration : [])
+                + tlsArguments[i]
             try p.run(); p.waitUntilExit()
             guard p.terminationStatus == 0 else { throw ExitCode(p.terminationStatus) }
             nodes.append(.init(name: hospitals[i], dataDir: dataDir, apiPort: api[i], p2pPort: p2p[i], fullNode: full ? true : nil))
         }
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(Layout(nodes: nodes)).write(to: URL(fileURLWithPath: dir.dir + "/localnet.json"))
+        try encoder.encode(Layout(nodes: nodes, tls: tls ? true : nil)).write(to: URL(fileURLWithPath: dir.dir + "/localnet.json"))
         print("localnet of \(validators) validators\(fullNode.isEmpty ? "" : " and \(fullNode.count) full node(s)") in \(dir.dir): " + nodes.map { "\($0.name) api :\($0.apiPort) p2p :\($0.p2pPort)" }.joined(separator: ", "))
     }
 }
@@ -144,14 +177,14 @@ struct Start: AsyncParsableCommand {
         }
         try (pids.joined(separator: "\n") + "\n").write(toFile: dir.dir + "/pids", atomically: true, encoding: .utf8)
         for (i, n) in layout.nodes.enumerated() {
-            let client = try NodeClient("http://127.0.0.1:\(n.apiPort)")
+            let client = try layout.client(n, dir: dir.dir)
             let deadline = Date().addingTimeInterval(Double(waitSeconds))
             while (try? await client.request("GET", "/health", timeout: 5)) == nil {
                 if let pid = runningPID(pids[i]), kill(pid, 0) != 0 { throw ValidationError("\(n.name) exited; see \(dir.dir)/node-\(i).log") }
                 guard Date() < deadline else { throw ValidationError("\(n.name) did not answer within \(waitSeconds) s; see \(dir.dir)/node-\(i).log (it names its slow start phase)") }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            print("\(n.name) running: API http://127.0.0.1:\(n.apiPort), log \(dir.dir)/node-\(i).log")
+            print("\(n.name) running: API \(layout.api(n)), log \(dir.dir)/node-\(i).log")
         }
     }
 }
@@ -172,8 +205,8 @@ struct Status: AsyncParsableCommand {
         var rows: [[String]] = []
         var out: [String: S] = [:]
         for n in layout.nodes {
-            let api = "http://127.0.0.1:\(n.apiPort)"
-            if let s = try? await NodeClient(api).get("/v1/status", as: S.self) {
+            let api = layout.api(n)
+            if let s = try? await layout.client(n, dir: dir.dir).get("/v1/status", as: S.self) {
                 out[n.name] = s
                 rows.append([n.name + (n.fullNode == true ? " (full node)" : ""), String(s.height), s.consensus.map { String($0.round) } ?? "-", s.consensus?.step ?? s.mode,
                              s.consensus.map { String($0.peers) } ?? "-", s.latestBlockTime, s.consensus?.syncing == true ? "syncing" : "", api])
