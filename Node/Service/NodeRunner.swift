@@ -251,6 +251,7 @@ public enum NodeRunner {
         phases.done("chain loaded", cost: "the head block, the state at its root and the mempool's accounts are read from disk")
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
+        api.scheme = config.tls == nil ? "http" : "https"   // part of the target URI every signed request covers
         // Signed requests name this node (its worker key, else its validator key) as their audience.
         if let identity = workerKey ?? keys.first { api.identify(as: identity.publicKey) }
         api.clientLimiter = ClientLimiter(limits: config.clientLimits)

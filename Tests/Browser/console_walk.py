@@ -12,11 +12,14 @@ Usage: console_walk.py --node URL --bin DIR --out DIR [--wallets DIR]
 Exit status 0 only if every check passed; each failure is printed.
 """
 import argparse
+import base64
 import csv
+import hashlib
 import io
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -42,16 +45,35 @@ def check(condition, what):
     return condition
 
 
+def spki_pin(node, ca):
+    """The base64 SHA-256 of the node's public key (SubjectPublicKeyInfo), read over a TLS connection
+    that verifies its chain against the localnet's CA: Chromium trusts exactly this key
+    (--ignore-certificate-errors-spki-list), not every certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    host, port = node.split("://", 1)[1].rstrip("/").rsplit(":", 1)
+    context = ssl.create_default_context(cafile=ca)
+    import socket
+    with socket.create_connection((host, int(port)), timeout=30) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 class Console:
-    def __init__(self, node, bin_dir, out):
+    def __init__(self, node, bin_dir, out, ca=None):
         self.node = node.rstrip("/")
         self.bin = bin_dir
         self.out = out
+        # urllib's checks use the localnet's CA (and the host name) like every other client.
+        self.tls = ssl.create_default_context(cafile=ca) if ca else None
         options = Options()
         options.binary_location = "/usr/bin/chromium"
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
                   "--disable-extensions", "--no-first-run"]:
             options.add_argument(a)
+        if ca and self.node.startswith("https://"):
+            options.add_argument("--ignore-certificate-errors-spki-list=" + spki_pin(self.node, ca))
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         self.driver.set_page_load_timeout(60)
@@ -94,7 +116,7 @@ class Console:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
+            with urllib.request.urlopen(req, timeout=60, context=self.tls) as r:
                 return r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
@@ -184,10 +206,11 @@ def main():
     ap.add_argument("--node", required=True)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--ca", help="the CA certificate an https node's certificate chains to (the CLIs read $MERIDIAN_CA)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     maria, hans = address(args.bin, "maria"), address(args.bin, "hans")
-    c = Console(args.node, args.bin, args.out)
+    c = Console(args.node, args.bin, args.out, args.ca)
     try:
         walk(c, args, maria, hans)
     finally:

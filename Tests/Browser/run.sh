@@ -23,8 +23,10 @@ for _ in $(seq 1 1200); do
 done
 grep -q "The network keeps running" "$OUT/demo.log" || { echo "the demo story did not finish in 10 minutes"; tail -n 30 "$OUT/demo.log"; exit 1; }
 NODE=$(sed -nE "s/^the story talks to hospital-ribeira's validator at (http[^ ]+).*/\1/p" "$OUT/demo.log" | head -n 1)
+# The localnet's CA: the browser pins the node's key, the Python clients and the CLIs trust the CA.
+export MERIDIAN_CA="$DATA/localnet/ca.pem"
 echo "console browser test against $NODE/console (screenshots: $OUT)"
-python3 Tests/Browser/console_walk.py --node "$NODE" --bin "$BIN" --out "$OUT"
+python3 Tests/Browser/console_walk.py --node "$NODE" --bin "$BIN" --out "$OUT" --ca "$MERIDIAN_CA"
 # Then schemathesis against the same node's served OpenAPI document: anonymous, and signed as an
 # operator, another hospital's clinician and a regulator; no 5xx, no unsigned answer from a signed route.
-python3 Tests/Schemathesis/api_fuzz.py --node "$NODE" --examples 25 --out "$OUT/schemathesis.json"
+python3 Tests/Schemathesis/api_fuzz.py --node "$NODE" --ca "$MERIDIAN_CA" --examples 25 --out "$OUT/schemathesis.json"

@@ -25,14 +25,9 @@ extension SimulationRandom {
 /// Raw HTTP to a node: status and body, whatever the status.
 /// Signed when the client has a signer (`client.signed(by:)`).
 func http(_ client: NodeClient, _ method: String, _ path: String, body: Data? = nil, contentType: String? = nil) async throws -> (Int, [String: Any]) {
-    var req = URLRequest(url: URL(string: path, relativeTo: client.base)!)
-    req.httpMethod = method
-    req.httpBody = body
-    if let contentType { req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-    for (name, value) in try await client.signatureHeaders(method, path, body: body) { req.setValue(value, forHTTPHeaderField: name) }
-    let (data, response) = try await URLSession.shared.data(for: req)
-    let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
+    let (status, data) = try await client.exchange(method, path, body: body, contentType: contentType ?? "application/json",
+                                                   headers: try await client.signatureHeaders(method, path, body: body))
+    return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
 }
 
 /// A hospital operator of the demo network (Hospital Ribeira's admin): network data (blocks, every

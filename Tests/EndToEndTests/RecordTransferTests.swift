@@ -27,13 +27,16 @@ import MeridianSummary
         let dir: TemporaryDirectory
         let layout: [String: String]
         let env: [String: String]
+        /// The localnet's CA (its nodes serve HTTPS; the CLIs get it as MERIDIAN_CA).
+        let ca: String
         /// Node slots for the localnet's four nodes (three validators and the full node).
         let slots: NodeSlots.Reservation
         init() async throws {
             slots = try await NodeSlots.shared.reserve(4)
             dir = try TemporaryDirectory("records")
-            env = ["MERIDIAN_PASSPHRASE": "test-passphrase-not-secret"]
             let net = dir.path("net")
+            ca = net + "/ca.pem"
+            env = ["MERIDIAN_PASSPHRASE": "test-passphrase-not-secret", "MERIDIAN_CA": ca]
             let i = try await run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--full-node", "sakura-general",
                                                   "--block-interval-ms", "200"], environment: env, in: dir)
             guard i.status == 0 else { throw HarnessError("localnet init: \(i)") }
@@ -41,7 +44,7 @@ import MeridianSummary
             guard s.status == 0 else { throw HarnessError("localnet start: \(s)") }
             struct L: Decodable { let nodes: [N]; struct N: Decodable { let name: String; let apiPort: Int } }
             let l = try JSONDecoder().decode(L.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
-            layout = Dictionary(uniqueKeysWithValues: l.nodes.map { ($0.name, "http://127.0.0.1:\($0.apiPort)") })
+            layout = Dictionary(uniqueKeysWithValues: l.nodes.map { ($0.name, "https://127.0.0.1:\($0.apiPort)") })
         }
         func node(_ org: String) -> String { layout[org]! }
         func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await run(name, args, environment: env, in: dir) }
@@ -82,11 +85,9 @@ import MeridianSummary
             "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/\(DemoCast.patient("maria").publicKey.hex)"},\
             "effectiveDateTime":"2026-11-24T10:15:00Z","valueQuantity":{"value":118,"system":"http://unitsofmeasure.org","code":"/min"}}
             """
-        var post = URLRequest(url: URL(string: ribeira + "/v1/vitals/fhir")!)
-        post.httpMethod = "POST"; post.httpBody = Data(observation.utf8)
-        post.setValue("application/fhir+json", forHTTPHeaderField: "Content-Type"); post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let (_, posted) = try await URLSession.shared.data(for: post)
-        #expect((posted as? HTTPURLResponse)?.statusCode == 200)
+        let (posted, _) = try await NodeClient(ribeira, ca: net.ca).exchange("POST", "/v1/vitals/fhir", body: Data(observation.utf8), contentType: "application/fhir+json",
+                                                                           headers: ["Authorization": "Bearer \(token)"])
+        #expect(posted == 200)
         // Without a terminology file the document names problems in English (the custodian's own export).
         // Maria's own vital signs, read as Maria (signed): nobody else is allowed them here.
         let demo = try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira, "--keystore", wallet,
@@ -112,17 +113,17 @@ import MeridianSummary
         #expect(tokyo.stdout.contains("ja: 5/9 codes translated") && tokyo.stdout.contains("I10 (未翻訳)"), "no terminology: the catalogue's codes are translated, every ICD-10 name falls back, marked")
         let served = try Data(contentsOf: URL(fileURLWithPath: fhir))
         try await Self.validateWithFhirResources(served)
-        let custodyAtSakura = try await http(try NodeClient(sakura).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1
+        let custodyAtSakura = try await http(try NodeClient(sakura, ca: net.ca).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1
         #expect(custodyAtSakura["held"] as? String == "copy" && custodyAtSakura["from"] as? String == "hospital-ribeira")
         // What was served is anchored: the leaf names the record, the language and the output's hash.
         let leaf = try await eventually("the served summary's anchor") { () -> [String: Any]? in
-            let (_, body) = try await httpArray(try NodeClient(sakura).signed(by: demoOperator), "/v1/records/\(record.hex)/served")
+            let (_, body) = try await httpArray(try NodeClient(sakura, ca: net.ca).signed(by: demoOperator), "/v1/records/\(record.hex)/served")
             return body.first.flatMap { ($0["anchored"] as? Bool) == true ? $0 : nil }
         }
         #expect(leaf["output"] as? String == SHA256.hash([UInt8](served)).hex)
         #expect(leaf["language"] as? String == "ja" && leaf["servedTo"] as? String == "sakura-general")
         let root = try #require((leaf["root"] as? String).flatMap { Bytes32(hex: $0) })
-        let anchor = try await http(try NodeClient(sakura).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
+        let anchor = try await http(try NodeClient(sakura, ca: net.ca).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
         #expect(anchor["value"] is String, "the anchor of the served summaries is on chain")
         // The regulator's light client proves it from genesis and names the Bundle the clinician read.
         let proof = try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir, "--demo", "dpa-pt/officer"])
@@ -132,7 +133,7 @@ import MeridianSummary
         #expect(try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other, "--demo", "dpa-pt/officer"]).status == 2)
 
         // The share addresses the record key to Sakura General's node alone.
-        let shareState = try await http(try NodeClient(ribeira).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
+        let shareState = try await http(try NodeClient(ribeira, ca: net.ca).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
         let share = try ShareEntry(canonicalBytes: try #require((shareState["value"] as? String).flatMap { Hex.decode($0) }))
         #expect(try share.envelope.open(with: DemoCast.staff("sakura-general", "worker"), context: record.bytes) != .zero)
         #expect(throws: (any Error).self) { try share.envelope.open(with: DemoCast.staff("chao-phraya", "worker"), context: record.bytes) }
@@ -151,7 +152,7 @@ import MeridianSummary
         let hostile = try TransferRequest(chainID: DemoCast.chainID, record: record, node: DemoCast.staff("chao-phraya", "worker"),
                                           requester: DemoCast.staff("chao-phraya", "clinician").publicKey, purpose: .treat, breakGlass: false, time: now)
         let chao = DemoCast.staff("chao-phraya", "worker")
-        let (status, body) = try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, as: chao)
+        let (status, body) = try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, ca: net.ca, as: chao)
         #expect(status == 403, "\(status)")
         #expect(String(decoding: body, as: UTF8.self).contains("\"code\":\"records.denied\""))
         #expect((try? TransferPayload(canonicalBytes: [UInt8](body))) == nil)
@@ -160,24 +161,24 @@ import MeridianSummary
         let strangerKey = try PrivateKey.generate()
         let stranger = try TransferRequest(chainID: DemoCast.chainID, record: record, node: strangerKey,
                                            requester: DemoCast.staff("sakura-general", "clinician").publicKey, purpose: .treat, breakGlass: false, time: now)
-        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", stranger.canonicalBytes, as: strangerKey).0 == 403)
-        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes).0 == 401, "unsigned")
-        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, as: DemoCast.staff("sakura-general", "worker")).0 == 403,
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", stranger.canonicalBytes, ca: net.ca, as: strangerKey).0 == 403)
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, ca: net.ca).0 == 401, "unsigned")
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", hostile.canonicalBytes, ca: net.ca, as: DemoCast.staff("sakura-general", "worker")).0 == 403,
                 "a message of Chao Phraya's node sent by Sakura General's")
-        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", [1, 2, 3], as: chao).0 == 400)
+        #expect(try await Self.post(ribeira, "/v1/records/\(record.hex)/transfer", [1, 2, 3], ca: net.ca, as: chao).0 == 400)
 
         // Maria erases it: Ribeira's and Sakura General's nodes delete body and keys; Sakura General's
         // node acknowledges the custodian's signed notice.
         let erase = try await net.cli("meridian-wallet", ["records", "erase", "--keystore", wallet, "--node", ribeira, record.hex])
         #expect(erase.status == 0, "\(erase)")
         let acks = try await eventually("the erasure acknowledgement") { () -> [[String: Any]]? in
-            let c = try await http(try NodeClient(ribeira).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1
+            let c = try await http(try NodeClient(ribeira, ca: net.ca).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1
             guard c["held"] as? String == "erased", let a = c["acknowledgements"] as? [[String: Any]], !a.isEmpty else { return nil }
             return a
         }
         #expect(acks.map { $0["organization"] as? String } == ["sakura-general"])
         #expect(acks.first?["node"] as? String == Address(DemoCast.staff("sakura-general", "worker").publicKey).description)
-        #expect(try await http(try NodeClient(sakura).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
+        #expect(try await http(try NodeClient(sakura, ca: net.ca).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
         // A later access finds "erased", and it is audited.
         let later = try await net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja", "--record", record.hex])
         #expect(later.status == 3 && later.stdout.contains("denied.record_erased"), "\(later)")
@@ -203,7 +204,7 @@ import MeridianSummary
         let erased = try await net.cli("meridian-provider", ["erase-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--record", secondRecord])
         #expect(erased.status == 0, "\(erased)")
         _ = try await eventually("the custodian's own erasure") { () -> Bool? in
-            try await http(try NodeClient(ribeira).signed(by: demoOperator), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil
+            try await http(try NodeClient(ribeira, ca: net.ca).signed(by: demoOperator), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil
         }
 
     }
@@ -216,17 +217,12 @@ import MeridianSummary
     }
 
     /// A node-to-node POST, signed as `signer` (a node's worker key) when one is given.
-    static func post(_ base: String, _ path: String, _ body: [UInt8], as signer: PrivateKey? = nil) async throws -> (Int, Data) {
-        var req = URLRequest(url: URL(string: base + path)!)
-        req.httpMethod = "POST"; req.httpBody = Data(body); req.timeoutInterval = 60
-        req.setValue(RecordMessages.contentType, forHTTPHeaderField: "Content-Type")
-        if let signer {
-            for (name, value) in try await NodeClient(base).signed(by: signer).signatureHeaders("POST", path, body: Data(body)) {
-                req.setValue(value, forHTTPHeaderField: name)
-            }
-        }
-        let (data, response) = try await URLSession.shared.data(for: req)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    static func post(_ base: String, _ path: String, _ body: [UInt8], ca: String?, as signer: PrivateKey? = nil) async throws -> (Int, Data) {
+        let client = try NodeClient(base, ca: ca)
+        var headers: [String: String] = [:]
+        if let signer { headers = try await client.signed(by: signer).signatureHeaders("POST", path, body: Data(body)) }
+        let (status, data) = try await client.exchange("POST", path, body: Data(body), contentType: RecordMessages.contentType, headers: headers)
+        return (status, data)
     }
 
     /// The served Bundle is valid FHIR R4B as `fhir.resources` reads it.
@@ -244,8 +240,6 @@ import MeridianSummary
 }
 
 func httpArray(_ client: NodeClient, _ path: String) async throws -> (Int, [[String: Any]]) {
-    var req = URLRequest(url: URL(string: path, relativeTo: client.base)!)
-    for (name, value) in try await client.signatureHeaders("GET", path, body: nil) { req.setValue(value, forHTTPHeaderField: name) }
-    let (data, response) = try await URLSession.shared.data(for: req)
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
+    let (status, data) = try await client.exchange("GET", path, headers: try await client.signatureHeaders("GET", path, body: nil))
+    return (status, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
 }

@@ -90,10 +90,7 @@ import MeridianDemo
     /// The device sequences stored for `patient`, read as `api`'s signer (the patient).
     func storedSequences(_ api: NodeClient, patient: PublicKey) async throws -> [UInt64] {
         let path = "/v1/vitals/\(Address(patient))?limit=1000"
-        var req = URLRequest(url: URL(string: path, relativeTo: api.base)!)
-        req.httpMethod = "GET"
-        for (name, value) in try await api.signatureHeaders("GET", path, body: nil) { req.setValue(value, forHTTPHeaderField: name) }
-        let (data, _) = try await URLSession.shared.data(for: req)
+        let (_, data) = try await api.exchange("GET", path, headers: try await api.signatureHeaders("GET", path, body: nil))
         let batches = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] ?? []
         return batches.compactMap { ($0["sequence"] as? Int).map(UInt64.init) }
     }

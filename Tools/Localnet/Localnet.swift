@@ -85,8 +85,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Genesis spec.") var genesis: String = "Genesis/demo.json"
     @Option(help: "A demo hospital without a validator that runs a full node (e.g. sakura-general; repeatable).") var fullNode: [String] = []
     @Option(help: "The terminology file every node translates summaries with (make terminology writes one).") var terminology: String?
-    @Flag(inversion: .prefixedNo, help: "HTTPS: a local CA (<dir>/ca.pem; clients trust it with --ca or $MERIDIAN_CA) issues each node's certificate, and the ward gateway's MLLP client certificate (<dir>/ward-gateway.pem, registered on the first node).")
-    var tls = false
+    @Flag(inversion: .prefixedNo, help: "HTTPS (the default): a local CA (<dir>/ca.pem; clients trust it with --ca or $MERIDIAN_CA) issues each node's certificate, and the ward gateway's MLLP client certificate (<dir>/ward-gateway.pem, registered on the first node, whose MLLP then speaks TLS only).")
+    var tls = true
 
     func run() async throws {
         let validatorHospitals = DemoCast.hospitals.filter(\.validator).map(\.id)

@@ -32,11 +32,13 @@ run "$BIN/meridian-localnet" start --dir "$NET_DIR"
 stop_network() { "$BIN/meridian-localnet" stop --dir "$NET_DIR" || true; }
 trap stop_network EXIT
 trap 'exit 130' INT TERM
-export MERIDIAN_NODE="http://127.0.0.1:$(sed -nE 's/.*"apiPort" : ([0-9]+).*/\1/p' "$NET_DIR/localnet.json" | head -n 1)"
+# The nodes serve HTTPS under the localnet's own CA, which every command trusts through MERIDIAN_CA.
+export MERIDIAN_CA="$NET_DIR/ca.pem"
+export MERIDIAN_NODE="https://127.0.0.1:$(sed -nE 's/.*"apiPort" : ([0-9]+).*/\1/p' "$NET_DIR/localnet.json" | head -n 1)"
 echo "the story talks to hospital-ribeira's validator at $MERIDIAN_NODE"
 
 # Each hospital's node API, from the localnet's layout (the custodian's node keeps its record bodies).
-node_api() { python3 -c "import json,sys; print(next('http://127.0.0.1:%d' % n['apiPort'] for n in json.load(open(sys.argv[1]))['nodes'] if n['name'] == sys.argv[2]))" "$NET_DIR/localnet.json" "$1"; }
+node_api() { python3 -c "import json,sys; print(next('https://127.0.0.1:%d' % n['apiPort'] for n in json.load(open(sys.argv[1]))['nodes'] if n['name'] == sys.argv[2]))" "$NET_DIR/localnet.json" "$1"; }
 wallet() { "$BIN/meridian-wallet" "$@"; }
 provider() { "$BIN/meridian-provider" "$@"; }
 
@@ -129,7 +131,9 @@ say "8. Bedside sensors stream to Hospital Ribeira in every format: oximeters (s
 export MERIDIAN_FEED_TOKEN; MERIDIAN_FEED_TOKEN=$(cat "$NET_DIR/ward-feed.token")
 for _ in $(seq 1 50); do [ -s "$NET_DIR/node-0/mllp.address" ] && break; sleep 0.1; done
 export MERIDIAN_MLLP; MERIDIAN_MLLP=$(cat "$NET_DIR/node-0/mllp.address")
-run "$BIN/meridian-sensors" --patients 3 --seconds 120 --alert-hospital sakura-general | tee "$DATA_DIR/sensors.out"
+# The bedside-monitor gateway speaks MLLP over TLS with the client certificate the node registered for it.
+run "$BIN/meridian-sensors" --patients 3 --seconds 120 --alert-hospital sakura-general \
+  --mllp-certificate "$NET_DIR/ward-gateway.pem" --mllp-key "$NET_DIR/ward-gateway-key.pem" | tee "$DATA_DIR/sensors.out"
 VITALS_PATIENT=$("$BIN/meridian-wallet" address --demo sensors/1/patient/0)
 say "   Hospital Ribeira's worker anchors the stored readings, assessments and alerts on chain; the patient proves them from genesis (vital signs are theirs: nobody else reads them without the chain's leave)"
 for _ in $(seq 1 60); do
