@@ -138,11 +138,11 @@ def main():
     statuses, refusals = {}, {}
     for who, key in callers.items():
         session = requests.Session()
-        session.verify = verify
+        session.verify = verify   # (each call also passes it: $REQUESTS_CA_BUNDLE would override a session default)
         if key is not None:
             session.auth = MeridianSignature(key, chain, audience)
             # The signing itself must be right, or every signed call would be a 401 and prove nothing.
-            check = session.get(a.node + "/v1/organizations", timeout=10)
+            check = session.get(a.node + "/v1/organizations", timeout=10, verify=verify)
             if check.status_code != 200:
                 print(f"the signature of {who} is refused ({check.status_code}): {check.text[:300]}")
                 sys.exit(1)
@@ -159,7 +159,7 @@ def main():
             def run(case):
                 nonlocal calls
                 calls += 1
-                response = case.call(base_url=a.node, session=session, timeout=30)
+                response = case.call(base_url=a.node, session=session, timeout=30, verify=verify)
                 statuses.setdefault(who, {}).setdefault(response.status_code, 0)
                 statuses[who][response.status_code] += 1
                 if key is not None and response.status_code == 401:
