@@ -21,7 +21,7 @@ while let a = argv.popFirst() {
     case "--output": outputPath = argv.popFirst()
     case "--quick": quick = true
     case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|localnet|workers|summary|contracts|console]\n".utf8)); exit(64)
+    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|reads|localnet|workers|summary|contracts|console]\n".utf8)); exit(64)
     }
 }
 
@@ -166,6 +166,19 @@ print("machine: \(cpu), \(cores) cores")
                    reference: "goal < 200 ms a page; GET /health on the same connection: \(fmt(r.healthP50, 2)) / \(fmt(r.healthP99, 2)) ms",
                    ratio: "p99 at \(fmt(p99 / 200 * 100, 1))% of the goal"))
     }
+}
+
+@MainActor func reportReads() throws {
+    let r = try readAuthBench(quick: quick)
+    report(Row(name: "node: a clinician's signed vital-signs read (\(r.readings) readings; signature, replay cache and standing checked, `authorize` at the tip, the disclosure record synced to the node's log before the answer), p50 / p99 ms (\(r.samples) reads over one keep-alive connection, each signed before its clock starts)",
+               value: "\(fmt(r.clinicianP50, 2)) / \(fmt(r.clinicianP99, 2))",
+               reference: "the same read by the patient herself (signature checked, nothing recorded): \(fmt(r.ownP50, 2)) / \(fmt(r.ownP99, 2)) ms; GET /health on the same connection: \(fmt(r.healthP50, 2)) / \(fmt(r.healthP99, 2)) ms; signing a request on the client: \(fmt(r.signP50Microseconds, 0)) µs",
+               ratio: "p50: +\(fmt(r.ownP50 - r.healthP50, 2)) ms for authentication, +\(fmt(r.clinicianP50 - r.ownP50, 2)) ms for the decision and the durable record"))
+}
+
+if only == "reads" {
+    try reportReads()
+    exit(0)
 }
 
 if only == "console" {
@@ -368,6 +381,7 @@ report(Row(name: "block execution + synced RocksDB commit of the block's state, 
 report(Row(name: "block execution tx/s, same, in-memory state", value: fmt(twoMem), reference: "same ceiling", ratio: "\(fmt(twoMem / ceiling * 100, 1))% of ceiling"))
 report(Row(name: "block execution tx/s, same, 1 signature thread, in-memory", value: fmt(oneThread), reference: "one-core ceiling \(fmt(rawRate))/s", ratio: "\(fmt(oneThread / rawRate * 100, 1))% of ceiling"))
 try reportNodeLoad(ceiling: twoRocks)
+try reportReads()
 try reportLocalnet(rawVerifyRate: rawRate)
 try await reportWorkers(rawVerifyRate: rawRate)
 try await reportSummaries()

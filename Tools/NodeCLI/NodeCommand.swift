@@ -261,11 +261,12 @@ struct Start: AsyncParsableCommand {
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a running node's status.")
     @Option(help: "Node API address (default: $MERIDIAN_NODE or <data-dir>/api.address).") var node: String?
+    @Option(help: "CA certificate (PEM) an https:// node's certificate must chain to (default: $MERIDIAN_CA, else the system's roots).") var ca: String?
     @Option(help: "Data directory of the node.") var dataDir: String = "data/node"
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let client = try NodeClient.resolve(node, dataDir: dataDir)
+        let client = try NodeClient.resolve(node, dataDir: dataDir, ca: ca)
         let data = try await client.request("GET", "/v1/status")
         if json { print(String(decoding: data, as: UTF8.self)); return }
         let s = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]

@@ -45,6 +45,7 @@ struct Vitals: AsyncParsableCommand {
         @Option(help: "The patient's address.") var patient: String
         @Option(help: "When the record starts (YYYY-MM-DDTHH:MM:SSZ). Given explicitly, so that importing the same record again is recognised as a duplicate.") var start: String
         @Option(help: "Node API address.") var node: String?
+        @Option(help: "CA certificate (PEM) an https:// node's certificate must chain to (default: $MERIDIAN_CA).") var ca: String?
         func run() async throws {
             guard let token = ProcessInfo.processInfo.environment["MERIDIAN_FEED_TOKEN"], !token.isEmpty else {
                 throw ValidationError("set MERIDIAN_FEED_TOKEN to the feed's token (node.json workers.feeds holds its SHA-256)")
@@ -54,7 +55,7 @@ struct Vitals: AsyncParsableCommand {
             guard let startTime = Timestamp(iso8601: start) else { throw ValidationError("--start: expected YYYY-MM-DDTHH:MM:SSZ") }
             let batches: [ReadingBatch]
             do { batches = try WFDBImport.batches(record: h, signals: signals, patient: key, start: startTime) } catch { throw ValidationError("\(header): \(error)") }
-            let api = try NodeClient.resolve(node)
+            let api = try NodeClient.resolve(node, ca: ca)
             var tally: [String: Int] = [:]
             // Requests of up to ~512 KiB (the node's default body limit is 1 MiB).
             var i = 0
