@@ -35,7 +35,9 @@ import Testing
 
     @Test func noTestUsesFoundationProcessOrBlockingWaits() throws {
         for (path, text) in try Self.sources() where path != "ToolTests/SuiteRulesTests.swift" {
-            for forbidden in ["Process()", ".waitUntilExit()", "Thread.sleep", "usleep("] {
+            // A wall-clock deadline inside a wait fails a test only because the machine is busy (a
+            // 20-second one failed P2PNetworkTests in CI); the suite's time limit bounds waits.
+            for forbidden in ["Process()", ".waitUntilExit()", "Thread.sleep", "usleep(", "Date() < deadline", "Date() >= deadline"] {
                 #expect(!text.contains(forbidden), "\(path) uses \(forbidden)")
             }
         }
