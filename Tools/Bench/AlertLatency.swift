@@ -95,8 +95,16 @@ func alertLatencyBench(quick: Bool) async throws -> AlertLatency {
         try post([ReadingBatch(patient: maria.publicKey, source: .feed("ward", messageID: "calm-\(k)"),
                                readings: [reading(.oxygenSaturation, 97, calm), reading(.heartRate, 72, calm), reading(.respiratoryRate, 16, calm)])])
         struct A: Decodable { let band: String; let time: String }
-        while (try? JSONDecoder().decode(A.self, from: Data(http.request("GET", "/v1/vitals/\(mariaAddress)/assessment").1)))
-                .map({ $0.band != "low" || $0.time != calm.iso8601 }) ?? true { usleep(1_000) }
+        // Read as Maria herself (a signed request: reads of vital signs are never anonymous); a refusal
+        // is an error, not a reason to keep polling.
+        while true {
+            let (status, body) = try http.signedRequest("GET", "/v1/vitals/\(mariaAddress)/assessment", as: maria)
+            if status == 404 { usleep(1_000); continue }   // not scored yet
+            guard status == 200 else { throw BenchError("Maria's assessment: \(status) \(String(decoding: body.prefix(200), as: UTF8.self))") }
+            let a = try JSONDecoder().decode(A.self, from: Data(body))
+            if a.band == "low" && a.time == calm.iso8601 { break }
+            usleep(1_000)
+        }
         // The routine backlog, then the critical batch behind it.
         let t = calm.adding(milliseconds: 1)
         try post((0..<backlog).map { i in

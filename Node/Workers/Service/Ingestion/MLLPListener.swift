@@ -37,8 +37,9 @@ public struct MLLPListener: Sendable {
 
         /// The feed a client certificate is registered for, if any.
         public func sender(of certificate: NIOSSLCertificate?) -> String? {
-            guard let certificate, let fingerprint = try? Self.fingerprint(certificate) else { return nil }
-            return senders[fingerprint]
+            guard let certificate else { return nil }
+            // A certificate that cannot be re-encoded is no registered sender: refused.
+            do { return senders[try Self.fingerprint(certificate)] } catch { return nil }
         }
     }
 
