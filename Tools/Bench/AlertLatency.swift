@@ -21,19 +21,11 @@ struct AlertLatency { let p50Milliseconds: Double; let p99Milliseconds: Double; 
 func alertLatencyBench(quick: Bool) async throws -> AlertLatency {
     let nodes = try BenchNodes(label: "alerts")
     defer { nodes.remove() }
-    let dataDir = nodes.dir.appendingPathComponent("node").path
-    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validators"], wait: true)
     let token = "bench-feed-token"
-    let configPath = dataDir + "/node.json"
-    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
-    var workers = config["workers"] as? [String: Any] ?? [:]
-    workers["feeds"] = ["ward": SHA256.hash(Array(token.utf8)).hex]
-    if let interval = ProcessInfo.processInfo.environment["MERIDIAN_BENCH_ALERT_ANCHOR_MS"].flatMap(Int.init) { workers["anchorIntervalMilliseconds"] = interval }
-    config["workers"] = workers
-    try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-    let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", ProcessInfo.processInfo.environment["MERIDIAN_BENCH_ALERT_BLOCK_MS"] ?? "200", "--log-level", "warning"], wait: false)
+    let anchor = ProcessInfo.processInfo.environment["MERIDIAN_BENCH_ALERT_ANCHOR_MS"].flatMap(Int.init)
+    let (node, _, port) = try nodes.startFeedNode(token: token, blockIntervalMilliseconds: ProcessInfo.processInfo.environment["MERIDIAN_BENCH_ALERT_BLOCK_MS"] ?? "200",
+                                                  workers: anchor.map { ["anchorIntervalMilliseconds": $0] } ?? [:])
     defer { node.terminate(); node.waitUntilExit() }
-    let port = try nodes.apiPort(dataDir: dataDir)
     let http = try HTTPConnection(port: port)
 
     // Setup (not measured): Maria and 20 routine patients registered; Maria's consent covers her vital

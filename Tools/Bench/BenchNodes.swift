@@ -3,6 +3,7 @@
 import Foundation
 import Dispatch
 import MeridianDemo
+import MeridianCore
 
 /// A temporary directory for benchmark nodes, removed by `remove()`.
 struct BenchNodes {
@@ -53,6 +54,23 @@ struct BenchNodes {
 
     /// Room for the whole load: blocks as large as the chain allows, a mempool of `mempool`
     /// transactions; `extra` keys are set too.
+    /// A fresh demo node in `<dir>/node` whose workers take a feed named `ward` with `token` (and
+    /// `workers` settings), started with `blockIntervalMilliseconds`; returns it, its data directory
+    /// and API port.
+    func startFeedNode(token: String, blockIntervalMilliseconds: String, workers extra: [String: Any] = [:]) throws -> (node: Process, dataDir: String, port: Int) {
+        let dataDir = dir.appendingPathComponent("node").path
+        try node(["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validators"], wait: true)
+        let path = dataDir + "/node.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var workers = config["workers"] as? [String: Any] ?? [:]
+        workers["feeds"] = ["ward": SHA256.hash(Array(token.utf8)).hex]
+        for (k, v) in extra { workers[k] = v }
+        config["workers"] = workers
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+        let started = try node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", blockIntervalMilliseconds, "--log-level", "warning"], wait: false)
+        return (started, dataDir, try apiPort(dataDir: dataDir))
+    }
+
     func setLoadLimits(dataDir: String, mempool: Int, extra: [String: Any] = [:]) throws {
         let path = dataDir + "/node.json"
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]

@@ -26,18 +26,9 @@ struct ReadAuthResult {
 func readAuthBench(quick: Bool) throws -> ReadAuthResult {
     let nodes = try BenchNodes(label: "reads")
     defer { nodes.remove() }
-    let dataDir = nodes.dir.appendingPathComponent("node").path
-    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validators"], wait: true)
     let token = "bench-feed-token"
-    let configPath = dataDir + "/node.json"
-    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
-    var workers = config["workers"] as? [String: Any] ?? [:]
-    workers["feeds"] = ["ward": SHA256.hash(Array(token.utf8)).hex]
-    config["workers"] = workers
-    try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-    let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", "200", "--log-level", "warning"], wait: false)
+    let (node, _, port) = try nodes.startFeedNode(token: token, blockIntervalMilliseconds: "200")
     defer { node.terminate(); node.waitUntilExit() }
-    let port = try nodes.apiPort(dataDir: dataDir)
     let http = try HTTPConnection(port: port)
 
     // Setup (not measured): Maria registered, her consent covering her vital signs for Hospital
