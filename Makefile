@@ -1,7 +1,7 @@
 # Meridian — developer commands. Every target installs what it needs first (Debian).
 SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
-APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config
+APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config gdb
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
 PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel cryptography schemathesis coincurve
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
@@ -80,13 +80,15 @@ build: setup
 ## end-to-end tests of the real executables (built first) on loopback ports, then the web console in
 ## headless Chromium on the demo network (Tests/Browser). What CI runs.
 ## Every test has its own time limit (Swift Testing's .timeLimit on every suite, SuiteRulesTests checks);
-## TEST_TIMEOUT is the last guard around the whole run, so that a hang that no time limit can reach
+## TEST_TIMEOUT_SECONDS is the last guard around the whole run, so that a hang that no time limit can reach
 ## still ends the run with a non-zero exit and a message instead of holding CI to its own limit.
-TEST_TIMEOUT ?= 30m
+## On such a hang, Tools/Scripts/test-watchdog.sh prints the tests that never finished and every
+## thread's stack (gdb) before it ends the run: CI's log alone then says where it stuck.
+TEST_TIMEOUT_SECONDS ?= 1800
 test: setup setup-browser
 	$(SWIFT) build --build-tests
-	timeout --kill-after=30s $(TEST_TIMEOUT) $(SWIFT) test --skip-build || { status=$$?; \
-	  if [ $$status -ge 124 ]; then echo "swift test did not finish within $(TEST_TIMEOUT) (exit $$status): a hang past every test's time limit"; fi; exit $$status; }
+	Tools/Scripts/test-watchdog.sh $(TEST_TIMEOUT_SECONDS) $(SWIFT) test --skip-build || { status=$$?; \
+	  if [ $$status -eq 124 ]; then echo "swift test did not finish within $(TEST_TIMEOUT_SECONDS) s: a hang past every test's time limit (see above)"; fi; exit $$status; }
 	Tests/Browser/run.sh
 
 ## release-fresh: our own release modules are rebuilt from clean whenever a Swift source changed

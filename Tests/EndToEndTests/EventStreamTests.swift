@@ -43,46 +43,45 @@ import MeridianDemo
             signature.append(HTTPField(name: HTTPField.Name(name)!, value: value))
         }
         let configuration = WebSocketClientConfiguration(additionalHeaders: signature)
-        let received = try await withThrowingTaskGroup(of: EventMessage?.self) { group in
-            group.addTask {
-                let message = Mutex<EventMessage?>(nil)
+        // The subscriber runs beside the test: it says when it is upgraded, then hands on every
+        // message it receives. The test acts only after the upgrade, and waits for the first
+        // message on a stream, whose wait ends when the test's time limit cancels it: nothing here
+        // can outlive the limit (the subscriber ends when the node is gone).
+        let (upgraded, upgradedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let (messages, messagesContinuation) = AsyncStream.makeStream(of: Result<EventMessage, any Error>.self)
+        let subscriber = Task {
+            defer { upgradedContinuation.finish(); messagesContinuation.finish() }
+            do {
                 _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", configuration: configuration, logger: logger) { inbound, _, _ in
-                    // Subscribed: now the chain does two things, of which one matches the filter.
-                    let hans = DemoCast.patient("hans")
-                    let hansAttestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: hans.publicKey))
-                    let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat],
-                                             countries: [CountryCode("JP")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
-                                             validUntil: Timestamp(iso8601: "2027-01-01")!, emergencyAccess: false)
-                    // Registrations first (the mempool admits only registered signers), then the grant.
-                    for batch in [[try signed(hans, .registerPatient(.init(attestor: clinician.publicKey, attestation: hansAttestation)), nonce: 0)],
-                                  [try signed(maria, .grantConsent(terms), nonce: 1)]] {
-                        for stx in batch {
-                            let (code, answer) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
-                            #expect(code == 202, "\(answer)")
-                        }
-                        try await waitCommitted(api, batch.map(\.hash.hex))
-                    }
+                    upgradedContinuation.yield()
                     for try await frame in inbound.messages(maxSize: 1 << 16) {
                         guard case .text(let text) = frame else { continue }
-                        let decoded = try JSONDecoder().decode(EventMessage.self, from: Data(text.utf8))
-                        message.withLock { $0 = decoded }
-                        break
+                        messagesContinuation.yield(Result { try JSONDecoder().decode(EventMessage.self, from: Data(text.utf8)) })
                     }
                 }
-                return message.withLock { $0 }
+            } catch {
+                messagesContinuation.yield(.failure(error))
             }
-            group.addTask {
-                // A guard, not a deadline: it ends the wait when the test's time limit cancels it (or
-                // when the subscriber already has its event), stopping the node so that a subscriber
-                // still waiting on the socket returns.
-                try? await Task.sleep(for: .seconds(3600))
-                node.terminate()
-                throw HarnessError("no event (stopped by the test's time limit)")
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            return first
         }
+        defer { subscriber.cancel() }
+        for await _ in upgraded { break }
+
+        // Subscribed: now the chain does two things, of which one matches the filter.
+        let hans = DemoCast.patient("hans")
+        let hansAttestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: hans.publicKey))
+        let terms = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.problems], purposes: [.treat],
+                                 countries: [CountryCode("JP")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                 validUntil: Timestamp(iso8601: "2027-01-01")!, emergencyAccess: false)
+        // Registrations first (the mempool admits only registered signers), then the grant.
+        for stx in [try signed(hans, .registerPatient(.init(attestor: clinician.publicKey, attestation: hansAttestation)), nonce: 0),
+                    try signed(maria, .grantConsent(terms), nonce: 1)] {
+            let (code, answer) = try await http(api, "POST", "/v1/transactions", body: Data(stx.canonicalBytes), contentType: "application/octet-stream")
+            try #require(code == 202, "\(answer)")
+            try await waitCommitted(api, [stx.hash.hex])
+        }
+        var inbox = messages.makeAsyncIterator()
+        let received = try await inbox.next()?.get()
+        #expect(received != nil, "no event reached the subscriber (\(Task.isCancelled ? "stopped by the time limit" : "stream ended")): \(node.logText)")
         let event = try #require(received)
         #expect(event.kind == "consent.changed", "\(event)")
         #expect(event.patient == mariaAddress)
