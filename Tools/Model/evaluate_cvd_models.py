@@ -11,6 +11,9 @@ into Tools/Model/cvd/:
                     calibration table (predicted vs observed risk per decile of predicted risk);
                     and the cohort the figures are about (rows, positives, age and sex)
   calibration.svg   the calibration curves of both models against the diagonal
+  metrics.json      the same headline figures merged into the training record (AUC and its
+                    interval, Brier score and skill, accuracy beside the majority class, the cohort
+                    and where the calibration curve is), so one file says what the model is worth
 
 Run by `make model` after training (and on its own: `python3 Tools/Model/evaluate_cvd_models.py`).
 Only numpy and onnxruntime are needed. The AUC is the Mann-Whitney statistic (ties counted half).
@@ -18,6 +21,7 @@ Only numpy and onnxruntime are needed. The AUC is the Mann-Whitney statistic (ti
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -141,6 +145,20 @@ def main() -> int:
         }
     (HERE / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (HERE / "calibration.svg").write_text(svg(curves), encoding="utf-8")
+    metrics_path = HERE / "metrics.json"
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    metrics["cohort"] = report["cohort"]
+    metrics["evaluation"] = {"file": "evaluation.json", "calibrationCurve": "calibration.svg",
+                             "bootstrap": report["bootstrap"], "by": f"onnxruntime {ort.__version__}"}
+    for name, m in report["models"].items():
+        metrics["models"].setdefault(name, {}).update({k: m[k] for k in
+            ["auc", "auc95", "brier", "brierOfPrevalence", "brierSkill", "accuracy", "majorityClassAccuracy", "predictedPositiveAt0.5"]})
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    # metrics.json is listed in SHA256SUMS (train_cvd_model.py): its line follows the merge.
+    sums = HERE / "SHA256SUMS"
+    digest = hashlib.sha256(metrics_path.read_bytes()).hexdigest()
+    sums.write_text("".join(f"{digest}  metrics.json\n" if line.endswith("  metrics.json") else line + "\n"
+                            for line in sums.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
     for name, m in report["models"].items():
         print(f"{name}: AUC {m['auc']} (95 % {m['auc95'][0]}-{m['auc95'][1]}), Brier {m['brier']} vs {m['brierOfPrevalence']} "
               f"prevalence-only, accuracy {m['accuracy']} vs {m['majorityClassAccuracy']} majority class")
