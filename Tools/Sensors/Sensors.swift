@@ -201,6 +201,11 @@ struct Sensors: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(15)
         while watch.count < expected, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         print("alerts    \(watch.count) received by \(alertHospital) over its WebSocket (\(expected) patient(s) deteriorated)")
+        // Alert quality: a deteriorating patient's alert is true only inside the deterioration
+        // window (from its onset, half-way, to the end of the replay); any other alert is false.
+        let onset = start + UInt64(seconds / 2) * 1000, end = start + UInt64(seconds) * 1000
+        var trueAlerts = 0, falseAlerts = 0, missed = 0
+        var delays: [Double] = []
         for p in cast {
             let api = api.signed(by: p.key)   // each patient reads their own (signed requests)
             struct A: Decodable {
@@ -212,11 +217,20 @@ struct Sensors: AsyncParsableCommand {
             let d = try? await api.get("/v1/devices/\(Address(p.gateway.publicKey))/progress", as: D.self)
             print("patient   \(Address(p.key.publicKey).description.prefix(20))…  NEWS2 \(a.map { a in a.news2.map { "\($0) (\(a.band))" } ?? "incomplete: \(a.partialTotal) from the parameters measured (\(a.band)), not measured: \(a.incomplete.map(\.parameter).joined(separator: ", "))" } ?? "—"), \(a?.variables ?? 0) variables; gateway high-water \(d?.highWater ?? 0), missing \(d?.missing ?? 0)")
             struct Alert: Decodable { let time: String; let reasons: [String]; let news2: Int; let band: String; let recipients: [String] }
+            var first: UInt64?
             for alert in (try? await api.get("/v1/vitals/\(Address(p.key.publicKey))/alerts", as: [Alert].self)) ?? [] {
                 let to = alert.recipients.isEmpty ? "no organisation (no consent covers vital signs for TREAT/ETREAT)" : alert.recipients.joined(separator: ", ")
                 print("alert     \(alert.time)  NEWS2 \(alert.news2) (\(alert.band)): \(alert.reasons.joined(separator: ", ")) -> \(to)")
+                let t = Timestamp(iso8601: alert.time)?.unixMilliseconds ?? 0
+                if p.deteriorates && t >= onset && t <= end { trueAlerts += 1; first = min(first ?? t, t) } else { falseAlerts += 1 }
             }
+            if p.deteriorates { if let first { delays.append(Double(first - onset) / 1000) } else { missed += 1 } }
         }
+        let patientHours = Double(patients * seconds) / 3600
+        let firstAfterOnset = delays.isEmpty ? "—" : delays.map { String(format: "%.0f", $0) }.joined(separator: "/")
+        print(String(format: "quality   %d true, %d false alerts over %.2f patient-hours (%.2f true/h, %.2f false/h); ",
+                     trueAlerts, falseAlerts, patientHours, Double(trueAlerts) / patientHours, Double(falseAlerts) / patientHours)
+              + "\(expected - missed) of \(expected) deteriorating patient(s) alerted in their window (onset at half-time to the end), first alert \(firstAfterOnset) s after onset")
         // Bad input accepted anywhere is a failure of the node.
         if tally.corruptedRefused != tally.corruptedSent || fhir.corruptedRefused != fhir.corruptedSent || hl7.garbledRefused != hl7.garbledSent { throw ExitCode(3) }
     }

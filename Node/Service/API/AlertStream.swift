@@ -13,7 +13,8 @@ import MeridianRuntime
 /// organisation (the patient's consent covers it for TREAT or ETREAT), and nothing else. The
 /// upgrade request is signed like any API request (RFC 9421, `SignedRequests`: chain, this node as
 /// audience, created, nonce; rule `clinician`); `organization=` may name the subscriber's own
-/// organisation only. A refused upgrade reaches the route, which says why (401, 403, 426).
+/// organisation only. A refused upgrade reaches the route, which says why (401, 403, 426). A
+/// subscriber also receives the escalations addressed to them (`escalation` set in the message).
 public enum AlertStream {
     static let path = "/v1/alerts"
 
@@ -29,9 +30,14 @@ public enum AlertStream {
         let modelHash: String?
         let scoringVersion: String
         let recipients: [String]
+        /// Present on an escalation: the alert sent on to this subscriber, the `level`-th clinician
+        /// of `organization`'s escalation order, because the hospital had not acknowledged it.
+        let escalation: Escalation?
         struct Contribution: Encodable { let parameter: String; let score: Int }
+        struct Escalation: Encodable { let organization: String; let level: Int; let recipient: String }
 
-        init(_ a: AlertRecord) {
+        init(_ a: AlertRecord, escalation e: AlertHub.Escalation? = nil) {
+            escalation = e.map { Escalation(organization: $0.organization.value, level: $0.level, recipient: Address($0.recipient).description) }
             alert = a.hash.hex; patient = Address(a.patient).description; time = a.time.iso8601; reasons = a.reasons.names
             news2 = a.score.total; band = a.score.band.name
             contributing = a.score.contributing.map { Contribution(parameter: $0.0.name, score: $0.1) }
@@ -46,14 +52,16 @@ public enum AlertStream {
         guard let target = request.path, URLComponents(string: target)?.path == path else { return nil }
         // Any refusal leaves the request to the route, which answers why (401, 403, 400, 426).
         let organization: OrganizationID
+        let clinician: PublicKey
         do {
             let params = try EventStream.query(of: target)
             let caller = try api.authenticate(request, body: [], record: false)
             try api.admit(caller, to: .clinician)
             organization = try api.alertOrganization(params, for: caller)
+            clinician = caller.key
             _ = try api.authenticate(request, body: [], record: true)
         } catch { return .dontUpgrade }
-        let alerts = hub.subscribe(organization: organization)   // before the 101 (see EventStream)
+        let alerts = hub.subscribe(organization: organization, clinician: clinician)   // before the 101 (see EventStream)
         return .upgrade([:]) { inbound, outbound, _ in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -61,7 +69,7 @@ public enum AlertStream {
                 group.addTask { for try await _ in inbound {} }
                 group.addTask {
                     for await delivery in alerts {
-                        try await outbound.write(.text(String(decoding: try encoder.encode(Message(delivery.alert)), as: UTF8.self)))
+                        try await outbound.write(.text(String(decoding: try encoder.encode(Message(delivery.alert, escalation: delivery.escalation)), as: UTF8.self)))
                     }
                 }
                 _ = try await group.next()

@@ -122,7 +122,7 @@ extension NodeAPI {
                 try await permitPatientData(caller, patient: patient, category: .alerts, purpose: purpose(q), evidence: evidence(q))
                 let limit = try integer(q["limit"], "limit", default: 100, range: 1...1000)
                 let stored = try assessmentStore?.alerts(patient: patient, limit: limit) ?? []
-                return try json(stored.map(AlertStream.Message.init))
+                return try json(stored.map { AlertStream.Message($0) })
             },
             .selfAuthenticating(.put, "v1/vitals/:patient/risk-profile", "a feed's bearer token (node.json workers.feeds)") { request, context in
                 // The model's inputs no sensor measures (age, smoking, cholesterol …), from a hospital

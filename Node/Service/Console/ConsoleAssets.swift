@@ -35,6 +35,8 @@ enum ConsoleAssets {
     .bad,.error{color:#a4161a}
     .pending{color:#5c4300}
     .empty{color:#3d3d3d;font-style:italic}
+    form.inline{margin:0}
+    .notice{border-left:4px solid #0b4f8a;padding:.4em .8em;background:#eef4fa}
     .code{font-size:2em;font-family:ui-monospace,"DejaVu Sans Mono",monospace;letter-spacing:.1em;font-weight:700}
     form.search{display:flex;flex-wrap:wrap;gap:.6em 1em;align-items:flex-end;margin-bottom:1em}
     .field{display:flex;flex-direction:column}
@@ -82,6 +84,23 @@ enum ConsoleAssets {
             td.textContent = String(cell);
             row.appendChild(td);
           });
+          // The Acknowledge form, as the page renders it, with the session's form token.
+          var token = document.querySelector("form[action='/console/sign-out'] input[name=form]");
+          var cell = document.createElement("td");
+          if (token && typeof data.patient === "string" && typeof data.alert === "string") {
+            var f = document.createElement("form");
+            f.method = "post"; f.action = "/console/alerts/acknowledge"; f.className = "inline";
+            [["form", token.value], ["patient", data.patient], ["alert", data.alert]].forEach(function (kv) {
+              var input = document.createElement("input");
+              input.type = "hidden"; input.name = kv[0]; input.value = kv[1];
+              f.appendChild(input);
+            });
+            var button = document.createElement("button");
+            button.type = "submit"; button.textContent = "Acknowledge";
+            f.appendChild(button);
+            cell.appendChild(f);
+          }
+          row.appendChild(cell);
           body.insertBefore(row, body.firstChild);
           var none = document.getElementById("alerts-empty");
           if (none) { none.remove(); }

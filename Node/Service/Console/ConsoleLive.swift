@@ -15,7 +15,8 @@ enum ConsoleLive {
     static let path = "/console/live"
 
     struct Tick: Encodable { let type: String; let height: UInt64; let time: String; let round: UInt32?; let kind: String? }
-    struct Alert: Encodable { let type = "alert"; let cells: [String] }
+    /// A live alert row: its cells as text, and what the row's Acknowledge form posts.
+    struct Alert: Encodable { let type = "alert"; let cells: [String]; let patient: String; let alert: String }
 
     static func shouldUpgrade(_ request: HTTPRequest, console: NodeConsole, events: EventHub, alerts: AlertHub?)
         -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>? {
@@ -57,13 +58,13 @@ enum ConsoleLive {
             }
         case "alerts":
             guard let org = viewer.clinicianOrganization, let alerts else { return .dontUpgrade }
-            let stream = alerts.subscribe(organization: org)   // before the 101, as EventStream does
+            let stream = alerts.subscribe(organization: org, clinician: viewer.key)   // before the 101, as EventStream does
             return .upgrade([:]) { inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { for try await _ in inbound {} }
                     group.addTask {
                         for await d in stream {
-                            let message = Alert(cells: NodeConsole.alertCells(d.alert))
+                            let message = Alert(cells: NodeConsole.alertCells(d.alert, escalation: d.escalation), patient: Address(d.alert.patient).description, alert: d.alert.hash.hex)
                             try await outbound.write(.text(String(decoding: try encoder.encode(message), as: UTF8.self)))
                         }
                     }

@@ -72,6 +72,14 @@ struct NodeConsole: Sendable {
                 return try await h(r, c, v)
             }
         }
+        /// A form's POST for these roles (each such form carries the session's form token).
+        func action(_ path: String, _ roles: Set<String>,
+                    _ h: @escaping @Sendable (Request, NodeRequestContext, Viewer) async throws -> Response) -> Route {
+            Route(method: .post, path: path, access: .roles(roles), parameters: []) { r, c, v in
+                guard let v else { throw ConsoleError(.unauthorized, "Sign in first", "This action needs a signed-in session.") }
+                return try await h(r, c, v)
+            }
+        }
         let oversight: Set<String> = ["operator", "regulator"]
         return [
             open(.get, "console") { r, _, v in try await home(r, v) },
@@ -95,7 +103,8 @@ struct NodeConsole: Sendable {
             page("console/me/consents", ["patient"]) { _, _, v in try consentsPage(v) },
             page("console/me/devices", ["patient"]) { _, _, v in try devicesPage(v) },
             page("console/me/health", ["patient"]) { _, _, v in try healthPage(v) },
-            page("console/alerts", ["clinician"]) { _, _, v in try alertsPage(v) },
+            page("console/alerts", ["clinician"], ["acknowledged"]) { r, _, v in try alertsPage(v, r) },
+            action("console/alerts/acknowledge", ["clinician"]) { r, _, v in try await acknowledgeAlert(r, v) },
         ]
     }
 

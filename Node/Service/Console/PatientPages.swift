@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MeridianCore
 import MeridianModules
+import MeridianRuntime
 import MeridianRisk
 import MeridianWorkers
 
@@ -106,8 +107,9 @@ extension NodeConsole {
     }
 
     /// A clinician's alerts: those this node raised for patients whose consent covers the
-    /// clinician's hospital (the deliveries on the trail), newest first; new ones arrive live.
-    func alertsPage(_ viewer: Viewer) throws -> Response {
+    /// clinician's hospital (the deliveries on the trail), newest first; new ones arrive live. Each
+    /// says who acknowledged it for the hospital, or offers to acknowledge it.
+    func alertsPage(_ viewer: Viewer, _ request: Request) throws -> Response {
         guard let org = viewer.clinicianOrganization else { throw ConsoleError(.forbidden, "Not for your role", "Alerts are for clinicians.") }
         let count = try Audit.entryCount(org, in: query.reader)
         let start = count > 2000 ? count - 2000 : 0
@@ -118,17 +120,72 @@ extension NodeConsole {
         for d in deliveries {
             if stored[d.patient] == nil { stored[d.patient] = ((try? api.assessmentStore?.alerts(patient: d.patient, limit: 200)) ?? nil) ?? [] }
             guard let hash = d.record, let a = stored[d.patient]?.first(where: { $0.hash == hash }) else { continue }
-            rows.append(Self.alertCells(a).map(HTML.escape))
+            let acknowledged = try Audit.acknowledgement(of: hash, by: org, in: query.reader)
+            let status = acknowledged.map { "Acknowledged by " + HTML.short(Address($0.clinician).description, 16) + " at " + HTML.escape($0.time.iso8601) }
+                ?? Self.acknowledgeForm(patient: d.patient, alert: hash, token: viewer.session.formToken)
+            rows.append(Self.alertCells(a).map(HTML.escape) + [status])
         }
-        let body = "<p>Alerts for patients whose consent covers \(HTML.escape(org.value)), raised by this node's risk worker. New alerts appear at the top as they are raised (with JavaScript).</p>"
-            + HTML.table(caption: "Alerts, newest first", headers: ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Model risk", "Model"],
+        var notice = ""
+        if let hex = request.uri.queryParameters.get("acknowledged"), let hash = Bytes32(hex: hex) {
+            notice = try Audit.acknowledgement(of: hash, by: org, in: query.reader) == nil
+                ? "<p class=\"notice\" role=\"status\">Your acknowledgement of alert \(HTML.short(hash.hex)) is on its way to the chain; it shows here once in a block.</p>"
+                : "<p class=\"notice\" role=\"status\">Alert \(HTML.short(hash.hex)) is acknowledged.</p>"
+        }
+        let body = notice + "<p>Alerts for patients whose consent covers \(HTML.escape(org.value)), raised by this node's risk worker. New alerts appear at the top as they are raised (with JavaScript). Acknowledging one goes on the patient's audit trail in your name; one acknowledgement per alert and hospital.</p>"
+            + HTML.table(caption: "Alerts, newest first", headers: ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Model risk", "Model", "Acknowledged"],
                          rows: rows, empty: "No alert yet.", liveBody: "alerts")
         return ConsoleHeaders.html(layout(title: "Alerts", viewer: viewer, body: body, live: "alerts", current: "/console/alerts"))
     }
 
+    /// The form that acknowledges one alert (the live view builds the same form in the browser).
+    static func acknowledgeForm(patient: PublicKey, alert: Bytes32, token: String) -> String {
+        "<form method=\"post\" action=\"/console/alerts/acknowledge\" class=\"inline\">"
+            + "<input type=\"hidden\" name=\"form\" value=\"\(HTML.escape(token))\">"
+            + "<input type=\"hidden\" name=\"patient\" value=\"\(HTML.escape(Address(patient).description))\">"
+            + "<input type=\"hidden\" name=\"alert\" value=\"\(alert.hex)\">"
+            + "<button type=\"submit\">Acknowledge</button></form>"
+    }
+
+    struct AcknowledgeForm: Decodable { let form: String?; let patient: String; let alert: String }
+
+    /// `POST /console/alerts/acknowledge`: the signed-in clinician acknowledges an alert delivered
+    /// to their hospital. The node's worker submits it with the clinician's sign-in (through the
+    /// disclosure log, synced, resubmitted until committed); the runtime checks it again.
+    func acknowledgeAlert(_ request: Request, _ viewer: Viewer) async throws -> Response {
+        let fields = try await form(AcknowledgeForm.self, request)
+        guard fields.form == viewer.session.formToken else { throw ConsoleError(.forbidden, "Form expired", "Reload the page and acknowledge again.") }
+        guard let org = viewer.clinicianOrganization else { throw ConsoleError(.forbidden, "Not for your role", "Alerts are acknowledged by clinicians.") }
+        guard let patient = Address(fields.patient)?.publicKey, let alert = Bytes32(hex: fields.alert) else {
+            throw ConsoleError(.badRequest, "Malformed form", "The form names no valid patient address and alert hash; reload the page.")
+        }
+        // Delivered: on chain, or raised here for this hospital with its delivery record still on
+        // its way (the worker's earlier nonce puts that record in a block before this one).
+        let onChain = try Audit.delivery(of: alert, to: org, in: query.reader)
+        let raisedHere = onChain == nil && (((try? api.assessmentStore?.alerts(patient: patient, limit: 1000)) ?? nil) ?? [])
+            .contains { $0.hash == alert && $0.recipients.contains(org) }
+        guard onChain?.patient == patient || raisedHere else {
+            throw ConsoleError(.notFound, "No such alert", "Alert \(alert.hex.prefix(16))… was not delivered to \(org.value) for this patient.")
+        }
+        guard try Audit.acknowledgement(of: alert, by: org, in: query.reader) == nil else {
+            return ConsoleHeaders.redirect("/console/alerts?acknowledged=\(alert.hex)")
+        }
+        guard let log = api.disclosures else {
+            throw ConsoleError(.serviceUnavailable, "Could not acknowledge", "This node has no disclosure log to submit the acknowledgement through.")
+        }
+        let call = Call.acknowledgeAlertInConsole(ConsoleAlertAcknowledgement(clinician: viewer.key, signIn: viewer.session.signIn,
+                                                                             acknowledgement: AlertAcknowledgement(patient: patient, alert: alert)))
+        do { try log.record([call]) } catch {
+            throw ConsoleError(.serviceUnavailable, "Could not acknowledge", "The acknowledgement could not be written (\(error)); try again.")
+        }
+        return ConsoleHeaders.redirect("/console/alerts?acknowledged=\(alert.hex)")
+    }
+
     /// An alert's cells as text: the page escapes them, the live view sends them as they are.
-    static func alertCells(_ a: AlertRecord) -> [String] {
-        [a.time.iso8601, Address(a.patient).description, a.reasons.names.joined(separator: ", "), "\(a.score.total) (\(a.score.band.name))",
+    static func alertCells(_ a: AlertRecord, escalation: AlertHub.Escalation? = nil) -> [String] {
+        let why = a.reasons.names.joined(separator: ", ")
+        return [a.time.iso8601, Address(a.patient).description,
+                escalation.map { "ESCALATED to you (step \($0.level) of \($0.organization.value)'s order, unacknowledged): " + why } ?? why,
+                "\(a.score.total) (\(a.score.band.name))",
          a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "),
          a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : a.modelHash.hex]
     }

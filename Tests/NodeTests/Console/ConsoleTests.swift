@@ -206,6 +206,58 @@ import MeridianDemo
         }
     }
 
+    func post(_ client: some TestClientProtocol, _ uri: String, form: String, session: String? = nil) async throws -> Page {
+        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        if let session { headers[.cookie] = "\(NodeConsole.sessionCookie)=\(session)" }
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: form)) { r in
+            Page(status: r.status, headers: r.headers, body: String(buffer: r.body))
+        }
+    }
+
+    /// A clinician acknowledges an alert delivered to their hospital from the alerts page: only with
+    /// their session's form token, only an alert delivered there; it reaches the trail in their
+    /// name through the disclosure log, and the page then says who acknowledged it.
+    @Test func aClinicianAcknowledgesAnAlertFromTheConsole() async throws {
+        try await withConsole { node, maria, _, client in
+            let vitals = ConsentTerms(grantees: [OrganizationID("sakura-general")!], categories: [.vitalSigns], purposes: [.treat],
+                                      countries: [CountryCode("JP")!], explicitTransferCountries: [], validFrom: Timestamp(iso8601: "2026-01-01")!,
+                                      validUntil: Timestamp(iso8601: "2030-01-01")!, emergencyAccess: false)
+            try await node.submitNow(maria, .grantConsent(vitals))
+            let alert = SHA256.hash(Array("a NEWS2 alert".utf8))
+            let delivered = try await node.submitNow(Self.worker, .recordAlertDelivery(AlertDelivery(patient: maria.publicKey, recipient: OrganizationID("sakura-general")!,
+                                                                                                    alert: alert, purpose: .treat)))
+            #expect(delivered.decision?.allowed == true, "\(String(describing: delivered.error))")
+            let clinician = DemoCast.staff("sakura-general", "clinician")
+            let session = try await signIn(client, clinician)
+            let home = try await get(client, "/console", session: session)
+            let token = try #require(home.body.firstMatch(of: /name="form" value="([0-9a-f]+)"/)?.1).description
+            let m = Address(maria.publicKey).description
+            let uri = "/console/alerts/acknowledge"
+            #expect(try await post(client, uri, form: "form=\(token)&patient=\(m)&alert=\(alert.hex)").status == .unauthorized)
+            #expect(try await post(client, uri, form: "form=\(token)&patient=\(m)&alert=\(alert.hex)", session: try await signIn(client, maria)).status == .forbidden)
+            #expect(try await post(client, uri, form: "form=wrong&patient=\(m)&alert=\(alert.hex)", session: session).status == .forbidden)
+            #expect(try await post(client, uri, form: "form=\(token)&patient=\(m)&alert=xyz", session: session).status == .badRequest)
+            #expect(try await post(client, uri, form: "form=\(token)&patient=\(m)&alert=\(SHA256.hash([9]).hex)", session: session).status == .notFound)
+            #expect(try node.disclosures.pendingCount() == 0, "a refused acknowledgement logs nothing")
+            let done = try await post(client, uri, form: "form=\(token)&patient=\(m)&alert=\(alert.hex)", session: session)
+            #expect(done.status == .seeOther && done.headers[.location] == "/console/alerts?acknowledged=\(alert.hex)")
+            #expect(try node.disclosures.pendingCount() == 1, "logged before the answer")
+            let pending = try await get(client, "/console/alerts?acknowledged=\(alert.hex)", session: session)
+            #expect(pending.status == .ok && pending.body.contains("on its way to the chain"), "\(pending.body.prefix(400))")
+            let receipts = try await node.commitDisclosures()
+            #expect(receipts.count == 1 && receipts.allSatisfy(\.succeeded), "\(receipts.map { String(describing: $0.error) })")
+            let record = try Audit.acknowledgement(of: alert, by: OrganizationID("sakura-general")!, in: node.chain.query.reader)
+            #expect(record?.clinician == clinician.publicKey)
+            let e = try #require(try Audit.byPatient(maria.publicKey, in: node.chain.query.reader).entries.last)
+            #expect(e.kind == .alertAcknowledgement && e.actor == clinician.publicKey && e.record == alert)
+            let after = try await get(client, "/console/alerts?acknowledged=\(alert.hex)", session: session)
+            #expect(after.body.contains("is acknowledged"))
+            // Again: nothing new is logged.
+            #expect(try await post(client, uri, form: "form=\(token)&patient=\(m)&alert=\(alert.hex)", session: session).status == .seeOther)
+            #expect(try node.disclosures.pendingCount() == 0)
+        }
+    }
+
     @Test func everyPageOfPersonalAuditDataIsItselfOnTheTrail() async throws {
         try await withConsole { node, maria, _, client in
             let regulator = try await signIn(client, DemoCast.regulator("PT"))

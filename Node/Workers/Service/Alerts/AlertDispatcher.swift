@@ -21,6 +21,8 @@ public final class AlertDispatcher: Sendable {
     let recipients: @Sendable (PublicKey) -> [(OrganizationID, PurposeOfUse)]
     /// Wakes the delivery recorder.
     let recorded: @Sendable () -> Void
+    /// Told of each alert raised (the escalator watches the high ones).
+    let raisedHook: @Sendable (AlertRecord) -> Void
     /// What each patient was last alerted for (bounded like the risk worker's patients).
     private let alerted = Mutex<[PublicKey: AlertRule.State]>([:])
     let raised: Prometheus.Counter
@@ -28,9 +30,9 @@ public final class AlertDispatcher: Sendable {
 
     public init(rule: AlertRule, store: AssessmentStore?, hub: AlertHub, registry: PrometheusCollectorRegistry,
                 recipients: @escaping @Sendable (PublicKey) -> [(OrganizationID, PurposeOfUse)],
-                recorded: @escaping @Sendable () -> Void = {}) {
-        self.rule = rule; self.store = store; self.hub = hub; self.recipients = recipients; self.recorded = recorded
-        raised = registry.makeCounter(name: "meridian_alerts_raised_total", help: "Clinical alerts raised by the risk worker")
+                recorded: @escaping @Sendable () -> Void = {}, raised: @escaping @Sendable (AlertRecord) -> Void = { _ in }) {
+        self.rule = rule; self.store = store; self.hub = hub; self.recipients = recipients; self.recorded = recorded; self.raisedHook = raised
+        self.raised = registry.makeCounter(name: "meridian_alerts_raised_total", help: "Clinical alerts raised by the risk worker")
         undelivered = registry.makeCounter(name: "meridian_alerts_without_recipient_total",
                                            help: "Alerts raised for a patient whose consent covers no organisation for TREAT/ETREAT")
     }
@@ -57,7 +59,7 @@ public final class AlertDispatcher: Sendable {
         let hash = alert.hash
         try store?.storeAlert(alert, deliveries: covered.map { AlertDelivery(patient: a.patient, recipient: $0.0, alert: hash, purpose: $0.1) })
         hub.publish(AlertHub.Delivery(alert: alert, raisedUptimeNanoseconds: started))
-        if !covered.isEmpty { recorded() }
+        if !covered.isEmpty { recorded(); raisedHook(alert) }
         return alert
     }
 }

@@ -46,6 +46,17 @@ public final class AssessmentStore: Sendable {
         return try db.scan("risk_alerts", prefix: prefix, limit: limit).compactMap { try? AlertRecord(trustedCanonicalBytes: $0.value) }
     }
 
+    /// Stored alerts of every patient at or after `since`, at most `limit` (read back by the
+    /// escalator after a restart: a scan of the alert column, bounded by `scanLimit` rows).
+    public func recentAlerts(since: Timestamp, limit: Int, scanLimit: Int = 200_000) throws(RocksDBError) -> [AlertRecord] {
+        var out: [AlertRecord] = []
+        for entry in try db.scan("risk_alerts", prefix: [], limit: scanLimit) {
+            guard let a = try? AlertRecord(trustedCanonicalBytes: entry.value), a.time >= since else { continue }
+            out.append(a)
+        }
+        return Array(out.sorted { $0.time > $1.time }.prefix(limit))
+    }
+
     /// Deliveries whose audit transaction is still to be submitted.
     public func pendingDeliveries(limit: Int) throws(RocksDBError) -> [(key: [UInt8], delivery: AlertDelivery)] {
         try db.scan("risk_alert_deliveries", prefix: [], limit: limit).compactMap { entry in
