@@ -252,6 +252,8 @@ public enum NodeRunner {
         var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
                           maxBodyBytes: config.maxRequestBodyBytes)
         api.scheme = config.tls == nil ? "http" : "https"   // part of the target URI every signed request covers
+        // The TLS identity, loaded and checked once for the API, MLLP and node-to-node calls.
+        let tls = try config.tls?.load(in: dataDirectory.path)
         // Signed requests name this node (its worker key, else its validator key) as their audience.
         if let identity = workerKey ?? keys.first { api.identify(as: identity.publicKey) }
         api.clientLimiter = ClientLimiter(limits: config.clientLimits)
@@ -283,10 +285,10 @@ public enum NodeRunner {
                                        registry: metrics.registry, logger: logger))
             if let port = config.workers.mllpPort {
                 var mllpTLS: MLLPListener.TLS?
-                if let tls = config.tls, !config.workers.mllpClientCertificates.isEmpty {
+                if let tls, !config.workers.mllpClientCertificates.isEmpty {
                     let context: NIOSSLContext
-                    do { context = try NIOSSLContext(configuration: try tls.mllpServerConfiguration(in: dataDirectory.path)) }
-                    catch let e as NodeError { throw e } catch { throw NodeError("config.tls", "MLLP: \(error)") }
+                    do { context = try NIOSSLContext(configuration: tls.mllpServerConfiguration()) }
+                    catch { throw NodeError("config.tls", "MLLP: \(error)") }
                     mllpTLS = MLLPListener.TLS(context: context, senders: Dictionary(config.workers.mllpClientCertificates.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a }))
                 }
                 // Over TLS each sender proves its registered certificate, so any address may connect.
@@ -306,7 +308,7 @@ public enum NodeRunner {
             let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase, databaseHoldsRecords: holdsRecords))
             let hook = recordsGossip
             let peers: PeerHTTP
-            if let tls = config.tls { peers = PeerHTTP(tls: try tls.clientConfiguration(in: dataDirectory.path)) } else { peers = PeerHTTP() }
+            if let tls { peers = PeerHTTP(tls: tls.clientConfiguration()) } else { peers = PeerHTTP() }
             let records = RecordService(store: recordStore, chain: chain, nodeKey: workerKey, config: config.records, terminology: terminology,
                                         anchors: workers?.anchors, logger: logger, registry: metrics.registry, peers: peers) { call in
                 guard let bytes = await chain.submit(call, signer: workerKey) else { return nil }
@@ -386,9 +388,9 @@ public enum NodeRunner {
         }
         // HTTPS when node.json has `tls` (WebSocket upgrades ride inside it: wss://).
         let server: HTTPServerBuilder
-        if let tls = config.tls {
-            do { server = try .tls(http, tlsConfiguration: try tls.serverConfiguration(in: dataDirectory.path)) }
-            catch let e as NodeError { throw e } catch { throw NodeError("config.tls", "\(error)") }
+        if let tls {
+            do { server = try .tls(http, tlsConfiguration: tls.serverConfiguration()) }
+            catch { throw NodeError("config.tls", "\(error)") }
         } else {
             server = http
             if !NodeConfig.isLoopback(config.apiHost) {

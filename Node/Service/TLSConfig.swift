@@ -26,8 +26,41 @@ public struct TLSConfig: Codable, Sendable, Hashable {
         return TLSConfig(certificate: r(certificate), privateKey: r(privateKey), trustedCAs: trustedCAs.map(r))
     }
 
+    /// The files loaded: what the listeners and the node-to-node client are configured from. The
+    /// node loads them once at start (`NodeRunner`), so all three use the same checked identity.
+    public struct Loaded: Sendable {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        let trust: [NIOSSLCertificate]?
+
+        /// The API's server configuration: TLS 1.2 or later, no client certificate.
+        func serverConfiguration() -> TLSConfiguration {
+            var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            c.minimumTLSVersion = .tlsv12
+            return c
+        }
+
+        /// The MLLP listener's configuration: TLS 1.2 or later and a client certificate required. The
+        /// certificate is then checked by the listener's verification callback against the feeds'
+        /// registered fingerprints (IHE ATNA node authentication: each sender's certificate is known).
+        func mllpServerConfiguration() -> TLSConfiguration {
+            var c = serverConfiguration()
+            c.certificateVerification = .noHostnameVerification
+            return c
+        }
+
+        /// The client configuration for this node's HTTPS calls to other nodes: `trustedCAs`, else
+        /// the system's roots; the host name is checked.
+        func clientConfiguration() -> TLSConfiguration {
+            var c = TLSConfiguration.makeClientConfiguration()
+            c.minimumTLSVersion = .tlsv12
+            if let trust { c.trustRoots = .certificates(trust) }
+            return c
+        }
+    }
+
     /// The certificate chain and key, loaded and checked to belong together; errors name the file.
-    func load(in dataDirectory: String) throws(NodeError) -> (chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, trust: [NIOSSLCertificate]?) {
+    func load(in dataDirectory: String) throws(NodeError) -> Loaded {
         let files = resolved(in: dataDirectory)
         let chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
         do { chain = try NIOSSLCertificate.fromPEMFile(files.certificate) } catch { throw NodeError("config.tls.certificate", "\(files.certificate): not a PEM certificate chain (\(error))") }
@@ -37,49 +70,13 @@ public struct TLSConfig: Codable, Sendable, Hashable {
         if let ca = files.trustedCAs {
             do { trust = try NIOSSLCertificate.fromPEMFile(ca) } catch { throw NodeError("config.tls.trustedCAs", "\(ca): not PEM certificates (\(error))") }
         }
+        let loaded = Loaded(chain: chain, key: key, trust: trust)
         // A key that does not match the certificate fails every handshake; say so at start.
-        do {
-            var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-            server.minimumTLSVersion = .tlsv12
-            _ = try NIOSSLContext(configuration: server)
-        } catch { throw NodeError("config.tls", "\(files.certificate) and \(files.privateKey) do not make a usable TLS identity: \(error)") }
-        return (chain, key, trust)
+        do { _ = try NIOSSLContext(configuration: loaded.serverConfiguration()) }
+        catch { throw NodeError("config.tls", "\(files.certificate) and \(files.privateKey) do not make a usable TLS identity: \(error)") }
+        return loaded
     }
 
     /// Checks that the files load and make a usable identity (for `meridian-node init`).
     public func check(in dataDirectory: String) throws(NodeError) { _ = try load(in: dataDirectory) }
-
-    /// The API's server configuration: TLS 1.2 or later, no client certificate.
-    func serverConfiguration(in dataDirectory: String) throws(NodeError) -> TLSConfiguration {
-        let files = try load(in: dataDirectory)
-        var c = TLSConfiguration.makeServerConfiguration(certificateChain: files.chain.map { .certificate($0) }, privateKey: .privateKey(files.key))
-        c.minimumTLSVersion = .tlsv12
-        return c
-    }
-
-    /// The MLLP listener's configuration: TLS 1.2 or later and a client certificate required. The
-    /// certificate is then checked by the listener's verification callback against the feeds'
-    /// registered fingerprints (IHE ATNA node authentication: each sender's certificate is known).
-    func mllpServerConfiguration(in dataDirectory: String) throws(NodeError) -> TLSConfiguration {
-        let files = try load(in: dataDirectory)
-        var c = TLSConfiguration.makeServerConfiguration(certificateChain: files.chain.map { .certificate($0) }, privateKey: .privateKey(files.key))
-        c.minimumTLSVersion = .tlsv12
-        c.certificateVerification = .noHostnameVerification
-        return c
-    }
-
-    /// The client configuration for this node's HTTPS calls to other nodes: `trustedCAs`, else
-    /// the system's roots; the host name is checked.
-    func clientConfiguration(in dataDirectory: String) throws(NodeError) -> TLSConfiguration {
-        var c = TLSConfiguration.makeClientConfiguration()
-        c.minimumTLSVersion = .tlsv12
-        if let trust = try load(in: dataDirectory).trust { c.trustRoots = .certificates(trust) }
-        return c
-    }
-}
-
-/// SHA-256 of a certificate's DER encoding, lower-case hex: how a feed's client certificate is
-/// registered (`openssl x509 -in cert.pem -outform der | sha256sum` prints the same).
-public func certificateFingerprint(_ certificate: NIOSSLCertificate) throws -> String {
-    SHA256.hash(try certificate.toDERBytes()).hex
 }

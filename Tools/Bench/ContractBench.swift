@@ -77,7 +77,7 @@ final class ContractBenchChain {
     func block(_ txs: [SignedTransaction]) throws -> ExecutedBlock {
         time = time.adding(milliseconds: 1000)
         let executed = try executor.propose(time: time, proposer: proposer, transactions: txs, lastCommit: nil)
-        precondition(executed.receipts.allSatisfy(\.succeeded), "\(String(describing: executed.receipts.first { !$0.succeeded }?.error))")
+        guard executed.receipts.allSatisfy(\.succeeded) else { throw BenchError("\(String(describing: executed.receipts.first { !$0.succeeded }?.error))") }
         try executor.commit(executed)
         return executed
     }
@@ -103,14 +103,16 @@ func contractBench(quick: Bool, storage: any StateStorage) throws -> ContractBen
     let reader = CommittedStateReader(chain.state)
     let sakura = DemoCast.staff("sakura-general", "clinician").publicKey
     func access(_ i: Int) -> AccessRequest {
-        AccessRequest(requester: sakura, patient: chain.patients[i].publicKey, category: .summary, purpose: .treat, custodian: OrganizationID("hospital-ribeira")!)
+        // A TravelWindow patient's TREAT request carries the stay token (the contract checks it).
+        AccessRequest(requester: sakura, patient: chain.patients[i].publicKey, category: .summary, purpose: .treat, custodian: OrganizationID("hospital-ribeira")!,
+                      evidence: ContractBenchChain.stay.bytes)
     }
     let at = chain.time, height = chain.executor.tip.height
     let withContract = access(0), plain = access(1)
     let decided = try Authorization.authorize(withContract, at: at, height: height, in: reader)
-    precondition(decided.allowed && decided.contract?.answer == 1, "\(decided)")
+    guard decided.allowed && decided.contract?.answer == 1 else { throw BenchError("\(decided)") }
     let plainDecision = try Authorization.authorize(plain, at: at, height: height, in: reader)
-    precondition(plainDecision.allowed && plainDecision.contract == nil)
+    guard plainDecision.allowed && plainDecision.contract == nil else { throw BenchError("plainDecision.allowed && plainDecision.contract == nil") }
 
     // authorize, with the contract and by a plain grant, interleaved.
     let calls = quick ? 2_000 : 20_000
@@ -145,7 +147,7 @@ func contractBench(quick: Bool, storage: any StateStorage) throws -> ContractBen
         let t1 = now()
         let o = travelRunner.evaluate(request, parameters: ["grace-days": Array("2".utf8)], storage: storage, fuel: 200_000)
         let t2 = now()
-        precondition(e.result == .allowed && o.result == .allowed)
+        guard e.result == .allowed && o.result == .allowed else { throw BenchError("e.result == .allowed && o.result == .allowed") }
         fuel = o.fuelUsed
         emptyTimes.append(Double(t1 - t0) / 1000); runnerTimes.append(Double(t2 - t1) / 1000)
     }
@@ -162,8 +164,8 @@ func contractBench(quick: Bool, storage: any StateStorage) throws -> ContractBen
             let executed = try chain.block(txs)
             let seconds = Double(now() - t0) / 1e9
             let viaContract = executed.receipts.filter { $0.decision?.contract != nil }.count
-            precondition(executed.receipts.allSatisfy { $0.decision?.allowed == true })
-            precondition(plainBlock ? viaContract == 0 : viaContract == 334, "\(viaContract) decisions through the contract")
+            guard executed.receipts.allSatisfy({ $0.decision?.allowed == true }) else { throw BenchError("executed.receipts.allSatisfy { $0.decision?.allowed == true }") }
+            guard plainBlock ? viaContract == 0 : viaContract == 334 else { throw BenchError("\(viaContract) decisions through the contract") }
             (plainBlock ? { plainOnly.append(1000 / seconds) } : { mixed.append(1000 / seconds) })()
         }
     }

@@ -187,6 +187,6 @@ extension NodeConsole {
                 escalation.map { "ESCALATED to you (step \($0.level) of \($0.organization.value)'s order, unacknowledged): " + why } ?? why,
                 "\(a.score.total) (\(a.score.band.name))",
          a.score.contributing.map { "\($0.0.name) \($0.1)" }.joined(separator: ", "),
-         a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : a.modelHash.hex]
+         a.modelProbability.map { String(format: "%.1f %%", $0 * 100) } ?? "—", a.modelProbability == nil ? "—" : String(a.modelHash.hex.prefix(12)) + "…"]
     }
 }
