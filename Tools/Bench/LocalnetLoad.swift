@@ -67,7 +67,7 @@ func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleS
     let refused = Atomic<Int>(0)
     let before = try probe.committedTotal()
     let t0 = DispatchTime.now().uptimeNanoseconds
-    DispatchQueue.concurrentPerform(iterations: connections) { part in
+    onThreads(connections) { part in
         guard let c = try? HTTPConnection(port: api[part % api.count]) else { refused.add(count, ordering: .relaxed); return }
         let mine = Array(stride(from: part, to: throughput.patients, by: connections))
         for n in 0..<throughput.perPatient { for p in mine where (try? c.request("POST", "/v1/transactions", body: throughput.grants[p][n]))?.0 != 202 { refused.add(1, ordering: .relaxed) } }

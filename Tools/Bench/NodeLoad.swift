@@ -160,7 +160,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     let refused = Atomic<Int>(0)
     let t0 = DispatchTime.now().uptimeNanoseconds
     // Each patient's grants go in nonce order on one connection; connections interleave patients.
-    DispatchQueue.concurrentPerform(iterations: connections) { part in
+    onThreads(connections) { part in
         guard let c = try? HTTPConnection(port: apiPort) else { refused.add(count, ordering: .relaxed); return }
         let mine = Array(stride(from: part, to: patients, by: connections))
         for n in 0..<perPatient {
