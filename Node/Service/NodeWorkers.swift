@@ -80,8 +80,8 @@ public struct NodeWorkers: Sendable {
         alertRecorder = recorder
         let escalator = AlertEscalator(store: assessmentStore, hub: alerts, registry: registry,
                                        tick: .milliseconds(config.alertEscalationTickMilliseconds),
-                                       escalation: { org in (try? Audit.escalation(of: org, in: query.reader)) ?? nil },
-                                       acknowledged: { alert, org in ((try? Audit.acknowledgement(of: alert, by: org, in: query.reader)) ?? nil) != nil })
+                                       escalation: { org in try Audit.escalation(of: org, in: query.reader) },
+                                       acknowledged: { alert, org in try Audit.acknowledgement(of: alert, by: org, in: query.reader) != nil })
         alertEscalator = escalator
         let dispatcher = AlertDispatcher(
             rule: AlertRule(), store: assessmentStore, hub: alerts, registry: registry,

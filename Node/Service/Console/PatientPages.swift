@@ -161,7 +161,7 @@ extension NodeConsole {
         // Delivered: on chain, or raised here for this hospital with its delivery record still on
         // its way (the worker's earlier nonce puts that record in a block before this one).
         let onChain = try Audit.delivery(of: alert, to: org, in: query.reader)
-        let raisedHere = onChain == nil && (((try? api.assessmentStore?.alerts(patient: patient, limit: 1000)) ?? nil) ?? [])
+        let raisedHere = try onChain == nil && (api.assessmentStore?.alerts(patient: patient, limit: 1000) ?? [])
             .contains { $0.hash == alert && $0.recipients.contains(org) }
         guard onChain?.patient == patient || raisedHere else {
             throw ConsoleError(.notFound, "No such alert", "Alert \(alert.hex.prefix(16))… was not delivered to \(org.value) for this patient.")

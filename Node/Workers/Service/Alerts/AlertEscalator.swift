@@ -29,8 +29,8 @@ public final class AlertEscalator: Worker, Sendable {
     private let open = Mutex<[Bytes32: Open]>([:])
     let store: AssessmentStore?
     let hub: AlertHub
-    let escalation: @Sendable (OrganizationID) -> AlertEscalation?
-    let acknowledged: @Sendable (Bytes32, OrganizationID) -> Bool
+    let escalation: @Sendable (OrganizationID) throws -> AlertEscalation?
+    let acknowledged: @Sendable (Bytes32, OrganizationID) throws -> Bool
     let clock: @Sendable () -> Timestamp
     let tick: Duration
     let escalated: Prometheus.Counter
@@ -40,8 +40,8 @@ public final class AlertEscalator: Worker, Sendable {
     ///   - acknowledged: whether the hospital has acknowledged the alert (committed state).
     public init(store: AssessmentStore?, hub: AlertHub, registry: PrometheusCollectorRegistry, tick: Duration = .seconds(5),
                 clock: (@Sendable () -> Timestamp)? = nil,
-                escalation: @escaping @Sendable (OrganizationID) -> AlertEscalation?,
-                acknowledged: @escaping @Sendable (Bytes32, OrganizationID) -> Bool) {
+                escalation: @escaping @Sendable (OrganizationID) throws -> AlertEscalation?,
+                acknowledged: @escaping @Sendable (Bytes32, OrganizationID) throws -> Bool) {
         self.store = store; self.hub = hub; self.tick = tick
         self.clock = clock ?? { Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) }
         self.escalation = escalation; self.acknowledged = acknowledged
@@ -65,17 +65,19 @@ public final class AlertEscalator: Worker, Sendable {
     public var openCount: Int { open.withLock { $0.count } }
 
     /// One pass at `now`: sends every step that is due, and forgets alerts every hospital has
-    /// acknowledged, fully escalated, or that are older than the window. Returns what it sent.
+    /// acknowledged, fully escalated, or that are older than the window. Returns what it sent. A
+    /// failed state read throws before anything is forgotten: the worker fails, is restarted, and
+    /// the next pass sends what is due (never a silently skipped step).
     @discardableResult
-    public func pass(now: Timestamp) -> [AlertHub.Delivery] {
+    public func pass(now: Timestamp) throws -> [AlertHub.Delivery] {
         let snapshot = open.withLock { Array($0) }
         var sent: [AlertHub.Delivery] = []
         var progress: [(Bytes32, OrganizationID, Int)] = []
         var finished: [Bytes32] = []
         for (hash, o) in snapshot {
             var done = true
-            for org in o.alert.recipients where !acknowledged(hash, org) {
-                guard let order = escalation(org) else { done = false; continue }
+            for org in o.alert.recipients where try !acknowledged(hash, org) {
+                guard let order = try escalation(org) else { done = false; continue }
                 let due = order.level(raised: o.raised, now: now)
                 let already = min(o.sent[org] ?? 0, order.recipients.count)
                 if due < order.recipients.count { done = false }
@@ -108,7 +110,7 @@ public final class AlertEscalator: Worker, Sendable {
     public func run(metrics: WorkerMetrics) async throws {
         try recover(now: clock())
         while !Task.isCancelled {
-            let sent = pass(now: clock())
+            let sent = try pass(now: clock())
             metrics.processed.increment(by: Int64(sent.count))
             metrics.queueDepth.set(Double(openCount))
             try await Task.sleep(for: tick)
