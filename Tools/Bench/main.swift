@@ -436,6 +436,13 @@ thread:
 What limits it: per-request network and framework work on two cores shared with the load generator; the runtime itself
 executes these blocks about four times faster (row above). Next steps if needed: a batch submission endpoint (one
 request, many transactions) and the 16-ary tree layout for the commit.
+Since access control (issue 19) and on a slower host (raw libsecp256k1 ~21,000/s per core against ~35,000/s when the
+~10,000/s above was measured), a profile (`perf record -a -g -F 499` over `--only api`) showed the two cores 21% idle
+at ~3,200 submissions/s: the load generator's "8 connections" ran on `DispatchQueue.concurrentPerform`, which runs
+only as many iterations at once as there are cores, so 2 requests were in flight and the figure was their round trip.
+Each connection now has a thread of its own (8 in flight): ~4,200-4,800/s on the same host. In that profile the kernel
+(loopback TCP, writev) takes ~28% of all samples, libsecp256k1 ~19% (admission's verification), the Swift runtime
+~17%, the node's own code ~11%, RocksDB ~7%, OpenSSL's SHA-256 ~7%: per-request HTTP work, not a lock, bounds it.
 
 ## The 4-validator localnet
 Four `meridian-node` processes, each verifying every transaction's signature once (at admission, or when it arrives by
@@ -452,6 +459,10 @@ idle 1-7%) put libsecp256k1 at ~14%, RocksDB at ~10% (each node's chain thread i
 transaction into the memtable: `InlineSkipList::FindSpliceForLevel`), the Swift runtime at ~12% and kernel TCP/fsync
 at ~14% of the non-idle samples: about 4 × 190 µs of CPU per transaction, under a fifth of it signatures. Next steps:
 the 16-ary tree layout to shrink the commit, and compact blocks.
+With 8 requests truly in flight (one thread per connection; before, `concurrentPerform` kept 2 busy on 2 cores) the
+finalised rate fell (≈1,290/s → ≈430/s) and the p99 latency rose: the four nodes' API work then takes the cores from
+consensus, so blocks finalise less often. The nodes do not yet hold API admission back when consensus falls behind:
+that back-pressure is the next attack on this row (issue 22).
 
 ## The workers' ingestion (one thread)
 - **Device frames**: structure, MDC codes, UCUM units and limits are checked before the signature, which costs one
