@@ -442,7 +442,7 @@ at ~3,200 submissions/s: the load generator's "8 connections" ran on `DispatchQu
 only as many iterations at once as there are cores, so 2 requests were in flight and the figure was their round trip.
 Each connection now has a thread of its own (8 in flight): ~4,200-4,800/s on the same host. In that profile the kernel
 (loopback TCP, writev) takes ~28% of all samples, libsecp256k1 ~19% (admission's verification), the Swift runtime
-~17%, the node's own code ~11%, RocksDB ~7%, OpenSSL's SHA-256 ~7%: per-request HTTP work, not a lock, bounds it.
+~17%, the node's own code ~11%, RocksDB ~7%, OpenSSL's libcrypto ~7%: per-request HTTP work, not a lock, bounds it.
 
 ## The 4-validator localnet
 Four `meridian-node` processes, each verifying every transaction's signature once (at admission, or when it arrives by
