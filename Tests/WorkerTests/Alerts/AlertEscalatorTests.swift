@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Synchronization
 import Prometheus
@@ -5,6 +6,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRisk
 import MeridianWorkers
+import MeridianStorage
 
 /// Escalation of unacknowledged high alerts, pass by pass with a controlled clock: each step goes
 /// to the next clinician of the hospital's order and to nobody else, once; an acknowledgement stops
@@ -90,5 +92,25 @@ import MeridianWorkers
         #expect(order.level(raised: Self.at(seconds: 0), now: Self.at(seconds: 120)) == 1)
         #expect(order.level(raised: Self.at(seconds: 0), now: Self.at(seconds: 359)) == 2)
         #expect(order.level(raised: Self.at(seconds: 0), now: Self.at(seconds: 100_000)) == 3)
+    }
+
+    /// After a restart the escalator reads the last day's alerts back from the store: those since
+    /// the cut, newest first, and a row that does not decode is counted, not taken for an alert.
+    @Test func theStoreReadsRecentAlertsBackAndCountsUnreadableRows() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-alert-store-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let db = try RocksDB(path: path, columnFamilies: AssessmentStore.columns)
+        let store = AssessmentStore(db: db, anchors: nil)
+        func stored(_ seconds: UInt64, patient: UInt8) -> AlertRecord {
+            AlertRecord(patient: Self.key(patient), time: Self.at(seconds: seconds), reasons: [.bandRose],
+                        score: NEWS2.Score(subscores: [3, 3, 1, 0, 0, 0, 0]), modelRisk: nil, modelHash: .zero, scoringVersion: "test", recipients: [sakura])
+        }
+        for (t, p) in [(0, 20), (100, 21), (200, 22)] as [(UInt64, UInt8)] { try store.storeAlert(stored(t, patient: p), deliveries: []) }
+        let wb = RocksDB.WriteBatch(for: db)
+        wb.put("risk_alerts", [0xff, 0xfe], [1, 2, 3])
+        try db.write(wb, sync: true)
+        let (alerts, unreadable) = try store.recentAlerts(since: Self.at(seconds: 50), limit: 10)
+        #expect(alerts.map(\.time) == [Self.at(seconds: 200), Self.at(seconds: 100)])
+        #expect(unreadable == 1)
     }
 }

@@ -34,6 +34,7 @@ public final class AlertEscalator: Worker, Sendable {
     let clock: @Sendable () -> Timestamp
     let tick: Duration
     let escalated: Prometheus.Counter
+    let unreadableAlerts: Prometheus.Counter
 
     /// - Parameters:
     ///   - escalation: a hospital's escalation order in the committed state.
@@ -47,6 +48,8 @@ public final class AlertEscalator: Worker, Sendable {
         self.escalation = escalation; self.acknowledged = acknowledged
         escalated = registry.makeCounter(name: "meridian_alerts_escalated_total",
                                          help: "Escalation steps sent: a high alert a hospital had not acknowledged, sent to the next clinician of its order")
+        unreadableAlerts = registry.makeCounter(name: "meridian_alerts_unreadable_total",
+                                                help: "Stored alerts that did not decode when the escalator read them back after a restart (not escalated)")
     }
 
     /// Whether an alert escalates when unacknowledged.
@@ -104,7 +107,10 @@ public final class AlertEscalator: Worker, Sendable {
     func recover(now: Timestamp) throws {
         guard let store else { return }
         let since = now.unixMilliseconds > Self.windowMilliseconds ? now.unixMilliseconds - Self.windowMilliseconds : 0
-        for a in try store.recentAlerts(since: Timestamp(unixMilliseconds: since), limit: Self.maxOpen) { track(a, raised: a.time) }
+        let (alerts, unreadable) = try store.recentAlerts(since: Timestamp(unixMilliseconds: since), limit: Self.maxOpen)
+        for a in alerts { track(a, raised: a.time) }
+        // A stored alert that does not decode cannot be escalated: counted, so that it shows.
+        if unreadable > 0 { unreadableAlerts.increment(by: Int64(unreadable)) }
     }
 
     public func run(metrics: WorkerMetrics) async throws {

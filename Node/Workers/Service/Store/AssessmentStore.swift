@@ -46,15 +46,18 @@ public final class AssessmentStore: Sendable {
         return try db.scan("risk_alerts", prefix: prefix, limit: limit).compactMap { try? AlertRecord(trustedCanonicalBytes: $0.value) }
     }
 
-    /// Stored alerts of every patient at or after `since`, at most `limit` (read back by the
-    /// escalator after a restart: a scan of the alert column, bounded by `scanLimit` rows).
-    public func recentAlerts(since: Timestamp, limit: Int, scanLimit: Int = 200_000) throws(RocksDBError) -> [AlertRecord] {
+    /// Stored alerts of every patient at or after `since`, at most `limit`, newest first, and how
+    /// many stored rows did not decode (read back by the escalator after a restart: a scan of the
+    /// alert column, bounded by `scanLimit` rows).
+    public func recentAlerts(since: Timestamp, limit: Int, scanLimit: Int = 200_000) throws(RocksDBError) -> (alerts: [AlertRecord], unreadable: Int) {
         var out: [AlertRecord] = []
+        var unreadable = 0
         for entry in try db.scan("risk_alerts", prefix: [], limit: scanLimit) {
-            guard let a = try? AlertRecord(trustedCanonicalBytes: entry.value), a.time >= since else { continue }
-            out.append(a)
+            let a: AlertRecord
+            do { a = try AlertRecord(trustedCanonicalBytes: entry.value) } catch { unreadable += 1; continue }
+            if a.time >= since { out.append(a) }
         }
-        return Array(out.sorted { $0.time > $1.time }.prefix(limit))
+        return (Array(out.sorted { $0.time > $1.time }.prefix(limit)), unreadable)
     }
 
     /// Deliveries whose audit transaction is still to be submitted.
