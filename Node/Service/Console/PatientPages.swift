@@ -132,7 +132,7 @@ extension NodeConsole {
                 : "<p class=\"notice\" role=\"status\">Alert \(HTML.short(hash.hex)) is acknowledged.</p>"
         }
         let body = notice + "<p>Alerts for patients whose consent covers \(HTML.escape(org.value)), raised by this node's risk worker. New alerts appear at the top as they are raised (with JavaScript). Acknowledging one goes on the patient's audit trail in your name; one acknowledgement per alert and hospital.</p>"
-            + HTML.table(caption: "Alerts, newest first", headers: ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Model risk", "Model", "Acknowledged"],
+            + HTML.table(caption: "Alerts, newest first", headers: ["Time", "Patient", "Why", "NEWS2", "Contributing values", "Long-term risk: 10-year coronary heart disease (Framingham-cohort model, AUC 0.75 held out; not acute, raises no alert)", "Model", "Acknowledged"],
                          rows: rows, empty: "No alert yet.", liveBody: "alerts")
         return ConsoleHeaders.html(layout(title: "Alerts", viewer: viewer, body: body, live: "alerts", current: "/console/alerts"))
     }
