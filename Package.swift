@@ -67,8 +67,10 @@ let package = Package(
                        providers: [.apt(["librocksdb-dev"])]),
 
         // Runtime: deterministic, no clock, no network, no disk beyond the state interface.
+        // Optimised in every configuration: its codec and hashing are in every hot path, and the
+        // consensus simulation decodes millions of messages in CI's debug build.
         .target(name: "MeridianCore", dependencies: ["CSecp256k1", "COpenSSL", "COpenSSLInit"], path: "Runtime/Core",
-                swiftSettings: strict),
+                swiftSettings: strict + optimised),
         .target(name: "MeridianState", dependencies: ["MeridianCore"], path: "Runtime/State",
                 swiftSettings: strict),
         .target(name: "MeridianModules", dependencies: ["MeridianCore", "MeridianState", .product(name: "WasmKit", package: "WasmKit")], path: "Runtime/Modules",
@@ -88,9 +90,10 @@ let package = Package(
         // builds, so that CI's hundreds of simulated runs stay fast.
         .target(name: "MeridianConsensus", dependencies: ["MeridianCore"], path: "Node/Consensus/Core",
                 swiftSettings: strict + optimised),
-        // The consensus driver: WAL, signing guard, timers, the node's side of the core's effects.
-        .target(name: "MeridianConsensusDriver", dependencies: ["MeridianCore", "MeridianConsensus", "MeridianRuntime", "MeridianP2P", .product(name: "Logging", package: "swift-log")], path: "Node/Consensus/Driver",
-                swiftSettings: strict),
+        // The consensus driver: a pure DriverCore (inputs in, actions out) and its thin actor shell;
+        // the journal (WAL and signing guard) and transport seams. No dependency on P2P.
+        .target(name: "MeridianConsensusDriver", dependencies: ["MeridianCore", "MeridianConsensus", "MeridianModules", "MeridianRuntime", .product(name: "Logging", package: "swift-log")], path: "Node/Consensus/Driver",
+                swiftSettings: strict + optimised),
         // P2P: the authenticated, encrypted transport between nodes (handshake, frames, SwiftNIO).
         .target(name: "MeridianP2P", dependencies: ["MeridianCore",
                                                     .product(name: "NIOCore", package: "swift-nio"),
@@ -184,7 +187,8 @@ let package = Package(
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo"],
                           path: "Tools/Scenario", swiftSettings: strict),
         .target(name: "MeridianSimulation",
-                dependencies: ["MeridianCore", "MeridianConsensus", .product(name: "HeapModule", package: "swift-collections")],
+                dependencies: ["MeridianCore", "MeridianConsensus", "MeridianConsensusDriver", "MeridianModules", "MeridianRuntime",
+                               .product(name: "HeapModule", package: "swift-collections")],
                 path: "Tools/Simulator", swiftSettings: strict + optimised),
         .executableTarget(name: "meridian-localnet",
                           dependencies: ["MeridianCore", "MeridianClient", "MeridianDemo", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -194,7 +198,7 @@ let package = Package(
                           path: "Tools/Localnet", swiftSettings: strict),
         .executableTarget(name: "meridian-sensors",
                           dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianVitals", "MeridianIngest",
-                                         "MeridianSimulation", "MeridianNode", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         "MeridianNode", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                          .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -240,14 +244,14 @@ let package = Package(
                                                       .product(name: "Prometheus", package: "swift-prometheus"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "NIOCore", package: "swift-nio"),
-                                                      .product(name: "NIOPosix", package: "swift-nio"), "MeridianSimulation"], path: "Tests/WorkerTests",
+                                                      .product(name: "NIOPosix", package: "swift-nio")], path: "Tests/WorkerTests",
                     swiftSettings: strict),
         .testTarget(name: "ToolTests", dependencies: ["MeridianCore", "MeridianWalletKit", "MeridianTestSupport"], path: "Tests/ToolTests", swiftSettings: strict),
         // Real processes: the executables (built by `swift build` before `swift test`, see the Makefile)
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
                     dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P", "MeridianVitals", "MeridianIngest",
-                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianSimulation", "MeridianRecords", "MeridianSummary", "MeridianTestSupport",
+                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianSummary", "MeridianTestSupport",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -194,16 +194,16 @@ public struct CanonicalReader: Sendable {
 
     public mutating func readBytes32(_ field: String = "bytes32") throws(CodecError) -> Bytes32 {
         guard remaining >= 32 else { throw error(.truncated, field) }
-        let v = Bytes32(input[offset..<offset + 32])!
+        let start = offset
+        let v = input.withUnsafeBytes { raw in Bytes32.filling { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<start + 32])) } }
         offset += 32
         return v
     }
 
     public mutating func readBytes64(_ field: String = "bytes64") throws(CodecError) -> Bytes64 {
         guard remaining >= 64 else { throw error(.truncated, field) }
-        let v = Bytes64(input[offset..<offset + 64])!
-        offset += 64
-        return v
+        let high = try readBytes32(field), low = try readBytes32(field)
+        return Bytes64(high: high, low: low)
     }
 
     /// A length, checked against `max` and the remaining input before any allocation.

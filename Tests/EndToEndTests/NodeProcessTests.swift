@@ -10,15 +10,14 @@ import MeridianRuntime
 import MeridianClient
 import MeridianRecords
 import MeridianDemo
-import MeridianSimulation
 
 /// The seeded generator of the simulator (SplitMix64), so that a failing run replays with `MERIDIAN_SEED`.
-typealias SeededGenerator = SimulationRandom
+typealias SeededGenerator = SeededRandom
 
-extension SimulationRandom {
-    static func fromEnvironment() -> (SimulationRandom, UInt64) {
+extension SeededRandom {
+    static func fromEnvironment() -> (SeededRandom, UInt64) {
         let seed = ProcessInfo.processInfo.environment["MERIDIAN_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
-        return (SimulationRandom(seed: seed), seed)
+        return (SeededRandom(seed: seed), seed)
     }
 }
 

@@ -19,7 +19,6 @@ import MeridianClient
 import MeridianDemo
 import MeridianVitals
 import MeridianIngest
-import MeridianSimulation
 
 @main
 struct Sensors: AsyncParsableCommand {
@@ -57,7 +56,7 @@ struct Sensors: AsyncParsableCommand {
             throw ValidationError("--patients 1...1000, --seconds 1...86400, --corrupt-per-thousand 0...1000")
         }
         let api = try NodeClient.resolve(node, ca: ca)
-        var rng = SimulationRandom(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let token = feedToken ?? ProcessInfo.processInfo.environment["MERIDIAN_FEED_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         let mllpAddress = mllp ?? ProcessInfo.processInfo.environment["MERIDIAN_MLLP"].flatMap { $0.isEmpty ? nil : $0 }
         guard let alertTo = DemoCast.hospitals.first(where: { $0.id == alertHospital }), let alertCountry = CountryCode(alertTo.country) else {

@@ -1,28 +1,22 @@
-// Deterministic simulation of Tendermint validators (the FoundationDB / TigerBeetle way): many
-// consensus cores in one process, one seeded random generator, a virtual clock, and a network that
-// delays, loses, duplicates and reorders messages and partitions nodes; validators crash and restart
-// from what they persisted; up to f validators are Byzantine. The same seed replays the same run.
+// Deterministic simulation of Meridian validators (the FoundationDB / TigerBeetle way): N real
+// consensus drivers (`DriverCore`, the code every validator runs) in one process, one seeded random
+// generator, a virtual clock, a network that delays, loses, duplicates and reorders messages and
+// partitions nodes, and in-memory journals: a crash loses what the journal had not synced, and
+// some crashes lose the whole WAL (the signing guard survives). Up to f validators are Byzantine.
+// The same seed replays the same run.
 //
-// Messages are authenticated by construction (the simulated network tells the true sender, and a
-// vote in a certificate counts only if that validator really emitted it): signatures are the real
-// driver's job and tested there, and leaving them out lets thousands of seeds run in CI.
-import MeridianCore
+// What is simulated and what is real: the driver, the Tendermint core, the WAL records and their
+// replay, the signing guard, catch-up, the wire encoding and the certificate checks are real. The
+// chain is a model (a block is valid if it extends the node's committed tip and is not one a
+// Byzantine proposer made invalid), and signatures are ideal (a keyed hash that only the simulator
+// can compute for another validator's key), so that tens of thousands of seeds run in minutes.
+public import MeridianCore
 public import MeridianConsensus
+import MeridianConsensusDriver
+import MeridianRuntime
+import MeridianModules
 import HeapModule
-
-/// SplitMix64: small, fast, and the same sequence on every machine.
-public struct SimulationRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func chance(_ p: Double) -> Bool { p > 0 && Double(next() >> 11) / Double(1 << 53) < p }
-}
+import Foundation
 
 /// What a Byzantine validator does.
 public enum ByzantineBehaviour: String, CaseIterable, Sendable {
@@ -38,6 +32,24 @@ public enum ByzantineBehaviour: String, CaseIterable, Sendable {
     case chaos
 }
 
+/// A crash-restart of an honest validator.
+public struct SimulatedCrash: Sendable, CustomStringConvertible {
+    public var node: Int
+    /// When the crash is armed; an `afterProposing` crash then fires right after the node's next
+    /// proposal leaves it (or `proposalWaitMilliseconds` later).
+    public var at: UInt64
+    public var downMilliseconds: UInt64
+    public var afterProposing: Bool
+    /// The WAL is lost too (a replaced disk); only the signing guard survives. Counted as a fault.
+    public var losesLog: Bool
+    public static let proposalWaitMilliseconds: UInt64 = 3000
+    /// The latest the node is back.
+    public var latestRestart: UInt64 { at + (afterProposing ? Self.proposalWaitMilliseconds : 0) + downMilliseconds }
+    public var description: String {
+        "\(node)@\(at)+\(downMilliseconds)\(afterProposing ? " proposing" : "")\(losesLog ? " losing-wal" : "")"
+    }
+}
+
 /// One run's shape, drawn from the seed (or given).
 public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var validators: Int
@@ -47,28 +59,32 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
     public var maxDelayMilliseconds: UInt64
     /// Partitions: (start, end, nodes cut off as one side).
     public var partitions: [(start: UInt64, end: UInt64, side: Set<Int>)]
-    /// Crashes of honest validators: (node, crash time, restart time).
-    public var crashes: [(node: Int, at: UInt64, restart: UInt64)]
+    public var crashes: [SimulatedCrash]
     /// Heights every honest validator must reach after the last fault heals.
     public var heightsAfterHeal: UInt64 = 3
     public var timeouts: ConsensusTimeouts
+    public var blockIntervalMilliseconds: UInt64 = 20
+    /// Test only: every validator's signing guard allows everything and persists nothing.
+    public var brokenGuard = false
 
     /// The largest number of faulty validators (equal powers): f < n/3.
     public var maxFaulty: Int { (validators - 1) / 3 }
     /// When every partition has healed and every crashed validator is back.
-    public var healTime: UInt64 { max(partitions.map(\.end).max() ?? 0, crashes.map(\.restart).max() ?? 0) }
+    public var healTime: UInt64 { max(partitions.map(\.end).max() ?? 0, crashes.map(\.latestRestart).max() ?? 0) }
 
     public var description: String {
         "n=\(validators) byzantine=\(byzantine.map(\.rawValue)) loss=\(Int(lossProbability * 100))% dup=\(Int(duplicateProbability * 100))% "
             + "delay≤\(maxDelayMilliseconds)ms partitions=\(partitions.map { "\($0.side.sorted())@\($0.start)-\($0.end)" }) "
-            + "crashes=\(crashes.map { "\($0.node)@\($0.at)-\($0.restart)" })"
+            + "crashes=\(crashes.map(\.description))\(brokenGuard ? " BROKEN-GUARD" : "")"
     }
 
-    /// A hostile configuration drawn from `seed`: 4, 7 or 10 validators, up to f Byzantine, loss,
-    /// duplication, delays, up to two partitions and two crash-restarts of honest validators.
-    public static func random(seed: UInt64) -> SimulationConfig {
-        var rng = SimulationRandom(seed: seed ^ 0x5EED_C0F1_6000_0000)
-        let n = [4, 7, 10][Int(rng.next() % 3)]
+    /// A hostile configuration drawn from `seed`: `validators` (else 4, 7 or 10) validators, up to f
+    /// Byzantine, loss, duplication, delays, up to two partitions and up to three crash-restarts of
+    /// honest validators (proposers among them; one may lose its WAL while the faults stay ≤ f).
+    public static func random(seed: UInt64, validators: Int? = nil) -> SimulationConfig {
+        var rng = SeededRandom(seed: seed ^ 0x5EED_C0F1_6000_0000)
+        let drawn = [4, 7, 10][Int(rng.next() % 3)]
+        let n = validators ?? drawn
         let f = (n - 1) / 3
         let b = Int(rng.next() % UInt64(f + 1))
         let behaviours = (0..<b).map { _ in ByzantineBehaviour.allCases[Int(rng.next() % UInt64(ByzantineBehaviour.allCases.count))] }
@@ -87,110 +103,143 @@ public struct SimulationConfig: Sendable, CustomStringConvertible {
             while side.count < size { side.insert(Int(rng.next() % UInt64(n))) }
             config.partitions.append((start, start + length, side))
         }
-        for _ in 0..<Int(rng.next() % 3) where !honest.isEmpty {
+        var amnesic: Set<Int> = []
+        for _ in 0..<Int(rng.next() % 4) where !honest.isEmpty {
             let node = honest[Int(rng.next() % UInt64(honest.count))]
             let at = 300 + rng.next() % 8000
-            config.crashes.append((node, at, at + 200 + rng.next() % 4000))
+            let afterProposing = rng.next() % 2 == 0
+            var losesLog = rng.next() % 3 == 0
+            if losesLog && !amnesic.contains(node) && b + amnesic.count + 1 > f { losesLog = false }
+            if losesLog { amnesic.insert(node) }
+            config.crashes.append(SimulatedCrash(node: node, at: at, downMilliseconds: 200 + rng.next() % 4000,
+                                                 afterProposing: afterProposing, losesLog: losesLog))
         }
         return config
     }
 }
 
-/// What a run found. `violations` is empty when agreement, validity, liveness and the signing
-/// guard all held.
+/// What a run found. `violations` is empty when agreement, validity, liveness, the signing guard
+/// and every invariant held.
 public struct SimulationOutcome: Sendable {
     public let seed: UInt64
     public let config: String
+    public let validators: Int
     public let violations: [String]
     public let heights: [UInt64]
     public let virtualMilliseconds: UInt64
     public let messagesDelivered: Int
     public let evidence: Int
     public let maxRound: UInt32
+    public let crashes: Int
+    public let guardRefusals: Int
 }
 
-/// A block of the simulation: an id and whether re-executing it succeeds.
-struct SimBlock: Hashable, Sendable { let id: Bytes32; let valid: Bool }
-
-enum Message: Sendable {
-    case proposal(Proposal, SimBlock)
-    case vote(Vote)
-    case syncRequest(height: UInt64)
-    case syncResponse(height: UInt64, block: SimBlock, precommits: [Vote])
-
-    var height: UInt64? {
-        switch self {
-        case .proposal(let p, _): p.height
-        case .vote(let v): v.height
-        case .syncRequest, .syncResponse: nil
-        }
+/// Ideal signatures: SHA-256 of a validator's secret and the digest, which only the simulator knows
+/// for every key; a Byzantine validator signs only as itself, and anything forged fails `verify`.
+struct SimulatedSigner: ConsensusSigner {
+    let publicKey: PublicKey
+    let secrets: [PublicKey: Bytes32]
+    func sign(_ digest: Bytes32) throws -> Bytes64 { Self.mac(secrets[publicKey]!, digest) }
+    func verify(_ signature: Bytes64, by key: PublicKey, message digest: Bytes32) -> Bool {
+        guard let secret = secrets[key] else { return false }
+        return signature == Self.mac(secret, digest)
+    }
+    static func mac(_ secret: Bytes32, _ digest: Bytes32) -> Bytes64 {
+        let h = SHA256.hash(prefix: 0x5A, secret, digest)
+        return Bytes64(high: h, low: SHA256.hash(prefix: 0xA5, secret, digest))
     }
 }
 
-/// What a validator keeps across a crash: its decided chain, blocks, the WAL of the current height
-/// and the signing guard.
-struct Persisted {
-    var decided: [UInt64: (block: SimBlock, round: UInt32, precommits: [Vote])] = [:]
-    var blocks: [Bytes32: SimBlock] = [:]
-    var wal: [TendermintCore.Event] = []
-    var signed: [VoteSlot: Vote] = [:]
-    var nextHeight: UInt64 { (decided.keys.max() ?? 0) + 1 }
+/// A validator's chain, modelled: its committed blocks (durable: a crash keeps them), and block
+/// building and validation (a block is valid if it extends this node's tip and is not marked invalid).
+final class SimulatedChain {
+    static let chainID = "meridian-sim"
+    var committed: [(block: Block, certificate: CommitCertificate)] = []
+    var height: UInt64 { UInt64(committed.count) }
+    var tip: Bytes32 { committed.last?.block.hash ?? .zero }
+
+    func build(proposer: PublicKey, round: UInt32, now: UInt64, stateRoot: Bytes32) -> Block {
+        let header = BlockHeader(chainID: Self.chainID, height: height + 1, time: Timestamp(unixMilliseconds: now), parentHash: tip,
+                                 lastCommitHash: committed.last?.certificate.hash ?? .zero, transactionsRoot: Block.transactionsRoot([]),
+                                 receiptsRoot: .zero, stateRoot: stateRoot, validatorsHash: .zero, proposer: proposer)
+        return Block(header: header, transactions: [], lastCommit: committed.last?.certificate)
+    }
+
+    func validate(_ block: Block, invalidRoots: Set<Bytes32>) -> Bool {
+        block.header.chainID == Self.chainID && block.header.height == height + 1 && block.header.parentHash == tip
+            && !invalidRoots.contains(block.header.stateRoot)
+    }
+
+    func commit(_ block: Block, _ certificate: CommitCertificate) throws(InvariantViolation) {
+        // The block store's invariants: heights follow one another and each block names its parent.
+        try invariant(block.header.height == height + 1, "blocks.height_sequence", "committing height \(block.header.height) on \(height)")
+        try invariant(block.header.parentHash == tip, "blocks.parent_hash", "block \(block.hash.hex.prefix(8)) names parent \(block.header.parentHash.hex.prefix(8)), tip \(tip.hex.prefix(8))")
+        try invariant(certificate.blockHash == block.hash && certificate.height == block.header.height, "blocks.certificate_matches",
+                      "certificate for \(certificate.blockHash.hex.prefix(8)) at \(certificate.height)")
+        committed.append((block, certificate))
+    }
 }
 
-struct VoteSlot: Hashable { let height: UInt64; let round: UInt32; let kind: VoteKind }
-
-struct SimNode {
+struct SimulatedNode {
     let index: Int
     let key: PublicKey
     let byzantine: ByzantineBehaviour?
-    var core: TendermintCore
-    var disk = Persisted()
+    let signer: SimulatedSigner
+    var driver: DriverCore
+    let journal = MemoryJournal()
+    let chain = SimulatedChain()
     var up = true
-    /// Messages for later heights, replayed when that height starts (bounded).
-    var future: [(from: Int, message: Message)] = []
-    var replaying = false
+    /// This node lost its WAL in a crash (its guard may then refuse; it counts as a fault).
+    var amnesic = false
     var guardRefusals = 0
-    var lastSyncRequest: UInt64?
-    var evidence: Set<[Vote]> = []
-    static let maxFuture = 4096
+    var crashOnProposal: (downMilliseconds: UInt64, losesLog: Bool)?
+    /// What it signed, by slot: (height, round, step) → payload (the double-signing check).
+    var signed: [SignedSlot: Bytes32] = [:]
+    var evidence: Set<[UInt8]> = []
 }
+
+struct SignedSlot: Hashable { let height: UInt64; let round: UInt32; let step: UInt8 }
 
 /// One simulated network of validators, run to completion by `run()`.
 public final class Simulation {
-    enum Action {
-        case deliver(to: Int, from: Int, Message)
-        case timeout(node: Int, Timeout, incarnation: Int)
+    enum Event {
+        case deliver(to: Int, from: Int, [UInt8])
+        case timer(node: Int, DriverTimer, incarnation: Int)
         case gossip(node: Int)
-        case crash(node: Int)
+        case crash(node: Int, losesLog: Bool, armed: Bool)
         case restart(node: Int)
+        case armCrash(node: Int, downMilliseconds: UInt64, losesLog: Bool)
     }
 
     struct Scheduled: Comparable {
         let time: UInt64
         let sequence: UInt64
-        let action: Action
+        let event: Event
         static func < (a: Scheduled, b: Scheduled) -> Bool { (a.time, a.sequence) < (b.time, b.sequence) }
         static func == (a: Scheduled, b: Scheduled) -> Bool { a.time == b.time && a.sequence == b.sequence }
     }
 
     public let seed: UInt64
     public let config: SimulationConfig
-    var rng: SimulationRandom
+    var rng: SeededRandom
     var now: UInt64 = 0
     var sequence: UInt64 = 0
     var queue = Heap<Scheduled>()
-    var nodes: [SimNode] = []
+    var nodes: [SimulatedNode] = []
     var incarnation: [Int] = []
-    let set: ValidatorSet
-    /// Every vote any validator really emitted (what a signature would prove).
-    var emitted: Set<Vote> = []
-    /// Every block ever built, with its validity.
-    var allBlocks: [Bytes32: SimBlock] = [:]
+    let powers: [ValidatorPower]
+    let secrets: [PublicKey: Bytes32]
+    let indexOf: [PublicKey: Int]
+    /// State roots of blocks a Byzantine proposer made invalid (what re-execution would reject).
+    var invalidRoots: Set<Bytes32> = []
     var delivered = 0
     var blockCounter: UInt64 = 0
+    var crashCount = 0
     /// The first block an honest validator finalised at each height, and who.
     var finalised: [UInt64: (id: Bytes32, node: Int)] = [:]
-    var agreementViolation: String?
+    var violations: [String] = []
+    /// Byzantine equivocations already made, so that re-gossip repeats the same split.
+    var equivocations: [Bytes32: [UInt8]] = [:]
     static let gossipMilliseconds: UInt64 = 250
     static let maxVirtualMilliseconds: UInt64 = 600_000
 
@@ -201,19 +250,30 @@ public final class Simulation {
     public init(seed: UInt64, config: SimulationConfig? = nil) {
         self.seed = seed
         self.config = config ?? SimulationConfig.random(seed: seed)
-        rng = SimulationRandom(seed: seed)
+        rng = SeededRandom(seed: seed)
         let n = self.config.validators
-        set = ValidatorSet((0..<n).map { ValidatorSet.Member(key: Self.keys[$0], power: 10) })!
+        powers = (0..<n).map { ValidatorPower(key: Self.keys[$0], power: 10) }
+        secrets = Dictionary(uniqueKeysWithValues: (0..<n).map { (Self.keys[$0], SHA256.hash(Array("meridian-sim/secret/\(seed)/\($0)".utf8))) })
+        indexOf = Dictionary(uniqueKeysWithValues: (0..<n).map { (Self.keys[$0], $0) })
         for i in 0..<n {
             let behaviour = i < self.config.byzantine.count ? self.config.byzantine[i] : nil
-            nodes.append(SimNode(index: i, key: Self.keys[i], byzantine: behaviour, core: TendermintCore(me: Self.keys[i], timeouts: self.config.timeouts)))
+            let signer = SimulatedSigner(publicKey: Self.keys[i], secrets: secrets)
+            nodes.append(SimulatedNode(index: i, key: Self.keys[i], byzantine: behaviour, signer: signer,
+                                       driver: makeDriver(signer, guardState: SigningGuardState())))
         }
         incarnation = Array(repeating: 0, count: n)
     }
 
-    func schedule(after delay: UInt64, _ action: Action) {
+    func makeDriver(_ signer: SimulatedSigner, guardState: SigningGuardState) -> DriverCore {
+        var options = DriverCore.Options(timeouts: config.timeouts, blockIntervalMilliseconds: config.blockIntervalMilliseconds)
+        options.gossipMilliseconds = Self.gossipMilliseconds
+        options.brokenGuardForTesting = config.brokenGuard
+        return DriverCore(chainID: SimulatedChain.chainID, signer: signer, guardState: guardState, options: options, now: now)
+    }
+
+    func schedule(after delay: UInt64, _ event: Event) {
         sequence += 1
-        queue.insert(Scheduled(time: now + delay, sequence: sequence, action: action))
+        queue.insert(Scheduled(time: now + delay, sequence: sequence, event: event))
     }
 
     func partitioned(_ a: Int, _ b: Int) -> Bool {
@@ -221,225 +281,252 @@ public final class Simulation {
     }
 
     /// Sends over the hostile network: loss, delay (hence reordering), duplication, partitions.
-    func send(from: Int, to: Int, _ message: Message) {
+    func transmit(from: Int, to: Int, _ bytes: [UInt8]) {
         guard from != to else { return }
         if partitioned(from, to) || rng.chance(config.lossProbability) { return }
-        schedule(after: 1 + rng.next() % config.maxDelayMilliseconds, .deliver(to: to, from: from, message))
+        schedule(after: 1 + rng.next() % config.maxDelayMilliseconds, .deliver(to: to, from: from, bytes))
         if rng.chance(config.duplicateProbability) {
-            schedule(after: 1 + rng.next() % config.maxDelayMilliseconds, .deliver(to: to, from: from, message))
+            schedule(after: 1 + rng.next() % config.maxDelayMilliseconds, .deliver(to: to, from: from, bytes))
         }
     }
-
-    func broadcast(from: Int, _ message: Message) { for j in nodes.indices { send(from: from, to: j, message) } }
 
     // MARK: Running
 
     public func run() -> SimulationOutcome {
         for i in nodes.indices {
-            start(i, height: 1)
+            boot(i)
             schedule(after: rng.next() % Self.gossipMilliseconds, .gossip(node: i))
         }
         for c in config.crashes {
-            sequence += 1; queue.insert(Scheduled(time: c.at, sequence: sequence, action: .crash(node: c.node)))
-            sequence += 1; queue.insert(Scheduled(time: c.restart, sequence: sequence, action: .restart(node: c.node)))
+            sequence += 1
+            let event: Event = c.afterProposing ? .armCrash(node: c.node, downMilliseconds: c.downMilliseconds, losesLog: c.losesLog)
+                                                : .crash(node: c.node, losesLog: c.losesLog, armed: false)
+            queue.insert(Scheduled(time: c.at, sequence: sequence, event: event))
+            if !c.afterProposing { sequence += 1; queue.insert(Scheduled(time: c.at + c.downMilliseconds, sequence: sequence, event: .restart(node: c.node))) }
         }
         var heightAtHeal: UInt64?
-        var violations: [String] = []
         while let next = queue.popMin() {
             now = next.time
             if heightAtHeal == nil && now >= config.healTime { heightAtHeal = honestHeights().max() ?? 0 }
             if let h = heightAtHeal, honestHeights().allSatisfy({ $0 >= h + config.heightsAfterHeal }) { break }
             if now > Self.maxVirtualMilliseconds { break }
-            perform(next.action)
-            if let v = agreementViolation { violations.append(v); break }
+            handle(next.event)
+            if !violations.isEmpty { break }
         }
         violations += finalChecks(heightAtHeal: heightAtHeal ?? 0)
-        return SimulationOutcome(seed: seed, config: config.description, violations: violations, heights: honestHeights(),
+        return SimulationOutcome(seed: seed, config: config.description, validators: config.validators, violations: violations, heights: honestHeights(),
                                  virtualMilliseconds: now, messagesDelivered: delivered,
                                  evidence: nodes.filter { $0.byzantine == nil }.reduce(0) { $0 + $1.evidence.count },
-                                 maxRound: nodes.map(\.core.round).max() ?? 0)
+                                 maxRound: nodes.map(\.driver.core.round).max() ?? 0, crashes: crashCount,
+                                 guardRefusals: nodes.reduce(0) { $0 + $1.guardRefusals + $1.driver.guardRefusals })
     }
 
     /// Each validator's consensus state, for replaying a failing seed.
     public func summaries() -> [String] {
         nodes.map { n in
-            let c = n.core
-            let pv = c.votes(.prevote, round: c.round).count
-            let pc = c.votes(.precommit, round: c.round).count
-            return "node \(n.index)\(n.byzantine.map { " [\($0.rawValue)]" } ?? "")\(n.up ? "" : " DOWN"): decided \(n.disk.nextHeight - 1), core h\(c.height) r\(c.round) \(c.step), "
+            let c = n.driver.core
+            return "node \(n.index)\(n.byzantine.map { " [\($0.rawValue)]" } ?? "")\(n.up ? "" : " DOWN")\(n.amnesic ? " amnesic" : ""): "
+                + "committed \(n.chain.height), core h\(c.height) r\(c.round) \(c.step), "
                 + "locked r\(c.lockedRound) \(c.lockedValue.map { String($0.hex.prefix(6)) } ?? "-"), valid r\(c.validRound) \(c.validValue.map { String($0.hex.prefix(6)) } ?? "-"), "
-                + "prevotes \(pv) precommits \(pc) this round, proposer \(nodes.firstIndex { $0.key == set.proposer(height: c.height, round: c.round) } ?? -1), future \(n.future.count)"
+                + "prevotes \(c.votes(.prevote, round: c.round).count) precommits \(c.votes(.precommit, round: c.round).count) this round, "
+                + "journal \(n.journal.durable.count)+\(n.journal.unsynced.count) records, guard refusals \(n.guardRefusals + n.driver.guardRefusals)"
+                + (0...3).map { r in "\n    r\(r) prevotes " + c.votes(.prevote, round: UInt32(r)).map { "\(indexOf[$0.validator]!):\($0.value.map { String($0.hex.prefix(6)) } ?? "nil")" }.joined(separator: " ")
+                    + " precommits " + c.votes(.precommit, round: UInt32(r)).map { "\(indexOf[$0.validator]!):\($0.value.map { String($0.hex.prefix(6)) } ?? "nil")" }.joined(separator: " ") }.joined()
         }
     }
 
-    func honestHeights() -> [UInt64] { nodes.filter { $0.byzantine == nil }.map { $0.disk.nextHeight - 1 } }
+    func honestHeights() -> [UInt64] { nodes.filter { $0.byzantine == nil }.map(\.chain.height) }
 
-    func perform(_ action: Action) {
-        switch action {
-        case .deliver(let to, let from, let message):
+    func handle(_ event: Event) {
+        switch event {
+        case .deliver(let to, let from, let bytes):
             guard nodes[to].up else { return }
             delivered += 1
-            receive(to, from: from, message)
-        case .timeout(let i, let t, let inc):
+            if let b = nodes[to].byzantine, b == .invalidBlocks || b == .chaos { byzantineReaction(to, to: bytes) }
+            process(to, .message(from: nodes[from].key, bytes: bytes))
+        case .timer(let i, let timer, let inc):
             guard nodes[i].up, inc == incarnation[i] else { return }
-            feed(i, .timeout(t))
+            process(i, .timer(timer))
         case .gossip(let i):
-            if nodes[i].up { gossip(i) }
+            if nodes[i].up { process(i, .gossipTick) }
             schedule(after: Self.gossipMilliseconds, .gossip(node: i))
-        case .crash(let i):
-            nodes[i].up = false
-            incarnation[i] += 1
-            // Everything in memory is lost; what was persisted stays.
-            nodes[i].core = TendermintCore(me: nodes[i].key, timeouts: config.timeouts)
-            nodes[i].future = []
+        case .armCrash(let i, let down, let losesLog):
+            nodes[i].crashOnProposal = (down, losesLog)
+            schedule(after: SimulatedCrash.proposalWaitMilliseconds, .crash(node: i, losesLog: losesLog, armed: true))
+        case .crash(let i, let losesLog, let armed):
+            if armed {
+                // The armed crash's deadline: it did not propose in time, so it crashes now.
+                guard let pending = nodes[i].crashOnProposal else { return }
+                nodes[i].crashOnProposal = nil
+                schedule(after: pending.downMilliseconds, .restart(node: i))
+            }
+            crash(i, losesLog: losesLog)
         case .restart(let i):
+            guard !nodes[i].up else { return }
             nodes[i].up = true
-            recover(i)
+            incarnation[i] += 1
+            let contents = nodes[i].journal.load()
+            nodes[i].driver = makeDriver(nodes[i].signer, guardState: contents.guardState)
+            process(i, .begin(height: nodes[i].chain.height + 1, validators: powers, journal: contents.records))
         }
     }
 
-    // MARK: A validator's driver
-
-    func start(_ i: Int, height: UInt64) {
-        nodes[i].disk.wal = []
-        feed(i, .start(height: height, validators: set))
-        let pending = nodes[i].future
-        nodes[i].future = []
-        for (from, m) in pending { receive(i, from: from, m) }
+    func crash(_ i: Int, losesLog: Bool) {
+        guard nodes[i].up else { return }
+        crashCount += 1
+        nodes[i].guardRefusals += nodes[i].driver.guardRefusals
+        nodes[i].up = false
+        incarnation[i] += 1
+        nodes[i].journal.crash(losingLog: losesLog)
+        if losesLog { nodes[i].amnesic = true }
+        // Everything in memory is lost with the driver; the journal and the chain keep what they synced.
+        nodes[i].driver = makeDriver(nodes[i].signer, guardState: nodes[i].journal.guardState)
     }
 
-    /// Restart: a fresh core, the WAL of the current height replayed into it (votes the guard already
-    /// signed are signed again identically, anything else different would be refused).
-    func recover(_ i: Int) {
-        let height = nodes[i].disk.nextHeight
-        let wal = nodes[i].disk.wal
-        nodes[i].replaying = true
-        nodes[i].disk.wal = []
-        feed(i, .start(height: height, validators: set))
-        for e in wal where !isStart(e) { feed(i, e) }
-        nodes[i].replaying = false
-        if nodes[i].core.isAwaitingProposal { perform(effect: .buildProposal(height: nodes[i].core.height, round: nodes[i].core.round), node: i) }
+    func boot(_ i: Int) {
+        let contents = nodes[i].journal.load()
+        process(i, .begin(height: nodes[i].chain.height + 1, validators: powers, journal: contents.records))
     }
 
-    func isStart(_ e: TendermintCore.Event) -> Bool { if case .start = e { return true } else { return false } }
+    // MARK: A validator's shell
 
-    /// The driver's one entry: persist the event (WAL, before any effect leaves), run the core,
-    /// perform the effects.
-    func feed(_ i: Int, _ event: TendermintCore.Event) {
-        nodes[i].disk.wal.append(event)
-        let effects = nodes[i].core.handle(event)
-        for e in effects { perform(effect: e, node: i) }
+    /// Hands node `i`'s driver one input and performs its actions; answers go back depth first.
+    func process(_ i: Int, _ input: DriverInput) {
+        guard nodes[i].up else { return }
+        let actions: [DriverAction]
+        do { actions = try nodes[i].driver.handle(input, now: now) } catch {
+            violations.append("node \(i) stopped: \(error)")
+            return
+        }
+        if Self.trace, now > 590_000 {
+            var what = "\(input)".prefix(60)
+            if case .message(_, let bytes) = input, case .proposal(let sp, _)? = try? WireMessage(canonicalBytes: bytes) { what = "proposal r\(sp.proposal.round) vr\(sp.proposal.validRound) \(sp.proposal.value.hex.prefix(6)) by \(indexOf[sp.proposal.proposer]!)" }
+            if case .message(_, let bytes) = input, case .vote(let sv)? = try? WireMessage(canonicalBytes: bytes) { what = "vote \(sv.vote)" }
+            print("\(now) node \(i) r\(nodes[i].driver.core.round) \(nodes[i].driver.core.step) <- \(what) -> \(actions.map { "\($0)".prefix(40) })")
+        }
+        for action in actions where nodes[i].up { perform(i, action) }
     }
+    static let trace = getenv("MERIDIAN_SIM_TRACE") != nil
 
-    func perform(effect: TendermintCore.Effect, node i: Int) {
-        let behaviour = nodes[i].byzantine
-        if behaviour == .silent { return }
-        switch effect {
-        case .buildProposal(let h, let r):
-            if nodes[i].replaying { return }
+    func perform(_ i: Int, _ action: DriverAction) {
+        let node = nodes[i]
+        switch action {
+        case .append(let record): node.journal.append(record)
+        case .syncJournal: node.journal.sync()
+        case .resetJournal: node.journal.reset()
+        case .persistGuard(let state): node.journal.persistGuard(state)
+        case .broadcast(let bytes): outgoing(i, to: Array(nodes.indices), bytes)
+        case .send(let bytes, let peer): if let j = indexOf[peer] { outgoing(i, to: [j], bytes) }
+        case .schedule(let timer, let ms): schedule(after: ms, .timer(node: i, timer, incarnation: incarnation[i]))
+        case .countPending(let height, let round): process(i, .pendingTransactions(0, height: height, round: round))
+        case .build(let round, _, let probe):
             blockCounter += 1
-            let valid = behaviour != .invalidBlocks
-            let block = SimBlock(id: SHA256.hash(Array("block/\(seed)/\(h)/\(r)/\(i)/\(blockCounter)".utf8)), valid: valid)
-            allBlocks[block.id] = block
-            nodes[i].disk.blocks[block.id] = block
-            feed(i, .proposalBuilt(height: h, round: r, value: block.id))
-        case .broadcastProposal(let p):
-            guard let block = nodes[i].disk.blocks[p.value] else { return }
-            if behaviour == .equivocatingProposer {
-                blockCounter += 1
-                let other = SimBlock(id: SHA256.hash(Array("equivocation/\(seed)/\(blockCounter)".utf8)), valid: true)
-                allBlocks[other.id] = other
-                let p2 = Proposal(height: p.height, round: p.round, value: other.id, validRound: -1, proposer: p.proposer)
-                for j in nodes.indices { send(from: i, to: j, j % 2 == 0 ? .proposal(p, block) : .proposal(p2, other)) }
-            } else {
-                broadcast(from: i, .proposal(p, block))
+            let root = SHA256.hash(Array("state/\(seed)/\(blockCounter)".utf8))
+            if node.byzantine == .invalidBlocks { invalidRoots.insert(root) }
+            process(i, .built(node.chain.build(proposer: node.key, round: round, now: now, stateRoot: root), round: round, probe: probe))
+        case .validate(let block, let reason):
+            let valid = node.byzantine == .invalidBlocks || node.chain.validate(block, invalidRoots: invalidRoots)
+            process(i, .validated(block, valid: valid, for: reason))
+        case .commit(let block, let certificate):
+            do { try node.chain.commit(block, certificate) } catch { violations.append("node \(i): \(error)"); return }
+            noteFinalised(i, height: block.header.height, block)
+            process(i, .begin(height: node.chain.height + 1, validators: powers, journal: nil))
+        case .serveBlock(let height, let peer):
+            guard let j = indexOf[peer] else { return }
+            if node.byzantine == .chaos {
+                outgoing(i, to: [j], forgedCatchUp(height: height))
+            } else if height >= 1, height <= node.chain.height {
+                let (block, certificate) = node.chain.committed[Int(height - 1)]
+                outgoing(i, to: [j], WireMessage.syncResponse(block, certificate).canonicalBytes)
             }
-        case .broadcastVote(let v):
-            // The signing guard: never two different votes for one (height, round, kind).
-            let slot = VoteSlot(height: v.height, round: v.round, kind: v.kind)
-            if let previous = nodes[i].disk.signed[slot], previous != v { nodes[i].guardRefusals += 1; return }
-            nodes[i].disk.signed[slot] = v
-            emitted.insert(v)
-            if behaviour == .doubleVoter {
-                let other = Vote(kind: v.kind, height: v.height, round: v.round, value: v.value == nil ? SHA256.hash(Array("dv/\(seed)/\(v.round)".utf8)) : nil, validator: v.validator)
-                emitted.insert(other)
-                for j in nodes.indices { send(from: i, to: j, .vote(j % 2 == 0 ? v : other)) }
-            } else {
-                broadcast(from: i, .vote(v))
+        case .submitEvidence(let evidence):
+            nodes[i].evidence.insert(evidence.canonicalBytes)
+            if node.byzantine == nil, nodes[indexOf[evidence.first.validator] ?? 0].byzantine == nil {
+                violations.append("evidence: validator \(i) reports honest validator \(indexOf[evidence.first.validator] ?? -1) for \(evidence.first.height)/\(evidence.first.round)")
             }
-        case .scheduleTimeout(let t, let ms):
-            schedule(after: ms, .timeout(node: i, t, incarnation: incarnation[i]))
-        case .decide(let h, let r, let value, let precommits):
-            guard let block = nodes[i].disk.blocks[value] ?? allBlocks[value] else { return }
-            nodes[i].disk.decided[h] = (block, r, precommits)
-            noteFinalised(i, height: h, block.id)
-            start(i, height: h + 1)
-        case .evidence(let a, let b):
-            nodes[i].evidence.insert([a, b].sorted { $0.description < $1.description })
+        case .admit, .evict, .dropPeersOutside, .log: break
         }
     }
 
-    func receive(_ i: Int, from: Int, _ message: Message) {
-        let behaviour = nodes[i].byzantine
-        let myHeight = nodes[i].core.height
-        if let h = message.height {
-            if h > myHeight {
-                if nodes[i].future.count < SimNode.maxFuture { nodes[i].future.append((from, message)) }
-                if nodes[i].lastSyncRequest.map({ now >= $0 + Self.gossipMilliseconds }) ?? true {
-                    nodes[i].lastSyncRequest = now
-                    send(from: i, to: from, .syncRequest(height: myHeight))
-                }
-                return
+    /// A message leaving node `i` for `recipients`: checked for double signing if `i` is honest,
+    /// rewritten for half the recipients if `i` is an equivocating Byzantine validator, then put on
+    /// the network.
+    func outgoing(_ i: Int, to recipients: [Int], _ bytes: [UInt8]) {
+        var other: [UInt8]?
+        switch nodes[i].byzantine {
+        case nil:
+            if bytes.first == 0 || bytes.first == 1 { checkSigned(i, bytes) }
+        case .silent?: return
+        case .equivocatingProposer?:
+            if bytes.first == 0, case .proposal(let sp, let block)? = try? WireMessage(canonicalBytes: bytes), sp.proposal.proposer == nodes[i].key {
+                other = equivocation(i, sp, block)
             }
-            if h < myHeight {
-                // A peer is behind: help it catch up with the decided block and its certificate.
-                if let d = nodes[i].disk.decided[h], behaviour == nil { send(from: i, to: from, .syncResponse(height: h, block: d.block, precommits: d.precommits)) }
-                return
+        case .doubleVoter?:
+            if bytes.first == 1, case .vote(let sv)? = try? WireMessage(canonicalBytes: bytes), sv.vote.validator == nodes[i].key {
+                other = conflictingVote(i, sv)
             }
+        case .invalidBlocks?, .chaos?: break
         }
+        for j in recipients where j != i { transmit(from: i, to: j, j % 2 == 1 ? other ?? bytes : bytes) }
+    }
+
+    /// The double-signing check: an honest validator never signs two different proposals or votes
+    /// for one (height, round, step). An armed crash fires right after a proposal leaves.
+    func checkSigned(_ i: Int, _ bytes: [UInt8]) {
+        guard let message = try? WireMessage(canonicalBytes: bytes) else { return }
+        let slot: SignedSlot, payload: Bytes32
         switch message {
-        case .proposal(let p, let block):
-            nodes[i].disk.blocks[block.id] = block
-            if behaviour == .invalidBlocks || behaviour == .chaos { byzantineVotes(i, for: p) }
-            feed(i, .proposal(p, valid: block.valid))
-        case .vote(let v):
-            // Relayed votes are accepted only if their validator really cast them (a signature).
-            guard emitted.contains(v) else { return }
-            feed(i, .vote(v))
-        case .syncRequest(let h):
-            if behaviour == .chaos {
-                let fake = SimBlock(id: SHA256.hash(Array("forged/\(seed)/\(h)".utf8)), valid: false)
-                let forged = nodes.map { Vote(kind: .precommit, height: h, round: 0, value: fake.id, validator: $0.key) }
-                send(from: i, to: from, .syncResponse(height: h, block: fake, precommits: forged))
-            } else if behaviour == nil, let d = nodes[i].disk.decided[h] {
-                send(from: i, to: from, .syncResponse(height: h, block: d.block, precommits: d.precommits))
+        case .proposal(let sp, _) where sp.proposal.proposer == nodes[i].key:
+            slot = SignedSlot(height: sp.proposal.height, round: sp.proposal.round, step: 0)
+            payload = proposalSigningHash(sp.proposal, chainID: SimulatedChain.chainID)
+            if let pending = nodes[i].crashOnProposal {
+                nodes[i].crashOnProposal = nil
+                sequence += 1; queue.insert(Scheduled(time: now, sequence: sequence, event: .crash(node: i, losesLog: pending.losesLog, armed: false)))
+                schedule(after: pending.downMilliseconds, .restart(node: i))
             }
-        case .syncResponse(let h, let block, let precommits):
-            guard behaviour == nil, h == myHeight, nodes[i].disk.decided[h] == nil, certificateIsValid(h, block, precommits) else { return }
-            nodes[i].disk.blocks[block.id] = block
-            nodes[i].disk.decided[h] = (block, precommits.first?.round ?? 0, precommits)
-            noteFinalised(i, height: h, block.id)
-            start(i, height: h + 1)
+        case .vote(let sv) where sv.vote.validator == nodes[i].key:
+            slot = SignedSlot(height: sv.vote.height, round: sv.vote.round, step: sv.vote.kind == .prevote ? 1 : 2)
+            payload = voteSigningHash(sv.vote, chainID: SimulatedChain.chainID)
+        default: return
         }
+        if let earlier = nodes[i].signed[slot], earlier != payload {
+            violations.append("double signing: honest validator \(i)\(nodes[i].amnesic ? " (lost its WAL)" : "") signed two different messages at height \(slot.height) round \(slot.round) step \(slot.step)")
+        }
+        nodes[i].signed[slot] = payload
     }
 
-    /// A commit certificate: precommits of distinct validators of the set, all for this block at
-    /// this height and one round, each really emitted, more than 2/3 of the power; the block executes.
-    func certificateIsValid(_ h: UInt64, _ block: SimBlock, _ precommits: [Vote]) -> Bool {
-        guard let round = precommits.first?.round, block.valid else { return false }
-        var seen: Set<PublicKey> = []
-        var power: UInt64 = 0
-        for v in precommits {
-            guard v.kind == .precommit, v.height == h, v.round == round, v.value == block.id, set.contains(v.validator),
-                  emitted.contains(v), seen.insert(v.validator).inserted else { return false }
-            power += set.power(of: v.validator)
-        }
-        return set.isQuorum(power)
+    // MARK: Byzantine behaviour
+
+    /// The other proposal an equivocating proposer sends half the validators: another valid block for
+    /// the same (height, round), signed with its key.
+    func equivocation(_ i: Int, _ sp: SignedProposal, _ block: Block) -> [UInt8] {
+        if let known = equivocations[SHA256.hash(sp.canonicalBytes)] { return known }
+        blockCounter += 1
+        let other = nodes[i].chain.build(proposer: nodes[i].key, round: sp.proposal.round, now: now,
+                                         stateRoot: SHA256.hash(Array("equivocation/\(seed)/\(blockCounter)".utf8)))
+        let p = Proposal(height: sp.proposal.height, round: sp.proposal.round, value: other.hash, validRound: -1, proposer: nodes[i].key)
+        let signed = SignedProposal(proposal: p, signature: try! nodes[i].signer.sign(proposalSigningHash(p, chainID: SimulatedChain.chainID)))
+        let bytes = WireMessage.proposal(signed, other).canonicalBytes
+        equivocations[SHA256.hash(sp.canonicalBytes)] = bytes
+        return bytes
+    }
+
+    func conflictingVote(_ i: Int, _ sv: SignedVote) -> [UInt8] {
+        let v = sv.vote
+        let other = Vote(kind: v.kind, height: v.height, round: v.round,
+                         value: v.value == nil ? SHA256.hash(Array("dv/\(seed)/\(v.height)/\(v.round)".utf8)) : nil, validator: v.validator)
+        return vote(i, other)
+    }
+
+    func vote(_ i: Int, _ v: Vote) -> [UInt8] {
+        WireMessage.vote(SignedVote(vote: v, signature: try! nodes[i].signer.sign(voteSigningHash(v, chainID: SimulatedChain.chainID)))).canonicalBytes
     }
 
     /// Byzantine voting: prevote and precommit whatever was proposed, valid or not; chaos adds
     /// random votes for random values and rounds.
-    func byzantineVotes(_ i: Int, for p: Proposal) {
+    func byzantineReaction(_ i: Int, to bytes: [UInt8]) {
+        guard bytes.first == 0, case .proposal(let sp, _)? = try? WireMessage(canonicalBytes: bytes) else { return }
+        let p = sp.proposal
         var votes = [Vote(kind: .prevote, height: p.height, round: p.round, value: p.value, validator: nodes[i].key),
                      Vote(kind: .precommit, height: p.height, round: p.round, value: p.value, validator: nodes[i].key)]
         if nodes[i].byzantine == .chaos {
@@ -448,77 +535,39 @@ public final class Simulation {
                                   value: rng.next() % 3 == 0 ? nil : SHA256.hash(Array("chaos/\(rng.next())".utf8)), validator: nodes[i].key))
             }
         }
-        for v in votes { emitted.insert(v); broadcast(from: i, .vote(v)) }
+        for v in votes { let m = vote(i, v); for j in nodes.indices where j != i { transmit(from: i, to: j, m) } }
     }
 
-    /// Re-sends this validator's messages of the current height (the network loses messages).
-    func gossip(_ i: Int) {
-        guard nodes[i].byzantine != .silent else { return }
-        let core = nodes[i].core
-        // Sorted: Swift seeds every Dictionary's and Set's iteration order per instance, and the order
-        // of sends decides what the seeded network does with them.
-        let mine = nodes[i].disk.signed.filter { $0.key.height == core.height && $0.key.round + 1 >= core.round }
-            .sorted { ($0.key.round, $0.key.kind) < ($1.key.round, $1.key.kind) }
-        for (_, v) in mine where nodes[i].byzantine != .doubleVoter { broadcast(from: i, .vote(v)) }
-        if let p = proposalSeen(i, round: core.round), let block = nodes[i].disk.blocks[p.value] { broadcast(from: i, .proposal(p, block)) }
-        // Relay the prevote quorums behind this node's lock and valid value, so that validators
-        // locked in an earlier round can see the newer proof of lock (line 28) despite lost messages.
-        for r in Set([core.lockedRound, core.validRound]).sorted() where r >= 0 {
-            for v in core.votes(.prevote, round: UInt32(r)) { broadcast(from: i, .vote(v)) }
-        }
-        // And the precommits of the current round: a quorum among them decides (line 49).
-        for v in core.votes(.precommit, round: core.round) where v.validator != nodes[i].key { broadcast(from: i, .vote(v)) }
-    }
-
-    func proposalSeen(_ i: Int, round: UInt32) -> Proposal? {
-        for e in nodes[i].disk.wal.reversed() {
-            if case .proposal(let p, _) = e, p.round == round { return p }
-            if case .proposalBuilt(let h, let r, let v) = e, r == round {
-                return Proposal(height: h, round: r, value: v, validRound: -1, proposer: nodes[i].key)
-            }
-        }
-        if nodes[i].core.validValue != nil, set.proposer(height: nodes[i].core.height, round: round) == nodes[i].key, let v = nodes[i].core.validValue {
-            return Proposal(height: nodes[i].core.height, round: round, value: v, validRound: nodes[i].core.validRound, proposer: nodes[i].key)
-        }
-        return nil
+    /// A forged catch-up answer: an invalid block with signatures no validator made.
+    func forgedCatchUp(height: UInt64) -> [UInt8] {
+        let block = SimulatedChain().build(proposer: Self.keys[0], round: 0, now: now, stateRoot: SHA256.hash(Array("forged/\(seed)/\(height)".utf8)))
+        let signatures = powers.map { CommitSignature(validator: $0.key, signature: Bytes64(high: SHA256.hash(Array("f/\(rng.next())".utf8)), low: .zero)) }
+        return WireMessage.syncResponse(block, CommitCertificate(height: height, round: 0, blockHash: block.hash, signatures: signatures)).canonicalBytes
     }
 
     // MARK: Checks
 
     /// Records a finalised block; two honest validators finalising different blocks at one height
-    /// is an agreement violation.
-    func noteFinalised(_ i: Int, height h: UInt64, _ id: Bytes32) {
+    /// is an agreement violation, an invalid one a validity violation.
+    func noteFinalised(_ i: Int, height h: UInt64, _ block: Block) {
         guard nodes[i].byzantine == nil else { return }
+        if invalidRoots.contains(block.header.stateRoot) { violations.append("validity: validator \(i) committed an invalid block at height \(h)") }
         if let first = finalised[h] {
-            if first.id != id && agreementViolation == nil {
-                agreementViolation = "agreement: validators \(first.node) and \(i) finalised different blocks at height \(h)"
-            }
+            if first.id != block.hash { violations.append("agreement: validators \(first.node) and \(i) committed different blocks at height \(h)") }
         } else {
-            finalised[h] = (id, i)
+            finalised[h] = (block.hash, i)
         }
-    }
-
-    func checkAgreement() -> String? {
-        if let v = agreementViolation { return v }
-        for n in nodes where n.byzantine == nil {
-            for (h, d) in n.disk.decided.sorted(by: { $0.key < $1.key }) where finalised[h]?.id != d.block.id {
-                return "agreement: validator \(n.index) holds \(d.block.id.hex.prefix(8)) at height \(h), another \(finalised[h].map { String($0.id.hex.prefix(8)) } ?? "none")"
-            }
-        }
-        return nil
     }
 
     func finalChecks(heightAtHeal: UInt64) -> [String] {
         var out: [String] = []
-        if let a = checkAgreement() { out.append(a) }
         for n in nodes where n.byzantine == nil {
-            for (h, d) in n.disk.decided.sorted(by: { $0.key < $1.key }) where !(allBlocks[d.block.id]?.valid ?? false) {
-                out.append("validity: validator \(n.index) finalised an invalid block at height \(h)")
+            for (k, entry) in n.chain.committed.enumerated() where finalised[UInt64(k + 1)]?.id != entry.block.hash {
+                out.append("agreement: validator \(n.index) holds \(entry.block.hash.hex.prefix(8)) at height \(k + 1)")
             }
-            if n.guardRefusals > 0 { out.append("signing guard: validator \(n.index) tried to sign \(n.guardRefusals) conflicting vote(s)") }
-            for pair in n.evidence.sorted(by: { $0.description < $1.description }) where pair.contains(where: { v in nodes.first { $0.key == v.validator }?.byzantine == nil }) {
-                out.append("evidence: validator \(n.index) holds evidence against an honest validator: \(pair)")
-            }
+            // A validator that kept its WAL re-derives what it signed: its guard never has to refuse.
+            let refusals = n.guardRefusals + n.driver.guardRefusals
+            if refusals > 0 && !n.amnesic { out.append("signing guard: validator \(n.index) (WAL intact) was refused \(refusals) signature(s)") }
         }
         let heights = honestHeights()
         if heights.contains(where: { $0 < heightAtHeal + config.heightsAfterHeal }) {

@@ -67,8 +67,8 @@ public struct TendermintCore: Sendable {
     /// Per round and kind: a validator's further, conflicting votes. They count toward their own
     /// value, as the paper counts messages: two quorums still intersect in an honest validator, who
     /// never votes twice, so safety holds, and a validator that saw an equivocator's other vote first
-    /// can still recognise a quorum (a proof of lock) that includes it. Kept only for nil or the
-    /// value of a proposal of this height, at most `maxConflictingVotes` per validator and slot.
+    /// can still recognise a quorum (a proof of lock) that includes it. At most
+    /// `maxConflictingVotes` per validator and slot.
     private var conflicting: [UInt32: [VoteKind: [PublicKey: [Vote]]]] = [:]
     public static let maxConflictingVotes = 8
     /// Per round: validators heard from (any message), for the round skip of line 55.
@@ -122,8 +122,10 @@ public struct TendermintCore: Sendable {
                 var others = conflicting[v.round]?[v.kind]?[v.validator] ?? []
                 guard !others.contains(v) else { return [] }
                 if others.isEmpty { out.append(.evidence(existing, v)) }
-                let relevant = v.value == nil || proposals.values.contains { $0.proposal.value == v.value }
-                guard relevant, others.count < Self.maxConflictingVotes else { return out }
+                // Kept whether or not a proposal for its value is known yet: the driver journals and
+                // feeds each vote once, so one dropped here would never count, and the proof of lock
+                // it belongs to could never form (a simulated height stalled for good on it).
+                guard others.count < Self.maxConflictingVotes else { return out }
                 others.append(v)
                 conflicting[v.round, default: [:]][v.kind, default: [:]][v.validator] = others
                 evaluate(&out)
@@ -151,6 +153,16 @@ public struct TendermintCore: Sendable {
         }
         evaluate(&out)
         return out
+    }
+
+    /// The ordering the algorithm keeps between its round variables: a lock and a valid value are
+    /// set together in the prevote step (line 36) and the valid value alone after it, so
+    /// -1 ≤ lockedRound ≤ validRound ≤ round, and a value is held exactly when its round is set.
+    public func checkInvariants() throws(InvariantViolation) {
+        try invariant(lockedRound >= -1 && lockedRound <= validRound && validRound <= Int32(clamping: round),
+                      "consensus.round_order", "lockedRound \(lockedRound) validRound \(validRound) round \(round) at height \(height)")
+        try invariant((lockedRound >= 0) == (lockedValue != nil) && (validRound >= 0) == (validValue != nil),
+                      "consensus.value_with_round", "lockedRound \(lockedRound) lockedValue \(lockedValue?.hex ?? "nil") validRound \(validRound) validValue \(validValue?.hex ?? "nil")")
     }
 
     // MARK: The rules

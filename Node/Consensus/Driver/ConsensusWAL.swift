@@ -40,8 +40,9 @@ public final class ConsensusWAL {
 
     static func checksum(_ payload: [UInt8]) -> [UInt8] { Array(SHA256.hash(payload).bytes.prefix(8)) }
 
-    /// Appends one record and fsyncs it.
-    public func append(_ payload: [UInt8]) throws(ConsensusStoreError) {
+    /// Appends one record and, unless `sync` is false, fsyncs it (the journal appends a step's
+    /// records and syncs once, before anything they caused leaves the node).
+    public func append(_ payload: [UInt8], sync: Bool = true) throws(ConsensusStoreError) {
         guard payload.count <= Self.maxRecordBytes else { throw ConsensusStoreError("wal.record_too_large", "\(payload.count) bytes") }
         var record = withUnsafeBytes(of: UInt32(payload.count).bigEndian) { Array($0) }
         record += Self.checksum(payload)
@@ -53,6 +54,11 @@ public final class ConsensusWAL {
             guard n > 0 else { throw ConsensusStoreError("wal.write", "\(path): \(String(cString: strerror(errno)))") }
             written += n
         }
+        if sync { try self.sync() }
+    }
+
+    /// Makes every appended record durable.
+    public func sync() throws(ConsensusStoreError) {
         guard fsync(fd) == 0 else { throw ConsensusStoreError("wal.sync", "\(path): \(String(cString: strerror(errno)))") }
     }
 
@@ -105,7 +111,9 @@ public final class ConsensusWAL {
 /// signs for a step behind the last one. Steps: 0 proposal, 1 prevote, 2 precommit. Signing again
 /// exactly what it signed before at a step of the current height is allowed: that is what a restarted
 /// validator replaying its WAL does (its proposal of a round after its prevote of that round).
-public final class SigningGuard {
+///
+/// The rule is pure (this value); `SigningGuard` keeps it in a file, the simulation's journal in memory.
+public struct SigningGuardState: Hashable, Sendable, Codable {
     public struct Signed: Hashable, Sendable, Codable {
         public let height: UInt64
         public let round: UInt32
@@ -115,41 +123,66 @@ public final class SigningGuard {
         var position: (UInt64, UInt32, UInt8) { (height, round, step) }
     }
 
-    struct Record: Codable { let last: Signed; let history: [Signed] }
-
-    public let path: String
     public private(set) var last: Signed?
     /// Everything signed at `last.height`.
-    private var history: [Signed] = []
+    public private(set) var history: [Signed] = []
 
-    public init(path: String) throws(ConsensusStoreError) {
-        self.path = path
-        if FileManager.default.fileExists(atPath: path) {
-            guard let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data) else {
-                throw ConsensusStoreError("guard.corrupt", "\(path) does not hold a signing record; the node refuses to sign without knowing what it signed last")
-            }
-            last = r.last; history = r.history
-        }
-    }
+    public init() {}
 
-    /// Allows signing `payload` at (height, round, step), persisting it first; throws if that would
-    /// be a second, different signature for a step already signed, or a step behind the last one.
-    public func authorize(height: UInt64, round: UInt32, step: UInt8, payload: Bytes32) throws(ConsensusStoreError) {
+    /// Allows signing `payload` at (height, round, step); throws if that would be a second, different
+    /// signature for a step already signed, or a step behind the last one. True if the state changed
+    /// (it must then be persisted before the signature leaves the node).
+    public mutating func authorize(height: UInt64, round: UInt32, step: UInt8, payload: Bytes32) throws(ConsensusStoreError) -> Bool {
         let next = Signed(height: height, round: round, step: step, payload: payload.hex)
         if let earlier = history.first(where: { $0.position == next.position }) {
             guard earlier.payload == next.payload else {
                 throw ConsensusStoreError("guard.double_sign", "refusing a second, different signature at height \(height) round \(round) step \(step)")
             }
-            return
+            return false
         }
         if let last, !(last.position < next.position) {
             throw ConsensusStoreError("guard.regression", "refusing to sign height \(height) round \(round) step \(step): already signed height \(last.height) round \(last.round) step \(last.step)")
         }
-        let newHistory = history.filter { $0.height == height } + [next]
-        // Write to a temporary file, fsync it, rename over the record, fsync the directory.
+        history = history.filter { $0.height == height } + [next]
+        last = next
+        return true
+    }
+}
+
+/// The signing guard's file: the state as JSON, replaced atomically (temporary file, fsync, rename,
+/// fsync of the directory).
+public final class SigningGuard {
+    public let path: String
+    public private(set) var state: SigningGuardState
+    public var last: SigningGuardState.Signed? { state.last }
+
+    public init(path: String) throws(ConsensusStoreError) {
+        self.path = path
+        state = try Self.load(path: path)
+    }
+
+    /// The state in the file at `path` (empty if there is none).
+    public static func load(path: String) throws(ConsensusStoreError) -> SigningGuardState {
+        guard FileManager.default.fileExists(atPath: path) else { return SigningGuardState() }
+        guard let data = FileManager.default.contents(atPath: path), let state = try? JSONDecoder().decode(SigningGuardState.self, from: data),
+              state.last != nil else {
+            throw ConsensusStoreError("guard.corrupt", "\(path) does not hold a signing record; the node refuses to sign without knowing what it signed last")
+        }
+        return state
+    }
+
+    /// Checks and, if it changed, persists the state before returning.
+    public func authorize(height: UInt64, round: UInt32, step: UInt8, payload: Bytes32) throws(ConsensusStoreError) {
+        var next = state
+        guard try next.authorize(height: height, round: round, step: step, payload: payload) else { return }
+        try save(next)
+    }
+
+    /// Writes `next` durably, then adopts it.
+    public func save(_ next: SigningGuardState) throws(ConsensusStoreError) {
         let tmp = path + ".tmp"
         do {
-            let data = try JSONEncoder().encode(Record(last: next, history: newHistory))
+            let data = try JSONEncoder().encode(next)
             let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ConsensusStoreError("guard.write", "\(tmp): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
@@ -158,7 +191,6 @@ public final class SigningGuard {
             let dir = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_CLOEXEC)
             if dir >= 0 { fsync(dir); close(dir) }
         } catch let e as ConsensusStoreError { throw e } catch { throw ConsensusStoreError("guard.write", "\(error)") }
-        last = next
-        history = newHistory
+        state = next
     }
 }

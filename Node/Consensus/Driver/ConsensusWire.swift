@@ -47,6 +47,9 @@ public struct SignedVote: Hashable, Sendable, Canonical {
     public let signature: Bytes64
     public init(vote: Vote, signature: Bytes64) { self.vote = vote; self.signature = signature }
     public func isValid(chainID: String) -> Bool { vote.validator.verify(signature, message: voteSigningHash(vote, chainID: chainID)) }
+    public func isValid(chainID: String, signer: any ConsensusSigner) -> Bool {
+        signer.verify(signature, by: vote.validator, message: voteSigningHash(vote, chainID: chainID))
+    }
     public func encode(to w: inout CanonicalWriter) { w.write(vote); w.write(signature) }
     public init(from r: inout CanonicalReader) throws(CodecError) { vote = try r.read(Vote.self); signature = try r.readBytes64("vote.signature") }
 }
@@ -57,6 +60,9 @@ public struct SignedProposal: Hashable, Sendable, Canonical {
     public let signature: Bytes64
     public init(proposal: MeridianConsensus.Proposal, signature: Bytes64) { self.proposal = proposal; self.signature = signature }
     public func isValid(chainID: String) -> Bool { proposal.proposer.verify(signature, message: proposalSigningHash(proposal, chainID: chainID)) }
+    public func isValid(chainID: String, signer: any ConsensusSigner) -> Bool {
+        signer.verify(signature, by: proposal.proposer, message: proposalSigningHash(proposal, chainID: chainID))
+    }
     public func encode(to w: inout CanonicalWriter) { w.write(proposal); w.write(signature) }
     public init(from r: inout CanonicalReader) throws(CodecError) { proposal = try r.read(MeridianConsensus.Proposal.self); signature = try r.readBytes64("proposal.signature") }
 }

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import MeridianCore
 @testable import MeridianModel
-import MeridianSimulation
 
 /// The native ONNX evaluator against onnxruntime (PyPI, written elsewhere) on the models Meridian
 /// ships and on fixtures for the remaining operators: probabilities within 1e-6, labels exactly, on
@@ -27,7 +26,7 @@ import MeridianSimulation
     /// every third row snapped to halves, where scikit-learn puts its split thresholds (so `<=`
     /// versus `<` at a threshold is exercised).
     static func randomRows(like sample: FloatMatrix, seed: UInt64) -> FloatMatrix {
-        var rng = SimulationRandom(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var low = [Float](repeating: .infinity, count: sample.columns), high = [Float](repeating: -.infinity, count: sample.columns)
         for row in 0..<sample.rows {
             for column in 0..<sample.columns {
@@ -154,7 +153,7 @@ import MeridianSimulation
         #expect(Self.refusal(Data([0xFF, 0x00, 0x13, 0x37]))?.code == .malformed)
         let good = try Data(contentsOf: Self.modelDirectory.appendingPathComponent("cvd-trees.onnx"))
         #expect(Self.refusal(good.prefix(good.count / 2)) != nil)
-        var rng = SimulationRandom(seed: 77)
+        var rng = SeededRandom(seed: 77)
         for _ in 0..<200 {  // flipped bytes: any outcome but a crash
             var bytes = [UInt8](good)
             for _ in 0..<4 { bytes[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }

@@ -1,8 +1,8 @@
 import Foundation
+import MeridianCore
 import Testing
 import MeridianVitals
 import MeridianRisk
-import MeridianSimulation
 
 /// NEWS2 against the RCP 2017 chart, cell by cell, then against PyPI `vitalscore` on random cases.
 @Suite(.timeLimit(.minutes(5))) struct NEWS2Tests {
@@ -71,7 +71,7 @@ import MeridianSimulation
     /// SpO2 75–100 % on both scales, on air and on oxygen; respiration 4–40; systolic 60–250; pulse
     /// 25–190; temperature 33.0–42.0 °C; each consciousness level.
     @Test func tenThousandRandomCasesAgreeWithVitalscore() async throws {
-        var rng = SimulationRandom(seed: 0x4E_45_57_53_32)
+        var rng = SeededRandom(seed: 0x4E_45_57_53_32)
         let normal = O(respirationRate: 16, oxygenSaturation: 97, scale: .scale1, onOxygen: false, systolicPressure: 120, pulse: 70,
                        consciousness: .alert, temperatureTenths: 370)
         var cases: [O] = []

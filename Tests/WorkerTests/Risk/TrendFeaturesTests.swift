@@ -3,14 +3,13 @@ import Testing
 import MeridianCore
 import MeridianVitals
 import MeridianRisk
-import MeridianSimulation
 
 @Suite(.timeLimit(.minutes(5))) struct TrendFeaturesTests {
     /// The incremental window against a direct computation over the same points, on random streams
     /// (with equal times and equal values, which the min/max bookkeeping must survive).
     @Test func slidingWindowsEqualADirectComputation() {
         for seed in UInt64(1)...6 {
-            var rng = SimulationRandom(seed: seed)
+            var rng = SeededRandom(seed: seed)
             var w = SlidingWindow(lengthMilliseconds: 3_600_000, capacity: 500)
             var all: [(UInt64, Double)] = []
             var t: UInt64 = 1_795_515_290_000

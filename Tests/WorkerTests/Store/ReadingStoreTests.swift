@@ -4,7 +4,6 @@ import MeridianCore
 import MeridianVitals
 import MeridianStorage
 import MeridianWorkers
-import MeridianSimulation
 
 @Suite(.timeLimit(.minutes(5))) struct ReadingStoreTests {
     final class TempDB {
@@ -33,7 +32,7 @@ import MeridianSimulation
     /// keeps each once, the high-water mark is the largest, and the gaps are exactly the missing ones.
     @Test func outOfOrderUploadsWithDuplicatesLeaveExactlyTheMissingGaps() throws {
         for seed in [testSeed(1), testSeed(2), testSeed(3)] {
-            var rng = SimulationRandom(seed: seed)
+            var rng = SeededRandom(seed: seed)
             let tmp = TempDB()
             let store = try tmp.open()
             let all = Array(UInt64(1)...300)

