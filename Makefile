@@ -118,11 +118,14 @@ bench: setup release-fresh
 	$(SWIFT) build -c release --product meridian-node
 	.build/release/meridian-bench --output BENCHMARKS.md
 
-## sim: $(SIM_SEEDS) seeded simulations of 4, 7 and 10 Tendermint validators (hostile network,
-## partitions, crash-restarts, up to f Byzantine); a failing seed replays with meridian-sim --seed N.
+## sim: $(SIM_SEEDS) seeds for each of 4, 7 and 10 validators running the real consensus driver
+## (hostile network, partitions, crash-restarts of proposers and others, lost WALs, up to f
+## Byzantine); a failing seed replays with meridian-sim --seed N --validators V.
 sim: setup release-fresh
 	$(SWIFT) build -c release --product meridian-sim
-	.build/release/meridian-sim --seeds $(SIM_SEEDS)
+	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 4
+	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 7
+	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 10
 
 ## soak: 4 validator processes under load with a poison (endlessly recursive) policy contract run in
 ## its blocks, a random one killed -9 at a random moment and restarted $(SOAK_KILLS) times, at least
