@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
 APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config gdb
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
-PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel cryptography schemathesis coincurve
+PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel cryptography schemathesis coincurve pymerkle
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
 ## wheel carries real ECG data (misc/ecg.dat) from which the WFDB cross-check writes records with wfdb.wrsamp.
 HL7_SDIST := .build/reference/hl7-0.4.5.tar.gz

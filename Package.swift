@@ -229,7 +229,7 @@ let package = Package(
         .target(name: "MeridianTestSupport", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
                 path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "RuntimeTests",
-                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo"],
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo", "MeridianTestSupport"],
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",

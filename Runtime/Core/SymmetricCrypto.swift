@@ -71,8 +71,10 @@ public enum Scrypt {
     public static func deriveKey(passphrase: String, salt: [UInt8], n: UInt64, r: UInt64, p: UInt64, outputLength: Int = 32) throws(CryptoError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: outputLength)
         let pass = Array(passphrase.utf8)
-        let ok = pass.withUnsafeBufferPointer { pw in
-            pw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: Swift.max(pass.count, 1)) { cpw in
+        // An empty passphrase (RFC 7914's first vector) still passes a valid pointer, with length 0.
+        let buffer = pass.isEmpty ? [0] : pass
+        let ok = buffer.withUnsafeBufferPointer { pw in
+            pw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { cpw in
                 meridian_scrypt(cpw, pass.count, salt, salt.count, n, r, p, &out, outputLength)
             }
         }
