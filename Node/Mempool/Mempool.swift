@@ -129,6 +129,7 @@ public final class Mempool: Sendable {
             s.byAccount[tx.signer, default: []].append(hash)
             s.order[entry.sequence] = hash
             s.bytes += size
+            Self.enforce(s, limits)
             return hash
         }
     }
@@ -177,6 +178,7 @@ public final class Mempool: Sendable {
                 s.quarantineOrder.append(hash)
                 if s.quarantineOrder.count > Self.maxQuarantined { s.quarantined.remove(s.quarantineOrder.removeFirst()) }
             }
+            Self.enforce(s, limits)
             return later
         }
     }
@@ -205,10 +207,34 @@ public final class Mempool: Sendable {
         }
     }
 
+    /// The mempool's bounds and the consistency of its indexes (O(1), checked after every change):
+    /// at most `maxTransactions` and `maxBytes`, one arrival slot per transaction, the quarantine
+    /// within its bound.
+    static func check(_ s: State, _ limits: MempoolLimits) throws(InvariantViolation) {
+        try invariant(s.byHash.count <= limits.maxTransactions && s.bytes >= 0 && s.bytes <= limits.maxBytes, "mempool.bounds",
+                      "\(s.byHash.count) transactions (max \(limits.maxTransactions)), \(s.bytes) bytes (max \(limits.maxBytes))")
+        try invariant(s.order.count == s.byHash.count, "mempool.order_index", "\(s.order.count) arrival slots for \(s.byHash.count) transactions")
+        try invariant(s.quarantined.count == s.quarantineOrder.count && s.quarantined.count <= maxQuarantined, "mempool.quarantine_bound",
+                      "\(s.quarantined.count) quarantined, \(s.quarantineOrder.count) in order (max \(maxQuarantined))")
+    }
+
+    /// Checks the invariants now (for tests).
+    public func checkInvariants() throws(InvariantViolation) {
+        let s = state.withLock { $0 }
+        try Self.check(s, limits)
+    }
+
+    /// A broken invariant here is a bug that would let the mempool grow without bound or reap
+    /// what it no longer holds: the process stops, naming it (the failure policy).
+    private static func enforce(_ s: State, _ limits: MempoolLimits) {
+        do { try check(s, limits) } catch { preconditionFailure("\(error)") }
+    }
+
     private static func remove(_ hash: Bytes32, _ s: inout State) {
         guard let e = s.byHash.removeValue(forKey: hash) else { return }
         s.order.removeValue(forKey: e.sequence)
         s.bytes -= e.size
+        precondition(s.bytes >= 0 && s.order.count == s.byHash.count, "invariant mempool.order_index does not hold: \(s.bytes) bytes, \(s.order.count) slots for \(s.byHash.count)")
         let signer = e.tx.transaction.signer
         s.byAccount[signer]?.removeAll { $0 == hash }
         if s.byAccount[signer]?.isEmpty == true { s.byAccount[signer] = nil }

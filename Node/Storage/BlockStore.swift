@@ -107,10 +107,29 @@ public final class BlockStore: @unchecked Sendable {
         return ChainTip(height: h, hash: header.hash, time: header.time)
     }
 
+    /// The block store's invariants for an append: heights follow one another, each block names its
+    /// parent, the certificate is this block's, one receipt per transaction. A failure is a bug of
+    /// this node: thrown (the node stops naming it), never written.
+    public static func checkAppend(_ block: Block, receipts: Int, commit: CommitCertificate, head: UInt64, parentHash: Bytes32?) throws(InvariantViolation) {
+        let h: UInt64 = block.header.height
+        let named: String = block.header.parentHash.hex
+        let actual: String = parentHash?.hex ?? "missing"
+        try invariant(h == head + 1, "blocks.height_sequence", "appending height \(h) on \(head)")
+        try invariant(parentHash == block.header.parentHash, "blocks.parent_hash", "block \(h) names parent \(named), block \(head) is \(actual)")
+        let certified: Bool = commit.blockHash == block.hash && commit.height == h
+        try invariant(certified, "blocks.certificate_matches", "certificate for \(commit.blockHash.hex) at \(commit.height), block \(block.hash.hex) at \(h)")
+        let count: Int = block.transactions.count
+        try invariant(receipts == count, "blocks.one_receipt_per_transaction", "\(receipts) receipts for \(count) transactions at \(h)")
+    }
+
     /// Writes an executed block, its receipts, its commit certificate and its state in one synced batch.
     public func append(_ executed: ExecutedBlock, commit: CommitCertificate) throws(BlockStoreError) {
         let block = executed.block
         let h = block.header.height
+        let head = try headHeight()
+        let parentHash: Bytes32? = try header(at: head)?.hash
+        do { try Self.checkAppend(block, receipts: executed.receipts.count, commit: commit, head: head, parentHash: parentHash) }
+        catch { throw BlockStoreError(error.description) }
         let wb = RocksDB.WriteBatch(for: db)
         stateStorage.addState(executed.prepared.batch, to: wb)
         wb.put("blocks", Self.heightKey(h), block.canonicalBytes)

@@ -216,6 +216,11 @@ public final class BlockExecutor {
             for (i, tx) in transactions.enumerated() {
                 receipts.append(try apply(tx, hash: hashes[i], index: UInt32(i), signatureValid: signatureValid(i), ctx, &perAccount))
             }
+            // One receipt per transaction, in order: the receipts root and every index rely on it.
+            do {
+                try invariant(receipts.count == transactions.count && receipts.indices.allSatisfy { receipts[$0].transaction == hashes[$0] && receipts[$0].index == UInt32($0) },
+                              "block.one_receipt_per_transaction", "\(receipts.count) receipts for \(transactions.count) transactions at height \(height)")
+            } catch { throw RuntimeError.invariant(error) }
             return (receipts, try state.prepare(view, version: height))
         } catch let e as RuntimeError {
             throw BlockError("block.runtime", e.description)

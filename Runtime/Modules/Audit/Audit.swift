@@ -18,6 +18,15 @@ public enum Audit {
                        patient: PublicKey, record: Bytes32?, category: DataCategory, purpose: PurposeOfUse,
                        decision: AccessDecision, breakGlass: Bool, _ ctx: ExecutionContext) throws(RuntimeError) -> AuditEntry {
         let head = try ctx.read(AuditHead.self, headKey(patient)) ?? AuditHead(count: 0, lastHash: .zero)
+        // The hash chain: the head names the last entry's hash. A trail whose head and last entry
+        // disagree would chain new entries to nothing anyone can verify: the node stops instead.
+        if head.count > 0 {
+            let last = try ctx.read(AuditEntry.self, entryKey(patient, head.count - 1))
+            do {
+                try invariant(last?.hash == head.lastHash && last?.sequence == head.count - 1, "audit.hash_chain",
+                              "patient \(Address(patient)) head count \(head.count) last hash \(head.lastHash.hex.prefix(16)), entry \(head.count - 1) hash \(last.map { String($0.hash.hex.prefix(16)) } ?? "missing")")
+            } catch { throw .invariant(error) }
+        }
         let entry = AuditEntry(patient: patient, sequence: head.count, kind: kind, action: action, actor: actor, organization: organization,
                                record: record, category: category, purpose: purpose, decision: decision, breakGlass: breakGlass,
                                height: ctx.height, time: ctx.time, transaction: ctx.transactionHash, previousHash: head.lastHash)

@@ -19,8 +19,12 @@ public struct RuntimeError: Error, Hashable, Sendable, CustomStringConvertible, 
         code = try r.readString("error.code", max: 64); message = try r.readString("error.message", max: 1024)
     }
 
-    /// Whether this is a state (storage) error rather than a verdict on the transaction.
-    public var isStateFault: Bool { code.hasPrefix("state.") }
+    /// Whether this is a fault of the node (its storage, or an invariant that did not hold) rather
+    /// than a verdict on the transaction: it never becomes a receipt; the block fails and the node stops.
+    public var isStateFault: Bool { code.hasPrefix("state.") || code.hasPrefix("invariant.") }
+
+    /// A property the runtime relies on did not hold (`InvariantViolation`, as a runtime error).
+    public static func invariant(_ v: InvariantViolation) -> RuntimeError { RuntimeError("invariant.\(v.name)", v.values) }
 
     static func state(_ e: StateError) -> RuntimeError { RuntimeError("state.\(e.code.rawValue)", e.detail) }
     static func corrupt(_ what: String) -> RuntimeError { RuntimeError("state.corrupt", "stored \(what) does not decode") }

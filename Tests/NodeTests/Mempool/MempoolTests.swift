@@ -152,4 +152,36 @@ final class FakeAccounts: AccountView {
         m.recheck(accounts: accounts, only: [key.publicKey])
         #expect(m.count == 0 && m.bytes == 0)
     }
+
+    /// The invariants (bounds, one arrival slot per transaction, the quarantine's bound) hold after
+    /// every operation of a seeded random mix of admissions, inclusions, evictions and rechecks
+    /// against tight limits; `admit` enforces them itself (a violation stops the process, naming it).
+    @Test func invariantsHoldUnderARandomMixOfOperations() throws {
+        let keys = (0..<6).map { DemoCast.key("mempool-mix/\($0)") }
+        let accounts = FakeAccounts(); accounts.register(keys)
+        var limits = MempoolLimits(); limits.maxPerAccount = 4; limits.maxTransactions = 12
+        limits.maxBytes = try tx(keys[0], nonce: 0).canonicalBytes.count * 10
+        let m = Mempool(chainID: DemoCast.chainID, limits: limits)
+        var rng = SeededRandom(seed: 0x4D45_4D50)
+        var next = [UInt64](repeating: 0, count: keys.count)
+        var admitted: [Bytes32] = []
+        for _ in 0..<2_000 {
+            let k = Int(rng.next() % UInt64(keys.count))
+            switch rng.next() % 4 {
+            case 0, 1:
+                if code({ try admit(m, try tx(keys[k], nonce: next[k]), accounts) }) == nil {
+                    admitted.append(try tx(keys[k], nonce: next[k]).hash); next[k] += 1
+                }
+            case 2:
+                guard !admitted.isEmpty else { continue }
+                let h = admitted.remove(at: Int(rng.next() % UInt64(admitted.count)))
+                if rng.next() % 2 == 0 { m.removeIncluded([h]) } else { m.evict(h) }
+            default:
+                accounts.setNonce(keys[k], next[k])
+                m.recheck(accounts: accounts)
+            }
+            try m.checkInvariants()
+            #expect(m.count <= limits.maxTransactions && m.bytes <= limits.maxBytes)
+        }
+    }
 }

@@ -96,4 +96,26 @@ import MeridianDemo
             #expect(e.message.contains("write:N or sync:N"))
         }
     }
+
+    /// The store's append invariants name what broke: a height out of sequence, a parent that is not
+    /// the tip, a certificate for another block, a receipt count that is not the transaction count.
+    @Test func appendInvariantsNameWhatBroke() throws {
+        let parent = SHA256.hash([1])
+        func block(height: UInt64, parent: Bytes32) -> Block {
+            Block(header: BlockHeader(chainID: "c", height: height, time: .zero, parentHash: parent, lastCommitHash: .zero,
+                                      transactionsRoot: Block.transactionsRoot([]), receiptsRoot: .zero, stateRoot: .zero,
+                                      validatorsHash: .zero, proposer: Self.validators[0].publicKey), transactions: [], lastCommit: nil)
+        }
+        func name(_ body: () throws -> Void) -> String? {
+            do { try body(); return nil } catch let e as InvariantViolation { return e.name } catch { return "\(error)" }
+        }
+        let good = block(height: 8, parent: parent)
+        let certificate = CommitCertificate(height: 8, round: 0, blockHash: good.hash, signatures: [])
+        #expect(name { try BlockStore.checkAppend(good, receipts: 0, commit: certificate, head: 7, parentHash: parent) } == nil)
+        #expect(name { try BlockStore.checkAppend(good, receipts: 0, commit: certificate, head: 8, parentHash: parent) } == "blocks.height_sequence")
+        #expect(name { try BlockStore.checkAppend(good, receipts: 0, commit: certificate, head: 7, parentHash: SHA256.hash([2])) } == "blocks.parent_hash")
+        let other = CommitCertificate(height: 8, round: 0, blockHash: parent, signatures: [])
+        #expect(name { try BlockStore.checkAppend(good, receipts: 0, commit: other, head: 7, parentHash: parent) } == "blocks.certificate_matches")
+        #expect(name { try BlockStore.checkAppend(good, receipts: 1, commit: certificate, head: 7, parentHash: parent) } == "blocks.one_receipt_per_transaction")
+    }
 }
