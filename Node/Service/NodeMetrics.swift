@@ -3,6 +3,11 @@ public import MeridianConsensusDriver
 import Synchronization
 
 /// The node's Prometheus metrics (served at `/metrics`).
+///
+/// Straight on swift-prometheus's registry, not through swift-metrics' `MetricsSystem`: that is
+/// bootstrapped once per process, and the test suite runs several nodes in one process, each with
+/// its own `/metrics`; a registry per node keeps them apart. So the node does not depend on
+/// swift-metrics itself (swift-prometheus still builds on it).
 public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let height: Gauge

@@ -3,6 +3,7 @@
 //
 // Usage: meridian-bench [--output FILE] [--quick]
 import Foundation
+import ArgumentParser
 import Dispatch
 import CSecp256k1
 import MeridianCore
@@ -12,18 +13,17 @@ import MeridianRuntime
 import MeridianStorage
 import MeridianDemo
 
-var outputPath: String?
-var quick = false
-var only: String?
-var argv = CommandLine.arguments.dropFirst()
-while let a = argv.popFirst() {
-    switch a {
-    case "--output": outputPath = argv.popFirst()
-    case "--quick": quick = true
-    case "--only": only = argv.popFirst()
-    default: FileHandle.standardError.write(Data("usage: meridian-bench [--output FILE] [--quick] [--only blocks|api|reads|localnet|workers|summary|contracts|console]\n".utf8)); exit(64)
-    }
+struct BenchArguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "meridian-bench")
+    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console }
+    @Option(help: "Write the Markdown report here (BENCHMARKS.md).") var output: String?
+    @Flag(help: "Fewer rounds and smaller loads (a smoke run).") var quick = false
+    @Option(help: "Run one section only (rows printed, no report).") var only: Section?
 }
+let arguments = BenchArguments.parseOrExit()
+let outputPath = arguments.output
+let quick = arguments.quick
+let only = arguments.only?.rawValue
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }

@@ -1,4 +1,5 @@
 import Foundation
+import ArgumentParser
 import MeridianCore
 import MeridianState
 import MeridianModules
@@ -101,20 +102,24 @@ func replay(blocksFile: String, out: String, threads: Int) throws {
     print("replayed \(lines.count) blocks into \(out)")
 }
 
-let args = Array(CommandLine.arguments.dropFirst())
-func option(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
-let usage = "usage: meridian-determinism build --out DIR [--threads N] | replay --blocks FILE --out FILE [--threads N]"
-guard let command = args.first, ["build", "replay"].contains(command) else {
-    FileHandle.standardError.write(Data((usage + "\n").utf8)); exit(2)
+/// The command line (swift-argument-parser, in a top-level script: `parseOrExit`).
+struct DeterminismArguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "meridian-determinism")
+    enum Command: String, ExpressibleByArgument { case build, replay }
+    @Argument(help: "build: make blocks with every hostile contract kind; replay: re-execute them.") var command: Command
+    @Option(help: "Where to write (build: a directory; replay: a records file).") var out: String
+    @Option(help: "The blocks file to replay (replay only).") var blocks: String?
+    @Option(help: "Signature threads (1...64).") var threads = 2
+    func validate() throws {
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
+        if command == .replay && blocks == nil { throw ValidationError("replay needs --blocks FILE") }
+    }
 }
-guard let threads = Int(option("--threads") ?? "2"), (1...64).contains(threads), let out = option("--out") else {
-    FileHandle.standardError.write(Data(("error: --out is required and --threads must be 1...64\n" + usage + "\n").utf8)); exit(2)
-}
+let arguments = DeterminismArguments.parseOrExit()
 do {
-    if command == "build" { try build(out: out, threads: threads) }
-    else {
-        guard let blocks = option("--blocks") else { FileHandle.standardError.write(Data(("error: --blocks is required\n" + usage + "\n").utf8)); exit(2) }
-        try replay(blocksFile: blocks, out: out, threads: threads)
+    switch arguments.command {
+    case .build: try build(out: arguments.out, threads: arguments.threads)
+    case .replay: try replay(blocksFile: arguments.blocks!, out: arguments.out, threads: arguments.threads)
     }
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)

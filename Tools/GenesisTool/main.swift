@@ -2,12 +2,14 @@
 // Usage: meridian-genesis demo > Genesis/demo.json
 import MeridianDemo
 import Foundation
+import ArgumentParser
 
-let args = CommandLine.arguments.dropFirst()
-guard args.first == "demo" else {
-    FileHandle.standardError.write(Data("usage: meridian-genesis demo > Genesis/demo.json\n".utf8))
-    exit(64)
+struct GenesisArguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "meridian-genesis")
+    enum Spec: String, ExpressibleByArgument { case demo }
+    @Argument(help: "Which chain spec to write (demo).") var spec: Spec
 }
+_ = GenesisArguments.parseOrExit()
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
 let data = try encoder.encode(DemoCast.genesisSpec())

@@ -4,6 +4,7 @@
 //
 // Usage: meridian-scenario [--data-dir DIR]
 import Foundation
+import ArgumentParser
 import MeridianCore
 import MeridianState
 import MeridianModules
@@ -11,24 +12,17 @@ import MeridianRuntime
 import MeridianStorage
 import MeridianDemo
 
-var dataDir = FileManager.default.currentDirectoryPath + "/data"
-var args = CommandLine.arguments.dropFirst()
-while let a = args.popFirst() {
-    switch a {
-    case "--data-dir":
-        guard let d = args.popFirst() else { FileHandle.standardError.write(Data("--data-dir needs a path\n".utf8)); exit(64) }
-        dataDir = d
-    case "--phrase":
-        // The demo patients' recovery phrases (public, for the demo only).
-        guard let name = args.popFirst(), DemoCast.patients.contains(name) else { FileHandle.standardError.write(Data("--phrase maria|hans|jean\n".utf8)); exit(64) }
-        print(DemoCast.patientPhrase(name).joined(separator: " "))
-        exit(0)
-    case "-h", "--help":
-        print("usage: meridian-scenario [--data-dir DIR]"); exit(0)
-    default:
-        FileHandle.standardError.write(Data("unknown argument '\(a)'\nusage: meridian-scenario [--data-dir DIR]\n".utf8)); exit(64)
+struct ScenarioArguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "meridian-scenario")
+    @Option(help: "Where the scenario's RocksDB files go.") var dataDir = FileManager.default.currentDirectoryPath + "/data"
+    @Option(help: "Print a demo patient's recovery phrase (maria, hans or jean; public, demo only) and exit.") var phrase: String?
+    func validate() throws {
+        if let phrase, !DemoCast.patients.contains(phrase) { throw ValidationError("--phrase maria|hans|jean") }
     }
 }
+let arguments = ScenarioArguments.parseOrExit()
+if let name = arguments.phrase { print(DemoCast.patientPhrase(name).joined(separator: " ")); exit(0) }
+let dataDir = arguments.dataDir
 
 @MainActor func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("meridian-scenario: \(message)\n".utf8)); exit(1)
