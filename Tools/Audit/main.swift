@@ -70,7 +70,7 @@ struct Filters: ParsableArguments {
     func print(_ header: [String], _ rows: [[String]], json: Data) {
         switch format {
         case .table: Swift.print(Output.table(header, rows))
-        case .csv: Swift.print(Output.csv(header, rows))
+        case .csv: Swift.print(Output.csv(header, rows), terminator: "")
         case .json: Swift.print(String(decoding: json, as: UTF8.self))
         }
     }
@@ -167,7 +167,7 @@ struct EvidenceCommand: AsyncParsableCommand {
         let header = ["validator", "height", "round", "vote", "values", "reported by", "recorded at block", "voting power"]
         switch format {
         case .table: print(rows.isEmpty ? "no evidence on chain" : Output.table(header, table))
-        case .csv: print(Output.csv(header, table))
+        case .csv: print(Output.csv(header, table), terminator: "")
         case .json: print(String(decoding: try jsonData(rows), as: UTF8.self))
         }
     }

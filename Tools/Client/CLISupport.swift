@@ -118,9 +118,9 @@ public enum Output {
         return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
     }
 
+    /// Through the project's one CSV writer (`CSV`: RFC 4180, formula-injection guard).
     public static func csv(_ header: [String], _ rows: [[String]]) -> String {
-        func field(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-        return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n")
+        CSV.document(header: header, rows: rows)
     }
 
     public static func json(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }

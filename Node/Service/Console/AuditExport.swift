@@ -15,19 +15,9 @@ enum AuditExport {
                 d.contract?.contract.hex ?? "", String(e.height), e.transaction.hex, e.hash.hex]
     }
 
-    /// One CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
-    /// `@` is prefixed with `'` so that a spreadsheet never evaluates a cell as a formula.
-    static func field(_ s: String) -> String {
-        var v = s
-        if let f = v.first, "=+-@".contains(f) { v = "'" + v }
-        if v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) { v = "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        return v
-    }
-
+    /// The entries through the project's one CSV writer (`CSV`: RFC 4180, formula-injection guard).
     static func csv(_ entries: [AuditEntry]) -> [UInt8] {
-        var s = csvHeader.joined(separator: ",") + "\r\n"
-        for e in entries { s += csvRow(e).map(field).joined(separator: ",") + "\r\n" }
-        return Array(s.utf8)
+        Array(CSV.document(header: csvHeader, rows: entries.map(csvRow)).utf8)
     }
 
     /// A `collection` Bundle of the entries' AuditEvents, each spliced in as `FHIRExport.auditEvent`

@@ -307,8 +307,8 @@ import MeridianDemo
             #expect((json["entry"] as? [[String: Any]])?.count == lines.count - 1)
         }
         // A cell a spreadsheet would evaluate is neutralised; separators are quoted.
-        #expect(AuditExport.field("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
-        #expect(AuditExport.field("a,b") == "\"a,b\"")
-        #expect(AuditExport.field("plain") == "plain")
+        #expect(CSV.field("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
+        #expect(CSV.field("a,b") == "\"a,b\"")
+        #expect(CSV.field("plain") == "plain")
     }
 }
