@@ -99,7 +99,7 @@ let package = Package(
                                                     .product(name: "NIOPosix", package: "swift-nio")],
                 path: "Node/P2P", swiftSettings: strict),
         // Record bodies at the custodian: encrypted at rest, each with its own key, checked against commitments.
-        .target(name: "MeridianRecords", dependencies: ["MeridianCore", "MeridianModules", "MeridianStorage"], path: "Node/Records",
+        .target(name: "MeridianRecords", dependencies: ["MeridianCore", "MeridianModules", "MeridianStorage"], path: "Node/RecordStore",
                 swiftSettings: strict),
         // Request authentication: RFC 9421 HTTP Message Signatures with the bip340 algorithm, for the
         // node (verify) and every client (sign).
@@ -143,7 +143,7 @@ let package = Package(
                                                   .product(name: "Prometheus", package: "swift-prometheus"),
                                                   .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                                   .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-                path: "Node/Workers/Service", swiftSettings: strict),
+                path: "Node/Workers/Pipeline", swiftSettings: strict),
 
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
