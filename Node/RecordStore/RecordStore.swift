@@ -1,4 +1,5 @@
 public import MeridianCore
+public import MeridianRecordMessages
 import Synchronization
 public import MeridianStorage
 public import MeridianModules
@@ -21,7 +22,7 @@ public final class RecordStore: Sendable {
     let db: RocksDB
     let storageKey: Bytes32
     /// The largest record body accepted (a summary of thousands of entries is far smaller).
-    public static let maxBodyBytes = 16 << 20
+    public static let maxBodyBytes = RecordMessages.maxBodyBytes
 
     /// Storage faults to inject (tests of the failure policy; nil in production).
     let faults: StorageFaults?
@@ -34,16 +35,8 @@ public final class RecordStore: Sendable {
         public let recordKey: Bytes32
     }
 
-    public enum RecordError: Error, Equatable, Sendable {
-        case tooLarge(Int)
-        case unknown
-        case erased
-        /// The stored body or key does not decrypt.
-        case corrupt(String)
-        /// The body does not reproduce the commitment registered on chain.
-        case commitmentMismatch
-        case storage(String)
-    }
+    /// Why a record operation failed (defined with the messages, which open payloads too).
+    public typealias RecordError = MeridianRecordMessages.RecordError
 
     /// How this node holds a record.
     public struct Holding: Hashable, Sendable, Canonical {

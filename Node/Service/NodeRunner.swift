@@ -15,6 +15,7 @@ import MeridianP2P
 import MeridianConsensusDriver
 import MeridianWorkers
 import MeridianRecords
+import MeridianRecordMessages
 public import MeridianSummary
 import MeridianRuntime
 

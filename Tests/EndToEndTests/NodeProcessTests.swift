@@ -9,6 +9,7 @@ import MeridianModules
 import MeridianRuntime
 import MeridianClient
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianDemo
 
 /// The seeded generator of the simulator (SplitMix64), so that a failing run replays with `MERIDIAN_SEED`.

@@ -13,6 +13,7 @@ import MeridianClient
 import MeridianTestSupport
 import MeridianDemo
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianSummary
 
 /// Maria's summary from Lisbon to Tokyo across real node processes (`meridian-localnet`: Hospital

@@ -9,7 +9,7 @@ import MeridianModules
 import MeridianRuntime
 import MeridianLightClient
 import MeridianClient
-import MeridianRecords
+import MeridianRecordMessages
 import MeridianVitals
 import MeridianRisk
 

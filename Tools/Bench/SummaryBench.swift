@@ -14,6 +14,7 @@ import NIOCore
 import MeridianCore
 import MeridianStorage
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianSummary
 import MeridianClient
 

@@ -6,7 +6,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
-import MeridianRecords
+import MeridianRecordMessages
 
 @main
 struct Provider: AsyncParsableCommand {

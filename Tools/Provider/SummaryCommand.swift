@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianSummary
 import MeridianClient
 import MeridianModules
-import MeridianRecords
+import MeridianRecordMessages
 
 /// Patient summaries for a person: an IPS document translated by code into the clinician's
 /// language, printed as readable text (and, with `--fhir`, written as the translated FHIR Bundle).

@@ -13,7 +13,6 @@ import NIOSSL
 import HummingbirdWSClient
 import MeridianCore
 import MeridianModules
-import MeridianNode
 import MeridianClient
 import HTTPTypes
 import MeridianDemo

@@ -4,6 +4,7 @@ import NIOCore
 import MeridianCore
 import MeridianModules
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianSummary
 
 /// The record-body endpoints: a custodian's providers upload bodies, hospitals' nodes transfer them

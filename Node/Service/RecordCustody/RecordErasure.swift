@@ -3,6 +3,7 @@ public import MeridianCore
 public import MeridianModules
 import MeridianStorage
 public import MeridianRecords
+public import MeridianRecordMessages
 
 /// Erasure (GDPR Art. 17) carried out: once the chain marks a record erased, every node holding
 /// its body deletes body and keys; the custodian's node tells each organisation the record was

@@ -8,6 +8,7 @@ public import MeridianModules
 public import MeridianRuntime
 import MeridianStorage
 public import MeridianRecords
+public import MeridianRecordMessages
 public import MeridianSummary
 public import MeridianWorkers
 

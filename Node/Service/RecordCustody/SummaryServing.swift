@@ -3,6 +3,7 @@ public import MeridianCore
 public import MeridianModules
 import MeridianStorage
 public import MeridianRecords
+public import MeridianRecordMessages
 public import MeridianSummary
 
 /// A patient summary served to one of this node's clinicians: fetched (see `fetch`), checked,

@@ -9,6 +9,7 @@ import MeridianModules
 import MeridianRuntime
 @testable import MeridianNode
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianSummary
 import MeridianDemo
 import MeridianVitals

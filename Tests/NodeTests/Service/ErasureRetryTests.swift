@@ -3,6 +3,7 @@ import Testing
 import MeridianCore
 import MeridianModules
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianDemo
 import MeridianNode
 

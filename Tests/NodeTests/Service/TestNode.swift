@@ -9,6 +9,7 @@ import MeridianMempool
 import MeridianNode
 import MeridianWorkers
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianDemo
 import MeridianRequestAuth
 

@@ -4,6 +4,7 @@ import MeridianCore
 import MeridianModules
 import MeridianStorage
 import MeridianRecords
+import MeridianRecordMessages
 import MeridianSummary
 
 /// The custodian's encrypted record store, with a real IPS document: what goes in comes out only

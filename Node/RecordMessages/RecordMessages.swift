@@ -7,7 +7,22 @@ public import MeridianModules
 /// (`application/x-meridian-record`): the body inside is sealed with the record key, whose
 /// envelope the chain addresses to the receiving node, and checked against the on-chain
 /// commitment, so the channel adds authentication of the requester, not secrecy.
+/// Why a record operation failed: at the custodian's store, or opening a transferred payload.
+public enum RecordError: Error, Equatable, Sendable {
+    case tooLarge(Int)
+    case unknown
+    case erased
+    /// The stored body or key does not decrypt.
+    case corrupt(String)
+    /// The body does not reproduce the commitment registered on chain.
+    case commitmentMismatch
+    case storage(String)
+}
+
 public enum RecordMessages {
+    /// The largest record body (16 MiB).
+    public static let maxBodyBytes = 16 << 20
+
     /// How far a signed message's time may be from the receiver's clock.
     public static let maxClockSkewMilliseconds: UInt64 = 5 * 60_000
     public static let contentType = "application/x-meridian-record"
@@ -140,7 +155,7 @@ public struct TransferPayload: Hashable, Sendable, Canonical {
     }
 
     /// The salt and body, if the record key opens the payload and the body matches the commitment.
-    public func open(recordKey: Bytes32) throws(RecordStore.RecordError) -> (salt: Bytes32, body: [UInt8]) {
+    public func open(recordKey: Bytes32) throws(RecordError) -> (salt: Bytes32, body: [UInt8]) {
         guard let plain = try? AES256GCM.open(sealed, key: recordKey, nonce: nonce, aad: record.bytes), plain.count >= 32,
               let salt = Bytes32(plain[0..<32]) else {
             throw .corrupt("the payload does not open with the record key from the share's envelope")
@@ -156,7 +171,7 @@ public struct TransferPayload: Hashable, Sendable, Canonical {
     public init(from r: inout CanonicalReader) throws(CodecError) {
         record = try r.readBytes32("payload.record"); shareHeight = try r.readVarint("payload.share_height")
         nonce = try r.readRaw(AES256GCM.nonceSize, "payload.nonce")
-        sealed = try r.readByteString("payload.sealed", max: RecordStore.maxBodyBytes + 64)
+        sealed = try r.readByteString("payload.sealed", max: RecordMessages.maxBodyBytes + 64)
     }
 }
 
