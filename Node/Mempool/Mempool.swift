@@ -82,27 +82,21 @@ public final class Mempool: Sendable {
     @discardableResult
     public func admit(_ stx: SignedTransaction, size: Int, accounts: some AccountView) throws(AdmissionError) -> Bytes32 {
         let tx = stx.transaction
-        guard tx.chainID == chainID else { throw AdmissionError("tx.wrong_chain", "signed for chain '\(tx.chainID)', this is '\(chainID)'") }
         guard size <= SignedTransaction.maxEncodedBytes else { throw AdmissionError("tx.too_large", "\(size) bytes > \(SignedTransaction.maxEncodedBytes)") }
-        guard stx.signatureIsValid else { throw AdmissionError("tx.bad_signature", "the signature does not verify for \(Address(tx.signer))") }
         let stateNonce: UInt64
         do {
+            // The envelope's checks are execution's (`TransactionEnvelope`), against the committed state.
+            let registered = try accounts.isRegistered(tx.signer)
+            if let refusal = TransactionEnvelope.check(tx, chainID: chainID, signatureValid: { stx.signatureIsValid }, signerIsRegistered: registered) {
+                throw AdmissionError(refusal.code, refusal.message)
+            }
             if case .registerPatient(let enrolment) = tx.call {
                 // The one transaction an unknown key may send is checked here, before it costs a
                 // block anything: a registration that would fail never enters the mempool and is
-                // never gossiped (the same checks as execution's, against the committed state).
-                guard try !accounts.isRegistered(tx.signer) else {
-                    throw AdmissionError("identity.already_registered", "\(Address(tx.signer)) is already registered")
-                }
-                guard try accounts.isProvider(enrolment.attestor) else {
-                    throw AdmissionError("identity.bad_attestor", "\(Address(enrolment.attestor)) is not a provider")
-                }
-                guard enrolment.attestor.verify(enrolment.attestation, message: Identity.enrolmentMessage(chainID: chainID, patient: tx.signer)) else {
-                    throw AdmissionError("identity.bad_attestation", "the enrolment attestation does not verify for this key and chain")
-                }
-            } else {
-                guard try accounts.isRegistered(tx.signer) else {
-                    throw AdmissionError("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account")
+                // never gossiped (execution's own checks, against the committed state).
+                if let refusal = Identity.enrolmentRefusal(enrolment, patient: tx.signer, chainID: chainID, isPatient: registered,
+                                                             isMember: false, attestorIsProvider: try accounts.isProvider(enrolment.attestor)) {
+                    throw AdmissionError(refusal.code, refusal.message)
                 }
             }
             stateNonce = try accounts.nonce(of: tx.signer)
@@ -117,9 +111,7 @@ public final class Mempool: Sendable {
             // have committed some of them a moment before they leave the mempool).
             let pending = (s.byAccount[tx.signer] ?? []).filter { (s.byHash[$0]?.tx.transaction.nonce ?? 0) >= stateNonce }
             let expected = pending.last.flatMap { s.byHash[$0] }.map { $0.tx.transaction.nonce + 1 } ?? stateNonce
-            guard tx.nonce == expected else {
-                throw AdmissionError(tx.nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(tx.nonce), expected \(expected)")
-            }
+            if let refusal = TransactionEnvelope.checkNonce(tx, expected: expected) { throw AdmissionError(refusal.code, refusal.message) }
             guard pending.count < limits.maxPerAccount else { throw AdmissionError("mempool.account_quota", "\(limits.maxPerAccount) pending transactions from this account") }
             guard s.byHash.count < limits.maxTransactions else { throw AdmissionError("mempool.full", "\(limits.maxTransactions) pending transactions") }
             guard s.bytes + size <= limits.maxBytes else { throw AdmissionError("mempool.full", "\(limits.maxBytes) pending bytes") }

@@ -235,20 +235,17 @@ public final class BlockExecutor {
         func reject(_ code: String, _ message: String) -> Receipt {
             Receipt(transaction: txHash, index: index, outcome: .rejected(RuntimeError(code, message)), events: [], decision: nil, createdID: nil)
         }
-        guard signatureValid else { return reject("tx.bad_signature", "the signature does not verify for \(Address(tx.signer))") }
-        guard tx.chainID == chainID else { return reject("tx.wrong_chain", "signed for chain '\(tx.chainID)', this is '\(chainID)'") }
+        // The envelope's checks are the mempool's (`TransactionEnvelope`), against the block's state.
+        let registered = try Identity.isRegistered(tx.signer, in: ctx.view)
+        if let refusal = TransactionEnvelope.check(tx, chainID: chainID, signatureValid: { signatureValid }, signerIsRegistered: registered) {
+            return reject(refusal.code, refusal.message)
+        }
         let used = perAccount[tx.signer, default: 0]
         guard used < ctx.parameters.maxTransactionsPerAccountPerBlock else {
             return reject("tx.account_quota", "more than \(ctx.parameters.maxTransactionsPerAccountPerBlock) transactions from one account in a block")
         }
-        let registered = try Identity.isRegistered(tx.signer, in: ctx.view)
-        if case .registerPatient = tx.call {} else {
-            guard registered else { return reject("tx.unregistered_signer", "\(Address(tx.signer)) is not a registered account") }
-        }
         let expected = try Accounts.nonce(of: tx.signer, in: ctx.view)
-        guard tx.nonce == expected else {
-            return reject(tx.nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(tx.nonce), expected \(expected)")
-        }
+        if let refusal = TransactionEnvelope.checkNonce(tx, expected: expected) { return reject(refusal.code, refusal.message) }
         perAccount[tx.signer] = used + 1
         ctx.begin(signer: tx.signer, transactionHash: txHash)
         var decision: AccessDecision?

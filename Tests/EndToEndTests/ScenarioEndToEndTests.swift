@@ -103,7 +103,7 @@ import MeridianDemo
         #expect(pt.union(th).union(de) == ["PT→JP adequacy-decision", "DE→ES free-flow-zone", "FR→TH explicit-consent", "PT→TH vital-interests"])
         let breakGlass = try await ok("meridian-audit", ["break-glass", "--format", "csv"] + regulator("th"))
         // Both attempts are in the report, the denied one (Hans) marked as such.
-        let glassRows = breakGlass.split(separator: "\n")
+        let glassRows = breakGlass.split(whereSeparator: \.isNewline)   // RFC 4180: CRLF
         #expect(glassRows.count == 3 && glassRows.allSatisfy { $0.contains("chao-phraya") || $0.hasPrefix("organisation") }, "\(breakGlass)")
         #expect(glassRows.contains { $0.contains(",allowed,") } && glassRows.contains { $0.contains(",denied,") }, "\(breakGlass)")
         var deniedByTransaction: [String: [String: Any]] = [:]

@@ -96,15 +96,27 @@ public enum Identity {
         }
     }
 
+    /// Why an enrolment (`registerPatient`) is refused, if it is: the key must be new (neither a
+    /// patient nor a member), attested by a provider whose attestation verifies for this key and
+    /// chain. Shared by execution and the mempool's admission (one rule, one place).
+    public static func enrolmentRefusal(_ call: RegisterPatient, patient: PublicKey, chainID: String,
+                                        isPatient: Bool, isMember: Bool, attestorIsProvider: Bool) -> RuntimeError? {
+        if isPatient { return RuntimeError("identity.already_registered", "\(Address(patient)) is already a patient") }
+        if isMember { return RuntimeError("identity.key_in_use", "\(Address(patient)) is a member key") }
+        guard attestorIsProvider else { return RuntimeError("identity.bad_attestor", "\(Address(call.attestor)) is not a provider") }
+        guard call.attestor.verify(call.attestation, message: enrolmentMessage(chainID: chainID, patient: patient)) else {
+            return RuntimeError("identity.bad_attestation", "the enrolment attestation does not verify")
+        }
+        return nil
+    }
+
     public static func registerPatient(_ call: RegisterPatient, _ ctx: ExecutionContext) throws(RuntimeError) {
-        if try patient(ctx.signer, in: ctx.view) != nil { throw RuntimeError("identity.already_registered", "\(Address(ctx.signer)) is already a patient") }
-        if try member(ctx.signer, in: ctx.view) != nil { throw RuntimeError("identity.key_in_use", "\(Address(ctx.signer)) is a member key") }
-        guard let attestor = try member(call.attestor, in: ctx.view), attestor.has(.provider) else {
-            throw RuntimeError("identity.bad_attestor", "\(Address(call.attestor)) is not a provider")
+        let attestor = try member(call.attestor, in: ctx.view)
+        if let refusal = enrolmentRefusal(call, patient: ctx.signer, chainID: ctx.chainID, isPatient: try patient(ctx.signer, in: ctx.view) != nil,
+                                          isMember: try member(ctx.signer, in: ctx.view) != nil, attestorIsProvider: attestor?.has(.provider) == true) {
+            throw refusal
         }
-        guard call.attestor.verify(call.attestation, message: enrolmentMessage(chainID: ctx.chainID, patient: ctx.signer)) else {
-            throw RuntimeError("identity.bad_attestation", "the enrolment attestation does not verify")
-        }
+        guard let attestor else { throw RuntimeError("identity.bad_attestor", "\(Address(call.attestor)) is not a provider") }
         ctx.write(patientKey(ctx.signer), PatientAccount(key: ctx.signer, registeredAt: ctx.time, enrolledBy: attestor.organization))
         ctx.emit(.patientRegistered(patient: ctx.signer, enrolledBy: attestor.organization))
     }

@@ -5,7 +5,7 @@ import MeridianTestSupport
 
 /// The one CSV writer: RFC 4180 quoting read back by Python's `csv` module (an implementation no one
 /// here wrote), and the formula-injection guard on every character OWASP lists.
-@Suite(.timeLimit(.minutes(2))) struct CSVTests {
+@Suite(.timeLimit(.minutes(5))) struct CSVTests {
     @Test func formulaStartsAreNeutralisedAndQuotingIsRFC4180() {
         for lead in ["=", "+", "-", "@", "\t", "\r"] { #expect(CSV.field(lead + "1+1").hasPrefix(lead == "\r" ? "\"'" : "'"), "leading \(lead.debugDescription)") }
         #expect(CSV.field("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
