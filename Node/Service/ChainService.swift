@@ -17,6 +17,8 @@ public import MeridianConsensusDriver
 /// stored exactly as consensus will: the block executes, its precommits are signed, block and
 /// state are written in one synced batch, and the certificate travels in the next block.
 public actor ChainService {
+    /// Where this node's own admitted transactions go to reach the validators (wired once).
+    public nonisolated let gossip = TransactionGossip()
     public nonisolated let store: BlockStore
     public nonisolated let chainID: String
     public nonisolated let mempool: Mempool
@@ -214,7 +216,19 @@ extension ChainService: ConsensusChain {
         let bytes = stx.canonicalBytes
         // A refusal (full, nonce gap, duplicate) is no loss: every caller keeps what it submits and
         // retries or answers busy (the disclosure log, the anchor and alert workers, the console).
-        do { return (try mempool.admit(stx, size: bytes.count, accounts: query), bytes) } catch { return nil }
+        do {
+            let hash = try mempool.admit(stx, size: bytes.count, accounts: query)
+            gossip.send(bytes)
+            return (hash, bytes)
+        } catch { return nil }
+    }
+
+    /// Admits a signed transaction a client submitted and gossips it (`gossip`). Nonisolated, as
+    /// `admitGossiped`: the API's hot path never waits for block execution.
+    public nonisolated func admitSubmitted(_ stx: SignedTransaction, bytes: [UInt8]) throws(AdmissionError) -> Bytes32 {
+        let hash = try mempool.admit(stx, size: bytes.count, accounts: query)
+        gossip.send(bytes)
+        return hash
     }
 
     public nonisolated func pendingTransactions() -> Int { mempool.count }

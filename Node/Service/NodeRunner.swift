@@ -300,21 +300,17 @@ public enum NodeRunner {
             }
         }
         phases.done("workers ready", cost: "the risk model and the terminology are loaded and checked")
-        let recordsGossip = NodeWorkers.Hook()
         // Record bodies: this node's worker key is its identity to other hospitals' nodes.
         if let workerKey {
             let holdsRecords: Bool
             do { holdsRecords = try !store.db.scan("record_keys", prefix: [], limit: 1).isEmpty }
             catch { throw NodeError(dataDirectory.database, "reading record_keys: \(error)") }
             let recordStore = RecordStore(db: store.db, storageKey: try dataDirectory.loadOrCreateRecordsKey(passphrase: passphrase, databaseHoldsRecords: holdsRecords))
-            let hook = recordsGossip
             let peers: PeerHTTP
             if let tls { peers = PeerHTTP(tls: tls.clientConfiguration()) } else { peers = PeerHTTP() }
             let records = RecordService(store: recordStore, chain: chain, nodeKey: workerKey, config: config.records, terminology: terminology,
                                         anchors: workers?.anchors, logger: logger, registry: metrics.registry, peers: peers) { call in
-                guard let bytes = await chain.submit(call, signer: workerKey) else { return nil }
-                hook.call(bytes)
-                return try? SignedTransaction(canonicalBytes: bytes).hash
+                await chain.submitSigned(call, signer: workerKey)?.hash   // admitted and gossiped
             }
             api.records = records
             services.append(RecordSweeper(records: records, events: chain.events, retryInterval: .milliseconds(config.records.erasureSweepMilliseconds)))
@@ -338,10 +334,9 @@ public enum NodeRunner {
             let driver = try ConsensusDriver(chain: chain, key: nodeKey, network: network, walPath: dataDirectory.consensusWAL,
                                              guardPath: dataDirectory.signingGuard, timeouts: config.consensus,
                                              blockIntervalMilliseconds: UInt64(config.blockIntervalMilliseconds), logger: logger)
-            api.onAdmitted = { driver.gossip(transaction: $0) }
-            workers?.onAdmitted.set { driver.gossip(transaction: $0) }
-            recordsGossip.set { driver.gossip(transaction: $0) }
-            disclosures?.gossip.set { driver.gossip(transaction: $0) }
+            // The one wiring point: every transaction this node admits from its own side (API,
+            // workers, records, disclosures, evidence) reaches the validators through the driver.
+            chain.gossip.attach { driver.gossip(transaction: $0) }
             api.consensusStatus = { driver.status }
             services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
         } else {

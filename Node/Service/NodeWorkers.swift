@@ -18,8 +18,6 @@ public struct NodeWorkers: Sendable {
     /// The anchoring worker (nil without a worker key).
     public let anchor: AnchorWorker?
     public let anchors: AnchorStore
-    /// Gossips a transaction this node admitted (set in consensus mode).
-    public let onAdmitted: Hook
     /// Column families of the workers in the node's database.
     public static let columns = ReadingStore.columns + AnchorStore.columns + AssessmentStore.columns
     public let assessments: AssessmentStore
@@ -43,8 +41,6 @@ public struct NodeWorkers: Sendable {
     /// - Parameter disclosures: where alert deliveries are recorded for the trail (with `workerKey`).
     public init(chain: ChainService, config: WorkersConfig, workerKey: PrivateKey?, disclosures: DisclosureLog? = nil, dataDirectory: String? = nil,
                 translationsProducer: Bytes32 = .zero, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) throws {
-        let admitted = Hook()
-        onAdmitted = admitted
         var model: CardiovascularModel?
         if let path = config.model {
             let resolved = path.hasPrefix("/") || dataDirectory == nil ? path : "\(dataDirectory!)/\(path)"
@@ -72,9 +68,7 @@ public struct NodeWorkers: Sendable {
                 if let disclosures {
                     do { try disclosures.record([.recordAlertDelivery(delivery)]); return true } catch { return false }
                 }
-                guard let bytes = await chain.submit(.recordAlertDelivery(delivery), signer: key) else { return false }
-                admitted.call(bytes)
-                return true
+                return await chain.submit(.recordAlertDelivery(delivery), signer: key) != nil   // admitted and gossiped
             }
         }
         alertRecorder = recorder
@@ -103,7 +97,6 @@ public struct NodeWorkers: Sendable {
             _ = try? dispatcher.consider(assessment)
         }
         if let workerKey {
-            let hook = admitted
             anchor = AnchorWorker(store: anchors, kinds: [.readings, .assessments, .alerts, .translations], interval: .milliseconds(config.anchorIntervalMilliseconds),
                                   producer: { [assessmentsProducer] kind in
                                       switch kind {
@@ -113,9 +106,7 @@ public struct NodeWorkers: Sendable {
                                       }
                                   },
                                   submit: { a in
-                                      guard let bytes = await chain.submit(.submitAnchor(a), signer: workerKey) else { return false }
-                                      hook.call(bytes)
-                                      return true
+                                      await chain.submit(.submitAnchor(a), signer: workerKey) != nil   // admitted and gossiped
                                   },
                                   committed: { root in (try? Anchoring.record(root: root, in: query.reader)) ?? nil })
         } else { anchor = nil }
@@ -123,12 +114,6 @@ public struct NodeWorkers: Sendable {
     }
 
     /// A settable callback (the consensus driver exists only after the workers).
-    public final class Hook: Sendable {
-        private let f = Mutex<(@Sendable ([UInt8]) -> Void)?>(nil)
-        public func set(_ g: @escaping @Sendable ([UInt8]) -> Void) { f.withLock { $0 = g } }
-        func call(_ bytes: [UInt8]) { f.withLock { $0 }?(bytes) }
-    }
-
     /// Serves the workers' endpoints from `api`.
     public func attach(to api: inout NodeAPI) {
         api.vitals = ingestor

@@ -210,9 +210,8 @@ public actor ConsensusDriver {
             case .admit(let batch):
                 for bytes in batch { _ = await chain.admitGossiped(bytes) }
             case .submitEvidence(let evidence):
-                if let bytes = await chain.submitEvidence(evidence, signer: key) {
-                    network.broadcast(WireMessage.transactions([bytes]).canonicalBytes)
-                }
+                // Admitted by the chain, which gossips it like any transaction of this node's own.
+                _ = await chain.submitEvidence(evidence, signer: key)
             case .evict(let transaction):
                 let removed = await chain.evict(transaction)
                 logger.notice("evicted from the mempool", metadata: ["transaction": "\(transaction.hex)", "removed": "\(removed)"])

@@ -22,8 +22,6 @@ public struct NodeAPI: Sendable {
     public let chainID: String
     public let maxBodyBytes: Int
     public let openAPIDocument: [UInt8]
-    /// Called with each admitted transaction's bytes (consensus mode gossips them to the validators).
-    public var onAdmitted: (@Sendable ([UInt8]) -> Void)?
     /// The consensus driver's status, in consensus mode.
     public var consensusStatus: (@Sendable () -> ConsensusDriver.Status)?
     /// The off-chain workers' ingestion and risk worker (nil when the node runs no workers).
@@ -269,8 +267,7 @@ public struct NodeAPI: Sendable {
         }
         let stx = try SignedTransaction.decodeSubmitted(bytes)
         do {
-            let h = try mempool.admit(stx, size: bytes.count, accounts: query)
-            onAdmitted?(bytes)
+            let h = try chain.admitSubmitted(stx, bytes: bytes)   // admitted and gossiped
             metrics.admitted.increment()
             metrics.mempoolSize.set(Double(mempool.count))
             // The hot path of the API: the two-field answer is written directly (the same bytes

@@ -39,8 +39,6 @@ public final class DisclosureLog: Sendable {
     let mempool: Mempool
     /// The node's worker key: it signs the records (it is also the audience of signed requests).
     public let key: PrivateKey
-    /// Called with each submitted transaction's bytes (consensus mode gossips them).
-    public let gossip = NodeWorkers.Hook()
     private let nextSequence: Mutex<UInt64>
     let doorbell: AsyncStream<Void>
     private let ring: AsyncStream<Void>.Continuation
@@ -107,7 +105,7 @@ public final class DisclosureLog: Sendable {
                     continue
                 }
             }
-            guard let (hash, bytes) = await chain.submitSigned(item.call, signer: key) else {
+            guard let (hash, _) = await chain.submitSigned(item.call, signer: key) else {
                 logger.warning("the mempool refused a disclosure's audit record; it stays in the log and is retried", metadata: ["call": "\(item.call.name)"])
                 return false
             }
@@ -117,7 +115,6 @@ public final class DisclosureLog: Sendable {
             let batch = RocksDB.WriteBatch(for: db)
             batch.put(Self.column, row, item.canonicalBytes)
             try db.write(batch, sync: true)
-            gossip.call(bytes)
         }
         return true
     }
