@@ -390,25 +390,38 @@ public final class Simulation {
 
     // MARK: A validator's shell
 
-    /// Hands node `i`'s driver one input and performs its actions; answers go back depth first.
+    /// Hands node `i`'s driver one input and performs its actions; the chain's answers go back in the
+    /// order they were asked for, each after the whole list that asked (as `ConsensusDriver` does).
     func process(_ i: Int, _ input: DriverInput) {
-        guard nodes[i].up else { return }
-        let actions: [DriverAction]
-        do { actions = try nodes[i].driver.handle(input, now: now) } catch {
-            violations.append("node \(i) stopped: \(error)")
-            return
+        var pending = [input]
+        var next = 0
+        while next < pending.count, nodes[i].up {
+            let current = pending[next]
+            next += 1
+            let actions: [DriverAction]
+            do { actions = try nodes[i].driver.handle(current, now: now) } catch {
+                violations.append("node \(i) stopped: \(error)")
+                return
+            }
+            trace(i, current, actions)
+            for action in actions where nodes[i].up { if let answer = perform(i, action) { pending.append(answer) } }
         }
-        if Self.trace, now > 590_000 {
+    }
+
+    func trace(_ i: Int, _ input: DriverInput, _ actions: [DriverAction]) {
+        if Self.trace, Self.traceNode == i {
             var what = "\(input)".prefix(60)
             if case .message(_, let bytes) = input, case .proposal(let sp, _)? = try? WireMessage(canonicalBytes: bytes) { what = "proposal r\(sp.proposal.round) vr\(sp.proposal.validRound) \(sp.proposal.value.hex.prefix(6)) by \(indexOf[sp.proposal.proposer]!)" }
             if case .message(_, let bytes) = input, case .vote(let sv)? = try? WireMessage(canonicalBytes: bytes) { what = "vote \(sv.vote)" }
             print("\(now) node \(i) r\(nodes[i].driver.core.round) \(nodes[i].driver.core.step) <- \(what) -> \(actions.map { "\($0)".prefix(40) })")
         }
-        for action in actions where nodes[i].up { perform(i, action) }
     }
     static let trace = getenv("MERIDIAN_SIM_TRACE") != nil
+    /// With `MERIDIAN_SIM_TRACE`, every input and its actions of this validator (`MERIDIAN_SIM_TRACE_NODE`).
+    static let traceNode = getenv("MERIDIAN_SIM_TRACE_NODE").flatMap { Int(String(cString: $0)) } ?? -1
 
-    func perform(_ i: Int, _ action: DriverAction) {
+    /// Performs one action; one the chain answers returns the answer.
+    func perform(_ i: Int, _ action: DriverAction) -> DriverInput? {
         let node = nodes[i]
         switch action {
         case .append(let record): node.journal.append(record)
@@ -418,21 +431,21 @@ public final class Simulation {
         case .broadcast(let bytes): outgoing(i, to: Array(nodes.indices), bytes)
         case .send(let bytes, let peer): if let j = indexOf[peer] { outgoing(i, to: [j], bytes) }
         case .schedule(let timer, let ms): schedule(after: ms, .timer(node: i, timer, incarnation: incarnation[i]))
-        case .countPending(let height, let round): process(i, .pendingTransactions(0, height: height, round: round))
+        case .countPending(let height, let round): return .pendingTransactions(0, height: height, round: round)
         case .build(let round, _, let probe):
             blockCounter += 1
             let root = SHA256.hash(Array("state/\(seed)/\(blockCounter)".utf8))
             if node.byzantine == .invalidBlocks { invalidRoots.insert(root) }
-            process(i, .built(node.chain.build(proposer: node.key, round: round, now: now, stateRoot: root), round: round, probe: probe))
+            return .built(node.chain.build(proposer: node.key, round: round, now: now, stateRoot: root), round: round, probe: probe)
         case .validate(let block, let reason):
             let valid = node.byzantine == .invalidBlocks || node.chain.validate(block, invalidRoots: invalidRoots)
-            process(i, .validated(block, valid: valid, for: reason))
+            return .validated(block, valid: valid, for: reason)
         case .commit(let block, let certificate):
-            do { try node.chain.commit(block, certificate) } catch { violations.append("node \(i): \(error)"); return }
+            do { try node.chain.commit(block, certificate) } catch { violations.append("node \(i): \(error)"); return nil }
             noteFinalised(i, height: block.header.height, block)
-            process(i, .begin(height: node.chain.height + 1, validators: powers, journal: nil))
+            return .begin(height: node.chain.height + 1, validators: powers, journal: nil)
         case .serveBlock(let height, let peer):
-            guard let j = indexOf[peer] else { return }
+            guard let j = indexOf[peer] else { return nil }
             if node.byzantine == .chaos {
                 outgoing(i, to: [j], forgedCatchUp(height: height))
             } else if height >= 1, height <= node.chain.height {
@@ -444,8 +457,11 @@ public final class Simulation {
             if node.byzantine == nil, nodes[indexOf[evidence.first.validator] ?? 0].byzantine == nil {
                 violations.append("evidence: validator \(i) reports honest validator \(indexOf[evidence.first.validator] ?? -1) for \(evidence.first.height)/\(evidence.first.round)")
             }
-        case .admit, .evict, .dropPeersOutside, .log: break
+        case .log(let line):
+            if Self.trace, line.level == .critical { print("\(now) node \(i): \(line.message) \(line.metadata.sorted { $0.key < $1.key })") }
+        case .admit, .evict, .dropPeersOutside: break
         }
+        return nil
     }
 
     /// A message leaving node `i` for `recipients`: checked for double signing if `i` is honest,

@@ -154,9 +154,17 @@ public actor ConsensusDriver {
         }
     }
 
-    /// Hands the core one input and performs its actions.
+    /// Hands the core one input and performs its actions; the chain's answers go back to the core
+    /// in the order they were asked for, each after the whole list that asked (`DriverCore`'s
+    /// contract: the journal then receives records in the order the core fed them).
     private func process(_ input: DriverInput) async throws {
-        try await perform(try core.handle(input, now: now()))
+        var pending = [input]
+        var next = 0
+        while next < pending.count {
+            let actions = try core.handle(pending[next], now: now())
+            next += 1
+            for action in actions { if let answer = try await perform(action) { pending.append(answer) } }
+        }
         publishStatus()
     }
 
@@ -171,69 +179,63 @@ public actor ConsensusDriver {
         }
     }
 
-    /// Performs actions in order; an action the chain answers hands the answer to the core at once
-    /// (depth first), before the next action and the next input.
-    private func perform(_ actions: [DriverAction]) async throws {
-        for action in actions {
-            switch action {
-            case .append(let record): try journal.append(record)
-            case .syncJournal: try journal.sync()
-            case .resetJournal: try journal.reset()
-            case .persistGuard(let state): try journal.persistGuard(state)
-            case .broadcast(let bytes): network.broadcast(bytes)
-            case .send(let bytes, let peer): network.send(bytes, to: peer)
-            case .schedule(let timer, let ms):
-                let continuation = inputContinuation
-                Task { try? await Task.sleep(for: .milliseconds(ms)); continuation.yield(.timer(timer)) }
-            case .countPending(let height, let round):
-                let pending = await chain.pendingTransactions()
-                try await answer(.pendingTransactions(pending, height: height, round: round))
-            case .build(let round, let selection, let probe):
-                let chain = self.chain, proposer = key.publicKey
-                let block = try await ownChain("build") { try await chain.buildBlock(proposer: proposer, selection: selection) }
-                try await answer(.built(block, round: round, probe: probe))
-            case .validate(let block, let reason):
-                let chain = self.chain
-                let valid = try await ownChain("execute") { try await chain.validate(block) }
-                try await answer(.validated(block, valid: valid, for: reason))
-            case .commit(let block, let certificate):
-                let chain = self.chain
-                try await ownChain("commit") { try await chain.commit(block, certificate: certificate) }
-                let height = await chain.committedHeight() + 1
-                let validators = try await ownChain("validators") { try await chain.currentValidators() }
-                try await answer(.begin(height: height, validators: validators, journal: nil))
-            case .serveBlock(let height, let peer):
-                let chain = self.chain
-                if let (block, certificate) = try await ownChain("read", { try await chain.committed(at: height) }) {
-                    network.send(WireMessage.syncResponse(block, certificate).canonicalBytes, to: peer)
-                }
-            case .admit(let batch):
-                for bytes in batch { _ = await chain.admitGossiped(bytes) }
-            case .submitEvidence(let evidence):
-                // Admitted by the chain, which gossips it like any transaction of this node's own.
-                _ = await chain.submitEvidence(evidence, signer: key)
-            case .evict(let transaction):
-                let removed = await chain.evict(transaction)
-                logger.notice("evicted from the mempool", metadata: ["transaction": "\(transaction.hex)", "removed": "\(removed)"])
-            case .dropPeersOutside(let validatorSet):
-                for peer in network.peers where !validatorSet.contains(peer) && !network.admits(peer) {
-                    logger.notice("disconnecting a peer that is no longer allowed", metadata: ["peer": "\(Address(peer))"])
-                    network.disconnect(peer, reason: "p2p.not_allowed")
-                }
-            case .log(let line):
-                let metadata = line.metadata.mapValues { Logger.MetadataValue.string($0) }
-                switch line.level {
-                case .info: logger.info("\(line.message)", metadata: metadata)
-                case .notice: logger.notice("\(line.message)", metadata: metadata)
-                case .warning: logger.warning("\(line.message)", metadata: metadata)
-                case .critical: logger.critical("\(line.message)", metadata: metadata)
-                }
+    /// Performs one action; an action the chain answers returns the answer, for the core.
+    private func perform(_ action: DriverAction) async throws -> DriverInput? {
+        switch action {
+        case .append(let record): try journal.append(record)
+        case .syncJournal: try journal.sync()
+        case .resetJournal: try journal.reset()
+        case .persistGuard(let state): try journal.persistGuard(state)
+        case .broadcast(let bytes): network.broadcast(bytes)
+        case .send(let bytes, let peer): network.send(bytes, to: peer)
+        case .schedule(let timer, let ms):
+            let continuation = inputContinuation
+            Task { try? await Task.sleep(for: .milliseconds(ms)); continuation.yield(.timer(timer)) }
+        case .countPending(let height, let round):
+            let pending = await chain.pendingTransactions()
+            return .pendingTransactions(pending, height: height, round: round)
+        case .build(let round, let selection, let probe):
+            let chain = self.chain, proposer = key.publicKey
+            let block = try await ownChain("build") { try await chain.buildBlock(proposer: proposer, selection: selection) }
+            return .built(block, round: round, probe: probe)
+        case .validate(let block, let reason):
+            let chain = self.chain
+            let valid = try await ownChain("execute") { try await chain.validate(block) }
+            return .validated(block, valid: valid, for: reason)
+        case .commit(let block, let certificate):
+            let chain = self.chain
+            try await ownChain("commit") { try await chain.commit(block, certificate: certificate) }
+            let height = await chain.committedHeight() + 1
+            let validators = try await ownChain("validators") { try await chain.currentValidators() }
+            return .begin(height: height, validators: validators, journal: nil)
+        case .serveBlock(let height, let peer):
+            let chain = self.chain
+            if let (block, certificate) = try await ownChain("read", { try await chain.committed(at: height) }) {
+                network.send(WireMessage.syncResponse(block, certificate).canonicalBytes, to: peer)
+            }
+        case .admit(let batch):
+            for bytes in batch { _ = await chain.admitGossiped(bytes) }
+        case .submitEvidence(let evidence):
+            // Admitted by the chain, which gossips it like any transaction of this node's own.
+            _ = await chain.submitEvidence(evidence, signer: key)
+        case .evict(let transaction):
+            let removed = await chain.evict(transaction)
+            logger.notice("evicted from the mempool", metadata: ["transaction": "\(transaction.hex)", "removed": "\(removed)"])
+        case .dropPeersOutside(let validatorSet):
+            for peer in network.peers where !validatorSet.contains(peer) && !network.admits(peer) {
+                logger.notice("disconnecting a peer that is no longer allowed", metadata: ["peer": "\(Address(peer))"])
+                network.disconnect(peer, reason: "p2p.not_allowed")
+            }
+        case .log(let line):
+            let metadata = line.metadata.mapValues { Logger.MetadataValue.string($0) }
+            switch line.level {
+            case .info: logger.info("\(line.message)", metadata: metadata)
+            case .notice: logger.notice("\(line.message)", metadata: metadata)
+            case .warning: logger.warning("\(line.message)", metadata: metadata)
+            case .critical: logger.critical("\(line.message)", metadata: metadata)
             }
         }
-    }
-
-    private func answer(_ input: DriverInput) async throws {
-        try await perform(try core.handle(input, now: now()))
+        return nil
     }
 }
 

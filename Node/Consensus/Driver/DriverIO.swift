@@ -30,7 +30,9 @@ public enum Validation: Sendable, Equatable {
 
 /// Everything `DriverCore` reacts to. Besides messages and timers, the answers of the chain to the
 /// actions that ask for one (`.countPending`, `.build`, `.validate`, `.commit`) come back as
-/// inputs; a shell answers each before it hands the core anything else.
+/// inputs; a shell hands them back in the order they were asked for, each after it has performed
+/// the whole list that asked, and before any outside input (so the journal receives records in the
+/// order the core fed them).
 public enum DriverInput: Sendable {
     /// A height begins: the chain's next height and the validators of it. At boot, `journal` holds
     /// what the journal kept (replayed if it is this height's); after a commit it is nil.
