@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "meridian-sim", targets: ["meridian-sim"]),
         .executable(name: "meridian-localnet", targets: ["meridian-localnet"]),
         .executable(name: "meridian-sensors", targets: ["meridian-sensors"]),
+        .executable(name: "meridian-demo-keys", targets: ["meridian-demo-keys"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -152,7 +153,7 @@ let package = Package(
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
                 path: "Tools/Demo", swiftSettings: strict),
-        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianDemo", "MeridianRequestAuth",
+        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianRequestAuth",
                                                  .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
@@ -162,7 +163,7 @@ let package = Package(
         .target(name: "MeridianWalletKit", dependencies: ["MeridianCore"], path: "Tools/WalletKit",
                 resources: [.copy("bip39-english.txt")], swiftSettings: strict),
         .executableTarget(name: "meridian-node",
-                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianDemo", "MeridianModel", "MeridianSummary",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianModel", "MeridianSummary",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "NIOCore", package: "swift-nio"),
@@ -208,6 +209,9 @@ let package = Package(
                           path: "Tools/Sensors", swiftSettings: strict),
         .executableTarget(name: "meridian-sim", dependencies: ["MeridianSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Sim", swiftSettings: strict),
+        // Demo only: the demo cast's keys as keystores, for the production CLIs' --keystore.
+        .executableTarget(name: "meridian-demo-keys", dependencies: ["MeridianDemo", "MeridianClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/DemoKeys", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Tools/GenesisTool",
                           swiftSettings: strict),
         .executableTarget(name: "MeridianBench",

@@ -250,15 +250,11 @@ public enum NodeRunner {
             await chain.injectDisagreement(withSigner: signer)
         }
         phases.done("chain loaded", cost: "the head block, the state at its root and the mempool's accounts are read from disk")
-        var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID,
-                          maxBodyBytes: config.maxRequestBodyBytes)
-        api.scheme = config.tls == nil ? "http" : "https"   // part of the target URI every signed request covers
         // The TLS identity, loaded and checked once for the API, MLLP and node-to-node calls.
         let tls = try config.tls?.load(in: dataDirectory.path)
-        // Signed requests name this node (its worker key, else its validator key) as their audience.
-        if let identity = workerKey ?? keys.first { api.identify(as: identity.publicKey) }
-        api.clientLimiter = ClientLimiter(limits: config.clientLimits)
-        let limiter = api.clientLimiter
+        let limiter = ClientLimiter(limits: config.clientLimits)
+        // What the API serves besides the chain, gathered here and handed to it whole once consensus is wired.
+        var served = NodeServices()
         var services: [any Service] = []
         // Disclosures to anyone but the patient are logged (synced) before they are answered and
         // resubmitted until committed; the worker key signs their records.
@@ -270,7 +266,7 @@ public enum NodeRunner {
             catch { throw NodeError(dataDirectory.database, "opening the disclosure log: \(error)") }
             if pending > 0 { logger.notice("disclosures from before the restart are being recorded on the trail", metadata: ["pending": "\(pending)"]) }
             disclosures = log
-            api.disclosures = log
+            served.disclosures = log
             services.append(DisclosureRecorder(log: log, events: chain.events, interval: .seconds(1), logger: logger))
         }
         var workers: NodeWorkers?
@@ -280,7 +276,7 @@ public enum NodeRunner {
             let w = try NodeWorkers(chain: chain, config: config.workers, workerKey: workerKey, disclosures: disclosures, dataDirectory: dataDirectory.path,
                                     translationsProducer: terminologyVersion, registry: metrics.registry)
             workers = w
-            w.attach(to: &api)
+            served.workers = w.endpoints
             if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored, and alerts are not delivered") }
             services.append(WorkerHost(workers: [w.risk, w.alertEscalator] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
                                        registry: metrics.registry, logger: logger))
@@ -312,7 +308,7 @@ public enum NodeRunner {
                                         anchors: workers?.anchors, logger: logger, registry: metrics.registry, peers: peers) { call in
                 await chain.submitSigned(call, signer: workerKey)?.hash   // admitted and gossiped
             }
-            api.records = records
+            served.records = records
             services.append(RecordSweeper(records: records, events: chain.events, retryInterval: .milliseconds(config.records.erasureSweepMilliseconds)))
             if terminology == nil { logger.warning("no terminology (records.terminology): ICD-10 names in summaries fall back to English, marked") }
         } else {
@@ -337,12 +333,16 @@ public enum NodeRunner {
             // The one wiring point: every transaction this node admits from its own side (API,
             // workers, records, disclosures, evidence) reaches the validators through the driver.
             chain.gossip.attach { driver.gossip(transaction: $0) }
-            api.consensusStatus = { driver.status }
+            served.consensusStatus = { driver.status }
             services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
         } else {
             services.append(BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger))
         }
         phases.done("records and consensus wired", cost: "the record store's key is unsealed with scrypt; the consensus WAL is replayed")
+        // Signed requests name this node (its worker key, else its validator key) as their audience,
+        // and the scheme is part of the target URI every signed request covers.
+        let api = NodeAPI(chain: chain, metrics: metrics, maxBodyBytes: config.maxRequestBodyBytes, services: served,
+                          identity: (workerKey ?? keys.first)?.publicKey, scheme: config.tls == nil ? "http" : "https", clientLimiter: limiter)
         let addressFile = dataDirectory.apiAddress
         let router = api.router()
         // The web console: its sign-ins name the node's worker key, which also signs the record of

@@ -113,13 +113,8 @@ public struct NodeWorkers: Sendable {
         feedTokens = Dictionary(config.feeds.map { ($0.value.lowercased(), $0.key) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// A settable callback (the consensus driver exists only after the workers).
-    /// Serves the workers' endpoints from `api`.
-    public func attach(to api: inout NodeAPI) {
-        api.vitals = ingestor
-        api.risk = risk
-        api.anchors = anchors
-        api.assessmentStore = assessments
-        api.feedTokens = feedTokens
+    /// What the API serves from the workers.
+    public var endpoints: WorkerEndpoints {
+        WorkerEndpoints(vitals: ingestor, risk: risk, anchors: anchors, assessments: assessments, feedTokens: feedTokens)
     }
 }

@@ -196,8 +196,18 @@ class Console:
         check(len(reached) == focusable, f"{role} {path}: Tab reaches every focusable element ({len(reached)} of {focusable})")
 
 
+DEMO_KEYS = None  # the directory of the demo cast's keystores (--demo-keys)
+
+
+def demo(bin_dir, actor):
+    """A CLI's key arguments for a demo actor: its keystore, written by meridian-demo-keys (sealed
+    with $MERIDIAN_PASSPHRASE), as the production CLIs take any key."""
+    r = subprocess.run([os.path.join(bin_dir, "meridian-demo-keys"), "--dir", DEMO_KEYS, actor], capture_output=True, text=True, check=True)
+    return ["--keystore", r.stdout.strip()]
+
+
 def address(bin_dir, actor):
-    r = subprocess.run([os.path.join(bin_dir, "meridian-wallet"), "address", "--demo", actor], capture_output=True, text=True, check=True)
+    r = subprocess.run([os.path.join(bin_dir, "meridian-wallet"), "address"] + demo(bin_dir, actor), capture_output=True, text=True, check=True)
     return r.stdout.strip()
 
 
@@ -207,7 +217,10 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--ca", help="the CA certificate an https node's certificate chains to (the CLIs read $MERIDIAN_CA)")
+    ap.add_argument("--demo-keys", required=True, help="where the demo cast's keystores are (meridian-demo-keys --dir)")
     args = ap.parse_args()
+    global DEMO_KEYS
+    DEMO_KEYS = args.demo_keys
     os.makedirs(args.out, exist_ok=True)
     maria, hans = address(args.bin, "maria"), address(args.bin, "hans")
     c = Console(args.node, args.bin, args.out, args.ca)
@@ -242,8 +255,8 @@ def walk(c, args, maria, hans):
     forged = json.dumps({"key": maria, "signature": "11" * 64}).encode()
     status, _, body = c.fetch(f"/console/challenges/{code}", method="POST", body=forged, headers={"Content-Type": "application/json"})
     check(status == 403, f"forged sign-in signature: 403 (got {status} {body[:120]!r})")
-    code2, _ = c.sign_in("meridian-wallet", ["--demo", "maria"])
-    replay = subprocess.run([os.path.join(args.bin, "meridian-wallet"), "sign-in", code2, "--node", c.node, "--demo", "maria"], capture_output=True, text=True)
+    code2, _ = c.sign_in("meridian-wallet", demo(args.bin, "maria"))
+    replay = subprocess.run([os.path.join(args.bin, "meridian-wallet"), "sign-in", code2, "--node", c.node] + demo(args.bin, "maria"), capture_output=True, text=True)
     check(replay.returncode != 0, "a used sign-in code cannot be signed again (the wallet exits non-zero)")
     status, _, _ = c.fetch("/console/challenges/ZZZZ-ZZZZ-ZZZZ")
     check(status == 404, f"unknown sign-in code: 404 (got {status})")
@@ -261,17 +274,17 @@ def walk(c, args, maria, hans):
     c.visit("patient", "unknown-parameter", "/console/me?page=2", expect_status=400)
 
     # -- Jean amended his consent: its earlier version is listed.
-    c.sign_in("meridian-wallet", ["--demo", "jean"])
+    c.sign_in("meridian-wallet", demo(args.bin, "jean"))
     c.visit("patient-jean", "consents", "/console/me/consents", must=["chao-phraya", "Earlier versions"])
 
     # -- A patient of the bedside sensors (the one who deteriorates): devices, NEWS2 and alerts.
-    c.sign_in("meridian-wallet", ["--demo", "sensors/1/patient/0"])
+    c.sign_in("meridian-wallet", demo(args.bin, "sensors/1/patient/0"))
     c.visit("sensor-patient", "devices", "/console/me/devices", must=["Devices paired to you", "pulse-oximeter"])
     c.visit("sensor-patient", "health", "/console/me/health", must=["Latest NEWS2", "Alerts raised for you", "sakura-general"])
     c.visit("sensor-patient", "accesses", "/console/me", must=["Who accessed my data", "alert-delivery"])
 
     # -- Portuguese regulator: its jurisdiction (PT), the network, the reports; not Hans (DE/ES/TH).
-    c.sign_in("meridian-audit", ["--demo", "dpa-pt/officer"])
+    c.sign_in("meridian-audit", demo(args.bin, "dpa-pt/officer"))
     c.visit("regulator", "home", "/console", must=["jurisdiction PT"])
     c.visit("regulator", "network", "/console/network", must=["Validators", "hospital-ribeira", "Missed precommits", "Equivocation evidence"])
     c.visit("regulator", "blocks", "/console/blocks", must=["Blocks, newest first"])
@@ -308,11 +321,11 @@ def walk(c, args, maria, hans):
         check(False, f"FHIR export: fhir.resources R4B rejects the Bundle: {e}")
 
     # The German regulator sees Hans's trail (Klinikum Spree, Clínica Sol are DE/ES: DE is in it).
-    c.sign_in("meridian-audit", ["--demo", "dpa-de/officer"])
+    c.sign_in("meridian-audit", demo(args.bin, "dpa-de/officer"))
     c.visit("regulator-de", "audit-hans", f"/console/audit?patient={hans}", must=["klinikum-spree"])
 
     # -- Hospital operator (Hospital Ribeira's admin): the network and its own organisation's entries.
-    c.sign_in("meridian-audit", ["--demo", "hospital-ribeira/admin"])
+    c.sign_in("meridian-audit", demo(args.bin, "hospital-ribeira/admin"))
     c.visit("operator", "network", "/console/network", must=["Validators", "Height"])
     # Live: the page's height follows the chain over the console's WebSocket. A view of the audit
     # page (recorded on the trail) makes the next block.
@@ -331,7 +344,7 @@ def walk(c, args, maria, hans):
         c.visit("operator", "forbidden-" + p.strip("/").replace("/", "-"), p, expect_status=403)
 
     # -- Clinician at Sakura General: the alerts Maria's consent lets this node send there.
-    c.sign_in("meridian-audit", ["--demo", "sakura-general/clinician"])
+    c.sign_in("meridian-audit", demo(args.bin, "sakura-general/clinician"))
     c.visit("clinician", "alerts", "/console/alerts", must=["Alerts, newest first", "NEWS2"])
     rows = c.driver.execute_script("return document.querySelectorAll('#alerts tr').length")
     check(rows >= 1, f"clinician: at least one alert listed ({rows})")
@@ -386,8 +399,8 @@ def walk(c, args, maria, hans):
     deadline = time.time() + 60
     seen = False
     while time.time() < deadline and not seen:
-        r = subprocess.run([os.path.join(args.bin, "meridian-audit"), "trail", "--patient", maria, "--format", "json", "--node", c.node,
-                            "--demo", "maria"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([os.path.join(args.bin, "meridian-audit"), "trail", "--patient", maria, "--format", "json", "--node", c.node]
+                           + demo(args.bin, "maria"), capture_output=True, text=True, timeout=60)
         seen = r.returncode == 0 and any(e.get("kind") == "console-view" and e.get("purpose") == "HCOMPL" for e in json.loads(r.stdout or "[]"))
         if not seen:
             time.sleep(0.5)

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-$PWD/.build/debug}
 OUT=${CONSOLE_TEST_OUT:-$PWD/.build/test-output/console}
 DATA=$(mktemp -d)
+# The passphrase the demo's keystores (its wallets and the cast's keys under $DATA/demo-keys) are sealed with.
+export MERIDIAN_PASSPHRASE=${MERIDIAN_PASSPHRASE:-demo-passphrase-not-secret}
 rm -rf "$OUT"; mkdir -p "$OUT"
 # The ICD-10 terminology is imported once per checkout (make setup's package), then copied.
 if [ -s data/terminology/icd10.mterm ]; then mkdir -p "$DATA/terminology"; cp data/terminology/icd10.mterm "$DATA/terminology/"; fi
@@ -26,7 +28,7 @@ NODE=$(sed -nE "s/^the story talks to hospital-ribeira's validator at (http[^ ]+
 # The localnet's CA: the browser pins the node's key, the Python clients and the CLIs trust the CA.
 export MERIDIAN_CA="$DATA/localnet/ca.pem"
 echo "console browser test against $NODE/console (screenshots: $OUT)"
-python3 Tests/Browser/console_walk.py --node "$NODE" --bin "$BIN" --out "$OUT" --ca "$MERIDIAN_CA"
+python3 Tests/Browser/console_walk.py --node "$NODE" --bin "$BIN" --out "$OUT" --ca "$MERIDIAN_CA" --demo-keys "$DATA/demo-keys"
 # Then schemathesis against the same node's served OpenAPI document: anonymous, and signed as an
 # operator, another hospital's clinician and a regulator; no 5xx, no unsigned answer from a signed route.
 python3 Tests/Schemathesis/api_fuzz.py --node "$NODE" --ca "$MERIDIAN_CA" --examples 25 --out "$OUT/schemathesis.json"

@@ -1,6 +1,7 @@
 import Foundation
 import MeridianCore
 import MeridianClient
+import MeridianDemo
 import MeridianTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -72,12 +73,12 @@ final class NodeProcess: @unchecked Sendable {
     private let ownerHoldsSlot: Bool
 
     /// `meridian-node init` from the demo genesis into a fresh directory (all four demo validator
-    /// keys unless `initArguments` say otherwise).
-    init(_ label: String, initArguments: [String] = ["--demo-validators"], ownerHoldsSlot: Bool = false) async throws {
+    /// keys and Hospital Ribeira's worker key unless `initArguments` say otherwise).
+    init(_ label: String, initArguments: [String]? = nil, ownerHoldsSlot: Bool = false) async throws {
         dir = try TemporaryDirectory(label)
         dataDir = dir.path("node")
         self.ownerHoldsSlot = ownerHoldsSlot
-        let r = try await run("meridian-node", ["init", "--data-dir", dataDir, "--genesis", "Genesis/demo.json"] + initArguments,
+        let r = try await run("meridian-node", ["init", "--data-dir", dataDir, "--genesis", "Genesis/demo.json"] + (initArguments ?? DemoKeys.allValidators()),
                               environment: ["MERIDIAN_PASSPHRASE": Self.passphrase], in: dir)
         guard r.status == 0 else { throw HarnessError("init failed: \(r)") }
     }
@@ -149,5 +150,34 @@ final class NodeProcess: @unchecked Sendable {
     func api() throws -> NodeClient {
         guard let client else { throw HarnessError("the node is not running") }
         return client
+    }
+}
+
+/// The demo cast's keys as the keystores the production CLIs take (`--keystore`), sealed with the
+/// harness's passphrase: written once per test process into a temporary directory removed at exit.
+enum DemoKeys {
+    private static let directory: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-demo-keys-\(UUID().uuidString)").path
+        atexit { try? FileManager.default.removeItem(atPath: DemoKeys.directory) }
+        return path
+    }()
+
+    /// The keystore of a demo actor (`maria`, `hospital-ribeira/clinician`, `dpa-pt/officer`, ...).
+    static func keystore(_ actor: String) throws -> String {
+        try DemoKeystores.write(actor, in: directory, passphrase: NodeProcess.passphrase)
+    }
+
+    /// A CLI's key arguments for a demo actor.
+    static func args(_ actor: String) throws -> [String] { ["--keystore", try keystore(actor)] }
+
+    /// `meridian-node init`'s key arguments: every demo validator key and Hospital Ribeira's worker key.
+    static func allValidators() throws -> [String] {
+        try DemoCast.hospitals.filter(\.validator).flatMap { ["--validator-keystore", try keystore("\($0.id)/validator")] }
+            + ["--worker-keystore", try keystore("hospital-ribeira/worker")]
+    }
+
+    /// `meridian-node init`'s key arguments for one demo hospital's validator node.
+    static func validator(_ hospital: String) throws -> [String] {
+        ["--validator-keystore", try keystore("\(hospital)/validator"), "--worker-keystore", try keystore("\(hospital)/worker")]
     }
 }

@@ -37,7 +37,7 @@ final class Localnet: @unchecked Sendable {
         }
         for (i, hospital) in Self.hospitals.enumerated() {
             let peers = p2pPorts.indices.filter { $0 != i }.flatMap { j in ["--peer", "127.0.0.1:\(proxies[i][j]?.port ?? p2pPorts[j])"] }
-            let node = try await NodeProcess("\(label)-\(i)", initArguments: ["--demo-validator", hospital, "--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers,
+            let node = try await NodeProcess("\(label)-\(i)", initArguments: DemoKeys.validator(hospital) + ["--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers,
                                              ownerHoldsSlot: true)
             // Short round timeouts for tests.
             let config = node.dataDir + "/node.json"
@@ -131,7 +131,7 @@ final class Localnet: @unchecked Sendable {
         }
         // The light client verifies the consensus certificates from genesis against any one validator.
         let dir = try TemporaryDirectory("localnet-verify")
-        let verified = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--demo", "dpa-pt/officer"], in: dir)
+        let verified = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--keystore", DemoKeys.keystore("dpa-pt/officer")], environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir)
         #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
         // Consensus metrics for Prometheus.
         let metricsText = String(decoding: try await net.nodes[0].api().request("GET", "/metrics"), as: UTF8.self)   // as an operator
@@ -265,7 +265,7 @@ final class Localnet: @unchecked Sendable {
                 }
             }
             try await Task.sleep(for: .milliseconds(100))
-            listed = try await run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString, "--demo", "dpa-pt/officer"], in: dir).stdout
+            listed = try await run("meridian-audit", ["evidence", "--node", try net.nodes[1].api().base.absoluteString, "--keystore", DemoKeys.keystore("dpa-pt/officer")], environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir).stdout
         }
         let detector = try await http(try net.nodes[0].api(), "GET", "/v1/status").1["consensus"] as? [String: Any]
         #expect((detector?["evidence"] as? Int ?? 0) >= 1, "the validator that saw both votes keeps the evidence")
@@ -279,7 +279,7 @@ final class Localnet: @unchecked Sendable {
         let suspendedAt = try await net.height(1)
         try await net.waitHeight(suspendedAt + 2, nodes: [0, 1, 2])
         try await net.checkAgreement(upTo: suspendedAt + 2, nodes: [0, 1, 2])
-        let shown = try await run("meridian-audit", ["evidence", "--node", try net.nodes[2].api().base.absoluteString, "--demo", "dpa-pt/officer"], in: dir).stdout
+        let shown = try await run("meridian-audit", ["evidence", "--node", try net.nodes[2].api().base.absoluteString, "--keystore", DemoKeys.keystore("dpa-pt/officer")], environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir).stdout
         #expect(shown.contains("suspended since block"), "\(shown)")
     }
 

@@ -66,7 +66,7 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
     /// with the file writable again it restarts from what is durable.
     @Test func aValidatorWhoseGuardCannotBeWrittenStopsBeforeSigning() async throws {
         let port = try freeLoopbackPorts(1)[0]
-        let node = try await NodeProcess("guard-fault", initArguments: ["--demo-validator", "hospital-ribeira", "--p2p-port", String(port)])
+        let node = try await NodeProcess("guard-fault", initArguments: DemoKeys.validator("hospital-ribeira") + ["--p2p-port", String(port)])
         // Alone of four validators it never decides, but it signs its first vote within a round.
         let config = node.dataDir + "/node.json"
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]

@@ -72,7 +72,7 @@ import MeridianSummary
         let wallet = net.dir.path("maria.json")
         #expect(try await net.cli("meridian-wallet", ["restore", "--keystore", wallet, "--mnemonic", DemoCast.patientPhrase("maria").joined(separator: " ")]).status == 0)
         let maria = Address(DemoCast.patient("maria").publicKey).description
-        let att = try await net.cli("meridian-provider", ["enrol", "--demo", "hospital-ribeira/clinician", "--node", ribeira, maria])
+        let att = try await net.cli("meridian-provider", ["enrol", "--keystore", DemoKeys.keystore("hospital-ribeira/clinician"), "--node", ribeira, maria])
         let reg = try await net.cli("meridian-wallet", ["register", "--keystore", wallet, "--node", ribeira] + att.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
         #expect(reg.status == 0, "\(reg)")
         let ips = net.dir.path("maria-ips.json")
@@ -95,7 +95,7 @@ import MeridianSummary
                                                       "--terminology", try Self.emptyTerminology(net.dir)])
         #expect(demo.stdout.contains("1 vital signs"), "\(demo)")
         #expect(demo.status == 0, "\(demo)")
-        let registered = try await net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
+        let registered = try await net.cli("meridian-provider", ["register-record", "--keystore", DemoKeys.keystore("hospital-ribeira/clinician"), "--node", ribeira, "--patient", maria,
                                                             "--category", "summary", "--body", ips, "--json"])
         #expect(registered.status == 0, "\(registered)")
         let record = try #require(registered.stdout.split(separator: "\"").dropFirst(3).first.map(String.init).flatMap { Bytes32(hex: $0) })
@@ -105,7 +105,7 @@ import MeridianSummary
 
         // Tokyo: allowed, fetched from Ribeira's node, checked, translated, anchored.
         let fhir = net.dir.path("maria-ja.json")
-        let tokyo = try await net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja",
+        let tokyo = try await net.cli("meridian-provider", ["summary", maria, "--keystore", DemoKeys.keystore("sakura-general/clinician"), "--node", sakura, "--lang", "ja",
                                                        "--purpose", "ETREAT", "--fhir", fhir])
         #expect(tokyo.status == 0, "\(tokyo)")
         #expect(tokyo.stdout.contains("ALLOWED (allowed.consent) on adequacy-decision PT→JP"), "\(tokyo.stdout)")
@@ -127,11 +127,11 @@ import MeridianSummary
         let anchor = try await http(try NodeClient(sakura, ca: net.ca).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Anchoring.rootKey(root).bytes))").1
         #expect(anchor["value"] is String, "the anchor of the served summaries is on chain")
         // The regulator's light client proves it from genesis and names the Bundle the clinician read.
-        let proof = try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir, "--demo", "dpa-pt/officer"])
+        let proof = try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", fhir, "--keystore", DemoKeys.keystore("dpa-pt/officer")])
         #expect(proof.status == 0 && proof.stdout.contains("is what sakura-general read") && proof.stdout.contains("1 summary(ies)"), "\(proof)")
         let other = net.dir.path("not-served.json")
         try Data("{}".utf8).write(to: URL(fileURLWithPath: other))
-        #expect(try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other, "--demo", "dpa-pt/officer"]).status == 2)
+        #expect(try await net.cli("meridian-audit", ["verify", "--node", sakura, "--genesis", "Genesis/demo.json", "--served", record.hex, "--bundle", other, "--keystore", DemoKeys.keystore("dpa-pt/officer")]).status == 2)
 
         // The share addresses the record key to Sakura General's node alone.
         let shareState = try await http(try NodeClient(ribeira, ca: net.ca).signed(by: demoOperator), "GET", "/v1/state/\(Hex.encode(Sharing.shareKey(record, OrganizationID("sakura-general")!).bytes))").1
@@ -142,10 +142,10 @@ import MeridianSummary
 
         // Bangkok: not covered, no transfer basis. The clinician gets the denial and nothing else.
         // Bangkok's clinician cannot even list Maria's records (no consent covers Chao Phraya)...
-        let unlisted = try await net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en"])
+        let unlisted = try await net.cli("meridian-provider", ["summary", maria, "--keystore", DemoKeys.keystore("chao-phraya/clinician"), "--node", ribeira, "--lang", "en"])
         #expect(unlisted.status != 0 && unlisted.stderr.contains("access.forbidden") && !unlisted.stdout.contains(record.hex), "\(unlisted)")
         // ...and asking for the record by its commitment is decided on chain, denied and audited.
-        let bangkok = try await net.cli("meridian-provider", ["summary", maria, "--demo", "chao-phraya/clinician", "--node", ribeira, "--lang", "en",
+        let bangkok = try await net.cli("meridian-provider", ["summary", maria, "--keystore", DemoKeys.keystore("chao-phraya/clinician"), "--node", ribeira, "--lang", "en",
                                                          "--record", record.hex])
         #expect(bangkok.status == 3 && bangkok.stdout.contains("DENIED") && !bangkok.stdout.contains("Patient summary"), "\(bangkok)")
         // A node asking the custodian directly is answered with the chain's denial and nothing else.
@@ -181,10 +181,10 @@ import MeridianSummary
         #expect(acks.first?["node"] as? String == Address(DemoCast.staff("sakura-general", "worker").publicKey).description)
         #expect(try await http(try NodeClient(sakura, ca: net.ca).signed(by: demoOperator), "GET", "/v1/records/\(record.hex)/custody").1["held"] as? String == "erased")
         // A later access finds "erased", and it is audited.
-        let later = try await net.cli("meridian-provider", ["summary", maria, "--demo", "sakura-general/clinician", "--node", sakura, "--lang", "ja", "--record", record.hex])
+        let later = try await net.cli("meridian-provider", ["summary", maria, "--keystore", DemoKeys.keystore("sakura-general/clinician"), "--node", sakura, "--lang", "ja", "--record", record.hex])
         #expect(later.status == 3 && later.stdout.contains("denied.record_erased"), "\(later)")
         // Every proof stays valid: the erasure entry itself proves against a verified header.
-        let trail = try await net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json", "--demo", "dpa-pt/officer"])
+        let trail = try await net.cli("meridian-audit", ["trail", "--node", ribeira, "--patient", maria, "--format", "json", "--keystore", DemoKeys.keystore("dpa-pt/officer")])
         #expect(trail.status == 0, "\(trail)")
         let entries = (try? JSONSerialization.jsonObject(with: Data(trail.stdout.utf8))) as? [[String: Any]] ?? []
         let kinds = entries.map { $0["kind"] as? String ?? "" }
@@ -193,16 +193,16 @@ import MeridianSummary
         #expect(kinds.filter { $0 != "api-read" } == ["record-registration", "access-request", "disclosure", "access-request", "disclosure", "erasure", "access-request"], "\(kinds)")
         #expect(entries.contains { $0["kind"] as? String == "api-read" && $0["organization"] as? String == "sakura-general" }, "\(kinds)")
         let erasure = try #require(entries.first { $0["kind"] as? String == "erasure" }?["sequence"] as? Int)
-        let verify = try await net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", String(erasure), "--record", record.hex, "--demo", "dpa-pt/officer"])
+        let verify = try await net.cli("meridian-audit", ["verify", "--node", ribeira, "--genesis", "Genesis/demo.json", "--patient", maria, "--sequence", String(erasure), "--record", record.hex, "--keystore", DemoKeys.keystore("dpa-pt/officer")])
         #expect(verify.status == 0, "\(verify)")
 
         // The custodian erases a record of its own: its node deletes the body.
-        let second = try await net.cli("meridian-provider", ["register-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--patient", maria,
+        let second = try await net.cli("meridian-provider", ["register-record", "--keystore", DemoKeys.keystore("hospital-ribeira/clinician"), "--node", ribeira, "--patient", maria,
                                                         "--category", "problems", "--body", ips, "--json"])
         let secondRecord = try #require(second.stdout.split(separator: "\"").dropFirst(3).first.map(String.init))
-        #expect(try await net.cli("meridian-provider", ["erase-record", "--demo", "klinikum-spree/clinician", "--node", ribeira, "--record", secondRecord]).status != 0,
+        #expect(try await net.cli("meridian-provider", ["erase-record", "--keystore", DemoKeys.keystore("klinikum-spree/clinician"), "--node", ribeira, "--record", secondRecord]).status != 0,
                 "only the custodian's providers (or the patient) may erase")
-        let erased = try await net.cli("meridian-provider", ["erase-record", "--demo", "hospital-ribeira/clinician", "--node", ribeira, "--record", secondRecord])
+        let erased = try await net.cli("meridian-provider", ["erase-record", "--keystore", DemoKeys.keystore("hospital-ribeira/clinician"), "--node", ribeira, "--record", secondRecord])
         #expect(erased.status == 0, "\(erased)")
         _ = try await eventually("the custodian's own erasure") { () -> Bool? in
             try await http(try NodeClient(ribeira, ca: net.ca).signed(by: demoOperator), "GET", "/v1/records/\(secondRecord)/custody").1["held"] as? String == "erased" ? true : nil

@@ -31,7 +31,7 @@ import MeridianDemo
             _ = try await ok("meridian-wallet", ["restore", "--mnemonic", DemoCast.patientPhrase(who).joined(separator: " ")] + wallet(who))
             let address = try await ok("meridian-wallet", ["address"] + wallet(who)).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(address == Address(DemoCast.patient(who).publicKey).description)
-            let attestation = try await ok("meridian-provider", ["enrol", "--demo", "\(hospital)/clinician", address])
+            let attestation = try await ok("meridian-provider", ["enrol", "--keystore", DemoKeys.keystore("\(hospital)/clinician"), address])
                 .split(whereSeparator: \.isWhitespace).map(String.init)
             #expect(try await ok("meridian-wallet", ["register"] + wallet(who) + attestation).contains("committed at height"))
             return address
@@ -39,12 +39,12 @@ import MeridianDemo
         func record(_ address: String, _ hospital: String, _ category: String) async throws -> String {
             let body = dir.path("\(address)-\(category).txt")
             try Data("summary section \(category)".utf8).write(to: URL(fileURLWithPath: body))
-            let out = try await ok("meridian-provider", ["register-record", "--demo", "\(hospital)/clinician", "--patient", address,
+            let out = try await ok("meridian-provider", ["register-record", "--keystore", DemoKeys.keystore("\(hospital)/clinician"), "--patient", address,
                                                    "--category", category, "--body", body, "--held-elsewhere", "--json"])
             return try #require(try json(out)["record"] as? String)
         }
         func access(_ who: String, _ record: String, _ purpose: String, breakGlass: Bool = false) async throws -> CommandResult {
-            try await cli("meridian-provider", ["request-access", "--demo", "\(who)/clinician", "--record", record, "--purpose", purpose] + (breakGlass ? ["--break-glass"] : []))
+            try await cli("meridian-provider", ["request-access", "--keystore", DemoKeys.keystore("\(who)/clinician"), "--record", record, "--purpose", purpose] + (breakGlass ? ["--break-glass"] : []))
         }
 
         // 1. Maria grants consent for her trip to Japan; access in Portugal and in Tokyo is allowed.
@@ -91,7 +91,7 @@ import MeridianDemo
 
         // 6. The regulators' reports, each row traceable to a block and transaction; each regulator
         //    sees the transfers that concern its country, and only those.
-        func regulator(_ country: String) -> [String] { ["--demo", "dpa-\(country)/officer"] }
+        func regulator(_ country: String) throws -> [String] { ["--keystore", try DemoKeys.keystore("dpa-\(country)/officer")] }
         func routes(_ country: String) async throws -> Set<String> {
             let transfers = try JSONSerialization.jsonObject(with: Data(try await ok("meridian-audit", ["transfers", "--format", "json"] + regulator(country)).utf8)) as? [[String: Any]] ?? []
             return Set(transfers.map { "\($0["source"] ?? "")→\($0["destination"] ?? "") \($0["basis"] ?? "")" })
@@ -121,7 +121,7 @@ import MeridianDemo
 
         // A record key is shared with Sakura General's clinician (wrapped for them alone), on Maria's consent.
         let sakura = Address(DemoCast.staff("sakura-general", "clinician").publicKey).description
-        let share = try await cli("meridian-provider", ["share", "--demo", "hospital-ribeira/clinician", "--record", mariaProblems, "--recipient", sakura,
+        let share = try await cli("meridian-provider", ["share", "--keystore", DemoKeys.keystore("hospital-ribeira/clinician"), "--record", mariaProblems, "--recipient", sakura,
                                                   "--purpose", "TREAT", "--record-key", String(repeating: "ab", count: 32)])
         #expect(share.status == 0 && share.stdout.contains("ALLOWED"), "\(share)")
         let recordView = try await http(try node.api().signed(by: DemoCast.patient("maria")), "GET", "/v1/records/\(mariaProblems)").1
@@ -168,16 +168,17 @@ import MeridianDemo
 
     @Test func commandsAnswerBadInputWithAMessageAndANonZeroExit() async throws {
         let dir = try TemporaryDirectory("cli-bad-input")
-        let env = ["MERIDIAN_PASSPHRASE": "p", "MERIDIAN_NODE": "http://127.0.0.1:1"]
-        let cases: [(String, [String])] = [
+        // The demo keystores open (sealed with the harness's passphrase): what is refused is the input.
+        let env = ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase, "MERIDIAN_NODE": "http://127.0.0.1:1"]
+        let cases: [(String, [String])] = try [
             ("meridian-wallet", ["restore", "--keystore", dir.path("w.json"), "--mnemonic", "abandon abandon abandon"]),
-            ("meridian-wallet", ["consent", "grant", "--demo", "maria", "--to", "x", "--categories", "nonsense", "--purpose", "TREAT", "--countries", "PT", "--until", "2027-01-01"]),
-            ("meridian-wallet", ["consent", "grant", "--demo", "maria", "--to", "sakura-general", "--categories", "problems", "--purpose", "TREAT", "--countries", "XX", "--until", "2027-01-01"]),
+            ("meridian-wallet", ["consent", "grant", "--keystore", DemoKeys.keystore("maria"), "--to", "x", "--categories", "nonsense", "--purpose", "TREAT", "--countries", "PT", "--until", "2027-01-01"]),
+            ("meridian-wallet", ["consent", "grant", "--keystore", DemoKeys.keystore("maria"), "--to", "sakura-general", "--categories", "problems", "--purpose", "TREAT", "--countries", "XX", "--until", "2027-01-01"]),
             ("meridian-wallet", ["address", "--keystore", dir.path("missing.json")]),
-            ("meridian-provider", ["request-access", "--demo", "sakura-general/clinician", "--record", "nothex", "--purpose", "TREAT"]),
-            ("meridian-provider", ["alert-escalation", "--demo", "sakura-general/admin", "--recipient", "mer1notanaddress", "--after-seconds", "300"]),
-            ("meridian-provider", ["alert-escalation", "--demo", "sakura-general/admin", "--recipient", Address(DemoCast.staff("sakura-general", "clinician").publicKey).description, "--after-seconds", "5"]),
-            ("meridian-provider", ["acknowledge-alert", "--demo", "sakura-general/clinician", "--patient", Address(DemoCast.patient("maria").publicKey).description, "--alert", "zz"]),
+            ("meridian-provider", ["request-access", "--keystore", DemoKeys.keystore("sakura-general/clinician"), "--record", "nothex", "--purpose", "TREAT"]),
+            ("meridian-provider", ["alert-escalation", "--keystore", DemoKeys.keystore("sakura-general/admin"), "--recipient", "mer1notanaddress", "--after-seconds", "300"]),
+            ("meridian-provider", ["alert-escalation", "--keystore", DemoKeys.keystore("sakura-general/admin"), "--recipient", Address(DemoCast.staff("sakura-general", "clinician").publicKey).description, "--after-seconds", "5"]),
+            ("meridian-provider", ["acknowledge-alert", "--keystore", DemoKeys.keystore("sakura-general/clinician"), "--patient", Address(DemoCast.patient("maria").publicKey).description, "--alert", "zz"]),
             ("meridian-audit", ["trail"]),
             ("meridian-audit", ["trail", "--organization", "sakura-general", "--from", "yesterday"]),
             ("meridian-node", ["start", "--data-dir", dir.path("nothing")]),

@@ -110,7 +110,7 @@ import MeridianDemo
         try await node.start(blockIntervalMilliseconds: 50)
         defer { node.terminate() }
         let api = try node.api()
-        // A key `--demo` names, so that the patient can verify their own vital signs with the CLI.
+        // A demo actor's key (as a keystore), so that the patient can verify their own vital signs with the CLI.
         let patientActor = "sensors/77/patient/0"
         let patient = DemoCast.key(patientActor)
         let device = try PrivateKey(secret: SHA256.hash(Array("anchor-e2e-oximeter".utf8)))
@@ -138,7 +138,8 @@ import MeridianDemo
         let dir = try TemporaryDirectory("vitals-verify")
         // The patient verifies their own vital signs (nobody else may read them without the chain's leave).
         let verified = try await run("meridian-audit", ["verify", "--node", api.base.absoluteString, "--vitals", Address(patient.publicKey).description,
-                                                        "--demo", patientActor], in: dir)
+                                                        "--keystore", DemoKeys.keystore(patientActor)],
+                                     environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir)
         #expect(verified.status == 0, "\(verified)")
         #expect(verified.stdout.contains("vitals    6 stored batch(es)"), "\(verified)")
         #expect(verified.stdout.contains("vitals    6 assessment(s)"), "\(verified)")

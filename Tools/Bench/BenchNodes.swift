@@ -24,6 +24,22 @@ struct BenchNodes {
 
     func remove() { try? FileManager.default.removeItem(at: dir) }
 
+    /// `meridian-node init`'s key arguments for a single-process demo network that holds every
+    /// demo validator key and Hospital Ribeira's worker key (keystores written here).
+    func allValidatorKeys() throws -> [String] {
+        let keys = dir.appendingPathComponent("demo-keys").path
+        return try DemoCast.hospitals.filter(\.validator).flatMap { h in
+            ["--validator-keystore", try DemoKeystores.write("\(h.id)/validator", in: keys, passphrase: "bench-passphrase")]
+        } + ["--worker-keystore", try DemoKeystores.write("hospital-ribeira/worker", in: keys, passphrase: "bench-passphrase")]
+    }
+
+    /// `meridian-node init`'s key arguments for one demo hospital's validator node of a localnet.
+    func validatorKeys(of hospital: String) throws -> [String] {
+        let keys = dir.appendingPathComponent("demo-keys").path
+        return ["--validator-keystore", try DemoKeystores.write("\(hospital)/validator", in: keys, passphrase: "bench-passphrase"),
+                "--worker-keystore", try DemoKeystores.write("\(hospital)/worker", in: keys, passphrase: "bench-passphrase")]
+    }
+
     /// Runs `meridian-node` with `arguments`; with `wait`, to its end (failing on a non-zero exit).
     @discardableResult
     func node(_ arguments: [String], wait: Bool) throws -> Process {
@@ -59,7 +75,7 @@ struct BenchNodes {
     /// and API port.
     func startFeedNode(token: String, blockIntervalMilliseconds: String, workers extra: [String: Any] = [:]) throws -> (node: Process, dataDir: String, port: Int) {
         let dataDir = dir.appendingPathComponent("node").path
-        try node(["init", "--data-dir", dataDir, "--genesis", genesis, "--demo-validators"], wait: true)
+        try node(["init", "--data-dir", dataDir, "--genesis", genesis] + allValidatorKeys(), wait: true)
         let path = dataDir + "/node.json"
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         var workers = config["workers"] as? [String: Any] ?? [:]

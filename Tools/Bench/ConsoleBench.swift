@@ -20,7 +20,7 @@ func consoleBench(quick: Bool) throws -> ConsoleBenchResult {
     let nodes = try BenchNodes(label: "console")
     defer { nodes.remove() }
     let dataDir = nodes.dir.appendingPathComponent("node").path
-    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validators"], wait: true)
+    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis] + nodes.allValidatorKeys(), wait: true)
     let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", "100", "--log-level", "warning"], wait: false)
     defer { node.terminate(); node.waitUntilExit() }
     let port = try nodes.apiPort(dataDir: dataDir)

@@ -31,7 +31,7 @@ func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleS
     for (i, hospital) in hospitals.enumerated() {
         let dataDir = nodes.dir.appendingPathComponent("node-\(i)").path
         let peers = p2p.indices.filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2p[$0])"] }
-        try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validator", hospital, "--p2p-port", String(p2p[i]),
+        try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis] + nodes.validatorKeys(of: hospital) + ["--p2p-port", String(p2p[i]),
                         "--api-port", String(api[i]), "--block-interval-ms", "200"] + peers, wait: true)
         try nodes.setLoadLimits(dataDir: dataDir, mempool: 100_000,
                                 extra: ["consensus": ["proposeMilliseconds": 2000, "prevoteMilliseconds": 1000, "precommitMilliseconds": 1000]])

@@ -124,7 +124,7 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     let nodes = try BenchNodes(label: "load")
     defer { nodes.remove() }
     let dataDir = nodes.dir.appendingPathComponent("node").path
-    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis, "--demo-validators"], wait: true)
+    try nodes.node(["init", "--data-dir", dataDir, "--genesis", nodes.genesis] + nodes.allValidatorKeys(), wait: true)
     try nodes.setLoadLimits(dataDir: dataDir, mempool: max(50_000, count))
     let node = try nodes.node(["start", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", "warning"], wait: false)
     defer { node.terminate(); node.waitUntilExit() }

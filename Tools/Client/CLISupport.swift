@@ -4,12 +4,10 @@ public import MeridianCore
 public import MeridianRuntime
 public import MeridianModules
 import MeridianWalletKit
-import MeridianDemo
 
 /// Options every signing command shares: where the key is and how to reach the node.
 public struct KeyOptions: ParsableArguments {
     @Option(help: "Encrypted keystore file (default: $MERIDIAN_KEYSTORE).") public var keystore: String?
-    @Option(help: "Demo network only: use a demo actor's public key (e.g. maria, hospital-ribeira/clinician, sensors/1/patient/0).") public var demo: String?
     @Option(help: "File whose first line is the keystore passphrase (default: $MERIDIAN_PASSPHRASE).") public var passphraseFile: String?
     @Option(help: "Node API address (default: $MERIDIAN_NODE or data/node/api.address).") public var node: String?
     @Option(help: "The node's address you expect (from the operator or the chain): a node answering with another key is refused before anything is signed for it.") public var nodeKey: String?
@@ -19,16 +17,9 @@ public struct KeyOptions: ParsableArguments {
 
     public func passphrase() throws -> String { try readPassphrase(file: passphraseFile) }
 
-    /// The signing key: a keystore opened with the passphrase, or a demo actor.
+    /// The signing key: the keystore opened with the passphrase. (The demo network's actors are
+    /// keystores too, written by `meridian-demo-keys`: no key is derived from a name here.)
     public func key() throws -> PrivateKey {
-        if let demo {
-            if DemoCast.patients.contains(demo) { return DemoCast.patient(demo) }
-            // The sensor simulator's patients (meridian-sensors --seed S): sensors/S/patient/N.
-            if demo.hasPrefix("sensors/"), demo.split(separator: "/").count == 4 { return DemoCast.key(demo) }
-            let parts = demo.split(separator: "/").map(String.init)
-            if parts.count == 2 { return parts[0].hasPrefix("dpa-") ? DemoCast.key("\(demo)") : DemoCast.staff(parts[0], parts[1]) }
-            throw ValidationError("unknown demo actor '\(demo)' (maria, hans, jean, <hospital>/clinician, dpa-pt/officer, ...)")
-        }
         guard let path = keystore ?? ProcessInfo.processInfo.environment["MERIDIAN_KEYSTORE"] else {
             throw ValidationError("give --keystore FILE (or set MERIDIAN_KEYSTORE)")
         }

@@ -131,14 +131,21 @@ struct Init: AsyncParsableCommand {
             try LocalCA.write(gatewayKey.pemRepresentation + "\n", to: dir.dir + "/ward-gateway-key.pem", secret: true)
             gatewayRegistration = ["--mllp-client-certificate", "ward-gateway:\(try LocalCA.fingerprint(gateway))"]
         }
+        // The demo hospitals' keys, as the keystores `meridian-node init` takes from any hospital
+        // (sealed with $MERIDIAN_PASSPHRASE, under <dir>/demo-keys).
+        let passphrase = try readPassphrase(file: nil)
+        let keys = dir.dir + "/demo-keys"
         for i in 0..<count {
             let dataDir = "\(dir.dir)/node-\(i)"
             let full = i >= validators
+            let worker = try DemoKeystores.write("\(hospitals[i])/worker", in: keys, passphrase: passphrase)
+            let keyArguments = full ? ["--full-node", "--worker-keystore", worker]
+                : ["--validator-keystore", try DemoKeystores.write("\(hospitals[i])/validator", in: keys, passphrase: passphrase), "--worker-keystore", worker]
             // Validators peer with each other; a full node dials the validators only.
             let peers = (0..<validators).filter { $0 != i }.flatMap { ["--peer", "127.0.0.1:\(p2p[$0])"] }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: try nodeBinary())
-            p.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis, full ? "--demo-full-node" : "--demo-validator", hospitals[i],
+            p.arguments = ["init", "--data-dir", dataDir, "--genesis", genesis] + keyArguments + [
                            "--p2p-port", String(p2p[i]), "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
                 + recordNodes.enumerated().filter { $0.offset / 2 != i }.map(\.element)
                 + (terminology.map { ["--terminology", $0] } ?? [])

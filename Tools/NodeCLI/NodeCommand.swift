@@ -17,7 +17,6 @@ import MeridianRuntime
 import MeridianStorage
 import MeridianNode
 import MeridianClient
-import MeridianDemo
 import MeridianModel
 import MeridianSummary
 
@@ -59,12 +58,9 @@ struct Init: AsyncParsableCommand {
 
     @Option(help: "Data directory to create.") var dataDir: String = "data/node"
     @Option(help: "Genesis spec (JSON).") var genesis: String = "Genesis/demo.json"
-    @Option(help: "An existing validator keystore (see keygen); its key must be a validator in the genesis.") var validatorKeystore: String?
+    @Option(help: "An existing validator keystore (see keygen); its key must be a validator in the genesis (repeatable only for a single-process network that holds every validator key).") var validatorKeystore: [String] = []
     @Option(help: "The off-chain workers' keystore (see keygen); its key needs the worker role of the hospital on chain to anchor.") var workerKeystore: String?
-    @Flag(help: "Demo network only: hold all four demo validator keys (derived from public names).") var demoValidators = false
-    @Option(help: "Demo network only: hold one demo hospital's validator key (e.g. hospital-ribeira), for a node of a localnet.") var demoValidator: String?
     @Flag(help: "A full node: no validator key; it follows consensus under its worker key (give --worker-keystore and --p2p-port).") var fullNode = false
-    @Option(help: "Demo network only: a full node of a demo hospital without a validator (e.g. sakura-general), under its demo worker key.") var demoFullNode: String?
     @Option(help: "API port written to the config.") var apiPort: Int?
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
@@ -91,21 +87,21 @@ struct Init: AsyncParsableCommand {
         let spec: GenesisSpec
         do { spec = try GenesisSpec.parse([UInt8](genesisData)) } catch { throw ValidationError("\(genesis): \(error)") }
         let pass = try passphrase.passphrase()
+        func open(_ path: String) throws -> PrivateKey {
+            guard let data = fm.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            let ks: Keystore
+            do { ks = try JSONDecoder().decode(Keystore.self, from: data) } catch { throw ValidationError("\(path) is not a Meridian keystore") }
+            do { return try ks.open(passphrase: pass) } catch { throw ValidationError("\(path): \(error)") }
+        }
         var keys: [PrivateKey] = []
-        if demoValidators {
-            keys = DemoCast.hospitals.filter(\.validator).map { DemoCast.staff($0.id, "validator") }
-        } else if let hospital = demoValidator {
-            guard DemoCast.hospitals.contains(where: { $0.id == hospital }) else { throw ValidationError("--demo-validator: no demo hospital '\(hospital)'") }
-            keys = [DemoCast.staff(hospital, "validator")]
-        } else if let ks = validatorKeystore {
-            guard let data = fm.contents(atPath: ks) else { throw ValidationError("cannot read \(ks)") }
-            keys = [try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)]
-        } else if fullNode || demoFullNode != nil {
+        if !validatorKeystore.isEmpty {
+            guard validatorKeystore.count == 1 || p2pPort == nil else { throw ValidationError("a node in a network (--p2p-port) holds one validator key") }
+            keys = try validatorKeystore.map(open)
+        } else if fullNode {
             guard p2pPort != nil else { throw ValidationError("a full node follows a network: give --p2p-port and --peer") }
-            if let hospital = demoFullNode, !DemoCast.hospitals.contains(where: { $0.id == hospital }) { throw ValidationError("--demo-full-node: no demo hospital '\(hospital)'") }
-            if fullNode, workerKeystore == nil { throw ValidationError("--full-node needs --worker-keystore: the worker key is the full node's P2P identity") }
+            if workerKeystore == nil { throw ValidationError("--full-node needs --worker-keystore: the worker key is the full node's P2P identity") }
         } else {
-            throw ValidationError("give --validator-keystore (from `meridian-node keygen`), --full-node, or, for the demo network, --demo-validators, --demo-validator HOSPITAL or --demo-full-node HOSPITAL")
+            throw ValidationError("give --validator-keystore (from `meridian-node keygen`; for the demo network, `meridian-demo-keys`) or --full-node with --worker-keystore")
         }
         let validatorKeys = Set(try spec.validators.map { v -> PublicKey in
             if let a = Address(v.key) { return a.publicKey }
@@ -186,15 +182,7 @@ struct Init: AsyncParsableCommand {
             try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         }
         // The off-chain workers' key (role `worker` of the hospital on chain): it signs their anchors.
-        let workerKey: PrivateKey?
-        if let ks = workerKeystore {
-            guard let data = fm.contents(atPath: ks) else { throw ValidationError("cannot read \(ks)") }
-            workerKey = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: pass)
-        } else if demoValidators {
-            workerKey = DemoCast.staff("hospital-ribeira", "worker")
-        } else if let hospital = demoValidator ?? demoFullNode {
-            workerKey = DemoCast.staff(hospital, "worker")
-        } else { workerKey = nil }
+        let workerKey = try workerKeystore.map(open)
         if let workerKey {
             try encoder.encode(try Keystore.seal(workerKey, passphrase: pass)).write(to: URL(fileURLWithPath: dir.workerKey))
             try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.workerKey)

@@ -82,7 +82,7 @@ struct SummaryCommand: AsyncParsableCommand {
         @Argument(help: "maria, hans or jean.") var patient: String
         @Option(help: "The patient's key (hex or mer1 address; default: the demo wallet's).") var key: String?
         @Option(help: "Where to write the FHIR Bundle.") var out: String
-        @Option(help: "A node whose workers hold the patient's vital signs: the latest reading of each sign goes into the summary (read as the key of --keystore or --demo: the patient, or a clinician the chain allows).") var vitalsFrom: String?
+        @Option(help: "A node whose workers hold the patient's vital signs: the latest reading of each sign goes into the summary (read as the key of --keystore: the patient, or a clinician the chain allows).") var vitalsFrom: String?
         @OptionGroup var terminology: TerminologyCommand.FileOption
         @OptionGroup var reader: KeyOptions
 

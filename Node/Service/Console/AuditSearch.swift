@@ -119,11 +119,14 @@ struct AuditResultPage: Sendable {
     let next: String?
 }
 
+/// A typed read of audit entries in key order from a key (`QueryService.auditEntries`).
+typealias AuditEntryScan = (_ from: [UInt8]?, _ limit: Int) throws -> [(key: [UInt8], entry: AuditEntry?)]
+
 extension AuditSearch {
     /// Runs the search in `scope` from `cursor`, returning at most `limit` entries. The cursor is
     /// opaque to the viewer: `p<n>` (a patient's sequence), `o<n>` (an organisation's index),
     /// `k<hex>` (the last state key a full scan examined).
-    func page(scope: AuditScope, cursor: String?, limit: Int, reader: some StateReader, scan: ([UInt8], [UInt8]?, Int) throws -> [(key: [UInt8], value: [UInt8])],
+    func page(scope: AuditScope, cursor: String?, limit: Int, reader: some StateReader, scan: AuditEntryScan,
               organizations: [OrganizationID: Organization]) throws -> AuditResultPage {
         func visible(_ e: AuditEntry) -> Bool { scope.permits(e, organizations: organizations) && matches(e, organizations: organizations) }
         var out: [AuditEntry] = []
@@ -169,7 +172,7 @@ extension AuditSearch {
     /// Reads every patient's entries in key order (patient, then sequence) after the key `after`,
     /// in batches, at most `max` of them, handing each to `visit` (nil for one that does not decode)
     /// until it answers false. Returns the last key read and whether the entries ran out.
-    static func scanEntries(after: [UInt8]?, max: Int, scan: ([UInt8], [UInt8]?, Int) throws -> [(key: [UInt8], value: [UInt8])],
+    static func scanEntries(after: [UInt8]?, max: Int, scan: AuditEntryScan,
                             _ visit: (AuditEntry?) -> Bool) throws -> (lastKey: [UInt8]?, exhausted: Bool) {
         let batch = 500
         var start = after.map { $0 + [0] }
@@ -177,11 +180,11 @@ extension AuditSearch {
         var examined = 0
         while examined < max {
             let wanted = min(batch, max - examined)
-            let rows = try scan(Audit.entriesPrefix, start, wanted)
+            let rows = try scan(start, wanted)
             for row in rows {
                 examined += 1
                 lastKey = row.key
-                if !visit(try? AuditEntry(canonicalBytes: row.value)) { return (lastKey, false) }
+                if !visit(row.entry) { return (lastKey, false) }
             }
             if rows.count < wanted { return (lastKey, true) }
             start = rows.last!.key + [0]

@@ -31,7 +31,7 @@ extension NodeConsole {
         } else {
             facts.append(("Mode", "single proposer (no consensus peers)"))
         }
-        let evidence = try query.store.stateStorage.scan(prefix: Evidence.prefix, from: nil, limit: 1000).compactMap { try? EvidenceRecord(trustedCanonicalBytes: $0.value) }
+        let evidence = try query.evidence(limit: 1000)
         let evidenceRows = evidence.map { r in
             [HTML.short(Address(r.evidence.first.validator).description, 20), String(r.evidence.first.height), String(r.evidence.first.round),
              HTML.short(Address(r.reportedBy).description, 20), HTML.link("/console/blocks/\(r.recordedAt)", String(r.recordedAt)),
@@ -132,8 +132,7 @@ extension NodeConsole {
     }
 
     func governancePage(_ viewer: Viewer) throws -> Response {
-        let rows = try query.store.stateStorage.scan(prefix: Governance.proposalsPrefix, from: nil, limit: 1000)
-        let proposals = rows.compactMap { try? Proposal(trustedCanonicalBytes: $0.value) }.sorted { $0.createdHeight > $1.createdHeight }
+        let proposals = try query.proposals().sorted { $0.createdHeight > $1.createdHeight }
         let table = proposals.map { p -> [String] in
             [HTML.short(p.id.hex), HTML.escape(describe(p.action)), HTML.short(Address(p.proposer).description, 20), HTML.escape(p.status.name),
              "\(p.yes.count) yes, \(p.no.count) no", HTML.link("/console/blocks/\(p.createdHeight)", String(p.createdHeight)),

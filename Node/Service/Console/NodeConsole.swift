@@ -232,10 +232,7 @@ struct NodeConsole: Sendable {
     // MARK: Pages shared
 
     func organizations() throws -> [OrganizationID: Organization] {
-        let rows = try query.store.stateStorage.scan(prefix: Identity.organizationsPrefix, from: nil, limit: 10_000)
-        var out: [OrganizationID: Organization] = [:]
-        for row in rows { if let o = try? Organization(trustedCanonicalBytes: row.value) { out[o.id] = o } }
-        return out
+        try query.organizationsByID()
     }
 
     func errorPage(_ e: ConsoleError, request: Request) -> Response {

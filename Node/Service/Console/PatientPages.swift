@@ -35,8 +35,7 @@ extension NodeConsole {
     }
 
     func consentsPage(_ viewer: Viewer) throws -> Response {
-        let rows = try query.store.stateStorage.scan(prefix: Consent.recordsPrefix(of: viewer.key), from: nil, limit: 1000)
-        let consents = rows.compactMap { try? ConsentRecord(trustedCanonicalBytes: $0.value) }.sorted { $0.grantedAt > $1.grantedAt }
+        let consents = try query.consents(of: viewer.key).sorted { $0.grantedAt > $1.grantedAt }
         let node = publicAddress()
         var body = "<p>Your consents, current terms first, each with its earlier versions. Your wallet signs every change; this page never holds your key.</p>"
         if consents.isEmpty { body += "<p class=\"empty\">You have granted no consent.</p>" }
@@ -53,8 +52,7 @@ extension NodeConsole {
                 ("Policy contract", t.policy.map { "<code>\($0.contract.hex.prefix(16))…</code>" } ?? "none"),
                 ("Version", "\(c.version), last changed \(HTML.escape(c.updatedAt.iso8601))"),
             ])
-            let history = try query.store.stateStorage.scan(prefix: Consent.historyPrefix(of: c.id), from: nil, limit: 100)
-                .compactMap { try? ConsentRecord(trustedCanonicalBytes: $0.value) }.sorted { $0.version > $1.version }
+            let history = try query.consentHistory(of: c.id).sorted { $0.version > $1.version }
             if !history.isEmpty {
                 body += HTML.table(caption: "Earlier versions of consent \(c.id.hex.prefix(12))…", headers: ["Version", "Changed", "Hospitals", "Data", "Purposes", "Countries", "Until"],
                                    rows: history.map { h in
@@ -74,8 +72,7 @@ extension NodeConsole {
     }
 
     func devicesPage(_ viewer: Viewer) throws -> Response {
-        let rows = try query.store.stateStorage.scan(prefix: Identity.devicesPrefix(of: viewer.key), from: nil, limit: 1000)
-            .compactMap { try? DevicePairing(trustedCanonicalBytes: $0.value) }
+        let rows = try query.devices(of: viewer.key)
         let body = HTML.table(caption: "Devices paired to you", headers: ["Device", "Kind", "Paired"],
                               rows: rows.map { [HTML.short(Address($0.device).description, 24), HTML.escape($0.kind.name), HTML.escape($0.pairedAt.iso8601)] },
                               empty: "No device is paired to you.")

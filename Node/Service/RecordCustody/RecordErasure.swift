@@ -51,8 +51,8 @@ extension RecordService {
 
     /// The organisations a record was shared with (allowed shares on chain).
     func recipients(of commitment: Bytes32) -> [OrganizationID] {
-        let rows = (try? query.store.stateStorage.scan(prefix: Sharing.sharesPrefix(of: commitment), from: nil, limit: 10_000)) ?? []
-        return Array(Set(rows.compactMap { try? ShareEntry(trustedCanonicalBytes: $0.value).recipientOrganization })).sorted { $0.value < $1.value }
+        let shares = (try? query.shares(of: commitment, limit: 10_000)) ?? []
+        return Array(Set(shares.map(\.recipientOrganization))).sorted { $0.value < $1.value }
     }
 
     /// Sends each recipient without an acknowledgement its notice; returns how many are still awaited.

@@ -200,8 +200,9 @@ import MeridianDemo
         let e = try #require(try Audit.entry(f.maria.publicKey, before, in: f.node.chain.query.reader))
         #expect(e.kind == .apiRead && e.actor == officer.publicKey && e.purpose == .compliance && e.decision.reason == .allowedAsRegulator)
         // Without a disclosure log (no worker key), the regulator is not answered; Maria still is.
-        var bare = f.node.api
-        bare.disclosures = nil
+        var without = f.node.services
+        without.disclosures = nil
+        let bare = f.node.makeAPI(services: without)
         let bareApp = Application(router: bare.router())
         let refused = try await get(officer, "/v1/audit?patient=\(m)", on: bareApp)
         #expect(refused.0 == 503 && !refused.1.contains("sakura-general"), "\(refused)")
@@ -255,10 +256,10 @@ import MeridianDemo
         let sakura = DemoCast.staff("sakura-general", "clinician")
         let m = Address(f.maria.publicKey).description
         // Sakura General's node serves its clinicians: a node of Sakura General.
-        var api = f.node.api
-        api.identify(as: DemoCast.staff("sakura-general", "worker").publicKey)
         let log = try DisclosureLog(chain: f.node.chain, key: DemoCast.staff("sakura-general", "worker"))
-        api.disclosures = log
+        var sakuraServices = f.node.services
+        sakuraServices.disclosures = log
+        let api = f.node.makeAPI(services: sakuraServices, identity: DemoCast.staff("sakura-general", "worker").publicKey)
         let audience = Address(DemoCast.staff("sakura-general", "worker").publicKey).description
         let app = Application(router: api.router())
         func get(_ uri: String) async throws -> (Int, String) {

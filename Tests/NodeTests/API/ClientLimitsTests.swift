@@ -10,10 +10,9 @@ import MeridianCore
 @Suite(.timeLimit(.minutes(5))) struct ClientLimitsTests {
     @Test func aClientOverItsRequestRateGets429AndOthersAreNotAffected() async throws {
         let node = try TestNode()
-        var api = node.api
         var limits = ClientLimiter.Limits()
         limits.requestsPerSecond = 5   // a burst of 10
-        api.clientLimiter = ClientLimiter(limits: limits) { 1_000_000_000 }   // time stands still: no refill during the test
+        let api = node.makeAPI(clientLimiter: ClientLimiter(limits: limits) { 1_000_000_000 })   // time stands still: no refill during the test
         let app = Application(router: api.router())
         let statuses = try await app.test(.router) { client in
             var out: [Int] = []

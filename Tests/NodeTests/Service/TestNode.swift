@@ -56,13 +56,15 @@ final class TestNode: @unchecked Sendable {
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
-    var api: NodeAPI {
-        var api = NodeAPI(chain: chain, query: chain.query, mempool: chain.mempool, metrics: metrics, chainID: chain.chainID, maxBodyBytes: 1 << 20)
-        workers.attach(to: &api)
-        api.records = records
-        api.disclosures = disclosures
-        api.identify(as: Self.nodeKey.publicKey)
-        return api
+    /// Everything this node's API serves besides the chain, as `NodeRunner` wires it.
+    var services: NodeServices { NodeServices(workers: workers.endpoints, records: records, disclosures: disclosures) }
+
+    var api: NodeAPI { makeAPI() }
+
+    /// The API over this node's chain with `services` (default: all of this node's), answering as
+    /// `identity` (default: Hospital Ribeira's worker key).
+    func makeAPI(services: NodeServices? = nil, identity: PublicKey = TestNode.nodeKey.publicKey, clientLimiter: ClientLimiter = ClientLimiter()) -> NodeAPI {
+        NodeAPI(chain: chain, metrics: metrics, maxBodyBytes: 1 << 20, services: services ?? self.services, identity: identity, clientLimiter: clientLimiter)
     }
 
     /// The node's identity towards signed requests: Hospital Ribeira's worker key.

@@ -1,0 +1,39 @@
+public import MeridianCore
+public import MeridianConsensusDriver
+public import MeridianWorkers
+
+/// What the API serves besides the chain, wired once where the node starts (`NodeRunner`, and the
+/// in-process `TestNode`) and handed to `NodeAPI` whole: nothing is attached to the API after it is
+/// built. A part is nil only where the node is configured without it (no workers, no worker key, a
+/// single-process chain without consensus); the routes that need it then answer 503 and say so.
+public struct NodeServices: Sendable {
+    /// The off-chain workers' endpoints (nil: the node runs no workers).
+    public var workers: WorkerEndpoints?
+    /// Record bodies, transfers, erasure and summaries (nil: the node holds no worker key).
+    public var records: RecordService?
+    /// Where disclosures to anyone but the patient are recorded before they are answered (nil: a
+    /// node without a worker key, which then answers only patients' reads of their own data).
+    public var disclosures: DisclosureLog?
+    /// The consensus driver's status (nil: the node produces blocks alone).
+    public var consensusStatus: (@Sendable () -> ConsensusStatus)?
+
+    public init(workers: WorkerEndpoints? = nil, records: RecordService? = nil, disclosures: DisclosureLog? = nil,
+                consensusStatus: (@Sendable () -> ConsensusStatus)? = nil) {
+        self.workers = workers; self.records = records; self.disclosures = disclosures; self.consensusStatus = consensusStatus
+    }
+}
+
+/// The parts of the off-chain workers the API serves: ingestion, scores, anchors, stored
+/// assessments and the FHIR feeds allowed to post readings.
+public struct WorkerEndpoints: Sendable {
+    public let vitals: VitalsIngestor
+    public let risk: RiskWorker
+    public let anchors: AnchorStore
+    public let assessments: AssessmentStore
+    /// SHA-256 (hex) of each feed's bearer token → the feed's name.
+    public let feedTokens: [String: String]
+
+    public init(vitals: VitalsIngestor, risk: RiskWorker, anchors: AnchorStore, assessments: AssessmentStore, feedTokens: [String: String]) {
+        self.vitals = vitals; self.risk = risk; self.anchors = anchors; self.assessments = assessments; self.feedTokens = feedTokens
+    }
+}
