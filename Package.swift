@@ -28,7 +28,7 @@ let package = Package(
         .executable(name: "meridian-sim", targets: ["meridian-sim"]),
         .executable(name: "meridian-localnet", targets: ["meridian-localnet"]),
         .executable(name: "meridian-sensors", targets: ["meridian-sensors"]),
-        .executable(name: "meridian-demo-keys", targets: ["meridian-demo-keys"]),
+        .executable(name: "meridian-demo", targets: ["meridian-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -209,9 +209,11 @@ let package = Package(
                           path: "Tools/Sensors", swiftSettings: strict),
         .executableTarget(name: "meridian-sim", dependencies: ["MeridianSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Sim", swiftSettings: strict),
-        // Demo only: the demo cast's keys as keystores, for the production CLIs' --keystore.
-        .executableTarget(name: "meridian-demo-keys", dependencies: ["MeridianDemo", "MeridianClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          path: "Tools/DemoKeys", swiftSettings: strict),
+        // Demo only: the demo cast's keys as keystores (for the production CLIs' --keystore) and the
+        // demo patients' IPS documents; no production executable links MeridianDemo.
+        .executableTarget(name: "meridian-demo", dependencies: ["MeridianCore", "MeridianDemo", "MeridianClient", "MeridianSummary",
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/DemoCLI", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Tools/GenesisTool",
                           swiftSettings: strict),
         .executableTarget(name: "MeridianBench",

@@ -200,9 +200,9 @@ DEMO_KEYS = None  # the directory of the demo cast's keystores (--demo-keys)
 
 
 def demo(bin_dir, actor):
-    """A CLI's key arguments for a demo actor: its keystore, written by meridian-demo-keys (sealed
+    """A CLI's key arguments for a demo actor: its keystore, written by meridian-demo keys (sealed
     with $MERIDIAN_PASSPHRASE), as the production CLIs take any key."""
-    r = subprocess.run([os.path.join(bin_dir, "meridian-demo-keys"), "--dir", DEMO_KEYS, actor], capture_output=True, text=True, check=True)
+    r = subprocess.run([os.path.join(bin_dir, "meridian-demo"), "keys", "--dir", DEMO_KEYS, actor], capture_output=True, text=True, check=True)
     return ["--keystore", r.stdout.strip()]
 
 
@@ -217,7 +217,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--ca", help="the CA certificate an https node's certificate chains to (the CLIs read $MERIDIAN_CA)")
-    ap.add_argument("--demo-keys", required=True, help="where the demo cast's keystores are (meridian-demo-keys --dir)")
+    ap.add_argument("--demo-keys", required=True, help="where the demo cast's keystores are (meridian-demo keys --dir)")
     args = ap.parse_args()
     global DEMO_KEYS
     DEMO_KEYS = args.demo_keys

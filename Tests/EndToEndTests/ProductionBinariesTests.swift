@@ -18,7 +18,7 @@ import MeridianTestSupport
 
     @Test func productionCLIsHoldNoDemoKeysAndNoNodeServer() async throws {
         let demo = Self.mangled("MeridianDemo"), node = Self.mangled("MeridianNode")
-        #expect(try await Self.symbols("meridian-demo-keys").contains(demo), "control: the demo-only tool links the demo cast")
+        #expect(try await Self.symbols("meridian-demo").contains(demo), "control: the demo-only tool links the demo cast")
         let nodeSymbols = try await Self.symbols("meridian-node")
         #expect(nodeSymbols.contains(node) && nodeSymbols.contains("rocksdb_open"), "control: the node links its server and RocksDB")
         #expect(!nodeSymbols.contains(demo), "meridian-node links the demo cast")
@@ -42,7 +42,7 @@ import MeridianTestSupport
             #expect(r.status == 64 && r.stderr.contains("Unknown option"), "\(cli) \(args): \(r)")
         }
         // The demo-only tool refuses a name outside the cast, saying so.
-        let unknown = try await run("meridian-demo-keys", ["--dir", dir.path("keys"), "mallory"], environment: ["MERIDIAN_PASSPHRASE": "p"], in: dir)
+        let unknown = try await run("meridian-demo", ["keys", "--dir", dir.path("keys"), "mallory"], environment: ["MERIDIAN_PASSPHRASE": "p"], in: dir)
         #expect(unknown.status == 64 && unknown.stderr.contains("not a demo actor"), "\(unknown)")
     }
 }

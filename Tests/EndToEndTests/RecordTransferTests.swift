@@ -76,7 +76,7 @@ import MeridianSummary
         let reg = try await net.cli("meridian-wallet", ["register", "--keystore", wallet, "--node", ribeira] + att.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
         #expect(reg.status == 0, "\(reg)")
         let ips = net.dir.path("maria-ips.json")
-        #expect(try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--terminology", "/nonexistent"]).status != 0,
+        #expect(try await net.cli("meridian-demo", ["summary", "maria", "--key", maria, "--out", ips, "--terminology", "/nonexistent"]).status != 0,
                 "a missing terminology file is refused")
         // The ward's monitor posts Maria's heart rate to Ribeira's workers; the summary carries the latest.
         let token = try String(contentsOfFile: net.dir.path("net/ward-feed.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -91,7 +91,7 @@ import MeridianSummary
         #expect(posted == 200)
         // Without a terminology file the document names problems in English (the custodian's own export).
         // Maria's own vital signs, read as Maria (signed): nobody else is allowed them here.
-        let demo = try await net.cli("meridian-provider", ["summary", "demo", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira, "--keystore", wallet,
+        let demo = try await net.cli("meridian-demo", ["summary", "maria", "--key", maria, "--out", ips, "--vitals-from", ribeira, "--keystore", wallet,
                                                       "--terminology", try Self.emptyTerminology(net.dir)])
         #expect(demo.stdout.contains("1 vital signs"), "\(demo)")
         #expect(demo.status == 0, "\(demo)")

@@ -18,7 +18,7 @@ public struct KeyOptions: ParsableArguments {
     public func passphrase() throws -> String { try readPassphrase(file: passphraseFile) }
 
     /// The signing key: the keystore opened with the passphrase. (The demo network's actors are
-    /// keystores too, written by `meridian-demo-keys`: no key is derived from a name here.)
+    /// keystores too, written by `meridian-demo keys`: no key is derived from a name here.)
     public func key() throws -> PrivateKey {
         guard let path = keystore ?? ProcessInfo.processInfo.environment["MERIDIAN_KEYSTORE"] else {
             throw ValidationError("give --keystore FILE (or set MERIDIAN_KEYSTORE)")

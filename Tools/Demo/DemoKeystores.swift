@@ -4,7 +4,7 @@ public import MeridianCore
 /// The demo cast's keys as ordinary encrypted keystores, so that the production CLIs take every key
 /// the same way (`--keystore FILE`, the passphrase from `--passphrase-file` or `$MERIDIAN_PASSPHRASE`)
 /// and hold no code that derives a key from a public name. Only the demo's tools link this
-/// (`meridian-demo-keys`, `meridian-localnet`, the benchmarks and the tests).
+/// (`meridian-demo keys`, `meridian-localnet`, the benchmarks and the tests).
 public enum DemoKeystores {
     /// The key of a demo actor: `maria`, `hans`, `jean` (patients, from their BIP-39 phrases),
     /// `<hospital>/<role>` (staff, e.g. `hospital-ribeira/clinician`, `chao-phraya/validator`),

@@ -101,7 +101,7 @@ struct Init: AsyncParsableCommand {
             guard p2pPort != nil else { throw ValidationError("a full node follows a network: give --p2p-port and --peer") }
             if workerKeystore == nil { throw ValidationError("--full-node needs --worker-keystore: the worker key is the full node's P2P identity") }
         } else {
-            throw ValidationError("give --validator-keystore (from `meridian-node keygen`; for the demo network, `meridian-demo-keys`) or --full-node with --worker-keystore")
+            throw ValidationError("give --validator-keystore (from `meridian-node keygen`; for the demo network, `meridian-demo keys`) or --full-node with --worker-keystore")
         }
         let validatorKeys = Set(try spec.validators.map { v -> PublicKey in
             if let a = Address(v.key) { return a.publicKey }

@@ -41,10 +41,10 @@ echo "the story talks to hospital-ribeira's validator at $MERIDIAN_NODE"
 node_api() { python3 -c "import json,sys; print(next('https://127.0.0.1:%d' % n['apiPort'] for n in json.load(open(sys.argv[1]))['nodes'] if n['name'] == sys.argv[2]))" "$NET_DIR/localnet.json" "$1"; }
 wallet() { "$BIN/meridian-wallet" "$@"; }
 # The demo cast's staff, regulators and sensor patients sign with keystores like anyone else's:
-# meridian-demo-keys seals their (publicly derived) keys once and prints each keystore's path.
+# meridian-demo keys seals their (publicly derived) keys once and prints each keystore's path.
 DEMO_KEYS="$DATA_DIR/demo-keys"
-demo_key() { "$BIN/meridian-demo-keys" --dir "$DEMO_KEYS" "$1"; }
-"$BIN/meridian-demo-keys" --dir "$DEMO_KEYS" dpa-pt/officer dpa-th/officer hospital-ribeira/admin sakura-general/clinician sensors/1/patient/0 > /dev/null
+demo_key() { "$BIN/meridian-demo" keys --dir "$DEMO_KEYS" "$1"; }
+"$BIN/meridian-demo" keys --dir "$DEMO_KEYS" dpa-pt/officer dpa-th/officer hospital-ribeira/admin sakura-general/clinician sensors/1/patient/0 > /dev/null
 provider() { "$BIN/meridian-provider" "$@"; }
 
 enrol() { # name hospital
@@ -58,7 +58,7 @@ enrol() { # name hospital
 demo_phrase() { "$BIN/meridian-scenario" --phrase "$1"; }
 record() { # name hospital category -> prints the commitment; the body (the patient's IPS document) stays, encrypted, at the hospital's node
   local name=$1 hospital=$2 category=$3
-  provider summary demo "$name" --key "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" --terminology "$TERMINOLOGY" \
+  "$BIN/meridian-demo" summary "$name" --key "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" --terminology "$TERMINOLOGY" \
     --out "$DATA_DIR/records/$name-ips.json" >/dev/null
   provider register-record --keystore "$(demo_key "$hospital/clinician")" --node "$(node_api "$hospital")" --patient "$(wallet address --keystore "$DATA_DIR/wallets/$name.json")" \
     --category "$category" --body "$DATA_DIR/records/$name-ips.json" --json | sed -E 's/.*"record":"([0-9a-f]+)".*/\1/'

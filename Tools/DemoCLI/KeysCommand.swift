@@ -1,14 +1,14 @@
-// meridian-demo-keys: the demo network's actors as encrypted keystores. Demo only: their keys are
-// derived from public names, so they protect nothing; the production CLIs take them like any key.
 import Foundation
 import ArgumentParser
 import MeridianClient
 import MeridianDemo
 
-struct DemoKeysCommand: ParsableCommand {
+/// `meridian-demo keys ACTOR...`: writes each demo actor's key as a keystore (kept if already there)
+/// and prints its path, one per line, for the production CLIs' `--keystore`.
+struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "meridian-demo-keys",
-        abstract: "Demo network only: write demo actors' keys as keystores (for --keystore) and print their paths, one per line.",
+        commandName: "keys",
+        abstract: "Write demo actors' keys as keystores (for --keystore) and print their paths, one per line.",
         discussion: "Actors: maria, hans, jean, <hospital>/<role> (e.g. hospital-ribeira/clinician), dpa-<cc>/officer, sensors/<seed>/<kind>/<n>. "
             + "Each keystore is sealed with the passphrase (--passphrase-file or $MERIDIAN_PASSPHRASE) and kept if already there.")
 
@@ -28,5 +28,3 @@ struct DemoKeysCommand: ParsableCommand {
         for actor in actors { print(try DemoKeystores.write(actor, in: dir, passphrase: passphrase)) }
     }
 }
-
-DemoKeysCommand.main()
