@@ -68,23 +68,28 @@ struct Sensors: AsyncParsableCommand {
         let chain = try await api.chainID()
         var cast: [Patient] = []
         for i in 0..<patients {
-            let p = Patient(key: DemoCast.key("sensors/\(seed)/patient/\(i)"), oximeter: DemoCast.key("sensors/\(seed)/oximeter/\(i)"),
-                            gateway: DemoCast.key("sensors/\(seed)/gateway/\(i)"), deteriorates: i % 3 == 0)
-            // Enrol and pair once (idempotent across runs of the same seed).
-            if try await api.signed(by: p.key).nextNonce(p.key.publicKey) == 0 {
-                let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: chain, patient: p.key.publicKey))
-                _ = try await api.submit(.registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), as: p.key)
-                _ = try await api.submit(.pairDevice(.init(device: p.oximeter.publicKey, kind: .pulseOximeter)), as: p.key)
-                _ = try await api.submit(.pairDevice(.init(device: p.gateway.publicKey, kind: .gateway)), as: p.key)
-                let today = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
-                _ = try await api.submit(.grantConsent(ConsentTerms(grantees: [OrganizationID(alertHospital)!], categories: [.vitalSigns],
-                                                                    purposes: [.treat, .emergencyTreatment], countries: [alertCountry],
-                                                                    validFrom: Timestamp(unixMilliseconds: today.unixMilliseconds - 86_400_000),
-                                                                    validUntil: today.adding(milliseconds: 365 * 86_400_000), emergencyAccess: true)), as: p.key)
-            }
-            cast.append(p)
-            print("patient   \(Address(p.key.publicKey))\(p.deteriorates ? "  (deteriorates)" : "")")
+            cast.append(Patient(key: DemoCast.key("sensors/\(seed)/patient/\(i)"), oximeter: DemoCast.key("sensors/\(seed)/oximeter/\(i)"),
+                                gateway: DemoCast.key("sensors/\(seed)/gateway/\(i)"), deteriorates: i % 3 == 0))
         }
+        // Enrol and pair once (idempotent across runs of the same seed), in two batches for all the
+        // patients: the registrations, then (signed by registered patients) the pairings and consents.
+        var fresh: [Patient] = []
+        for p in cast where try await api.signed(by: p.key).nextNonce(p.key.publicKey) == 0 { fresh.append(p) }
+        if !fresh.isEmpty {
+            _ = try await api.submitAll(try fresh.map { p in
+                (Call.registerPatient(.init(attestor: clinician.publicKey, attestation: try clinician.sign(Identity.enrolmentMessage(chainID: chain, patient: p.key.publicKey)))), p.key)
+            })
+            let today = Timestamp(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            let consent = ConsentTerms(grantees: [OrganizationID(alertHospital)!], categories: [.vitalSigns], purposes: [.treat, .emergencyTreatment],
+                                       countries: [alertCountry], validFrom: Timestamp(unixMilliseconds: today.unixMilliseconds - 86_400_000),
+                                       validUntil: today.adding(milliseconds: 365 * 86_400_000), emergencyAccess: true)
+            _ = try await api.submitAll(fresh.flatMap { p -> [(call: Call, key: PrivateKey)] in
+                [(.pairDevice(.init(device: p.oximeter.publicKey, kind: .pulseOximeter)), p.key),
+                 (.pairDevice(.init(device: p.gateway.publicKey, kind: .gateway)), p.key),
+                 (.grantConsent(consent), p.key)]
+            })
+        }
+        for p in cast { print("patient   \(Address(p.key.publicKey))\(p.deteriorates ? "  (deteriorates)" : "")") }
         var tally = Tally(), fhir = Tally(), hl7 = HL7Tally()
         // Streams end now: the node refuses readings dated in its future.
         let start = UInt64(Date().timeIntervalSince1970 * 1000) - UInt64(seconds) * 1000

@@ -111,6 +111,9 @@ public struct NodeAPI: Sendable {
             .selfAuthenticating(.post, "v1/transactions", "a transaction signed by its signer; admission checks it before anything else") { request, _ in
                 try await submit(request)
             },
+            .selfAuthenticating(.post, "v1/transactions/batch", "transactions each signed by its signer; admission checks each on its own before anything else") { request, _ in
+                try await submitBatch(request)
+            },
             .signed(.get, "v1/transactions/:hash", .ownItems) { _, context, caller in try transaction(context.parameters.require("hash"), caller) },
             .signed(.get, "v1/blocks/latest", .operators) { _, _, _ in try block(String(try query.store.headHeight())) },
             .signed(.get, "v1/blocks/:id", .operators) { _, context, _ in try block(context.parameters.require("id")) },

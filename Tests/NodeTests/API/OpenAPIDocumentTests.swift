@@ -140,6 +140,9 @@ import MeridianIngest
         let sakuraClinician = DemoCast.staff("sakura-general", "clinician")
         let newRecord = try node.tx(DemoCast.staff("hospital-ribeira", "clinician"),
                                     .registerRecord(.init(commitment: SHA256.hash([9]), patient: maria.publicKey, category: .allergies)))
+        let batchRecord = try node.tx(DemoCast.staff("hospital-ribeira", "clinician"),
+                                      .registerRecord(.init(commitment: SHA256.hash([10]), patient: maria.publicKey, category: .allergies)))
+        let batchJSON = Array("{\"transactions\":[\"\(Hex.encode(batchRecord.canonicalBytes))\",\"zz\"]}".utf8)
         let authorizeBody = """
             {"requester":"\(Address(DemoCast.staff("sakura-general", "clinician").publicKey))","patient":"\(mariaAddress)",\
             "category":"problems","purpose":"TREAT","custodian":"hospital-ribeira"}
@@ -162,6 +165,10 @@ import MeridianIngest
             bad(.post, "/v1/transactions", "/v1/transactions", body: [0xde, 0xad, 0xbe, 0xef], type: "application/octet-stream"),
             bad(.post, "/v1/transactions", "/v1/transactions", body: Array("{not json".utf8), type: "application/json"),
             bad(.post, "/v1/transactions", "/v1/transactions", body: [UInt8](repeating: 1, count: (1 << 20) + 1), type: "application/octet-stream"),
+            good(.post, "/v1/transactions/batch", "/v1/transactions/batch", body: batchJSON, type: "application/json"),
+            bad(.post, "/v1/transactions/batch", "/v1/transactions/batch", body: Array("{\"transactions\":[]}".utf8), type: "application/json"),
+            bad(.post, "/v1/transactions/batch", "/v1/transactions/batch", body: [0, 0, 0, 9, 1], type: NodeAPI.batchContentType),
+            bad(.post, "/v1/transactions/batch", "/v1/transactions/batch", body: [1], type: "text/plain"),
             good(.get, "/v1/transactions/{hash}", "/v1/transactions/\(firstTx.hex)"),
             bad(.get, "/v1/transactions/{hash}", "/v1/transactions/xyz"),
             bad(.get, "/v1/transactions/{hash}", "/v1/transactions/\(String(repeating: "0", count: 64))"),
