@@ -123,9 +123,9 @@ bench: setup release-fresh
 ## Byzantine); a failing seed replays with meridian-sim --seed N --validators V.
 sim: setup release-fresh
 	$(SWIFT) build -c release --product meridian-sim
-	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 4
-	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 7
-	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 10
+	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 4 --progress 500
+	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 7 --progress 500
+	.build/release/meridian-sim --seeds $(SIM_SEEDS) --validators 10 --progress 500
 
 ## soak: 4 validator processes under load with a poison (endlessly recursive) policy contract run in
 ## its blocks, a random one killed -9 at a random moment and restarted $(SOAK_KILLS) times, at least

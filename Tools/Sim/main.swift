@@ -24,6 +24,7 @@ struct MeridianSim: ParsableCommand {
     @Option(help: "Threads.") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Replay one seed and print every validator's state.") var seed: UInt64?
     @Flag(help: "Test only: disable the signing guard (the simulation must report double signing).") var brokenGuard = false
+    @Option(help: "Print a progress line to standard error every this many seeds (0: none).") var progress = 0
 
     func validate() throws {
         guard seeds > 0, jobs > 0 else { throw ValidationError("--seeds and --jobs must be positive") }
@@ -49,14 +50,27 @@ struct MeridianSim: ParsableCommand {
         }
         let started = Date()
         let outcomes = Mutex<[SimulationOutcome]>([])
+        // The slowest seeds (wall seconds), for the progress lines and the summary.
+        let slowest = Mutex<[(seed: UInt64, seconds: Double)]>([])
         let next = Atomic<Int>(0)
-        let count = seeds, first = from
+        let count = seeds, first = from, every = progress
         DispatchQueue.concurrentPerform(iterations: jobs) { _ in
             while true {
                 let k = next.add(1, ordering: .relaxed).oldValue
                 guard k < count else { return }
+                let seedStarted = Date()
                 let o = Simulation(seed: first + UInt64(k), config: config(first + UInt64(k))).run()
-                outcomes.withLock { $0.append(o) }
+                let seconds = Date().timeIntervalSince(seedStarted)
+                // A failing seed is told at once (the figures come at the end), so a long run shows it early.
+                if !o.violations.isEmpty { FileHandle.standardError.write(Data("FAILED seed \(o.seed): \(o.violations.first ?? "")\n".utf8)) }
+                slowest.withLock { list in
+                    list.append((o.seed, seconds)); list.sort { $0.seconds > $1.seconds }; if list.count > 5 { list.removeLast() }
+                }
+                let done = outcomes.withLock { $0.append(o); return $0.count }
+                if every > 0, done % every == 0 {
+                    let top = slowest.withLock { $0 }.map { "\($0.seed) (\(String(format: "%.1f", $0.seconds)) s)" }.joined(separator: ", ")
+                    FileHandle.standardError.write(Data("meridian-sim: \(done) of \(count) seeds in \(String(format: "%.0f", Date().timeIntervalSince(started))) s; slowest \(top)\n".utf8))
+                }
             }
         }
         let all = outcomes.withLock { $0 }.sorted { $0.seed < $1.seed }
@@ -78,6 +92,7 @@ struct MeridianSim: ParsableCommand {
                   + "guard refusals \(group.reduce(0) { $0 + $1.guardRefusals })")
         }
         print("  messages delivered: \(all.reduce(0) { $0 + $1.messagesDelivered })")
+        print("  slowest seeds: " + slowest.withLock { $0 }.map { "\($0.seed) (\(String(format: "%.1f", $0.seconds)) s)" }.joined(separator: ", "))
         for o in failed.prefix(20) {
             print("FAILED seed \(o.seed) (replay: meridian-sim --seed \(o.seed)\(validators.map { " --validators \($0)" } ?? "")\(brokenGuard ? " --broken-guard" : "")): \(o.config)")
             for v in o.violations { print("  \(v)") }

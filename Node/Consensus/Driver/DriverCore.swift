@@ -444,9 +444,11 @@ public struct DriverCore {
         let c = core
         // A total order (an equivocator has two votes in one slot): the order of sends must not
         // depend on the dictionary's per-process hash seed, or a simulated run would not replay.
+        // Filtered before it is sorted: a height that has run many rounds holds every round's votes,
+        // and sorting them all at every tick made a long height quadratic (make sim found it).
         func order(_ v: Vote) -> (UInt32, VoteKind, PublicKey, Bytes32) { (v.round, v.kind, v.validator, v.value ?? .zero) }
-        for (v, s) in signatures.sorted(by: { order($0.key) < order($1.key) })
-            where v.round + 1 >= c.round && (v.validator == me || (v.kind == .precommit && v.round == c.round)) {
+        let recent = signatures.filter { v, _ in v.round + 1 >= c.round && (v.validator == me || (v.kind == .precommit && v.round == c.round)) }
+        for (v, s) in recent.sorted(by: { order($0.key) < order($1.key) }) {
             messages.append(WireMessage.vote(SignedVote(vote: v, signature: s)).canonicalBytes)
         }
         for r in Set([c.lockedRound, c.validRound]).sorted() where r >= 0 {
