@@ -41,6 +41,17 @@ public struct TendermintCore: Sendable {
         case decide(height: UInt64, round: UInt32, value: Bytes32, precommits: [Vote])
         /// Two different votes of one validator for one (height, round, kind).
         case evidence(Vote, Vote)
+        /// The core no longer holds this conflicting vote (an equivocator's, beyond the cap, evicted
+        /// for one whose value more validators back): a gossip layer may offer it again later.
+        case forget(Vote)
+    }
+
+    /// What the core would do with a vote: nothing (`ignore`: not for this height, a duplicate, or
+    /// an equivocator's beyond the cap whose value is backed no better than those kept), hold it as
+    /// the validator's first vote, or as one of its conflicting votes (`replacing` the kept one
+    /// whose value others back least, when the cap is reached).
+    public enum VoteAdmission: Equatable, Sendable {
+        case ignore, first, conflicting, replacing(Vote)
     }
 
     public static let maxRoundsAhead: UInt32 = 64
@@ -118,14 +129,20 @@ public struct TendermintCore: Sendable {
             guard step != .decided, let set = validators, v.height == height, v.round <= round + Self.maxRoundsAhead,
                   set.contains(v.validator) else { return [] }
             if let existing = votes[v.round]?[v.kind]?[v.validator] {
-                guard existing != v else { return [] }
+                // Kept whether or not a proposal for its value is known yet (one dropped here could
+                // complete a proof of lock later). Beyond the cap, a vote whose value others back more
+                // than the least-backed kept one replaces it (`forget`), so an equivocator's spray of
+                // values cannot crowd out the one vote an honest quorum needs (make sim, n=7 seed
+                // 1431: a height stalled for good on it); the driver feeds a vote the core ignores
+                // again when it comes again.
+                let admission = admission(of: v)
+                guard admission != .ignore else { return [] }
                 var others = conflicting[v.round]?[v.kind]?[v.validator] ?? []
-                guard !others.contains(v) else { return [] }
                 if others.isEmpty { out.append(.evidence(existing, v)) }
-                // Kept whether or not a proposal for its value is known yet: the driver journals and
-                // feeds each vote once, so one dropped here would never count, and the proof of lock
-                // it belongs to could never form (a simulated height stalled for good on it).
-                guard others.count < Self.maxConflictingVotes else { return out }
+                if case .replacing(let weakest) = admission {
+                    others.removeAll { $0 == weakest }
+                    out.append(.forget(weakest))
+                }
                 others.append(v)
                 conflicting[v.round, default: [:]][v.kind, default: [:]][v.validator] = others
                 evaluate(&out)
@@ -191,6 +208,25 @@ public struct TendermintCore: Sendable {
         out.append(.broadcastVote(v))
         votes[round, default: [:]][kind, default: [:]][me] = v
         senders[round, default: []].insert(me)
+    }
+
+    /// What `handle(.vote(v))` would do with `v` (pure: the driver asks before it journals a vote).
+    public func admission(of v: Vote) -> VoteAdmission {
+        guard step != .decided, let set = validators, v.height == height, v.round <= round + Self.maxRoundsAhead,
+              set.contains(v.validator) else { return .ignore }
+        guard let existing = votes[v.round]?[v.kind]?[v.validator] else { return .first }
+        let others = conflicting[v.round]?[v.kind]?[v.validator] ?? []
+        guard existing != v, !others.contains(v) else { return .ignore }
+        guard others.count >= Self.maxConflictingVotes else { return .conflicting }
+        // Backing by the others: the power of the validators besides this one voting the value.
+        let mine = set.power(of: v.validator)
+        func backing(_ vote: Vote) -> UInt64 {
+            let p = power(vote.kind, vote.round, value: vote.value)
+            return vote == v ? p : p - min(p, mine)
+        }
+        let order = { (a: Vote, b: Vote) in (backing(a), a.value?.hex ?? "") < (backing(b), b.value?.hex ?? "") }
+        guard let weakest = others.min(by: order), backing(weakest) < backing(v) else { return .ignore }
+        return .replacing(weakest)
     }
 
     /// The power of the validators with a vote (first or conflicting) of `kind` for `value` in round `r`.

@@ -253,6 +253,8 @@ public struct DriverCore {
                 SignedConsensusVote(kind: v.kind.rawValue, height: v.height, round: v.round, value: v.value, validator: v.validator, signature: s)
             }
             out.append(.submitEvidence(EquivocationEvidence(first: record(a, sa), second: record(b, sb))))
+        case .forget(let v):
+            signatures[v] = nil   // no longer held: fed again if it comes again
         }
     }
 
@@ -387,6 +389,9 @@ public struct DriverCore {
             if v.height > height { buffer(message, from: peer, height: v.height); return }
             guard v.height == height, signatures[v] == nil else { return }
             guard set?.contains(v.validator) == true, sv.isValid(chainID: chainID, signer: signer) else { status.refusedMessages += 1; return }
+            // A vote the core would not hold now (an equivocator's beyond its cap, backed no better
+            // than those kept) is neither journaled nor marked seen: it may count when it comes again.
+            guard core.admission(of: v) != .ignore else { return }
             try feed(.vote(sv))
         case .transactions(let batch):
             out.append(.admit(batch))

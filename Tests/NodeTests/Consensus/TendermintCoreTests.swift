@@ -129,6 +129,29 @@ import MeridianConsensus
         }
     }
 
+    /// An equivocator that sprays votes for values nobody else backs fills its cap of conflicting
+    /// votes; its vote for the value an honest quorum needs is then ignored while nobody backs that
+    /// value (the driver offers it again later), and replaces the least-backed one once others do.
+    @Test func anEquivocatorsSprayCannotCrowdOutTheVoteAQuorumNeeds() {
+        let me = follower()
+        var (core, _) = started(me)
+        let peers = others(than: me)
+        _ = core.handle(.vote(vote(.prevote, nil, by: peers[0])))
+        let spray = (0..<TendermintCore.maxConflictingVotes).map { vote(.prevote, SHA256.hash([UInt8($0)]), by: peers[0]) }
+        for v in spray { #expect(core.admission(of: v) == .conflicting); _ = core.handle(.vote(v)) }
+        let needed = vote(.prevote, blockA, by: peers[0])
+        #expect(core.admission(of: needed) == .ignore, "backed by nobody else: no better than what is kept")
+        #expect(core.handle(.vote(needed)).isEmpty)
+        _ = core.handle(.vote(vote(.prevote, blockA, by: peers[1])))
+        guard case .replacing(let weakest) = core.admission(of: needed) else { Issue.record("backed by another: replaces"); return }
+        #expect(spray.contains(weakest))
+        #expect(core.handle(.vote(needed)).contains(.forget(weakest)))
+        #expect(core.admission(of: weakest) == .ignore, "the forgotten one is backed no better than those kept")
+        // The proposal arrives: me, peers[1] and the equivocator's kept vote are a quorum for A.
+        let effects = core.handle(.proposal(proposal(blockA), valid: true))
+        #expect(castVotes(effects).contains(vote(.precommit, blockA, by: me)), "\(effects)")
+    }
+
     @Test func equivocationIsEvidenceAndAnEquivocatorsVoteStillCountsForItsValue() {
         let me = follower()
         var (core, _) = started(me)
