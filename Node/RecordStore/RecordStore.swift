@@ -151,6 +151,7 @@ public final class RecordStore: Sendable {
 
     /// The acknowledgements of a record's erasure, by organisation.
     public func acknowledgements(of commitment: Bytes32) throws(RecordError) -> [OrganizationID: ErasureAcknowledgement] {
+        try faults?.check("acknowledgements")
         do {
             var out: [OrganizationID: ErasureAcknowledgement] = [:]
             for (k, v) in try db.scan("record_erasure_acks", prefix: commitment.bytes, limit: 10_000) {
@@ -200,7 +201,7 @@ public final class RecordStore: Sendable {
     }
 }
 
-/// Failures to inject into a store's operations by name ("holding", "erase"): each named operation
+/// Failures to inject into a store's operations by name ("holding", "erase", "acknowledgements"): each named operation
 /// fails the next `count` times it runs. For tests of the failure policy; thread-safe.
 public final class StorageFaults: Sendable {
     private let pending = Mutex<[String: Int]>([:])

@@ -49,18 +49,29 @@ extension RecordService {
         return awaiting
     }
 
-    /// The organisations a record was shared with (allowed shares on chain).
-    func recipients(of commitment: Bytes32) -> [OrganizationID] {
-        let shares = (try? query.shares(of: commitment, limit: 10_000)) ?? []
+    /// The organisations a record was shared with (allowed shares on chain). Throws when the chain
+    /// cannot be read: "no recipients" would wrongly end the erasure's notices.
+    func recipients(of commitment: Bytes32) throws -> [OrganizationID] {
+        let shares = try query.shares(of: commitment, limit: 10_000)
         return Array(Set(shares.map(\.recipientOrganization))).sorted { $0.value < $1.value }
     }
 
     /// Sends each recipient without an acknowledgement its notice; returns how many are still awaited.
+    /// When the recipients or the acknowledgements cannot be read, at least one is awaited, so
+    /// the record stays on the retry list instead of being taken for fully acknowledged.
     func notifyRecipients(of commitment: Bytes32) async -> Int {
         var awaited = 0
-        let acks = (try? store.acknowledgements(of: commitment)) ?? [:]
-        guard let own = try? organization() else { return 1 }
-        for org in recipients(of: commitment) where acks[org] == nil && org != own {
+        let acks: [OrganizationID: ErasureAcknowledgement], own: OrganizationID, toNotify: [OrganizationID]
+        do {
+            acks = try store.acknowledgements(of: commitment)
+            own = try organization()
+            toNotify = try recipients(of: commitment)
+        } catch {
+            count("erasure.read_failed")
+            logger.error("cannot read an erasure's recipients or acknowledgements; retrying", metadata: ["record": "\(commitment.hex)", "error": "\(error)"])
+            return 1
+        }
+        for org in toNotify where acks[org] == nil && org != own {
             guard let base = directory[org] else {
                 count("erasure.no_route")
                 awaited += 1
@@ -135,12 +146,18 @@ extension RecordService {
     }
 
     public func custody(of commitment: Bytes32) throws(Failure) -> Custody {
-        let holding: RecordStore.Holding?, erased: Timestamp?
-        do { holding = try store.holding(of: commitment); erased = try store.erasedAt(commitment) } catch { throw Self.failure(error) }
-        let acks = ((try? store.acknowledgements(of: commitment)) ?? [:]).sorted { $0.key.value < $1.key.value }
+        let holding: RecordStore.Holding?, erased: Timestamp?, acks: [(key: OrganizationID, value: ErasureAcknowledgement)]
+        do {
+            holding = try store.holding(of: commitment); erased = try store.erasedAt(commitment)
+            acks = try store.acknowledgements(of: commitment).sorted { $0.key.value < $1.key.value }
+        } catch { throw Self.failure(error) }
         let own = try? organization()
-        let awaiting = holding?.custodian == true && erased != nil
-            ? recipients(of: commitment).filter { org in org != own && !acks.contains { $0.key == org } }.map(\.value) : []
+        let awaiting: [String]
+        if holding?.custodian == true && erased != nil {
+            // An unreadable chain is an error, not "nobody awaited".
+            do { awaiting = try recipients(of: commitment).filter { org in org != own && !acks.contains { $0.key == org } }.map(\.value) }
+            catch { throw Failure(.unavailable, "records.storage", "the record's shares cannot be read: \(error)") }
+        } else { awaiting = [] }
         return Custody(record: commitment.hex,
                        held: holding == nil ? "no" : erased != nil ? "erased" : holding!.custodian ? "custodian" : "copy",
                        from: holding?.from.value, since: holding?.since.iso8601, erasedAt: erased?.iso8601,

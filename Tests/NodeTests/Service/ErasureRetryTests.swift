@@ -31,3 +31,27 @@ import MeridianNode
         #expect(throws: RecordStore.RecordError.self) { try node.recordStore.body(of: held.commitment) }
     }
 }
+
+extension ErasureRetryTests {
+    /// The custodian's notices: when the acknowledgements already received cannot be read, the
+    /// erasure stays pending (retried) instead of being taken for fully acknowledged, and the
+    /// custody view answers an error instead of "nobody awaited".
+    @Test func anUnreadableAcknowledgementListKeepsTheErasurePending() async throws {
+        let node = try TestNode()
+        let (maria, _, _) = try await node.seedMaria()
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let held = try node.records.upload(Array("{\"resourceType\":\"Bundle\"}".utf8), by: clinician.publicKey)
+        try await node.submit(clinician, .registerRecord(.init(commitment: held.commitment, patient: maria.publicKey, category: .summary)))
+        try await node.submit(maria, .eraseRecord(held.commitment))
+
+        node.faults.fail("acknowledgements")
+        #expect(await node.records.carryOutErasure(of: held.commitment), "an unreadable acknowledgement list must leave the erasure pending")
+        #expect(try node.recordStore.erasedAt(held.commitment) != nil, "the body is deleted all the same")
+        #expect(node.records.failureCounts["erasure.read_failed"] == 1)
+        node.faults.fail("acknowledgements")
+        #expect(throws: RecordService.Failure.self) { try node.records.custody(of: held.commitment) }
+        // Readable again: no recipients, nothing awaited.
+        #expect(await node.records.carryOutErasure(of: held.commitment) == false)
+        #expect(try node.records.custody(of: held.commitment).awaiting.isEmpty)
+    }
+}
