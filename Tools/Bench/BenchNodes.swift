@@ -143,6 +143,34 @@ func onThreads(_ count: Int, _ body: (Int) -> Void) {
 func submitAll(_ bodies: [[UInt8]], ports: [Int], connections: Int) {
     onThreads(connections) { part in
         guard let c = try? HTTPConnection(port: ports[part % ports.count]) else { return }
-        for i in stride(from: part, to: bodies.count, by: connections) { _ = try? c.request("POST", "/v1/transactions", body: bodies[i]) }
+        let mine = Array(stride(from: part, to: bodies.count, by: connections).map { bodies[$0] })
+        for start in stride(from: 0, to: mine.count, by: benchBatchSize) {
+            _ = try? c.submitBatch(mine[start..<min(start + benchBatchSize, mine.count)])
+        }
+    }
+}
+
+/// Transactions per batch request in the load generators (the node takes at most 1000);
+/// `MERIDIAN_BENCH_BATCH` changes it for an experiment.
+let benchBatchSize = ProcessInfo.processInfo.environment["MERIDIAN_BENCH_BATCH"].flatMap { Int($0) }.map { min(max($0, 1), 1000) } ?? 250
+
+extension HTTPConnection {
+    /// Posts signed transactions as one batch (`POST /v1/transactions/batch`, binary framing:
+    /// a 4-byte big-endian length, then the bytes); returns how many the node admitted. Each
+    /// item's answer is read from the JSON reply; a reply that is not one answer per item throws.
+    func submitBatch(_ transactions: ArraySlice<[UInt8]>) throws -> Int {
+        var body: [UInt8] = []
+        body.reserveCapacity(transactions.reduce(0) { $0 + 4 + $1.count })
+        for t in transactions {
+            let n = UInt32(t.count).bigEndian
+            withUnsafeBytes(of: n) { body.append(contentsOf: $0) }
+            body.append(contentsOf: t)
+        }
+        let (status, reply) = try request("POST", "/v1/transactions/batch", body: body, contentType: "application/vnd.meridian.transactions")
+        guard status == 200, let answer = try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any],
+              let results = answer["results"] as? [[String: Any]], results.count == transactions.count else {
+            throw BenchError("batch of \(transactions.count) answered \(status): \(String(decoding: reply.prefix(200), as: UTF8.self))")
+        }
+        return results.filter { $0["status"] as? String == "pending" }.count
     }
 }

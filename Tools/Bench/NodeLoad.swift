@@ -119,8 +119,9 @@ struct NodeLoadResult {
 }
 
 /// Starts the release node on a fresh demo data directory, submits `count` pre-signed consent grants
-/// over `connections` connections, and measures admission, end-to-end commit and query latency.
-func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int) throws -> NodeLoadResult {
+/// over `connections` connections (`batched`: in batch requests of `benchBatchSize`, else one request
+/// each), and measures admission, end-to-end commit and query latency.
+func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int, batched: Bool) throws -> NodeLoadResult {
     let nodes = try BenchNodes(label: "load")
     defer { nodes.remove() }
     let dataDir = nodes.dir.appendingPathComponent("node").path
@@ -160,14 +161,19 @@ func nodeLoadBench(count: Int, connections: Int, blockIntervalMilliseconds: Int)
     let refused = Atomic<Int>(0)
     let t0 = DispatchTime.now().uptimeNanoseconds
     // Each patient's grants go in nonce order on one connection; connections interleave patients.
+    // Sent as batches (one request, many transactions, each admitted on its own), or one request each.
     onThreads(connections) { part in
         guard let c = try? HTTPConnection(port: apiPort) else { refused.add(count, ordering: .relaxed); return }
         let mine = Array(stride(from: part, to: patients, by: connections))
-        for n in 0..<perPatient {
-            for p in mine {
-                let status = (try? c.request("POST", "/v1/transactions", body: grants[p][n]))?.0 ?? 0
-                if status != 202 { refused.add(1, ordering: .relaxed) }
+        let ordered = (0..<perPatient).flatMap { n in mine.map { grants[$0][n] } }
+        if batched {
+            for start in stride(from: 0, to: ordered.count, by: benchBatchSize) {
+                let chunk = ordered[start..<min(start + benchBatchSize, ordered.count)]
+                let admitted = (try? c.submitBatch(chunk)) ?? 0
+                refused.add(chunk.count - admitted, ordering: .relaxed)
             }
+        } else {
+            for bytes in ordered where (try? c.request("POST", "/v1/transactions", body: bytes))?.0 != 202 { refused.add(1, ordering: .relaxed) }
         }
     }
     let accepted = DispatchTime.now().uptimeNanoseconds

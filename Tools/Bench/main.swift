@@ -53,19 +53,25 @@ print("machine: \(cpu), \(cores) cores")
 @MainActor func reportNodeLoad(ceiling: Double) throws {
     let count = quick ? 6_000 : 30_000
     // Each round is a fresh node; the medians of the rounds are reported.
-    let runs = try (0..<(quick ? 1 : 3)).map { _ in try nodeLoadBench(count: count, connections: 8, blockIntervalMilliseconds: 100) }
+    let single = try (0..<(quick ? 1 : 3)).map { _ in try nodeLoadBench(count: count, connections: 8, blockIntervalMilliseconds: 100, batched: false) }
+    let runs = try (0..<(quick ? 1 : 3)).map { _ in try nodeLoadBench(count: count, connections: 8, blockIntervalMilliseconds: 100, batched: true) }
+    print("node load rounds, one request each: accepted \(single.map { Int($0.acceptedPerSecond) }), p99 \(single.map { fmt($0.queryP99Milliseconds, 2) })")
     let r = NodeLoadResult(transactions: runs[0].transactions, acceptedPerSecond: median(runs.map(\.acceptedPerSecond)),
                            committedPerSecond: median(runs.map(\.committedPerSecond)), refused: runs.map(\.refused).max() ?? 0,
                            queryP50Milliseconds: median(runs.map(\.queryP50Milliseconds)), queryP99Milliseconds: median(runs.map(\.queryP99Milliseconds)),
                            queries: runs.map(\.queries).reduce(0, +), blocks: runs[0].blocks)
     print("node load rounds: accepted \(runs.map { Int($0.acceptedPerSecond) }), committed \(runs.map { Int($0.committedPerSecond) }), p99 \(runs.map { fmt($0.queryP99Milliseconds, 2) })")
-    report(Row(name: "node: transactions accepted/s through the HTTP API (\(r.transactions) signed consent grants from \(r.transactions / 30) patients, 8 keep-alive connections, load generator on the same 2 cores; median of \(runs.count) fresh nodes)",
-               value: fmt(r.acceptedPerSecond), reference: "goal ≥ 10,000/s; runtime block execution in this run: \(fmt(ceiling))/s; refused \(r.refused)",
+    let singleAccepted = median(single.map(\.acceptedPerSecond))
+    report(Row(name: "node: transactions accepted/s through the HTTP API (\(r.transactions) signed consent grants from \(r.transactions / 30) patients in batch requests of \(benchBatchSize), 8 keep-alive connections, load generator on the same 2 cores; median of \(runs.count) fresh nodes)",
+               value: fmt(r.acceptedPerSecond), reference: "goal ≥ 50% of the runtime's block execution in this run: \(fmt(ceiling))/s; refused \(r.refused)",
                ratio: "\(fmt(r.acceptedPerSecond / ceiling * 100, 1))% of runtime"))
+    report(Row(name: "node: the same, one request per transaction (median of \(single.count) fresh nodes)",
+               value: fmt(singleAccepted), reference: "batched above: \(fmt(r.acceptedPerSecond))/s; refused \(single.map(\.refused).max() ?? 0); query p99 under it \(fmt(median(single.map(\.queryP99Milliseconds)), 2)) ms",
+               ratio: "\(fmt(singleAccepted / ceiling * 100, 1))% of runtime; batches \(fmt(r.acceptedPerSecond / singleAccepted, 2))×"))
     report(Row(name: "node: committed tx/s end to end (first submission to last commit, \(r.blocks) blocks, synced commits)",
                value: fmt(r.committedPerSecond), reference: "goal ≥ 10,000/s; runtime block execution in this run: \(fmt(ceiling))/s",
                ratio: "\(fmt(r.committedPerSecond / ceiling * 100, 1))% of runtime"))
-    report(Row(name: "node: account query latency under that load, p50 / p99 ms (\(r.queries) queries, medians of the rounds)",
+    report(Row(name: "node: account query latency under the batched load, p50 / p99 ms (\(r.queries) queries, medians of the rounds)",
                value: "\(fmt(r.queryP50Milliseconds, 2)) / \(fmt(r.queryP99Milliseconds, 2))", reference: "goal p99 < 10 ms", ratio: "p99 at \(fmt(r.queryP99Milliseconds / 10 * 100, 0))% of goal"))
 }
 
