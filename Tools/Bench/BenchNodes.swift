@@ -1,6 +1,7 @@
 // What both node benchmarks need: a temporary directory with the demo genesis, the release
 // `meridian-node` beside this binary, load limits in node.json, and a few reads over a connection.
 import Foundation
+import Synchronization
 import Dispatch
 import MeridianDemo
 import MeridianCore
@@ -171,6 +172,20 @@ extension HTTPConnection {
               let results = answer["results"] as? [[String: Any]], results.count == transactions.count else {
             throw BenchError("batch of \(transactions.count) answered \(status): \(String(decoding: reply.prefix(200), as: UTF8.self))")
         }
-        return results.filter { $0["status"] as? String == "pending" }.count
+        var admitted = 0
+        for r in results {
+            if r["status"] as? String == "pending" { admitted += 1; continue }
+            let code = (r["error"] as? [String: Any])?["code"] as? String ?? "?"
+            benchRefusals.withLock { $0[code, default: 0] += 1 }
+        }
+        return admitted
     }
+}
+
+/// The codes of refused batch items, counted (printed by the sections that batch).
+let benchRefusals = Mutex<[String: Int]>([:])
+
+extension Mutex where Value == [String: Int] {
+    /// The counts, cleared.
+    func take() -> [String: Int] { withLock { let v = $0; $0 = [:]; return v } }
 }

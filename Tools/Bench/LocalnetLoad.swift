@@ -66,6 +66,7 @@ func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleS
     // Sustained finalised throughput: grants spread over the four validators' APIs, in batch requests.
     let refused = Atomic<Int>(0)
     let before = try probe.committedTotal()
+    FileHandle.standardError.write(Data("localnet throughput phase begins\n".utf8))
     let t0 = DispatchTime.now().uptimeNanoseconds
     onThreads(connections) { part in
         guard let c = try? HTTPConnection(port: api[part % api.count]) else { refused.add(count, ordering: .relaxed); return }
@@ -77,6 +78,7 @@ func localnetBench(count: Int, offeredPerSecond: Int, latencySeconds: Int, idleS
         }
     }
     let total = throughput.patients * throughput.perPatient - refused.load(ordering: .relaxed)
+    print("localnet throughput phase: \(total) admitted, refused by code \(benchRefusals.take())")
     try probe.waitCommitted(atLeast: before + total)
     let finalised = Double(total) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
 
