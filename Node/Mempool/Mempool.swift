@@ -83,6 +83,16 @@ public final class Mempool: Sendable {
     public func admit(_ stx: SignedTransaction, size: Int, accounts: some AccountView) throws(AdmissionError) -> Bytes32 {
         let tx = stx.transaction
         guard size <= SignedTransaction.maxEncodedBytes else { throw AdmissionError("tx.too_large", "\(size) bytes > \(SignedTransaction.maxEncodedBytes)") }
+        // Cheap refusals first: a copy of a pending transaction, or one whose nonce the state has
+        // already consumed (gossip bringing a transaction a block carried before it arrived), is
+        // refused before its signature costs a verification (in a localnet most of those came by
+        // gossip after their block).
+        let hash = stx.hash
+        if state.withLock({ $0.byHash[hash] != nil }) { throw AdmissionError("tx.duplicate", "already pending") }
+        if let consumed = try? accounts.nonce(of: tx.signer), tx.nonce < consumed,
+           let refusal = TransactionEnvelope.checkNonce(tx, expected: consumed) {
+            throw AdmissionError(refusal.code, refusal.message)
+        }
         let stateNonce: UInt64
         do {
             // The envelope's checks are execution's (`TransactionEnvelope`), against the committed state.
@@ -101,7 +111,6 @@ public final class Mempool: Sendable {
             }
             stateNonce = try accounts.nonce(of: tx.signer)
         } catch let e as AdmissionError { throw e } catch { throw AdmissionError("node.state", "\(error)") }
-        let hash = stx.hash
         return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
             guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }
             guard !s.quarantined.contains(hash) else {

@@ -1,5 +1,6 @@
 internal import CSecp256k1
 internal import COpenSSL
+import Synchronization
 
 /// The one libsecp256k1 context of the process.
 ///
@@ -25,6 +26,39 @@ final class Secp256k1Context: @unchecked Sendable {
     deinit { secp256k1_context_destroy(pointer) }
 }
 
+/// x-only keys already parsed (lifted onto the curve), by their 32 bytes. A transaction's signer is
+/// decoded at admission, again in every block that carries it, by each validator, and verification
+/// needs the parsed form once more: a dozen square roots per transaction, found as a tenth of a
+/// localnet's CPU (perf, uprobes on libsecp256k1). Validity is a pure function of the bytes, so a
+/// parsed key is kept and reused; only keys that parse are kept, and each shard is emptied when
+/// full, so memory stays bounded (16 × 2048 keys) whatever keys a peer sends.
+/// Written here because it holds libsecp256k1's own parsed type; no package caches that.
+final class ParsedKeys: Sendable {
+    static let shared = ParsedKeys()
+    static let perShard = 2048
+
+    private final class Shard: Sendable {
+        let keys = Mutex<[Bytes32: secp256k1_xonly_pubkey]>([:])
+    }
+    private let shards: [Shard] = (0..<16).map { _ in Shard() }
+
+    /// The parsed key, or nil if the bytes are not the x coordinate of a point on the curve.
+    func parsed(_ bytes: Bytes32) -> secp256k1_xonly_pubkey? {
+        let shard = shards[bytes.withUnsafeBytes { Int($0[0] & 15) }]
+        if let known = shard.keys.withLock({ $0[bytes] }) { return known }
+        var parsed = secp256k1_xonly_pubkey()
+        let ok = bytes.withUnsafeBytes { raw in
+            secp256k1_xonly_pubkey_parse(Secp256k1Context.shared.pointer, &parsed, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard ok == 1 else { return nil }
+        shard.keys.withLock { keys in
+            if keys.count >= Self.perShard { keys.removeAll(keepingCapacity: true) }
+            keys[bytes] = parsed
+        }
+        return parsed
+    }
+}
+
 /// Why a key operation failed.
 public struct KeyError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
@@ -46,12 +80,7 @@ public struct PublicKey: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Checks that the bytes are a valid x-only key (a point exists with this x).
     public init(_ bytes: Bytes32) throws(KeyError) {
-        var parsed = secp256k1_xonly_pubkey()
-        let ok = bytes.withUnsafeBytes { raw in
-            secp256k1_xonly_pubkey_parse(Secp256k1Context.shared.pointer, &parsed,
-                                         raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        }
-        guard ok == 1 else { throw KeyError(.invalidPublicKey) }
+        guard ParsedKeys.shared.parsed(bytes) != nil else { throw KeyError(.invalidPublicKey) }
         bytes32 = bytes
     }
 
@@ -70,11 +99,7 @@ public struct PublicKey: Hashable, Sendable, Comparable, CustomStringConvertible
     /// BIP-340 verification of `signature` over a message (32 bytes in Meridian: always a tagged hash).
     public func verify(_ signature: Bytes64, message: Bytes32) -> Bool {
         let ctx = Secp256k1Context.shared.pointer
-        var parsed = secp256k1_xonly_pubkey()
-        let parsedOK = bytes32.withUnsafeBytes { raw in
-            secp256k1_xonly_pubkey_parse(ctx, &parsed, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        }
-        guard parsedOK == 1 else { return false }
+        guard var parsed = ParsedKeys.shared.parsed(bytes32) else { return false }
         return signature.withUnsafeBytes { sig in
             message.withUnsafeBytes { msg in
                 secp256k1_schnorrsig_verify(ctx, sig.baseAddress!.assumingMemoryBound(to: UInt8.self),
