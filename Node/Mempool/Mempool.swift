@@ -89,8 +89,8 @@ public final class Mempool: Sendable {
         // gossip after their block).
         let hash = stx.hash
         if state.withLock({ $0.byHash[hash] != nil }) { throw AdmissionError("tx.duplicate", "already pending") }
-        if let consumed = try? accounts.nonce(of: tx.signer), tx.nonce < consumed,
-           let refusal = TransactionEnvelope.checkNonce(tx, expected: consumed) {
+        let consumed = try? accounts.nonce(of: tx.signer)
+        if let consumed, tx.nonce < consumed, let refusal = TransactionEnvelope.checkNonce(tx, expected: consumed) {
             throw AdmissionError(refusal.code, refusal.message)
         }
         let stateNonce: UInt64
@@ -109,7 +109,7 @@ public final class Mempool: Sendable {
                     throw AdmissionError(refusal.code, refusal.message)
                 }
             }
-            stateNonce = try accounts.nonce(of: tx.signer)
+            stateNonce = try consumed ?? accounts.nonce(of: tx.signer)   // read once unless that read failed
         } catch let e as AdmissionError { throw e } catch { throw AdmissionError("node.state", "\(error)") }
         return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
             guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }

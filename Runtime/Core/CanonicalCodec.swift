@@ -249,6 +249,9 @@ public struct CanonicalReader: Sendable {
         }
     }
 
+    /// Inlinable so that each caller's element type is specialised (unspecialised, every element
+    /// went through the runtime's generic metadata and conformance lookups).
+    @inlinable
     public mutating func readArray<T: CanonicalDecodable>(_ type: T.Type, _ field: String, max: Int) throws(CodecError) -> [T] {
         let n = try readLength(field, max: max)
         var out = [T]()
@@ -258,12 +261,12 @@ public struct CanonicalReader: Sendable {
     }
 
     /// An array that must be strictly increasing: the canonical form of a set.
+    @inlinable
     public mutating func readSortedSet<T: CanonicalDecodable & Comparable>(_ type: T.Type, _ field: String, max: Int) throws(CodecError) -> [T] {
         let start = offset
         let values = try readArray(T.self, field, max: max)
         for i in values.indices.dropFirst() where !(values[i - 1] < values[i]) {
-            offset = start
-            throw error(.notSorted, field)
+            throw CodecError(.notSorted, field: field, offset: start)
         }
         return values
     }
