@@ -425,50 +425,59 @@ Profiled with `perf record -g .build/release/meridian-bench --only blocks` and p
   in the node, and store the tree as 16-ary nodes to cut stored entries by about three quarters (docs/ARCHITECTURE.md).
 
 ## Where the node's time goes under HTTP load
-Profiled with `perf record -a -g` over `meridian-bench --only api` (2 cores; the node's samples only). At about 10,000
-submissions/s the node uses ~185 µs of CPU per transaction, ~80% of it on the API's event loops and ~20% on the block
-thread:
-- **Signature check at admission** (~32 µs, one BIP-340 verification): unavoidable for hostile input. Execution no longer
-  checks it again: the mempool's verified hashes are passed to the executor (a transaction's hash covers its signature),
-  which lifted committed throughput by ~10%.
-- **HTTP/1.1 and loopback TCP per request** (kernel `tcp_sendmsg`/`writev`, NIO's channel pipeline, ~40% of node time):
-  one request and one flushed response per transaction. Running Swift Concurrency on SwiftNIO's event loops removed a
-  thread hop per request (scheduler time was a fifth of node CPU before; +~10%); block production runs on its own
-  thread so it never stalls an event loop.
-- **Swift runtime and the handler** (retain/release, hashing, dictionary lookups; ~20%) and **RocksDB** (~9%: the
-  mempool's nonce and registration reads, the block's synced commit).
-- The **load generator** takes about a quarter of the two cores (it signs nothing during the run; it only sends
-  pre-signed bytes over keep-alive sockets).
-What limits it: per-request network and framework work on two cores shared with the load generator; the runtime itself
-executes these blocks about four times faster (row above). Next steps if needed: a batch submission endpoint (one
-request, many transactions) and the 16-ary tree layout for the commit.
-Since access control (issue 19) and on a slower host (raw libsecp256k1 ~21,000/s per core against ~35,000/s when the
-~10,000/s above was measured), a profile (`perf record -a -g -F 499` over `--only api`) showed the two cores 21% idle
-at ~3,200 submissions/s: the load generator's "8 connections" ran on `DispatchQueue.concurrentPerform`, which runs
-only as many iterations at once as there are cores, so 2 requests were in flight and the figure was their round trip.
-Each connection now has a thread of its own (8 in flight): ~4,200-4,800/s on the same host. In that profile the kernel
-(loopback TCP, writev) takes ~28% of all samples, libsecp256k1 ~19% (admission's verification), the Swift runtime
-~17%, the node's own code ~11%, RocksDB ~7%, OpenSSL's libcrypto ~7%: per-request HTTP work, not a lock, bounds it.
+Profiled with `perf record -a -g` over `meridian-bench --only api` (2 cores; the node's samples only).
+- **Batch submission** (`POST /v1/transactions/batch`, the row above): one request and one JSON answer for
+  250 transactions removes the per-request HTTP/1.1 and loopback TCP work (kernel `tcp_sendmsg`/`writev`,
+  NIO's pipeline: ~40% of node time when each transaction was its own request), so admission is now the
+  signature check (~40 µs, one BIP-340 verification, unavoidable for hostile input), the decode and the
+  mempool's nonce and registration reads. One request per transaction is kept as the row below it.
+- **Where a batch is admitted** (found with `perf record -e sched:sched_switch -g`): admitted on an event
+  loop, a batch held every other request of that loop; NIO drains its task queue before it polls sockets
+  again, so yielding inside the handler did not let them in, and a signed query's p99 under batched load
+  was 66-112 ms. Batches are admitted on NIO's thread pool: 5.8-8.3 ms.
+- Execution does not check a signature again: the mempool's verified hashes are passed to the executor
+  (a transaction's hash covers its signature). Block production runs on its own thread.
+- The **load generator** takes about a sixth of the two cores (it signs nothing during the run; it sends
+  pre-signed bytes over keep-alive sockets, one thread per connection).
+What limits it: the signature check at admission and block execution share the two cores with the load
+generator; the runtime alone executes these blocks about 1.6 times faster (row above).
 
 ## The 4-validator localnet
-Four `meridian-node` processes, each verifying every transaction's signature once (at admission, or when it arrives by
-gossip), executing every block and committing it synced, plus the load generator, all on the machine's two cores. What
-was changed after profiling (`perf record -a` over `meridian-bench --only localnet`):
-- Proposals no longer wait for the block interval when transactions are pending (only empty blocks are paced):
-  p50 finality latency at 1,000 tx/s fell from ~250 ms to ~55 ms.
-- Gossiped transactions are admitted beside the consensus loop instead of inside it (+~45% finalised tx/s), and
-  travel in batches of up to 256 per encrypted frame, flushed every 10 ms (+~15%).
-What limits it now: every transaction costs each of the four validators a signature check, execution and a
-synced RocksDB commit (libsecp256k1 ~21%, RocksDB ~14%, kernel networking ~20% of all samples), so the two cores do
-the work of four nodes; the goal of 5,000/s is not reached (see the row). A later profile (2 cores saturated, vmstat
-idle 1-7%) put libsecp256k1 at ~14%, RocksDB at ~10% (each node's chain thread inserting ~15 tree nodes per
-transaction into the memtable: `InlineSkipList::FindSpliceForLevel`), the Swift runtime at ~12% and kernel TCP/fsync
-at ~14% of the non-idle samples: about 4 × 190 µs of CPU per transaction, under a fifth of it signatures. Next steps:
-the 16-ary tree layout to shrink the commit, and compact blocks.
-With 8 requests truly in flight (one thread per connection; before, `concurrentPerform` kept 2 busy on 2 cores) the
-finalised rate fell (≈1,290/s → ≈430/s) and the p99 latency rose: the four nodes' API work then takes the cores from
-consensus, so blocks finalise less often. The nodes do not yet hold API admission back when consensus falls behind:
-that back-pressure is the next attack on this row (issue 22).
+Four `meridian-node` processes, each verifying every transaction's signature once (at admission, or when it
+arrives by gossip), executing every block and committing it synced, plus the load generator, all on the
+machine's two cores. Each step below was measured with `meridian-bench --only localnet` before and after
+(one run each unless said; these machines vary by ±15% between runs, so ratios to the ceiling of the same
+run are what compare):
+- Proposals do not wait for the block interval when transactions are pending (only empty blocks are
+  paced); gossiped transactions are admitted beside the consensus loop and travel in batches of up to
+  256 per encrypted frame, flushed every 10 ms (earlier work).
+- **Batch submission** in the load generator (one request per 250 transactions): 433 → 1,460 tx/s
+  (4.1% → 12.8% of the ceiling). With one request per transaction the four nodes' HTTP work took the
+  cores from consensus.
+- **The gossip sink grew by two thunks at every send** (a closure held in a `Mutex` was re-abstracted
+  through `withLock`'s generic `inout`, so the n-th send walked n thunks: ~10% of all samples, and a
+  stack overflow after enough submissions): held in a class now; 1,288 → 1,522 tx/s, then
+  1,870 tx/s in the next profiled run.
+- **Keys lifted onto the curve about a dozen times per transaction** (uprobes on libsecp256k1 counted
+  83,000 `secp256k1_xonly_pubkey_parse` calls/s beside 10,000 verifications/s: admission decode,
+  verification, every block decode); parsed keys are kept in a bounded cache, the mempool refuses a
+  pending copy or a consumed nonce before verifying, and enum decoding no longer builds its type name
+  per value: 2,231 → 3,069 tx/s (24.5% of the ceiling).
+- **Re-gossiped proposals decoded again**: every validator re-sends the current proposal with its
+  whole block at each tick; a copy is now recognised by the SHA-256 of its bytes before decoding and
+  the gossiped proposal is encoded once: 3,069 → 3,701 tx/s (29.5%).
+- The row above is the median of three rounds in one network (2,858-3,560 tx/s in this run, 26.7% of the
+  ceiling at the median; the same binary gave 3,300 at 33.7% on a slower moment of the host).
+Where the time goes now (`perf record -a -g -F 499` over a throughput round, all four nodes): libsecp256k1
+~35% (the four verifications per transaction the ceiling counts), block commit ~10% (RocksDB memtable
+insertion of the new tree nodes ~5%), gossip admission ~18% of which most is its verification, decoding
+~8% (a proposal's block once per validator, each transaction at admission), state reads ~6%, the Swift
+runtime (retain/release, dictionaries) ~18% spread over all of it. Not yet done, and next: compact blocks
+(proposals naming transactions the validators already hold, so a block is neither sent nor decoded again),
+the 16-ary tree layout (about a quarter of the stored nodes per update), and overlapping the commit of
+height h with the execution of h+1. The goal of 40% of the ceiling is not reached (issue 22 stays open).
+Without load the localnet makes 232-288 blocks a minute from run to run of the same binary (two modes,
+seen before and after these changes).
 
 ## The workers' ingestion (one thread)
 - **Device frames**: structure, MDC codes, UCUM units and limits are checked before the signature, which costs one
