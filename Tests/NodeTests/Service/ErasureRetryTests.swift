@@ -11,13 +11,19 @@ import MeridianNode
 /// read of the record's state or a failed delete leaves it pending (the sweeper retries it),
 /// never silently done, until the body and its key are gone.
 @Suite(.timeLimit(.minutes(5))) struct ErasureRetryTests {
-    @Test func anErasureThatFailsOnStorageIsRetriedUntilTheBodyIsGone() async throws {
+    /// A node holding, as custodian, a record its patient has erased on chain (nothing carried out yet).
+    static func erasedOnChain() async throws -> (TestNode, RecordStore.Stored) {
         let node = try TestNode()
         let (maria, _, _) = try await node.seedMaria()
         let clinician = DemoCast.staff("hospital-ribeira", "clinician")
         let held = try node.records.upload(Array("{\"resourceType\":\"Bundle\"}".utf8), by: clinician.publicKey)
         try await node.submit(clinician, .registerRecord(.init(commitment: held.commitment, patient: maria.publicKey, category: .summary)))
         try await node.submit(maria, .eraseRecord(held.commitment))
+        return (node, held)
+    }
+
+    @Test func anErasureThatFailsOnStorageIsRetriedUntilTheBodyIsGone() async throws {
+        let (node, held) = try await Self.erasedOnChain()
 
         node.faults.fail("holding")
         #expect(await node.records.carryOutErasure(of: held.commitment), "a failed read must leave the erasure pending")
@@ -37,12 +43,7 @@ extension ErasureRetryTests {
     /// erasure stays pending (retried) instead of being taken for fully acknowledged, and the
     /// custody view answers an error instead of "nobody awaited".
     @Test func anUnreadableAcknowledgementListKeepsTheErasurePending() async throws {
-        let node = try TestNode()
-        let (maria, _, _) = try await node.seedMaria()
-        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-        let held = try node.records.upload(Array("{\"resourceType\":\"Bundle\"}".utf8), by: clinician.publicKey)
-        try await node.submit(clinician, .registerRecord(.init(commitment: held.commitment, patient: maria.publicKey, category: .summary)))
-        try await node.submit(maria, .eraseRecord(held.commitment))
+        let (node, held) = try await Self.erasedOnChain()
 
         node.faults.fail("acknowledgements")
         #expect(await node.records.carryOutErasure(of: held.commitment), "an unreadable acknowledgement list must leave the erasure pending")
