@@ -89,11 +89,12 @@ public final class Mempool: Sendable {
         // gossip after their block).
         let hash = stx.hash
         if state.withLock({ $0.byHash[hash] != nil }) { throw AdmissionError("tx.duplicate", "already pending") }
-        let consumed = try? accounts.nonce(of: tx.signer)
-        if let consumed, tx.nonce < consumed, let refusal = TransactionEnvelope.checkNonce(tx, expected: consumed) {
+        // A failed read is the node's (`node.state`), never taken for "no nonce yet".
+        let stateNonce: UInt64
+        do { stateNonce = try accounts.nonce(of: tx.signer) } catch { throw AdmissionError("node.state", "\(error)") }
+        if tx.nonce < stateNonce, let refusal = TransactionEnvelope.checkNonce(tx, expected: stateNonce) {
             throw AdmissionError(refusal.code, refusal.message)
         }
-        let stateNonce: UInt64
         do {
             // The envelope's checks are execution's (`TransactionEnvelope`), against the committed state.
             let registered = try accounts.isRegistered(tx.signer)
@@ -109,7 +110,6 @@ public final class Mempool: Sendable {
                     throw AdmissionError(refusal.code, refusal.message)
                 }
             }
-            stateNonce = try consumed ?? accounts.nonce(of: tx.signer)   // read once unless that read failed
         } catch let e as AdmissionError { throw e } catch { throw AdmissionError("node.state", "\(error)") }
         return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
             guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }
