@@ -143,6 +143,7 @@ public final class BlockStore: @unchecked Sendable {
         }
         wb.put("meta", Self.headKey, Self.heightKey(h))
         do { try db.write(wb, sync: true) } catch { throw BlockStoreError(error.description) }
+        stateStorage.didWrite(executed.prepared.batch)
     }
 }
 

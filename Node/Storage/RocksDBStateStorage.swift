@@ -13,6 +13,14 @@ public final class RocksDBStateStorage: StateStorage {
 
     public let db: RocksDB
 
+    /// Committed values recently read or written (`CommittedValueCache`): every write of state
+    /// values must be followed by `didWrite` once it is durable.
+    private let committedValues = CommittedValueCache(capacity: cachedValueCapacity)
+    /// At most this many values are cached (about 64 bytes each with their keys).
+    public static let cachedValueCapacity = 1 << 16
+    /// How many values are cached now (for tests of the bound).
+    public var cachedValueCount: Int { committedValues.count }
+
     public init(db: RocksDB) { self.db = db }
 
     /// Opens a database holding only the state (tests and tools).
@@ -24,7 +32,17 @@ public final class RocksDBStateStorage: StateStorage {
     static func versionKey(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
 
     public func node(_ hash: Bytes32) throws(StateError) -> [UInt8]? { try wrap { () throws(RocksDBError) in try db.get("state.nodes", hash.bytes) } }
-    public func value(_ key: [UInt8]) throws(StateError) -> [UInt8]? { try wrap { () throws(RocksDBError) in try db.get("state.values", key) } }
+    /// The latest committed value of `key`, through the node-wide cache of committed values.
+    public func value(_ key: [UInt8]) throws(StateError) -> [UInt8]? {
+        let generation: UInt64
+        switch committedValues.lookup(key) {
+        case .hit(let v): return v
+        case .miss(let g): generation = g
+        }
+        let v = try wrap { () throws(RocksDBError) in try db.get("state.values", key) }
+        committedValues.fill(key, v, ifGeneration: generation)
+        return v
+    }
 
     public func root(version: UInt64) throws(StateError) -> Bytes32? {
         guard let raw = try wrap({ () throws(RocksDBError) in try db.get("state.roots", Self.versionKey(version)) }) else { return nil }
@@ -45,7 +63,11 @@ public final class RocksDBStateStorage: StateStorage {
         let wb = RocksDB.WriteBatch(for: db)
         addState(batch, to: wb)
         try wrap { () throws(RocksDBError) in try db.write(wb, sync: true) }
+        didWrite(batch)
     }
+
+    /// A batch with `addState`'s writes is durable: its values replace the cached ones.
+    public func didWrite(_ batch: StateBatch) { committedValues.committed(batch.values) }
 
     /// Adds a state version's writes to a batch the caller will write (atomically with its own).
     public func addState(_ batch: StateBatch, to wb: RocksDB.WriteBatch) {

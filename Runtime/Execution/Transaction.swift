@@ -148,28 +148,64 @@ public struct Transaction: Hashable, Sendable, Canonical {
 }
 
 /// A transaction with its BIP-340 signature: what clients submit and blocks carry.
+///
+/// Held in one immutable box with its canonical bytes and its hash, both made once (when it is
+/// signed, built or decoded): a transaction is copied into the mempool, gossip, proposals, blocks
+/// and receipts, and hashed and encoded at each step. As a plain struct its `Call` payload was
+/// copied field by field at every step and re-encoded at every hash (together ~10% of a loaded
+/// localnet's CPU, issue 22); now a copy is one retain, `hash` a read, `encode` one append.
+/// The bytes kept from decoding are the value's canonical encoding because the codec admits
+/// exactly one encoding per value (`CanonicalCodec.swift`), so a decoded transaction and the
+/// same transaction built in memory have the same bytes and hash.
 public struct SignedTransaction: Hashable, Sendable, Canonical {
     /// Larger encodings are refused before decoding.
     public static let maxEncodedBytes = 16 * 1024
 
-    public let transaction: Transaction
-    public let signature: Bytes64
+    private final class Storage: Sendable {
+        let transaction: Transaction
+        let signature: Bytes64
+        let encoded: [UInt8]
+        let hash: Bytes32
+        init(transaction: Transaction, signature: Bytes64, encoded: [UInt8]) {
+            self.transaction = transaction; self.signature = signature; self.encoded = encoded
+            hash = SHA256.tagged("meridian/signed-transaction", encoded)
+        }
+    }
+    private let storage: Storage
 
-    public init(transaction: Transaction, signature: Bytes64) { self.transaction = transaction; self.signature = signature }
+    public var transaction: Transaction { storage.transaction }
+    public var signature: Bytes64 { storage.signature }
+    /// The canonical encoding (transaction, then signature).
+    public var encoded: [UInt8] { storage.encoded }
+
+    public init(transaction: Transaction, signature: Bytes64) {
+        var w = CanonicalWriter()
+        w.write(transaction); w.write(signature)
+        storage = Storage(transaction: transaction, signature: signature, encoded: w.bytes)
+    }
 
     /// Signs `transaction` with `key`, which must be its signer.
     public init(signing transaction: Transaction, with key: PrivateKey) throws {
         precondition(key.publicKey == transaction.signer, "signing with a key that is not the transaction's signer")
-        self.transaction = transaction
-        self.signature = try key.sign(transaction.signingHash)
+        self.init(transaction: transaction, signature: try key.sign(transaction.signingHash))
     }
 
     /// The transaction's identity: the hash of the whole signed encoding.
-    public var hash: Bytes32 { SHA256.tagged("meridian/signed-transaction", canonicalBytes) }
+    public var hash: Bytes32 { storage.hash }
 
-    public var signatureIsValid: Bool { transaction.signer.verify(signature, message: transaction.signingHash) }
+    /// The hash the signer signed (`Transaction.signingHash`), taken from the kept bytes: the
+    /// encoding less its 64-byte signature.
+    public var signingHash: Bytes32 {
+        var hasher = Hasher256(tag: "meridian/transaction")
+        storage.encoded.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.dropLast(64))) }
+        return hasher.finalize()
+    }
 
-    public func encode(to w: inout CanonicalWriter) { w.write(transaction); w.write(signature) }
+    public var signatureIsValid: Bool { transaction.signer.verify(signature, message: signingHash) }
+
+    public func encode(to w: inout CanonicalWriter) { w.writeRaw(storage.encoded) }
+    public var canonicalBytes: [UInt8] { storage.encoded }
+
     /// Decodes a transaction as submitted by a client: bounded size, whole input, canonical.
     public static func decodeSubmitted(_ bytes: [UInt8]) throws(CodecError) -> SignedTransaction {
         guard bytes.count <= maxEncodedBytes else { throw CodecError(.lengthTooLarge, field: "signed_transaction", offset: 0) }
@@ -177,7 +213,14 @@ public struct SignedTransaction: Hashable, Sendable, Canonical {
     }
 
     public init(from r: inout CanonicalReader) throws(CodecError) {
-        transaction = try r.read(Transaction.self)
-        signature = try r.readBytes64("tx.signature")
+        let start = r.offset
+        let transaction = try r.read(Transaction.self)
+        let signature = try r.readBytes64("tx.signature")
+        storage = Storage(transaction: transaction, signature: signature, encoded: Array(r.input[start..<r.offset]))
     }
+
+    public static func == (a: SignedTransaction, b: SignedTransaction) -> Bool {
+        a.storage === b.storage || a.storage.encoded == b.storage.encoded
+    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(storage.hash) }
 }
