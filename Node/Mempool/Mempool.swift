@@ -45,12 +45,21 @@ public final class Mempool: Sendable {
         let hash: Bytes32
         let size: Int
         let sequence: UInt64
+        /// Kept apart from `tx` so the checks under the lock read them without copying the
+        /// transaction out of its box.
+        let signer: PublicKey
+        let nonce: UInt64
+    }
+
+    struct Pending {
+        let hash: Bytes32
+        let nonce: UInt64
     }
 
     struct State {
         var byHash: [Bytes32: Entry] = [:]
-        /// Per account: pending transactions in nonce order.
-        var byAccount: [PublicKey: [Bytes32]] = [:]
+        /// Per account: pending transactions in nonce order, with their nonces.
+        var byAccount: [PublicKey: [Pending]] = [:]
         /// Arrival order (sequence → hash), for fair reaping.
         var order: [UInt64: Bytes32] = [:]
         var nextSequence: UInt64 = 0
@@ -75,8 +84,13 @@ public final class Mempool: Sendable {
 
     public func contains(_ hash: Bytes32) -> Bool { state.withLock { $0.byHash[hash] != nil } }
 
+    /// These pending transactions in this order (a compact proposal's block), nil where one is not pending.
+    public func transactions(_ hashes: [Bytes32]) -> [SignedTransaction?] {
+        state.withLock { s in hashes.map { s.byHash[$0]?.tx } }
+    }
+
     /// The signer of a pending transaction (nil if it is not pending).
-    public func signer(of hash: Bytes32) -> PublicKey? { state.withLock { $0.byHash[hash]?.tx.transaction.signer } }
+    public func signer(of hash: Bytes32) -> PublicKey? { state.withLock { $0.byHash[hash]?.signer } }
 
     /// Admits a decoded transaction of `size` encoded bytes; returns its hash.
     @discardableResult
@@ -111,6 +125,7 @@ public final class Mempool: Sendable {
                 }
             }
         } catch let e as AdmissionError { throw e } catch { throw AdmissionError("node.state", "\(error)") }
+        let signer = tx.signer, nonce = tx.nonce
         return try state.withLock { (s: inout State) throws(AdmissionError) -> Bytes32 in
             guard s.byHash[hash] == nil else { throw AdmissionError("tx.duplicate", "already pending") }
             guard !s.quarantined.contains(hash) else {
@@ -118,16 +133,17 @@ public final class Mempool: Sendable {
             }
             // The account's pending transactions that the state has not yet consumed (a block may
             // have committed some of them a moment before they leave the mempool).
-            let pending = (s.byAccount[tx.signer] ?? []).filter { (s.byHash[$0]?.tx.transaction.nonce ?? 0) >= stateNonce }
-            let expected = pending.last.flatMap { s.byHash[$0] }.map { $0.tx.transaction.nonce + 1 } ?? stateNonce
-            if let refusal = TransactionEnvelope.checkNonce(tx, expected: expected) { throw AdmissionError(refusal.code, refusal.message) }
-            guard pending.count < limits.maxPerAccount else { throw AdmissionError("mempool.account_quota", "\(limits.maxPerAccount) pending transactions from this account") }
+            var pendingCount = 0
+            var expected = stateNonce
+            for p in s.byAccount[signer] ?? [] where p.nonce >= stateNonce { pendingCount += 1; expected = p.nonce + 1 }
+            if let refusal = TransactionEnvelope.checkNonce(nonce, expected: expected) { throw AdmissionError(refusal.code, refusal.message) }
+            guard pendingCount < limits.maxPerAccount else { throw AdmissionError("mempool.account_quota", "\(limits.maxPerAccount) pending transactions from this account") }
             guard s.byHash.count < limits.maxTransactions else { throw AdmissionError("mempool.full", "\(limits.maxTransactions) pending transactions") }
             guard s.bytes + size <= limits.maxBytes else { throw AdmissionError("mempool.full", "\(limits.maxBytes) pending bytes") }
-            let entry = Entry(tx: stx, hash: hash, size: size, sequence: s.nextSequence)
+            let entry = Entry(tx: stx, hash: hash, size: size, sequence: s.nextSequence, signer: signer, nonce: nonce)
             s.nextSequence += 1
             s.byHash[hash] = entry
-            s.byAccount[tx.signer, default: []].append(hash)
+            s.byAccount[signer, default: []].append(Pending(hash: hash, nonce: nonce))
             s.order[entry.sequence] = hash
             s.bytes += size
             Self.enforce(s, limits)
@@ -138,7 +154,7 @@ public final class Mempool: Sendable {
     /// The nonce `key`'s next transaction must carry: after the state's and any still pending.
     public func nextNonce(for key: PublicKey, stateNonce: UInt64) -> UInt64 {
         state.withLock { s in
-            let pending = (s.byAccount[key] ?? []).compactMap { s.byHash[$0]?.tx.transaction.nonce }.filter { $0 >= stateNonce }
+            let pending = (s.byAccount[key] ?? []).map(\.nonce).filter { $0 >= stateNonce }
             return pending.max().map { $0 + 1 } ?? stateNonce
         }
     }
@@ -156,8 +172,8 @@ public final class Mempool: Sendable {
             var held: Set<PublicKey> = []
             for seq in s.order.keys.sorted() {
                 guard out.count < maxCount, let h = s.order[seq], let e = s.byHash[h] else { break }
-                if excluding.contains(h) || only.map({ !$0.contains(h) }) == true || held.contains(e.tx.transaction.signer) {
-                    held.insert(e.tx.transaction.signer); continue
+                if excluding.contains(h) || only.map({ !$0.contains(h) }) == true || held.contains(e.signer) {
+                    held.insert(e.signer); continue
                 }
                 if total + e.size > maxBytes { break }
                 out.append(e.tx); total += e.size
@@ -172,8 +188,8 @@ public final class Mempool: Sendable {
     public func evict(_ hash: Bytes32) -> [Bytes32] {
         state.withLock { s in
             guard let e = s.byHash[hash] else { return [] }
-            let signer = e.tx.transaction.signer
-            let later = (s.byAccount[signer] ?? []).filter { (s.byHash[$0]?.tx.transaction.nonce ?? 0) >= e.tx.transaction.nonce }
+            let signer = e.signer
+            let later = (s.byAccount[signer] ?? []).filter { $0.nonce >= e.nonce }.map(\.hash)
             for h in later { Self.remove(h, &s) }
             if s.quarantined.insert(hash).inserted {
                 s.quarantineOrder.append(hash)
@@ -200,9 +216,8 @@ public final class Mempool: Sendable {
             state.withLock { s in
                 guard let pending = s.byAccount[signer] else { return }
                 var expected = stateNonce
-                for h in pending {
-                    guard let e = s.byHash[h] else { continue }
-                    if e.tx.transaction.nonce == expected { expected += 1 } else { Self.remove(h, &s) }
+                for p in pending {
+                    if p.nonce == expected { expected += 1 } else { Self.remove(p.hash, &s) }
                 }
             }
         }
@@ -236,8 +251,8 @@ public final class Mempool: Sendable {
         s.order.removeValue(forKey: e.sequence)
         s.bytes -= e.size
         precondition(s.bytes >= 0 && s.order.count == s.byHash.count, "invariant mempool.order_index does not hold: \(s.bytes) bytes, \(s.order.count) slots for \(s.byHash.count)")
-        let signer = e.tx.transaction.signer
-        s.byAccount[signer]?.removeAll { $0 == hash }
+        let signer = e.signer
+        s.byAccount[signer]?.removeAll { $0.hash == hash }
         if s.byAccount[signer]?.isEmpty == true { s.byAccount[signer] = nil }
     }
 }

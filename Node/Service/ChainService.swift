@@ -233,6 +233,8 @@ extension ChainService: ConsensusChain {
 
     public nonisolated func pendingTransactions() -> Int { mempool.count }
 
+    public nonisolated func pendingTransactions(_ hashes: [Bytes32]) -> [SignedTransaction?] { mempool.transactions(hashes) }
+
     public nonisolated func evict(_ transaction: Bytes32) -> Int { mempool.evict(transaction).count }
 
     /// The validators that signed the tip block: the set in the state after the block before it.

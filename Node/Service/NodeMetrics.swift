@@ -45,6 +45,10 @@ public final class NodeMetrics: Sendable {
         registry.makeGauge(name: "meridian_consensus_heights_decided", help: "Heights finalised by consensus").set(Double(c.heightsDecided))
         registry.makeGauge(name: "meridian_consensus_rounds_per_height", help: "Mean rounds per finalised height")
             .set(c.heightsDecided == 0 ? 0 : Double(c.roundsTotal) / Double(c.heightsDecided))
+        registry.makeGauge(name: "meridian_consensus_compact_proposals", labels: [("outcome", "rebuilt")],
+                           help: "Compact proposals rebuilt from the mempool, or whose whole block was fetched").set(Double(c.compactProposalsAssembled))
+        registry.makeGauge(name: "meridian_consensus_compact_proposals", labels: [("outcome", "fetched")],
+                           help: "Compact proposals rebuilt from the mempool, or whose whole block was fetched").set(Double(c.compactProposalsFetched))
         for (step, seconds) in c.stepSeconds {
             registry.makeGauge(name: "meridian_consensus_step_seconds", labels: [("step", step)], help: "Seconds spent in each step, all heights").set(seconds)
         }

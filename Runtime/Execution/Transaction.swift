@@ -216,7 +216,9 @@ public struct SignedTransaction: Hashable, Sendable, Canonical {
         let start = r.offset
         let transaction = try r.read(Transaction.self)
         let signature = try r.readBytes64("tx.signature")
-        storage = Storage(transaction: transaction, signature: signature, encoded: Array(r.input[start..<r.offset]))
+        // A whole-input decode (gossip, the API) shares the reader's array instead of copying it.
+        let encoded = start == 0 && r.offset == r.input.count ? r.input : Array(r.input[start..<r.offset])
+        storage = Storage(transaction: transaction, signature: signature, encoded: encoded)
     }
 
     public static func == (a: SignedTransaction, b: SignedTransaction) -> Bool {

@@ -17,9 +17,11 @@ public enum TransactionEnvelope {
     }
 
     /// The nonce: exactly the next one (a lower one is a replay, a higher one leaves a gap).
-    public static func checkNonce(_ tx: Transaction, expected: UInt64) -> RuntimeError? {
-        guard tx.nonce != expected else { return nil }
-        return RuntimeError(tx.nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(tx.nonce), expected \(expected)")
+    public static func checkNonce(_ tx: Transaction, expected: UInt64) -> RuntimeError? { checkNonce(tx.nonce, expected: expected) }
+
+    public static func checkNonce(_ nonce: UInt64, expected: UInt64) -> RuntimeError? {
+        guard nonce != expected else { return nil }
+        return RuntimeError(nonce < expected ? "tx.replayed_nonce" : "tx.future_nonce", "nonce \(nonce), expected \(expected)")
     }
 
     // An enrolment (`registerPatient`) is checked by `Identity.enrolmentRefusal`, also shared.

@@ -130,6 +130,11 @@ func localnetBench(count: Int, rounds: Int, offeredPerSecond: Int, latencySecond
     while Date() < deadline && finalisedAt.withLock({ f in submitted.withLock { s in s.keys.contains { f[$0] == nil } } }) { usleep(20_000) }
     done.store(true, ordering: .relaxed)
     while !poller.isFinished { usleep(1_000) }
+    // What consensus did on validator 0 over the whole run (printed with the figures; `make bench` keeps the output).
+    if let status = try? JSONSerialization.jsonObject(with: Data(probe.request("GET", "/v1/status").1)) as? [String: Any],
+       let c = status["consensus"] as? [String: Any] {
+        print("localnet consensus on validator 0: heights decided \(c["heightsDecided"] ?? "?"), rounds \(c["roundsTotal"] ?? "?"), compact proposals rebuilt from the mempool \(c["compactProposalsAssembled"] ?? "?"), whole blocks fetched \(c["compactProposalsFetched"] ?? "?")")
+    }
     let latencies = submitted.withLock { s in finalisedAt.withLock { f in s.compactMap { (h, t) in f[h].map { Double($0 - min($0, t)) / 1e6 } } } }
     return LocalnetLoadResult(blocksPerMinuteIdle: blocksPerMinute, transactions: total, finalisedPerSecond: finalised, rounds: rates.count, offeredPerSecond: offeredPerSecond,
                               latencyP50Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.5),

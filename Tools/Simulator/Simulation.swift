@@ -158,11 +158,21 @@ final class SimulatedChain {
     var height: UInt64 { UInt64(committed.count) }
     var tip: Bytes32 { committed.last?.block.hash ?? .zero }
 
-    func build(proposer: PublicKey, round: UInt32, now: UInt64, stateRoot: Bytes32) -> Block {
+    func build(proposer: PublicKey, round: UInt32, now: UInt64, stateRoot: Bytes32, transactions: [SignedTransaction] = []) -> Block {
         let header = BlockHeader(chainID: Self.chainID, height: height + 1, time: Timestamp(unixMilliseconds: now), parentHash: tip,
-                                 lastCommitHash: committed.last?.certificate.hash ?? .zero, transactionsRoot: Block.transactionsRoot([]),
+                                 lastCommitHash: committed.last?.certificate.hash ?? .zero, transactionsRoot: Block.transactionsRoot(transactions),
                                  receiptsRoot: .zero, stateRoot: stateRoot, validatorsHash: .zero, proposer: proposer)
-        return Block(header: header, transactions: [], lastCommit: committed.last?.certificate)
+        return Block(header: header, transactions: transactions, lastCommit: committed.last?.certificate)
+    }
+
+    /// Stand-in transactions for a simulated block (the modelled chain does not execute them; they
+    /// make proposals compact, so rebuilding them and fetching what is missing runs).
+    static func transactions(_ count: Int, proposer: PublicKey, tag: UInt64) -> [SignedTransaction] {
+        (0..<count).map { i in
+            SignedTransaction(transaction: Transaction(chainID: chainID, signer: proposer, nonce: tag &* 8 &+ UInt64(i),
+                                                       call: .revokeConsent(SHA256.hash(Array("sim-tx/\(tag)/\(i)".utf8)))),
+                              signature: Bytes64(high: .zero, low: .zero))
+        }
     }
 
     func validate(_ block: Block, invalidRoots: Set<Bytes32>) -> Bool {
@@ -238,8 +248,10 @@ public final class Simulation {
     /// The first block an honest validator finalised at each height, and who.
     var finalised: [UInt64: (id: Bytes32, node: Int)] = [:]
     var violations: [String] = []
+    /// Every transaction a simulated block carried: what the validators' mempools could hold.
+    var transactionBodies: [Bytes32: SignedTransaction] = [:]
     /// Byzantine equivocations already made, so that re-gossip repeats the same split.
-    var equivocations: [Bytes32: [UInt8]] = [:]
+    var equivocations: [Bytes32: (SignedProposal, Block)] = [:]
     static let gossipMilliseconds: UInt64 = 250
     static let maxVirtualMilliseconds: UInt64 = 600_000
 
@@ -411,7 +423,7 @@ public final class Simulation {
     func trace(_ i: Int, _ input: DriverInput, _ actions: [DriverAction]) {
         if Self.trace, Self.traceNode == i {
             var what = "\(input)".prefix(60)
-            if case .message(_, let bytes) = input, case .proposal(let sp, _)? = try? WireMessage(canonicalBytes: bytes) { what = "proposal r\(sp.proposal.round) vr\(sp.proposal.validRound) \(sp.proposal.value.hex.prefix(6)) by \(indexOf[sp.proposal.proposer]!)" }
+            if case .message(_, let bytes) = input, let sp = (try? WireMessage(canonicalBytes: bytes))?.signedProposal { what = "proposal r\(sp.proposal.round) vr\(sp.proposal.validRound) \(sp.proposal.value.hex.prefix(6)) by \(indexOf[sp.proposal.proposer]!)" }
             if case .message(_, let bytes) = input, case .vote(let sv)? = try? WireMessage(canonicalBytes: bytes) { what = "vote \(sv.vote)" }
             print("\(now) node \(i) r\(nodes[i].driver.core.round) \(nodes[i].driver.core.step) <- \(what) -> \(actions.map { "\($0)".prefix(40) })")
         }
@@ -436,7 +448,9 @@ public final class Simulation {
             blockCounter += 1
             let root = SHA256.hash(Array("state/\(seed)/\(blockCounter)".utf8))
             if node.byzantine == .invalidBlocks { invalidRoots.insert(root) }
-            return .built(node.chain.build(proposer: node.key, round: round, now: now, stateRoot: root), round: round, probe: probe)
+            let transactions = SimulatedChain.transactions(Int(rng.next() % 4), proposer: node.key, tag: blockCounter)
+            for t in transactions { transactionBodies[t.hash] = t }
+            return .built(node.chain.build(proposer: node.key, round: round, now: now, stateRoot: root, transactions: transactions), round: round, probe: probe)
         case .validate(let block, let reason):
             let valid = node.byzantine == .invalidBlocks || node.chain.validate(block, invalidRoots: invalidRoots)
             return .validated(block, valid: valid, for: reason)
@@ -459,6 +473,11 @@ public final class Simulation {
             }
         case .log(let line):
             if Self.trace, line.level == .critical { print("\(now) node \(i): \(line.message) \(line.metadata.sorted { $0.key < $1.key })") }
+        case .assemble(let sp, let compact, let peer):
+            // Gossip is not modelled: each transaction is in this validator's mempool with
+            // probability 3/4, so proposals are rebuilt whole, or completed by asking the sender.
+            let bodies = compact.transactions.map { h in rng.chance(0.75) ? transactionBodies[h] : nil }
+            return .assembled(sp, compact, bodies, from: peer)
         case .admit, .evict, .dropPeersOutside: break
         }
         return nil
@@ -471,11 +490,14 @@ public final class Simulation {
         var other: [UInt8]?
         switch nodes[i].byzantine {
         case nil:
-            if bytes.first == 0 || bytes.first == 1 { checkSigned(i, bytes) }
+            if bytes.first == 0 || bytes.first == 1 || bytes.first == 5 { checkSigned(i, bytes) }
         case .silent?: return
         case .equivocatingProposer?:
-            if bytes.first == 0, case .proposal(let sp, let block)? = try? WireMessage(canonicalBytes: bytes), sp.proposal.proposer == nodes[i].key {
-                other = equivocation(i, sp, block)
+            if bytes.first == 0 || bytes.first == 5, let message = try? WireMessage(canonicalBytes: bytes), let sp = message.signedProposal,
+               sp.proposal.proposer == nodes[i].key {
+                let (signed, block) = equivocation(i, sp)
+                if case .proposal = message { other = WireMessage.proposal(signed, block).canonicalBytes }
+                else { other = WireMessage.compactProposal(signed, CompactBlock(block)).canonicalBytes }
             }
         case .doubleVoter?:
             if bytes.first == 1, case .vote(let sv)? = try? WireMessage(canonicalBytes: bytes), sv.vote.validator == nodes[i].key {
@@ -492,7 +514,7 @@ public final class Simulation {
         guard let message = try? WireMessage(canonicalBytes: bytes) else { return }
         let slot: SignedSlot, payload: Bytes32
         switch message {
-        case .proposal(let sp, _) where sp.proposal.proposer == nodes[i].key:
+        case .proposal(let sp, _) where sp.proposal.proposer == nodes[i].key, .compactProposal(let sp, _) where sp.proposal.proposer == nodes[i].key:
             slot = SignedSlot(height: sp.proposal.height, round: sp.proposal.round, step: 0)
             payload = proposalSigningHash(sp.proposal, chainID: SimulatedChain.chainID)
             if let pending = nodes[i].crashOnProposal {
@@ -515,16 +537,15 @@ public final class Simulation {
 
     /// The other proposal an equivocating proposer sends half the validators: another valid block for
     /// the same (height, round), signed with its key.
-    func equivocation(_ i: Int, _ sp: SignedProposal, _ block: Block) -> [UInt8] {
+    func equivocation(_ i: Int, _ sp: SignedProposal) -> (SignedProposal, Block) {
         if let known = equivocations[SHA256.hash(sp.canonicalBytes)] { return known }
         blockCounter += 1
         let other = nodes[i].chain.build(proposer: nodes[i].key, round: sp.proposal.round, now: now,
                                          stateRoot: SHA256.hash(Array("equivocation/\(seed)/\(blockCounter)".utf8)))
         let p = Proposal(height: sp.proposal.height, round: sp.proposal.round, value: other.hash, validRound: -1, proposer: nodes[i].key)
         let signed = SignedProposal(proposal: p, signature: try! nodes[i].signer.sign(proposalSigningHash(p, chainID: SimulatedChain.chainID)))
-        let bytes = WireMessage.proposal(signed, other).canonicalBytes
-        equivocations[SHA256.hash(sp.canonicalBytes)] = bytes
-        return bytes
+        equivocations[SHA256.hash(sp.canonicalBytes)] = (signed, other)
+        return (signed, other)
     }
 
     func conflictingVote(_ i: Int, _ sv: SignedVote) -> [UInt8] {
@@ -541,7 +562,7 @@ public final class Simulation {
     /// Byzantine voting: prevote and precommit whatever was proposed, valid or not; chaos adds
     /// random votes for random values and rounds.
     func byzantineReaction(_ i: Int, to bytes: [UInt8]) {
-        guard bytes.first == 0, case .proposal(let sp, _)? = try? WireMessage(canonicalBytes: bytes) else { return }
+        guard bytes.first == 0 || bytes.first == 5, let sp = (try? WireMessage(canonicalBytes: bytes))?.signedProposal else { return }
         let p = sp.proposal
         var votes = [Vote(kind: .prevote, height: p.height, round: p.round, value: p.value, validator: nodes[i].key),
                      Vote(kind: .precommit, height: p.height, round: p.round, value: p.value, validator: nodes[i].key)]

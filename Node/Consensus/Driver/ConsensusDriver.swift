@@ -30,6 +30,8 @@ public protocol ConsensusChain: Sendable {
     func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) async -> [UInt8]?
     /// Transactions waiting in the mempool.
     func pendingTransactions() async -> Int
+    /// These pending transactions, in this order (nil where one is not in the mempool).
+    func pendingTransactions(_ hashes: [Bytes32]) async -> [SignedTransaction?]
     /// Removes a poison transaction from the mempool and refuses it if it comes back; returns how
     /// many transactions left (it and its signer's later ones).
     func evict(_ transaction: Bytes32) async -> Int
@@ -215,6 +217,8 @@ public actor ConsensusDriver {
             }
         case .admit(let batch):
             for bytes in batch { _ = await chain.admitGossiped(bytes) }
+        case .assemble(let sp, let compact, let peer):
+            return .assembled(sp, compact, await chain.pendingTransactions(compact.transactions), from: peer)
         case .submitEvidence(let evidence):
             // Admitted by the chain, which gossips it like any transaction of this node's own.
             _ = await chain.submitEvidence(evidence, signer: key)

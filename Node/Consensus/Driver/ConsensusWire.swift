@@ -68,9 +68,38 @@ public struct SignedProposal: Hashable, Sendable, Canonical {
 }
 
 /// Everything validators say to each other. One canonical encoding, like everything signed.
+/// A proposed block without its transactions' bodies: the header, the last commit and the
+/// transactions' hashes in block order. Validators already hold nearly every transaction of a
+/// proposal in their mempools (gossip brought it); they rebuild the block from those and fetch the
+/// whole block from the sender only when one is missing (the idea of Bitcoin's BIP 152, with full
+/// 32-byte hashes: no short-ID collisions to handle).
+public struct CompactBlock: Hashable, Sendable, Canonical {
+    public let header: BlockHeader
+    public let lastCommit: CommitCertificate?
+    public let transactions: [Bytes32]
+
+    public init(_ block: Block) { header = block.header; lastCommit = block.lastCommit; transactions = block.transactions.map(\.hash) }
+
+    public var hash: Bytes32 { header.hash }
+    /// Whether the hashes are the ones the header commits to (checked before any mempool lookup).
+    public var matchesHeader: Bool { header.transactionsRoot == Block.transactionsRoot(hashes: transactions) }
+
+    /// The block, from transactions whose hashes are `transactions` in order.
+    public func block(with bodies: [SignedTransaction]) -> Block { Block(header: header, transactions: bodies, lastCommit: lastCommit) }
+
+    public func encode(to w: inout CanonicalWriter) { w.write(header); w.write(lastCommit); w.write(transactions) }
+    public init(from r: inout CanonicalReader) throws(CodecError) {
+        header = try r.read(BlockHeader.self)
+        lastCommit = try r.readOptional(CommitCertificate.self, "compact.last_commit")
+        transactions = try r.readArray(Bytes32.self, "compact.transactions", max: 100_000)
+    }
+}
+
 public enum WireMessage: Sendable, Canonical {
     /// Transactions in one gossip message at most.
     public static let maxTransactionsPerMessage = 256
+    /// Transactions of a proposal asked for (and sent) in one message at most.
+    public static let maxRequestedTransactions = 5_000
     case proposal(SignedProposal, Block)
     case vote(SignedVote)
     /// Signed transactions (canonical bytes) the sender admitted, gossiped in batches: one frame
@@ -79,6 +108,37 @@ public enum WireMessage: Sendable, Canonical {
     /// "Send me block `height` and its certificate": a node that is behind.
     case syncRequest(height: UInt64)
     case syncResponse(Block, CommitCertificate)
+    /// A proposal with its block as hashes (`CompactBlock`): what validators gossip.
+    case compactProposal(SignedProposal, CompactBlock)
+    /// "Send me these transactions (by index) of your proposal of (height, round)": a validator
+    /// whose mempool lacks them (BIP 152's getblocktxn). Answered with `.proposalTransactions`.
+    case proposalTransactionsRequest(height: UInt64, round: UInt32, indexes: [UInt32])
+    /// The transactions asked for, as canonical bytes, with their indexes in the block.
+    case proposalTransactions(height: UInt64, round: UInt32, indexes: [UInt32], transactions: [[UInt8]])
+
+    /// Indexes of a block's transactions: a count, then each, strictly increasing.
+    static func write(indexes: [UInt32], to w: inout CanonicalWriter) {
+        w.write(varint: UInt64(indexes.count)); for i in indexes { w.write(i) }
+    }
+    static func readIndexes(_ r: inout CanonicalReader) throws(CodecError) -> [UInt32] {
+        let n = try r.readLength("wire.indexes", max: maxRequestedTransactions)
+        var out: [UInt32] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let i = try r.readUInt32("wire.index")
+            if let last = out.last, i <= last { throw CodecError(.notSorted, field: "wire.indexes", offset: r.offset) }
+            out.append(i)
+        }
+        return out
+    }
+
+    /// The signed proposal a whole or compact proposal message carries.
+    public var signedProposal: SignedProposal? {
+        switch self {
+        case .proposal(let sp, _), .compactProposal(let sp, _): sp
+        default: nil
+        }
+    }
 
     public func encode(to w: inout CanonicalWriter) {
         switch self {
@@ -87,6 +147,11 @@ public enum WireMessage: Sendable, Canonical {
         case .transactions(let ts): w.write(varint: 2); w.write(varint: UInt64(ts.count)); for t in ts { w.write(bytes: t) }
         case .syncRequest(let h): w.write(varint: 3); w.write(varint: h)
         case .syncResponse(let b, let c): w.write(varint: 4); w.write(b); w.write(c)
+        case .compactProposal(let p, let b): w.write(varint: 5); w.write(p); w.write(b)
+        case .proposalTransactionsRequest(let h, let r, let i): w.write(varint: 6); w.write(varint: h); w.write(r); Self.write(indexes: i, to: &w)
+        case .proposalTransactions(let h, let r, let i, let ts):
+            w.write(varint: 7); w.write(varint: h); w.write(r); Self.write(indexes: i, to: &w)
+            w.write(varint: UInt64(ts.count)); for t in ts { w.write(bytes: t) }
         }
     }
 
@@ -101,6 +166,18 @@ public enum WireMessage: Sendable, Canonical {
             self = .transactions(ts)
         case 3: self = .syncRequest(height: try r.readVarint("wire.height"))
         case 4: self = .syncResponse(try r.read(Block.self), try r.read(CommitCertificate.self))
+        case 5: self = .compactProposal(try r.read(SignedProposal.self), try r.read(CompactBlock.self))
+        case 6:
+            let h = try r.readVarint("wire.height"), round = try r.readUInt32("wire.round")
+            self = .proposalTransactionsRequest(height: h, round: round, indexes: try Self.readIndexes(&r))
+        case 7:
+            let h = try r.readVarint("wire.height"), round = try r.readUInt32("wire.round")
+            let indexes = try Self.readIndexes(&r)
+            let n = try r.readLength("wire.transactions", max: Self.maxRequestedTransactions)
+            guard n == indexes.count else { throw CodecError(.invalidValue, field: "wire.transactions", offset: r.offset) }
+            var ts: [[UInt8]] = []
+            for _ in 0..<n { ts.append(try r.readByteString("wire.transaction", max: SignedTransaction.maxEncodedBytes)) }
+            self = .proposalTransactions(height: h, round: round, indexes: indexes, transactions: ts)
         default: throw CodecError(.unknownVariant, field: "wire.kind", offset: r.offset)
         }
     }

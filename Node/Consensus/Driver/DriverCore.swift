@@ -62,8 +62,24 @@ public struct DriverCore {
     /// tick, and decoding a thousand transactions again to find it known was a tenth of a loaded
     /// localnet's CPU (perf). A copy is recognised by one hash of its bytes, before any decoding.
     private var knownProposalMessages: Set<Bytes32> = []
-    /// The current proposal's message as this node gossips it, encoded once.
+    /// The current proposal's message as this node gossips it (compact), encoded once.
     private var gossipedProposal: (id: Bytes32, bytes: [UInt8])?
+    /// Compact proposals whose blocks the shell is rebuilding from the mempool (`.assemble`).
+    private var assembling: Set<Bytes32> = []
+    /// Compact proposals of this height still missing transactions, by proposal id: what the
+    /// mempool had, and the rest as it arrives from peers (`.proposalTransactions`).
+    private var partialBlocks: [Bytes32: PartialBlock] = [:]
+    struct PartialBlock {
+        let proposal: SignedProposal
+        let compact: CompactBlock
+        var bodies: [SignedTransaction?]
+        var missing: [UInt32] { bodies.indices.filter { bodies[$0] == nil }.map { UInt32($0) } }
+    }
+    /// Compact proposals held incomplete at one height at most (a Byzantine proposer may send many).
+    static let maxPartialBlocks = 16
+    /// When each peer was last sent transactions it asked for: at most one answer per gossip
+    /// interval, so a peer cannot make this node send block bodies faster than it gossips.
+    private var servedTransactions: [PublicKey: UInt64] = [:]
     /// The transactions of each round's proposal at this height. A proposal of round r leaves out
     /// those of every earlier round that was not decided, so that no transaction can keep every
     /// round of a height from deciding.
@@ -104,12 +120,13 @@ public struct DriverCore {
         case .begin(let height, let validators, let journal):
             try begin(height: height, validators: validators, journal: journal)
         case .message(let peer, let bytes):
-            let digest: Bytes32? = bytes.first == 0 ? SHA256.hash(bytes) : nil   // 0: a proposal with its block
+            // 0: a proposal with its block, 5: a compact proposal.
+            let digest: Bytes32? = bytes.first == 0 || bytes.first == 5 ? SHA256.hash(bytes) : nil
             if let digest, knownProposalMessages.contains(digest) { break }
             let message: WireMessage
             do { message = try WireMessage(canonicalBytes: bytes) } catch { status.refusedMessages += 1; break }
             try receive(message, from: peer)
-            if let digest, case .proposal(let sp, _) = message, sp.proposal.height == core.height {
+            if let digest, let sp = message.signedProposal, sp.proposal.height == core.height {
                 let id = SHA256.hash(sp.canonicalBytes)
                 if fedProposals.contains(id) || validating.contains(id) { knownProposalMessages.insert(digest) }
             }
@@ -135,6 +152,8 @@ public struct DriverCore {
             try built(block, round: round, probe: probe)
         case .validated(let block, let valid, let reason):
             try validated(block, valid: valid, for: reason)
+        case .assembled(let sp, let compact, let bodies, let peer):
+            try assembled(sp, compact, bodies, from: peer)
         }
         publishStep()
         let actions = out
@@ -154,7 +173,7 @@ public struct DriverCore {
         // (unless it is still a registered full node, which follows without voting).
         out.append(.dropPeersOutside(validatorSet))
         blocks = [:]; validity = [:]; signatures = [:]; proposals = [:]; fedProposals = []; validating = []; roundTransactions = [:]
-        knownProposalMessages = []; gossipedProposal = nil
+        knownProposalMessages = []; gossipedProposal = nil; assembling = []; partialBlocks = [:]
         core = TendermintCore(me: me, timeouts: options.timeouts)
         var replay: [WALRecord] = []
         if let journal, case .start(let h)? = journal.first, h == height { replay = Array(journal.dropFirst()) }
@@ -235,7 +254,10 @@ public struct DriverCore {
             // A replay re-derives it from the records already in the log and re-sends it without
             // logging it again (the WAL writes each message once).
             if !replaying { out.append(.append(.signedProposal(sp))); unsynced = true }
-            send(.broadcast(WireMessage.proposal(sp, block).canonicalBytes))
+            // Transactions still waiting for their gossip batch go first: on each connection they
+            // arrive before the proposal that carries their hashes.
+            flushTransactions()
+            send(.broadcast(WireMessage.compactProposal(sp, CompactBlock(block)).canonicalBytes))
         case .broadcastVote(let v):
             let digest = voteSigningHash(v, chainID: chainID)
             guard authorize(height: v.height, round: v.round, step: v.kind == .prevote ? 1 : 2, payload: digest, what: "\(v)") else { return }
@@ -398,6 +420,47 @@ public struct DriverCore {
             if let known = validity[p.value] { try feed(.proposal(sp, block, valid: known)); return }
             validating.insert(id)
             out.append(.validate(block, .proposal(sp)))
+        case .compactProposal(let sp, let compact):
+            let p = sp.proposal
+            if p.height > height { buffer(message, from: peer, height: p.height); return }
+            guard p.height == height, proposals[p.round] == nil || proposals[p.round] == sp else { return }
+            let id = SHA256.hash(sp.canonicalBytes)
+            guard !fedProposals.contains(id), !validating.contains(id), !assembling.contains(id) else { return }
+            guard sp.isValid(chainID: chainID, signer: signer), compact.hash == p.value, compact.header.height == height,
+                  p.validRound >= 0 || compact.header.proposer == p.proposer, compact.matchesHeader else { status.refusedMessages += 1; return }
+            // A block this node holds already (it built it, or a whole proposal brought it) needs no rebuilding.
+            if let block = blocks[p.value] { try receive(.proposal(sp, block), from: peer); return }
+            // Still missing transactions: a copy from another validator is a chance to ask it (one
+            // that never answers cannot keep the block from being completed).
+            if let partial = partialBlocks[id] { request(partial, from: peer); return }
+            guard partialBlocks.count < Self.maxPartialBlocks else { return }
+            assembling.insert(id)
+            out.append(.assemble(sp, compact, from: peer))
+        case .proposalTransactionsRequest(let h, let round, let indexes):
+            guard h == height, let sp = proposals[round], let block = blocks[sp.proposal.value] else { return }
+            if let last = servedTransactions[peer], now < last + options.gossipMilliseconds { return }
+            servedTransactions[peer] = now
+            let present = indexes.filter { Int($0) < block.transactions.count }
+            out.append(.send(WireMessage.proposalTransactions(height: h, round: round, indexes: present,
+                                                              transactions: present.map { block.transactions[Int($0)].encoded }).canonicalBytes, to: peer))
+        case .proposalTransactions(let h, let round, let indexes, let bodies):
+            guard h == height else { return }
+            for id in partialBlocks.keys.sorted() {
+                guard var partial = partialBlocks[id], partial.proposal.proposal.round == round else { continue }
+                for (i, bytes) in zip(indexes, bodies) {
+                    let at = Int(i)
+                    // Hostile bytes: kept only if they are the transaction the header commits to at that index.
+                    guard at < partial.bodies.count, partial.bodies[at] == nil, let tx = try? SignedTransaction.decodeSubmitted(bytes),
+                          tx.hash == partial.compact.transactions[at] else { continue }
+                    partial.bodies[at] = tx
+                }
+                if partial.missing.isEmpty {
+                    partialBlocks[id] = nil
+                    try receive(.proposal(partial.proposal, partial.compact.block(with: partial.bodies.map { $0! })), from: peer)
+                } else {
+                    partialBlocks[id] = partial
+                }
+            }
         case .vote(let sv):
             let v = sv.vote
             if v.height > height { buffer(message, from: peer, height: v.height); return }
@@ -420,6 +483,31 @@ public struct DriverCore {
             }
             out.append(.validate(block, .catchUp(certificate, from: peer)))
         }
+    }
+
+    /// A compact proposal's block, rebuilt from the mempool: complete, it goes the way of a whole
+    /// proposal (checked again there, validated, fed once; transactions that did not come from the
+    /// mempool have their signatures checked by execution). Otherwise the sender is asked for the
+    /// missing transactions by index; if it never answers, the next gossip of the proposal, by any
+    /// validator, asks again.
+    private mutating func assembled(_ sp: SignedProposal, _ compact: CompactBlock, _ bodies: [SignedTransaction?], from peer: PublicKey) throws {
+        let id = SHA256.hash(sp.canonicalBytes)
+        guard assembling.remove(id) != nil, sp.proposal.height == core.height, bodies.count == compact.transactions.count else { return }
+        let partial = PartialBlock(proposal: sp, compact: compact, bodies: bodies)
+        if partial.missing.isEmpty {
+            status.compactProposalsAssembled += 1
+            try receive(.proposal(sp, compact.block(with: bodies.map { $0! })), from: peer)
+        } else {
+            status.compactProposalsFetched += 1
+            partialBlocks[id] = partial
+            request(partial, from: peer)
+        }
+    }
+
+    private mutating func request(_ partial: PartialBlock, from peer: PublicKey) {
+        let p = partial.proposal.proposal
+        let missing = Array(partial.missing.prefix(WireMessage.maxRequestedTransactions))
+        out.append(.send(WireMessage.proposalTransactionsRequest(height: p.height, round: p.round, indexes: missing).canonicalBytes, to: peer))
     }
 
     private mutating func validated(_ block: Block, valid: Bool, for reason: Validation) throws {
@@ -477,7 +565,7 @@ public struct DriverCore {
         }
         if let sp = proposals[c.round], let block = blocks[sp.proposal.value] {
             let id = SHA256.hash(sp.canonicalBytes)
-            if gossipedProposal?.id != id { gossipedProposal = (id, WireMessage.proposal(sp, block).canonicalBytes) }
+            if gossipedProposal?.id != id { gossipedProposal = (id, WireMessage.compactProposal(sp, CompactBlock(block)).canonicalBytes) }
             messages.append(gossipedProposal!.bytes)
         }
         for m in messages { send(.broadcast(m)) }

@@ -50,6 +50,9 @@ public enum DriverInput: Sendable {
     case built(Block, round: UInt32, probe: Bool)
     /// Answer to `.validate`.
     case validated(Block, valid: Bool, for: Validation)
+    /// Answer to `.assemble`: the block's transactions found in the mempool, in block order (nil
+    /// where one is missing).
+    case assembled(SignedProposal, CompactBlock, [SignedTransaction?], from: PublicKey)
 }
 
 /// A line for the node's log (the core does no I/O; the shell logs it).
@@ -82,6 +85,8 @@ public enum DriverAction: Sendable {
     case build(round: UInt32, selection: BlockSelection, probe: Bool)
     /// Re-execute a block; answer `.validated`.
     case validate(Block, Validation)
+    /// Rebuild a compact proposal's block from the mempool's transactions; answer `.assembled`.
+    case assemble(SignedProposal, CompactBlock, from: PublicKey)
     /// Commit a decided (or caught-up) block with its certificate; answer `.begin` for the next height.
     case commit(Block, CommitCertificate)
     /// Send `peer` the committed block at `height` with its certificate, if this node has it.
@@ -119,5 +124,9 @@ public struct ConsensusStatus: Sendable, Codable {
     public var stepSeconds: [String: Double] = [:]
     /// Transactions evicted from the mempool for failing proposals alone `aloneFailuresToEvict` times.
     public var evictedTransactions: Int = 0
+    /// Compact proposals rebuilt from the mempool alone, and those that lacked transactions (asked
+    /// of the sender by index).
+    public var compactProposalsAssembled: Int = 0
+    public var compactProposalsFetched: Int = 0
     public init() {}
 }
