@@ -77,9 +77,10 @@ public struct DriverCore {
     }
     /// Compact proposals held incomplete at one height at most (a Byzantine proposer may send many).
     static let maxPartialBlocks = 16
-    /// When each peer was last sent transactions it asked for: at most one answer per gossip
-    /// interval, so a peer cannot make this node send block bodies faster than it gossips.
-    private var servedTransactions: [PublicKey: UInt64] = [:]
+    /// What each peer was last sent of the transactions it asked for, and when: the first request
+    /// for a proposal is answered at once, a repeat at most once per gossip interval, so a peer
+    /// cannot make this node send block bodies faster than it gossips.
+    private var servedTransactions: [PublicKey: (height: UInt64, round: UInt32, at: UInt64)] = [:]
     /// The transactions of each round's proposal at this height. A proposal of round r leaves out
     /// those of every earlier round that was not decided, so that no transaction can keep every
     /// round of a height from deciding.
@@ -438,8 +439,8 @@ public struct DriverCore {
             out.append(.assemble(sp, compact, from: peer))
         case .proposalTransactionsRequest(let h, let round, let indexes):
             guard h == height, let sp = proposals[round], let block = blocks[sp.proposal.value] else { return }
-            if let last = servedTransactions[peer], now < last + options.gossipMilliseconds { return }
-            servedTransactions[peer] = now
+            if let last = servedTransactions[peer], last.height == h, last.round == round, now < last.at + options.gossipMilliseconds { return }
+            servedTransactions[peer] = (h, round, now)
             let present = indexes.filter { Int($0) < block.transactions.count }
             out.append(.send(WireMessage.proposalTransactions(height: h, round: round, indexes: present,
                                                               transactions: present.map { block.transactions[Int($0)].encoded }).canonicalBytes, to: peer))
