@@ -132,6 +132,10 @@ public struct SimulationOutcome: Sendable {
     public let maxRound: UInt32
     public let crashes: Int
     public let guardRefusals: Int
+    /// Compact proposals honest validators rebuilt from their mempools alone, and those they
+    /// completed by asking the sender for missing transactions.
+    public let compactRebuilt: Int
+    public let compactCompleted: Int
 }
 
 /// Ideal signatures: SHA-256 of a validator's secret and the digest, which only the simulator knows
@@ -202,6 +206,9 @@ struct SimulatedNode {
     /// This node lost its WAL in a crash (its guard may then refuse; it counts as a fault).
     var amnesic = false
     var guardRefusals = 0
+    /// Compact proposal counts of earlier incarnations (a restart starts a fresh driver).
+    var compactRebuilt = 0
+    var compactCompleted = 0
     var crashOnProposal: (downMilliseconds: UInt64, losesLog: Bool)?
     /// What it signed, by slot: (height, round, step) → payload (the double-signing check).
     var signed: [SignedSlot: Bytes32] = [:]
@@ -330,7 +337,9 @@ public final class Simulation {
                                  virtualMilliseconds: now, messagesDelivered: delivered,
                                  evidence: nodes.filter { $0.byzantine == nil }.reduce(0) { $0 + $1.evidence.count },
                                  maxRound: nodes.map(\.driver.core.round).max() ?? 0, crashes: crashCount,
-                                 guardRefusals: nodes.reduce(0) { $0 + $1.guardRefusals + $1.driver.guardRefusals })
+                                 guardRefusals: nodes.reduce(0) { $0 + $1.guardRefusals + $1.driver.guardRefusals },
+                                 compactRebuilt: nodes.filter { $0.byzantine == nil }.reduce(0) { $0 + $1.compactRebuilt + $1.driver.status.compactProposalsAssembled },
+                                 compactCompleted: nodes.filter { $0.byzantine == nil }.reduce(0) { $0 + $1.compactCompleted + $1.driver.status.compactProposalsFetched })
     }
 
     /// Each validator's consensus state, for replaying a failing seed.
@@ -387,6 +396,8 @@ public final class Simulation {
         guard nodes[i].up else { return }
         crashCount += 1
         nodes[i].guardRefusals += nodes[i].driver.guardRefusals
+        nodes[i].compactRebuilt += nodes[i].driver.status.compactProposalsAssembled
+        nodes[i].compactCompleted += nodes[i].driver.status.compactProposalsFetched
         nodes[i].up = false
         incarnation[i] += 1
         nodes[i].journal.crash(losingLog: losesLog)

@@ -33,6 +33,9 @@ import MeridianSimulation
         #expect(outcomes.reduce(0) { $0 + $1.crashes } > 300)
         // With the guard intact the seeds that lose a WAL pass because it refuses: it is exercised.
         #expect(outcomes.reduce(0) { $0 + $1.guardRefusals } > 0, "the guard refused nothing: no seed exercises it")
+        // Both ways a compact proposal becomes a block run: rebuilt from the mempool alone, and
+        // completed with transactions asked of the sender.
+        #expect(outcomes.reduce(0) { $0 + $1.compactRebuilt } > 1000 && outcomes.reduce(0) { $0 + $1.compactCompleted } > 1000)
     }
 
     /// The simulation has teeth for the signing guard: with the guard broken (a test-only flag), the
