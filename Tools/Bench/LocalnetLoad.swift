@@ -90,6 +90,7 @@ func localnetBench(count: Int, rounds: Int, offeredPerSecond: Int, latencySecond
     print("localnet throughput rounds: \(rates.map { Int($0) }) tx/s")
     let finalised = median(rates)
 
+    printConsensus(probe, "before the latency phase")
     // Latency at the offered rate: submission time per transaction; a poller records when each
     // transaction's block appears as finalised on validator 0.
     let submitted = Mutex<[String: UInt64]>([:]), finalisedAt = Mutex<[String: UInt64]>([:])
@@ -130,13 +131,17 @@ func localnetBench(count: Int, rounds: Int, offeredPerSecond: Int, latencySecond
     while Date() < deadline && finalisedAt.withLock({ f in submitted.withLock { s in s.keys.contains { f[$0] == nil } } }) { usleep(20_000) }
     done.store(true, ordering: .relaxed)
     while !poller.isFinished { usleep(1_000) }
-    // What consensus did on validator 0 over the whole run (printed with the figures; `make bench` keeps the output).
-    if let status = try? JSONSerialization.jsonObject(with: Data(probe.request("GET", "/v1/status").1)) as? [String: Any],
-       let c = status["consensus"] as? [String: Any] {
-        print("localnet consensus on validator 0: heights decided \(c["heightsDecided"] ?? "?"), rounds \(c["roundsTotal"] ?? "?"), compact proposals rebuilt from the mempool \(c["compactProposalsAssembled"] ?? "?"), whole blocks fetched \(c["compactProposalsFetched"] ?? "?")")
-    }
+    printConsensus(probe, "after the latency phase")
     let latencies = submitted.withLock { s in finalisedAt.withLock { f in s.compactMap { (h, t) in f[h].map { Double($0 - min($0, t)) / 1e6 } } } }
     return LocalnetLoadResult(blocksPerMinuteIdle: blocksPerMinute, transactions: total, finalisedPerSecond: finalised, rounds: rates.count, offeredPerSecond: offeredPerSecond,
                               latencyP50Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.5),
                               latencyP99Milliseconds: latencies.isEmpty ? .nan : percentile(latencies, 0.99), latencySamples: latencies.count)
+}
+
+/// What consensus did on a validator so far (printed with the figures; `make bench` keeps the output):
+/// a height that needed a second round explains a latency tail.
+func printConsensus(_ connection: HTTPConnection, _ when: String) {
+    guard let status = try? JSONSerialization.jsonObject(with: Data(connection.request("GET", "/v1/status").1)) as? [String: Any],
+          let c = status["consensus"] as? [String: Any] else { return }
+    print("localnet consensus on validator 0, \(when): heights decided \(c["heightsDecided"] ?? "?"), rounds \(c["roundsTotal"] ?? "?"), compact proposals rebuilt from the mempool \(c["compactProposalsAssembled"] ?? "?"), completed by request \(c["compactProposalsFetched"] ?? "?")")
 }

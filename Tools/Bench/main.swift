@@ -466,16 +466,33 @@ run are what compare):
 - **Re-gossiped proposals decoded again**: every validator re-sends the current proposal with its
   whole block at each tick; a copy is now recognised by the SHA-256 of its bytes before decoding and
   the gossiped proposal is encoded once: 3,069 → 3,701 tx/s (29.5%).
-- The row above is the median of three rounds in one network (2,858-3,560 tx/s in this run, 26.7% of the
-  ceiling at the median; the same binary gave 3,300 at 33.7% on a slower moment of the host).
-Where the time goes now (`perf record -a -g -F 499` over a throughput round, all four nodes): libsecp256k1
-~35% (the four verifications per transaction the ceiling counts), block commit ~10% (RocksDB memtable
-insertion of the new tree nodes ~5%), gossip admission ~18% of which most is its verification, decoding
-~8% (a proposal's block once per validator, each transaction at admission), state reads ~6%, the Swift
-runtime (retain/release, dictionaries) ~18% spread over all of it. Not yet done, and next: compact blocks
-(proposals naming transactions the validators already hold, so a block is neither sent nor decoded again),
-the 16-ary tree layout (about a quarter of the stored nodes per update), and overlapping the commit of
-height h with the execution of h+1. The goal of 40% of the ceiling is not reached (issue 22 stays open).
+- At the end of the previous session: 3,375 tx/s, 26.7% of the ceiling (rounds 2,858-3,560).
+- **Transactions copied field by field and re-encoded at every hash** (`Call` payload copies under the
+  mempool's lock and in every array, `canonicalBytes` for each hash and each stored block): a signed
+  transaction is now one immutable box with its canonical bytes and hash, made once; and the signer's
+  nonce and registration, read from RocksDB at every admission (two gets per transaction per node),
+  come from a node-wide cache of committed values (exact under racing commits: a generation rule,
+  tested with the interleaving forced): 3,375 → 4,014 tx/s (31.8%; the same binary gave 3,634 and
+  3,292 in two more runs).
+- **Compact proposals** (BIP 152's idea with full hashes): a proposal travels as header + transaction
+  hashes, validators rebuild it from their mempools and ask the sender for the missing ones by index;
+  mempool entries keep their signer and nonce beside the transaction: 4,408 tx/s (rounds 4,413 / 4,408 /
+  4,069). A first version allowed one answer per peer per gossip interval, which delayed the next
+  height's fetch: latency p50 311 → 141 ms once a new (height, round) is answered at once.
+- **The node cache copied at every block**: the two-thread tree rebuild held its cache snapshot until
+  the new nodes were inserted, so each block copied the young generation (up to half a million nodes):
+  in a third round `copyOrMoveAndResize` took 4.4% and page faults 5% of all CPU; now 0% and 0.8%.
+- Rounds fall from the first to the third (e.g. 4,209 / 3,543 / 2,698): the load is consent grants by
+  the same 1,000 patients, and each grant reads and rewrites its patient's consent list, which grows by
+  about twenty entries a round (a property of the workload, not of the network).
+Where the time goes now (`perf record -a -g -F 499` over a throughput round; uprobes count 3.9
+`secp256k1_schnorrsig_verify` calls per finalised transaction, the four the ceiling counts): libsecp256k1
+33-43% of all samples, block commit ~15% (RocksDB memtable insertion of the new tree nodes ~8%, compaction
+1-5%), block execution ~10%, admission and decoding besides the signature ~8%, kernel (TCP, fsync) ~10%,
+the load generator ~4%. Not done: the 16-ary layout (a quarter of the stored nodes per update) and
+overlapping the commit of h with the execution of h+1; the cores are saturated (vmstat idle 0-6% during a
+round), so the overlap would shorten latency rather than add throughput here. The goal of 40% of the
+ceiling is not reached (issue 22 stays open).
 Without load the localnet makes 232-288 blocks a minute from run to run of the same binary (two modes,
 seen before and after these changes).
 
