@@ -450,9 +450,12 @@ public struct DriverCore {
                 guard var partial = partialBlocks[id], partial.proposal.proposal.round == round else { continue }
                 for (i, bytes) in zip(indexes, bodies) {
                     let at = Int(i)
-                    // Hostile bytes: kept only if they are the transaction the header commits to at that index.
-                    guard at < partial.bodies.count, partial.bodies[at] == nil, let tx = try? SignedTransaction.decodeSubmitted(bytes),
-                          tx.hash == partial.compact.transactions[at] else { continue }
+                    guard at < partial.bodies.count, partial.bodies[at] == nil else { continue }
+                    // Hostile bytes: kept only if they are the transaction the header commits to at
+                    // that index; anything else is counted as a refused message.
+                    let tx: SignedTransaction
+                    do { tx = try SignedTransaction.decodeSubmitted(bytes) } catch { status.refusedMessages += 1; continue }
+                    guard tx.hash == partial.compact.transactions[at] else { status.refusedMessages += 1; continue }
                     partial.bodies[at] = tx
                 }
                 if partial.missing.isEmpty {
