@@ -73,6 +73,9 @@ let package = Package(
                 swiftSettings: strict + optimised),
         .target(name: "MeridianState", dependencies: ["MeridianCore"], path: "Runtime/State",
                 swiftSettings: strict),
+        // Transparency-log formats (C2SP signed-note, tlog-checkpoint): the audit log's witnesses (issue 23).
+        .target(name: "MeridianTransparency", dependencies: ["MeridianCore", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Runtime/Transparency", swiftSettings: strict),
         .target(name: "MeridianModules", dependencies: ["MeridianCore", "MeridianState", .product(name: "WasmKit", package: "WasmKit")], path: "Runtime/Modules",
                 swiftSettings: strict),
         .target(name: "MeridianRuntime", dependencies: ["MeridianCore", "MeridianState", "MeridianModules"],
@@ -238,7 +241,7 @@ let package = Package(
         .target(name: "MeridianTestSupport", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
                 path: "Tests/Support", swiftSettings: strict),
         .testTarget(name: "RuntimeTests",
-                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo", "MeridianTestSupport"],
+                    dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianDemo", "MeridianTestSupport", "MeridianTransparency"],
                     path: "Tests/RuntimeTests", resources: [.copy("Data")], swiftSettings: strict),
         .testTarget(name: "NodeTests",
                     dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianDemo",

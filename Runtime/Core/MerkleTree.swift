@@ -56,6 +56,56 @@ public enum MerkleTree {
         return path
     }
 
+    /// The consistency proof (RFC 9162 §2.1.4.1) that the tree of the first `oldSize` leaves is a
+    /// prefix of the tree of all `leafHashes`. Empty when the sizes are equal or `oldSize` is 0.
+    public static func consistencyProof(oldSize: Int, leafHashes: [Bytes32]) -> [Bytes32] {
+        precondition(oldSize >= 0 && oldSize <= leafHashes.count, "old size out of range")
+        guard oldSize > 0, oldSize < leafHashes.count else { return [] }
+        var path: [Bytes32] = []
+        func subproof(_ m: Int, _ d: ArraySlice<Bytes32>, _ complete: Bool) {
+            if m == d.count {
+                if !complete { path.append(subtreeRoot(d)) }
+                return
+            }
+            let k = largestPowerOfTwo(below: d.count)
+            let mid = d.startIndex + k
+            if m <= k {
+                subproof(m, d[..<mid], complete); path.append(subtreeRoot(d[mid...]))
+            } else {
+                subproof(m - k, d[mid...], false); path.append(subtreeRoot(d[..<mid]))
+            }
+        }
+        subproof(oldSize, leafHashes[...], true)
+        return path
+    }
+
+    /// Verifies a consistency proof (RFC 9162 §2.1.4.2): the tree of `oldSize` leaves with root
+    /// `oldRoot` is a prefix of the tree of `newSize` leaves with root `newRoot`.
+    public static func verifyConsistency(oldSize: Int, newSize: Int, proof: [Bytes32], oldRoot: Bytes32, newRoot: Bytes32) -> Bool {
+        guard oldSize >= 0, oldSize <= newSize else { return false }
+        if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
+        if oldSize == 0 { return proof.isEmpty }
+        guard !proof.isEmpty else { return false }
+        var path = proof[...]
+        if oldSize & (oldSize - 1) == 0 { path = ([oldRoot] + proof)[...] }
+        var fn = oldSize - 1, sn = newSize - 1
+        while fn & 1 == 1 { fn >>= 1; sn >>= 1 }
+        var fr = path.first!, sr = path.first!
+        for c in path.dropFirst() {
+            if sn == 0 { return false }
+            if fn & 1 == 1 || fn == sn {
+                fr = nodeHash(c, fr); sr = nodeHash(c, sr)
+                if fn & 1 == 0 {
+                    while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 }
+                }
+            } else {
+                sr = nodeHash(sr, c)
+            }
+            fn >>= 1; sn >>= 1
+        }
+        return fr == oldRoot && sr == newRoot && sn == 0
+    }
+
     /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
     public static func verifyInclusion(leafHash: Bytes32, index: Int, treeSize: Int, proof: [Bytes32], root: Bytes32) -> Bool {
         guard index >= 0, index < treeSize else { return false }
