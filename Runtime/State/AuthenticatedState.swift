@@ -25,6 +25,8 @@ public final class AuthenticatedState {
         if let latest {
             guard let r = try storage.root(version: latest) else { throw StateError(.unknownVersion, "no root for \(latest)") }
             root = r
+            // Reading the root's record refuses, with its reason, a database of another layout.
+            if r != .zero { _ = try tree.load(r, depth: 0, top: r) }
         } else {
             root = SparseMerkleTree.emptyRoot
         }
@@ -46,6 +48,8 @@ public final class AuthenticatedState {
         public let version: UInt64
         public let root: Bytes32
         public let batch: StateBatch
+        /// Binary internal nodes the version created (stored four levels to a record in `batch`).
+        public let internalNodesCreated: Int
     }
 
     /// Computes the root that committing `view`'s writes as `version` would give.
@@ -64,7 +68,7 @@ public final class AuthenticatedState {
         }
         let result = try tree.apply(root: root, updates: updates)
         let batch = StateBatch(version: newVersion, root: result.root, nodes: result.newNodes, values: values)
-        return Prepared(version: newVersion, root: result.root, batch: batch)
+        return Prepared(version: newVersion, root: result.root, batch: batch, internalNodesCreated: result.internalNodesCreated)
     }
 
     /// Writes a prepared version. Must be the one prepared on top of the current version.

@@ -4,6 +4,11 @@ import Dispatch
 /// A sparse Merkle tree over 256-bit keys (the SHA-256 of each raw state key), with nodes stored
 /// by hash so that every committed version stays readable and provable.
 ///
+/// Storage: leaves are records of their own (they carry the value); internal nodes are stored four
+/// levels to a record (`NodeBatch`), under the hash of the batch's top, so an update writes about a
+/// quarter of the entries a node-per-record layout wrote. Roots and proofs are those of the binary
+/// tree either way.
+///
 /// Shape: a subtree holding a single key is represented by that key's leaf, lifted to the highest
 /// position where it is alone, so a path is about log2(n) nodes long instead of 256. Hashes are
 /// domain-separated: leaf = SHA-256(0x00 || keyHash || valueHash), internal = SHA-256(0x01 ||
@@ -38,11 +43,17 @@ public final class SparseMerkleTree {
     /// The outcome of applying a batch of updates, not yet written to storage.
     public struct Result {
         public let root: Bytes32
+        /// New records: leaves and node batches.
         public let newNodes: [(hash: Bytes32, encoded: [UInt8])]
+        /// How many binary internal nodes the update created (what a node-per-record layout would have stored).
+        public let internalNodesCreated: Int
     }
 
     let storage: any StateStorage
     private var cache: NodeCache
+    /// Records of a version handed to storage whose write has not completed yet (the node overlaps
+    /// the commit of one block with the execution of the next): read before storage.
+    public var unwritten: [Bytes32: [UInt8]] = [:]
 
     public init(storage: any StateStorage, maxCachedNodes: Int = 1 << 20) {
         self.storage = storage
@@ -51,27 +62,62 @@ public final class SparseMerkleTree {
 
     // MARK: Reading
 
-    func loadEncoded(_ hash: Bytes32, pending: [Bytes32: [UInt8]]? = nil) throws(StateError) -> [UInt8] {
-        if let p = pending?[hash] { return p }
-        guard let bytes = try storage.node(hash) else { throw StateError(.missingNode, hash.hex) }
+    /// The stored record under `hash`, if there is one.
+    func record(_ hash: Bytes32) throws(StateError) -> [UInt8]? {
+        if let bytes = unwritten[hash] { return bytes }
+        return try storage.node(hash)
+    }
+
+    func loadEncoded(_ hash: Bytes32) throws(StateError) -> [UInt8] {
+        guard let bytes = try record(hash) else { throw StateError(.missingNode, hash.hex) }
         return bytes
     }
 
-    func load(_ hash: Bytes32) throws(StateError) -> Node {
+    /// The node `hash`, which stands at `depth` below the batch top `top` (itself when `depth` is a
+    /// multiple of four), through the cache.
+    func load(_ hash: Bytes32, depth: Int, top: Bytes32) throws(StateError) -> Node {
         if let n = cache[hash] { return n }
-        let node = try Self.decode(try loadEncoded(hash), hash: hash)
-        cache[hash] = node
+        var decoded: [(Bytes32, Node)] = []
+        let node = try fetch(hash, depth: depth, top: top) { decoded.append(($0, $1)) }
+        for (h, n) in decoded { cache[h] = n }
         return node
     }
 
-    static func decode(_ bytes: [UInt8], hash: Bytes32) throws(StateError) -> Node {
-        guard bytes.count >= 65 else { throw StateError(.corruptNode, hash.hex) }
-        let a = Bytes32(bytes[1..<33])!, b = Bytes32(bytes[33..<65])!
-        switch bytes[0] {
-        case 0x00: return .leaf(key: a, valueHash: b)
-        case 0x01 where bytes.count == 65: return .internal(left: a, right: b)
-        default: throw StateError(.corruptNode, hash.hex)
+    /// Reads the node `hash` from storage after a cache miss: its own record (a leaf or a batch
+    /// top), else the batch of `top` that holds it.
+    /// Every node decoded on the way is handed to `add`, for the caller's cache.
+    func fetch(_ hash: Bytes32, depth: Int, top: Bytes32, add: (Bytes32, Node) -> Void) throws(StateError) -> Node {
+        var found: Node?
+        if let bytes = try record(hash) {
+            try Self.decodeRecord(bytes, hash: hash) { h, n in add(h, n); if h == hash { found = n } }
+            if let found { return found }
         }
+        if !NodeBatch.isTop(depth: depth), top != hash, let bytes = try record(top) {
+            try Self.decodeRecord(bytes, hash: top) { h, n in add(h, n); if h == hash { found = n } }
+            if let found { return found }
+        }
+        throw StateError(.missingNode, hash.hex)
+    }
+
+    /// Decodes a stored record, handing each node it holds to `add`.
+    static func decodeRecord(_ bytes: [UInt8], hash: Bytes32, add: (Bytes32, Node) -> Void) throws(StateError) {
+        switch bytes.first {
+        case NodeBatch.tag:
+            for n in try NodeBatch.decode(bytes, hash: hash) { add(n.hash, .internal(left: n.left, right: n.right)) }
+        default:
+            let (key, valueHash) = try decodeLeaf(bytes, hash: hash)
+            add(hash, .leaf(key: key, valueHash: valueHash))
+        }
+    }
+
+    /// A leaf record: `0x00 || keyHash || valueHash || value`. (`0x01`, one internal node per
+    /// record, was the layout before node batches; such a database is refused, never misread.)
+    static func decodeLeaf(_ bytes: [UInt8], hash: Bytes32) throws(StateError) -> (key: Bytes32, valueHash: Bytes32) {
+        guard bytes.count >= 65, bytes[0] == 0x00 else {
+            let why = bytes.first == 0x01 ? " (a node stored on its own: a database of the older, unbatched layout)" : ""
+            throw StateError(.corruptNode, hash.hex + why)
+        }
+        return (Bytes32(bytes[1..<33])!, Bytes32(bytes[33..<65])!)
     }
 
     static func encodeLeaf(key: Bytes32, valueHash: Bytes32, value: [UInt8]) -> [UInt8] {
@@ -84,21 +130,13 @@ public final class SparseMerkleTree {
         return out
     }
 
-    static func encodeInternal(left: Bytes32, right: Bytes32) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(65)
-        out.append(0x01)
-        left.withUnsafeBytes { out.append(contentsOf: $0) }
-        right.withUnsafeBytes { out.append(contentsOf: $0) }
-        return out
-    }
-
     /// The value of `keyHash` under `root`, read through the tree (any committed version).
     public func value(at root: Bytes32, keyHash: Bytes32) throws(StateError) -> [UInt8]? {
-        var hash = root
+        var hash = root, top = root
         var depth = 0
         while hash != .zero {
-            switch try load(hash) {
+            if NodeBatch.isTop(depth: depth) { top = hash }
+            switch try load(hash, depth: depth, top: top) {
             case .internal(let l, let r):
                 hash = keyHash.bit(depth) ? r : l
                 depth += 1
@@ -113,10 +151,11 @@ public final class SparseMerkleTree {
     /// A proof for `keyHash` under `root`: inclusion if present, absence otherwise.
     public func proof(at root: Bytes32, keyHash: Bytes32) throws(StateError) -> StateProof {
         var siblings: [Bytes32] = []
-        var hash = root
+        var hash = root, top = root
         var depth = 0
         while hash != .zero {
-            switch try load(hash) {
+            if NodeBatch.isTop(depth: depth) { top = hash }
+            switch try load(hash, depth: depth, top: top) {
             case .internal(let l, let r):
                 if keyHash.bit(depth) { siblings.append(l); hash = r } else { siblings.append(r); hash = l }
                 depth += 1
@@ -151,11 +190,15 @@ public final class SparseMerkleTree {
         let encoded: [UInt8]?   // nil: the leaf already exists in storage
     }
 
-    /// One worker's output: new nodes to store, and decoded nodes to add to the cache afterwards.
-    /// Workers never touch the shared cache while they run, so two can rebuild disjoint subtrees at once.
+    /// One worker's output: new leaves to store, new internal nodes (stored in batches once the
+    /// whole update is known), and decoded nodes to add to the cache afterwards. Workers never
+    /// touch the shared cache while they run, so two can rebuild disjoint subtrees at once.
     private struct Work: Sendable {
         var nodes: [(hash: Bytes32, encoded: [UInt8])] = []
+        var created: [(hash: Bytes32, left: Bytes32, right: Bytes32)] = []
         var decoded: [(Bytes32, Node)] = []
+        /// Nodes this worker read from storage, for its own later lookups (a batch holds fifteen).
+        var loaded: [Bytes32: Node] = [:]
     }
 
     /// Batches smaller than this are not worth a second thread.
@@ -176,21 +219,84 @@ public final class SparseMerkleTree {
 
         var main = Work()
         let result: Subtree
-        if sorted.count >= Self.parallelThreshold, root != .zero, case .internal(let l, let r) = try load(root) {
+        if sorted.count >= Self.parallelThreshold, root != .zero, case .internal(let l, let r) = try load(root, depth: 0, top: root) {
             let split = sorted[...].partitioningIndex { $0.keyHash.bit(0) }
-            let outcomes = rebuildHalves([(l, sorted[..<split]), (r, sorted[split...])], snapshot: cache)
+            let outcomes = rebuildHalves([(l, sorted[..<split]), (r, sorted[split...])], top: root, snapshot: cache)
             let (left, lw) = try outcomes[0].get()
             let (right, rw) = try outcomes[1].get()
             for w in [lw, rw] {
                 main.nodes.append(contentsOf: w.nodes)
+                main.created.append(contentsOf: w.created)
                 for (h, n) in w.decoded { cache[h] = n }
             }
-            result = (left.hash == l && right.hash == r) ? .branch(root) : try join(left, right, &main, cache)
+            result = (left.hash == l && right.hash == r) ? .branch(root) : try join(left, right, depth: 1, top: root, &main, cache)
         } else {
-            result = try update(.existing(root), depth: 0, sorted[...], &main, cache)
+            result = try update(.existing(root), depth: 0, top: root, sorted[...], &main, cache)
         }
         for (h, n) in main.decoded { cache[h] = n }
-        return Result(root: result.hash, newNodes: main.nodes)
+        if !main.created.isEmpty {
+            main.nodes.append(contentsOf: try batches(newRoot: result.hash, oldRoot: root, created: main.created))
+        }
+        return Result(root: result.hash, newNodes: main.nodes, internalNodesCreated: main.created.count)
+    }
+
+    /// The batch records of an update: one for every new internal node at a depth that is a
+    /// multiple of four, holding its batch's nodes, new and unchanged. An unchanged node of a
+    /// rewritten batch is read from the cache, else from the old batch at the same position (an
+    /// internal node never moves: its depth and its keys' prefix are fixed by what it holds).
+    private func batches(newRoot: Bytes32, oldRoot: Bytes32, created: [(hash: Bytes32, left: Bytes32, right: Bytes32)]) throws(StateError) -> [(hash: Bytes32, encoded: [UInt8])] {
+        var new: [Bytes32: (Bytes32, Bytes32)] = Dictionary(minimumCapacity: created.count)
+        for c in created { new[c.hash] = (c.left, c.right) }
+        var out: [(hash: Bytes32, encoded: [UInt8])] = []
+        // Batch tops to write, each with the hash that stood at its position before (nil: none).
+        var tops: [(Bytes32, Bytes32?)] = new[newRoot] != nil ? [(newRoot, oldRoot == .zero ? nil : oldRoot)] : []
+        while let (top, oldTop) = tops.popLast() {
+            var old: [Bytes32: (Bytes32, Bytes32)]? = nil
+            var failure: StateError?
+            // The children of an internal node of this batch; nil for a leaf or an empty subtree.
+            func children(_ h: Bytes32) -> (Bytes32, Bytes32)? {
+                if h == .zero { return nil }
+                if let n = new[h] { return n }
+                switch cache.peek(h) {
+                case .internal(let l, let r)?: return (l, r)
+                case .leaf?: return nil
+                case nil: break
+                }
+                if old == nil {
+                    old = [:]
+                    if let oldTop {
+                        do throws(StateError) {
+                            // What stood here before was a leaf (its own record) or a batch top.
+                            let bytes = try loadEncoded(oldTop)
+                            if bytes.first == NodeBatch.tag {
+                                for n in try NodeBatch.decode(bytes, hash: oldTop) { old![n.hash] = (n.left, n.right) }
+                            } else {
+                                _ = try Self.decodeLeaf(bytes, hash: oldTop)
+                            }
+                        } catch { failure = error }
+                    }
+                }
+                return old![h]
+            }
+            let encoded = NodeBatch.encode(top: top, children: children)
+            if let failure { throw failure }
+            out.append((top, encoded))
+            // The next batches down: new internal nodes hanging out of this one, paired with what stood there before.
+            var oldAt: [Bytes32?] = Array(repeating: nil, count: 32)
+            var newAt: [Bytes32] = Array(repeating: .zero, count: 32)
+            newAt[1] = top; oldAt[1] = oldTop
+            for p in 1...15 {
+                guard newAt[p] != .zero, let (l, r) = children(newAt[p]) else { continue }
+                let before = oldAt[p].flatMap { $0 == newAt[p] ? nil : children($0) }
+                newAt[2 * p] = l; newAt[2 * p + 1] = r
+                oldAt[2 * p] = oldAt[p] == newAt[p] ? l : before?.0
+                oldAt[2 * p + 1] = oldAt[p] == newAt[p] ? r : before?.1
+            }
+            for c in 16...31 where new[newAt[c]] != nil {
+                tops.append((newAt[c], oldAt[c].flatMap { $0 == .zero ? nil : $0 }))
+            }
+        }
+        return out
     }
 
     /// Rebuilds the root's two halves on two threads, each reading the cache through `snapshot`.
@@ -198,7 +304,7 @@ public final class SparseMerkleTree {
     /// cache: held to the end of `apply`, it shared the cache's storage, and the first insertion
     /// copied the whole young generation (up to half a million nodes) at every block — 4% of a
     /// loaded localnet's CPU and its page faults, growing as the cache filled.
-    private func rebuildHalves(_ halves: [(Bytes32, ArraySlice<Update>)], snapshot: NodeCache) -> [Swift.Result<(Subtree, Work), StateError>] {
+    private func rebuildHalves(_ halves: [(Bytes32, ArraySlice<Update>)], top: Bytes32, snapshot: NodeCache) -> [Swift.Result<(Subtree, Work), StateError>] {
         var outcomes = [Swift.Result<(Subtree, Work), StateError>](repeating: .failure(StateError(.backend, "not run")), count: 2)
         // Safe: during the parallel phase both workers only read the cache (the snapshot), read
         // storage (thread-safe for reads), and write their own slot of `outcomes`.
@@ -208,43 +314,48 @@ public final class SparseMerkleTree {
             DispatchQueue.concurrentPerform(iterations: 2) { i in
                 var work = Work()
                 let (hash, slice) = halves[i]
-                do throws(StateError) { slots[i] = .success((try tree.update(.existing(hash), depth: 1, slice, &work, snapshot), work)) }
+                do throws(StateError) { slots[i] = .success((try tree.update(.existing(hash), depth: 1, top: top, slice, &work, snapshot), work)) }
                 catch { slots[i] = .failure(error) }
             }
         }
         return outcomes
     }
 
-    /// Reads a node for a worker: from the cache snapshot, else from storage (noted for caching).
-    private func peek(_ hash: Bytes32, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Node {
-        if let n = snapshot.peek(hash) { return n }
-        let node = try Self.decode(try loadEncoded(hash), hash: hash)
-        work.decoded.append((hash, node))
+    /// Reads a node for a worker (at `depth`, in the batch of `top`): from the cache snapshot, from
+    /// what this worker already read, else from storage (noted for caching).
+    private func peek(_ hash: Bytes32, depth: Int, top: Bytes32, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Node {
+        if let n = snapshot.peek(hash) ?? work.loaded[hash] { return n }
+        var decoded: [(Bytes32, Node)] = []
+        let node = try fetch(hash, depth: depth, top: top) { decoded.append(($0, $1)) }
+        for (h, n) in decoded { work.decoded.append((h, n)); work.loaded[h] = n }
         return node
     }
 
-    private func update(_ subtree: Subtree, depth: Int, _ updates: ArraySlice<Update>,
+    /// `subtree` stands at `depth`; `top` is the top of its batch (itself at a multiple of four levels).
+    private func update(_ subtree: Subtree, depth: Int, top parentTop: Bytes32, _ updates: ArraySlice<Update>,
                         _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
         if updates.isEmpty { return subtree }
         let hash = subtree.hash
         if hash == .zero {
             return build(depth: depth, entries(from: updates, carrying: nil)[...], &work)
         }
-        switch try peek(hash, &work, snapshot) {
+        let top = NodeBatch.isTop(depth: depth) ? hash : parentTop
+        switch try peek(hash, depth: depth, top: top, &work, snapshot) {
         case .leaf(let k, let vh):
             return build(depth: depth, entries(from: updates, carrying: (k, hash, vh))[...], &work)
         case .internal(let l, let r):
             let split = updates.partitioningIndex { $0.keyHash.bit(depth) }
-            let newLeft = try update(.existing(l), depth: depth + 1, updates[..<split], &work, snapshot)
-            let newRight = try update(.existing(r), depth: depth + 1, updates[split...], &work, snapshot)
+            let newLeft = try update(.existing(l), depth: depth + 1, top: top, updates[..<split], &work, snapshot)
+            let newRight = try update(.existing(r), depth: depth + 1, top: top, updates[split...], &work, snapshot)
             if newLeft.hash == l && newRight.hash == r { return .branch(hash) }
-            return try join(newLeft, newRight, &work, snapshot)
+            return try join(newLeft, newRight, depth: depth + 1, top: top, &work, snapshot)
         }
     }
 
-    /// A parent of two updated subtrees, collapsing a lone leaf upwards.
-    private func join(_ left: Subtree, _ right: Subtree, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
-        switch (try resolve(left, &work, snapshot), try resolve(right, &work, snapshot)) {
+    /// A parent of two updated subtrees (standing at `depth`, below the batch top `top`), collapsing
+    /// a lone leaf upwards.
+    private func join(_ left: Subtree, _ right: Subtree, depth: Int, top: Bytes32, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
+        switch (try resolve(left, depth: depth, top: top, &work, snapshot), try resolve(right, depth: depth, top: top, &work, snapshot)) {
         case (.empty, .empty): return .empty
         case (.leaf(let h), .empty), (.empty, .leaf(let h)): return .leaf(h)
         case (let l, let r): return internalNode(l.hash, r.hash, &work)
@@ -253,15 +364,15 @@ public final class SparseMerkleTree {
 
     private func internalNode(_ l: Bytes32, _ r: Bytes32, _ work: inout Work) -> Subtree {
         let h = Self.internalHash(l, r)
-        work.nodes.append((h, Self.encodeInternal(left: l, right: r)))
+        work.created.append((h, l, r))
         work.decoded.append((h, .internal(left: l, right: r)))
         return .branch(h)
     }
 
-    private func resolve(_ s: Subtree, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
+    private func resolve(_ s: Subtree, depth: Int, top: Bytes32, _ work: inout Work, _ snapshot: NodeCache) throws(StateError) -> Subtree {
         guard case .existing(let h) = s else { return s }
         if h == .zero { return .empty }
-        switch try peek(h, &work, snapshot) {
+        switch try peek(h, depth: depth, top: NodeBatch.isTop(depth: depth) ? h : top, &work, snapshot) {
         case .leaf: return .leaf(h)
         case .internal: return .branch(h)
         }

@@ -78,4 +78,6 @@ public final class InMemoryStateStorage: StateStorage {
     }
 
     public var nodeCount: Int { nodes.count }
+    /// Every stored tree record with its hash (tests of the layout).
+    public func allNodes() -> [(Bytes32, [UInt8])] { nodes.map { ($0.key, $0.value) } }
 }
