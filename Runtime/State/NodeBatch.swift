@@ -65,6 +65,12 @@ enum NodeBatch {
             hashes[2 * p + 1] = r
             for c in [2 * p, 2 * p + 1] where c <= 15 && hashes[c] != .zero && children(hashes[c]) != nil { bitmap |= 1 << c }
         }
+        return encode(bitmap: bitmap, hashes: hashes)
+    }
+
+    /// The record of a batch given its shape (`bitmap`, bit p set: position p is an internal node)
+    /// and the hash at every position (heap order, 32 entries; unused ones ignored).
+    static func encode(bitmap: UInt16, hashes: [Bytes32]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(3 + 32 * 16)
         out.append(tag)
