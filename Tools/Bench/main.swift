@@ -419,10 +419,12 @@ Profiled with `perf record -g .build/release/meridian-bench --only blocks` and p
 - **Transactions** (~15 ms): state reads hit a bounded value cache; committed state is decoded without re-checking
   public keys on the curve (they were checked when written); state-view keys hash as one block of bytes.
 - **New state root** (~10-13 ms): 3,000 tree updates per block, the root's two halves rebuilt on two threads.
-- **Synced commit** (~40-55 ms, not part of execution): RocksDB memtable insertion of ~15,000 new tree nodes per block
-  dominates (`rocksdb::MemTable::Add` / `InlineSkipList::Insert` in the profile); the fsync itself is small
-  (the same run with `sync=false` was no faster). Planned: overlap each block's commit with the next block's execution
-  in the node, and store the tree as 16-ary nodes to cut stored entries by about three quarters (docs/ARCHITECTURE.md).
+- **Synced commit** (not part of execution): RocksDB memtable insertion of the new tree records dominates
+  (`InlineSkipList::Insert` in the profile); the fsync itself is small (the same run with `sync=false` was no faster).
+  **Node batches** (the tree's internal nodes stored four levels to a record, `NodeBatch`; roots and proofs
+  unchanged): the same seven blocks before / after, `meridian-bench --only blocks`, one run each in the same
+  hour: records written per block 8,786-12,720 / 4,420-5,536 (3,000 of them leaves), commit 34-63 / 20-30 ms,
+  execution + synced commit 9,551 / 13,766 tx/s.
 
 ## Where the node's time goes under HTTP load
 Profiled with `perf record -a -g` over `meridian-bench --only api` (2 cores; the node's samples only).
@@ -482,17 +484,28 @@ run are what compare):
 - **The node cache copied at every block**: the two-thread tree rebuild held its cache snapshot until
   the new nodes were inserted, so each block copied the young generation (up to half a million nodes):
   in a third round `copyOrMoveAndResize` took 4.4% and page faults 5% of all CPU; now 0% and 0.8%.
-- Rounds fall from the first to the third (e.g. 4,209 / 3,543 / 2,698): the load is consent grants by
-  the same 1,000 patients, and each grant reads and rewrites its patient's consent list, which grows by
-  about twenty entries a round (a property of the workload, not of the network).
+- **Node batches** (above; a quarter of the stored records per update), A/B in the same hour, old and new
+  binary alternately, two runs each: rounds 3,896 / 3,322 / 2,164 and 4,124 / 3,485 / 2,928 tx/s (26.2% and
+  27.4% of their runs' ceilings) before, 4,440 / 3,509 / 2,248 and 4,410 / 4,004 / 3,681 (30.1%, 32.1%) after.
+  The new layout's own bookkeeping (which batches an update rewrites) first cost 12% of a third round's
+  CPU, a dictionary of new nodes and repeated lookups per position; each position is now looked up once
+  and the new nodes come from the cache: 5.6%, and that run gave 4,544 / 3,564 / 3,275 (34.2% of 10,415).
+- **Overlapping the commit of h with the execution of h+1** is measured, not built: `perf record -e
+  syscalls:sys_*_fsync` over a round shows each validator's block write waiting 6.6 ms on its fsync
+  (mean of 24 in 5 s over four validators: 0.8% of a validator's time), the only part an overlap can hide
+  with both cores saturated; the CPU of the commit (memtable insertion, WAL copy, 12% of a third round)
+  stays. Keeping the synced-commit guarantee would also need the consensus WAL of h kept until h is on
+  disk (today it is reset when h+1 begins, which is safe only because the commit is synced first).
+- Rounds fall from the first to the third (each round is 688 new patients with 30 grants each): the
+  state grows by about 60,000 keys a round; in a third round's profile signature checks fall to 9-37% of
+  the samples (they are done at admission, early in a round) and RocksDB compaction rises to 7.6%.
 Where the time goes now (`perf record -a -g -F 499` over a throughput round; uprobes count 3.9
 `secp256k1_schnorrsig_verify` calls per finalised transaction, the four the ceiling counts): libsecp256k1
 33-43% of all samples, block commit ~15% (RocksDB memtable insertion of the new tree nodes ~8%, compaction
 1-5%), block execution ~10%, admission and decoding besides the signature ~8%, kernel (TCP, fsync) ~10%,
-the load generator ~4%. Not done: the 16-ary layout (a quarter of the stored nodes per update) and
-overlapping the commit of h with the execution of h+1; the cores are saturated (vmstat idle 0-6% during a
-round), so the overlap would shorten latency rather than add throughput here. The goal of 40% of the
-ceiling is not reached (issue 22 stays open).
+the load generator ~4% (first round); in a third round block execution ~17%, commit ~22% (RocksDB write 12%),
+the batch bookkeeping 5.6%, compaction 7.6%. The cores are saturated (idle 3% of samples). The goal of 40%
+of the ceiling is not reached (issue 22 stays open).
 Without load the localnet makes 232-288 blocks a minute from run to run of the same binary (two modes,
 seen before and after these changes).
 
