@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "meridian-localnet", targets: ["meridian-localnet"]),
         .executable(name: "meridian-sensors", targets: ["meridian-sensors"]),
         .executable(name: "meridian-demo", targets: ["meridian-demo"]),
+        .executable(name: "meridian-witness", targets: ["meridian-witness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -172,6 +173,13 @@ let package = Package(
                                          .product(name: "NIOCore", package: "swift-nio"),
                                          .product(name: "NIOPosix", package: "swift-nio")],
                           path: "Tools/NodeCLI", swiftSettings: strict),
+        // The witness a data-protection authority runs (c2sp.org/tlog-witness; issue 23).
+        .executableTarget(name: "meridian-witness",
+                          dependencies: ["MeridianCore", "MeridianTransparency",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Hummingbird", package: "hummingbird"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          path: "Tools/Witness", swiftSettings: strict),
         .executableTarget(name: "meridian-wallet",
                           dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianWalletKit",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -264,7 +272,7 @@ let package = Package(
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
                     dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P", "MeridianVitals", "MeridianIngest",
-                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianTestSupport",
+                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianTestSupport", "MeridianTransparency",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,107 @@
+// meridian-witness: the witness a data-protection authority runs beside the network
+// (c2sp.org/tlog-witness). It cosigns a log's checkpoints (c2sp.org/tlog-cosignature, Ed25519)
+// only when each is consistent with the last one it cosigned, keeps that one checkpoint per log
+// durably, and serves it to monitors.
+//
+// Who may call: anyone (the protocol has no authentication beyond the log's signature on the
+// checkpoint, which the witness checks); the witness's only state is the latest checkpoint per log.
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import MeridianCore
+import MeridianTransparency
+
+@main
+struct WitnessTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian-witness", abstract: "A transparency-log witness (c2sp.org/tlog-witness) with an Ed25519 cosigner key.",
+        subcommands: [Keygen.self, ShowKey.self, Serve.self])
+}
+
+struct WitnessToolError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Reads the cosigner's private key file (`PRIVATE+KEY+...`, written by `keygen`).
+func loadCosigner(_ path: String) throws -> Cosigner {
+    guard let data = FileManager.default.contents(atPath: path) else { throw WitnessToolError("cannot read the key file \(path)") }
+    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    do { return try Cosigner(parsing: text) } catch { throw WitnessToolError("\(path): \(error)") }
+}
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Makes a cosigner key; writes the private key (mode 0600) and prints the verifier key (vkey).")
+    @Option(help: "The witness's name, a schema-less URL (e.g. dpa.pt.example/witness).") var name: String
+    @Option(help: "Where to write the private key; must not exist.") var out: String
+
+    func run() throws {
+        guard !FileManager.default.fileExists(atPath: out) else { throw WitnessToolError("\(out) exists; a witness key is never overwritten") }
+        let (cosigner, seed) = try Cosigner.generate(name: name)
+        guard FileManager.default.createFile(atPath: out, contents: Data((cosigner.encodedPrivateKey(seed: seed) + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw WitnessToolError("cannot write \(out)")
+        }
+        print(cosigner.key.encoded)
+    }
+}
+
+struct ShowKey: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vkey", abstract: "Prints the verifier key (vkey) of a private key file.")
+    @Option(help: "The private key file.") var key: String
+    func run() throws { print(try loadCosigner(key).key.encoded) }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serves POST /add-checkpoint and GET /<origin hash>/checkpoint.")
+    @Option(help: "The cosigner's private key file.") var key: String
+    @Option(name: .customLong("log"), help: "A log this witness follows, as its note verifier key (<origin>+<id>+<key>); repeat for more logs or keys.")
+    var logs: [String] = []
+    @Option(help: "Directory for the latest checkpoint of each log.") var dataDir: String
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port (0: any free one).") var port = 0
+    @Option(help: "Write the listening address here once the server runs.") var addressFile: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        let cosigner = try loadCosigner(key)
+        var byOrigin: [String: [NoteVerifierKey]] = [:]
+        for text in logs {
+            let k: NoteVerifierKey
+            do { k = try NoteVerifierKey(parsing: text) } catch { throw WitnessToolError("--log \(text.prefix(60)): \(error)") }
+            byOrigin[k.name, default: []].append(k)
+        }
+        guard !byOrigin.isEmpty else { throw WitnessToolError("name at least one log to witness (--log <vkey>)") }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw WitnessToolError("--log-level: one of trace, debug, info, notice, warning, error, critical") }
+        var configured = Logger(label: "meridian-witness")
+        configured.logLevel = level
+        let logger = configured, origins = byOrigin.keys.sorted()
+        let witness = TlogWitness(cosigner: cosigner, logs: byOrigin.map { NoteKeyAuthority(origin: $0.key, keys: $0.value) },
+                                  storage: try WitnessFileStorage(directory: dataDir))
+        let router = Router()
+        router.post("add-checkpoint") { request, _ -> Response in
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: AddCheckpointRequest.maxBytes) }
+            catch { return Self.response(WitnessAnswer(status: 413, contentType: "text/plain", body: Array("request body too large\n".utf8), reason: "too large")) }
+            let answer = witness.addCheckpoint(Array(body.readableBytesView))
+            logger.log(level: answer.status == 200 ? .info : .notice, "add-checkpoint", metadata: ["status": "\(answer.status)", "reason": "\(answer.reason)"])
+            return Self.response(answer)
+        }
+        router.get(":hash/checkpoint") { _, context -> Response in
+            Self.response(witness.checkpoint(originHash: try context.parameters.require("hash")))
+        }
+        let addressFile = self.addressFile, host = self.host
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "meridian-witness"),
+                              onServerRunning: { channel in
+                                  let address = "http://\(host):\(channel.localAddress?.port ?? 0)"
+                                  if let addressFile { try? Data((address + "\n").utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic) }
+                                  logger.notice("witness listening", metadata: ["address": "\(address)", "vkey": "\(cosigner.key.encoded)", "logs": "\(origins)"])
+                              }, logger: logger)
+        try await app.runService()
+    }
+
+    static func response(_ answer: WitnessAnswer) -> Response {
+        Response(status: HTTPResponse.Status(code: answer.status), headers: [.contentType: answer.contentType],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+}
