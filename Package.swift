@@ -87,7 +87,7 @@ let package = Package(
                 path: "Runtime/LightClient", swiftSettings: strict),
 
         // Node: everything with time and I/O.
-        .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState", "MeridianRuntime"],
+        .target(name: "MeridianStorage", dependencies: ["CRocksDB", "MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianTransparency"],
                 path: "Node/Storage", swiftSettings: strict),
 
         // Consensus: the Tendermint core, pure (no clock, socket or disk). Optimised even in debug

@@ -27,12 +27,14 @@ public struct TransactionLocation: Hashable, Sendable, Canonical {
 /// (transaction hash → height and index), and `meta` (shared with the state).
 public final class BlockStore: @unchecked Sendable {
     // @unchecked: all state is in RocksDB, whose handles are thread-safe; this class has no mutable fields.
-    public static let columns = ["blocks", "receipts", "commits", "block_index", "tx_index"]
+    public static let columns = ["blocks", "receipts", "commits", "block_index", "tx_index"] + AuditLogStore.columns
     static let headKey = Array("chain.head".utf8)
     static let genesisKey = Array("chain.genesis_header".utf8)
 
     public let db: RocksDB
     public let stateStorage: RocksDBStateStorage
+    /// The audit log's tree (written with each block).
+    public let auditLog: AuditLogStore
 
     /// Opens (or creates) the node database under `path`; `additionalColumns` are column families
     /// of other owners in the same database (the workers' reading store); `faults` is for tests
@@ -41,6 +43,7 @@ public final class BlockStore: @unchecked Sendable {
         do { db = try RocksDB(path: path, columnFamilies: RocksDBStateStorage.columns + Self.columns + additionalColumns, faults: faults) }
         catch { throw BlockStoreError(error.description) }
         stateStorage = RocksDBStateStorage(db: db)
+        auditLog = AuditLogStore(db: db)
     }
 
     static func heightKey(_ h: UInt64) -> [UInt8] { withUnsafeBytes(of: h.bigEndian) { Array($0) } }
@@ -141,6 +144,7 @@ public final class BlockStore: @unchecked Sendable {
             if case .rejected = r.outcome { continue }
             wb.put("tx_index", r.transaction.bytes, TransactionLocation(height: h, index: UInt32(i)).canonicalBytes)
         }
+        AuditLogStore.add(executed.auditLog, to: wb)
         wb.put("meta", Self.headKey, Self.heightKey(h))
         do { try db.write(wb, sync: true) } catch { throw BlockStoreError(error.description) }
         stateStorage.didWrite(executed.prepared.batch)

@@ -3,6 +3,9 @@
 /// `stateRoot` is the root after executing this block's transactions (the proposer executes and
 /// every validator re-executes before voting). `lastCommitHash` binds the commit certificate of
 /// the parent carried in this block; `validatorsHash` binds the set that must sign this block.
+/// `auditLogSize` and `auditLogRoot` are the audit log's tree after this block (every audit entry of
+/// every patient, in block order, a leaf of one RFC 9162 tree): what its checkpoints and witnesses
+/// rest on (`AuditLog`).
 public struct BlockHeader: Hashable, Sendable, Canonical {
     public static let maxChainIDBytes = 64
 
@@ -16,13 +19,16 @@ public struct BlockHeader: Hashable, Sendable, Canonical {
     public var stateRoot: Bytes32
     public var validatorsHash: Bytes32
     public var proposer: PublicKey
+    public var auditLogSize: UInt64
+    public var auditLogRoot: Bytes32
 
     public init(chainID: String, height: UInt64, time: Timestamp, parentHash: Bytes32, lastCommitHash: Bytes32,
                 transactionsRoot: Bytes32, receiptsRoot: Bytes32, stateRoot: Bytes32, validatorsHash: Bytes32,
-                proposer: PublicKey) {
+                proposer: PublicKey, auditLogSize: UInt64 = 0, auditLogRoot: Bytes32 = MerkleTree.emptyRoot) {
         self.chainID = chainID; self.height = height; self.time = time; self.parentHash = parentHash
         self.lastCommitHash = lastCommitHash; self.transactionsRoot = transactionsRoot; self.receiptsRoot = receiptsRoot
         self.stateRoot = stateRoot; self.validatorsHash = validatorsHash; self.proposer = proposer
+        self.auditLogSize = auditLogSize; self.auditLogRoot = auditLogRoot
     }
 
     /// The block's identity: the tagged hash of the canonical header.
@@ -31,6 +37,7 @@ public struct BlockHeader: Hashable, Sendable, Canonical {
     public func encode(to w: inout CanonicalWriter) {
         w.write(chainID); w.write(varint: height); w.write(time); w.write(parentHash); w.write(lastCommitHash)
         w.write(transactionsRoot); w.write(receiptsRoot); w.write(stateRoot); w.write(validatorsHash); w.write(proposer)
+        w.write(varint: auditLogSize); w.write(auditLogRoot)
     }
 
     public init(from r: inout CanonicalReader) throws(CodecError) {
@@ -44,6 +51,8 @@ public struct BlockHeader: Hashable, Sendable, Canonical {
         stateRoot = try r.readBytes32("header.state_root")
         validatorsHash = try r.readBytes32("header.validators_hash")
         proposer = try r.read(PublicKey.self)
+        auditLogSize = try r.readVarint("header.audit_log_size")
+        auditLogRoot = try r.readBytes32("header.audit_log_root")
     }
 }
 

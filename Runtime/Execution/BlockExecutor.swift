@@ -30,6 +30,8 @@ public struct ExecutedBlock {
     public let block: Block
     public let receipts: [Receipt]
     public let prepared: AuthenticatedState.Prepared
+    /// What the block added to the audit log (the node stores its hashes beside the state).
+    public let auditLog: AuditLog.BlockAppend
 }
 
 /// Executes blocks deterministically: the same blocks on the same genesis give the same receipts
@@ -73,15 +75,16 @@ public final class BlockExecutor {
         let height = tip.height + 1
         let validatorsHash = try validatorsHashNow()
         let hashes = transactions.map(\.hash)
-        let (receipts, prepared) = try run(height: height, time: time, transactions: transactions, hashes: hashes, preverified: preverified)
+        let (receipts, log, prepared) = try run(height: height, time: time, transactions: transactions, hashes: hashes, preverified: preverified)
         let header = BlockHeader(chainID: chainID, height: height, time: time, parentHash: tip.hash,
                                  lastCommitHash: lastCommit?.hash ?? .zero,
                                  transactionsRoot: Block.transactionsRoot(hashes: hashes),
                                  receiptsRoot: Block.receiptsRoot(receipts), stateRoot: prepared.root,
-                                 validatorsHash: validatorsHash, proposer: proposer)
+                                 validatorsHash: validatorsHash, proposer: proposer,
+                                 auditLogSize: log.size, auditLogRoot: log.root)
         let block = Block(header: header, transactions: transactions, lastCommit: lastCommit)
         try checkHeader(block)
-        return ExecutedBlock(block: block, receipts: receipts, prepared: prepared)
+        return ExecutedBlock(block: block, receipts: receipts, prepared: prepared, auditLog: log)
     }
 
     /// Re-executes a proposed or synced block and checks its header against the result.
@@ -94,15 +97,18 @@ public final class BlockExecutor {
         guard block.header.validatorsHash == (try validatorsHashNow()) else {
             throw BlockError("block.validators_hash", "validators hash is not the current set's")
         }
-        let (receipts, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions, hashes: hashes,
-                                           preverified: preverified)
+        let (receipts, log, prepared) = try run(height: block.header.height, time: block.header.time, transactions: block.transactions, hashes: hashes,
+                                                preverified: preverified)
         guard prepared.root == block.header.stateRoot else {
             throw BlockError("block.state_root", "state root \(block.header.stateRoot) differs from re-execution's \(prepared.root)")
         }
         guard Block.receiptsRoot(receipts) == block.header.receiptsRoot else {
             throw BlockError("block.receipts_root", "receipts root differs from re-execution's")
         }
-        return ExecutedBlock(block: block, receipts: receipts, prepared: prepared)
+        guard log.size == block.header.auditLogSize, log.root == block.header.auditLogRoot else {
+            throw BlockError("block.audit_log", "audit log \(block.header.auditLogSize) / \(block.header.auditLogRoot) differs from re-execution's \(log.size) / \(log.root)")
+        }
+        return ExecutedBlock(block: block, receipts: receipts, prepared: prepared, auditLog: log)
     }
 
     /// Writes an executed block's state. The node writes block and state in one batch itself and
@@ -167,7 +173,7 @@ public final class BlockExecutor {
     }
 
     private func run(height: UInt64, time: Timestamp, transactions: [SignedTransaction], hashes: [Bytes32],
-                     preverified: (Bytes32) -> Bool) throws(BlockError) -> ([Receipt], AuthenticatedState.Prepared) {
+                     preverified: (Bytes32) -> Bool) throws(BlockError) -> ([Receipt], AuditLog.BlockAppend, AuthenticatedState.Prepared) {
         // Signatures are checked by helper threads from the back of the block while this thread
         // executes from the front, checking itself any signature no helper has reached yet.
         // Signatures the caller already checked are published as valid before anyone starts.
@@ -221,7 +227,9 @@ public final class BlockExecutor {
                 try invariant(receipts.count == transactions.count && receipts.indices.allSatisfy { receipts[$0].transaction == hashes[$0] && receipts[$0].index == UInt32($0) },
                               "block.one_receipt_per_transaction", "\(receipts.count) receipts for \(transactions.count) transactions at height \(height)")
             } catch { throw RuntimeError.invariant(error) }
-            return (receipts, try state.prepare(view, version: height))
+            // The audit log grows by the entries of the successful transactions, in block order.
+            let log = try AuditLog.appendBlock(events: receipts.flatMap { $0.outcome == .success ? $0.events : [] }, ctx)
+            return (receipts, log, try state.prepare(view, version: height))
         } catch let e as RuntimeError {
             throw BlockError("block.runtime", e.description)
         } catch {

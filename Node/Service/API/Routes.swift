@@ -85,7 +85,7 @@ public struct NodeAPI: Sendable {
 
         /// The path as OpenAPI writes it (`{name}` for a parameter).
         public var openAPIPath: String {
-            "/" + path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+            "/" + path.split(separator: "/").map { $0 == "**" ? "{path}" : $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
         }
     }
 
@@ -149,7 +149,7 @@ public struct NodeAPI: Sendable {
             .signed(.get, "v1/state/:key", .knownKey) { request, context, caller in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"], caller)
             },
-        ] + vitalsRoutes() + recordRoutes()
+        ] + vitalsRoutes() + recordRoutes() + auditLogRoutes()
     }
 
     public func router() -> Router<NodeRequestContext> {

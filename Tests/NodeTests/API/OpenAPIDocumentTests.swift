@@ -59,7 +59,10 @@ import MeridianIngest
             }
         }
         let open = Set(node.api.routes().filter { if case .open = $0.access { true } else { false } }.map { "\($0.method.rawValue) \($0.openAPIPath)" })
-        #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers"])
+        // The audit log's tree is open too: its leaves are entry hashes, commitments that name no one
+        // (THREATS.md: what a light client and a witness need).
+        #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers",
+                         "GET /v1/audit-log", "GET /v1/audit-log/proof/inclusion", "GET /v1/audit-log/proof/consistency", "GET /v1/audit-log/tile/{path}"])
     }
 
     @Test func theNodeServesTheDocumentItChecksAgainst() async throws {
@@ -199,6 +202,14 @@ import MeridianIngest
             bad(.get, "/v1/events", "/v1/events"), bad(.get, "/v1/events", "/v1/events?kind=nonsense"),
             good(.get, "/v1/evidence", "/v1/evidence"),
             good(.get, "/v1/light/headers", "/v1/light/headers?from=0&limit=3"), bad(.get, "/v1/light/headers", "/v1/light/headers?limit=0"),
+            good(.get, "/v1/audit-log", "/v1/audit-log"),
+            good(.get, "/v1/audit-log/proof/inclusion", "/v1/audit-log/proof/inclusion?index=0"),
+            bad(.get, "/v1/audit-log/proof/inclusion", "/v1/audit-log/proof/inclusion?index=99999"),
+            good(.get, "/v1/audit-log/proof/consistency", "/v1/audit-log/proof/consistency?old=1"),
+            bad(.get, "/v1/audit-log/proof/consistency", "/v1/audit-log/proof/consistency?old=99999"),
+            good(.get, "/v1/audit-log/tile/{path}", "/v1/audit-log/tile/0/000.p/1", type: nil),
+            good(.get, "/v1/audit-log/tile/{path}", "/v1/audit-log/tile/entries/000.p/1", type: nil),
+            bad(.get, "/v1/audit-log/tile/{path}", "/v1/audit-log/tile/0/00"), bad(.get, "/v1/audit-log/tile/{path}", "/v1/audit-log/tile/9/000"),
             good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)"), good(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=1"),
             bad(.get, "/v1/state/{key}", "/v1/state/not-hex"), bad(.get, "/v1/state/{key}", "/v1/state/\(stateKey)?height=99999"),
             good(.post, "/v1/vitals/frames", "/v1/vitals/frames", body: try frame(4), type: "application/octet-stream"),

@@ -17,6 +17,8 @@ import MeridianDemo
             "parentHash": "the parent header's hash", "lastCommitHash": "hash of the carried commit certificate",
             "transactionsRoot": "RFC 9162 root of the transactions' hashes", "receiptsRoot": "RFC 9162 root of the receipts' canonical bytes",
             "stateRoot": "sparse Merkle root after execution", "validatorsHash": "hash of the state's validator set", "proposer": "a validator key in the state",
+            "auditLogSize": "the audit log frontier's size in state after the block's entries",
+            "auditLogRoot": "RFC 9162 root of the entry hashes, from the frontier in state",
         ],
         "Receipt": [
             "transaction": "the transaction's hash", "index": "its position in the block", "outcome": "success, or a RuntimeError with a stable code",

@@ -1,0 +1,84 @@
+import Foundation
+public import Hummingbird
+import NIOCore
+import MeridianCore
+import MeridianStorage
+import MeridianTransparency
+
+/// The audit log's tree (`AuditLog`, issue 23) as anyone may read it: its size and root at the
+/// latest block, inclusion and consistency proofs, and c2sp.org/tlog-tiles resources (hash tiles
+/// and entry bundles). Open by design: a leaf is an entry's hash, a commitment that names no one,
+/// and each answer is a bounded number of point reads (a tile: 256; a proof: about two per level).
+extension NodeAPI {
+    func auditLogRoutes() -> [Route] {
+        [
+            .open(.get, "v1/audit-log", "the audit log's size and root at the latest block") { _, _ in
+                let head = try current()
+                struct Status: Encodable { let height: UInt64; let size: UInt64; let root: String }
+                return try json(Status(height: head.height, size: head.size, root: head.root.hex))
+            },
+            .open(.get, "v1/audit-log/proof/inclusion", "an entry hash's inclusion proof in the audit log") { request, _ in
+                try inclusion(queryDictionary(request))
+            },
+            .open(.get, "v1/audit-log/proof/consistency", "a consistency proof between two sizes of the audit log") { request, _ in
+                try consistency(queryDictionary(request))
+            },
+            .open(.get, "v1/audit-log/tile/**", "the audit log's tiles and entry bundles (tlog-tiles)") { _, context in
+                try tile(context.parameters.getCatchAll())
+            },
+        ]
+    }
+
+    /// The log at the latest committed block.
+    func current() throws -> (height: UInt64, size: UInt64, root: Bytes32) {
+        let store = query.store
+        let head = try store.headHeight()
+        guard let header = try store.header(at: head) else { throw APIError(.serviceUnavailable, "chain.no_head", "no committed header") }
+        return (head, header.auditLogSize, header.auditLogRoot)
+    }
+
+    func sizeParameter(_ text: String?, _ field: String, current: UInt64) throws -> UInt64 {
+        guard let text else { return current }
+        guard let v = UInt64(text), v <= current else {
+            throw APIError.badRequest("parameter.invalid", "\(field): expected an integer between 0 and the log's size \(current)")
+        }
+        return v
+    }
+
+    func inclusion(_ params: [String: String]) throws -> Response {
+        let head = try current()
+        let size = try sizeParameter(params["size"], "size", current: head.size)
+        guard let text = params["index"], let index = UInt64(text), index < size else {
+            throw APIError.badRequest("parameter.invalid", "index: expected an integer below the size \(size)")
+        }
+        let log = query.store.auditLog
+        guard let entry = try log.entryHash(index: index) else { throw APIError(.internalServerError, "auditlog.missing", "entry \(index) is not stored") }
+        let tree = log.tree(size: size)
+        struct Proof: Encodable { let index: UInt64; let size: UInt64; let root: String; let entryHash: String; let proof: [String] }
+        return try json(Proof(index: index, size: size, root: try tree.root().hex, entryHash: entry.hex, proof: try tree.inclusionProof(index: index).map(\.hex)))
+    }
+
+    func consistency(_ params: [String: String]) throws -> Response {
+        let head = try current()
+        let size = try sizeParameter(params["size"], "size", current: head.size)
+        guard params["old"] != nil else { throw APIError.badRequest("parameter.missing", "old: the smaller size is required") }
+        let old = try sizeParameter(params["old"], "old", current: size)
+        let log = query.store.auditLog
+        struct Proof: Encodable { let old: UInt64; let size: UInt64; let oldRoot: String; let root: String; let proof: [String] }
+        return try json(Proof(old: old, size: size, oldRoot: try log.tree(size: old).root().hex, root: try log.tree(size: size).root().hex,
+                              proof: try log.tree(size: size).consistencyProof(oldSize: old).map(\.hex)))
+    }
+
+    func tile(_ parts: [Substring]) throws -> Response {
+        let path: TilePath
+        do { path = try TilePath(parsing: "tile/" + parts.joined(separator: "/")) }
+        catch { throw APIError.badRequest(error.code, error.message) }
+        let head = try current()
+        guard let bytes = try query.store.auditLog.resource(path, size: head.size) else {
+            throw APIError(.notFound, "tiles.not_found", "\(path.path) is not in the log of size \(head.size)")
+        }
+        // A tile of a given width never changes, partial or full: cacheable for good.
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream", .cacheControl: "public, max-age=31536000, immutable"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
