@@ -17,6 +17,9 @@ extension NodeAPI {
                 struct Status: Encodable { let height: UInt64; let size: UInt64; let root: String }
                 return try json(Status(height: head.height, size: head.size, root: head.root.hex))
             },
+            .open(.get, "v1/audit-log/checkpoint", "the audit log's checkpoint after the latest block, signed by its commit") { _, _ in
+                try checkpointNote()
+            },
             .open(.get, "v1/audit-log/proof/inclusion", "an entry hash's inclusion proof in the audit log") { request, _ in
                 try inclusion(queryDictionary(request))
             },
@@ -35,6 +38,19 @@ extension NodeAPI {
         let head = try store.headHeight()
         guard let header = try store.header(at: head) else { throw APIError(.serviceUnavailable, "chain.no_head", "no committed header") }
         return (head, header.auditLogSize, header.auditLogRoot)
+    }
+
+    /// The checkpoint of the latest block as a signed note (`ChainCheckpoint`): mutable, so it is
+    /// not to be cached beyond a few seconds (tlog-tiles).
+    func checkpointNote() throws -> Response {
+        let store = query.store
+        let head = try store.headHeight()
+        guard head > 0, let block = try store.block(at: head), let commit = try store.commit(at: head), let genesis = try store.genesisHeader() else {
+            throw APIError(.notFound, "auditlog.no_checkpoint", "no block has been committed yet")
+        }
+        let note = ChainCheckpoint(header: block.header, commit: commit).note(genesis: genesis.hash)
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "public, max-age=2"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: note.bytes)))
     }
 
     func sizeParameter(_ text: String?, _ field: String, current: UInt64) throws -> UInt64 {

@@ -7,6 +7,7 @@ import MeridianCore
 import MeridianModules
 import MeridianDemo
 import MeridianTestSupport
+import MeridianTransparency
 
 /// The audit log's tree as the node serves it to anyone: size and root as the header commits them,
 /// proofs that verify, and c2sp.org/tlog-tiles resources whose leaves are the entries' hashes in
@@ -30,7 +31,7 @@ import MeridianTestSupport
         let n = hashes.count
         let answers = try await app.test(.router) { client -> [String: (Int, [UInt8])] in
             var out: [String: (Int, [UInt8])] = [:]
-            var uris = ["/v1/audit-log", "/v1/audit-log/proof/consistency?old=2", "/v1/audit-log/tile/0/000.p/\(n)", "/v1/audit-log/tile/entries/000.p/\(n)",
+            var uris = ["/v1/audit-log", "/v1/audit-log/checkpoint", "/v1/audit-log/proof/consistency?old=2", "/v1/audit-log/tile/0/000.p/\(n)", "/v1/audit-log/tile/entries/000.p/\(n)",
                         "/v1/audit-log/tile/0/000.p/2", "/v1/audit-log/tile/0/000", "/v1/audit-log/tile/0/000.p/\(n + 1)", "/v1/audit-log/tile/1/000.p/1",
                         "/v1/audit-log/tile/0/00", "/v1/audit-log/tile/0/000.p/0", "/v1/audit-log/tile/64/000", "/v1/audit-log/tile/0/x000/001",
                         "/v1/audit-log/tile/0/000.p/07", "/v1/audit-log/tile/x/000", "/v1/audit-log/proof/inclusion?index=\(n)",
@@ -73,6 +74,16 @@ import MeridianTestSupport
                     "/v1/audit-log/proof/consistency?old=\(n + 1)", "/v1/audit-log/proof/consistency", "/v1/audit-log/proof/inclusion?index=-1"] {
             #expect(answers[uri]?.0 == 400, "\(uri): \(String(decoding: answers[uri]?.1 ?? [], as: UTF8.self))")
         }
+
+        // The checkpoint after the latest block opens to that block's header and commit, which the
+        // validators signed.
+        let (code, note) = try #require(answers["/v1/audit-log/checkpoint"])
+        #expect(code == 200)
+        let genesis = try #require(try node.chain.store.genesisHeader()).hash
+        let opened = try ChainCheckpoint(opening: note, chainID: DemoCast.chainID, genesis: genesis)
+        #expect(opened.header == header && opened.checkpoint.size == UInt64(n) && opened.checkpoint.root == header.auditLogRoot)
+        let powers = try await node.chain.currentValidators()
+        #expect((try? opened.commit.verify(chainID: DemoCast.chainID, validators: powers, blockHash: header.hash).get()) != nil)
 
         // pymerkle builds the same tree from the entry bundle's entries.
         let script = """

@@ -62,7 +62,7 @@ import MeridianIngest
         // The audit log's tree is open too: its leaves are entry hashes, commitments that name no one
         // (THREATS.md: what a light client and a witness need).
         #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers",
-                         "GET /v1/audit-log", "GET /v1/audit-log/proof/inclusion", "GET /v1/audit-log/proof/consistency", "GET /v1/audit-log/tile/{path}"])
+                         "GET /v1/audit-log", "GET /v1/audit-log/checkpoint", "GET /v1/audit-log/proof/inclusion", "GET /v1/audit-log/proof/consistency", "GET /v1/audit-log/tile/{path}"])
     }
 
     @Test func theNodeServesTheDocumentItChecksAgainst() async throws {
@@ -202,7 +202,7 @@ import MeridianIngest
             bad(.get, "/v1/events", "/v1/events"), bad(.get, "/v1/events", "/v1/events?kind=nonsense"),
             good(.get, "/v1/evidence", "/v1/evidence"),
             good(.get, "/v1/light/headers", "/v1/light/headers?from=0&limit=3"), bad(.get, "/v1/light/headers", "/v1/light/headers?limit=0"),
-            good(.get, "/v1/audit-log", "/v1/audit-log"),
+            good(.get, "/v1/audit-log", "/v1/audit-log"), good(.get, "/v1/audit-log/checkpoint", "/v1/audit-log/checkpoint"),
             good(.get, "/v1/audit-log/proof/inclusion", "/v1/audit-log/proof/inclusion?index=0"),
             bad(.get, "/v1/audit-log/proof/inclusion", "/v1/audit-log/proof/inclusion?index=99999"),
             good(.get, "/v1/audit-log/proof/consistency", "/v1/audit-log/proof/consistency?old=1"),
