@@ -27,15 +27,10 @@ public struct CosignerKey: Hashable, Sendable {
 
     /// Parses `<name>+<hex key ID>+<base64(0x04 || key)>`, checking the key ID against the key.
     public init(parsing text: String) throws(NoteError) {
-        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].count == 8, let id = UInt32(parts[1], radix: 16), parts[1] == parts[1].lowercased() else {
-            throw NoteError("cosignature.bad_key", "a cosigner key is <name>+<8 hex digits>+<base64 key>")
-        }
-        guard let raw = Base64.decodeCanonical(String(parts[2])), raw.count == 33, raw[0] == Self.cosignatureV1 else {
-            throw NoteError("cosignature.bad_key", "the key of '\(parts[0].prefix(60))' is not an Ed25519 cosigner key (type 0x04, 32 bytes)")
-        }
-        try self.init(name: String(parts[0]), publicKey: Array(raw.dropFirst()))
-        guard keyID == id else { throw NoteError("cosignature.bad_key", "key ID \(parts[1]) does not match the key (\(String(format: "%08x", keyID)))") }
+        let (name, key, id) = try NoteVerifierKey.parseText(text, type: Self.cosignatureV1, code: "cosignature.bad_key",
+                                                            what: "an Ed25519 cosigner key (type 0x04, 32 bytes)")
+        try self.init(name: name, publicKey: key)
+        guard keyID == id else { throw NoteError("cosignature.bad_key", "key ID \(String(format: "%08x", id)) does not match the key (\(String(format: "%08x", keyID)))") }
     }
 
     public var encoded: String { "\(name)+\(String(format: "%08x", keyID))+\(Base64.encode([Self.cosignatureV1] + publicKey))" }
@@ -84,13 +79,10 @@ public struct Cosigner: Sendable {
     public init(parsing text: String) throws(NoteError) {
         let prefix = "PRIVATE+KEY+"
         guard text.hasPrefix(prefix) else { throw NoteError("cosignature.bad_key", "a cosigner's private key starts with PRIVATE+KEY+") }
-        let parts = text.dropFirst(prefix.count).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].count == 8, let id = UInt32(parts[1], radix: 16),
-              let raw = Base64.decodeCanonical(String(parts[2])), raw.count == 33, raw[0] == CosignerKey.cosignatureV1 else {
-            throw NoteError("cosignature.bad_key", "a cosigner's private key is PRIVATE+KEY+<name>+<8 hex digits>+<base64(0x04 || seed)>")
-        }
-        try self.init(name: String(parts[0]), seed: Array(raw.dropFirst()))
-        guard key.keyID == id else { throw NoteError("cosignature.bad_key", "key ID \(parts[1]) does not match the key") }
+        let (name, seed, id) = try NoteVerifierKey.parseText(String(text.dropFirst(prefix.count)), type: CosignerKey.cosignatureV1, code: "cosignature.bad_key",
+                                                             what: "an Ed25519 cosigner seed (type 0x04, 32 bytes)")
+        try self.init(name: name, seed: seed)
+        guard key.keyID == id else { throw NoteError("cosignature.bad_key", "key ID \(String(format: "%08x", id)) does not match the key") }
     }
 
     /// The private key's text form (to be stored with file permissions 0600).

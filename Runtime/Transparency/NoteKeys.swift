@@ -26,15 +26,26 @@ public struct NoteVerifierKey: Hashable, Sendable {
 
     /// Parses `<name>+<hex key ID>+<base64(0x01 || key)>`, checking the key ID against the key.
     public init(parsing text: String) throws(NoteError) {
+        let (name, key, id) = try Self.parseText(text, type: Self.ed25519, code: "note.bad_key", what: "an Ed25519 key (type 0x01, 32 bytes)")
+        try self.init(name: name, publicKey: key)
+        guard keyID == id else { throw NoteError("note.bad_key", "key ID \(String(format: "%08x", id)) does not match the key (\(String(format: "%08x", keyID)))") }
+    }
+
+    /// The text form of an Ed25519 key of signature type `type` (`<name>+<key ID>+<base64(type || key)>`;
+    /// a private key the same after `PRIVATE+KEY+`, with the seed): its name, key bytes and the key ID
+    /// it states, which the caller checks once the public key is known. Shared by note keys (0x01)
+    /// and cosigner keys (0x04).
+    static func parseText(_ text: String, type: UInt8, code: String, what: String) throws(NoteError) -> (name: String, key: [UInt8], id: UInt32) {
         let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[1].count == 8, let id = UInt32(parts[1], radix: 16), parts[1] == parts[1].lowercased() else {
-            throw NoteError("note.bad_key", "a verifier key is <name>+<8 hex digits>+<base64 key>")
+            throw NoteError(code, "a key is <name>+<8 hex digits>+<base64 key>")
         }
-        guard let raw = Base64.decodeCanonical(String(parts[2])), raw.count == 33, raw[0] == Self.ed25519 else {
-            throw NoteError("note.bad_key", "the key of '\(parts[0])' is not an Ed25519 key (type 0x01, 32 bytes)")
+        guard let raw = Base64.decodeCanonical(String(parts[2])), raw.count == 33, raw[0] == type else {
+            throw NoteError(code, "the key of '\(parts[0].prefix(60))' is not \(what)")
         }
-        try self.init(name: String(parts[0]), publicKey: Array(raw.dropFirst()))
-        guard keyID == id else { throw NoteError("note.bad_key", "key ID \(parts[1]) does not match the key (\(String(format: "%08x", keyID)))") }
+        let name = String(parts[0])
+        try checkName(name)
+        return (name, Array(raw.dropFirst()), id)
     }
 
     public var encoded: String { "\(name)+\(String(format: "%08x", keyID))+\(Base64.encode([Self.ed25519] + publicKey))" }
@@ -74,13 +85,10 @@ public struct NoteSigner: Sendable {
     public init(parsing text: String) throws(NoteError) {
         let prefix = "PRIVATE+KEY+"
         guard text.hasPrefix(prefix) else { throw NoteError("note.bad_key", "a signer key starts with PRIVATE+KEY+") }
-        let parts = text.dropFirst(prefix.count).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].count == 8, let id = UInt32(parts[1], radix: 16),
-              let raw = Base64.decodeCanonical(String(parts[2])), raw.count == 33, raw[0] == NoteVerifierKey.ed25519 else {
-            throw NoteError("note.bad_key", "a signer key is PRIVATE+KEY+<name>+<8 hex digits>+<base64 Ed25519 seed>")
-        }
-        try self.init(name: String(parts[0]), seed: Array(raw.dropFirst()))
-        guard verifierKey.keyID == id else { throw NoteError("note.bad_key", "key ID \(parts[1]) does not match the key") }
+        let (name, seed, id) = try NoteVerifierKey.parseText(String(text.dropFirst(prefix.count)), type: NoteVerifierKey.ed25519, code: "note.bad_key",
+                                                             what: "an Ed25519 seed (type 0x01, 32 bytes)")
+        try self.init(name: name, seed: seed)
+        guard verifierKey.keyID == id else { throw NoteError("note.bad_key", "key ID \(String(format: "%08x", id)) does not match the key") }
     }
 
     /// This key's signature line for `text` (which must end with a newline).
