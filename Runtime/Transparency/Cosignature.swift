@@ -18,9 +18,7 @@ public struct CosignerKey: Hashable, Sendable {
 
     public init(name: String, publicKey: [UInt8]) throws(NoteError) {
         try NoteVerifierKey.checkName(name)
-        guard publicKey.count == 32, (try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)) != nil else {
-            throw NoteError("cosignature.bad_key", "an Ed25519 cosigner key is 32 bytes")
-        }
+        _ = try Ed25519Key.public(publicKey, code: "cosignature.bad_key")
         self.name = name; self.publicKey = publicKey
         keyID = NoteVerifierKey.keyID(name: name, type: Self.cosignatureV1, key: publicKey)
     }
@@ -46,11 +44,11 @@ public struct CosignerKey: Hashable, Sendable {
     /// The timestamp of this key's valid cosignature on `checkpointText`; nil if it does not verify
     /// (wrong length, a timestamp beyond 2^63 - 1, or a bad signature).
     public func verify(_ signature: NoteSignature, checkpointText: String) -> UInt64? {
-        guard matches(signature), signature.signature.count == 72,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return nil }
+        guard matches(signature), signature.signature.count == 72 else { return nil }
         let timestamp = signature.signature.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard timestamp <= Self.maxTimestamp,
-              key.isValidSignature(Array(signature.signature.dropFirst(8)), for: Self.message(checkpointText: checkpointText, timestamp: timestamp)) else { return nil }
+              Ed25519Key.isValid(Array(signature.signature.dropFirst(8)), for: Self.message(checkpointText: checkpointText, timestamp: timestamp),
+                                 by: publicKey) else { return nil }
         return timestamp
     }
 }
@@ -62,9 +60,7 @@ public struct Cosigner: Sendable {
 
     /// From the 32-byte RFC 8032 seed.
     public init(name: String, seed: [UInt8]) throws(NoteError) {
-        guard seed.count == 32, let k = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
-            throw NoteError("cosignature.bad_key", "an Ed25519 seed is 32 bytes")
-        }
+        let k = try Ed25519Key.private(seed, code: "cosignature.bad_key")
         privateKey = k
         key = try CosignerKey(name: name, publicKey: Array(k.publicKey.rawRepresentation))
     }

@@ -17,9 +17,7 @@ public struct NoteVerifierKey: Hashable, Sendable {
 
     public init(name: String, publicKey: [UInt8]) throws(NoteError) {
         try Self.checkName(name)
-        guard publicKey.count == 32, (try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)) != nil else {
-            throw NoteError("note.bad_key", "an Ed25519 public key is 32 bytes")
-        }
+        _ = try Ed25519Key.public(publicKey, code: "note.bad_key")
         self.name = name; self.publicKey = publicKey
         keyID = Self.keyID(name: name, type: Self.ed25519, key: publicKey)
     }
@@ -51,8 +49,7 @@ public struct NoteVerifierKey: Hashable, Sendable {
     public var encoded: String { "\(name)+\(String(format: "%08x", keyID))+\(Base64.encode([Self.ed25519] + publicKey))" }
 
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-        guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
-        return key.isValidSignature(signature, for: message)
+        Ed25519Key.isValid(signature, for: message, by: publicKey)
     }
 
     static func keyID(name: String, type: UInt8, key: [UInt8]) -> UInt32 {
@@ -74,10 +71,7 @@ public struct NoteSigner: Sendable {
 
     /// From the 32-byte RFC 8032 seed.
     public init(name: String, seed: [UInt8]) throws(NoteError) {
-        guard seed.count == 32, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
-            throw NoteError("note.bad_key", "an Ed25519 seed is 32 bytes")
-        }
-        self.key = key
+        key = try Ed25519Key.private(seed, code: "note.bad_key")
         verifierKey = try NoteVerifierKey(name: name, publicKey: Array(key.publicKey.rawRepresentation))
     }
 
@@ -97,5 +91,25 @@ public struct NoteSigner: Sendable {
         let signature: Data
         do { signature = try key.signature(for: Array(text.utf8)) } catch { throw NoteError("note.sign_failed", "\(error)") }
         return NoteSignature(name: verifierKey.name, keyID: verifierKey.keyID, signature: Array(signature))
+    }
+}
+
+/// Ed25519 keys from their raw bytes (swift-crypto), for note keys and cosigner keys alike: a
+/// malformed key is refused with `code`, never taken for another.
+enum Ed25519Key {
+    static func `public`(_ bytes: [UInt8], code: String) throws(NoteError) -> Curve25519.Signing.PublicKey {
+        guard bytes.count == 32 else { throw NoteError(code, "an Ed25519 public key is 32 bytes, not \(bytes.count)") }
+        do { return try Curve25519.Signing.PublicKey(rawRepresentation: bytes) } catch { throw NoteError(code, "not an Ed25519 public key: \(error)") }
+    }
+
+    static func `private`(_ seed: [UInt8], code: String) throws(NoteError) -> Curve25519.Signing.PrivateKey {
+        guard seed.count == 32 else { throw NoteError(code, "an Ed25519 seed is 32 bytes, not \(seed.count)") }
+        do { return try Curve25519.Signing.PrivateKey(rawRepresentation: seed) } catch { throw NoteError(code, "not an Ed25519 seed: \(error)") }
+    }
+
+    /// Whether `signature` (64 bytes) by the key `publicKey` verifies over `message`; a malformed key or signature does not.
+    static func isValid(_ signature: [UInt8], for message: [UInt8], by publicKey: [UInt8]) -> Bool {
+        guard signature.count == 64 else { return false }
+        do { return try Self.public(publicKey, code: "").isValidSignature(signature, for: message) } catch { return false }
     }
 }
