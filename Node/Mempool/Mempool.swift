@@ -165,13 +165,17 @@ public final class Mempool: Sendable {
     /// would otherwise arrive with a nonce gap and be rejected).
     /// With `only`, nothing outside that set is taken (and a signer with a transaction outside it
     /// is held from there on, as for `excluding`).
-    public func reap(maxCount: Int, maxBytes: Int, excluding: Set<Bytes32> = [], only: Set<Bytes32>? = nil) -> [SignedTransaction] {
+    /// `skipping` are transactions a committed block already includes (it is still being written,
+    /// and they leave the mempool when it is on disk): left out, and their signers' next ones taken.
+    public func reap(maxCount: Int, maxBytes: Int, excluding: Set<Bytes32> = [], only: Set<Bytes32>? = nil,
+                     skipping: Set<Bytes32> = []) -> [SignedTransaction] {
         state.withLock { s in
             var out: [SignedTransaction] = []
             var total = 0
             var held: Set<PublicKey> = []
             for seq in s.order.keys.sorted() {
                 guard out.count < maxCount, let h = s.order[seq], let e = s.byHash[h] else { break }
+                if !skipping.isEmpty, skipping.contains(h) { continue }
                 if excluding.contains(h) || only.map({ !$0.contains(h) }) == true || held.contains(e.signer) {
                     held.insert(e.signer); continue
                 }

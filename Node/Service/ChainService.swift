@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOCore
 import NIOPosix
 public import Logging
@@ -33,6 +34,20 @@ public actor ChainService {
     private var lastCommit: CommitCertificate?
     /// Blocks of the next height built or re-executed by consensus, by hash, until one commits.
     private var pending: [Bytes32: ExecutedBlock] = [:]
+    /// The synced write of the last committed block, while it runs beside the next block's execution
+    /// (at most one: a commit waits for the write before it). A failed write stays here, so every
+    /// later wait throws and the node stops.
+    private var writing: Task<Void, any Error>?
+    /// The transactions of the block being written: they stay in the mempool until it is on disk (so
+    /// admission, which checks nonces against the stored state, refuses them as duplicates) and are
+    /// never reaped again.
+    private var unwrittenTransactions: Set<Bytes32> = []
+    private nonisolated let unwrittenCount = Mutex(0)
+    /// The last block on disk: what the API serves (`executor.tip` may be one block ahead).
+    private var stored: ChainTip
+    /// Where blocks are written: one serial queue (a synced RocksDB write blocks its thread for
+    /// milliseconds, which must not be this actor's or an event loop's).
+    private let writer = DispatchQueue(label: "meridian.block-writer")
     /// How far ahead of this node's clock a proposed block's time may be.
     static let maxClockDriftMilliseconds: UInt64 = 30_000
     /// The thread this actor runs on: block execution is seconds of CPU per minute, kept off the
@@ -58,6 +73,7 @@ public actor ChainService {
             throw NodeError("data", "state is at version \(state.version.map(String.init) ?? "none") but the block store at height \(tip.height)")
         }
         chainID = executor.chainID
+        stored = tip
         mempool = Mempool(chainID: chainID, limits: config.mempool)
         events = EventHub()
         query = QueryService(store: store)
@@ -71,7 +87,8 @@ public actor ChainService {
         metrics.height.set(Double(tip.height))
     }
 
-    public var tip: ChainTip { executor.tip }
+    /// The last block on disk (the API's view: everything it reads of this height is stored).
+    public var tip: ChainTip { stored }
 
     /// For tests of poison handling only (`MERIDIAN_INJECT_DISAGREEMENT`): another proposer's block
     /// that carries a transaction of this signer (an address) is judged invalid, while this node's
@@ -99,8 +116,10 @@ public actor ChainService {
         let params = try executor.parameters
         let maxCount = min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock))
         let txs = switch selection {
-        case .excluding(let excluded): mempool.reap(maxCount: maxCount, maxBytes: config.maxBlockBytes, excluding: excluded)
-        case .only(let set, let limit): mempool.reap(maxCount: min(maxCount, limit), maxBytes: config.maxBlockBytes, only: set)
+        case .excluding(let excluded):
+            mempool.reap(maxCount: maxCount, maxBytes: config.maxBlockBytes, excluding: excluded, skipping: unwrittenTransactions)
+        case .only(let set, let limit):
+            mempool.reap(maxCount: min(maxCount, limit), maxBytes: config.maxBlockBytes, only: set, skipping: unwrittenTransactions)
         }
         if txs.isEmpty && !allowEmpty { return nil }
         let time = max(now, executor.tip.time.adding(milliseconds: 1))
@@ -110,21 +129,64 @@ public actor ChainService {
                                     preverified: { mempool.contains($0) })
     }
 
-    /// Writes an executed block with its certificate (one synced batch), then the work after a
-    /// commit: mempool, metrics, events.
+    /// Writes an executed block with its certificate (one synced batch) and waits for it, then the
+    /// work after a commit (single-proposer mode).
     private func commitExecuted(_ executed: ExecutedBlock, certificate: CommitCertificate, started: UInt64) throws {
-        let block = executed.block
         try store.append(executed, commit: certificate)
         executor.didCommit(executed)
         lastCommit = certificate
         pending = [:]
+        didWrite(executed, started: started)
+    }
+
+    /// Commits an executed block without waiting for its write: it becomes the tip the next block
+    /// executes on (its state read from memory until written), and its synced write runs on the
+    /// writer thread. Consensus waits for it (`awaitDurable`) before signing anything of the next
+    /// height, and its WAL keeps this height's records until then, so a crash before the write
+    /// restarts here and decides the same block again.
+    private func beginCommit(_ executed: ExecutedBlock, certificate: CommitCertificate, started: UInt64) async throws {
+        try await awaitDurable()
+        try state.willWrite(executed.prepared)
+        executor.didCommit(executed)
+        lastCommit = certificate
+        pending = [:]
+        unwrittenTransactions = Set(executed.receipts.map(\.transaction))
+        let count = unwrittenTransactions.count
+        unwrittenCount.withLock { $0 = count }
+        let store = self.store, writer = self.writer
+        writing = Task {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                writer.async { done.resume(with: Result { try store.append(executed, commit: certificate) }) }
+            }
+            self.didWrite(executed, started: started)
+        }
+    }
+
+    /// Tests only: block writes wait until `releaseWritesForTesting` (the window between a commit and
+    /// its write, made wide and deterministic).
+    public func holdWritesForTesting() { writer.suspend() }
+    public func releaseWritesForTesting() { writer.resume() }
+
+    /// Returns once every committed block is on disk; rethrows a failed write.
+    public func awaitDurable() async throws {
+        if let writing { try await writing.value }
+    }
+
+    /// The work after a block is on disk: state reads go to storage again, the API's tip moves, and
+    /// mempool, metrics and events follow.
+    private func didWrite(_ executed: ExecutedBlock, started: UInt64) {
+        let block = executed.block
+        state.didWrite(version: executed.prepared.version)
+        stored = ChainTip(height: block.header.height, hash: block.hash, time: block.header.time)
+        unwrittenTransactions = []
+        unwrittenCount.withLock { $0 = 0 }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         metrics.recordBlock(height: block.header.height, transactions: block.transactions.count, seconds: elapsed)
         logger.info("committed block", metadata: ["height": "\(block.header.height)", "txs": "\(block.transactions.count)",
                                                   "ms": "\(Int(elapsed * 1000))", "root": "\(block.header.stateRoot.hex.prefix(16))"])
-        // Included transactions leave the mempool now, before the next block can be reaped (a
-        // dictionary removal per transaction); re-checking the rest and publishing events run
-        // after, off the commit path.
+        // Included transactions leave the mempool now (reaping skipped them while the block was
+        // being written: a dictionary removal per transaction); re-checking the rest and publishing
+        // events run after, off the commit path.
         let mempool = self.mempool
         mempool.removeIncluded(executed.receipts.map(\.transaction))
         let height = block.header.height
@@ -187,10 +249,10 @@ extension ChainService: ConsensusChain {
         }
     }
 
-    public func commit(_ block: Block, certificate: CommitCertificate) throws {
+    public func commit(_ block: Block, certificate: CommitCertificate) async throws {
         if pending[block.hash] == nil, try !validate(block) { throw NodeError("consensus", "block \(block.hash.hex.prefix(16)) does not execute") }
         guard let executed = pending[block.hash] else { throw NodeError("consensus", "block not executed") }
-        try commitExecuted(executed, certificate: certificate, started: DispatchTime.now().uptimeNanoseconds)
+        try await beginCommit(executed, certificate: certificate, started: DispatchTime.now().uptimeNanoseconds)
     }
 
     public func committed(at height: UInt64) throws -> (Block, CommitCertificate)? {
@@ -231,7 +293,8 @@ extension ChainService: ConsensusChain {
         return hash
     }
 
-    public nonisolated func pendingTransactions() -> Int { mempool.count }
+    /// Pending transactions a next block could take (not those of the block being written).
+    public nonisolated func pendingTransactions() -> Int { max(0, mempool.count - unwrittenCount.withLock { $0 }) }
 
     public nonisolated func pendingTransactions(_ hashes: [Bytes32]) -> [SignedTransaction?] { mempool.transactions(hashes) }
 

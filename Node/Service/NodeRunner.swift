@@ -408,6 +408,9 @@ public enum NodeRunner {
             logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        // The last committed block may still be on its way to disk (its write overlaps the next
+        // height): wait for it before the database closes.
+        do { try await chain.awaitDurable() } catch { logger.critical("the last block's write failed", metadata: ["error": "\(error)"]) }
         chain.events.finish()
         workers?.alerts.finish()
         try? FileManager.default.removeItem(atPath: addressFile)

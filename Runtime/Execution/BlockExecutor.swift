@@ -26,7 +26,7 @@ public struct ChainTip: Hashable, Sendable {
 }
 
 /// A block executed against the state but not yet committed.
-public struct ExecutedBlock {
+public struct ExecutedBlock: Sendable {
     public let block: Block
     public let receipts: [Receipt]
     public let prepared: AuthenticatedState.Prepared

@@ -14,6 +14,10 @@ public final class AuthenticatedState {
     /// Latest values recently read or written (nil = known absent), so hot entries (organisations,
     /// parameters, nonces) do not go to disk on every transaction. Bounded; updated on commit.
     private var valueCache: ValueCache
+    /// The values of the version whose write to storage is under way (`willWrite`), read first.
+    private var unwrittenValues: [RawKey: [UInt8]?] = [:]
+    /// That version (nil when every version is written).
+    public private(set) var unwrittenVersion: UInt64?
 
     /// Opens the state at the latest committed version (or empty, before genesis).
     public init(storage: any StateStorage, maxCachedNodes: Int = 1 << 20) throws(StateError) {
@@ -34,6 +38,7 @@ public final class AuthenticatedState {
 
     /// The latest committed value of a raw key.
     public func value(_ key: [UInt8]) throws(StateError) -> [UInt8]? {
+        if !unwrittenValues.isEmpty, let unwritten = unwrittenValues[RawKey(key)] { return unwritten }
         if let cached = valueCache[key] { return cached }
         let v = try storage.value(key)
         valueCache[key] = .some(v)
@@ -44,7 +49,7 @@ public final class AuthenticatedState {
     public func view() -> StateView { StateView(state: self) }
 
     /// A version computed but not yet written.
-    public struct Prepared {
+    public struct Prepared: Sendable {
         public let version: UInt64
         public let root: Bytes32
         public let batch: StateBatch
@@ -83,6 +88,34 @@ public final class AuthenticatedState {
         version = prepared.version
         root = prepared.root
         for v in prepared.batch.values { valueCache[v.key] = .some(v.value) }
+    }
+
+    /// `prepared` becomes the current version while its write to storage is under way (the node
+    /// writes block *h* while it executes *h + 1*): until `didWrite`, its values and tree records are
+    /// read from memory, since the storage does not hold them yet and the caches are bounded. One
+    /// version at a time: the caller waits for a write before it hands over the next.
+    public func willWrite(_ prepared: Prepared) throws(StateError) {
+        if let unwrittenVersion {
+            throw StateError(.versionOrder, "version \(prepared.version) handed over while version \(unwrittenVersion) is still being written")
+        }
+        didCommit(prepared)
+        unwrittenVersion = prepared.version
+        var values: [RawKey: [UInt8]?] = [:]
+        values.reserveCapacity(prepared.batch.values.count)
+        for v in prepared.batch.values { values[RawKey(v.key)] = .some(v.value) }
+        unwrittenValues = values
+        var records: [Bytes32: [UInt8]] = [:]
+        records.reserveCapacity(prepared.batch.nodes.count)
+        for n in prepared.batch.nodes { records[n.hash] = n.encoded }
+        tree.unwritten = records
+    }
+
+    /// The version `willWrite` handed over is in storage now: reads go there again.
+    public func didWrite(version: UInt64) {
+        guard unwrittenVersion == version else { return }
+        unwrittenVersion = nil
+        unwrittenValues = [:]
+        tree.unwritten = [:]
     }
 
     public func root(at version: UInt64) throws(StateError) -> Bytes32 {

@@ -321,7 +321,9 @@ final class Localnet: @unchecked Sendable {
         // message once however often it arrived (it once logged and synced one proposal hundreds
         // of times per round).
         for i in [0, 1] {
+            // The WAL is two logs used in turn; the stuck height's records are in one of them.
             let records = try ConsensusWAL.read(path: net.nodes[i].dataDir + "/consensus.wal").records
+                + ConsensusWAL.read(path: net.nodes[i].dataDir + "/consensus.wal.2").records
             #expect(!records.isEmpty && Set(records.map { Data($0) }).count == records.count,
                     "node \(i)'s WAL holds a message twice: \(records.count) records, \(Set(records.map { Data($0) }).count) distinct")
         }

@@ -160,6 +160,16 @@ final class SimulatedChain {
     static let chainID = "meridian-sim"
     var committed: [(block: Block, certificate: CommitCertificate)] = []
     var height: UInt64 { UInt64(committed.count) }
+    /// Blocks on disk: a commit returns before its block is written (as `ChainService`'s does), and
+    /// the write completes at the next commit, when the validator signs (the driver waits for it
+    /// then), or `writeMilliseconds` later, whichever is first. A crash loses a block not yet written.
+    private(set) var durableHeight: UInt64 = 0
+    static let writeMilliseconds: UInt64 = 25
+
+    func awaitDurable() { durableHeight = height }
+
+    /// A crash: what was not written is gone.
+    func crash() { committed.removeLast(committed.count - Int(durableHeight)) }
     var tip: Bytes32 { committed.last?.block.hash ?? .zero }
 
     func build(proposer: PublicKey, round: UInt32, now: UInt64, stateRoot: Bytes32, transactions: [SignedTransaction] = []) -> Block {
@@ -190,6 +200,7 @@ final class SimulatedChain {
         try invariant(block.header.parentHash == tip, "blocks.parent_hash", "block \(block.hash.hex.prefix(8)) names parent \(block.header.parentHash.hex.prefix(8)), tip \(tip.hex.prefix(8))")
         try invariant(certificate.blockHash == block.hash && certificate.height == block.header.height, "blocks.certificate_matches",
                       "certificate for \(certificate.blockHash.hex.prefix(8)) at \(certificate.height)")
+        awaitDurable()
         committed.append((block, certificate))
     }
 }
@@ -225,6 +236,7 @@ public final class Simulation {
         case gossip(node: Int)
         case crash(node: Int, losesLog: Bool, armed: Bool)
         case restart(node: Int)
+        case written(node: Int, height: UInt64, incarnation: Int)
         case armCrash(node: Int, downMilliseconds: UInt64, losesLog: Bool)
     }
 
@@ -386,9 +398,12 @@ public final class Simulation {
             guard !nodes[i].up else { return }
             nodes[i].up = true
             incarnation[i] += 1
-            let contents = nodes[i].journal.load()
+            let contents = nodes[i].journal.load(resuming: nodes[i].chain.height + 1)
             nodes[i].driver = makeDriver(nodes[i].signer, guardState: contents.guardState)
             process(i, .begin(height: nodes[i].chain.height + 1, validators: powers, journal: contents.records))
+        case .written(let i, let height, let inc):
+            guard nodes[i].up, inc == incarnation[i], nodes[i].chain.height == height else { return }
+            nodes[i].chain.awaitDurable()
         }
     }
 
@@ -401,13 +416,14 @@ public final class Simulation {
         nodes[i].up = false
         incarnation[i] += 1
         nodes[i].journal.crash(losingLog: losesLog)
+        nodes[i].chain.crash()
         if losesLog { nodes[i].amnesic = true }
         // Everything in memory is lost with the driver; the journal and the chain keep what they synced.
         nodes[i].driver = makeDriver(nodes[i].signer, guardState: nodes[i].journal.guardState)
     }
 
     func boot(_ i: Int) {
-        let contents = nodes[i].journal.load()
+        let contents = nodes[i].journal.load(resuming: nodes[i].chain.height + 1)
         process(i, .begin(height: nodes[i].chain.height + 1, validators: powers, journal: contents.records))
     }
 
@@ -450,7 +466,9 @@ public final class Simulation {
         case .append(let record): node.journal.append(record)
         case .syncJournal: node.journal.sync()
         case .resetJournal: node.journal.reset()
-        case .persistGuard(let state): node.journal.persistGuard(state)
+        case .persistGuard(let state):
+            node.chain.awaitDurable()   // as ConsensusDriver: nothing is signed before the last block is written
+            node.journal.persistGuard(state)
         case .broadcast(let bytes): outgoing(i, to: Array(nodes.indices), bytes)
         case .send(let bytes, let peer): if let j = indexOf[peer] { outgoing(i, to: [j], bytes) }
         case .schedule(let timer, let ms): schedule(after: ms, .timer(node: i, timer, incarnation: incarnation[i]))
@@ -468,12 +486,13 @@ public final class Simulation {
         case .commit(let block, let certificate):
             do { try node.chain.commit(block, certificate) } catch { violations.append("node \(i): \(error)"); return nil }
             noteFinalised(i, height: block.header.height, block)
+            schedule(after: SimulatedChain.writeMilliseconds, .written(node: i, height: block.header.height, incarnation: incarnation[i]))
             return .begin(height: node.chain.height + 1, validators: powers, journal: nil)
         case .serveBlock(let height, let peer):
             guard let j = indexOf[peer] else { return nil }
             if node.byzantine == .chaos {
                 outgoing(i, to: [j], forgedCatchUp(height: height))
-            } else if height >= 1, height <= node.chain.height {
+            } else if height >= 1, height <= node.chain.durableHeight {
                 let (block, certificate) = node.chain.committed[Int(height - 1)]
                 outgoing(i, to: [j], WireMessage.syncResponse(block, certificate).canonicalBytes)
             }

@@ -19,8 +19,12 @@ public protocol ConsensusChain: Sendable {
     func buildBlock(proposer: PublicKey, selection: BlockSelection) async throws -> Block
     /// Re-executes a block proposed for the next height; true if it is valid.
     func validate(_ block: Block) async throws -> Bool
-    /// Commits a block that was built or validated, with the certificate that finalised it.
+    /// Commits a block that was built or validated, with the certificate that finalised it: when it
+    /// returns, the block is the tip that the next height executes on, and its synced write to disk
+    /// may still be under way (`awaitDurable`).
     func commit(_ block: Block, certificate: CommitCertificate) async throws
+    /// Returns once every committed block is on disk; throws if a write failed (the node stops).
+    func awaitDurable() async throws
     /// A committed block and its certificate.
     func committed(at height: UInt64) async throws -> (Block, CommitCertificate)?
     /// Admits a transaction a peer gossiped (hostile input: refused silently).
@@ -101,12 +105,12 @@ public actor ConsensusDriver {
 
     /// Reads the journal and begins the next height, replaying what the WAL holds of it.
     private func recover() async throws {
-        let contents = try journal.load()
-        if contents.tornBytes > 0 {
-            logger.warning("consensus WAL: dropped a torn final record", metadata: ["bytes": "\(contents.tornBytes)", "file": "\(journal.walPath)"])
-        }
         let chain = self.chain
         let height = await chain.committedHeight() + 1
+        let contents = try journal.load(resuming: height)
+        if contents.tornBytes > 0 {
+            logger.warning("consensus WAL: dropped a torn final record", metadata: ["bytes": "\(contents.tornBytes)", "files": "\(journal.walPaths)"])
+        }
         let validators = try await ownChain("validators") { try await chain.currentValidators() }
         try await process(.begin(height: height, validators: validators, journal: contents.records))
     }
@@ -187,7 +191,13 @@ public actor ConsensusDriver {
         case .append(let record): try journal.append(record)
         case .syncJournal: try journal.sync()
         case .resetJournal: try journal.reset()
-        case .persistGuard(let state): try journal.persistGuard(state)
+        case .persistGuard(let state):
+            // Nothing of a new height is signed before the block of the height before is on disk:
+            // until then a crash restarts at that height, from the WAL the journal keeps for it, and
+            // a signature of the next height would have no record behind it.
+            let chain = self.chain
+            try await ownChain("commit") { try await chain.awaitDurable() }
+            try journal.persistGuard(state)
         case .broadcast(let bytes): network.broadcast(bytes)
         case .send(let bytes, let peer): network.send(bytes, to: peer)
         case .schedule(let timer, let ms):

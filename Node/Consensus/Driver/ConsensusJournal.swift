@@ -42,7 +42,7 @@ public enum WALRecord: Sendable, Equatable, Canonical {
     }
 }
 
-/// What survived in a journal: the WAL's records of the latest height and the signing guard.
+/// What survived in a journal: the WAL's records of the height being resumed and the signing guard.
 public struct JournalContents: Sendable {
     public var records: [WALRecord]
     public var guardState: SigningGuardState
@@ -53,71 +53,125 @@ public struct JournalContents: Sendable {
     }
 }
 
-/// Where the driver keeps what it must not forget across a crash: the WAL of the current height and
-/// the signing guard. `DriverCore` says when (its `.append`, `.syncJournal`, `.resetJournal` and
-/// `.persistGuard` actions, in that order before anything they caused leaves the node); the journal
-/// says how. Appended records are durable only after `sync`; `reset` and `persistGuard` are durable
-/// when they return. Production keeps it in files (`FileJournal`); the simulation in memory
-/// (`MemoryJournal`), where a crash loses what was not synced.
+/// Where the driver keeps what it must not forget across a crash: the WAL and the signing guard.
+/// `DriverCore` says when (its `.append`, `.syncJournal`, `.resetJournal` and `.persistGuard`
+/// actions, in that order before anything they caused leaves the node); the journal says how.
+/// Appended records are durable only after `sync`; `reset` and `persistGuard` are durable when they
+/// return. Production keeps it in files (`FileJournal`); the simulation in memory (`MemoryJournal`),
+/// where a crash loses what was not synced.
+///
+/// The WAL is two logs used in turn, one per height. The node writes block *h* to its database while
+/// it already executes *h + 1* (the shell waits for that write only before it signs anything of
+/// *h + 1*), so the records of *h* must survive until *h* is on disk: a crash before then restarts at
+/// *h* and decides it again from them. `reset` (a new height begins) therefore empties the *other*
+/// log, the one of *h − 1*, which the chain made durable before it committed *h*.
 public protocol ConsensusJournal: AnyObject {
-    func load() throws(ConsensusStoreError) -> JournalContents
+    /// What survived, to resume `height`: the records of the log that begins with that height (none
+    /// if neither does) and the guard. Appends go to that log from now on.
+    func load(resuming height: UInt64) throws(ConsensusStoreError) -> JournalContents
     func append(_ record: WALRecord) throws(ConsensusStoreError)
     func sync() throws(ConsensusStoreError)
+    /// A new height begins: the other log is emptied and becomes the current one.
     func reset() throws(ConsensusStoreError)
     func persistGuard(_ state: SigningGuardState) throws(ConsensusStoreError)
 }
 
-/// The journal in two files: the WAL (`ConsensusWAL`) and the signing guard (`SigningGuard`).
+extension WALRecord {
+    /// The height a log begins with (its first record is `start`).
+    static func height(beginning log: [WALRecord]) -> UInt64? {
+        if case .start(let h)? = log.first { return h }
+        return nil
+    }
+}
+
+/// The journal in files: the two logs (`ConsensusWAL`, at `walPath` and `walPath + ".2"`) and the
+/// signing guard (`SigningGuard`).
 public final class FileJournal: ConsensusJournal {
     public let walPath: String
-    let wal: ConsensusWAL
+    /// The paths of the two logs.
+    public var walPaths: [String] { logs.map(\.path) }
+    let logs: [ConsensusWAL]
+    private var current = 0
     let signingGuard: SigningGuard
 
     public init(walPath: String, guardPath: String) throws(ConsensusStoreError) {
         self.walPath = walPath
-        wal = try ConsensusWAL(path: walPath)
+        logs = [try ConsensusWAL(path: walPath), try ConsensusWAL(path: walPath + ".2")]
         signingGuard = try SigningGuard(path: guardPath)
     }
 
-    /// Reads both files; a torn final WAL record is cut off the file (so appends continue a log that
-    /// reads back whole); a record that does not decode stops the node (never skipped).
-    public func load() throws(ConsensusStoreError) -> JournalContents {
-        let (raw, torn) = try ConsensusWAL.read(path: walPath)
-        var records: [WALRecord] = []
-        for (i, r) in raw.enumerated() {
-            do { records.append(try WALRecord(canonicalBytes: r)) }
-            catch { throw ConsensusStoreError("wal.corrupt", "\(walPath): record \(i) does not decode (\(error)); refusing to start") }
+    /// Reads both logs; a torn final record is cut off its file (so appends continue a log that reads
+    /// back whole); a record that does not decode stops the node (never skipped).
+    public func load(resuming height: UInt64) throws(ConsensusStoreError) -> JournalContents {
+        var decoded: [[WALRecord]] = []
+        var torn = 0
+        for log in logs {
+            let (raw, tornBytes) = try ConsensusWAL.read(path: log.path)
+            var records: [WALRecord] = []
+            for (i, r) in raw.enumerated() {
+                do { records.append(try WALRecord(canonicalBytes: r)) }
+                catch { throw ConsensusStoreError("wal.corrupt", "\(log.path): record \(i) does not decode (\(error)); refusing to start") }
+            }
+            try log.dropTornTail(tornBytes)
+            torn += tornBytes
+            decoded.append(records)
         }
-        try wal.dropTornTail(torn)
-        return JournalContents(records: records, guardState: signingGuard.state, tornBytes: torn)
+        guard let resumed = decoded.firstIndex(where: { WALRecord.height(beginning: $0) == height }) else {
+            // Neither log holds this height: both hold heights already on disk, and the first `reset`
+            // empties one of them.
+            return JournalContents(records: [], guardState: signingGuard.state, tornBytes: torn)
+        }
+        current = resumed
+        return JournalContents(records: decoded[resumed], guardState: signingGuard.state, tornBytes: torn)
     }
 
-    public func append(_ record: WALRecord) throws(ConsensusStoreError) { try wal.append(record.canonicalBytes, sync: false) }
-    public func sync() throws(ConsensusStoreError) { try wal.sync() }
-    public func reset() throws(ConsensusStoreError) { try wal.reset() }
+    public func append(_ record: WALRecord) throws(ConsensusStoreError) { try logs[current].append(record.canonicalBytes, sync: false) }
+    public func sync() throws(ConsensusStoreError) { try logs[current].sync() }
+    public func reset() throws(ConsensusStoreError) {
+        let next = 1 - current
+        try logs[next].reset()
+        current = next
+    }
     public func persistGuard(_ state: SigningGuardState) throws(ConsensusStoreError) { try signingGuard.save(state) }
 }
 
 /// The journal in memory, for the simulation: `crash()` loses the records appended since the last
-/// sync (what a power cut does to a file's page cache); `crash(losingLog: true)` loses the whole WAL
+/// sync (what a power cut does to a file's page cache); `crash(losingLog: true)` loses both logs
 /// too (a replaced disk), keeping only the signing guard, the last line of defence against signing
 /// twice.
 public final class MemoryJournal: ConsensusJournal {
-    public private(set) var durable: [WALRecord] = []
+    /// The two logs' synced records.
+    public private(set) var logs: [[WALRecord]] = [[], []]
+    public private(set) var current = 0
     public private(set) var unsynced: [WALRecord] = []
     public private(set) var guardState = SigningGuardState()
     public private(set) var syncs = 0
 
     public init() {}
 
-    public func load() -> JournalContents { JournalContents(records: durable, guardState: guardState) }
+    /// The current log's synced records.
+    public var durable: [WALRecord] { logs[current] }
+
+    public func load(resuming height: UInt64) -> JournalContents {
+        guard let resumed = logs.firstIndex(where: { WALRecord.height(beginning: $0) == height }) else {
+            return JournalContents(records: [], guardState: guardState)
+        }
+        current = resumed
+        return JournalContents(records: logs[resumed], guardState: guardState)
+    }
     public func append(_ record: WALRecord) { unsynced.append(record) }
-    public func sync() { durable += unsynced; unsynced = []; syncs += 1 }
-    public func reset() { durable = []; unsynced = [] }
+    public func sync() { logs[current] += unsynced; unsynced = []; syncs += 1 }
+    public func reset() {
+        // What was appended to the current log and not synced is lost here, as in a file that is
+        // never synced again before a power cut.
+        unsynced = []
+        current = 1 - current
+        logs[current] = []
+    }
     public func persistGuard(_ state: SigningGuardState) { guardState = state }
 
     public func crash(losingLog: Bool = false) {
         unsynced = []
-        if losingLog { durable = [] }
+        if losingLog { logs = [[], []] }
     }
 }

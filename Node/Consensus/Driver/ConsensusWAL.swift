@@ -16,7 +16,7 @@ public struct ConsensusStoreError: Error, Hashable, Sendable, CustomStringConver
 /// signs and every timeout it acts on, appended and fsynced *before* the validator acts on it (a vote
 /// leaves the node only after the record that caused it is on disk). On restart the records are
 /// replayed into a fresh consensus core, which then re-derives the same state and the same votes.
-/// The log is reset when a height is committed.
+/// The journal keeps two of these, one per height in turn (`FileJournal`).
 ///
 /// Record: 4-byte big-endian length, the first 8 bytes of SHA-256 of the payload, the payload.
 /// Reading refuses a complete record whose checksum does not match, or a length over the bound —

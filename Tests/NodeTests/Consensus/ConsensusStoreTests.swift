@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Testing
 import MeridianCore
+import MeridianConsensus
 import MeridianConsensusDriver
 
 /// The consensus WAL and the signing guard on disk, in a temporary directory of their own.
@@ -29,6 +30,43 @@ import MeridianConsensusDriver
         try ConsensusWAL(path: wal).reset()
         #expect(try ConsensusWAL.read(path: wal).records.isEmpty)
         #expect(try ConsensusWAL.read(path: dir.appendingPathComponent("none").path).records.isEmpty)
+    }
+
+    /// The journal's two logs, one per height in turn: a new height empties the log of the height
+    /// before the one just decided (whose block may still be on its way to disk), and a node that
+    /// restarts one block behind resumes from the log of that height, appending there.
+    @Test func theJournalKeepsTheDecidedHeightsLogUntilTheNextHeightBegins() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guardPath = dir.appendingPathComponent("signing-guard.json").path
+        let t = { (h: UInt64, r: UInt32) in WALRecord.timeout(Timeout(step: .propose, height: h, round: r)) }
+        do {
+            let j = try FileJournal(walPath: wal, guardPath: guardPath)
+            #expect(try j.load(resuming: 5).records.isEmpty)
+            try j.reset()                                     // height 5 begins
+            for r in [WALRecord.start(height: 5), t(5, 0), t(5, 1)] { try j.append(r) }
+            try j.sync()
+            try j.reset()                                     // 5 decided, 6 begins: 5's log is kept
+            for r in [WALRecord.start(height: 6), t(6, 0)] { try j.append(r) }
+            try j.sync()
+        }
+        // Restarted with block 5 on disk: height 6's log; with block 5 lost: height 5's.
+        do {
+            let j = try FileJournal(walPath: wal, guardPath: guardPath)
+            #expect(try j.load(resuming: 6).records == [.start(height: 6), t(6, 0)])
+        }
+        let j = try FileJournal(walPath: wal, guardPath: guardPath)
+        #expect(try j.load(resuming: 5).records == [.start(height: 5), t(5, 0), t(5, 1)])
+        #expect(try j.load(resuming: 7).records.isEmpty)
+        _ = try j.load(resuming: 5)
+        try j.append(t(5, 2))                                 // the resumed height goes on in its own log
+        try j.sync()
+        #expect(try FileJournal(walPath: wal, guardPath: guardPath).load(resuming: 5).records.count == 4)
+        try j.reset()                                         // 5 decided again, 6 begins: 6's old log is emptied
+        try j.append(.start(height: 6))
+        try j.sync()
+        let again = try FileJournal(walPath: wal, guardPath: guardPath)
+        #expect(try again.load(resuming: 6).records == [.start(height: 6)])
+        #expect(try again.load(resuming: 5).records.count == 4, "the decided height's log was emptied before the next reset")
     }
 
     @Test func aTornFinalRecordIsDroppedAndReported() throws {
