@@ -62,7 +62,10 @@ func localnetBench(count: Int, rounds: Int, offeredPerSecond: Int, latencySecond
     let connections = 8
     let setupTarget = try probe.committedTotal() + loads.reduce(0) { $0 + $1.patients } + paced.patients
     submitAll(loads.flatMap(\.registrations) + paced.registrations, ports: api, connections: connections)
+    // Every validator must hold the registrations before the grants arrive (admission checks the
+    // signer against each validator's own stored state; validator 0 may be a block ahead).
     try probe.waitCommitted(atLeast: setupTarget)
+    for port in api.dropFirst() { try connect(port).waitCommitted(atLeast: setupTarget) }
 
     // Sustained finalised throughput, `rounds` times (the median is reported): grants spread over
     // the four validators' APIs, in batch requests.

@@ -490,22 +490,34 @@ run are what compare):
   The new layout's own bookkeeping (which batches an update rewrites) first cost 12% of a third round's
   CPU, a dictionary of new nodes and repeated lookups per position; each position is now looked up once
   and the new nodes come from the cache: 5.6%, and that run gave 4,544 / 3,564 / 3,275 (34.2% of 10,415).
-- **Overlapping the commit of h with the execution of h+1** is measured, not built: `perf record -e
-  syscalls:sys_*_fsync` over a round shows each validator's block write waiting 6.6 ms on its fsync
-  (mean of 24 in 5 s over four validators: 0.8% of a validator's time), the only part an overlap can hide
-  with both cores saturated; the CPU of the commit (memtable insertion, WAL copy, 12% of a third round)
-  stays. Keeping the synced-commit guarantee would also need the consensus WAL of h kept until h is on
-  disk (today it is reset when h+1 begins, which is safe only because the commit is synced first).
+- **The commit of h overlaps the execution of h+1** (docs/ARCHITECTURE.md, "Storage"): the synced block
+  write runs on a writer queue while consensus begins h+1 and the node builds or re-executes its proposal
+  on h's state held in memory; nothing of h+1 is signed before h is on disk, and the WAL keeps h's records
+  until then (two logs in turn). Before building it, `perf record -e syscalls:sys_*_fsync` over a round
+  showed each block write waiting 6.6 ms on its fsync (0.8% of a validator's time), so little was
+  expected of throughput with both cores saturated; what it moves off the consensus path is the whole
+  write (RocksDB write 7.5% and memtable insertion 6.2% of all samples in a first round now run on the
+  writer thread). A/B in the same hour, old and new binary alternately (`meridian-bench --only localnet`):
+  old medians 2,753 / 2,990 / 3,394 / 3,163 tx/s (21.9 / 23.6 / 26.8 / 37.3% of their runs' ceilings,
+  which ranged 8,492-12,690/s), new 3,557 / 3,114 / 3,184 / 4,131 / 3,083 / 3,333 tx/s (27.9 / 24.1 /
+  24.8 / 32.7 / 32.9 / 30.2%): median 3,076 → 3,258 tx/s (25.2% → 29.1%). Latency at 1,000 tx/s fell
+  more clearly: p99 832 / 404 / 967 / 1,004 ms before, 1,586 / 634 / 324 / 256 / 215 / 947 ms after
+  (median 900 → 479 ms), since the next height no longer starts after the fsync.
 - Rounds fall from the first to the third (each round is 688 new patients with 30 grants each): the
   state grows by about 60,000 keys a round; in a third round's profile signature checks fall to 9-37% of
   the samples (they are done at admission, early in a round) and RocksDB compaction rises to 7.6%.
 Where the time goes now (`perf record -a -g -F 499` over a throughput round; uprobes count 3.9
-`secp256k1_schnorrsig_verify` calls per finalised transaction, the four the ceiling counts): libsecp256k1
-33-43% of all samples, block commit ~15% (RocksDB memtable insertion of the new tree nodes ~8%, compaction
-1-5%), block execution ~10%, admission and decoding besides the signature ~8%, kernel (TCP, fsync) ~10%,
-the load generator ~4% (first round); in a third round block execution ~17%, commit ~22% (RocksDB write 12%),
-the batch bookkeeping 5.6%, compaction 7.6%. The cores are saturated (idle 3% of samples). The goal of 40%
-of the ceiling is not reached (issue 22 stays open).
+`secp256k1_schnorrsig_verify` calls per finalised transaction, the four the ceiling counts). With the
+overlap, first round, 5 s over the four validators and the load generator: libsecp256k1 35% of all
+samples, block execution 14.7% (re-execution of proposals 11.5%, building 3.9%; the tree update 6%),
+the block write on the writer threads 12.7% (RocksDB write 7.5%, memtable insertion 6.2%), admission
+of gossiped transactions 5.3%, kernel 9.7%, the load generator 2.7%, idle 1.3%. Earlier third-round
+profiles: block execution ~17%, commit ~22%, batch bookkeeping 5.6%, compaction 7.6%.
+What limits it: the two cores are saturated by four validators that each verify every signature and
+execute every block (a fifth of the CPU in a first round is the same block executed four times), so
+the remaining levers are per-transaction CPU, not waiting. The goal of 40% of the ceiling is reached in
+no run of this session (best 32.9%); the previous session's `make bench` gave 37.8% against a ceiling
+of 9,771/s, and the ceiling itself moves by a third between runs on these hosts.
 Without load the localnet makes 232-288 blocks a minute from run to run of the same binary (two modes,
 seen before and after these changes).
 
