@@ -516,8 +516,9 @@ profiles: block execution ~17%, commit ~22%, batch bookkeeping 5.6%, compaction 
 What limits it: the two cores are saturated by four validators that each verify every signature and
 execute every block (a fifth of the CPU in a first round is the same block executed four times), so
 the remaining levers are per-transaction CPU, not waiting. The goal of 40% of the ceiling is reached in
-no run of this session (best 32.9%); the previous session's `make bench` gave 37.8% against a ceiling
-of 9,771/s, and the ceiling itself moves by a third between runs on these hosts.
+no run: this `make bench` gave 37.9% (4,213 tx/s against 11,107/s), the best A/B run of the overlap
+32.9%, the previous session's `make bench` 37.8% against 9,771/s; the ceiling itself moves by a third
+between runs on these hosts.
 Without load the localnet makes 232-288 blocks a minute from run to run of the same binary (two modes,
 seen before and after these changes).
 
