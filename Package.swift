@@ -83,7 +83,7 @@ let package = Package(
                 path: "Runtime/Execution", swiftSettings: strict),
 
         // The light client: verification of headers and state entries from genesis, no I/O.
-        .target(name: "MeridianLightClient", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime"],
+        .target(name: "MeridianLightClient", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianTransparency"],
                 path: "Runtime/LightClient", swiftSettings: strict),
 
         // Node: everything with time and I/O.
@@ -157,7 +157,7 @@ let package = Package(
         // Tools.
         .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
                 path: "Tools/Demo", swiftSettings: strict),
-        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianRequestAuth",
+        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianRequestAuth", "MeridianLightClient",
                                                  .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
@@ -175,7 +175,7 @@ let package = Package(
                           path: "Tools/NodeCLI", swiftSettings: strict),
         // The witness a data-protection authority runs (c2sp.org/tlog-witness; issue 23).
         .executableTarget(name: "meridian-witness",
-                          dependencies: ["MeridianCore", "MeridianTransparency",
+                          dependencies: ["MeridianCore", "MeridianTransparency", "MeridianRuntime", "MeridianLightClient", "MeridianClient",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Hummingbird", package: "hummingbird"),
                                          .product(name: "Logging", package: "swift-log")],

@@ -29,6 +29,8 @@ public struct LightClient: Sendable {
     public private(set) var validators: [ValidatorPower]
     /// State roots of every verified height.
     public private(set) var stateRoots: [UInt64: Bytes32]
+    /// Header hashes of every verified height (a checkpoint of a past height must name one of them).
+    public private(set) var headerHashes: [UInt64: Bytes32]
     public private(set) var validatorSetChanges = 0
     /// The hash of the genesis header, computed here from the spec.
     public let genesisHash: Bytes32
@@ -44,6 +46,7 @@ public struct LightClient: Sendable {
         chainID = spec.chainID
         genesisHash = head.hash
         stateRoots = [0: head.stateRoot]
+        headerHashes = [0: head.hash]
     }
 
 
@@ -80,6 +83,7 @@ public struct LightClient: Sendable {
         head = header
         validators = signers
         stateRoots[h] = header.stateRoot
+        headerHashes[h] = header.hash
     }
 
     /// Verifies a state entry (or its absence, when `value` is nil) at a verified height.

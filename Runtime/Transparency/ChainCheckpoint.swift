@@ -49,7 +49,11 @@ public struct ChainCheckpoint: Hashable, Sendable {
     /// checkpoint's size and root and whose certificate must be for that header. Other signature
     /// lines (witnesses' cosignatures) are left to the caller.
     public init(opening bytes: [UInt8], chainID: String, genesis: Bytes32) throws(NoteError) {
-        let note = try SignedNote(parsing: bytes)
+        try self.init(opening: try SignedNote(parsing: bytes), chainID: chainID, genesis: genesis)
+    }
+
+    /// `init(opening:chainID:genesis:)` for a note already parsed.
+    public init(opening note: SignedNote, chainID: String, genesis: Bytes32) throws(NoteError) {
         let checkpoint = try Checkpoint(parsing: note.text)
         let origin = Self.origin(chainID: chainID)
         guard checkpoint.origin == origin else { throw NoteError("checkpoint.wrong_origin", "origin '\(checkpoint.origin.prefix(80))', expected '\(origin)'") }

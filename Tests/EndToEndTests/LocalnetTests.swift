@@ -6,6 +6,7 @@ import Testing
 import NIOCore
 import NIOPosix
 import MeridianCore
+import MeridianLightClient
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
@@ -365,6 +366,12 @@ final class Localnet: @unchecked Sendable {
             #expect(!commit.isEmpty && !commit.contains { $0["validator"] as? String == Address(removed).description }, "block \(h) still counts the removed validator")
         }
         try await net.checkAgreement(upTo: changedAt + 3, nodes: [0, 1, 2])
+        // A light client follows the chain from genesis across the change over the open route alone:
+        // the first header the new set signs carries the set's state entry with its proof.
+        var light = try LightClient(genesis: DemoCast.genesisSpec())
+        let target = UInt64(changedAt + 3)
+        try await client.followHeaders(after: 0, to: target) { page in try light.advance(with: page, upTo: target) }
+        #expect(light.head.height == target && light.validatorSetChanges == 1, "light client at \(light.head.height), \(light.validatorSetChanges) set change(s)")
         while (try await http(client, "GET", "/v1/status").1["consensus"] as? [String: Any])?["peers"] as? Int != 2 {
             try stillWaiting("the removed validator is still a peer")
             try await Task.sleep(for: .milliseconds(50))

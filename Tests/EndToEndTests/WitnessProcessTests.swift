@@ -4,6 +4,8 @@ import MeridianCore
 import MeridianClient
 import MeridianTransparency
 import MeridianTestSupport
+import MeridianRuntime
+import MeridianDemo
 
 /// `meridian-witness` as a data-protection authority runs it: a real process on a loopback port,
 /// its key made by `keygen`, its one checkpoint per log kept across a SIGKILL.
@@ -28,11 +30,13 @@ import MeridianTestSupport
         var client: NodeClient?
         init(_ dir: TemporaryDirectory) { self.dir = dir }
 
-        func start(logKey: String) async throws {
+        func start(logKey: String) async throws { try await start(["--log", logKey]) }
+
+        func start(_ logs: [String]) async throws {
             let addressFile = dir.path("witness.address")
             try? FileManager.default.removeItem(atPath: addressFile)
             let p = try await BackgroundProcess(try Binaries.path("meridian-witness"),
-                                                ["serve", "--key", dir.path("witness.key"), "--log", logKey, "--data-dir", dir.path("data"),
+                                                ["serve", "--key", dir.path("witness.key")] + logs + ["--data-dir", dir.path("data"),
                                                  "--port", "0", "--address-file", addressFile, "--log-level", "warning"],
                                                 logFile: dir.path("witness.log"))
             process = p
@@ -106,5 +110,63 @@ import MeridianTestSupport
         #expect(noLog.status != 0 && noLog.stderr.contains("--log"))
         let badKey = try await run("meridian-witness", ["serve", "--key", dir.path("missing.key"), "--log", log.signer.verifierKey.encoded, "--data-dir", dir.path("data")], in: dir)
         #expect(badKey.status != 0 && badKey.stderr.contains("missing.key"))
+    }
+
+    static func genesisHash(_ api: NodeClient) async throws -> Bytes32 {
+        let page = try await api.lightHeaders(from: 0, limit: 1)
+        guard let first = page.headers.first, let bytes = Hex.decode(first.header) else { throw HarnessError("no genesis header") }
+        return try BlockHeader(canonicalBytes: bytes).hash
+    }
+
+    /// A witness of a running chain (`--chain` with its genesis spec, `--node` to fetch headers from):
+    /// the node's own checkpoint, many blocks past genesis, is cosigned once the witness's light
+    /// client has verified every header up to it; a checkpoint whose commit does not verify is not.
+    @Test func aChainWitnessVerifiesTheNodesCheckpointsFromGenesis() async throws {
+        let node = try await NodeProcess("witness-chain")
+        try await node.start()
+        defer { node.terminate() }
+        let api = try node.api()
+        // Blocks with transactions (a revocation of a grant that does not exist: included, failed).
+        let staff = DemoCast.staff("hospital-ribeira", "clinician")
+        func blocks(_ n: Int) async throws {
+            for _ in 0..<n { _ = try await api.submit(.revokeConsent(SHA256.hash(Array(UUID().uuidString.utf8))), as: staff) }
+        }
+        try await blocks(4)
+        let dir = try TemporaryDirectory("witness-chain")
+        let keygen = try await run("meridian-witness", ["keygen", "--name", "dpa.pt.example/witness", "--out", dir.path("witness.key")], in: dir)
+        try #require(keygen.status == 0, "\(keygen)")
+        let vkey = try CosignerKey(parsing: keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let witness = Witness(dir)
+        try await witness.start(["--chain", Binaries.repository.appendingPathComponent("Genesis/demo.json").path, "--node", api.base.absoluteString])
+        defer { Task { await witness.kill9() } }
+
+        let served = try await api.exchange("GET", "/v1/audit-log/checkpoint")
+        try #require(served.status == 200)
+        let note = try SignedNote(parsing: Array(served.body))
+        let checkpoint = try Checkpoint(parsing: note.text)
+        #expect(checkpoint.origin == "meridian/\(DemoCast.chainID)/audit-log")
+        let first = try await witness.add(Data(AddCheckpointRequest(oldSize: 0, proof: [], checkpoint: Array(served.body)).body))
+        #expect(first.status == 200, "\(first.body)")
+        let cosigned = try SignedNote(parsing: Array(served.body) + Array(first.body.utf8))
+        #expect(try cosigned.cosigners(among: [vkey]).count == 1)
+
+        // A later checkpoint whose commit carries one signature of four: the witness brings its light
+        // client up to the block before, and refuses it (not signed by more than 2/3 of the power);
+        // the node's own checkpoint of that block is cosigned.
+        let seen = try ChainCheckpoint(opening: note, chainID: DemoCast.chainID, genesis: try await Self.genesisHash(api)).header.height
+        try await blocks(3)
+        let genesis = try await Self.genesisHash(api)
+        let later = try ChainCheckpoint(opening: Array(try await api.exchange("GET", "/v1/audit-log/checkpoint").body), chainID: DemoCast.chainID, genesis: genesis)
+        #expect(later.header.height >= seen + 2)
+        let weak = ChainCheckpoint(header: later.header, commit: CommitCertificate(height: later.commit.height, round: later.commit.round,
+                                                                                  blockHash: later.commit.blockHash, signatures: Array(later.commit.signatures.prefix(1))))
+        struct Proof: Decodable { let proof: [String] }
+        let size = later.checkpoint.size
+        let proof = size == checkpoint.size ? [] : try await api.get("/v1/audit-log/proof/consistency?old=\(checkpoint.size)&size=\(size)", as: Proof.self)
+            .proof.compactMap { Bytes32(hex: $0) }
+        let refused = try await witness.add(Data(AddCheckpointRequest(oldSize: checkpoint.size, proof: proof, checkpoint: weak.note(genesis: genesis).bytes).body))
+        #expect(refused.status == 403 && refused.body.contains("light.commit"), "\(refused.status) \(refused.body)")
+        let accepted = try await witness.add(Data(AddCheckpointRequest(oldSize: checkpoint.size, proof: proof, checkpoint: later.note(genesis: genesis).bytes).body))
+        #expect(accepted.status == 200, "\(accepted.body)")
     }
 }

@@ -216,24 +216,10 @@ struct Verify: AsyncParsableCommand {
         }
         print("genesis   \(client.genesisHash.hex) computed from \(genesis) (chain \(spec.chainID)); the node's matches")
         let target = min(height ?? first.head, first.head)
-        var next: UInt64 = 1
-        while next <= target {
-            let page = try await api.get("/v1/light/headers?from=\(next)&limit=500", as: Page.self)
-            guard !page.headers.isEmpty else { fail(LightClientError("light.missing", "the node sent no header \(next)")) }
-            for item in page.headers where item.height <= target {
-                guard let hb = Hex.decode(item.header), let header = try? BlockHeader(canonicalBytes: hb),
-                      let cHex = item.commit, let cb = Hex.decode(cHex), let certificate = try? CommitCertificate(canonicalBytes: cb) else {
-                    fail(LightClientError("light.decode", "header or certificate \(item.height) does not decode"))
-                }
-                var setEntry: (value: [UInt8], proof: StateProof)?
-                if header.validatorsHash != ValidatorPower.setHash(client.validators) {
-                    let e = try await api.get("/v1/state/\(Hex.encode(Validators.setKey.bytes))?height=\(item.height - 1)", as: Entry.self)
-                    if let v = e.value.flatMap(Hex.decode), let p = Hex.decode(e.proof), let proof = try? StateProof(canonicalBytes: p) { setEntry = (v, proof) }
-                }
-                do { try client.verifyNext(header, certificate: certificate, validatorSet: setEntry) } catch { fail(error) }
-                next = item.height + 1
-            }
-        }
+        // Every header from the node's open route, each certificate checked; where the validator set
+        // changes, the page carries the new set's entry with its proof against the parent's root.
+        do { try await api.followHeaders(after: 0, to: target) { page in try client.advance(with: page, upTo: target) } }
+        catch let e as LightClientError { fail(e) }
         print("headers   1...\(client.head.height) verified: each commit signed by more than 2/3 of its validators' power; \(client.validatorSetChanges) validator set change(s) proven from state")
         print("head      height \(client.head.height), block \(client.head.hash.hex), state root \(client.head.stateRoot.hex)")
 

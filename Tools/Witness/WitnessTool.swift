@@ -10,7 +10,10 @@ import Foundation
 import Hummingbird
 import Logging
 import MeridianCore
+import MeridianRuntime
 import MeridianTransparency
+import MeridianLightClient
+import MeridianClient
 
 @main
 struct WitnessTool: AsyncParsableCommand {
@@ -57,6 +60,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The cosigner's private key file.") var key: String
     @Option(name: .customLong("log"), help: "A log this witness follows, as its note verifier key (<origin>+<id>+<key>); repeat for more logs or keys.")
     var logs: [String] = []
+    @Option(help: "A Meridian chain whose audit log this witness follows: its genesis spec (JSON). Each checkpoint's commit is verified by a light client from this genesis.")
+    var chain: String?
+    @Option(help: "With --chain: a node of that chain to fetch headers from (its open /v1/light/headers; nothing it sends is trusted).")
+    var node: String?
     @Option(help: "Directory for the latest checkpoint of each log.") var dataDir: String
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port (0: any free one).") var port = 0
@@ -71,19 +78,33 @@ struct Serve: AsyncParsableCommand {
             do { k = try NoteVerifierKey(parsing: text) } catch { throw WitnessToolError("--log \(text.prefix(60)): \(error)") }
             byOrigin[k.name, default: []].append(k)
         }
-        guard !byOrigin.isEmpty else { throw WitnessToolError("name at least one log to witness (--log <vkey>)") }
+        var authorities: [any CheckpointAuthority] = byOrigin.map { NoteKeyAuthority(origin: $0.key, keys: $0.value) }
+        var chainLog: (authority: ChainCheckpointAuthority, node: NodeClient)?
+        if let chain {
+            guard let node else { throw WitnessToolError("--chain needs --node, a node to fetch the chain's headers from") }
+            guard let data = FileManager.default.contents(atPath: chain) else { throw WitnessToolError("cannot read the genesis spec \(chain)") }
+            let authority: ChainCheckpointAuthority
+            do { authority = ChainCheckpointAuthority(client: try LightClient(genesis: try GenesisSpec.parse([UInt8](data)))) }
+            catch { throw WitnessToolError("\(chain): \(error)") }
+            authorities.append(authority)
+            chainLog = (authority, try NodeClient(node))
+        } else if node != nil {
+            throw WitnessToolError("--node goes with --chain")
+        }
+        guard !authorities.isEmpty else { throw WitnessToolError("name at least one log to witness (--log <vkey> or --chain <genesis spec> --node <url>)") }
         guard let level = Logger.Level(rawValue: logLevel) else { throw WitnessToolError("--log-level: one of trace, debug, info, notice, warning, error, critical") }
         var configured = Logger(label: "meridian-witness")
         configured.logLevel = level
-        let logger = configured, origins = byOrigin.keys.sorted()
-        let witness = TlogWitness(cosigner: cosigner, logs: byOrigin.map { NoteKeyAuthority(origin: $0.key, keys: $0.value) },
-                                  storage: try WitnessFileStorage(directory: dataDir))
+        let logger = configured, origins = authorities.map(\.origin).sorted(), followed = chainLog
+        let witness = TlogWitness(cosigner: cosigner, logs: authorities, storage: try WitnessFileStorage(directory: dataDir))
         let router = Router()
         router.post("add-checkpoint") { request, _ -> Response in
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: AddCheckpointRequest.maxBytes) }
             catch { return Self.response(WitnessAnswer(status: 413, contentType: "text/plain", body: Array("request body too large\n".utf8), reason: "too large")) }
-            let answer = witness.addCheckpoint(Array(body.readableBytesView))
+            let bytes = Array(body.readableBytesView)
+            if let (authority, node) = followed { await Self.catchUp(authority, from: node, for: bytes, logger: logger) }
+            let answer = witness.addCheckpoint(bytes)
             logger.log(level: answer.status == 200 ? .info : .notice, "add-checkpoint", metadata: ["status": "\(answer.status)", "reason": "\(answer.reason)"])
             return Self.response(answer)
         }
@@ -98,6 +119,19 @@ struct Serve: AsyncParsableCommand {
                                   logger.notice("witness listening", metadata: ["address": "\(address)", "vkey": "\(cosigner.key.encoded)", "logs": "\(origins)"])
                               }, logger: logger)
         try await app.runService()
+    }
+
+    /// Before a checkpoint of the chain is judged, the light client is brought up to the parent of
+    /// its block from the node (every header verified). A failure here is logged and left to the
+    /// witness's answer: a checkpoint the light client cannot reach is refused as unverified.
+    static func catchUp(_ authority: ChainCheckpointAuthority, from node: NodeClient, for body: [UInt8], logger: Logger) async {
+        guard let request = try? AddCheckpointRequest(parsing: body), let note = try? SignedNote(parsing: request.checkpoint),
+              let height = authority.height(of: note), height > authority.verifiedHeight + 1 else { return }
+        do {
+            try await node.followHeaders(after: authority.verifiedHeight, to: height - 1) { page in try authority.advance(with: page, upTo: height - 1) }
+        } catch {
+            logger.warning("could not verify the chain's headers up to the checkpoint", metadata: ["height": "\(height - 1)", "error": "\(error)"])
+        }
     }
 
     static func response(_ answer: WitnessAnswer) -> Response {

@@ -6,6 +6,7 @@ import MeridianState
 import MeridianModules
 import MeridianRuntime
 import MeridianStorage
+import MeridianLightClient
 public import MeridianMempool
 public import MeridianConsensusDriver
 public import MeridianWorkers
@@ -542,20 +543,32 @@ public struct NodeAPI: Sendable {
     func lightHeaders(_ params: [String: String]) throws -> Response {
         let from = try integer(params["from"], "from", default: 1, range: 0...Int.max)
         let limit = try integer(params["limit"], "limit", default: 100, range: 1...1000)
-        struct H: Encodable { let height: UInt64; let header: String; let commit: String? }
-        struct Page: Encodable { let head: UInt64; let headers: [H] }
         let head = try query.store.headHeight()
-        var out: [H] = []
+        var out: [LightHeadersPage.Item] = []
         var h = UInt64(from)
+        var parent = h >= 1 && h <= head ? try query.store.header(at: h - 1) : nil
         while out.count < limit && h <= head {
             if h == 0 {
-                if let g = try query.store.genesisHeader() { out.append(H(height: 0, header: Hex.encode(g.canonicalBytes), commit: nil)) }
-            } else if let b = try query.store.block(at: h) {
-                out.append(H(height: h, header: Hex.encode(b.header.canonicalBytes), commit: try query.store.commit(at: h).map { Hex.encode($0.canonicalBytes) }))
+                if let g = try query.store.genesisHeader() { out.append(.init(height: 0, header: Hex.encode(g.canonicalBytes), commit: nil, validatorSet: nil)) }
+                parent = try query.store.genesisHeader()
+            } else if let b = try query.store.block(at: h), let parentHeader = parent {
+                defer { parent = b.header }
+                // A header signed by a set its parent did not name carries that set's entry with its
+                // proof at the parent's height: the validator set is network data (hospitals' node
+                // keys), and with it a light client follows the chain over open routes alone.
+                var set: LightHeadersPage.SetEntry?
+                if b.header.validatorsHash != parentHeader.validatorsHash {
+                    let entry = try query.proof(Validators.setKey.bytes, at: h - 1)
+                    if let value = entry.value {
+                        set = .init(height: h - 1, value: Hex.encode(value), proof: Hex.encode(entry.proof.canonicalBytes))
+                    }
+                }
+                out.append(.init(height: h, header: Hex.encode(b.header.canonicalBytes), commit: try query.store.commit(at: h).map { Hex.encode($0.canonicalBytes) },
+                                 validatorSet: set))
             }
             h += 1
         }
-        return try json(Page(head: head, headers: out))
+        return try json(LightHeadersPage(head: head, headers: out))
     }
 
     func stateEntry(_ keyText: String, height: String?, _ caller: Caller) throws -> Response {
