@@ -33,7 +33,8 @@ public final class ChainCheckpointAuthority: CheckpointAuthority, Sendable {
     /// The height of the block whose commit makes `note` the chain's (nil if the note is not one of
     /// this chain's checkpoints): how far the caller must sync first.
     public func height(of note: SignedNote) -> UInt64? {
-        (try? ChainCheckpoint(opening: note, chainID: chainID, genesis: genesisHash))?.header.height
+        do { return try ChainCheckpoint(opening: note, chainID: chainID, genesis: genesisHash).header.height }
+        catch { return nil }   // not this chain's checkpoint: `authenticate` names why
     }
 
     public func authenticate(_ note: SignedNote, checkpoint: Checkpoint) throws(NoteError) {
