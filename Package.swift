@@ -189,7 +189,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
         .executableTarget(name: "meridian-audit",
-                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals", "MeridianRisk", "MeridianRecordMessages",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals", "MeridianRisk", "MeridianRecordMessages", "MeridianTransparency",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Audit", swiftSettings: strict),
         // The determinism check: blocks with every hostile contract kind, executed in one process

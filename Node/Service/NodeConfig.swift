@@ -140,12 +140,14 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var consoleSessionMinutes: Int = 60
     /// HTTPS for the API and console, TLS for MLLP (absent: plain HTTP).
     public var tls: TLSConfig?
+    /// Witnesses of the audit log this node pushes each checkpoint to (c2sp.org/tlog-witness).
+    public var witnesses: [WitnessEndpoint] = []
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
-        case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls
+        case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls, witnesses
     }
 
     public init(from decoder: any Decoder) throws {
@@ -168,6 +170,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         records = try c.decodeIfPresent(RecordsConfig.self, forKey: .records) ?? d.records
         consoleSessionMinutes = try c.decodeIfPresent(Int.self, forKey: .consoleSessionMinutes) ?? d.consoleSessionMinutes
         tls = try c.decodeIfPresent(TLSConfig.self, forKey: .tls)
+        witnesses = try c.decodeIfPresent([WitnessEndpoint].self, forKey: .witnesses) ?? d.witnesses
     }
 
     /// Checks the values, naming the first bad one.

@@ -256,6 +256,12 @@ public enum NodeRunner {
         // What the API serves besides the chain, gathered here and handed to it whole once consensus is wired.
         var served = NodeServices()
         var services: [any Service] = []
+        if !config.witnesses.isEmpty {
+            let transport = tls.map { PeerHTTP(tls: $0.clientConfiguration()) } ?? PeerHTTP()
+            let pusher = try WitnessPusher(witnesses: config.witnesses, store: store, transport: transport, logger: logger)
+            served.witnesses = pusher
+            services.append(WitnessPushService(pusher: pusher, store: store, interval: .milliseconds(100)))
+        }
         // Disclosures to anyone but the patient are logged (synced) before they are answered and
         // resubmitted until committed; the worker key signs their records.
         var disclosures: DisclosureLog?

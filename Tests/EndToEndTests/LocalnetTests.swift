@@ -6,6 +6,7 @@ import Testing
 import NIOCore
 import NIOPosix
 import MeridianCore
+import MeridianTransparency
 import MeridianLightClient
 import MeridianModules
 import MeridianRuntime
@@ -134,6 +135,15 @@ final class Localnet: @unchecked Sendable {
         let dir = try TemporaryDirectory("localnet-verify")
         let verified = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--keystore", DemoKeys.keystore("dpa-pt/officer")], environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir)
         #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
+        // With a witness policy (two of the four DPAs) and no witness cosigning yet, the log's
+        // checkpoint is refused, naming what it lacks.
+        let dpas = try ["pt", "de", "fr", "ch"].map { try Cosigner.generate(name: "dpa.\($0).example/witness").0.key.encoded }
+        let policyFile = dir.path("witnesses.policy")
+        try Data("witness PT \(dpas[0])\nwitness DE \(dpas[1])\nwitness FR \(dpas[2])\nwitness CH \(dpas[3])\ngroup DPAs 2 PT DE FR CH\nquorum DPAs\n".utf8)
+            .write(to: URL(fileURLWithPath: policyFile))
+        let unwitnessed = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--policy", policyFile,
+                                                           "--keystore", DemoKeys.keystore("dpa-pt/officer")], environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir)
+        #expect(unwitnessed.status == 2 && unwitnessed.stderr.contains("policy.no_quorum") && unwitnessed.stderr.contains("2 of 4 in DPAs (have 0)"), "\(unwitnessed)")
         // Consensus metrics for Prometheus.
         let metricsText = String(decoding: try await net.nodes[0].api().request("GET", "/metrics"), as: UTF8.self)   // as an operator
         for series in ["meridian_consensus_round", "meridian_consensus_step", "meridian_p2p_peers 3", "meridian_consensus_rounds_per_height",

@@ -8,6 +8,7 @@ import MeridianState
 import MeridianModules
 import MeridianRuntime
 import MeridianLightClient
+import MeridianTransparency
 import MeridianClient
 import MeridianRecordMessages
 import MeridianVitals
@@ -173,6 +174,37 @@ struct EvidenceCommand: AsyncParsableCommand {
     }
 }
 
+extension Verify {
+    /// The audit log's checkpoint as the node serves it (with the witnesses' cosignatures): its commit
+    /// must be the one of a header the light client verified (the client follows the node's headers up
+    /// to it), and its cosignatures must satisfy the policy's quorum; otherwise what is missing is named
+    /// and the command exits 2.
+    func verifyWitnessed(policyFile: String, client: inout LightClient, api: NodeClient) async throws {
+        guard let text = FileManager.default.contents(atPath: policyFile) else { throw ValidationError("cannot read the policy \(policyFile)") }
+        let policy: WitnessPolicy
+        do { policy = try WitnessPolicy(parsing: String(decoding: text, as: UTF8.self)) } catch { throw ValidationError("\(policyFile): \(error)") }
+        let served = try await api.exchange("GET", "/v1/audit-log/checkpoint", contentType: "text/plain")
+        guard served.status == 200 else { fail(NoteError("checkpoint.unavailable", "the node answered \(served.status) for its checkpoint")) }
+        let note: SignedNote, opened: ChainCheckpoint
+        do {
+            note = try SignedNote(parsing: Array(served.body))
+            opened = try ChainCheckpoint(opening: note, chainID: client.chainID, genesis: client.genesisHash)
+        } catch { fail(error) }
+        let h = opened.header.height
+        if h > client.head.height {
+            do { try await api.followHeaders(after: client.head.height, to: h) { page in try client.advance(with: page, upTo: h) } }
+            catch let e as LightClientError { fail(e) }
+        }
+        guard client.headerHashes[h] == opened.header.hash else {
+            fail(NoteError("checkpoint.fork", "the checkpoint's header at height \(h) is not the one verified from genesis: another history"))
+        }
+        let names: [String]
+        do { names = try policy.verify(note) } catch { fail(error) }
+        print("log       checkpoint size \(opened.checkpoint.size), root \(opened.header.auditLogRoot.hex), at height \(h) (its commit verified): "
+              + "cosigned by \(names.joined(separator: ", ")); quorum '\(policy.quorum)' met")
+    }
+}
+
 /// The light client: trusts only the genesis spec, verifies every header from it, then proves the
 /// entries asked for against a verified state root. Any mismatch is named and exits 2.
 struct Verify: AsyncParsableCommand {
@@ -191,6 +223,7 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "A patient's address: prove each stored vital-signs batch against the workers' anchor on chain.") var vitals: String?
     @Option(help: "A record: prove each summary the node served of it (record, language, terminology version, output hash) against its anchor on chain.") var served: String?
     @Option(help: "With --served: the Bundle a clinician read (e.g. from provider summary --fhir); names the served leaf whose output it is.") var bundle: String?
+    @Option(help: "A witness policy (c2sp.org/tlog-policy: witness lines with cosigner vkeys, groups, one quorum): the audit log's checkpoint must be cosigned by its quorum, and its commit verify from genesis.") var policy: String?
 
     struct Page: Decodable { let head: UInt64; let headers: [H]; struct H: Decodable { let height: UInt64; let header: String; let commit: String? } }
     struct Entry: Decodable { let value: String?; let proof: String; let height: UInt64 }
@@ -222,6 +255,7 @@ struct Verify: AsyncParsableCommand {
         catch let e as LightClientError { fail(e) }
         print("headers   1...\(client.head.height) verified: each commit signed by more than 2/3 of its validators' power; \(client.validatorSetChanges) validator set change(s) proven from state")
         print("head      height \(client.head.height), block \(client.head.hash.hex), state root \(client.head.stateRoot.hex)")
+        if let policy { try await verifyWitnessed(policyFile: policy, client: &client, api: api) }
 
         func prove(_ key: [UInt8], _ what: String) async throws -> [UInt8]? {
             let e = try await api.get("/v1/state/\(Hex.encode(key))?height=\(client.head.height)", as: Entry.self)

@@ -48,7 +48,9 @@ extension NodeAPI {
         guard head > 0, let block = try store.block(at: head), let commit = try store.commit(at: head), let genesis = try store.genesisHeader() else {
             throw APIError(.notFound, "auditlog.no_checkpoint", "no block has been committed yet")
         }
-        let note = ChainCheckpoint(header: block.header, commit: commit).note(genesis: genesis.hash)
+        var note = ChainCheckpoint(header: block.header, commit: commit).note(genesis: genesis.hash)
+        // The witnesses' cosignatures of this checkpoint (same size and root), as they arrive.
+        if let witnesses = services.witnesses { note = note.adding(witnesses.cosignatures(for: note.text)) }
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "public, max-age=2"],
                         body: .init(byteBuffer: ByteBuffer(bytes: note.bytes)))
     }

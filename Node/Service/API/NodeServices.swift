@@ -16,10 +16,13 @@ public struct NodeServices: Sendable {
     public var disclosures: DisclosureLog?
     /// The consensus driver's status (nil: the node produces blocks alone).
     public var consensusStatus: (@Sendable () -> ConsensusStatus)?
+    /// The witnesses this node pushes checkpoints to, with the cosignatures collected (nil: none configured).
+    public var witnesses: WitnessPusher?
 
     public init(workers: WorkerEndpoints? = nil, records: RecordService? = nil, disclosures: DisclosureLog? = nil,
-                consensusStatus: (@Sendable () -> ConsensusStatus)? = nil) {
+                consensusStatus: (@Sendable () -> ConsensusStatus)? = nil, witnesses: WitnessPusher? = nil) {
         self.workers = workers; self.records = records; self.disclosures = disclosures; self.consensusStatus = consensusStatus
+        self.witnesses = witnesses
     }
 }
 

@@ -1,0 +1,166 @@
+import Foundation
+import ServiceLifecycle
+public import Logging
+import Synchronization
+public import MeridianCore
+public import MeridianTransparency
+public import MeridianStorage
+
+/// A witness this node sends the audit log's checkpoints to (`node.json` `witnesses`): its
+/// tlog-witness URL (the prefix before `/add-checkpoint`) and its cosigner key in vkey form.
+public struct WitnessEndpoint: Codable, Sendable, Hashable {
+    public var url: String
+    public var vkey: String
+    public init(url: String, vkey: String) { self.url = url; self.vkey = vkey }
+}
+
+/// How the pusher reaches a witness: HTTP (`PeerHTTP`) in a node, a function in tests.
+public protocol WitnessTransport: Sendable {
+    /// POSTs a tlog-witness `add-checkpoint` body; returns the status and the body of the answer.
+    func addCheckpoint(_ body: [UInt8], to url: String) async throws -> (status: Int, body: [UInt8])
+}
+
+extension PeerHTTP: WitnessTransport {
+    public func addCheckpoint(_ body: [UInt8], to url: String) async throws -> (status: Int, body: [UInt8]) {
+        guard let base = URL(string: url), base.host != nil else { throw NodeError("witness.url", "'\(url)' is not a URL") }
+        let (status, data) = try await send("POST", base.appendingPathComponent("add-checkpoint"), headers: [("Content-Type", "text/plain")],
+                                            body: body, timeoutSeconds: 10, maxBytes: 64 << 10)
+        return (status, [UInt8](data))
+    }
+}
+
+/// Sends the audit log's checkpoint after each block to the witnesses (c2sp.org/tlog-witness), each
+/// with a consistency proof from the size that witness last cosigned (learnt from its 409 answer
+/// when unknown), and keeps the cosignature each answers once it verifies against the witness's key,
+/// so that the node serves the collected cosignatures beside the checkpoint. A witness that is down,
+/// slow or refusing never holds the chain: pushes run beside it and a failure is logged.
+public final class WitnessPusher: Sendable {
+    struct Witness: Sendable { let url: String; let key: CosignerKey }
+    struct Progress: Sendable {
+        /// The size this witness last cosigned (nil: not known yet).
+        var size: UInt64?
+        /// Its latest cosignature and the checkpoint text it covers.
+        var cosigned: (text: String, signature: NoteSignature)?
+    }
+
+    let witnesses: [Witness]
+    private let store: BlockStore
+    private let transport: any WitnessTransport
+    private let logger: Logger
+    private let progress: Mutex<[String: Progress]>
+
+    /// Refuses a witness whose key does not parse, naming it.
+    public init(witnesses: [WitnessEndpoint], store: BlockStore, transport: any WitnessTransport, logger: Logger) throws(NodeError) {
+        var parsed: [Witness] = []
+        for w in witnesses {
+            do { parsed.append(Witness(url: w.url, key: try CosignerKey(parsing: w.vkey))) }
+            catch { throw NodeError("config.witnesses", "\(w.url): the witness key does not parse (\(error))") }
+        }
+        self.witnesses = parsed
+        self.store = store
+        self.transport = transport
+        self.logger = logger
+        progress = Mutex(Dictionary(parsed.map { ($0.url, Progress()) }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// The checkpoint of the stored head, signed by its commit (nil before the first block).
+    func headCheckpoint() throws -> SignedNote? {
+        let head = try store.headHeight()
+        guard head > 0, let block = try store.block(at: head), let commit = try store.commit(at: head), let genesis = try store.genesisHeader() else { return nil }
+        return ChainCheckpoint(header: block.header, commit: commit).note(genesis: genesis.hash)
+    }
+
+    /// Pushes the head's checkpoint to every witness at once; returns when all have answered.
+    public func pushHead() async {
+        let note: SignedNote
+        do {
+            guard let n = try headCheckpoint() else { return }
+            note = n
+        } catch {
+            logger.warning("witnesses: the head's checkpoint could not be read", metadata: ["error": "\(error)"])
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for w in witnesses { group.addTask { await self.push(note, to: w) } }
+        }
+    }
+
+    /// One witness: at most two requests (the second after a 409 names the size it holds).
+    func push(_ note: SignedNote, to witness: Witness) async {
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint(parsing: note.text) } catch { return }
+        var old = progress.withLock { $0[witness.url]?.size } ?? 0
+        for _ in 0..<2 {
+            if progress.withLock({ $0[witness.url]?.cosigned?.text }) == note.text { return }   // already cosigned
+            guard old <= checkpoint.size else {
+                logger.notice("witness holds a larger log than this node's head", metadata: ["witness": "\(witness.url)", "size": "\(old)"])
+                return
+            }
+            let proof: [Bytes32]
+            do { proof = old == 0 || old == checkpoint.size ? [] : try store.auditLog.tree(size: checkpoint.size).consistencyProof(oldSize: old) }
+            catch {
+                logger.warning("witnesses: no consistency proof", metadata: ["from": "\(old)", "to": "\(checkpoint.size)", "error": "\(error)"])
+                return
+            }
+            let answer: (status: Int, body: [UInt8])
+            do { answer = try await transport.addCheckpoint(AddCheckpointRequest(oldSize: old, proof: proof, checkpoint: note.bytes).body, to: witness.url) }
+            catch {
+                logger.notice("witness unreachable", metadata: ["witness": "\(witness.url)", "error": "\(error)"])
+                return
+            }
+            switch answer.status {
+            case 200:
+                guard let signature = Self.cosignature(answer.body, on: note, by: witness.key) else {
+                    logger.warning("witness answered with a cosignature that does not verify", metadata: ["witness": "\(witness.url)"])
+                    return
+                }
+                progress.withLock { $0[witness.url] = Progress(size: checkpoint.size, cosigned: (note.text, signature)) }
+                return
+            case 409:
+                guard let size = UInt64(String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+                progress.withLock { $0[witness.url, default: Progress()].size = size }
+                old = size
+            default:
+                logger.notice("witness refused the checkpoint", metadata: ["witness": "\(witness.url)", "status": "\(answer.status)",
+                                                                          "reason": "\(String(decoding: answer.body.prefix(300), as: UTF8.self))"])
+                return
+            }
+        }
+    }
+
+    /// The witness's cosignature line in `body`, if it verifies on `note` with `key`.
+    static func cosignature(_ body: [UInt8], on note: SignedNote, by key: CosignerKey) -> NoteSignature? {
+        do {
+            let cosigned = try SignedNote(parsing: note.bytes + body)
+            guard try cosigned.cosigners(among: [key]).count == 1 else { return nil }
+            return cosigned.signatures.first { $0.name == key.name && $0.keyID == key.keyID }
+        } catch { return nil }
+    }
+
+    /// The cosignatures collected for a checkpoint with this text (same origin, size and root).
+    public func cosignatures(for text: String) -> [NoteSignature] {
+        progress.withLock { p in witnesses.compactMap { w in p[w.url]?.cosigned.flatMap { $0.text == text ? $0.signature : nil } } }
+    }
+}
+
+/// Pushes each new head's checkpoint to the witnesses, until shutdown (a node with `witnesses` in
+/// `node.json`). One push at a time: a slow witness delays only the next push, never the chain.
+struct WitnessPushService: Service {
+    let pusher: WitnessPusher
+    let store: BlockStore
+    let interval: Duration
+
+    func run() async throws {
+        var pushed: UInt64 = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let head: UInt64
+            do { head = try store.headHeight() } catch { head = pushed }   // the chain's own failure policy reports it
+            if head > pushed {
+                await pusher.pushHead()
+                pushed = head
+            } else {
+                do { try await Task.sleep(for: interval) } catch { break }   // cancelled: shutting down
+            }
+        }
+    }
+}
