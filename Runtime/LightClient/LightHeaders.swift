@@ -37,21 +37,25 @@ extension LightClient {
     public mutating func advance(with page: LightHeadersPage, upTo target: UInt64) throws(LightClientError) -> Int {
         var verified = 0
         for item in page.headers where item.height == head.height + 1 && item.height <= target {
-            guard let hb = Hex.decode(item.header), let header = try? BlockHeader(canonicalBytes: hb),
-                  let cb = item.commit.flatMap(Hex.decode), let certificate = try? CommitCertificate(canonicalBytes: cb) else {
-                throw LightClientError("light.decode", "header or certificate \(item.height) does not decode")
-            }
+            let header = try Self.decode(BlockHeader.self, item.header, "header \(item.height)")
+            guard let commit = item.commit else { throw LightClientError("light.decode", "header \(item.height) came without its certificate") }
+            let certificate = try Self.decode(CommitCertificate.self, commit, "the certificate of header \(item.height)")
             var set: (value: [UInt8], proof: StateProof)?
             if let entry = item.validatorSet {
-                guard entry.height == head.height, let value = Hex.decode(entry.value), let pb = Hex.decode(entry.proof),
-                      let proof = try? StateProof(canonicalBytes: pb) else {
-                    throw LightClientError("light.decode", "the validator set entry sent with header \(item.height) does not decode or is not at height \(head.height)")
+                guard entry.height == head.height, let value = Hex.decode(entry.value) else {
+                    throw LightClientError("light.decode", "the validator set entry sent with header \(item.height) is not hex or not at height \(head.height)")
                 }
-                set = (value, proof)
+                set = (value, try Self.decode(StateProof.self, entry.proof, "the validator set proof sent with header \(item.height)"))
             }
             try verifyNext(header, certificate: certificate, validatorSet: set)
             verified += 1
         }
         return verified
+    }
+
+    /// A canonical value from a node's hex; what does not decode is refused with the codec's reason.
+    static func decode<T: CanonicalDecodable>(_ type: T.Type, _ hex: String, _ what: String) throws(LightClientError) -> T {
+        guard let bytes = Hex.decode(hex) else { throw LightClientError("light.decode", "\(what) is not hex") }
+        do { return try T(canonicalBytes: bytes) } catch { throw LightClientError("light.decode", "\(what) does not decode: \(error)") }
     }
 }

@@ -38,6 +38,25 @@ import MeridianNode
         #expect(code { try client.verifyEntry(key: key, value: nil, proof: proof.proof, height: client.head.height) } == "light.proof", "a hidden entry is caught")
     }
 
+    /// A page of `/v1/light/headers` is hostile input: a header that is not hex, one cut short, or one
+    /// without its certificate is refused with `light.decode` and the reason; a good page advances.
+    @Test func aHostileHeadersPageIsRefusedWithItsReason() async throws {
+        let (_, _, headers) = try await chain()
+        let (h1, c1) = headers[0]
+        func page(_ header: String, _ commit: String?) -> LightHeadersPage {
+            LightHeadersPage(head: 1, headers: [.init(height: 1, header: header, commit: commit, validatorSet: nil)])
+        }
+        let good = Hex.encode(h1.canonicalBytes), cert = Hex.encode(c1.canonicalBytes)
+        for (bad, reason) in [(page("zz", cert), "not hex"), (page(String(good.dropLast(8)), cert), "does not decode"), (page(good, nil), "without its certificate")] {
+            var client = try LightClient(genesis: DemoCast.genesisSpec())
+            do { try client.advance(with: bad, upTo: 1); Issue.record("a hostile page was taken") }
+            catch { #expect(error.code == "light.decode" && error.message.contains(reason), "\(error)") }
+            #expect(client.head.height == 0)
+        }
+        var client = try LightClient(genesis: DemoCast.genesisSpec())
+        #expect(try client.advance(with: page(good, cert), upTo: 1) == 1 && client.head.height == 1)
+    }
+
     @Test func tamperedHeadersAndForgedCertificatesAreNamed() async throws {
         let (_, _, headers) = try await chain()
         let (h1, c1) = headers[0]
