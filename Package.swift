@@ -230,7 +230,7 @@ let package = Package(
         .executableTarget(name: "MeridianBench",
                           dependencies: ["MeridianRuntime", "MeridianStorage", "MeridianDemo", "MeridianClient", "CSecp256k1",
                                          "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers", "MeridianModel", "MeridianNode",
-                                         "MeridianSummary", "MeridianRecords", "MeridianRecordMessages", "MeridianRequestAuth",
+                                         "MeridianSummary", "MeridianRecords", "MeridianRecordMessages", "MeridianRequestAuth", "MeridianTransparency",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "Hummingbird", package: "hummingbird"),

@@ -15,7 +15,7 @@ import MeridianDemo
 
 struct BenchArguments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "meridian-bench")
-    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console }
+    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency }
     @Option(help: "Write the Markdown report here (BENCHMARKS.md).") var output: String?
     @Flag(help: "Fewer rounds and smaller loads (a smoke run).") var quick = false
     @Option(help: "Run one section only (rows printed, no report).") var only: Section?
@@ -180,6 +180,26 @@ print("machine: \(cpu), \(cores) cores")
                value: "\(fmt(r.clinicianP50, 2)) / \(fmt(r.clinicianP99, 2))",
                reference: "the same read by the patient herself (signature checked, nothing recorded): \(fmt(r.ownP50, 2)) / \(fmt(r.ownP99, 2)) ms; GET /health on the same connection: \(fmt(r.healthP50, 2)) / \(fmt(r.healthP99, 2)) ms; signing a request on the client: \(fmt(r.signP50Microseconds, 0)) µs",
                ratio: "p50: +\(fmt(r.ownP50 - r.healthP50, 2)) ms for authentication, +\(fmt(r.clinicianP50 - r.ownP50, 2)) ms for the decision and the durable record"))
+}
+
+@MainActor func reportTransparency() throws {
+    let f = try transparencyBench(quick: quick)
+    report(Row(name: "audit log: inclusion proof verification in a log of \(f.entries) entries (RFC 9162), p50 / p99 µs",
+               value: "\(fmt(f.inclusionP50, 1)) / \(fmt(f.inclusionP99, 1))", reference: "log2 n = \(Int(log2(Double(f.entries)))) hashes a proof", ratio: "—"))
+    report(Row(name: "audit log: consistency proof verification, a random older size to \(f.entries) entries, p50 / p99 µs",
+               value: "\(fmt(f.consistencyP50, 1)) / \(fmt(f.consistencyP99, 1))", reference: "at most 2 log2 n hashes a proof", ratio: "—"))
+    report(Row(name: "audit log: a checkpoint note signed (Ed25519) / a witness's cosignature of it, p50 µs",
+               value: "\(fmt(f.noteP50, 1)) / \(fmt(f.cosignP50, 1))", reference: "once per block per witness", ratio: "—"))
+    report(Row(name: "witness: add-checkpoint decisions/s in memory (note signature checked, consistency proof verified, cosignature made; one thread)",
+               value: fmt(f.addCheckpointsPerSecond), reference: "meridian-witness adds one fsync per accepted checkpoint (its durable replace)", ratio: "—"))
+    report(Row(name: "audit log: tlog-tiles bytes per million entries, hash tiles / entry bundles",
+               value: "\(fmt(f.tileBytesPerMillion / 1e6, 1)) MB / \(fmt(f.bundleBytesPerMillion / 1e6, 1)) MB",
+               reference: "computed from the format: 32 bytes per hash at every level; an entry is its 32-byte hash with a 2-byte length", ratio: "—"))
+}
+
+if only == "transparency" {
+    try reportTransparency()
+    exit(0)
 }
 
 if only == "reads" {
@@ -393,6 +413,7 @@ try await reportWorkers(rawVerifyRate: rawRate)
 try await reportSummaries()
 try reportContracts()
 try reportConsole()
+try reportTransparency()
 
 // MARK: Output.
 var md = """
