@@ -79,7 +79,7 @@ let package = Package(
                 path: "Runtime/Transparency", swiftSettings: strict),
         .target(name: "MeridianModules", dependencies: ["MeridianCore", "MeridianState", .product(name: "WasmKit", package: "WasmKit")], path: "Runtime/Modules",
                 swiftSettings: strict),
-        .target(name: "MeridianRuntime", dependencies: ["MeridianCore", "MeridianState", "MeridianModules"],
+        .target(name: "MeridianRuntime", dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianTransparency"],
                 path: "Runtime/Execution", swiftSettings: strict),
 
         // The light client: verification of headers and state entries from genesis, no I/O.
@@ -155,9 +155,9 @@ let package = Package(
                 path: "Node/Workers/Pipeline", swiftSettings: strict),
 
         // Tools.
-        .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit"],
+        .target(name: "MeridianDemo", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianTransparency"],
                 path: "Tools/Demo", swiftSettings: strict),
-        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianRequestAuth", "MeridianLightClient",
+        .target(name: "MeridianClient", dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianWalletKit", "MeridianRequestAuth", "MeridianLightClient", "MeridianTransparency",
                                                  .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                  .product(name: "NIOCore", package: "swift-nio"),

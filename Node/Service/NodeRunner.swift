@@ -258,7 +258,8 @@ public enum NodeRunner {
         var services: [any Service] = []
         if !config.witnesses.isEmpty {
             let transport = tls.map { PeerHTTP(tls: $0.clientConfiguration()) } ?? PeerHTTP()
-            let pusher = try WitnessPusher(witnesses: config.witnesses, store: store, transport: transport, logger: logger)
+            let pusher = try WitnessPusher(witnesses: config.witnesses, store: store, transport: transport, logger: logger,
+                                           registered: { [query = chain.query] in try Witnesses.all(in: query.reader) })
             served.witnesses = pusher
             services.append(WitnessPushService(pusher: pusher, store: store, interval: .milliseconds(100)))
         }

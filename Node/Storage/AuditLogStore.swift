@@ -8,7 +8,9 @@ public import MeridianTransparency
 /// tree on disk always matches the committed header's size and root. Everything a proof or a
 /// tile needs is a point read: O(log n) per proof, 256 per tile, whatever the log's length.
 public struct AuditLogStore: Sendable {
-    public static let columns = ["auditlog.hashes", "auditlog.entries"]
+    /// `auditlog.positions`: entry hash → its index, so that whoever holds an entry (a patient, a
+    /// regulator) can ask for its inclusion proof without knowing where the node appended it.
+    public static let columns = ["auditlog.hashes", "auditlog.entries", "auditlog.positions"]
     let db: RocksDB
 
     public init(db: RocksDB) { self.db = db }
@@ -19,7 +21,32 @@ public struct AuditLogStore: Sendable {
     /// Adds a block's part of the log to the batch that commits the block.
     static func add(_ log: AuditLog.BlockAppend, to wb: RocksDB.WriteBatch) {
         for s in log.stored { wb.put("auditlog.hashes", hashKey(s.level, s.index), s.hash.bytes) }
-        for (i, h) in log.entryHashes.enumerated() { wb.put("auditlog.entries", entryKey(log.firstIndex + UInt64(i)), h.bytes) }
+        for (i, h) in log.entryHashes.enumerated() {
+            wb.put("auditlog.entries", entryKey(log.firstIndex + UInt64(i)), h.bytes)
+            wb.put("auditlog.positions", h.bytes, entryKey(log.firstIndex + UInt64(i)))
+        }
+    }
+
+    /// The index of an entry hash in the log (nil: not appended). An entry hash covers its patient,
+    /// sequence and transaction, so it appears once.
+    public func index(ofEntryHash h: Bytes32) throws(BlockStoreError) -> UInt64? {
+        let raw: [UInt8]?
+        do { raw = try db.get("auditlog.positions", h.bytes) } catch { throw BlockStoreError(error.description) }
+        guard let raw else { return nil }
+        guard raw.count == 8 else { throw BlockStoreError("audit log position of \(h.hex.prefix(16)) is corrupt") }
+        return raw.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    /// Fills `auditlog.positions` for the first `size` leaves where a data directory written before
+    /// the column existed lacks it (checked on the last leaf; one write batch).
+    public func indexPositions(size: UInt64) throws(BlockStoreError) {
+        guard size > 0, let last = try entryHash(index: size - 1), try index(ofEntryHash: last) == nil else { return }
+        let wb = RocksDB.WriteBatch(for: db)
+        for i in 0..<size {
+            guard let h = try entryHash(index: i) else { throw BlockStoreError("audit log entry \(i) is missing below size \(size)") }
+            wb.put("auditlog.positions", h.bytes, Self.entryKey(i))
+        }
+        do { try db.write(wb, sync: true) } catch { throw BlockStoreError(error.description) }
     }
 
     public func storedHash(level: UInt8, index: UInt64) throws(BlockStoreError) -> Bytes32? {

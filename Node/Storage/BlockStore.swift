@@ -44,6 +44,8 @@ public final class BlockStore: @unchecked Sendable {
         catch { throw BlockStoreError(error.description) }
         stateStorage = RocksDBStateStorage(db: db)
         auditLog = AuditLogStore(db: db)
+        // A data directory from before `auditlog.positions`: index what it holds once.
+        if let head = try header(at: try headHeight()) { try auditLog.indexPositions(size: head.auditLogSize) }
     }
 
     static func heightKey(_ h: UInt64) -> [UInt8] { withUnsafeBytes(of: h.bigEndian) { Array($0) } }

@@ -1,6 +1,7 @@
 public import MeridianCore
 public import MeridianState
 public import MeridianModules
+import MeridianTransparency
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -41,17 +42,27 @@ public struct GenesisSpec: Codable, Sendable {
         public init(key: String, organization: OrganizationID, power: UInt64) { self.key = key; self.organization = organization; self.power = power }
     }
 
+    /// A data-protection authority's witness of the audit log: the regulator organisation and the
+    /// witness's cosigner key in vkey form (c2sp.org/tlog-cosignature, `<name>+<id>+<base64>`).
+    public struct WitnessSpec: Codable, Sendable {
+        public var organization: OrganizationID
+        public var vkey: String
+        public init(organization: OrganizationID, vkey: String) { self.organization = organization; self.vkey = vkey }
+    }
+
     public var chainID: String
     public var genesisTime: String
     public var parameters: ChainParameters?
     public var organizations: [OrganizationSpec]
     public var validators: [ValidatorSpec]
     public var transferRules: [TransferRule]
+    /// The authorities' witnesses at genesis (optional; governance adds and retires them later).
+    public var witnesses: [WitnessSpec]?
 
     public init(chainID: String, genesisTime: String, parameters: ChainParameters? = nil, organizations: [OrganizationSpec],
-                validators: [ValidatorSpec], transferRules: [TransferRule]) {
+                validators: [ValidatorSpec], transferRules: [TransferRule], witnesses: [WitnessSpec]? = nil) {
         self.chainID = chainID; self.genesisTime = genesisTime; self.parameters = parameters
-        self.organizations = organizations; self.validators = validators; self.transferRules = transferRules
+        self.organizations = organizations; self.validators = validators; self.transferRules = transferRules; self.witnesses = witnesses
     }
 
     /// Parses the JSON, naming the field of the first problem.
@@ -157,6 +168,13 @@ public enum Genesis {
         for (i, rule) in spec.transferRules.enumerated() {
             do { try Jurisdictions.putRuleAtGenesis(rule, ctx) }
             catch { throw GenesisError("transferRules[\(i)]", error.description) }
+        }
+        for (i, w) in (spec.witnesses ?? []).enumerated() {
+            let key: CosignerKey
+            do { key = try CosignerKey(parsing: w.vkey) } catch { throw GenesisError("witnesses[\(i)].vkey", "\(error)") }
+            guard let publicKey = Bytes32(key.publicKey) else { throw GenesisError("witnesses[\(i)].vkey", "not a 32-byte Ed25519 key") }
+            do { try Witnesses.putAtGenesis(WitnessRegistration(organization: w.organization, name: key.name, publicKey: publicKey), ctx) }
+            catch { throw GenesisError("witnesses[\(i)]", error.description) }
         }
         view.commitTransaction()
 

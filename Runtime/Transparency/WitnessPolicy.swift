@@ -96,6 +96,15 @@ public struct WitnessPolicy: Sendable, Equatable {
         return g.members.filter { isSatisfied($0, by: cosigned) }.count >= g.threshold
     }
 
+    /// The fewest cosignatures that can satisfy `name` (default the quorum): what to ask a node for.
+    public func minimumCosigners(_ name: String? = nil) -> Int {
+        let target = name ?? quorum
+        if target == "none" { return 0 }
+        if witnesses.contains(where: { $0.name == target }) { return 1 }
+        guard let g = groups.first(where: { $0.name == target }) else { return 0 }
+        return g.members.map { minimumCosigners($0) }.sorted().prefix(g.threshold).reduce(0, +)
+    }
+
     /// What keeps `cosigned` from satisfying the quorum, in words (nil when it is satisfied).
     public func missing(from cosigned: Set<String>, _ name: String? = nil) -> String? {
         let target = name ?? quorum

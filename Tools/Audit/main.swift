@@ -18,7 +18,7 @@ import MeridianRisk
 struct AuditTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-audit", abstract: "Regulators' audit queries and reports.",
-        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, EvidenceCommand.self, Verify.self, ConsoleSignInCommand.self])
+        subcommands: [Trail.self, Transfers.self, BreakGlass.self, Denied.self, EvidenceCommand.self, Verify.self, Monitor.self, ConsoleSignInCommand.self])
 }
 
 enum Format: String, ExpressibleByArgument { case table, csv, json }
@@ -26,6 +26,7 @@ enum Format: String, ExpressibleByArgument { case table, csv, json }
 struct Entry: Codable {
     let patient: String, sequence: UInt64, kind: String, action: String, actor: String, organization: String
     let record: String?, category: String, purpose: String, breakGlass: Bool, height: UInt64, time: String, transaction: String, hash: String
+    let bytes: String?
     let decision: Decision
     struct Decision: Codable {
         let allowed: Bool; let reason: String; let transferBasis: String?; let legalBasis: String?; let sourceCountry: String?; let destinationCountry: String?
@@ -43,6 +44,33 @@ struct Filters: ParsableArguments {
     @Option(help: "From (YYYY-MM-DD or ISO time).") var from: String?
     @Option(help: "Until, exclusive.") var until: String?
     @Option(help: "Output: table, csv or json.") var format: Format = .table
+    @Option(help: "A witness policy (c2sp.org/tlog-policy): every entry of the report must be included in a checkpoint of the audit log cosigned by its quorum, whose commit verifies from --genesis; otherwise the report is refused (exit 2) naming what is missing.")
+    var policy: String?
+    @Option(help: "With --policy: the genesis spec you trust.") var genesis: String = "Genesis/demo.json"
+
+    /// The report's entries and, with `--policy`, the statement of the witnessed checkpoint that
+    /// includes every one of them (each entry's bytes checked against its fields and its inclusion
+    /// proven); a report that cannot be so proven is refused: exit 2 with the reason.
+    func report() async throws -> (entries: [Entry], witnessed: String?) {
+        let list = try await entries()
+        guard let policy else { return (list, nil) }
+        do {
+            let log = try WitnessedLog(policyFile: policy, genesisFile: genesis, api: try key.client())
+            let checkpoint = try await log.witnessed(height: list.map(\.height).max() ?? 0)
+            for e in list {
+                guard let bytes = e.bytes else { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) of \(e.patient) came without its bytes") }
+                let hash = try WitnessedLog.entryHash(bytes: bytes, patient: e.patient, sequence: e.sequence, height: e.height, transaction: e.transaction,
+                                                      organization: e.organization, allowed: e.decision.allowed, breakGlass: e.breakGlass, purpose: e.purpose)
+                _ = try await log.proveIncluded(hash, in: checkpoint)
+            }
+            return (list, "witnessed: all \(list.count) entries included in the audit log's checkpoint of \(checkpoint.size) entries at block \(checkpoint.height) "
+                    + "(commit verified from genesis), cosigned by \(checkpoint.cosigners.joined(separator: ", ")): quorum '\(log.policy.quorum)' met")
+        } catch let e as WitnessedLogError {
+            FileHandle.standardError.write(Data("REPORT REFUSED: \(e)\n".utf8))
+            for note in e.evidence { FileHandle.standardError.write(Data("--- signed checkpoint (evidence)\n".utf8) + Data(note.bytes)) }
+            Foundation.exit(2)
+        }
+    }
 
     /// Every matching entry, following pages. Without patient or organisation: every organisation's entries.
     func entries() async throws -> [Entry] {
@@ -68,11 +96,15 @@ struct Filters: ParsableArguments {
         return out.sorted { ($0.height, $0.patient, $0.sequence) < ($1.height, $1.patient, $1.sequence) }
     }
 
-    func print(_ header: [String], _ rows: [[String]], json: Data) {
+    /// Prints the report; the witness statement follows a table, and goes to standard error beside CSV or JSON.
+    func print(_ header: [String], _ rows: [[String]], json: Data, witnessed: String? = nil) {
         switch format {
         case .table: Swift.print(Output.table(header, rows))
         case .csv: Swift.print(Output.csv(header, rows), terminator: "")
         case .json: Swift.print(String(decoding: json, as: UTF8.self))
+        }
+        if let witnessed {
+            if format == .table { Swift.print("\n" + witnessed) } else { FileHandle.standardError.write(Data((witnessed + "\n").utf8)) }
         }
     }
 }
@@ -86,13 +118,13 @@ struct Trail: AsyncParsableCommand {
     @OptionGroup var filters: Filters
     func run() async throws {
         guard filters.patient != nil || filters.organization != nil else { throw ValidationError("give --patient or --organization") }
-        let entries = try await filters.entries()
+        let (entries, witnessed) = try await filters.report()
         let rows = entries.map { e in [e.time, e.patient, String(e.sequence), e.organization, e.kind, e.action, e.purpose, e.category,
                                        e.decision.allowed ? "allowed" : "denied", e.decision.reason, e.decision.transferBasis ?? "", e.breakGlass ? "yes" : "",
                                        e.decision.contract.map { "\($0.hash.prefix(12))… \(describe($0))" } ?? "", String(e.height), e.transaction] }
         filters.print(["time", "patient", "seq", "organisation", "kind", "action", "purpose", "category", "decision", "reason", "basis", "break-glass",
                        "policy contract", "block", "transaction"],
-                      rows, json: try jsonData(entries))
+                      rows, json: try jsonData(entries), witnessed: witnessed)
     }
 }
 
@@ -101,10 +133,11 @@ struct Transfers: AsyncParsableCommand {
     @OptionGroup var filters: Filters
     @Flag(help: "List each transfer with its block and transaction instead of totals.") var detail = false
     func run() async throws {
-        let transfers = try await filters.entries().filter { $0.decision.allowed && $0.decision.sourceCountry != nil && $0.decision.sourceCountry != $0.decision.destinationCountry }
+        let (all, witnessed) = try await filters.report()
+        let transfers = all.filter { $0.decision.allowed && $0.decision.sourceCountry != nil && $0.decision.sourceCountry != $0.decision.destinationCountry }
         if detail {
             let rows = transfers.map { [($0.decision.sourceCountry ?? "?") + "→" + ($0.decision.destinationCountry ?? "?"), $0.decision.legalBasis ?? "", $0.organization, $0.time, String($0.height), $0.transaction] }
-            filters.print(["route", "legal basis", "organisation", "time", "block", "transaction"], rows, json: try jsonData(transfers)); return
+            filters.print(["route", "legal basis", "organisation", "time", "block", "transaction"], rows, json: try jsonData(transfers), witnessed: witnessed); return
         }
         struct Row: Encodable { let source: String; let destination: String; let basis: String; let legalBasis: String; let count: Int; let blocks: [UInt64] }
         var groups: [String: (Entry, [UInt64])] = [:]
@@ -119,7 +152,7 @@ struct Transfers: AsyncParsableCommand {
         }
         filters.print(["from", "to", "basis", "legal basis", "transfers", "blocks"],
                       rows.map { [$0.source, $0.destination, $0.basis, $0.legalBasis, String($0.count), $0.blocks.map(String.init).joined(separator: " ")] },
-                      json: try jsonData(rows))
+                      json: try jsonData(rows), witnessed: witnessed)
     }
 }
 
@@ -127,7 +160,8 @@ struct BreakGlass: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "break-glass", abstract: "Break-glass attempts per organisation, allowed or denied, each with its block and transaction.")
     @OptionGroup var filters: Filters
     func run() async throws {
-        let uses = try await filters.entries().filter(\.breakGlass)
+        let (all, witnessed) = try await filters.report()
+        let uses = all.filter(\.breakGlass)
         var perOrg: [String: (allowed: Int, denied: Int)] = [:]
         for u in uses {
             if u.decision.allowed { perOrg[u.organization, default: (0, 0)].allowed += 1 } else { perOrg[u.organization, default: (0, 0)].denied += 1 }
@@ -139,6 +173,7 @@ struct BreakGlass: AsyncParsableCommand {
             Swift.print("\n" + Output.table(["organisation", "break-glass allowed", "break-glass denied"],
                                             perOrg.keys.sorted().map { [$0, String(perOrg[$0]!.allowed), String(perOrg[$0]!.denied)] }))
         }
+        if let witnessed { filters.format == .table ? Swift.print("\n" + witnessed) : FileHandle.standardError.write(Data((witnessed + "\n").utf8)) }
     }
 }
 
@@ -146,10 +181,11 @@ struct Denied: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Denied access attempts with their reasons.")
     @OptionGroup var filters: Filters
     func run() async throws {
-        let denied = try await filters.entries().filter { !$0.decision.allowed }
+        let (all, witnessed) = try await filters.report()
+        let denied = all.filter { !$0.decision.allowed }
         let rows = denied.map { [$0.time, $0.organization, $0.patient, $0.purpose, $0.category, $0.decision.reason,
                                  ($0.decision.sourceCountry ?? "?") + "→" + ($0.decision.destinationCountry ?? "?"), String($0.height), $0.transaction] }
-        filters.print(["time", "organisation", "patient", "purpose", "category", "reason", "route", "block", "transaction"], rows, json: try jsonData(denied))
+        filters.print(["time", "organisation", "patient", "purpose", "category", "reason", "route", "block", "transaction"], rows, json: try jsonData(denied), witnessed: witnessed)
     }
 }
 
@@ -367,6 +403,85 @@ struct Verify: AsyncParsableCommand {
                 let shared = try await prove(Sharing.shareKey(c, org).bytes, "share")
                 print("share     to \(organization) proven \(shared == nil ? "ABSENT" : "present") at height \(client.head.height)")
             }
+        }
+    }
+}
+
+/// Follows the audit log as a witness policy's quorum cosigns it: each new checkpoint's commit is
+/// verified from genesis, its cosignatures against the policy, and its consistency with the last
+/// one verified (kept in --state across runs); every entry about the organisation or patient asked
+/// for that the new part of the log includes is printed with its index. A checkpoint that does not
+/// extend the last one (a split view or a rewrite) stops the monitor with both signed checkpoints
+/// as evidence (exit 3); a checkpoint without the quorum is waited for, and reported after --wait.
+struct Monitor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Follow the witnessed audit log from its last verified checkpoint and report new entries about an organisation or a patient.")
+    @OptionGroup var key: KeyOptions
+    @Option(help: "A witness policy (c2sp.org/tlog-policy).") var policy: String
+    @Option(help: "The genesis spec you trust.") var genesis: String = "Genesis/demo.json"
+    @Option(help: "Report entries about this organisation.") var organization: String?
+    @Option(help: "Report entries about this patient (address).") var patient: String?
+    @Option(help: "File keeping the last verified checkpoint (created if absent; written atomically after each step).") var state: String
+    @Option(help: "Seconds between polls.") var interval: Int = 2
+    @Option(help: "Seconds to wait for a checkpoint with the quorum before reporting it missing.") var wait: Int = 30
+    @Flag(help: "One step: verify the newest witnessed checkpoint, report, save, exit.") var once = false
+
+    func validate() throws {
+        guard (organization == nil) != (patient == nil) else { throw ValidationError("give --organization or --patient") }
+        guard interval >= 1, wait >= 1 else { throw ValidationError("--interval and --wait are at least 1 second") }
+    }
+
+    func run() async throws {
+        let api = try key.client()
+        let log = try WitnessedLog(policyFile: policy, genesisFile: genesis, api: api)
+        let target: String
+        if let patient { target = "patient=\(Address(try Parse.address(patient, "--patient")))" }
+        else { guard let o = organization, OrganizationID(o) != nil else { throw ValidationError("--organization: not an organisation id") }; target = "organization=\(o)" }
+        do {
+            if let saved = FileManager.default.contents(atPath: state) {
+                let note = try SignedNote(parsing: Array(saved))
+                let resumed = try await log.verify(note)
+                print("resumed   from the checkpoint of \(resumed.size) entries at block \(resumed.height) in \(state)")
+            }
+            while true {
+                let before = log.last
+                let checkpoint = try await log.witnessed(covering: before?.size ?? 0, height: before?.height ?? 0, wait: .seconds(wait))
+                if before == nil || checkpoint.size > before!.size {
+                    let old = before?.size ?? 0
+                    print("log       checkpoint of \(checkpoint.size) entries at block \(checkpoint.height): commit verified from genesis, "
+                          + (before.map { "consistent with the one of \($0.size) entries, " } ?? "")
+                          + "cosigned by \(checkpoint.cosigners.joined(separator: ", ")) (quorum '\(log.policy.quorum)')")
+                    var query = "/v1/audit?\(target)&limit=1000"
+                    if let b = before { query += "&from=\(b.opened.header.time.iso8601)" }
+                    var cursor: String? = ""
+                    var reported = 0
+                    while let c = cursor {
+                        let page = try await api.get(query + (c.isEmpty ? "" : "&cursor=\(c)"), as: Page.self)
+                        for e in page.entries where e.height <= checkpoint.height && e.height > (before?.height ?? 0) {
+                            guard let bytes = e.bytes else { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) of \(e.patient) came without its bytes") }
+                            let hash = try WitnessedLog.entryHash(bytes: bytes, patient: e.patient, sequence: e.sequence, height: e.height, transaction: e.transaction,
+                                                                  organization: e.organization, allowed: e.decision.allowed, breakGlass: e.breakGlass, purpose: e.purpose)
+                            let index = try await log.proveIncluded(hash, in: checkpoint)
+                            guard index >= old else { continue }
+                            reported += 1
+                            print("entry     #\(index) \(e.time) \(e.organization) \(e.kind) \(e.purpose) \(e.category) \(e.decision.allowed ? "allowed" : "DENIED") "
+                                  + "(\(e.decision.reason))\(e.breakGlass ? " BREAK-GLASS" : "") patient \(e.patient) entry \(e.sequence), block \(e.height), transaction \(e.transaction)")
+                        }
+                        cursor = page.next
+                    }
+                    print("log       \(reported) new entr\(reported == 1 ? "y" : "ies") about \(organization ?? patient!) in entries \(old)..<\(checkpoint.size), each proven included")
+                    try Data(checkpoint.note.bytes).write(to: URL(fileURLWithPath: state), options: .atomic)
+                }
+                if once { return }
+                try await Task.sleep(for: .seconds(interval))
+            }
+        } catch let e as WitnessedLogError {
+            let split = e.code.hasPrefix("split_view")
+            FileHandle.standardError.write(Data("\(split ? "SPLIT VIEW" : "MONITOR STOPPED"): \(e)\n".utf8))
+            for note in e.evidence { FileHandle.standardError.write(Data("--- signed checkpoint (evidence)\n".utf8) + Data(note.bytes)) }
+            Foundation.exit(split ? 3 : 2)
+        } catch let e as NoteError {
+            FileHandle.standardError.write(Data("MONITOR STOPPED: \(state): \(e)\n".utf8))
+            Foundation.exit(2)
         }
     }
 }

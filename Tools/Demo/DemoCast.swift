@@ -2,6 +2,7 @@ public import MeridianCore
 public import MeridianModules
 public import MeridianRuntime
 import MeridianWalletKit
+public import MeridianTransparency
 
 /// The demo network's cast (../shared/SCENARIO.md): fictional hospitals, regulators and patients.
 ///
@@ -39,6 +40,24 @@ public enum DemoCast {
     /// The hospital staff key names: `<hospital>/admin`, `/clinician`, `/second-clinician`, `/worker`, `/validator`.
     public static func staff(_ hospital: String, _ role: String) -> PrivateKey { key("\(hospital)/\(role)") }
     public static func regulator(_ country: String) -> PrivateKey { key("\(regulatorID(country))/officer") }
+
+    /// The authorities that run a witness of the audit log in the demo, and the demo policy's quorum.
+    public static let witnessCountries = ["PT", "DE", "FR", "CH"]
+    /// A demo authority's witness: an Ed25519 cosigner key from the public seed
+    /// SHA-256("meridian-demo/v1/dpa-<cc>/witness"), named `dpa-<cc>.meridian-demo.example/witness`.
+    public static func witnessSeed(_ country: String) -> [UInt8] { SHA256.hash(Array("meridian-demo/v1/\(regulatorID(country))/witness".utf8)).bytes }
+    public static func witness(_ country: String) -> Cosigner {
+        try! Cosigner(name: "\(regulatorID(country)).meridian-demo.example/witness", seed: witnessSeed(country))
+    }
+    /// The demo's witness policy (c2sp.org/tlog-policy): any 2 of the four authorities' witnesses.
+    public static func witnessPolicy() -> String {
+        var lines = ["# The demo's witness policy: the audit log's checkpoints must be cosigned by 2 of the data-protection",
+                     "# authorities of PT, DE, FR and CH (their witness keys are registered in Genesis/demo.json)."]
+        for c in witnessCountries { lines.append("witness \(c) \(witness(c).key.encoded)") }
+        lines.append("group DPAs 2 \(witnessCountries.joined(separator: " "))")
+        lines.append("quorum DPAs")
+        return lines.joined(separator: "\n") + "\n"
+    }
     /// A demo patient's BIP-39 phrase (12 words from public entropy) and the key their wallet derives from it.
     public static func patientPhrase(_ name: String) -> [String] {
         Mnemonic.phrase(entropy: Array(SHA256.hash(Array("meridian-demo/v1/patient-phrase/\(name)".utf8)).bytes.prefix(16)))
@@ -86,6 +105,7 @@ public enum DemoCast {
                               members: [.init(key: regulator(c).publicKey.hex, roles: ["admin", "regulator"])]))
         }
         return GenesisSpec(chainID: chainID, genesisTime: genesisTime, parameters: ChainParameters(), organizations: orgs,
-                           validators: validators, transferRules: transferRules())
+                           validators: validators, transferRules: transferRules(),
+                           witnesses: witnessCountries.map { .init(organization: OrganizationID(regulatorID($0))!, vkey: witness($0).key.encoded) })
     }
 }

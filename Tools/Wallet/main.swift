@@ -334,31 +334,98 @@ struct DeviceCommand: AsyncParsableCommand {
 }
 
 struct Accesses: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "accesses", abstract: "Who accessed my data: when, from which country, why, and on what basis.")
+    static let configuration = CommandConfiguration(commandName: "accesses", abstract: "Who accessed my data: when, from which country, why, and on what basis.",
+        discussion: "With --policy, every access shown is proven included in a checkpoint of the audit log cosigned by the policy's quorum of witnesses (the data-protection authorities), whose commit verifies from --genesis; an answer that cannot be so proven is refused (exit 2) naming what is missing. With --follow, each new access is printed as it is committed, with its proof (EHDS Art. 9: the right to know who accessed one's data).")
     @OptionGroup var key: KeyOptions
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "A witness policy (c2sp.org/tlog-policy).") var policy: String?
+    @Option(help: "With --policy: the genesis spec you trust.") var genesis: String = "Genesis/demo.json"
+    @Flag(help: "Keep printing each new access as it is committed (with --policy: with its inclusion proof against a witnessed checkpoint).") var follow = false
+    @Option(help: "With --follow: seconds between polls.") var interval: Int = 2
     struct Page: Decodable { let entries: [E]; let next: String? }
     struct E: Decodable {
-        let sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
+        let patient: String, sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
+        let transaction: String, bytes: String?
         let decision: D
         struct D: Decodable { let allowed: Bool; let reason: String; let transferBasis: String?; let sourceCountry: String?; let destinationCountry: String?
             let contract: NodeClient.ContractView? }
     }
-    func run() async throws {
-        let k = try key.key()
-        let client = try key.client(signedBy: k)
+
+    func validate() throws { guard interval >= 1 else { throw ValidationError("--interval is at least 1 second") } }
+
+    func row(_ e: E) -> [String] {
+        [String(e.time.prefix(19)).replacingOccurrences(of: "T", with: " "), e.organization, "\(e.decision.sourceCountry ?? "?")→\(e.decision.destinationCountry ?? "?")",
+         e.purpose, e.category, e.kind, e.decision.allowed ? "allowed" : "denied", e.decision.transferBasis ?? "-",
+         e.decision.contract.map { "\($0.hash.prefix(12))… \(describe($0))" } ?? "-", e.breakGlass ? "BREAK-GLASS" : "", "\(e.height)"]
+    }
+    static let header = ["time (UTC)", "organisation", "route", "purpose", "data", "what", "decision", "basis", "policy contract", "emergency", "block"]
+
+    /// The patient's entries from sequence `after` on (all pages).
+    func fetch(_ client: NodeClient, _ me: PublicKey, after: UInt64?) async throws -> [E] {
         var entries: [E] = []
         var cursor: String? = ""
         while let c = cursor {   // opaque cursors, each page checked like the first
-            let page = try await client.get("/v1/audit?patient=\(Address(k.publicKey))&limit=1000" + (c.isEmpty ? "" : "&cursor=\(c)"), as: Page.self)
-            entries += page.entries; cursor = page.next
+            let page = try await client.get("/v1/audit?patient=\(Address(me))&limit=1000" + (c.isEmpty ? "" : "&cursor=\(c)"), as: Page.self)
+            entries += page.entries.filter { after == nil || $0.sequence > after! }; cursor = page.next
         }
-        if json { print(String(decoding: try JSONEncoder().encode(entries.map { ["sequence": "\($0.sequence)", "organization": $0.organization, "time": $0.time, "allowed": "\($0.decision.allowed)", "breakGlass": "\($0.breakGlass)"] }), as: UTF8.self)); return }
-        let rows = entries.map { e in
-            [String(e.time.prefix(19)).replacingOccurrences(of: "T", with: " "), e.organization, "\(e.decision.sourceCountry ?? "?")→\(e.decision.destinationCountry ?? "?")",
-             e.purpose, e.category, e.kind, e.decision.allowed ? "allowed" : "denied", e.decision.transferBasis ?? "-",
-             e.decision.contract.map { "\($0.hash.prefix(12))… \(describe($0))" } ?? "-", e.breakGlass ? "BREAK-GLASS" : "", "\(e.height)"]
+        return entries.sorted { $0.sequence < $1.sequence }
+    }
+
+    /// Each entry's bytes checked against what is shown and its inclusion proven in `checkpoint`.
+    func prove(_ entries: [E], _ log: WitnessedLog, _ checkpoint: WitnessedCheckpoint) async throws -> [UInt64] {
+        var indexes: [UInt64] = []
+        for e in entries {
+            guard let bytes = e.bytes else { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) came without its bytes") }
+            let hash = try WitnessedLog.entryHash(bytes: bytes, patient: e.patient, sequence: e.sequence, height: e.height, transaction: e.transaction,
+                                                  organization: e.organization, allowed: e.decision.allowed, breakGlass: e.breakGlass, purpose: e.purpose)
+            indexes.append(try await log.proveIncluded(hash, in: checkpoint))
         }
-        print(Output.table(["time (UTC)", "organisation", "route", "purpose", "data", "what", "decision", "basis", "policy contract", "emergency", "block"], rows))
+        return indexes
+    }
+
+    func run() async throws {
+        let k = try key.key()
+        let client = try key.client(signedBy: k)
+        let log = try policy.map { try WitnessedLog(policyFile: $0, genesisFile: genesis, api: client) }
+        do {
+            var entries = try await fetch(client, k.publicKey, after: nil)
+            var statement: String?
+            if let log {
+                let checkpoint = try await log.witnessed(height: entries.map(\.height).max() ?? 0)
+                _ = try await prove(entries, log, checkpoint)
+                statement = "witnessed: all \(entries.count) accesses included in the audit log's checkpoint of \(checkpoint.size) entries at block \(checkpoint.height) "
+                    + "(commit verified from genesis), cosigned by \(checkpoint.cosigners.joined(separator: ", ")): quorum '\(log.policy.quorum)' met"
+            }
+            if json {
+                print(String(decoding: try JSONEncoder().encode(entries.map { ["sequence": "\($0.sequence)", "organization": $0.organization, "time": $0.time, "allowed": "\($0.decision.allowed)", "breakGlass": "\($0.breakGlass)"] }), as: UTF8.self))
+                if let statement { FileHandle.standardError.write(Data((statement + "\n").utf8)) }
+            } else {
+                print(Output.table(Self.header, entries.map(row)))
+                if let statement { print("\n" + statement) }
+            }
+            guard follow else { return }
+            var last = entries.last?.sequence
+            print("following: each new access to your data is printed as it is committed" + (log == nil ? "" : ", with its inclusion proof against a witnessed checkpoint"))
+            while true {
+                try await Task.sleep(for: .seconds(interval))
+                let new = try await fetch(client, k.publicKey, after: last)
+                guard !new.isEmpty else { continue }
+                if let log {
+                    let checkpoint = try await log.witnessed(height: new.map(\.height).max() ?? 0)
+                    let indexes = try await prove(new, log, checkpoint)
+                    for (e, i) in zip(new, indexes) {
+                        print(row(e).filter { !$0.isEmpty && $0 != "-" }.joined(separator: "  ")
+                              + "  [entry #\(i) of the log's \(checkpoint.size), checkpoint at block \(checkpoint.height) cosigned by \(checkpoint.cosigners.joined(separator: ", "))]")
+                    }
+                } else {
+                    for e in new { print(row(e).filter { !$0.isEmpty && $0 != "-" }.joined(separator: "  ")) }
+                }
+                last = new.last?.sequence
+            }
+        } catch let e as WitnessedLogError {
+            FileHandle.standardError.write(Data("ACCESSES REFUSED: \(e)\n".utf8))
+            for note in e.evidence { FileHandle.standardError.write(Data("--- signed checkpoint (evidence)\n".utf8) + Data(note.bytes)) }
+            Foundation.exit(2)
+        }
     }
 }

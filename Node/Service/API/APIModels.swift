@@ -155,11 +155,15 @@ public enum JSONView {
         public let patient: String, sequence: UInt64, kind: String, action: String, actor: String, organization: String
         public let record: String?, category: String, purpose: String, decision: Decision, breakGlass: Bool
         public let height: UInt64, time: String, transaction: String, hash: String, previousHash: String
+        /// The entry's canonical bytes (hex): what `hash` is the tagged SHA-256 of, so a client can
+        /// check the fields above against the leaf it proves in the audit log.
+        public let bytes: String
         init(_ e: MeridianModules.AuditEntry) {
             patient = Address(e.patient).description; sequence = e.sequence; kind = e.kind.name; action = e.action.code
             actor = Address(e.actor).description; organization = e.organization.value; record = e.record?.hex
             category = e.category.name; purpose = e.purpose.code; decision = Decision(e.decision); breakGlass = e.breakGlass
             height = e.height; time = e.time.iso8601; transaction = e.transaction.hex; hash = e.hash.hex; previousHash = e.previousHash.hex
+            bytes = Hex.encode(e.canonicalBytes)
         }
     }
 }

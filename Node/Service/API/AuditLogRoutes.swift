@@ -4,6 +4,7 @@ import NIOCore
 import MeridianCore
 import MeridianStorage
 import MeridianTransparency
+import MeridianModules
 
 /// The audit log's tree (`AuditLog`, issue 23) as anyone may read it: its size and root at the
 /// latest block, inclusion and consistency proofs, and c2sp.org/tlog-tiles resources (hash tiles
@@ -17,8 +18,11 @@ extension NodeAPI {
                 struct Status: Encodable { let height: UInt64; let size: UInt64; let root: String }
                 return try json(Status(height: head.height, size: head.size, root: head.root.hex))
             },
-            .open(.get, "v1/audit-log/checkpoint", "the audit log's checkpoint after the latest block, signed by its commit") { _, _ in
-                try checkpointNote()
+            .open(.get, "v1/audit-log/checkpoint", "the audit log's checkpoint after the latest block, signed by its commit; ?witnessed=K: the newest one K registered witnesses cosigned") { request, _ in
+                try checkpointNote(queryDictionary(request))
+            },
+            .open(.get, "v1/witnesses", "the data-protection authorities' witnesses of the audit log registered on chain, with their vkeys") { _, _ in
+                try witnesses()
             },
             .open(.get, "v1/audit-log/proof/inclusion", "an entry hash's inclusion proof in the audit log") { request, _ in
                 try inclusion(queryDictionary(request))
@@ -42,7 +46,19 @@ extension NodeAPI {
 
     /// The checkpoint of the latest block as a signed note (`ChainCheckpoint`): mutable, so it is
     /// not to be cached beyond a few seconds (tlog-tiles).
-    func checkpointNote() throws -> Response {
+    func checkpointNote(_ params: [String: String] = [:]) throws -> Response {
+        if let text = params["witnessed"] {
+            guard let k = Int(text), (1...WitnessPolicy.maxEntries).contains(k) else {
+                throw APIError.badRequest("parameter.invalid", "witnessed: the number of cosignatures wanted, 1 to \(WitnessPolicy.maxEntries)")
+            }
+            guard let note = services.witnesses?.latestWitnessed(minimum: k) else {
+                throw APIError(.notFound, "auditlog.not_witnessed", services.witnesses == nil
+                               ? "this node pushes to no witness (node.json has no \"witnesses\")"
+                               : "none of this node's recent checkpoints has \(k) cosignature(s) of registered witnesses yet")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "public, max-age=2"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: note.bytes)))
+        }
         let store = query.store
         let head = try store.headHeight()
         guard head > 0, let block = try store.block(at: head), let commit = try store.commit(at: head), let genesis = try store.genesisHeader() else {
@@ -53,6 +69,20 @@ extension NodeAPI {
         if let witnesses = services.witnesses { note = note.adding(witnesses.cosignatures(for: note.text)) }
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "public, max-age=2"],
                         body: .init(byteBuffer: ByteBuffer(bytes: note.bytes)))
+    }
+
+    /// The witnesses on chain, each with the vkey a tlog-policy names it by.
+    func witnesses() throws -> Response {
+        struct W: Encodable { let organization: String; let country: String?; let name: String; let publicKey: String; let vkey: String }
+        var out: [W] = []
+        for w in try Witnesses.all(in: query.reader) {
+            let vkey: String
+            do { vkey = try CosignerKey(name: w.name, publicKey: w.publicKey.bytes).encoded }
+            catch { throw APIError(.internalServerError, "witness.bad_key", "\(w.organization)'s registered key is not an Ed25519 key: \(error)") }
+            let org = try Identity.organization(w.organization, in: query.reader)
+            out.append(W(organization: w.organization.value, country: org?.country.code, name: w.name, publicKey: w.publicKey.hex, vkey: vkey))
+        }
+        return try json(out)
     }
 
     func sizeParameter(_ text: String?, _ field: String, current: UInt64) throws -> UInt64 {
@@ -66,10 +96,21 @@ extension NodeAPI {
     func inclusion(_ params: [String: String]) throws -> Response {
         let head = try current()
         let size = try sizeParameter(params["size"], "size", current: head.size)
-        guard let text = params["index"], let index = UInt64(text), index < size else {
-            throw APIError.badRequest("parameter.invalid", "index: expected an integer below the size \(size)")
-        }
         let log = query.store.auditLog
+        let index: UInt64
+        if let text = params["hash"] {
+            guard params["index"] == nil else { throw APIError.badRequest("parameter.invalid", "give index or hash, not both") }
+            guard let h = Bytes32(hex: text) else { throw APIError.badRequest("parameter.invalid", "hash: 64 hex digits, an audit entry's hash") }
+            guard let at = try log.index(ofEntryHash: h), at < size else {
+                throw APIError(.notFound, "auditlog.not_included", "no entry with hash \(h.hex.prefix(16))… in the log of size \(size)")
+            }
+            index = at
+        } else {
+            guard let text = params["index"], let i = UInt64(text), i < size else {
+                throw APIError.badRequest("parameter.invalid", "index: expected an integer below the size \(size)")
+            }
+            index = i
+        }
         guard let entry = try log.entryHash(index: index) else { throw APIError(.internalServerError, "auditlog.missing", "entry \(index) is not stored") }
         let tree = log.tree(size: size)
         struct Proof: Encodable { let index: UInt64; let size: UInt64; let root: String; let entryHash: String; let proof: [String] }

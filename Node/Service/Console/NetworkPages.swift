@@ -166,6 +166,8 @@ extension NodeConsole {
         case .setTransferRule(let r): "set transfer rule \(r.name)"
         case .removeTransferRule(let n): "remove transfer rule \(n)"
         case .readmitValidator(let k): "readmit validator \(Address(k)), suspended for equivocation"
+        case .setWitness(let w): "register \(w.organization.value)'s audit-log witness \(w.name) (Ed25519 \(w.publicKey.hex.prefix(16))…)"
+        case .removeWitness(let id): "retire \(id.value)'s audit-log witness"
         }
     }
 }

@@ -5,6 +5,7 @@ import Synchronization
 public import MeridianCore
 public import MeridianTransparency
 public import MeridianStorage
+public import MeridianModules
 
 /// A witness this node sends the audit log's checkpoints to (`node.json` `witnesses`): its
 /// tlog-witness URL (the prefix before `/add-checkpoint`) and its cosigner key in vkey form.
@@ -39,8 +40,8 @@ public final class WitnessPusher: Sendable {
     struct Progress: Sendable {
         /// The size this witness last cosigned (nil: not known yet).
         var size: UInt64?
-        /// Its latest cosignature and the checkpoint text it covers.
-        var cosigned: (text: String, signature: NoteSignature)?
+        /// Its cosignatures of the last `WitnessPusher.kept` checkpoints pushed, by checkpoint text.
+        var cosigned: [String: NoteSignature] = [:]
     }
 
     let witnesses: [Witness]
@@ -48,9 +49,20 @@ public final class WitnessPusher: Sendable {
     private let transport: any WitnessTransport
     private let logger: Logger
     private let progress: Mutex<[String: Progress]>
+    /// The witnesses registered on chain (`Witnesses`, by genesis or governance), read before each
+    /// push: a configured witness whose key is not among them is neither pushed to nor served, so
+    /// node.json says only where the chain's witnesses are, never who they are. Nil: every
+    /// configured witness (tests of the protocol alone).
+    private let registered: (@Sendable () throws -> [WitnessRegistration])?
+    /// The URLs of the configured witnesses registered at the last push.
+    private let current: Mutex<Set<String>>
+    /// The last checkpoints pushed, newest last (their cosignatures are kept while they are here).
+    private let pushed: Mutex<[SignedNote]>
+    static let kept = 32
 
     /// Refuses a witness whose key does not parse, naming it.
-    public init(witnesses: [WitnessEndpoint], store: BlockStore, transport: any WitnessTransport, logger: Logger) throws(NodeError) {
+    public init(witnesses: [WitnessEndpoint], store: BlockStore, transport: any WitnessTransport, logger: Logger,
+                registered: (@Sendable () throws -> [WitnessRegistration])? = nil) throws(NodeError) {
         var parsed: [Witness] = []
         for w in witnesses {
             do { parsed.append(Witness(url: w.url, key: try CosignerKey(parsing: w.vkey))) }
@@ -60,6 +72,9 @@ public final class WitnessPusher: Sendable {
         self.store = store
         self.transport = transport
         self.logger = logger
+        self.registered = registered
+        current = Mutex(registered == nil ? Set(parsed.map(\.url)) : [])
+        pushed = Mutex([])
         progress = Mutex(Dictionary(parsed.map { ($0.url, Progress()) }, uniquingKeysWith: { a, _ in a }))
     }
 
@@ -80,9 +95,39 @@ public final class WitnessPusher: Sendable {
             logger.warning("witnesses: the head's checkpoint could not be read", metadata: ["error": "\(error)"])
             return
         }
-        await withTaskGroup(of: Void.self) { group in
-            for w in witnesses { group.addTask { await self.push(note, to: w) } }
+        let targets = registeredWitnesses()
+        let forgotten: [String] = pushed.withLock { list in
+            guard list.last?.text != note.text else { return [] }
+            list.append(note)
+            guard list.count > Self.kept else { return [] }
+            let n = list.count - Self.kept
+            let gone = list.prefix(n).map(\.text)
+            list.removeFirst(n)
+            return gone
         }
+        if !forgotten.isEmpty {
+            progress.withLock { p in for url in p.keys { for t in forgotten { p[url]?.cosigned[t] = nil } } }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for w in targets { group.addTask { await self.push(note, to: w) } }
+        }
+    }
+
+    /// The configured witnesses whose name and key the chain has registered (all without `registered`).
+    func registeredWitnesses() -> [Witness] {
+        guard let registered else { return witnesses }
+        let onChain: [WitnessRegistration]
+        do { onChain = try registered() } catch {
+            logger.warning("witnesses: the registered witnesses could not be read", metadata: ["error": "\(error)"])
+            return []
+        }
+        let targets = witnesses.filter { w in onChain.contains { $0.name == w.key.name && $0.publicKey.bytes == w.key.publicKey } }
+        let urls = Set(targets.map(\.url))
+        let before = current.withLock { c in defer { c = urls }; return c }
+        for w in witnesses where !urls.contains(w.url) && (before.contains(w.url) || before.isEmpty) {
+            logger.notice("witness in node.json is not registered on chain: not pushed to, its cosignatures not served", metadata: ["witness": "\(w.url)", "key": "\(w.key.name)"])
+        }
+        return targets
     }
 
     /// One witness: at most two requests (the second after a 409 names the size it holds).
@@ -91,7 +136,7 @@ public final class WitnessPusher: Sendable {
         do { checkpoint = try Checkpoint(parsing: note.text) } catch { return }
         var old = progress.withLock { $0[witness.url]?.size } ?? 0
         for _ in 0..<2 {
-            if progress.withLock({ $0[witness.url]?.cosigned?.text }) == note.text { return }   // already cosigned
+            if progress.withLock({ $0[witness.url]?.cosigned[note.text] }) != nil { return }   // already cosigned
             guard old <= checkpoint.size else {
                 logger.notice("witness holds a larger log than this node's head", metadata: ["witness": "\(witness.url)", "size": "\(old)"])
                 return
@@ -114,7 +159,10 @@ public final class WitnessPusher: Sendable {
                     logger.warning("witness answered with a cosignature that does not verify", metadata: ["witness": "\(witness.url)"])
                     return
                 }
-                progress.withLock { $0[witness.url] = Progress(size: checkpoint.size, cosigned: (note.text, signature)) }
+                progress.withLock { p in
+                    p[witness.url, default: Progress()].size = checkpoint.size
+                    p[witness.url, default: Progress()].cosigned[note.text] = signature
+                }
                 return
             case 409:
                 guard let size = UInt64(String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
@@ -139,7 +187,19 @@ public final class WitnessPusher: Sendable {
 
     /// The cosignatures collected for a checkpoint with this text (same origin, size and root).
     public func cosignatures(for text: String) -> [NoteSignature] {
-        progress.withLock { p in witnesses.compactMap { w in p[w.url]?.cosigned.flatMap { $0.text == text ? $0.signature : nil } } }
+        let urls = current.withLock { $0 }
+        return progress.withLock { p in witnesses.filter { urls.contains($0.url) }.compactMap { w in p[w.url]?.cosigned[text] } }
+    }
+
+    /// The newest checkpoint pushed that at least `minimum` registered witnesses cosigned, with their
+    /// cosignatures: what a client verifying against a witness policy asks for, since the head's
+    /// checkpoint is cosigned only once the witnesses have answered its push.
+    public func latestWitnessed(minimum: Int) -> SignedNote? {
+        for note in pushed.withLock({ $0 }).reversed() {
+            let cosignatures = cosignatures(for: note.text)
+            if cosignatures.count >= max(1, minimum) { return note.adding(cosignatures) }
+        }
+        return nil
     }
 }
 

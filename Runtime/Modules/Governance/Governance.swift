@@ -13,10 +13,20 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
     case removeTransferRule(String)
     /// Gives a validator suspended for equivocation its voting power back (`Suspensions`).
     case readmitValidator(PublicKey)
+    /// Registers (or rotates the key of) a data-protection authority's witness of the audit log.
+    case setWitness(WitnessRegistration)
+    /// Retires an authority's witness.
+    case removeWitness(OrganizationID)
 
     /// Regulators may propose only changes to the transfer rules.
     public var isRuleChange: Bool {
         switch self { case .setTransferRule, .removeTransferRule: true; default: false }
+    }
+
+    /// The regulator organisation this action registers or retires the witness of, if any: an
+    /// authority may propose its own witness; the validators vote.
+    public var witnessOrganization: OrganizationID? {
+        switch self { case .setWitness(let w): w.organization; case .removeWitness(let id): id; default: nil }
     }
 
     public func encode(to w: inout CanonicalWriter) {
@@ -29,6 +39,8 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
         case .setTransferRule(let r): w.write(varint: 5); w.write(r)
         case .removeTransferRule(let n): w.write(varint: 6); w.write(n)
         case .readmitValidator(let k): w.write(varint: 7); w.write(k)
+        case .setWitness(let r): w.write(varint: 8); w.write(r)
+        case .removeWitness(let id): w.write(varint: 9); w.write(id)
         }
     }
 
@@ -43,6 +55,8 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
         case 5: self = .setTransferRule(try r.read(TransferRule.self))
         case 6: self = .removeTransferRule(try r.readString("rule.name", max: 64))
         case 7: self = .readmitValidator(try r.read(PublicKey.self))
+        case 8: self = .setWitness(try r.read(WitnessRegistration.self))
+        case 9: self = .removeWitness(try r.read(OrganizationID.self))
         default: throw CodecError(.unknownVariant, field: "governance.action", offset: at)
         }
     }
@@ -104,8 +118,8 @@ public enum Governance {
             throw RuntimeError("identity.not_a_member", "\(Address(ctx.signer)) is not a member of any organisation")
         }
         let isValidator = try Validators.current(in: ctx.view).contains { $0.key == ctx.signer }
-        guard isValidator || (m.has(.regulator) && action.isRuleChange) else {
-            throw RuntimeError("governance.not_allowed", isValidator ? "" : "only validators propose this; regulators propose rule changes")
+        guard isValidator || (m.has(.regulator) && (action.isRuleChange || action.witnessOrganization == m.organization)) else {
+            throw RuntimeError("governance.not_allowed", isValidator ? "" : "only validators propose this; regulators propose rule changes and their own authority's witness")
         }
         try precheck(action, ctx)
         let id = ctx.transactionHash
@@ -129,6 +143,9 @@ public enum Governance {
         case .removeValidator, .removeTransferRule: break
         case .readmitValidator(let k):
             guard try Suspensions.suspension(of: k, in: ctx.view) != nil else { throw RuntimeError("governance.not_suspended", "\(Address(k)) is not suspended") }
+        case .setWitness(let w): try Witnesses.check(w, in: ctx.view)
+        case .removeWitness(let id):
+            guard try Witnesses.all(in: ctx.view).contains(where: { $0.organization == id }) else { throw RuntimeError("witness.unknown", "'\(id)' has no registered witness") }
         }
     }
 
@@ -203,6 +220,9 @@ public enum Governance {
             if try Validators.current(in: ctx.view).contains(where: { $0.organization == id }) {
                 throw RuntimeError("governance.organization_has_validators", "remove '\(id)''s validators first")
             }
+            if try Witnesses.all(in: ctx.view).contains(where: { $0.organization == id }) {
+                throw RuntimeError("governance.organization_has_witness", "remove '\(id)''s witness first")
+            }
             ctx.delete(Identity.orgKey(id))
         case .addRegulator(let orgID, let key):
             guard let org = try Identity.organization(orgID, in: ctx.view), org.kind == .regulator else {
@@ -212,6 +232,8 @@ public enum Governance {
         case .setTransferRule(let rule): try Jurisdictions.putRule(rule, ctx)
         case .removeTransferRule(let name): try Jurisdictions.removeRule(name, ctx)
         case .readmitValidator(let k): try Suspensions.readmit(k, ctx)
+        case .setWitness(let w): try Witnesses.put(w, ctx)
+        case .removeWitness(let id): try Witnesses.remove(id, ctx)
         }
     }
 }

@@ -127,4 +127,73 @@ import MeridianStorage
             try WitnessPusher(witnesses: [WitnessEndpoint(url: "https://x", vkey: "not a key")], store: node.chain.store, transport: transport, logger: logger)
         }
     }
+
+    /// The demo's witnesses as in-process witnesses with the demo keys (registered in the genesis).
+    static func demoWitness(_ country: String) throws -> (TlogWitness, ChainCheckpointAuthority) {
+        let authority = ChainCheckpointAuthority(client: try LightClient(genesis: DemoCast.genesisSpec()))
+        return (TlogWitness(cosigner: DemoCast.witness(country), logs: [authority], storage: InMemoryWitnessStorage()), authority)
+    }
+
+    static func get(_ node: TestNode, _ pusher: WitnessPusher?, _ uri: String) async throws -> (status: Int, body: [UInt8]) {
+        let app = Application(router: node.makeAPI(services: NodeServices(witnesses: pusher)).router())
+        return try await app.test(.router) { client in
+            try await client.execute(uri: uri, method: .get) { (Int($0.status.code), Array($0.body.readableBytesView)) }
+        }
+    }
+
+    /// node.json says where witnesses are; the chain says who they are: a configured witness whose
+    /// key governance has not registered is neither pushed to nor served. `?witnessed=K` answers the
+    /// newest checkpoint K registered witnesses cosigned, `/v1/witnesses` lists the registered ones,
+    /// and an entry's inclusion proof is found by its hash.
+    @Test func onlyWitnessesRegisteredOnChainArePushedToAndServed() async throws {
+        let node = try TestNode()
+        let (_, record, _) = try await node.seedMaria()
+        let (pt, ptLight) = try Self.demoWitness("PT"), (de, deLight) = try Self.demoWitness("DE")
+        let (rogue, rogueLight) = try Self.witness("rogue.example/witness")
+        let transport = InProcess(["https://pt": (pt, ptLight), "https://de": (de, deLight), "https://rogue": (rogue, rogueLight)], store: node.chain.store)
+        var logger = Logger(label: "witness-pusher-test"); logger.logLevel = .critical
+        let store = node.chain.store, query = node.chain.query
+        let pusher = try WitnessPusher(witnesses: [WitnessEndpoint(url: "https://pt", vkey: pt.cosigner.key.encoded),
+                                                   WitnessEndpoint(url: "https://de", vkey: de.cosigner.key.encoded),
+                                                   WitnessEndpoint(url: "https://rogue", vkey: rogue.cosigner.key.encoded)],
+                                       store: store, transport: transport, logger: logger,
+                                       registered: { try Witnesses.all(in: query.reader) })
+        #expect(try await Self.get(node, pusher, "/v1/audit-log/checkpoint?witnessed=1").status == 404)
+        await pusher.pushHead()
+        #expect(transport.requests.withLock { $0.map(\.url) }.sorted() == ["https://de", "https://pt"], "only the registered witnesses are pushed to")
+        let served = try SignedNote(parsing: try await Self.get(node, pusher, "/v1/audit-log/checkpoint").body)
+        #expect(try served.cosigners(among: [pt.cosigner.key, de.cosigner.key]).count == 2)
+        #expect(try served.cosigners(among: [rogue.cosigner.key]).isEmpty)
+        let policy = try WitnessPolicy(parsing: DemoCast.witnessPolicy())
+        #expect(try policy.verify(served) == ["PT", "DE"])
+
+        // The log grows while DE is down: the head is cosigned by PT alone; asked for 2, the node
+        // answers the newest checkpoint both cosigned, which the policy accepts.
+        transport.down.withLock { $0 = ["https://de"] }
+        try await node.submit(DemoCast.staff("sakura-general", "clinician"), .requestAccess(.init(record: record, purpose: .treat, breakGlass: false)))
+        await pusher.pushHead()
+        let head = try SignedNote(parsing: try await Self.get(node, pusher, "/v1/audit-log/checkpoint").body)
+        #expect(throws: NoteError.self) { try policy.verify(head) }
+        let witnessed = try SignedNote(parsing: try await Self.get(node, pusher, "/v1/audit-log/checkpoint?witnessed=2").body)
+        #expect(witnessed.text == served.text)
+        #expect(try policy.verify(witnessed) == ["PT", "DE"])
+        #expect(try await Self.get(node, pusher, "/v1/audit-log/checkpoint?witnessed=3").status == 404)
+        #expect(try await Self.get(node, pusher, "/v1/audit-log/checkpoint?witnessed=0").status == 400)
+        #expect(try await Self.get(node, pusher, "/v1/audit-log/checkpoint?witnessed=x").status == 400)
+
+        // The registry as served: the four authorities with the vkeys of the demo policy.
+        struct W: Decodable { let organization: String; let vkey: String }
+        let listed = try JSONDecoder().decode([W].self, from: Data(try await Self.get(node, nil, "/v1/witnesses").body))
+        #expect(Set(listed.map(\.vkey)) == Set(policy.witnesses.map(\.key.encoded)))
+
+        // An entry's inclusion proof by its hash; a hash not in the log is 404, a malformed one 400.
+        let entry = try #require(try Audit.entry(DemoCast.patient("maria").publicKey, 0, in: query.reader))
+        struct Proof: Decodable { let index: UInt64; let size: UInt64; let root: String; let proof: [String] }
+        let proof = try JSONDecoder().decode(Proof.self, from: Data(try await Self.get(node, nil, "/v1/audit-log/proof/inclusion?hash=\(entry.hash.hex)").body))
+        #expect(MerkleTree.verifyInclusion(leafHash: MerkleTree.leafHash(entry.hash.bytes), index: Int(proof.index), treeSize: Int(proof.size),
+                                           proof: proof.proof.compactMap(Bytes32.init(hex:)), root: try #require(Bytes32(hex: proof.root))))
+        #expect(try await Self.get(node, nil, "/v1/audit-log/proof/inclusion?hash=\(Bytes32.zero.hex)").status == 404)
+        #expect(try await Self.get(node, nil, "/v1/audit-log/proof/inclusion?hash=xyz").status == 400)
+        #expect(try await Self.get(node, nil, "/v1/audit-log/proof/inclusion?hash=\(entry.hash.hex)&index=0").status == 400)
+    }
 }

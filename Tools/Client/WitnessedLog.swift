@@ -1,0 +1,173 @@
+import Foundation
+public import MeridianCore
+public import MeridianRuntime
+public import MeridianLightClient
+public import MeridianTransparency
+import MeridianModules
+
+/// A checkpoint of the chain's audit log that a client has verified: its commit from genesis (the
+/// light client) and the cosignatures of its witness policy's quorum.
+public struct WitnessedCheckpoint: Sendable {
+    /// The signed note as served (the commit's signature line and the witnesses' cosignatures).
+    public let note: SignedNote
+    public let opened: ChainCheckpoint
+    /// The policy's witnesses whose cosignatures verified, by their policy names.
+    public let cosigners: [String]
+    public var size: UInt64 { opened.checkpoint.size }
+    public var root: Bytes32 { opened.checkpoint.root }
+    public var height: UInt64 { opened.header.height }
+}
+
+/// Why a checkpoint or an entry was refused: a code and what is missing or wrong.
+public struct WitnessedLogError: Error, Sendable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    /// For a split view: the two signed checkpoints that cannot both be true, as served.
+    public let evidence: [SignedNote]
+    public init(_ code: String, _ message: String, evidence: [SignedNote] = []) { self.code = code; self.message = message; self.evidence = evidence }
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Reads the chain's audit log as a regulator or a patient who trusts only a genesis spec and a
+/// witness policy (c2sp.org/tlog-policy): every checkpoint's commit is verified from genesis, its
+/// cosignatures must meet the policy's quorum, each later checkpoint must be consistent with the
+/// previous one verified (RFC 9162 consistency proof), and each entry shown must be included in a
+/// verified checkpoint (inclusion proof of its hash). Two signed checkpoints that cannot both be
+/// true (a fork at a height, or sizes whose roots are not consistent) are a split view, reported
+/// with both as evidence.
+public final class WitnessedLog {
+    public let policy: WitnessPolicy
+    public private(set) var light: LightClient
+    public let api: NodeClient
+    /// The last checkpoint verified, the one the next must extend.
+    public private(set) var last: WitnessedCheckpoint?
+
+    public init(policy: WitnessPolicy, genesis: GenesisSpec, api: NodeClient, last: WitnessedCheckpoint? = nil) throws(LightClientError) {
+        self.policy = policy
+        light = try LightClient(genesis: genesis)
+        self.api = api
+        self.last = last
+    }
+
+    /// Reads a policy and a genesis spec from files, naming the file of a problem.
+    public convenience init(policyFile: String, genesisFile: String, api: NodeClient) throws {
+        guard let text = FileManager.default.contents(atPath: policyFile) else { throw WitnessedLogError("policy.unreadable", "cannot read the policy \(policyFile)") }
+        let policy: WitnessPolicy
+        do { policy = try WitnessPolicy(parsing: String(decoding: text, as: UTF8.self)) } catch { throw WitnessedLogError(error.code, "\(policyFile): \(error.message)") }
+        guard let data = FileManager.default.contents(atPath: genesisFile) else { throw WitnessedLogError("genesis.unreadable", "cannot read \(genesisFile)") }
+        let spec: GenesisSpec
+        do { spec = try GenesisSpec.parse([UInt8](data)) } catch { throw WitnessedLogError("genesis.invalid", "\(genesisFile): \(error)") }
+        try self.init(policy: policy, genesis: spec, api: api)
+    }
+
+    /// Opens and verifies a signed checkpoint: commit from genesis, the policy's quorum, and
+    /// consistency with the last checkpoint verified. Becomes `last` when it verifies.
+    @discardableResult
+    public func verify(_ note: SignedNote) async throws -> WitnessedCheckpoint {
+        let opened: ChainCheckpoint
+        do { opened = try ChainCheckpoint(opening: note, chainID: light.chainID, genesis: light.genesisHash) }
+        catch { throw WitnessedLogError(error.code, error.message) }
+        let h = opened.header.height
+        if h > light.head.height {
+            do { try await api.followHeaders(after: light.head.height, to: h) { page in try light.advance(with: page, upTo: h) } }
+            catch let e as LightClientError { throw WitnessedLogError(e.code, e.message) }
+        }
+        if light.headerHashes[h] != opened.header.hash {
+            let earlier = last.map { [$0.note] } ?? []
+            throw WitnessedLogError("split_view.fork", "the checkpoint's block at height \(h) (\(opened.header.hash.hex.prefix(16))…) is not the one verified "
+                                    + "from genesis (\((light.headerHashes[h]?.hex.prefix(16)).map { "\($0)…" } ?? "none")): two signed histories", evidence: earlier + [note])
+        }
+        let cosigners: [String]
+        do { cosigners = try policy.verify(note) } catch { throw WitnessedLogError(error.code, error.message) }
+        let checkpoint = WitnessedCheckpoint(note: note, opened: opened, cosigners: cosigners)
+        if let previous = last {
+            try await checkConsistent(previous, checkpoint)
+        }
+        if last == nil || checkpoint.size >= last!.size { last = checkpoint }
+        return checkpoint
+    }
+
+    /// The newest checkpoint the node holds with the policy's quorum of cosignatures, verified, at
+    /// least `size` entries long and of block `height` or later; asks again each second for up to
+    /// `wait` (cosignatures arrive once the witnesses have answered the block's push), then names
+    /// what is missing.
+    public func witnessed(covering size: UInt64 = 0, height: UInt64 = 0, wait: Duration = .seconds(30)) async throws -> WitnessedCheckpoint {
+        let deadline = ContinuousClock.now + wait
+        let wanted = max(1, policy.minimumCosigners())
+        var lastProblem: WitnessedLogError?
+        while true {
+            let served = try await api.exchange("GET", "/v1/audit-log/checkpoint?witnessed=\(wanted)", contentType: "text/plain")
+            if served.status == 200 {
+                let note: SignedNote
+                do { note = try SignedNote(parsing: Array(served.body)) } catch { throw WitnessedLogError(error.code, "the served checkpoint: \(error.message)") }
+                do {
+                    let checkpoint = try await verify(note)
+                    if checkpoint.size >= size && checkpoint.height >= height { return checkpoint }
+                    lastProblem = WitnessedLogError("checkpoint.behind", "the newest witnessed checkpoint (block \(checkpoint.height), \(checkpoint.size) entries) "
+                                                    + "does not cover block \(height) and \(size) entries yet")
+                } catch let e as WitnessedLogError where e.code == "policy.no_quorum" {
+                    lastProblem = e
+                }
+            } else {
+                lastProblem = WitnessedLogError("policy.no_quorum", "the node has no checkpoint with \(wanted) witness cosignature(s) (\(served.status): "
+                                                + "\(String(decoding: served.body.prefix(200), as: UTF8.self)))")
+            }
+            guard ContinuousClock.now < deadline else { throw lastProblem! }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Checks that `b` extends `a` (or `a` extends `b`) with the node's consistency proof.
+    func checkConsistent(_ a: WitnessedCheckpoint, _ b: WitnessedCheckpoint) async throws {
+        let (old, new) = a.size <= b.size ? (a, b) : (b, a)
+        if old.size == new.size {
+            guard old.root == new.root else {
+                throw WitnessedLogError("split_view.root", "two checkpoints of \(old.size) entries with different roots", evidence: [a.note, b.note])
+            }
+            return
+        }
+        if old.size == 0 { return }
+        struct Proof: Decodable { let proof: [String] }
+        let p = try await api.get("/v1/audit-log/proof/consistency?old=\(old.size)&size=\(new.size)", as: Proof.self)
+        let hashes = p.proof.compactMap(Bytes32.init(hex:))
+        guard hashes.count == p.proof.count,
+              MerkleTree.verifyConsistency(oldSize: Int(old.size), newSize: Int(new.size), proof: hashes, oldRoot: old.root, newRoot: new.root) else {
+            throw WitnessedLogError("split_view.inconsistent", "the checkpoint of \(new.size) entries does not extend the one of \(old.size) entries "
+                                    + "verified before: the log was rewritten", evidence: [a.note, b.note])
+        }
+    }
+
+    /// Proves that the entry with hash `entryHash` is in `checkpoint`'s tree; returns its index.
+    public func proveIncluded(_ entryHash: Bytes32, in checkpoint: WitnessedCheckpoint) async throws -> UInt64 {
+        struct Proof: Decodable { let index: UInt64; let size: UInt64; let entryHash: String; let proof: [String] }
+        let p: Proof
+        do { p = try await api.get("/v1/audit-log/proof/inclusion?hash=\(entryHash.hex)&size=\(checkpoint.size)", as: Proof.self) }
+        catch let e as ClientError where e.status == 404 {
+            throw WitnessedLogError("entry.not_included", "entry \(entryHash.hex.prefix(16))… is not in the witnessed checkpoint of \(checkpoint.size) entries")
+        }
+        let path = p.proof.compactMap(Bytes32.init(hex:))
+        guard p.size == checkpoint.size, p.entryHash == entryHash.hex, path.count == p.proof.count,
+              MerkleTree.verifyInclusion(leafHash: MerkleTree.leafHash(entryHash.bytes), index: Int(p.index), treeSize: Int(checkpoint.size),
+                                         proof: path, root: checkpoint.root) else {
+            throw WitnessedLogError("entry.bad_proof", "entry \(entryHash.hex.prefix(16))…: the inclusion proof does not lead to the witnessed root")
+        }
+        return p.index
+    }
+}
+
+extension WitnessedLog {
+    /// The hash of an audit entry as the API served it: its canonical bytes must decode and name the
+    /// same patient, sequence, block and transaction as the fields shown, so what a report prints is
+    /// what the proven leaf commits to.
+    public static func entryHash(bytes hex: String, patient: String, sequence: UInt64, height: UInt64, transaction: String,
+                                 organization: String, allowed: Bool, breakGlass: Bool, purpose: String) throws -> Bytes32 {
+        guard let bytes = Hex.decode(hex), let entry = try? MeridianModules.AuditEntry(canonicalBytes: bytes) else {
+            throw WitnessedLogError("entry.bad_bytes", "entry \(sequence) of \(patient): its canonical bytes do not decode")
+        }
+        guard Address(entry.patient).description == patient, entry.sequence == sequence, entry.height == height, entry.transaction.hex == transaction,
+              entry.organization.value == organization, entry.decision.allowed == allowed, entry.breakGlass == breakGlass, entry.purpose.code == purpose else {
+            throw WitnessedLogError("entry.mismatch", "entry \(sequence) of \(patient): the fields served are not the entry's bytes")
+        }
+        return entry.hash
+    }
+}
