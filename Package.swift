@@ -167,7 +167,7 @@ let package = Package(
         .target(name: "MeridianWalletKit", dependencies: ["MeridianCore"], path: "Tools/WalletKit",
                 resources: [.copy("bip39-english.txt")], swiftSettings: strict),
         .executableTarget(name: "meridian-node",
-                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianModel", "MeridianSummary",
+                          dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianNode", "MeridianClient", "MeridianModel", "MeridianSummary", "MeridianTransparency",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "NIOCore", package: "swift-nio"),

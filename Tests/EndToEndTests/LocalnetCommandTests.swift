@@ -18,7 +18,7 @@ import Glibc
         func localnet(_ args: [String]) async throws -> CommandResult {
             try await ChildProcess.run("meridian-localnet", args, environment: path, workingDirectory: Binaries.repository.path)
         }
-        let initialised = try await localnet(["init", "--dir", net, "--validators", "1", "--block-interval-ms", "200"])
+        let initialised = try await localnet(["init", "--dir", net, "--validators", "1", "--block-interval-ms", "200", "--no-witnesses"])
         try #require(initialised.status == 0, "\(initialised)")
         let started = try await localnet(["start", "--dir", net])
         try #require(started.status == 0, "\(started)")

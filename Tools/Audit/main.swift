@@ -47,6 +47,8 @@ struct Filters: ParsableArguments {
     @Option(help: "A witness policy (c2sp.org/tlog-policy): every entry of the report must be included in a checkpoint of the audit log cosigned by its quorum, whose commit verifies from --genesis; otherwise the report is refused (exit 2) naming what is missing.")
     var policy: String?
     @Option(help: "With --policy: the genesis spec you trust.") var genesis: String = "Genesis/demo.json"
+    @Option(help: "With --policy: seconds to wait for a checkpoint with the quorum that covers the report (cosignatures follow each block) before refusing it.")
+    var wait: Int = 30
 
     /// The report's entries and, with `--policy`, the statement of the witnessed checkpoint that
     /// includes every one of them (each entry's bytes checked against its fields and its inclusion
@@ -56,7 +58,7 @@ struct Filters: ParsableArguments {
         guard let policy else { return (list, nil) }
         do {
             let log = try WitnessedLog(policyFile: policy, genesisFile: genesis, api: try key.client())
-            let checkpoint = try await log.witnessed(height: list.map(\.height).max() ?? 0)
+            let checkpoint = try await log.witnessed(height: list.map(\.height).max() ?? 0, wait: .seconds(max(0, wait)))
             for e in list {
                 guard let bytes = e.bytes else { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) of \(e.patient) came without its bytes") }
                 let hash = try WitnessedLog.entryHash(bytes: bytes, patient: e.patient, sequence: e.sequence, height: e.height, transaction: e.transaction,

@@ -1,7 +1,7 @@
 // meridian-localnet: a network of validator processes on this machine (loopback), for the demo and
 // for trying things out.
 //   init     one data directory per validator from the demo genesis, free ports, full-mesh peers
-//   start    start every validator (logs in <dir>/node-N.log), wait until each API answers
+//   start    start every witness and validator (logs in <dir>/node-N.log, <dir>/witness-CC.log), wait until each answers
 //   status   each validator's height, round, step, peers, last block time and API address
 //   stop     SIGTERM every validator and wait for it to finish its block
 import ArgumentParser
@@ -30,6 +30,12 @@ struct Layout: Codable {
     let nodes: [Node]
     /// Whether the nodes serve HTTPS under the localnet's CA (`<dir>/ca.pem`).
     var tls: Bool? = nil
+    /// The data-protection authorities' witnesses of the audit log (`meridian-witness`), each
+    /// following the chain through one node's headers; the validators push to all of them.
+    struct Witness: Codable { let country: String; let port: Int; let dataDir: String; let keyFile: String; let node: Int }
+    var witnesses: [Witness]? = nil
+
+    func witnessURL(_ w: Witness) -> String { "http://127.0.0.1:\(w.port)" }
 
     /// A node's API address.
     func api(_ n: Node) -> String { "\(tls == true ? "https" : "http")://127.0.0.1:\(n.apiPort)" }
@@ -51,21 +57,21 @@ struct DirOption: ParsableArguments {
     @Option(help: "The localnet's directory.") var dir: String = "data/localnet"
 }
 
-/// The `meridian-node` binary beside this one.
-/// `meridian-node` beside this executable (found through /proc/self/exe, so it works when
-/// `meridian-localnet` was run from PATH or through a symlink), else on PATH.
-func nodeBinary() throws -> String {
+/// `meridian-node` (or another tool) beside this executable (found through /proc/self/exe, so it
+/// works when `meridian-localnet` was run from PATH or through a symlink), else on PATH.
+func toolBinary(_ name: String) throws -> String {
     var candidates: [String] = []
     if let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-        candidates.append(URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("meridian-node").path)
+        candidates.append(URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent(name).path)
     }
-    candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("meridian-node").path)
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/meridian-node") }
+    candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path)
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/\(name)") }
     guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        throw ValidationError("meridian-node is neither beside meridian-localnet nor on PATH: swift build first")
+        throw ValidationError("\(name) is neither beside meridian-localnet nor on PATH: swift build first")
     }
     return found
 }
+func nodeBinary() throws -> String { try toolBinary("meridian-node") }
 
 /// The pid a node wrote to `<data-dir>/node.pid` at its start, if that process is still this node
 /// (its command line names the data directory: a pid reused by another process is never signalled).
@@ -85,6 +91,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Genesis spec.") var genesis: String = "Genesis/demo.json"
     @Option(help: "A demo hospital without a validator that runs a full node (e.g. sakura-general; repeatable).") var fullNode: [String] = []
     @Option(help: "The terminology file every node translates summaries with (make terminology writes one).") var terminology: String?
+    @Flag(inversion: .prefixedNo, help: "The data-protection authorities of PT, DE, FR and CH run meridian-witness beside the network (the default), with the demo keys registered in the genesis; the validators push each checkpoint of the audit log to them. The demo's policy (2 of the 4) is written to <dir>/witnesses.policy.")
+    var witnesses = true
     @Flag(inversion: .prefixedNo, help: "HTTPS (the default): a local CA (<dir>/ca.pem; clients trust it with --ca or $MERIDIAN_CA) issues each node's certificate, and the ward gateway's MLLP client certificate (<dir>/ward-gateway.pem, registered on the first node, whose MLLP then speaks TLS only).")
     var tls = true
 
@@ -98,8 +106,21 @@ struct Init: AsyncParsableCommand {
         let count = hospitals.count
         guard !FileManager.default.fileExists(atPath: dir.dir + "/localnet.json") else { throw ValidationError("\(dir.dir) already holds a localnet") }
         try FileManager.default.createDirectory(atPath: dir.dir, withIntermediateDirectories: true)
-        let ports = try freeLoopbackPorts(count * 2)
-        let p2p = Array(ports.prefix(count)), api = Array(ports.suffix(count))
+        let witnessCountries = witnesses ? DemoCast.witnessCountries : []
+        let ports = try freeLoopbackPorts(count * 2 + witnessCountries.count)
+        let p2p = Array(ports.prefix(count)), api = Array(ports.dropFirst(count).prefix(count)), witnessPorts = Array(ports.suffix(witnessCountries.count))
+        // The authorities' witnesses: each a key file (the demo's public seeds, mode 600) and a data
+        // directory; witness i follows the chain through node i mod the validators' count.
+        var witnessLayout: [Layout.Witness] = []
+        for (i, c) in witnessCountries.enumerated() {
+            let base = "\(dir.dir)/witness-\(c.lowercased())"
+            try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+            let cosigner = DemoCast.witness(c)
+            try LocalCA.write(cosigner.encodedPrivateKey(seed: DemoCast.witnessSeed(c)) + "\n", to: base + "/witness.key", secret: true)
+            witnessLayout.append(.init(country: c, port: witnessPorts[i], dataDir: base + "/data", keyFile: base + "/witness.key", node: i % validators))
+        }
+        if witnesses { try DemoCast.witnessPolicy().write(toFile: dir.dir + "/witnesses.policy", atomically: true, encoding: .utf8) }
+        let witnessArguments = witnessLayout.flatMap { ["--witness", "http://127.0.0.1:\($0.port)=\(DemoCast.witness($0.country).key.encoded)"] }
         // Hospital Ribeira's node (node-0) takes its ward's feeds: a bedside-monitor gateway over HL7 v2
         // MLLP (any free port, in node-0/mllp.address) and a FHIR/bulk feed whose token is written to
         // <dir>/ward-feed.token (mode 600) for meridian-sensors and meridian-provider.
@@ -149,6 +170,7 @@ struct Init: AsyncParsableCommand {
                            "--p2p-port", String(p2p[i]), "--api-port", String(api[i]), "--block-interval-ms", String(blockIntervalMs)] + peers
                 + recordNodes.enumerated().filter { $0.offset / 2 != i }.map(\.element)
                 + (terminology.map { ["--terminology", $0] } ?? [])
+                + (full ? [] : witnessArguments)
                 + (i == 0 ? ["--feed", "ward-gateway:\(SHA256.hash(Array(token.utf8)).hex)", "--mllp-port", "0"] + gatewayRegistration : [])
                 + tlsArguments[i]
             try p.run(); p.waitUntilExit()
@@ -156,8 +178,11 @@ struct Init: AsyncParsableCommand {
             nodes.append(.init(name: hospitals[i], dataDir: dataDir, apiPort: api[i], p2pPort: p2p[i], fullNode: full ? true : nil))
         }
         let encoder = JSONEncoder(); encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(Layout(nodes: nodes, tls: tls ? true : nil)).write(to: URL(fileURLWithPath: dir.dir + "/localnet.json"))
+        try encoder.encode(Layout(nodes: nodes, tls: tls ? true : nil, witnesses: witnesses ? witnessLayout : nil)).write(to: URL(fileURLWithPath: dir.dir + "/localnet.json"))
         print("localnet of \(validators) validators\(fullNode.isEmpty ? "" : " and \(fullNode.count) full node(s)") in \(dir.dir): " + nodes.map { "\($0.name) api :\($0.apiPort) p2p :\($0.p2pPort)" }.joined(separator: ", "))
+        if witnesses {
+            print("witnesses of the audit log: " + witnessLayout.map { "dpa-\($0.country.lowercased()) :\($0.port)" }.joined(separator: ", ") + "; policy \(dir.dir)/witnesses.policy (2 of 4)")
+        }
     }
 }
 
@@ -171,6 +196,19 @@ struct Start: AsyncParsableCommand {
     func run() async throws {
         let layout = try Layout.load(dir.dir)
         var pids: [String] = []
+        // The witnesses first, so that the validators' first pushes find them.
+        for w in layout.witnesses ?? [] {
+            let log = "\(dir.dir)/witness-\(w.country.lowercased()).log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: try toolBinary("meridian-witness"))
+            p.arguments = ["serve", "--key", w.keyFile, "--chain", Self.genesisPath(dir.dir), "--node", layout.api(layout.nodes[w.node]),
+                           "--data-dir", w.dataDir, "--port", String(w.port)] + (layout.tls == true ? ["--node-ca", dir.dir + "/ca.pem"] : [])
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            p.standardOutput = handle; p.standardError = handle; p.standardInput = FileHandle.nullDevice
+            try p.run()
+            pids.append(String(p.processIdentifier))
+        }
         for (i, n) in layout.nodes.enumerated() {
             let log = "\(dir.dir)/node-\(i).log"
             FileManager.default.createFile(atPath: log, contents: nil)
@@ -193,7 +231,13 @@ struct Start: AsyncParsableCommand {
             }
             print("\(n.name) running: API \(layout.api(n)), log \(dir.dir)/node-\(i).log")
         }
+        for w in layout.witnesses ?? [] {
+            print("witness of dpa-\(w.country.lowercased()) running: \(layout.witnessURL(w)) (following \(layout.nodes[w.node].name)), log \(dir.dir)/witness-\(w.country.lowercased()).log")
+        }
     }
+
+    /// The genesis spec the nodes were made from (copied into each data directory by `meridian-node init`).
+    static func genesisPath(_ dir: String) -> String { dir + "/node-0/genesis.json" }
 }
 
 struct Status: AsyncParsableCommand {
@@ -237,7 +281,8 @@ struct Stop: AsyncParsableCommand {
         var pids = Set((layout?.nodes ?? []).compactMap { runningNode($0.dataDir) })
         if let text = try? String(contentsOfFile: dir.dir + "/pids", encoding: .utf8) {
             for pid in text.split(separator: "\n").compactMap({ pid_t($0) }) where kill(pid, 0) == 0 {
-                if let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), String(decoding: cmd, as: UTF8.self).contains("meridian-node") { pids.insert(pid) }
+                if let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                   ["meridian-node", "meridian-witness"].contains(where: String(decoding: cmd, as: UTF8.self).contains) { pids.insert(pid) }
             }
         }
         guard !pids.isEmpty else { try? FileManager.default.removeItem(atPath: dir.dir + "/pids"); print("not running"); return }
@@ -247,6 +292,6 @@ struct Stop: AsyncParsableCommand {
         let stuck = pids.filter { kill($0, 0) == 0 }
         try? FileManager.default.removeItem(atPath: dir.dir + "/pids")
         guard stuck.isEmpty else { throw ValidationError("still running after 30 s: \(stuck)") }
-        print("stopped \(pids.count) nodes")
+        print("stopped \(pids.count) processes (nodes and witnesses)")
     }
 }

@@ -19,6 +19,7 @@ import MeridianNode
 import MeridianClient
 import MeridianModel
 import MeridianSummary
+import MeridianTransparency
 
 /// The passphrase for keystores: `--passphrase-file`, else `$MERIDIAN_PASSPHRASE`.
 struct PassphraseOptions: ParsableArguments {
@@ -72,6 +73,8 @@ struct Init: AsyncParsableCommand {
     var model: String = "Tools/Model/cvd/cvd-logistic.onnx"
     @Option(help: "Another hospital's node for record transfers and erasure notices: ORG=URL (repeatable).") var recordNode: [String] = []
     @Option(help: "The terminology file summaries are translated with (copied into the data directory; see make terminology).") var terminology: String?
+    @Option(help: "An audit-log witness this node pushes checkpoints to: URL=VKEY (its tlog-witness URL and cosigner vkey; repeatable). Only witnesses registered on chain are pushed to.")
+    var witness: [String] = []
     @Option(help: "Serve HTTPS: the node's certificate chain, PEM (copied to <data-dir>/tls/node.pem; with --tls-key).") var tlsCertificate: String?
     @Option(help: "The certificate's private key, PEM (copied to <data-dir>/tls/node-key.pem, mode 600).") var tlsKey: String?
     @Option(help: "CA certificates (PEM) other nodes' HTTPS certificates must chain to (copied to <data-dir>/tls/ca.pem).") var tlsCa: String?
@@ -132,6 +135,14 @@ struct Init: AsyncParsableCommand {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("--record-node \(entry): expected ORG=URL") }
             config.records.nodes[parts[0]] = parts[1]
+        }
+        for entry in witness {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let url = URL(string: parts[0]), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ValidationError("--witness \(entry.prefix(80)): expected URL=VKEY with an http(s) URL")
+            }
+            do { _ = try CosignerKey(parsing: parts[1]) } catch { throw ValidationError("--witness \(parts[0]): the vkey does not parse (\(error))") }
+            config.witnesses.append(WitnessEndpoint(url: parts[0], vkey: parts[1]))
         }
         if let terminology {
             guard let data = fm.contents(atPath: terminology), (try? Terminology(canonicalBytes: [UInt8](data))) != nil else {

@@ -342,6 +342,8 @@ struct Accesses: AsyncParsableCommand {
     @Option(help: "With --policy: the genesis spec you trust.") var genesis: String = "Genesis/demo.json"
     @Flag(help: "Keep printing each new access as it is committed (with --policy: with its inclusion proof against a witnessed checkpoint).") var follow = false
     @Option(help: "With --follow: seconds between polls.") var interval: Int = 2
+    @Option(help: "With --policy: seconds to wait for a checkpoint with the quorum that covers the accesses (cosignatures follow each block) before refusing the answer.")
+    var wait: Int = 30
     struct Page: Decodable { let entries: [E]; let next: String? }
     struct E: Decodable {
         let patient: String, sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
@@ -391,7 +393,7 @@ struct Accesses: AsyncParsableCommand {
             var entries = try await fetch(client, k.publicKey, after: nil)
             var statement: String?
             if let log {
-                let checkpoint = try await log.witnessed(height: entries.map(\.height).max() ?? 0)
+                let checkpoint = try await log.witnessed(height: entries.map(\.height).max() ?? 0, wait: .seconds(max(0, wait)))
                 _ = try await prove(entries, log, checkpoint)
                 statement = "witnessed: all \(entries.count) accesses included in the audit log's checkpoint of \(checkpoint.size) entries at block \(checkpoint.height) "
                     + "(commit verified from genesis), cosigned by \(checkpoint.cosigners.joined(separator: ", ")): quorum '\(log.policy.quorum)' met"
@@ -411,7 +413,7 @@ struct Accesses: AsyncParsableCommand {
                 let new = try await fetch(client, k.publicKey, after: last)
                 guard !new.isEmpty else { continue }
                 if let log {
-                    let checkpoint = try await log.witnessed(height: new.map(\.height).max() ?? 0)
+                    let checkpoint = try await log.witnessed(height: new.map(\.height).max() ?? 0, wait: .seconds(max(0, wait)))
                     let indexes = try await prove(new, log, checkpoint)
                     for (e, i) in zip(new, indexes) {
                         print(row(e).filter { !$0.isEmpty && $0 != "-" }.joined(separator: "  ")

@@ -64,6 +64,7 @@ struct Serve: AsyncParsableCommand {
     var chain: String?
     @Option(help: "With --chain: a node of that chain to fetch headers from (its open /v1/light/headers; nothing it sends is trusted).")
     var node: String?
+    @Option(help: "With --node https://...: the CA certificate (PEM) its certificate must chain to (default: the system's roots).") var nodeCa: String?
     @Option(help: "Directory for the latest checkpoint of each log.") var dataDir: String
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port (0: any free one).") var port = 0
@@ -87,7 +88,7 @@ struct Serve: AsyncParsableCommand {
             do { authority = ChainCheckpointAuthority(client: try LightClient(genesis: try GenesisSpec.parse([UInt8](data)))) }
             catch { throw WitnessToolError("\(chain): \(error)") }
             authorities.append(authority)
-            chainLog = (authority, try NodeClient(node))
+            chainLog = (authority, try NodeClient(node, ca: nodeCa))
         } else if node != nil {
             throw WitnessToolError("--node goes with --chain")
         }

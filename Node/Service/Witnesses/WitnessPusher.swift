@@ -97,7 +97,8 @@ public final class WitnessPusher: Sendable {
         }
         let targets = registeredWitnesses()
         let forgotten: [String] = pushed.withLock { list in
-            guard list.last?.text != note.text else { return [] }
+            // The same checkpoint under a later commit (a block without audit entries): the newer one.
+            if list.last?.text == note.text { list[list.count - 1] = note; return [] }
             list.append(note)
             guard list.count > Self.kept else { return [] }
             let n = list.count - Self.kept
