@@ -222,8 +222,10 @@ let package = Package(
                           path: "Tools/Sim", swiftSettings: strict),
         // Demo only: the demo cast's keys as keystores (for the production CLIs' --keystore) and the
         // demo patients' IPS documents; no production executable links MeridianDemo.
-        .executableTarget(name: "meridian-demo", dependencies: ["MeridianCore", "MeridianDemo", "MeridianClient", "MeridianSummary",
-                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .executableTarget(name: "meridian-demo", dependencies: ["MeridianCore", "MeridianDemo", "MeridianClient", "MeridianSummary", "MeridianRuntime",
+                                                              "MeridianLightClient", "MeridianTransparency",
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                              .product(name: "Hummingbird", package: "hummingbird")],
                           path: "Tools/DemoCLI", swiftSettings: strict),
         .executableTarget(name: "meridian-genesis", dependencies: ["MeridianDemo", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Tools/GenesisTool",
                           swiftSettings: strict),

@@ -51,8 +51,23 @@ public final class ChainCheckpointAuthority: CheckpointAuthority, Sendable {
             guard header.height == c.head.height + 1 else {
                 throw NoteError("checkpoint.unverified", "height \(header.height) is ahead of this witness's verified head \(c.head.height)")
             }
-            do { try c.verifyNext(header, certificate: opened.commit) }
+            // Verified on a copy: the light client takes the header only once the witness has
+            // accepted the checkpoint (`accepted`), so a commit-signed checkpoint the witness then
+            // refuses (an inconsistent log: 409, 422) cannot make it refuse the real chain later.
+            var trial = c
+            do { try trial.verifyNext(header, certificate: opened.commit) }
             catch { throw NoteError("checkpoint.bad_commit", "\(error)") }
+        }
+    }
+
+    /// The witness cosigned `note`: its header, at the next height, becomes the verified head.
+    public func accepted(_ note: SignedNote) {
+        let opened: ChainCheckpoint
+        do { opened = try ChainCheckpoint(opening: note, chainID: chainID, genesis: genesisHash) } catch { return }   // authenticated just before: it opens
+        client.withLock { c in
+            guard opened.header.height == c.head.height + 1 else { return }
+            // Verified on a copy just before, under the witness's lock: it verifies again.
+            do { try c.verifyNext(opened.header, certificate: opened.commit) } catch { return }
         }
     }
 }

@@ -23,6 +23,13 @@ public protocol CheckpointAuthority {
     var origin: String { get }
     /// Throws, with the reason, when the note does not carry the log's valid signature.
     func authenticate(_ note: SignedNote, checkpoint: Checkpoint) throws(NoteError)
+    /// Called once the witness has cosigned and stored `note`: an authority that learns from what
+    /// it accepts (a light client) learns here, never from a checkpoint the witness then refused.
+    func accepted(_ note: SignedNote)
+}
+
+extension CheckpointAuthority {
+    public func accepted(_ note: SignedNote) {}
 }
 
 /// A log known by its Ed25519 note keys (c2sp.org/tlog-checkpoint).
@@ -119,6 +126,7 @@ public final class TlogWitness: @unchecked Sendable {
             try storage.replace(origin: checkpoint.origin,
                                 with: WitnessedCheckpoint(size: checkpoint.size, root: checkpoint.root, note: note.adding([cosignature]).bytes))
         } catch { return .text(500, "witness storage: \(error)") }
+        authority.accepted(note)
         return WitnessAnswer(status: 200, contentType: "text/plain; charset=utf-8", body: Array(cosignature.line.utf8),
                              reason: "cosigned \(checkpoint.origin) at size \(checkpoint.size)")
     }

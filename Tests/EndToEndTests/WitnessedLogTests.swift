@@ -4,6 +4,7 @@ import MeridianCore
 import MeridianModules
 import MeridianRuntime
 import MeridianClient
+import MeridianTransparency
 import MeridianDemo
 import MeridianTestSupport
 #if canImport(Glibc)
@@ -109,9 +110,122 @@ import Glibc
             kept = try? await witnessPT.exchange("GET", "/\(origin)/checkpoint")
             try stillWaiting("the restarted witness to answer"); try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(kept?.body == heldBefore.body, "the restarted witness serves the checkpoint it held when killed")
+        // What it held when killed, or a later one of the same chain (pushes went on until the kill).
+        let genesis = try BlockHeader(canonicalBytes: Hex.decode(try await api.lightHeaders(from: 0, limit: 1).headers[0].header)!).hash
+        let before = try ChainCheckpoint(opening: Array(heldBefore.body), chainID: DemoCast.chainID, genesis: genesis)
+        let after = try ChainCheckpoint(opening: Array(try #require(kept).body), chainID: DemoCast.chainID, genesis: genesis)
+        #expect(after.header.height >= before.header.height && after.checkpoint.size >= before.checkpoint.size && after.checkpoint.size > 0,
+                "the restarted witness serves the checkpoint it held when killed (held \(before.header.height), serves \(after.header.height))")
         try await access()
         let back = try await cli("meridian-audit", ["trail", "--node", ribeira, "--patient", mariaAddress, "--policy", policy] + officer)
         #expect(back.status == 0 && back.stdout.contains("cosigned by PT, CH") && back.stdout.contains("witnessed: all "), "\(back)")
+    }
+
+    /// A tampered node (`meridian-demo tamper`: a proxy in front of a node that serves the log without
+    /// Sakura's access, in a next block signed by the demo's public validator keys, as colluding
+    /// hospitals could): every witness refuses the inconsistent checkpoint (422), the regulator's
+    /// monitor reports the split view with both signed checkpoints as evidence (exit 3), and once the
+    /// proxy is gone the honest chain goes on and is witnessed as before: nothing is lost.
+    @Test func aTamperedNodesSplitViewIsRefusedByTheWitnessesAndReportedByTheRegulator() async throws {
+        let slots = try await NodeSlots.shared.reserve(3)
+        defer { slots.release() }
+        let dir = try TemporaryDirectory("split-view")
+        let net = dir.path("net"), ca = net + "/ca.pem", policy = net + "/witnesses.policy"
+        let env = ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase, "MERIDIAN_CA": ca]
+        let initialised = try await run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--block-interval-ms", "200"], environment: env, in: dir)
+        try #require(initialised.status == 0, "\(initialised)")
+        let started = try await run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
+        let pids = ((try? String(contentsOfFile: net + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+        defer { for pid in pids { kill(pid, SIGCONT); kill(pid, SIGKILL) } }
+        try #require(started.status == 0 && pids.count == 7, "\(started)")
+        let layout = try JSONDecoder().decode(Layout.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
+        let ribeira = "https://127.0.0.1:\(layout.nodes[0].apiPort)"
+        let api = try NodeClient(ribeira, ca: ca)
+        func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await run(name, args, environment: env, in: dir) }
+        let officer = try DemoKeys.args("dpa-pt/officer")
+        let maria = DemoCast.patient("maria"), mariaAddress = Address(maria.publicKey).description
+        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
+        let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
+        _ = try await api.submit(.registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), as: maria)
+        let record = SHA256.hash(Array("split view record".utf8))
+        _ = try await api.submit(.registerRecord(.init(commitment: record, patient: maria.publicKey, category: .problems)), as: clinician)
+        _ = try await api.submit(.requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), as: DemoCast.staff("sakura-general", "clinician"))
+
+        // The regulator's monitor has seen the honest log, Sakura's access (entry 1) in it.
+        let state = dir.path("monitor.state")
+        let seen = try await cli("meridian-audit", ["monitor", "--node", ribeira, "--policy", policy, "--organization", "sakura-general", "--state", state, "--once"] + officer)
+        try #require(seen.status == 0 && seen.stdout.contains("entry     #1 "), "\(seen)")
+
+        // One validator stopped (SIGSTOP): with two of the genesis's four validators running, no block
+        // can be finalised, so the honest chain holds at node-0's head, whose log (size and root)
+        // every witness has cosigned. (A block without new entries has the same checkpoint text, so a
+        // witness may hold an earlier block of it; it catches up through a node before judging the next.)
+        let origin = SHA256.hash(Array("meridian/\(DemoCast.chainID)/audit-log".utf8)).hex
+        let genesis = try BlockHeader(canonicalBytes: Hex.decode(try await api.lightHeaders(from: 0, limit: 1).headers[0].header)!).hash
+        func witnessesHold() async throws -> [(height: UInt64, size: UInt64, root: Bytes32)] {
+            var out: [(UInt64, UInt64, Bytes32)] = []
+            for w in layout.witnesses {
+                let held = try await NodeClient("http://127.0.0.1:\(w.port)").exchange("GET", "/\(origin)/checkpoint")
+                guard held.status == 200 else { out.append((0, 0, .zero)); continue }
+                let opened = try ChainCheckpoint(opening: Array(held.body), chainID: DemoCast.chainID, genesis: genesis)
+                out.append((opened.header.height, opened.checkpoint.size, opened.checkpoint.root))
+            }
+            return out
+        }
+        struct Log: Decodable { let height: UInt64; let size: UInt64; let root: String }
+        while true {
+            kill(pids[6], SIGSTOP)
+            let head = try await api.get("/v1/audit-log", as: Log.self)
+            var held = try await witnessesHold()
+            while held.contains(where: { $0.height <= head.height && ($0.size != head.size || $0.root.hex != head.root) }) {
+                try stillWaiting("the witnesses to cosign the log of block \(head.height) (they hold \(held))"); try await Task.sleep(for: .milliseconds(100))
+                held = try await witnessesHold()
+            }
+            if held.allSatisfy({ $0.height <= head.height }) { break }
+            // A block node-0 had not received yet: run on, and stop again.
+            kill(pids[6], SIGCONT)
+            try stillWaiting("a quiet moment to stop a validator"); try await Task.sleep(for: .milliseconds(300))
+        }
+        // The tampered node: the log without entry 1, offered to every witness, then served.
+        let address = dir.path("tamper.address")
+        let tamper = try await BackgroundProcess(try Binaries.path("meridian-demo"),
+                                                 ["tamper", "--node", ribeira, "--ca", ca, "--hide", "1", "--address-file", address]
+                                                    + layout.witnesses.flatMap { ["--push-to", "http://127.0.0.1:\($0.port)"] },
+                                                 environment: [:], workingDirectory: Binaries.repository.path, logFile: dir.path("tamper.log"))
+        defer { tamper.send(SIGKILL) }
+        while !FileManager.default.fileExists(atPath: address) {
+            guard tamper.isRunning else { throw HarnessError("tamper exited: \(String(decoding: FileManager.default.contents(atPath: dir.path("tamper.log")) ?? Data(), as: UTF8.self))") }
+            try stillWaiting("the tampering proxy"); try await Task.sleep(for: .milliseconds(50))
+        }
+        let proxy = try String(contentsOfFile: address, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let offered = String(decoding: FileManager.default.contents(atPath: dir.path("tamper.log")) ?? Data(), as: UTF8.self)
+        for w in layout.witnesses {
+            #expect(offered.contains("witness http://127.0.0.1:\(w.port): 422 "), "witness \(w.country) did not refuse the inconsistent checkpoint with 422: \(offered)")
+        }
+
+        // The regulator's tools pointed at the tampered node: the monitor reports the split view with
+        // both signed checkpoints; verify refuses the head for want of the quorum.
+        let caught = try await cli("meridian-audit", ["monitor", "--node", proxy, "--policy", policy, "--organization", "sakura-general", "--state", state, "--once", "--wait", "1"] + officer)
+        #expect(caught.status == 3 && caught.stderr.contains("SPLIT VIEW: split_view.") && caught.stderr.components(separatedBy: "--- signed checkpoint (evidence)").count == 3,
+                "\(caught)")
+        let evidence = caught.stderr.components(separatedBy: "--- signed checkpoint (evidence)\n").dropFirst().map { Array($0.utf8) }
+        if evidence.count == 2 {
+            // Both are the chain's: the first witnessed (cosigned by the authorities), the second signed by the validators alone.
+            let honest = try SignedNote(parsing: evidence[0]), forged = try SignedNote(parsing: evidence[1])
+            #expect(try WitnessPolicy(parsing: DemoCast.witnessPolicy()).verify(honest).count >= 2)
+            #expect(try ChainCheckpoint(opening: forged, chainID: DemoCast.chainID, genesis: genesis).commit.signatures.count == 4)
+        }
+        let refused = try await cli("meridian-audit", ["verify", "--node", proxy, "--policy", policy] + officer)
+        #expect(refused.status == 2 && refused.stderr.contains("policy.no_quorum"), "\(refused)")
+
+        // Nothing is lost: the proxy gone and the validators back, the honest chain goes on and the
+        // witnesses (whose light clients never took the forged block) cosign it.
+        tamper.send(SIGKILL)
+        kill(pids[6], SIGCONT)
+        _ = try await api.submit(.requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), as: DemoCast.staff("sakura-general", "clinician"))
+        let after = try await cli("meridian-audit", ["monitor", "--node", ribeira, "--policy", policy, "--organization", "sakura-general", "--state", state, "--once"] + officer)
+        #expect(after.status == 0 && after.stdout.contains("1 new entry about sakura-general"), "\(after)")
+        let trail = try await cli("meridian-audit", ["trail", "--node", ribeira, "--patient", mariaAddress, "--policy", policy] + officer)
+        #expect(trail.status == 0 && trail.stdout.contains("quorum 'DPAs' met"), "\(trail)")
     }
 }

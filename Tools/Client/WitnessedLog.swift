@@ -112,9 +112,36 @@ public final class WitnessedLog {
                 lastProblem = WitnessedLogError("policy.no_quorum", "the node has no checkpoint with \(wanted) witness cosignature(s) (\(served.status): "
                                                 + "\(String(decoding: served.body.prefix(200), as: UTF8.self)))")
             }
+            // Meanwhile the node's head, witnessed or not, must extend what was verified: a head
+            // signed by the validators that does not is a split view, whatever the witnesses say.
+            try await checkHead()
             guard ContinuousClock.now < deadline else { throw lastProblem! }
             try await Task.sleep(for: .seconds(1))
         }
+    }
+
+    /// The node's head checkpoint (signed by its commit, cosigned or not) checked against the last
+    /// checkpoint verified: its commit from genesis, then consistency. Throws a split view with both
+    /// notes when the validators have signed a log that does not extend the witnessed one.
+    public func checkHead() async throws {
+        guard let previous = last else { return }
+        let served = try await api.exchange("GET", "/v1/audit-log/checkpoint", contentType: "text/plain")
+        guard served.status == 200 else { return }
+        let note: SignedNote, opened: ChainCheckpoint
+        do {
+            note = try SignedNote(parsing: Array(served.body))
+            opened = try ChainCheckpoint(opening: note, chainID: light.chainID, genesis: light.genesisHash)
+        } catch { throw WitnessedLogError(error.code, "the node's head checkpoint: \(error.message)") }
+        let h = opened.header.height
+        if h > light.head.height {
+            do { try await api.followHeaders(after: light.head.height, to: h) { page in try light.advance(with: page, upTo: h) } }
+            catch let e as LightClientError { throw WitnessedLogError(e.code, "the node's head checkpoint: \(e.message)") }
+        }
+        guard light.headerHashes[h] == opened.header.hash else {
+            throw WitnessedLogError("split_view.fork", "the node's head checkpoint at height \(h) is not the block verified there: two signed histories",
+                                    evidence: [previous.note, note])
+        }
+        try await checkConsistent(previous, WitnessedCheckpoint(note: note, opened: opened, cosigners: []))
     }
 
     /// Checks that `b` extends `a` (or `a` extends `b`) with the node's consistency proof.

@@ -8,5 +8,5 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-demo",
         abstract: "Demo network only: the demo cast's keystores and the demo patients' IPS documents.",
-        subcommands: [KeysCommand.self, DemoSummaryCommand.self])
+        subcommands: [KeysCommand.self, DemoSummaryCommand.self, TamperCommand.self])
 }

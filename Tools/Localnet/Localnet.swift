@@ -202,8 +202,10 @@ struct Start: AsyncParsableCommand {
             FileManager.default.createFile(atPath: log, contents: nil)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: try toolBinary("meridian-witness"))
-            p.arguments = ["serve", "--key", w.keyFile, "--chain", Self.genesisPath(dir.dir), "--node", layout.api(layout.nodes[w.node]),
-                           "--data-dir", w.dataDir, "--port", String(w.port)] + (layout.tls == true ? ["--node-ca", dir.dir + "/ca.pem"] : [])
+            // Its own node first, then the others: a witness keeps following when one node stops.
+            let order = (0..<layout.nodes.count).map { (w.node + $0) % layout.nodes.count }
+            p.arguments = ["serve", "--key", w.keyFile, "--chain", Self.genesisPath(dir.dir)] + order.flatMap { ["--node", layout.api(layout.nodes[$0])] }
+                + ["--data-dir", w.dataDir, "--port", String(w.port)] + (layout.tls == true ? ["--node-ca", dir.dir + "/ca.pem"] : [])
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             p.standardOutput = handle; p.standardError = handle; p.standardInput = FileHandle.nullDevice
             try p.run()

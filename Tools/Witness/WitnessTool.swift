@@ -62,8 +62,8 @@ struct Serve: AsyncParsableCommand {
     var logs: [String] = []
     @Option(help: "A Meridian chain whose audit log this witness follows: its genesis spec (JSON). Each checkpoint's commit is verified by a light client from this genesis.")
     var chain: String?
-    @Option(help: "With --chain: a node of that chain to fetch headers from (its open /v1/light/headers; nothing it sends is trusted).")
-    var node: String?
+    @Option(help: "With --chain: a node of that chain to fetch headers from (its open /v1/light/headers; nothing it sends is trusted). Repeatable: the next is asked when one does not answer.")
+    var node: [String] = []
     @Option(help: "With --node https://...: the CA certificate (PEM) its certificate must chain to (default: the system's roots).") var nodeCa: String?
     @Option(help: "Directory for the latest checkpoint of each log.") var dataDir: String
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -80,16 +80,16 @@ struct Serve: AsyncParsableCommand {
             byOrigin[k.name, default: []].append(k)
         }
         var authorities: [any CheckpointAuthority] = byOrigin.map { NoteKeyAuthority(origin: $0.key, keys: $0.value) }
-        var chainLog: (authority: ChainCheckpointAuthority, node: NodeClient)?
+        var chainLog: (authority: ChainCheckpointAuthority, nodes: [NodeClient])?
         if let chain {
-            guard let node else { throw WitnessToolError("--chain needs --node, a node to fetch the chain's headers from") }
+            guard !node.isEmpty else { throw WitnessToolError("--chain needs --node, a node to fetch the chain's headers from") }
             guard let data = FileManager.default.contents(atPath: chain) else { throw WitnessToolError("cannot read the genesis spec \(chain)") }
             let authority: ChainCheckpointAuthority
             do { authority = ChainCheckpointAuthority(client: try LightClient(genesis: try GenesisSpec.parse([UInt8](data)))) }
             catch { throw WitnessToolError("\(chain): \(error)") }
             authorities.append(authority)
-            chainLog = (authority, try NodeClient(node, ca: nodeCa))
-        } else if node != nil {
+            chainLog = (authority, try node.map { try NodeClient($0, ca: nodeCa) })
+        } else if !node.isEmpty {
             throw WitnessToolError("--node goes with --chain")
         }
         guard !authorities.isEmpty else { throw WitnessToolError("name at least one log to witness (--log <vkey> or --chain <genesis spec> --node <url>)") }
@@ -104,7 +104,7 @@ struct Serve: AsyncParsableCommand {
             do { body = try await request.body.collect(upTo: AddCheckpointRequest.maxBytes) }
             catch { return Self.response(WitnessAnswer(status: 413, contentType: "text/plain", body: Array("request body too large\n".utf8), reason: "too large")) }
             let bytes = Array(body.readableBytesView)
-            if let (authority, node) = followed { await Self.catchUp(authority, from: node, for: bytes, logger: logger) }
+            if let (authority, nodes) = followed { await Self.catchUp(authority, from: nodes, for: bytes, logger: logger) }
             let answer = witness.addCheckpoint(bytes)
             logger.log(level: answer.status == 200 ? .info : .notice, "add-checkpoint", metadata: ["status": "\(answer.status)", "reason": "\(answer.reason)"])
             return Self.response(answer)
@@ -125,13 +125,20 @@ struct Serve: AsyncParsableCommand {
     /// Before a checkpoint of the chain is judged, the light client is brought up to the parent of
     /// its block from the node (every header verified). A failure here is logged and left to the
     /// witness's answer: a checkpoint the light client cannot reach is refused as unverified.
-    static func catchUp(_ authority: ChainCheckpointAuthority, from node: NodeClient, for body: [UInt8], logger: Logger) async {
-        guard let request = try? AddCheckpointRequest(parsing: body), let note = try? SignedNote(parsing: request.checkpoint),
-              let height = authority.height(of: note), height > authority.verifiedHeight + 1 else { return }
-        do {
-            try await node.followHeaders(after: authority.verifiedHeight, to: height - 1) { page in try authority.advance(with: page, upTo: height - 1) }
-        } catch {
-            logger.warning("could not verify the chain's headers up to the checkpoint", metadata: ["height": "\(height - 1)", "error": "\(error)"])
+    static func catchUp(_ authority: ChainCheckpointAuthority, from nodes: [NodeClient], for body: [UInt8], logger: Logger) async {
+        let request: AddCheckpointRequest, note: SignedNote
+        do { request = try AddCheckpointRequest(parsing: body); note = try SignedNote(parsing: request.checkpoint) }
+        catch { return }   // malformed: the witness's answer names why
+        guard let height = authority.height(of: note), height > authority.verifiedHeight + 1 else { return }
+        // Each node in turn, with a short timeout, so that one stopped or partitioned node does not
+        // hold the witness: nothing a node sends is trusted, so any of them will do.
+        for node in nodes {
+            do {
+                try await node.followHeaders(after: authority.verifiedHeight, to: height - 1, timeout: 5) { page in try authority.advance(with: page, upTo: height - 1) }
+                return
+            } catch {
+                logger.warning("could not verify the chain's headers up to the checkpoint from a node", metadata: ["height": "\(height - 1)", "error": "\(error)"])
+            }
         }
     }
 
