@@ -23,7 +23,7 @@ struct TamperCommand: AsyncParsableCommand {
         abstract: "Serve a node's chain with one audit entry removed from the log, signed by the demo's (public) validator keys: a split view for the witnesses and the regulator's tools to catch.")
     @Option(help: "The honest node whose head is rewritten.") var node: String
     @Option(help: "CA certificate (PEM) of an https:// node (default: $MERIDIAN_CA).") var ca: String?
-    @Option(help: "Index of the audit-log entry to remove (default: the log's last entry).") var hide: UInt64?
+    @Option(help: "The audit-log entry to remove: its index in the log, or its entry hash (64 hex digits; default: the log's last entry).") var hide: String?
     @Option(help: "A witness to offer the forged checkpoint to (its tlog-witness URL; repeatable).") var pushTo: [String] = []
     @Option(help: "Port to serve the rewritten view on (0: any free one).") var port = 0
     @Option(help: "Write the proxy's address here once it listens.") var addressFile: String?
@@ -43,18 +43,27 @@ struct TamperCommand: AsyncParsableCommand {
 
     func run() async throws {
         let honest = try NodeClient(node, ca: ca ?? ProcessInfo.processInfo.environment["MERIDIAN_CA"])
-        let forgery = try await forge(honest)
+        let (forgery, hidden) = try await forge(honest)
         FileHandle.standardError.write(Data(("tamper: block \(forgery.header.height) forged on the honest block \(forgery.base): the log of \(forgery.leaves.count) entries "
-                                              + "without entry \(hide ?? UInt64(forgery.leaves.count - 1)), root \(forgery.header.auditLogRoot.hex.prefix(16))…, "
+                                              + "without entry \(hidden), root \(forgery.header.auditLogRoot.hex.prefix(16))…, "
                                               + "signed by the \(forgery.commit.signatures.count) demo validators\n").utf8))
         for url in pushTo { try await offer(forgery, to: url, honest: honest) }
         try await serve(forgery, honest: honest)
     }
 
-    func forge(_ honest: NodeClient) async throws -> Forgery {
+    func forge(_ honest: NodeClient) async throws -> (Forgery, hidden: UInt64) {
         let head = try await honest.get("/v1/audit-log", as: Head.self)
         guard head.size > 0 else { throw ValidationError("the node's audit log is empty: nothing to hide") }
-        let hidden = hide ?? head.size - 1
+        let hidden: UInt64
+        if let hide, let hash = Bytes32(hex: hide) {
+            struct At: Decodable { let index: UInt64 }
+            hidden = try await honest.get("/v1/audit-log/proof/inclusion?hash=\(hash.hex)&size=\(head.size)", as: At.self).index
+        } else if let hide {
+            guard let i = UInt64(hide) else { throw ValidationError("--hide: an index or an entry hash (64 hex digits)") }
+            hidden = i
+        } else {
+            hidden = head.size - 1
+        }
         guard hidden < head.size else { throw ValidationError("--hide \(hidden): the log holds \(head.size) entries") }
         var leaves: [Bytes32] = []
         for i in 0..<head.size where i != hidden {
@@ -83,7 +92,7 @@ struct TamperCommand: AsyncParsableCommand {
             throw ValidationError("the node sent no genesis header")
         }
         let note = ChainCheckpoint(header: header, commit: commit).note(genesis: try BlockHeader(canonicalBytes: genesis).hash)
-        return Forgery(base: base.height, header: header, commit: commit, leaves: leaves, note: note)
+        return (Forgery(base: base.height, header: header, commit: commit, leaves: leaves, note: note), hidden)
     }
 
     /// Offers the forged checkpoint to a witness as the colluding node would: from the size the

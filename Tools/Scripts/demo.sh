@@ -121,16 +121,21 @@ run "$BIN/meridian-provider" request-access --keystore "$(demo_key chao-phraya/c
 
 say "6. The regulator: transfers by country pair and legal basis, break-glass uses, denied attempts"
 REGULATOR="--keystore $(demo_key dpa-pt/officer)"   # every request is signed; a regulator reads its jurisdiction's entries
-run "$BIN/meridian-audit" transfers $REGULATOR
+# The data-protection authorities of PT, DE, FR and CH run meridian-witness beside the network; the
+# report is refused unless every entry in it is in a checkpoint of the audit log that 2 of them cosigned.
+POLICY="$NET_DIR/witnesses.policy"
+run "$BIN/meridian-audit" transfers --policy "$POLICY" $REGULATOR
 run "$BIN/meridian-audit" break-glass --keystore "$(demo_key dpa-th/officer)"
 run "$BIN/meridian-audit" denied --keystore "$(demo_key dpa-th/officer)"
 
 say "   The Portuguese regulator's light client: every header from genesis, then Maria's break-glass entry and her record, proven"
 MARIA=$(wallet address --keystore "$DATA_DIR/wallets/maria.json")
-run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 4 --record "$MARIA_PROBLEMS" $REGULATOR
+run "$BIN/meridian-audit" verify --genesis Genesis/demo.json --patient "$MARIA" --sequence 4 --record "$MARIA_PROBLEMS" --policy "$POLICY" $REGULATOR
+say "   The regulator's monitor follows the witnessed log (each checkpoint consistent with the last it verified) and reports Chao Phraya's entries"
+run "$BIN/meridian-audit" monitor --policy "$POLICY" --organization chao-phraya --state "$DATA_DIR/monitor.state" --once $REGULATOR
 
-say "7. Maria's wallet: who accessed my data"
-run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json"
+say "7. Maria's wallet: who accessed my data, each access proven in a checkpoint the authorities cosigned"
+run "$BIN/meridian-wallet" accesses --keystore "$DATA_DIR/wallets/maria.json" --policy "$POLICY"
 
 say "8. Bedside sensors stream to Hospital Ribeira in every format: oximeters (signed frames), heart-rate straps through phones (Bluetooth relays), the ward's FHIR feed, the bedside monitor's HL7 v2 over MLLP, a Holter WFDB record; one traveller deteriorates and Sakura General, Tokyo, which her consent covers, gets the alert on its WebSocket"
 export MERIDIAN_FEED_TOKEN; MERIDIAN_FEED_TOKEN=$(cat "$NET_DIR/ward-feed.token")
@@ -169,6 +174,23 @@ run "$BIN/meridian-wallet" contract update --keystore "$DATA_DIR/wallets/maria.j
 MARIA_JP_STAY=$(sed -nE 's/^stay JP .* token ([0-9a-f]+)$/\1/p' "$DATA_DIR/stay.out")
 run "$BIN/meridian-provider" request-access --keystore "$(demo_key sakura-general/clinician)" --record "$MARIA_PROBLEMS" --purpose TREAT --stay-token "$MARIA_JP_STAY" || true
 run "$BIN/meridian-audit" trail --patient "$MARIA" --organization sakura-general $REGULATOR
+
+say "11. A tampered node is caught. Hospitals holding more than two thirds of the validators' keys (here the demo's, which are public) serve a log without Chao Phraya's break-glass access to Maria, in a block they all signed: every witness refuses its checkpoint, and the regulator's monitor, pointed at that node, reports the split view with both signed checkpoints as evidence"
+BREAK_GLASS=$("$BIN/meridian-audit" break-glass --format json --organization chao-phraya $REGULATOR \
+  | python3 -c "import json,sys; print(next(e['hash'] for e in json.load(sys.stdin) if e['decision']['allowed']))")
+WITNESSES=$(python3 -c "import json,sys; print(' '.join('--push-to http://127.0.0.1:%d' % w['port'] for w in json.load(open(sys.argv[1]))['witnesses']))" "$NET_DIR/localnet.json")
+rm -f "$DATA_DIR/tamper.address"
+# shellcheck disable=SC2086
+"$BIN/meridian-demo" tamper --node "$MERIDIAN_NODE" --hide "$BREAK_GLASS" $WITNESSES --address-file "$DATA_DIR/tamper.address" 2> "$DATA_DIR/tamper.log" &
+TAMPER_PID=$!
+for _ in $(seq 1 100); do [ -s "$DATA_DIR/tamper.address" ] && break; sleep 0.1; done
+printf '$ meridian-demo tamper --node %s --hide %s --push-to <each witness>\n' "$MERIDIAN_NODE" "$BREAK_GLASS"
+grep -E "^(tamper: block|witness )" "$DATA_DIR/tamper.log"
+run "$BIN/meridian-audit" monitor --node "$(cat "$DATA_DIR/tamper.address")" --policy "$POLICY" --organization chao-phraya --state "$DATA_DIR/monitor.state" --once --wait 2 $REGULATOR \
+  || echo "(exit $?: the split view is reported, with both signed checkpoints)"
+kill "$TAMPER_PID" 2>/dev/null || true
+say "   The honest log goes on, witnessed: nothing was lost"
+run "$BIN/meridian-audit" monitor --policy "$POLICY" --organization chao-phraya --state "$DATA_DIR/monitor.state" --once $REGULATOR
 
 say "The validators agree on every block (Sakura General's full node follows them)"
 run "$BIN/meridian-localnet" status --dir "$NET_DIR"

@@ -44,6 +44,7 @@ extension NodeConsole {
             + HTML.table(caption: "Audit entries, oldest first", headers: ["Time", "Patient", "Event", "Organisation", "Purpose", "Decision", "Break-glass", "Transfer", "Legal basis", "Block", "Proof"],
                          rows: rows, empty: "No entry on this page matches.")
             + "<p class=\"pager\">" + links.joined(separator: " · ") + "</p>"
+            + witnessStatement(coveringHeight: page.entries.map(\.height).max() ?? 0)
         return ConsoleHeaders.html(layout(title: "Audit", viewer: viewer, body: body, current: "/console/audit"))
     }
 

@@ -31,6 +31,7 @@ extension NodeConsole {
             + (breakGlass > 0 ? "<p class=\"error\" role=\"status\">\(breakGlass) emergency (break-glass) access\(breakGlass == 1 ? "" : "es") to your data: each is marked below.</p>" : "")
             + HTML.table(caption: "Who accessed my data", headers: ["Time", "Who", "Country", "Event", "Data", "Purpose", "Decision", "Legal basis", "Emergency", "Block"],
                          rows: rows, empty: "Nobody has asked for your data.")
+            + witnessStatement(coveringHeight: entries.map(\.height).max() ?? 0)
         return ConsoleHeaders.html(layout(title: "Who accessed my data", viewer: viewer, body: body, current: "/console/me"))
     }
 

@@ -60,8 +60,9 @@ import MeridianIngest
         }
         let open = Set(node.api.routes().filter { if case .open = $0.access { true } else { false } }.map { "\($0.method.rawValue) \($0.openAPIPath)" })
         // The audit log's tree is open too: its leaves are entry hashes, commitments that name no one
-        // (THREATS.md: what a light client and a witness need).
-        #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers",
+        // (THREATS.md: what a light client and a witness need); so is the registry of the authorities'
+        // witnesses (institutions' keys, which anyone writing a witness policy needs).
+        #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers", "GET /v1/witnesses",
                          "GET /v1/audit-log", "GET /v1/audit-log/checkpoint", "GET /v1/audit-log/proof/inclusion", "GET /v1/audit-log/proof/consistency", "GET /v1/audit-log/tile/{path}"])
     }
 
@@ -162,7 +163,7 @@ import MeridianIngest
         let recordType = RecordMessages.contentType
         let cases: [Case] = [
             good(.get, "/health", "/health"), good(.get, "/metrics", "/metrics"), good(.get, "/openapi.yaml", "/openapi.yaml"),
-            good(.get, "/v1/status", "/v1/status"), good(.get, "/v1/validators", "/v1/validators"),
+            good(.get, "/v1/status", "/v1/status"), good(.get, "/v1/validators", "/v1/validators"), good(.get, "/v1/witnesses", "/v1/witnesses"),
             good(.get, "/v1/organizations", "/v1/organizations"),
             good(.post, "/v1/transactions", "/v1/transactions", body: newRecord.canonicalBytes, type: "application/octet-stream"),
             bad(.post, "/v1/transactions", "/v1/transactions", body: [0xde, 0xad, 0xbe, 0xef], type: "application/octet-stream"),

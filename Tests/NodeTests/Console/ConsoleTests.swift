@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
 import Testing
+import MeridianTransparency
+import Logging
 import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
@@ -73,6 +75,40 @@ import MeridianDemo
         let body = "{\"key\":\"\(Address(key.publicKey))\",\"signature\":\"\(signature.hex)\"}"
         return try await client.execute(uri: "/console/challenges/\(code)", method: .post, headers: [.contentType: "application/json"],
                                         body: ByteBuffer(string: body)) { $0.status }
+    }
+
+    /// The patient's and the regulator's pages state what the authorities' witnesses cosigned of what
+    /// they show (issue 23): nothing before the first push, then the checkpoint and the authorities.
+    @Test func theAccessesAndAuditPagesShowTheWitnessQuorum() async throws {
+        let node = try TestNode()
+        let (maria, _, _) = try await node.seedMaria()
+        let (pt, ptLight) = try WitnessPusherTests.demoWitness("PT"), (de, deLight) = try WitnessPusherTests.demoWitness("DE")
+        let transport = WitnessPusherTests.InProcess(["https://pt": (pt, ptLight), "https://de": (de, deLight)], store: node.chain.store)
+        var logger = Logger(label: "console-witness-test"); logger.logLevel = .critical
+        let query = node.chain.query
+        let pusher = try WitnessPusher(witnesses: [WitnessEndpoint(url: "https://pt", vkey: pt.cosigner.key.encoded),
+                                                   WitnessEndpoint(url: "https://de", vkey: de.cosigner.key.encoded)],
+                                       store: node.chain.store, transport: transport, logger: logger, registered: { try Witnesses.all(in: query.reader) })
+        var services = node.services
+        services.witnesses = pusher
+        let api = node.makeAPI(services: services)
+        let clock = Clock()
+        let console = try NodeConsole(api: api, workerKey: Self.worker, genesis: DemoCast.genesisSpec(), sessionMinutes: 60,
+                                      publicAddress: { "http://127.0.0.1:0" }, clock: { clock.now.withLock { $0 } })
+        let router = api.router()
+        console.add(to: router)
+        try await Application(router: router).test(.router) { client in
+            let patient = try await signIn(client, maria)
+            let before = try await get(client, "/console/me", session: patient)
+            #expect(before.body.contains("no checkpoint of the audit log has been cosigned by the registered witnesses (dpa-ch, dpa-de, dpa-fr, dpa-pt)"), "\(before.body.suffix(600))")
+            await pusher.pushHead()
+            let after = try await get(client, "/console/me", session: patient)
+            #expect(after.body.contains("is cosigned by 2 of the 4 authorities&#39; witnesses registered on chain (dpa-de, dpa-pt)")
+                    || after.body.contains("is cosigned by 2 of the 4 authorities' witnesses registered on chain (dpa-de, dpa-pt)"), "\(after.body.suffix(600))")
+            let regulator = try await signIn(client, DemoCast.regulator("PT"))
+            let audit = try await get(client, "/console/audit", session: regulator)
+            #expect(audit.body.contains("Witnessed: the audit log&#39;s checkpoint of") || audit.body.contains("Witnessed: the audit log's checkpoint of"), "\(audit.body.suffix(600))")
+        }
     }
 
     @Test func everyRoleRouteNeedsASessionAndTheRightRole() async throws {
