@@ -1,5 +1,9 @@
 import Foundation
 import MeridianCore
+import MeridianState
+import MeridianModules
+import MeridianRuntime
+import MeridianStorage
 import MeridianTransparency
 
 /// The witnessed audit log's costs (issue 23, item 8): verifying inclusion and consistency proofs in a
@@ -12,6 +16,40 @@ struct TransparencyFigures {
     var addCheckpointsPerSecond = 0.0
     var entries = 0
     var tileBytesPerMillion = 0.0, bundleBytesPerMillion = 0.0
+    /// Measured over real blocks of access requests (each appends one audit entry): the bytes the
+    /// node's log columns take per entry (keys and values as `AuditLogStore` writes them), and the
+    /// growth of the RocksDB state directory per entry (the entry, its indexes, the access's other
+    /// writes and the Merkle nodes they rehash).
+    var logBytesPerEntry = 0.0, stateBytesPerEntry = 0.0, growthEntries = 0
+}
+
+/// Bytes of every file under `url` (RocksDB's SST files, WAL and manifest).
+func directoryBytes(_ url: URL) -> Double {
+    guard let files = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
+    var total = 0.0
+    for case let f as URL in files {
+        do { total += Double(try f.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0) } catch { continue }   // a file RocksDB removed meanwhile
+    }
+    return total
+}
+
+/// Runs blocks of 1,000 access requests on a RocksDB state and measures what the audit log and the
+/// state add per audit entry.
+func auditLogGrowth(quick: Bool, directory: URL) throws -> (logBytes: Double, stateBytes: Double, entries: Int) {
+    let chain = try ContractBenchChain(patients: 1000, storage: try RocksDBStateStorage(path: directory.path))
+    let reader = CommittedStateReader(chain.state)
+    let firstEntries = try AuditLog.frontier(in: reader).size
+    let before = directoryBytes(directory)
+    var nonce: UInt64 = 0
+    var logBytes = 0.0
+    for _ in 0..<(quick ? 2 : 10) {
+        let executed = try chain.block(try chain.requests(count: 1000, nonce: &nonce, plainOnly: true))
+        let log = executed.auditLog
+        // AuditLogStore: hashes (1-byte level + 8-byte index → 32), entries (8 → 32), positions (32 → 8).
+        logBytes += Double(log.stored.count * (9 + 32) + log.entryHashes.count * (8 + 32) + log.entryHashes.count * (32 + 8))
+    }
+    let entries = Int(try AuditLog.frontier(in: reader).size - firstEntries)
+    return (logBytes / Double(entries), (directoryBytes(directory) - before) / Double(entries), entries)
 }
 
 func transparencyBench(quick: Bool) throws -> TransparencyFigures {
@@ -94,5 +132,8 @@ func transparencyBench(quick: Bool) throws -> TransparencyFigures {
     }
     f.tileBytesPerMillion = tileBytes
     f.bundleBytesPerMillion = million * (2 + 32)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-bench-log-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    (f.logBytesPerEntry, f.stateBytesPerEntry, f.growthEntries) = try auditLogGrowth(quick: quick, directory: dir)
     return f
 }
