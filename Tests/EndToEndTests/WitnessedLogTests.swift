@@ -79,6 +79,26 @@ import Glibc
         #expect(second.status == 0 && second.stdout.contains("resumed   from the checkpoint of ") && second.stdout.contains(", consistent with the one of ")
                 && second.stdout.contains("1 new entry about sakura-general in entries ") && !second.stdout.contains("entry     #1 "), "\(second)")
 
+        // Maria follows her trail: each new access is printed as it is committed, with its inclusion
+        // proof against a witnessed checkpoint (EHDS Art. 9).
+        let followLog = dir.path("follow.log")
+        let follow = try await BackgroundProcess(try Binaries.path("meridian-wallet"),
+                                                 ["accesses", "--node", ribeira, "--policy", policy, "--follow", "--interval", "1"] + (try DemoKeys.args("maria")),
+                                                 environment: env, workingDirectory: Binaries.repository.path, logFile: followLog)
+        defer { follow.send(SIGKILL) }
+        func followed() -> String { String(decoding: FileManager.default.contents(atPath: followLog) ?? Data(), as: UTF8.self) }
+        while !followed().contains("following:") {
+            guard follow.isRunning else { throw HarnessError("accesses --follow exited: \(followed())") }
+            try stillWaiting("accesses --follow to start"); try await Task.sleep(for: .milliseconds(50))
+        }
+        try await access()
+        while !followed().contains("sakura-general") || !followed().contains("[entry #") {
+            guard follow.isRunning else { throw HarnessError("accesses --follow exited: \(followed())") }
+            try stillWaiting("accesses --follow to print the new access"); try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(followed().contains("cosigned by") && followed().contains("denied"), "\(followed())")
+        follow.send(SIGKILL)
+
         // Two witnesses killed with SIGKILL: the chain goes on, and FR and CH still make the quorum.
         let pids = try String(contentsOfFile: net + "/pids", encoding: .utf8).split(separator: "\n").compactMap { pid_t($0) }
         let pt = layout.witnesses[0]

@@ -408,6 +408,7 @@ struct Accesses: AsyncParsableCommand {
             guard follow else { return }
             var last = entries.last?.sequence
             print("following: each new access to your data is printed as it is committed" + (log == nil ? "" : ", with its inclusion proof against a witnessed checkpoint"))
+            fflush(nil)   // each line as it comes, also into a file or a pipe (nil: every stream, stdout among them)
             while true {
                 try await Task.sleep(for: .seconds(interval))
                 let new = try await fetch(client, k.publicKey, after: last)
@@ -422,6 +423,7 @@ struct Accesses: AsyncParsableCommand {
                 } else {
                     for e in new { print(row(e).filter { !$0.isEmpty && $0 != "-" }.joined(separator: "  ")) }
                 }
+                fflush(nil)
                 last = new.last?.sequence
             }
         } catch let e as WitnessedLogError {
