@@ -141,7 +141,7 @@ final class Localnet: @unchecked Sendable {
         let policyFile = dir.path("witnesses.policy")
         try Data("witness PT \(dpas[0])\nwitness DE \(dpas[1])\nwitness FR \(dpas[2])\nwitness CH \(dpas[3])\ngroup DPAs 2 PT DE FR CH\nquorum DPAs\n".utf8)
             .write(to: URL(fileURLWithPath: policyFile))
-        let unwitnessed = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--policy", policyFile,
+        let unwitnessed = try await run("meridian-audit", ["verify", "--node", try net.nodes[1].api().base.absoluteString, "--policy", policyFile, "--wait", "1",
                                                            "--keystore", DemoKeys.keystore("dpa-pt/officer")], environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: dir)
         #expect(unwitnessed.status == 2 && unwitnessed.stderr.contains("policy.no_quorum") && unwitnessed.stderr.contains("2 of 4 in DPAs (have 0)"), "\(unwitnessed)")
         // Consensus metrics for Prometheus.

@@ -65,8 +65,8 @@ import Glibc
         let accesses = try await cli("meridian-wallet", ["accesses", "--node", ribeira, "--policy", policy] + (try DemoKeys.args("maria")))
         #expect(accesses.status == 0 && accesses.stdout.contains("witnessed: all ") && accesses.stdout.contains(" accesses included"), "\(accesses)")
         // The light client's check of the served checkpoint.
-        let verified = try await cli("meridian-audit", ["verify", "--node", ribeira, "--policy", policy] + officer)
-        #expect(verified.status == 0 && verified.stdout.contains("quorum 'DPAs' met"), "\(verified)")
+        let verified = try await cli("meridian-audit", ["verify", "--node", ribeira, "--policy", policy, "--patient", mariaAddress, "--sequence", "1"] + officer)
+        #expect(verified.status == 0 && verified.stdout.contains("quorum 'DPAs' met") && verified.stdout.contains("audit     entry 1 is leaf #1 of the witnessed checkpoint"), "\(verified)")
 
         // The regulator's monitor: a first step reports the entry; after a second access, the next
         // step resumes from the saved checkpoint, checks the consistency proof and reports only the new one.

@@ -213,33 +213,36 @@ struct EvidenceCommand: AsyncParsableCommand {
 }
 
 extension Verify {
-    /// The audit log's checkpoint as the node serves it (with the witnesses' cosignatures): its commit
-    /// must be the one of a header the light client verified (the client follows the node's headers up
-    /// to it), and its cosignatures must satisfy the policy's quorum; otherwise what is missing is named
-    /// and the command exits 2.
-    func verifyWitnessed(policyFile: String, client: inout LightClient, api: NodeClient) async throws {
-        guard let text = FileManager.default.contents(atPath: policyFile) else { throw ValidationError("cannot read the policy \(policyFile)") }
-        let policy: WitnessPolicy
-        do { policy = try WitnessPolicy(parsing: String(decoding: text, as: UTF8.self)) } catch { throw ValidationError("\(policyFile): \(error)") }
-        let served = try await api.exchange("GET", "/v1/audit-log/checkpoint", contentType: "text/plain")
-        guard served.status == 200 else { fail(NoteError("checkpoint.unavailable", "the node answered \(served.status) for its checkpoint")) }
-        let note: SignedNote, opened: ChainCheckpoint
-        do {
-            note = try SignedNote(parsing: Array(served.body))
-            opened = try ChainCheckpoint(opening: note, chainID: client.chainID, genesis: client.genesisHash)
-        } catch { fail(error) }
-        let h = opened.header.height
-        if h > client.head.height {
-            do { try await api.followHeaders(after: client.head.height, to: h) { page in try client.advance(with: page, upTo: h) } }
-            catch let e as LightClientError { fail(e) }
+    /// The newest checkpoint of the audit log that the policy's quorum cosigned and that covers the
+    /// verified head (waiting up to --wait for the witnesses' answers to the latest block): its commit
+    /// is verified from genesis and must be the header this light client verified at its height. When
+    /// none comes, the node's head checkpoint is checked against the policy so that what is missing
+    /// is named; the command exits 2.
+    func verifyWitnessed(policyFile: String, client: LightClient, api: NodeClient) async throws -> (WitnessedLog, CosignedCheckpoint) {
+        let log: WitnessedLog
+        do { log = try WitnessedLog(policyFile: policyFile, genesisFile: genesis, api: api) }
+        catch let e as WitnessedLogError { throw ValidationError(e.message) }
+        let checkpoint: CosignedCheckpoint
+        do { checkpoint = try await log.witnessed(height: client.head.height, wait: .seconds(max(0, wait))) }
+        catch let e as WitnessedLogError where e.code == "policy.no_quorum" || e.code == "checkpoint.behind" {
+            // What the node's head lacks, in the policy's words.
+            let served = try await api.exchange("GET", "/v1/audit-log/checkpoint", contentType: "text/plain")
+            if served.status == 200 {
+                do { _ = try log.policy.verify(try SignedNote(parsing: Array(served.body))) } catch { fail(error) }
+            }
+            fail(e)
         }
-        guard client.headerHashes[h] == opened.header.hash else {
-            fail(NoteError("checkpoint.fork", "the checkpoint's header at height \(h) is not the one verified from genesis: another history"))
+        catch let e as WitnessedLogError {
+            for note in e.evidence { FileHandle.standardError.write(Data("--- signed checkpoint (evidence)\n".utf8) + Data(note.bytes)) }
+            fail(e)
         }
-        let names: [String]
-        do { names = try policy.verify(note) } catch { fail(error) }
-        print("log       checkpoint size \(opened.checkpoint.size), root \(opened.header.auditLogRoot.hex), at height \(h) (its commit verified): "
-              + "cosigned by \(names.joined(separator: ", ")); quorum '\(policy.quorum)' met")
+        let h = checkpoint.height
+        if h <= client.head.height, client.headerHashes[h] != checkpoint.opened.header.hash {
+            fail(NoteError("checkpoint.fork", "the witnessed checkpoint's header at height \(h) is not the one verified from genesis: another history"))
+        }
+        print("log       checkpoint size \(checkpoint.size), root \(checkpoint.opened.header.auditLogRoot.hex), at height \(h) (its commit verified): "
+              + "cosigned by \(checkpoint.cosigners.joined(separator: ", ")); quorum '\(log.policy.quorum)' met")
+        return (log, checkpoint)
     }
 }
 
@@ -261,7 +264,8 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "A patient's address: prove each stored vital-signs batch against the workers' anchor on chain.") var vitals: String?
     @Option(help: "A record: prove each summary the node served of it (record, language, terminology version, output hash) against its anchor on chain.") var served: String?
     @Option(help: "With --served: the Bundle a clinician read (e.g. from provider summary --fhir); names the served leaf whose output it is.") var bundle: String?
-    @Option(help: "A witness policy (c2sp.org/tlog-policy: witness lines with cosigner vkeys, groups, one quorum): the audit log's checkpoint must be cosigned by its quorum, and its commit verify from genesis.") var policy: String?
+    @Option(help: "A witness policy (c2sp.org/tlog-policy: witness lines with cosigner vkeys, groups, one quorum): the audit log's checkpoint must be cosigned by its quorum, and its commit verify from genesis; a proven audit entry must be in it.") var policy: String?
+    @Option(help: "With --policy: seconds to wait for a checkpoint with the quorum that covers the verified head.") var wait: Int = 30
 
     struct Page: Decodable { let head: UInt64; let headers: [H]; struct H: Decodable { let height: UInt64; let header: String; let commit: String? } }
     struct Entry: Decodable { let value: String?; let proof: String; let height: UInt64 }
@@ -293,7 +297,7 @@ struct Verify: AsyncParsableCommand {
         catch let e as LightClientError { fail(e) }
         print("headers   1...\(client.head.height) verified: each commit signed by more than 2/3 of its validators' power; \(client.validatorSetChanges) validator set change(s) proven from state")
         print("head      height \(client.head.height), block \(client.head.hash.hex), state root \(client.head.stateRoot.hex)")
-        if let policy { try await verifyWitnessed(policyFile: policy, client: &client, api: api) }
+        let witnessed = try await policy.asyncMap { try await verifyWitnessed(policyFile: $0, client: client, api: api) }
 
         func prove(_ key: [UInt8], _ what: String) async throws -> [UInt8]? {
             let e = try await api.get("/v1/state/\(Hex.encode(key))?height=\(client.head.height)", as: Entry.self)
@@ -332,6 +336,12 @@ struct Verify: AsyncParsableCommand {
                 print("audit     entry \(sequence) of \(Address(key)) proven at height \(client.head.height): \(e.organization.value) \(e.purpose.code) \(e.category.name) "
                       + "\(e.decision.allowed ? "allowed" : "denied") (\(e.decision.reason.code))\(e.breakGlass ? " BREAK-GLASS" : ""), block \(e.height), transaction \(e.transaction.hex)"
                       + (e.decision.contract.map { ", policy contract \($0.contract.hex) (\($0.fuelUsed) fuel, \($0.failure ?? "answer \($0.answer ?? 0)"))" } ?? ""))
+                if let (log, checkpoint) = witnessed {
+                    do {
+                        let index = try await log.proveIncluded(e.hash, in: checkpoint)
+                        print("audit     entry \(sequence) is leaf #\(index) of the witnessed checkpoint of \(checkpoint.size) entries (inclusion proof verified)")
+                    } catch { fail(error) }
+                }
             }
             if let consent {
                 let id = try Parse.hash(consent, "--consent")
@@ -485,5 +495,13 @@ struct Monitor: AsyncParsableCommand {
             FileHandle.standardError.write(Data("MONITOR STOPPED: \(state): \(e)\n".utf8))
             Foundation.exit(2)
         }
+    }
+}
+
+extension Optional {
+    /// `map` with an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

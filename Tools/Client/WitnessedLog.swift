@@ -7,7 +7,7 @@ import MeridianModules
 
 /// A checkpoint of the chain's audit log that a client has verified: its commit from genesis (the
 /// light client) and the cosignatures of its witness policy's quorum.
-public struct WitnessedCheckpoint: Sendable {
+public struct CosignedCheckpoint: Sendable {
     /// The signed note as served (the commit's signature line and the witnesses' cosignatures).
     public let note: SignedNote
     public let opened: ChainCheckpoint
@@ -40,9 +40,9 @@ public final class WitnessedLog {
     public private(set) var light: LightClient
     public let api: NodeClient
     /// The last checkpoint verified, the one the next must extend.
-    public private(set) var last: WitnessedCheckpoint?
+    public private(set) var last: CosignedCheckpoint?
 
-    public init(policy: WitnessPolicy, genesis: GenesisSpec, api: NodeClient, last: WitnessedCheckpoint? = nil) throws(LightClientError) {
+    public init(policy: WitnessPolicy, genesis: GenesisSpec, api: NodeClient, last: CosignedCheckpoint? = nil) throws(LightClientError) {
         self.policy = policy
         light = try LightClient(genesis: genesis)
         self.api = api
@@ -63,7 +63,7 @@ public final class WitnessedLog {
     /// Opens and verifies a signed checkpoint: commit from genesis, the policy's quorum, and
     /// consistency with the last checkpoint verified. Becomes `last` when it verifies.
     @discardableResult
-    public func verify(_ note: SignedNote) async throws -> WitnessedCheckpoint {
+    public func verify(_ note: SignedNote) async throws -> CosignedCheckpoint {
         let opened: ChainCheckpoint
         do { opened = try ChainCheckpoint(opening: note, chainID: light.chainID, genesis: light.genesisHash) }
         catch { throw WitnessedLogError(error.code, error.message) }
@@ -79,7 +79,7 @@ public final class WitnessedLog {
         }
         let cosigners: [String]
         do { cosigners = try policy.verify(note) } catch { throw WitnessedLogError(error.code, error.message) }
-        let checkpoint = WitnessedCheckpoint(note: note, opened: opened, cosigners: cosigners)
+        let checkpoint = CosignedCheckpoint(note: note, opened: opened, cosigners: cosigners)
         if let previous = last {
             try await checkConsistent(previous, checkpoint)
         }
@@ -91,7 +91,7 @@ public final class WitnessedLog {
     /// least `size` entries long and of block `height` or later; asks again each second for up to
     /// `wait` (cosignatures arrive once the witnesses have answered the block's push), then names
     /// what is missing.
-    public func witnessed(covering size: UInt64 = 0, height: UInt64 = 0, wait: Duration = .seconds(30)) async throws -> WitnessedCheckpoint {
+    public func witnessed(covering size: UInt64 = 0, height: UInt64 = 0, wait: Duration = .seconds(30)) async throws -> CosignedCheckpoint {
         let deadline = ContinuousClock.now + wait
         let wanted = max(1, policy.minimumCosigners())
         var lastProblem: WitnessedLogError?
@@ -141,11 +141,11 @@ public final class WitnessedLog {
             throw WitnessedLogError("split_view.fork", "the node's head checkpoint at height \(h) is not the block verified there: two signed histories",
                                     evidence: [previous.note, note])
         }
-        try await checkConsistent(previous, WitnessedCheckpoint(note: note, opened: opened, cosigners: []))
+        try await checkConsistent(previous, CosignedCheckpoint(note: note, opened: opened, cosigners: []))
     }
 
     /// Checks that `b` extends `a` (or `a` extends `b`) with the node's consistency proof.
-    func checkConsistent(_ a: WitnessedCheckpoint, _ b: WitnessedCheckpoint) async throws {
+    func checkConsistent(_ a: CosignedCheckpoint, _ b: CosignedCheckpoint) async throws {
         let (old, new) = a.size <= b.size ? (a, b) : (b, a)
         if old.size == new.size {
             guard old.root == new.root else {
@@ -165,7 +165,7 @@ public final class WitnessedLog {
     }
 
     /// Proves that the entry with hash `entryHash` is in `checkpoint`'s tree; returns its index.
-    public func proveIncluded(_ entryHash: Bytes32, in checkpoint: WitnessedCheckpoint) async throws -> UInt64 {
+    public func proveIncluded(_ entryHash: Bytes32, in checkpoint: CosignedCheckpoint) async throws -> UInt64 {
         struct Proof: Decodable { let index: UInt64; let size: UInt64; let entryHash: String; let proof: [String] }
         let p: Proof
         do { p = try await api.get("/v1/audit-log/proof/inclusion?hash=\(entryHash.hex)&size=\(checkpoint.size)", as: Proof.self) }

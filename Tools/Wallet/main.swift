@@ -374,7 +374,7 @@ struct Accesses: AsyncParsableCommand {
     }
 
     /// Each entry's bytes checked against what is shown and its inclusion proven in `checkpoint`.
-    func prove(_ entries: [E], _ log: WitnessedLog, _ checkpoint: WitnessedCheckpoint) async throws -> [UInt64] {
+    func prove(_ entries: [E], _ log: WitnessedLog, _ checkpoint: CosignedCheckpoint) async throws -> [UInt64] {
         var indexes: [UInt64] = []
         for e in entries {
             guard let bytes = e.bytes else { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) came without its bytes") }
