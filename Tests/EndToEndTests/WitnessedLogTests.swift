@@ -24,38 +24,75 @@ import Glibc
         struct W: Decodable { let country: String; let port: Int; let dataDir: String; let keyFile: String; let node: Int }
     }
 
-    @Test func reportsAndAccessesAreProvenAgainstTheAuthoritiesWitnessedCheckpoints() async throws {
-        let slots = try await NodeSlots.shared.reserve(3)
-        defer { slots.release() }
-        let dir = try TemporaryDirectory("witnessed")
-        let net = dir.path("net"), ca = net + "/ca.pem", policy = net + "/witnesses.policy"
-        let env = ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase, "MERIDIAN_CA": ca]
-        let initialised = try await run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--block-interval-ms", "200"], environment: env, in: dir)
-        try #require(initialised.status == 0, "\(initialised)")
-        let started = try await run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
-        // Every process of the localnet (witnesses and nodes) is killed at the end whatever happened.
-        defer {
-            for pid in ((try? String(contentsOfFile: net + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
+    /// A localnet of three validators and the four DPAs' witnesses (`meridian-localnet`'s default), with
+    /// the clients the tests use; every process of it (witnesses and nodes) is killed at the end,
+    /// whatever happened (a deinit cannot await `meridian-localnet stop`; its pids file names them).
+    final class Network {
+        let slots: NodeSlots.Reservation
+        let dir: TemporaryDirectory
+        let net: String, ca: String, policy: String
+        let env: [String: String]
+        let layout: Layout
+        /// Hospital Ribeira's node (node-0), and a client of its API.
+        let ribeira: String
+        let api: NodeClient
+        /// The localnet's processes as `start` recorded them: the four witnesses, then the nodes.
+        let pids: [pid_t]
+
+        init(_ label: String) async throws {
+            dir = try TemporaryDirectory(label)
+            slots = try await NodeSlots.shared.reserve(3)
+            net = dir.path("net"); ca = net + "/ca.pem"; policy = net + "/witnesses.policy"
+            env = ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase, "MERIDIAN_CA": ca]
+            let initialised = try await run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--block-interval-ms", "200"], environment: env, in: dir)
+            guard initialised.status == 0 else { slots.release(); throw HarnessError("localnet init: \(initialised)") }
+            let started = try await run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
+            pids = ((try? String(contentsOfFile: net + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+            guard started.status == 0, pids.count == 7 else {
+                for pid in pids { kill(pid, SIGKILL) }
+                slots.release()
+                throw HarnessError("localnet start: \(started)")
+            }
+            layout = try JSONDecoder().decode(Layout.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
+            ribeira = "https://127.0.0.1:\(layout.nodes[0].apiPort)"
+            api = try NodeClient(ribeira, ca: ca)
         }
-        try #require(started.status == 0, "\(started)")
-        let layout = try JSONDecoder().decode(Layout.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
-        #expect(layout.witnesses.map(\.country) == ["PT", "DE", "FR", "CH"])
-        let ribeira = "https://127.0.0.1:\(layout.nodes[0].apiPort)"
-        let api = try NodeClient(ribeira, ca: ca)
+        deinit {
+            for pid in pids { kill(pid, SIGCONT); kill(pid, SIGKILL) }
+            slots.release()
+        }
+
         func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await run(name, args, environment: env, in: dir) }
+
+        /// Maria enrolled by Hospital Ribeira and a record of hers registered (her audit entry 0).
+        func seedMaria(record label: String) async throws -> Bytes32 {
+            let maria = DemoCast.patient("maria"), clinician = DemoCast.staff("hospital-ribeira", "clinician")
+            let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
+            _ = try await api.submit(.registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), as: maria)
+            let record = SHA256.hash(Array(label.utf8))
+            _ = try await api.submit(.registerRecord(.init(commitment: record, patient: maria.publicKey, category: .problems)), as: clinician)
+            return record
+        }
+
+        /// Sakura General's clinician asks for the record without Maria's consent: denied, and audited.
+        func access(_ record: Bytes32) async throws {
+            _ = try await api.submit(.requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), as: DemoCast.staff("sakura-general", "clinician"))
+        }
+    }
+
+    @Test func reportsAndAccessesAreProvenAgainstTheAuthoritiesWitnessedCheckpoints() async throws {
+        let network = try await Network("witnessed")
+        let (dir, net, ca, policy, env, layout, ribeira, api) = (network.dir, network.net, network.ca, network.policy, network.env, network.layout, network.ribeira, network.api)
+        #expect(layout.witnesses.map(\.country) == ["PT", "DE", "FR", "CH"])
+        func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await network.cli(name, args) }
         let officer = try DemoKeys.args("dpa-pt/officer")
-        let maria = DemoCast.patient("maria"), mariaAddress = Address(maria.publicKey).description
+        let mariaAddress = Address(DemoCast.patient("maria").publicKey).description
 
         // Maria enrolled, a record of hers registered (audit entry 0), and Sakura's clinician asking
         // for it without her consent: denied, and audited (entry 1). Each regulator's or patient's read
         // of the trail is audited too, so later counts depend on when those reads commit.
-        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-        let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
-        _ = try await api.submit(.registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), as: maria)
-        let record = SHA256.hash(Array("witnessed record".utf8))
-        _ = try await api.submit(.registerRecord(.init(commitment: record, patient: maria.publicKey, category: .problems)), as: clinician)
-        let sakura = DemoCast.staff("sakura-general", "clinician")
-        func access() async throws { _ = try await api.submit(.requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), as: sakura) }
+        let record = try await network.seedMaria(record: "witnessed record")
+        func access() async throws { try await network.access(record) }
         try await access()
 
         // The regulator's report: every entry proven in a checkpoint that 2 of the 4 authorities cosigned.
@@ -100,7 +137,7 @@ import Glibc
         follow.send(SIGKILL)
 
         // Two witnesses killed with SIGKILL: the chain goes on, and FR and CH still make the quorum.
-        let pids = try String(contentsOfFile: net + "/pids", encoding: .utf8).split(separator: "\n").compactMap { pid_t($0) }
+        let pids = network.pids
         let pt = layout.witnesses[0]
         let origin = SHA256.hash(Array("meridian/\(DemoCast.chainID)/audit-log".utf8)).hex
         let witnessPT = try NodeClient("http://127.0.0.1:\(pt.port)")
@@ -139,6 +176,7 @@ import Glibc
         try await access()
         let back = try await cli("meridian-audit", ["trail", "--node", ribeira, "--patient", mariaAddress, "--policy", policy] + officer)
         #expect(back.status == 0 && back.stdout.contains("cosigned by PT, CH") && back.stdout.contains("witnessed: all "), "\(back)")
+        withExtendedLifetime(network) {}   // its processes live until here
     }
 
     /// A tampered node (`meridian-demo tamper`: a proxy in front of a node that serves the log without
@@ -147,29 +185,13 @@ import Glibc
     /// monitor reports the split view with both signed checkpoints as evidence (exit 3), and once the
     /// proxy is gone the honest chain goes on and is witnessed as before: nothing is lost.
     @Test func aTamperedNodesSplitViewIsRefusedByTheWitnessesAndReportedByTheRegulator() async throws {
-        let slots = try await NodeSlots.shared.reserve(3)
-        defer { slots.release() }
-        let dir = try TemporaryDirectory("split-view")
-        let net = dir.path("net"), ca = net + "/ca.pem", policy = net + "/witnesses.policy"
-        let env = ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase, "MERIDIAN_CA": ca]
-        let initialised = try await run("meridian-localnet", ["init", "--dir", net, "--validators", "3", "--block-interval-ms", "200"], environment: env, in: dir)
-        try #require(initialised.status == 0, "\(initialised)")
-        let started = try await run("meridian-localnet", ["start", "--dir", net], environment: env, in: dir)
-        let pids = ((try? String(contentsOfFile: net + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
-        defer { for pid in pids { kill(pid, SIGCONT); kill(pid, SIGKILL) } }
-        try #require(started.status == 0 && pids.count == 7, "\(started)")
-        let layout = try JSONDecoder().decode(Layout.self, from: Data(contentsOf: URL(fileURLWithPath: net + "/localnet.json")))
-        let ribeira = "https://127.0.0.1:\(layout.nodes[0].apiPort)"
-        let api = try NodeClient(ribeira, ca: ca)
-        func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await run(name, args, environment: env, in: dir) }
+        let network = try await Network("split-view")
+        let (dir, ca, policy, layout, ribeira, api, pids) = (network.dir, network.ca, network.policy, network.layout, network.ribeira, network.api, network.pids)
+        func cli(_ name: String, _ args: [String]) async throws -> CommandResult { try await network.cli(name, args) }
         let officer = try DemoKeys.args("dpa-pt/officer")
-        let maria = DemoCast.patient("maria"), mariaAddress = Address(maria.publicKey).description
-        let clinician = DemoCast.staff("hospital-ribeira", "clinician")
-        let attestation = try clinician.sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: maria.publicKey))
-        _ = try await api.submit(.registerPatient(.init(attestor: clinician.publicKey, attestation: attestation)), as: maria)
-        let record = SHA256.hash(Array("split view record".utf8))
-        _ = try await api.submit(.registerRecord(.init(commitment: record, patient: maria.publicKey, category: .problems)), as: clinician)
-        _ = try await api.submit(.requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), as: DemoCast.staff("sakura-general", "clinician"))
+        let mariaAddress = Address(DemoCast.patient("maria").publicKey).description
+        let record = try await network.seedMaria(record: "split view record")
+        try await network.access(record)
 
         // The regulator's monitor has seen the honest log, Sakura's access (entry 1) in it.
         let state = dir.path("monitor.state")
@@ -242,10 +264,11 @@ import Glibc
         // witnesses (whose light clients never took the forged block) cosign it.
         tamper.send(SIGKILL)
         kill(pids[6], SIGCONT)
-        _ = try await api.submit(.requestAccess(.init(record: record, purpose: .treat, breakGlass: false)), as: DemoCast.staff("sakura-general", "clinician"))
+        try await network.access(record)
         let after = try await cli("meridian-audit", ["monitor", "--node", ribeira, "--policy", policy, "--organization", "sakura-general", "--state", state, "--once"] + officer)
         #expect(after.status == 0 && after.stdout.contains("1 new entry about sakura-general"), "\(after)")
         let trail = try await cli("meridian-audit", ["trail", "--node", ribeira, "--patient", mariaAddress, "--policy", policy] + officer)
         #expect(trail.status == 0 && trail.stdout.contains("quorum 'DPAs' met"), "\(trail)")
+        withExtendedLifetime(network) {}
     }
 }
