@@ -49,11 +49,22 @@ public final class WitnessedLog {
         self.last = last
     }
 
+    /// With a light client the caller has already brought up from genesis (its headers are not fetched again).
+    public init(policy: WitnessPolicy, light: LightClient, api: NodeClient) {
+        self.policy = policy
+        self.light = light
+        self.api = api
+    }
+
+    /// Reads a tlog-policy file, naming the file of a problem.
+    public static func policy(file: String) throws -> WitnessPolicy {
+        guard let text = FileManager.default.contents(atPath: file) else { throw WitnessedLogError("policy.unreadable", "cannot read the policy \(file)") }
+        do { return try WitnessPolicy(parsing: String(decoding: text, as: UTF8.self)) } catch { throw WitnessedLogError(error.code, "\(file): \(error.message)") }
+    }
+
     /// Reads a policy and a genesis spec from files, naming the file of a problem.
     public convenience init(policyFile: String, genesisFile: String, api: NodeClient) throws {
-        guard let text = FileManager.default.contents(atPath: policyFile) else { throw WitnessedLogError("policy.unreadable", "cannot read the policy \(policyFile)") }
-        let policy: WitnessPolicy
-        do { policy = try WitnessPolicy(parsing: String(decoding: text, as: UTF8.self)) } catch { throw WitnessedLogError(error.code, "\(policyFile): \(error.message)") }
+        let policy = try Self.policy(file: policyFile)
         guard let data = FileManager.default.contents(atPath: genesisFile) else { throw WitnessedLogError("genesis.unreadable", "cannot read \(genesisFile)") }
         let spec: GenesisSpec
         do { spec = try GenesisSpec.parse([UInt8](data)) } catch { throw WitnessedLogError("genesis.invalid", "\(genesisFile): \(error)") }
@@ -182,19 +193,36 @@ public final class WitnessedLog {
     }
 }
 
+/// An audit entry as `GET /v1/audit` serves it (each tool decodes its own view of the JSON): the
+/// fields a tool prints and the entry's canonical bytes, which must agree.
+public protocol ServedAuditEntry {
+    var patient: String { get }
+    var sequence: UInt64 { get }
+    var height: UInt64 { get }
+    var transaction: String { get }
+    var organization: String { get }
+    var purpose: String { get }
+    var breakGlass: Bool { get }
+    var allowed: Bool { get }
+    var bytes: String? { get }
+}
+
 extension WitnessedLog {
-    /// The hash of an audit entry as the API served it: its canonical bytes must decode and name the
-    /// same patient, sequence, block and transaction as the fields shown, so what a report prints is
-    /// what the proven leaf commits to.
-    public static func entryHash(bytes hex: String, patient: String, sequence: UInt64, height: UInt64, transaction: String,
-                                 organization: String, allowed: Bool, breakGlass: Bool, purpose: String) throws -> Bytes32 {
-        guard let bytes = Hex.decode(hex), let entry = try? MeridianModules.AuditEntry(canonicalBytes: bytes) else {
-            throw WitnessedLogError("entry.bad_bytes", "entry \(sequence) of \(patient): its canonical bytes do not decode")
+    /// Proves a served entry in `checkpoint`: its canonical bytes must decode and name the same
+    /// patient, sequence, block, transaction, organisation, purpose and decision as the fields shown
+    /// (so what a tool prints is what the proven leaf commits to), then its hash's inclusion is
+    /// verified. Returns the entry's index in the log.
+    public func proveServed(_ e: some ServedAuditEntry, in checkpoint: CosignedCheckpoint) async throws -> UInt64 {
+        guard let hex = e.bytes, let bytes = Hex.decode(hex) else {
+            throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) of \(e.patient) came without its canonical bytes")
         }
-        guard Address(entry.patient).description == patient, entry.sequence == sequence, entry.height == height, entry.transaction.hex == transaction,
-              entry.organization.value == organization, entry.decision.allowed == allowed, entry.breakGlass == breakGlass, entry.purpose.code == purpose else {
-            throw WitnessedLogError("entry.mismatch", "entry \(sequence) of \(patient): the fields served are not the entry's bytes")
+        let entry: MeridianModules.AuditEntry
+        do { entry = try MeridianModules.AuditEntry(canonicalBytes: bytes) }
+        catch { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) of \(e.patient): its canonical bytes do not decode (\(error))") }
+        guard Address(entry.patient).description == e.patient, entry.sequence == e.sequence, entry.height == e.height, entry.transaction.hex == e.transaction,
+              entry.organization.value == e.organization, entry.decision.allowed == e.allowed, entry.breakGlass == e.breakGlass, entry.purpose.code == e.purpose else {
+            throw WitnessedLogError("entry.mismatch", "entry \(e.sequence) of \(e.patient): the fields served are not the entry's bytes")
         }
-        return entry.hash
+        return try await proveIncluded(entry.hash, in: checkpoint)
     }
 }

@@ -345,7 +345,8 @@ struct Accesses: AsyncParsableCommand {
     @Option(help: "With --policy: seconds to wait for a checkpoint with the quorum that covers the accesses (cosignatures follow each block) before refusing the answer.")
     var wait: Int = 30
     struct Page: Decodable { let entries: [E]; let next: String? }
-    struct E: Decodable {
+    struct E: Decodable, ServedAuditEntry {
+        var allowed: Bool { decision.allowed }
         let patient: String, sequence: UInt64, kind: String, organization: String, purpose: String, breakGlass: Bool, time: String, height: UInt64, category: String
         let transaction: String, bytes: String?
         let decision: D
@@ -376,12 +377,7 @@ struct Accesses: AsyncParsableCommand {
     /// Each entry's bytes checked against what is shown and its inclusion proven in `checkpoint`.
     func prove(_ entries: [E], _ log: WitnessedLog, _ checkpoint: CosignedCheckpoint) async throws -> [UInt64] {
         var indexes: [UInt64] = []
-        for e in entries {
-            guard let bytes = e.bytes else { throw WitnessedLogError("entry.bad_bytes", "entry \(e.sequence) came without its bytes") }
-            let hash = try WitnessedLog.entryHash(bytes: bytes, patient: e.patient, sequence: e.sequence, height: e.height, transaction: e.transaction,
-                                                  organization: e.organization, allowed: e.decision.allowed, breakGlass: e.breakGlass, purpose: e.purpose)
-            indexes.append(try await log.proveIncluded(hash, in: checkpoint))
-        }
+        for e in entries { indexes.append(try await log.proveServed(e, in: checkpoint)) }
         return indexes
     }
 
