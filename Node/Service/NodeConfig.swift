@@ -142,12 +142,18 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var tls: TLSConfig?
     /// Witnesses of the audit log this node pushes each checkpoint to (c2sp.org/tlog-witness).
     public var witnesses: [WitnessEndpoint] = []
+    /// SHA-256 (hex) of each bearer token a Prometheus server scrapes `/metrics` with (its
+    /// `authorization.credentials_file`): a scraper cannot sign requests as an operator does.
+    public var metricsTokens: [String] = []
+    /// What `/readyz` checks, with its thresholds.
+    public var readiness = ReadinessConfig()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
         case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls, witnesses
+        case metricsTokens, readiness
     }
 
     public init(from decoder: any Decoder) throws {
@@ -171,6 +177,8 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         consoleSessionMinutes = try c.decodeIfPresent(Int.self, forKey: .consoleSessionMinutes) ?? d.consoleSessionMinutes
         tls = try c.decodeIfPresent(TLSConfig.self, forKey: .tls)
         witnesses = try c.decodeIfPresent([WitnessEndpoint].self, forKey: .witnesses) ?? d.witnesses
+        metricsTokens = try c.decodeIfPresent([String].self, forKey: .metricsTokens) ?? d.metricsTokens
+        readiness = try c.decodeIfPresent(ReadinessConfig.self, forKey: .readiness) ?? d.readiness
     }
 
     /// Checks the values, naming the first bad one.
@@ -194,6 +202,10 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         guard (1...24 * 60).contains(consoleSessionMinutes) else { throw NodeError("config.consoleSessionMinutes", "must be 1...1440") }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else { throw NodeError("config.logLevel", "'\(logLevel)' is not a level") }
         guard mempool.maxTransactions > 0, mempool.maxBytes > 0, mempool.maxPerAccount > 0 else { throw NodeError("config.mempool", "limits must be positive") }
+        for t in metricsTokens where t.count != 64 || Hex.decode(t) == nil {
+            throw NodeError("config.metricsTokens", "'\(t.prefix(80))' is not the SHA-256 of a token (64 hex digits)")
+        }
+        guard (5...86_400).contains(readiness.stallSeconds) else { throw NodeError("config.readiness.stallSeconds", "must be 5...86400") }
         if let p2p {
             guard (0...65535).contains(p2p.listenPort) else { throw NodeError("config.p2p.listenPort", "\(p2p.listenPort) is not a port") }
             for peer in p2p.peers {

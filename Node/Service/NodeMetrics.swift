@@ -1,5 +1,6 @@
 public import Prometheus
 public import MeridianConsensusDriver
+public import MeridianMempool
 import Synchronization
 
 /// The node's Prometheus metrics (served at `/metrics`).
@@ -40,6 +41,9 @@ public final class NodeMetrics: Sendable {
         registry.makeGauge(name: "meridian_consensus_step", help: "Current step: 0 starting, 1 propose, 2 prevote, 3 precommit, 4 commit")
             .set(Double(steps.firstIndex(of: c.step) ?? 0))
         registry.makeGauge(name: "meridian_p2p_peers", help: "Connected, authenticated peers").set(Double(c.peers))
+        registry.makeGauge(name: "meridian_consensus_reachable_power", help: "Voting power of the validators this node reaches (itself and its connected peers)")
+            .set(Double(c.reachablePower))
+        registry.makeGauge(name: "meridian_consensus_total_power", help: "Voting power of the whole validator set").set(Double(c.totalPower))
         registry.makeGauge(name: "meridian_consensus_evidence", help: "Equivocations this node saw").set(Double(c.evidence))
         registry.makeGauge(name: "meridian_consensus_syncing", help: "1 while catching up from peers").set(Double(c.syncing ? 1 : 0))
         registry.makeGauge(name: "meridian_consensus_heights_decided", help: "Heights finalised by consensus").set(Double(c.heightsDecided))
@@ -58,6 +62,32 @@ public final class NodeMetrics: Sendable {
         }
         for (reason, n) in c.connectionRefusals {
             registry.makeGauge(name: "meridian_p2p_connections_closed", labels: [("reason", reason)], help: "P2P connections refused or closed, by reason").set(Double(n))
+        }
+    }
+
+    /// The mempool's fill against its limits (for the mempool-full alert).
+    public func refresh(mempool: Mempool) {
+        mempoolSize.set(Double(mempool.count))
+        registry.makeGauge(name: "meridian_mempool_bytes", help: "Bytes of pending transactions").set(Double(mempool.bytes))
+        registry.makeGauge(name: "meridian_mempool_capacity_transactions", help: "Pending transactions the mempool holds at most")
+            .set(Double(mempool.limits.maxTransactions))
+        registry.makeGauge(name: "meridian_mempool_capacity_bytes", help: "Bytes of pending transactions the mempool holds at most")
+            .set(Double(mempool.limits.maxBytes))
+    }
+
+    /// Readiness by component, and the data directory's file system.
+    public func refresh(from readiness: NodeReadiness) {
+        let results = readiness.evaluate()
+        registry.makeGauge(name: "meridian_ready", help: "1 when every readiness check passes (GET /readyz)")
+            .set(results.allSatisfy { $0.reason == nil } ? 1.0 : 0.0)
+        for r in results {
+            registry.makeGauge(name: "meridian_component_ready", labels: [("component", r.component)],
+                               help: "1 when this component's readiness check passes (GET /readyz names the reason when not)")
+                .set(r.reason == nil ? 1.0 : 0.0)
+        }
+        if let dir = readiness.dataDirectory, let space = NodeReadiness.diskSpace(dir) {
+            registry.makeGauge(name: "meridian_data_dir_free_bytes", help: "Bytes free to the node on the data directory's file system").set(Double(space.free))
+            registry.makeGauge(name: "meridian_data_dir_size_bytes", help: "Size of the data directory's file system").set(Double(space.total))
         }
     }
 

@@ -217,8 +217,10 @@ struct StartupPhases {
 /// Starts a node from its data directory: the chain, the block producer and the HTTP API, until
 /// SIGINT or SIGTERM, which stop it gracefully (the block in progress completes first).
 public enum NodeRunner {
+    /// - Parameter logLevel: the level the process's log handlers read (`LogLevelControl.standardError`);
+    ///   given, operators change it at run time (`PUT /v1/node/log-level`, or SIGHUP to re-read node.json).
     public static func run(dataDirectory: DataDirectory, passphrase: String, overrides: (NodeConfig) -> NodeConfig = { $0 },
-                           logger: Logger) async throws {
+                           logger: Logger, logLevel: LogLevelControl? = nil) async throws {
         var phases = StartupPhases(logger: logger)
         // The pid file only helps tools find the node: failing to write it is logged, never fatal.
         do { try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: dataDirectory.pidFile), options: .atomic) }
@@ -256,6 +258,10 @@ public enum NodeRunner {
         // What the API serves besides the chain, gathered here and handed to it whole once consensus is wired.
         var served = NodeServices()
         var services: [any Service] = []
+        served.logLevel = logLevel
+        served.metricsTokens = Set(config.metricsTokens.map { $0.lowercased() })
+        var readinessChecks: [NodeReadiness.Check] = [.storage(store)]
+        let workerHealth = WorkerHealth()
         if !config.witnesses.isEmpty {
             let transport = tls.map { PeerHTTP(tls: $0.clientConfiguration()) } ?? PeerHTTP()
             let pusher = try WitnessPusher(witnesses: config.witnesses, store: store, transport: transport, logger: logger,
@@ -286,7 +292,8 @@ public enum NodeRunner {
             served.workers = w.endpoints
             if w.anchor == nil { logger.warning("no worker key (keys/worker.json): results are stored but not anchored, and alerts are not delivered") }
             services.append(WorkerHost(workers: [w.risk, w.alertEscalator] + (w.anchor.map { [$0] } ?? []) + (w.alertRecorder.map { [$0] } ?? []),
-                                       registry: metrics.registry, logger: logger))
+                                       registry: metrics.registry, logger: logger, health: workerHealth))
+            readinessChecks.append(.workers(workerHealth))
             if let port = config.workers.mllpPort {
                 var mllpTLS: MLLPListener.TLS?
                 if let tls, !config.workers.mllpClientCertificates.isEmpty {
@@ -341,11 +348,21 @@ public enum NodeRunner {
             // workers, records, disclosures, evidence) reaches the validators through the driver.
             chain.gossip.attach { driver.gossip(transaction: $0) }
             served.consensusStatus = { driver.status }
+            readinessChecks += [.peers { driver.status }, .sync { driver.status }]
             services.append(ConsensusService(network: network, driver: driver, config: p2p, addressFile: dataDirectory.p2pAddress, logger: logger))
         } else {
             services.append(BlockProducer(chain: chain, interval: .milliseconds(config.blockIntervalMilliseconds), logger: logger))
         }
         phases.done("records and consensus wired", cost: "the record store's key is unsealed with scrypt; the consensus WAL is replayed")
+        // Consensus paces empty blocks; a single proposer without them makes a block only when transactions wait.
+        let consensusMode = config.p2p != nil, emptyBlocks = config.emptyBlocks, mempool = chain.mempool
+        readinessChecks.insert(.progress(store, stallAfter: .seconds(config.readiness.stallSeconds),
+                                         expectsBlocks: { consensusMode || emptyBlocks || mempool.count > 0 }), at: 1)
+        readinessChecks.append(.disk(dataDirectory.path, minimumFreeBytes: config.readiness.minimumFreeDiskBytes))
+        served.readiness = NodeReadiness(checks: readinessChecks, dataDirectory: dataDirectory.path)
+        let reloadLogLevel = logLevel.map { control in LogLevelReload(control: control, dataDirectory: dataDirectory, logger: logger) }
+        reloadLogLevel?.start()
+        defer { reloadLogLevel?.stop() }
         // Signed requests name this node (its worker key, else its validator key) as their audience,
         // and the scheme is part of the target URI every signed request covers.
         let api = NodeAPI(chain: chain, metrics: metrics, maxBodyBytes: config.maxRequestBodyBytes, services: served,

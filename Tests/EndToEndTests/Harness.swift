@@ -142,6 +142,9 @@ final class NodeProcess: @unchecked Sendable {
         return status
     }
 
+    /// Sends `signal` to the running node (SIGHUP: re-read node.json's log level).
+    func send(_ signal: Int32) { process?.send(signal) }
+
     /// SIGTERM without waiting (for `defer`, which cannot await); the process ends on its own.
     func terminate() { process?.send(SIGTERM) }
 

@@ -150,6 +150,15 @@ final class Localnet: @unchecked Sendable {
                        "meridian_consensus_step_seconds{step=\"prevote\"}", "meridian_consensus_missed_precommits{validator=", "meridian_consensus_evidence"] {
             #expect(metricsText.contains(series), "metrics lack \(series)")
         }
+        // Every series the deployed alert rules and dashboard name is one a validator serves.
+        for name in try DeployedMonitoring.metricNames().sorted() {
+            #expect(metricsText.contains("\n\(name){") || metricsText.contains("\n\(name) "), "Tools/Deploy names \(name), which the node does not serve")
+        }
+        // Ready: storage, chain, three peers of four validators, caught up, workers, disk.
+        let (readyStatus, readyData) = try await net.nodes[0].api().exchange("GET", "/readyz")
+        let ready = try JSONSerialization.jsonObject(with: readyData) as? [String: Any] ?? [:]
+        #expect(readyStatus == 200 && ready["status"] as? String == "ready", "\(String(decoding: readyData, as: UTF8.self))")
+        #expect(((ready["checks"] as? [[String: Any]]) ?? []).compactMap { $0["component"] as? String } == ["storage", "chain", "workers", "peers", "sync", "disk"])
         let status = try await http(try net.nodes[2].api(), "GET", "/v1/status").1
         #expect(status["mode"] as? String == "consensus")
         #expect((status["consensus"] as? [String: Any])?["peers"] as? Int == 3)

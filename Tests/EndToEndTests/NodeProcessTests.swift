@@ -89,6 +89,48 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         #expect(try await http(try node.api(), "GET", "/v1/status").0 == 200)
     }
 
+    /// What an operator does to a running node: ask whether it is ready (`meridian-node ready`),
+    /// change its log level with the CLI (an operator of its organisation; another hospital's is
+    /// refused) and with node.json plus SIGHUP, and let Prometheus scrape it with a bearer token.
+    @Test func anOperatorReadsReadinessAndChangesTheLogLevelWhileTheNodeRuns() async throws {
+        let token = "scrape-\(UUID().uuidString)"
+        let node = try await NodeProcess("operations", initArguments: try DemoKeys.allValidators() + ["--metrics-token-sha256", SHA256.hash(Array(token.utf8)).hex])
+        try await node.start()   // at --log-level warning
+        defer { node.terminate() }
+        let url = try node.api().base.absoluteString
+        let ready = try await run("meridian-node", ["ready", "--node", url], in: node.dir)
+        #expect(ready.status == 0 && ready.stdout.contains("storage    ok") && ready.stdout.contains("disk       ok") && ready.stdout.contains("node       ready"), "\(ready)")
+        let env = ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase]
+        let operatorKey = ["--node", url, "--keystore", try DemoKeys.keystore("hospital-ribeira/admin")]
+        let shown = try await run("meridian-node", ["log-level"] + operatorKey, environment: env, in: node.dir)
+        #expect(shown.status == 0 && shown.stdout.contains("log level warning"), "\(shown)")
+        let changed = try await run("meridian-node", ["log-level", "notice"] + operatorKey, environment: env, in: node.dir)
+        #expect(changed.status == 0 && changed.stdout.contains("log level notice (was warning)"), "\(changed)")
+        // Logged at notice after the change: at warning it would not show.
+        let log = try String(contentsOfFile: node.dir.path("node.log"), encoding: .utf8)
+        #expect(log.contains("log level changed") && log.contains("operator="), "\(node.logText)")
+        let refused = try await run("meridian-node", ["log-level", "trace", "--node", url, "--keystore", try DemoKeys.keystore("klinikum-spree/admin")], environment: env, in: node.dir)
+        #expect(refused.status != 0 && refused.stderr.contains("access.forbidden"), "\(refused)")
+        let bad = try await run("meridian-node", ["log-level", "loud"] + operatorKey, environment: env, in: node.dir)
+        #expect(bad.status != 0 && bad.stderr.contains("not a level"), "\(bad)")
+        // node.json's level, re-read on SIGHUP.
+        let config = node.dataDir + "/node.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        json["logLevel"] = "error"
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+        node.send(SIGHUP)
+        while true {
+            try stillWaiting("the node to re-read node.json's log level after SIGHUP: \(node.logText)")
+            if try await http(try node.api(), "GET", "/v1/node/log-level").1["level"] as? String == "error" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Prometheus's bearer token; any other is refused.
+        let scrape = try await node.api().exchange("GET", "/metrics", headers: ["Authorization": "Bearer \(token)"])
+        let text = String(decoding: scrape.body, as: UTF8.self)
+        #expect(scrape.status == 200 && text.contains("meridian_ready 1") && text.contains("meridian_data_dir_free_bytes"), "\(scrape.status) \(text.prefix(300))")
+        #expect(try await node.api().exchange("GET", "/metrics", headers: ["Authorization": "Bearer \(token)-not"]).status == 401)
+    }
+
     /// Once the node holds a sealed record body, a missing `keys/records.json` stops it at start
     /// with a message naming the file (a new key would silently make every body unreadable); with
     /// the keystore restored it starts and serves the body's custody again.

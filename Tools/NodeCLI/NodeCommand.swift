@@ -34,7 +34,7 @@ struct MeridianNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-node",
         abstract: "A Meridian validator node.",
-        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Export.self, ModelCommand.self])
+        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Ready.self, LogLevel.self, Export.self, ModelCommand.self])
 
     /// For `start`, Swift Concurrency's jobs run on SwiftNIO's event loops (installed here, on the
     /// main thread, before anything else runs): every API request is then handled on the thread
@@ -80,6 +80,9 @@ struct Init: AsyncParsableCommand {
     @Option(help: "CA certificates (PEM) other nodes' HTTPS certificates must chain to (copied to <data-dir>/tls/ca.pem).") var tlsCa: String?
     @Option(help: "An HL7 v2 sender allowed over MLLP with TLS: NAME:SHA256 of its client certificate's DER, hex (repeatable; needs --tls-certificate).")
     var mllpClientCertificate: [String] = []
+    @Option(help: "SHA-256 (hex) of a bearer token Prometheus scrapes /metrics with (repeatable; see Tools/Deploy/prometheus).")
+    var metricsTokenSha256: [String] = []
+    @Option(help: "The host the API listens on (default 127.0.0.1; a hospital's host address, with TLS, to serve other hosts).") var apiHost: String?
     @OptionGroup var passphrase: PassphraseOptions
 
     func run() async throws {
@@ -182,6 +185,8 @@ struct Init: AsyncParsableCommand {
             guard parts.count == 2 else { throw ValidationError("--mllp-client-certificate \(entry): expected NAME:SHA256") }
             config.workers.mllpClientCertificates[parts[0]] = parts[1].lowercased()
         }
+        config.metricsTokens = metricsTokenSha256.map { $0.lowercased() }
+        if let apiHost { config.apiHost = apiHost }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -237,11 +242,9 @@ struct Start: AsyncParsableCommand {
         let dir = DataDirectory(dataDir)
         let config = try dir.loadConfig()
         let level = Logger.Level(rawValue: logLevel ?? config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        // One level for every logger of the process, which operators change while the node runs.
+        let control = LogLevelControl(level)
+        LoggingSystem.bootstrap { label in control.standardError(label: label) }
         let logger = Logger(label: "meridian-node")
         do {
             try await NodeRunner.run(dataDirectory: dir, passphrase: try passphrase.passphrase(), overrides: { c in
@@ -250,7 +253,7 @@ struct Start: AsyncParsableCommand {
                 if let blockIntervalMs { c.blockIntervalMilliseconds = blockIntervalMs }
                 if let logLevel { c.logLevel = logLevel }
                 return c
-            }, logger: logger)
+            }, logger: logger, logLevel: control)
         } catch let e as NodeError {
             throw ValidationError(e.description)
         }
@@ -273,6 +276,50 @@ struct Status: AsyncParsableCommand {
             print("\(key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(s[key].map { "\($0)" } ?? "-")")
         }
         print("api                  \(client.base.absoluteString)")
+    }
+}
+
+struct Ready: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask a running node whether it is ready; exit 1 naming each failing component (GET /readyz).")
+    @Option(help: "Node API address (default: $MERIDIAN_NODE or <data-dir>/api.address).") var node: String?
+    @Option(help: "CA certificate (PEM) an https:// node's certificate must chain to (default: $MERIDIAN_CA, else the system's roots).") var ca: String?
+    @Option(help: "Data directory of the node.") var dataDir: String = "data/node"
+
+    func run() async throws {
+        let client = try NodeClient.resolve(node, dataDir: dataDir, ca: ca)
+        let (status, data) = try await client.exchange("GET", "/readyz", timeout: 10)
+        struct Check: Decodable { let component: String; let status: String; let reason: String? }
+        struct Answer: Decodable { let status: String; let checks: [Check] }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: data) else {
+            throw ValidationError("\(client.base.absoluteString)/readyz answered \(status) without a readiness report")
+        }
+        for c in answer.checks { print("\(c.component.padding(toLength: 10, withPad: " ", startingAt: 0)) \(c.status)\(c.reason.map { ": \($0)" } ?? "")") }
+        print("node       \(answer.status)")
+        if status != 200 { throw ExitCode(1) }
+    }
+}
+
+struct LogLevel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log-level",
+        abstract: "Show or change a running node's log level (signed as an operator of the node's organisation).",
+        discussion: "On the node's host, editing logLevel in node.json and sending SIGHUP does the same.")
+    @Argument(help: "The new level: trace, debug, info, notice, warning, error, critical (none: show the current one).") var level: String?
+    @OptionGroup var key: KeyOptions
+    @Option(help: "Data directory of the node.") var dataDir: String = "data/node"
+
+    func run() async throws {
+        let client = try NodeClient.resolve(key.node, dataDir: dataDir, ca: key.ca).expecting(node: key.nodeKey).signed(by: key.key())
+        struct Answer: Decodable { let level: String; let previous: String? }
+        let answer: Answer
+        if let level {
+            guard Logger.Level(rawValue: level) != nil else { throw ValidationError("'\(level)' is not a level: trace, debug, info, notice, warning, error, critical") }
+            let data = try await client.request("PUT", "/v1/node/log-level", body: try JSONEncoder().encode(["level": level]), contentType: "application/json")
+            answer = try JSONDecoder().decode(Answer.self, from: data)
+        } else {
+            answer = try await client.get("/v1/node/log-level", as: Answer.self)
+        }
+        print(answer.previous.map { "log level \(answer.level) (was \($0))" } ?? "log level \(answer.level)")
     }
 }
 

@@ -154,8 +154,13 @@ public actor ConsensusDriver {
             }
             if case .gossipTick = input {
                 // Peers and connection refusals change slowly: refreshed here, not after every input.
-                let peers = network.peers.count, refusals = network.refusalCounts
-                statusBox.withLock { $0.peers = peers; $0.connectionRefusals = refusals }
+                let connected = Set(network.peers), refusals = network.refusalCounts
+                let set = core.validatorSet
+                let reachable = set?.members.filter { $0.key == key.publicKey || connected.contains($0.key) }.reduce(UInt64(0)) { $0 + $1.power } ?? 0
+                statusBox.withLock { box in
+                    box.peers = connected.count; box.connectionRefusals = refusals
+                    box.reachablePower = reachable; box.totalPower = set?.totalPower ?? 0
+                }
             }
         }
     }
@@ -180,6 +185,7 @@ public actor ConsensusDriver {
         decided = s.heightsDecided
         statusBox.withLock { box in
             s.peers = box.peers; s.connectionRefusals = box.connectionRefusals
+            s.reachablePower = box.reachablePower; s.totalPower = box.totalPower
             s.lastDecisionUnixMilliseconds = newlyDecided ? UInt64(Date().timeIntervalSince1970 * 1000) : box.lastDecisionUnixMilliseconds
             box = s
         }

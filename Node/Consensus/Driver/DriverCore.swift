@@ -48,6 +48,8 @@ public struct DriverCore {
     public private(set) var guardRefusals = 0
     public private(set) var guardState: SigningGuardState
     private var set: ValidatorSet?
+    /// The validator set of the height being decided (nil before the first height begins).
+    public var validatorSet: ValidatorSet? { self.set }
     private var powers: [ValidatorPower] = []
     private var blocks: [Bytes32: Block] = [:]
     private var validity: [Bytes32: Bool] = [:]

@@ -108,6 +108,10 @@ public struct ConsensusStatus: Sendable, Codable {
     public var round: UInt32 = 0
     public var step: String = "starting"
     public var peers: Int = 0
+    /// Voting power of the validators this node reaches (itself, if a validator, and its connected
+    /// peers) and of the whole set: below two thirds of it no block can be finalised from here.
+    public var reachablePower: UInt64 = 0
+    public var totalPower: UInt64 = 0
     public var syncing: Bool = true
     public var evidence: Int = 0
     public var roundsLastHeight: UInt32 = 0

@@ -49,6 +49,8 @@ public enum APIRule: String, Sendable, CaseIterable {
     /// jurisdiction), metrics, custody. Hospital operators (their validators hold it all anyway);
     /// regulators verify with headers and proofs instead.
     case operators = "operator"
+    /// An operator of this node's organisation: what changes how this node runs (its log level).
+    case nodeOperator = "node-operator"
     /// Any key the chain knows; the handler answers only what concerns that key (what it may ask
     /// about, network registries).
     case knownKey = "known-key"
@@ -153,6 +155,10 @@ extension NodeAPI {
             guard caller.regulator != nil || caller.operatorOrganization != nil else { throw Self.forbidden("network data is read by hospital operators and regulators") }
         case .operators:
             guard caller.operatorOrganization != nil else { throw Self.forbidden("read by hospital operators only") }
+        case .nodeOperator:
+            guard let own = organization, caller.operatorOrganization == own else {
+                throw Self.forbidden("only an operator of this node's organisation runs this node")
+            }
         case .clinician:
             guard caller.clinicianOrganization != nil else { throw Self.forbidden("only a hospital's clinician (provider role) receives its organisation's alerts") }
         case .knownKey:

@@ -18,11 +18,18 @@ public struct NodeServices: Sendable {
     public var consensusStatus: (@Sendable () -> ConsensusStatus)?
     /// The witnesses this node pushes checkpoints to, with the cosignatures collected (nil: none configured).
     public var witnesses: WitnessPusher?
+    /// The components `/readyz` checks (nil: it checks the storage alone).
+    public var readiness: NodeReadiness?
+    /// The log level an operator changes at run time (nil: `/v1/node/log-level` answers 503).
+    public var logLevel: LogLevelControl?
+    /// SHA-256 (hex) of the bearer tokens Prometheus may scrape `/metrics` with.
+    public var metricsTokens: Set<String> = []
 
     public init(workers: WorkerEndpoints? = nil, records: RecordService? = nil, disclosures: DisclosureLog? = nil,
-                consensusStatus: (@Sendable () -> ConsensusStatus)? = nil, witnesses: WitnessPusher? = nil) {
+                consensusStatus: (@Sendable () -> ConsensusStatus)? = nil, witnesses: WitnessPusher? = nil,
+                readiness: NodeReadiness? = nil, logLevel: LogLevelControl? = nil, metricsTokens: Set<String> = []) {
         self.workers = workers; self.records = records; self.disclosures = disclosures; self.consensusStatus = consensusStatus
-        self.witnesses = witnesses
+        self.witnesses = witnesses; self.readiness = readiness; self.logLevel = logLevel; self.metricsTokens = metricsTokens
     }
 }
 

@@ -95,14 +95,9 @@ public struct NodeAPI: Sendable {
     /// undocumented or without its rule. (`/v1/events`, the WebSocket upgrade, is decided by
     /// `EventStream` before routing under the same rule as its route here.)
     public func routes() -> [Route] {
-        let metrics = self.metrics, openAPIDocument = self.openAPIDocument, consensusStatus = self.consensusStatus
+        let openAPIDocument = self.openAPIDocument
         return [
             .open(.get, "health", "liveness only") { _, _ in try json(["status": "ok"]) },
-            .signed(.get, "metrics", .operators) { _, _, _ in
-                if let c = consensusStatus?() { metrics.refresh(from: c) }
-                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                         body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
-            },
             .open(.get, "openapi.yaml", "the API's description") { _, _ in
                 Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPIDocument)))
             },
@@ -150,7 +145,7 @@ public struct NodeAPI: Sendable {
             .signed(.get, "v1/state/:key", .knownKey) { request, context, caller in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"], caller)
             },
-        ] + vitalsRoutes() + recordRoutes() + auditLogRoutes()
+        ] + operationsRoutes() + vitalsRoutes() + recordRoutes() + auditLogRoutes()
     }
 
     public func router() -> Router<NodeRequestContext> {

@@ -62,7 +62,7 @@ import MeridianIngest
         // The audit log's tree is open too: its leaves are entry hashes, commitments that name no one
         // (THREATS.md: what a light client and a witness need); so is the registry of the authorities'
         // witnesses (institutions' keys, which anyone writing a witness policy needs).
-        #expect(open == ["GET /health", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers", "GET /v1/witnesses",
+        #expect(open == ["GET /health", "GET /readyz", "GET /openapi.yaml", "GET /v1/status", "GET /v1/validators", "GET /v1/light/headers", "GET /v1/witnesses",
                          "GET /v1/audit-log", "GET /v1/audit-log/checkpoint", "GET /v1/audit-log/proof/inclusion", "GET /v1/audit-log/proof/consistency", "GET /v1/audit-log/tile/{path}"])
     }
 
@@ -162,7 +162,12 @@ import MeridianIngest
         }
         let recordType = RecordMessages.contentType
         let cases: [Case] = [
-            good(.get, "/health", "/health"), good(.get, "/metrics", "/metrics"), good(.get, "/openapi.yaml", "/openapi.yaml"),
+            good(.get, "/health", "/health"), good(.get, "/readyz", "/readyz"), good(.get, "/openapi.yaml", "/openapi.yaml"),
+            good(.get, "/metrics", "/metrics", headers: try TestNode.signed(ribeiraOperator, "GET", "/metrics")),
+            bad(.get, "/metrics", "/metrics", token: "not-a-scrape-token"),
+            good(.get, "/v1/node/log-level", "/v1/node/log-level"),
+            good(.put, "/v1/node/log-level", "/v1/node/log-level", body: Array("{\"level\":\"notice\"}".utf8), type: "application/json"),
+            bad(.put, "/v1/node/log-level", "/v1/node/log-level", body: Array("{\"level\":\"loud\"}".utf8), type: "application/json"),
             good(.get, "/v1/status", "/v1/status"), good(.get, "/v1/validators", "/v1/validators"), good(.get, "/v1/witnesses", "/v1/witnesses"),
             good(.get, "/v1/organizations", "/v1/organizations"),
             good(.post, "/v1/transactions", "/v1/transactions", body: newRecord.canonicalBytes, type: "application/octet-stream"),
@@ -268,7 +273,7 @@ import MeridianIngest
         @Sendable func signer(_ c: Case) -> PrivateKey? {
             guard c.headers.isEmpty, let r = routes.first(where: { $0.method == c.method && $0.openAPIPath == c.template }), case .signed = r.access else { return nil }
             switch c.template {
-            case "/metrics", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
+            case "/v1/node/log-level", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
             case "/v1/audit" where c.uri.contains("organization="): return sakuraOperator
             case "/v1/authorize": return sakuraClinician
             case "/v1/summaries": return ribeiraClinician

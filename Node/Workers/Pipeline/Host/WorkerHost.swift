@@ -3,6 +3,7 @@ public import ServiceLifecycle
 public import Prometheus
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// An off-chain worker: a long-running loop inside the node, beside consensus and never inside
 /// block execution. It reads its own bounded input and may fail; the host restarts it.
@@ -39,9 +40,11 @@ public struct WorkerHost: Service {
     let workers: [any Worker]
     let registry: PrometheusCollectorRegistry
     let logger: Logger
+    /// Each worker's failures, for the node's readiness check.
+    public let health: WorkerHealth
 
-    public init(workers: [any Worker], registry: PrometheusCollectorRegistry, logger: Logger) {
-        self.workers = workers; self.registry = registry; self.logger = logger
+    public init(workers: [any Worker], registry: PrometheusCollectorRegistry, logger: Logger, health: WorkerHealth = WorkerHealth()) {
+        self.workers = workers; self.registry = registry; self.logger = logger; self.health = health
     }
 
     public func run() async throws {
@@ -72,16 +75,50 @@ public struct WorkerHost: Service {
                 try await w.run(metrics: metrics)
                 if Task.isCancelled { return }
                 logger.warning("worker returned; restarting", metadata: ["worker": "\(w.name)"])
+                health.failed(w.name, reason: "returned without being cancelled")
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
                 logger.error("worker failed; restarting", metadata: ["worker": "\(w.name)", "error": "\(error)", "backoff_ms": "\(backoffMilliseconds)"])
+                health.failed(w.name, reason: "\(error)")
             }
             metrics.restarts.increment()
             if ContinuousClock.now - started > .seconds(60) { backoffMilliseconds = 100 }
             try? await Task.sleep(for: .milliseconds(backoffMilliseconds))
             backoffMilliseconds = min(backoffMilliseconds * 2, 10_000)
+        }
+    }
+}
+
+/// The recent failures of each worker the host runs, read by the node's readiness check: a worker
+/// that failed `failuresToBeUnready` times within `window` is crash-looping, and the node says so
+/// (naming it and its last error) rather than report ready while, say, no risk is scored.
+public final class WorkerHealth: Sendable {
+    public static let failuresToBeUnready = 3
+    public static let window: Duration = .seconds(300)
+    private struct Failures { var times: [ContinuousClock.Instant] = []; var lastReason = "" }
+    private let state = Mutex<[String: Failures]>([:])
+
+    public init() {}
+
+    /// Records a failure of `worker` now (bounded: only the failures within the window are kept).
+    public func failed(_ worker: String, reason: String, at now: ContinuousClock.Instant = .now) {
+        state.withLock { s in
+            var f = s[worker] ?? Failures()
+            f.times = f.times.filter { now - $0 < Self.window } + [now]
+            f.lastReason = String(reason.prefix(300))
+            s[worker] = f
+        }
+    }
+
+    /// The workers failing now: name, failures within the window and the last error, by name.
+    public func failing(at now: ContinuousClock.Instant = .now) -> [(worker: String, failures: Int, lastReason: String)] {
+        state.withLock { s in
+            s.compactMap { name, f in
+                let recent = f.times.filter { now - $0 < Self.window }.count
+                return recent >= Self.failuresToBeUnready ? (name, recent, f.lastReason) : nil
+            }.sorted { $0.worker < $1.worker }
         }
     }
 }
