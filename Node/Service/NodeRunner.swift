@@ -36,6 +36,10 @@ public struct DataDirectory: Sendable {
     /// node however it was started.
     public var pidFile: String { path + "/node.pid" }
     public var signingGuard: String { path + "/signing-guard.json" }
+    /// Where the node writes the database checkpoints of backups in progress (moved out by `meridian-node backup`).
+    public var backups: String { path + "/backups" }
+    /// Every column family of the node's database besides the block store's own.
+    public static let databaseColumns = NodeWorkers.columns + RecordService.columns + DisclosureLog.columns
     /// The off-chain workers' keystore (role `worker` on chain); without it nothing is anchored.
     public var workerKey: String { path + "/keys/worker.json" }
     /// Written at start with the MLLP listener's actual address (when `workers.mllpPort` is set).
@@ -241,7 +245,7 @@ public enum NodeRunner {
             }
         }
         let store: BlockStore
-        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: NodeWorkers.columns + RecordService.columns + DisclosureLog.columns, faults: faults) }
+        do { store = try BlockStore(path: dataDirectory.database, additionalColumns: DataDirectory.databaseColumns, faults: faults) }
         catch { throw NodeError(dataDirectory.database, error.description) }
         phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
@@ -360,6 +364,7 @@ public enum NodeRunner {
                                          expectsBlocks: { consensusMode || emptyBlocks || mempool.count > 0 }), at: 1)
         readinessChecks.append(.disk(dataDirectory.path, minimumFreeBytes: config.readiness.minimumFreeDiskBytes))
         served.readiness = NodeReadiness(checks: readinessChecks, dataDirectory: dataDirectory.path)
+        served.backups = BackupCheckpoints(store: store, directory: dataDirectory)
         let reloadLogLevel = logLevel.map { control in LogLevelReload(control: control, dataDirectory: dataDirectory, logger: logger) }
         reloadLogLevel?.start()
         defer { reloadLogLevel?.stop() }

@@ -24,6 +24,8 @@ public struct NodeServices: Sendable {
     public var logLevel: LogLevelControl?
     /// SHA-256 (hex) of the bearer tokens Prometheus may scrape `/metrics` with.
     public var metricsTokens: Set<String> = []
+    /// Checkpoints of the database for backups (nil: `/v1/node/backups` answers 503).
+    public var backups: BackupCheckpoints?
 
     public init(workers: WorkerEndpoints? = nil, records: RecordService? = nil, disclosures: DisclosureLog? = nil,
                 consensusStatus: (@Sendable () -> ConsensusStatus)? = nil, witnesses: WitnessPusher? = nil,

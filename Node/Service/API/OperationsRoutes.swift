@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOPosix
 import Logging
 import MeridianCore
 
@@ -17,6 +18,7 @@ extension NodeAPI {
             },
             .signed(.get, "v1/node/log-level", .nodeOperator) { _, _, _ in try logLevelAnswer(previous: nil) },
             .signed(.put, "v1/node/log-level", .nodeOperator) { request, _, caller in try await setLogLevel(request, caller) },
+            .signed(.post, "v1/node/backups", .nodeOperator) { _, _, caller in try await checkpointForBackup(caller) },
         ]
     }
 
@@ -55,6 +57,25 @@ extension NodeAPI {
         if let readiness = services.readiness { metrics.refresh(from: readiness) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
+    }
+
+    /// A checkpoint of the database under `<data-dir>/backups/` for `meridian-node backup` on this
+    /// host, which moves it out with the rest of the backup (taken on NIO's thread pool: flushing the
+    /// memtables and linking the files is disk work, never an event loop's).
+    func checkpointForBackup(_ caller: Caller) async throws -> Response {
+        guard let backups = services.backups else {
+            throw APIError(.serviceUnavailable, "backup.unavailable", "this node takes no checkpoints")
+        }
+        do {
+            let taken = try await NIOThreadPool.singleton.runIfActive { try backups.take() }
+            Logger(label: "meridian-node").notice("database checkpoint taken for a backup", metadata: ["checkpoint": "\(taken.name)", "height": "\(taken.height)",
+                                                                                                     "operator": "\(Address(caller.key))"])
+            return try json(taken, status: .created)
+        } catch let e as NodeBackup.BackupError where e.code == "backup.busy" {
+            throw APIError(.conflict, e.code, e.message)
+        } catch let e as NodeBackup.BackupError {
+            throw APIError(.serviceUnavailable, e.code, e.message)
+        }
     }
 
     func logLevelAnswer(previous: Logger.Level?) throws -> Response {

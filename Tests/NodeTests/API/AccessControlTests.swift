@@ -62,6 +62,7 @@ import MeridianDemo
             "/v1/records/{commitment}/erasure-notice": ("/v1/records/\(record.hex)/erasure-notice", [1, 2, 3]),
             "/v1/summaries": ("/v1/summaries", [1, 2, 3]),
             "/v1/node/log-level": ("/v1/node/log-level", Array("{\"level\":\"info\"}".utf8)),
+            "/v1/node/backups": ("/v1/node/backups", []),
         ]
         var requests: [(HTTPRequest.Method, String, String, [UInt8])] = []
         for r in node.api.routes() {

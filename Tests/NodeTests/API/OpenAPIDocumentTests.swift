@@ -166,6 +166,8 @@ import MeridianIngest
             good(.get, "/metrics", "/metrics", headers: try TestNode.signed(ribeiraOperator, "GET", "/metrics")),
             bad(.get, "/metrics", "/metrics", token: "not-a-scrape-token"),
             good(.get, "/v1/node/log-level", "/v1/node/log-level"),
+            good(.post, "/v1/node/backups", "/v1/node/backups"),
+            bad(.post, "/v1/node/backups", "/v1/node/backups", headers: try TestNode.signed(maria, "POST", "/v1/node/backups")),
             good(.put, "/v1/node/log-level", "/v1/node/log-level", body: Array("{\"level\":\"notice\"}".utf8), type: "application/json"),
             bad(.put, "/v1/node/log-level", "/v1/node/log-level", body: Array("{\"level\":\"loud\"}".utf8), type: "application/json"),
             good(.get, "/v1/status", "/v1/status"), good(.get, "/v1/validators", "/v1/validators"), good(.get, "/v1/witnesses", "/v1/witnesses"),
@@ -273,7 +275,7 @@ import MeridianIngest
         @Sendable func signer(_ c: Case) -> PrivateKey? {
             guard c.headers.isEmpty, let r = routes.first(where: { $0.method == c.method && $0.openAPIPath == c.template }), case .signed = r.access else { return nil }
             switch c.template {
-            case "/v1/node/log-level", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
+            case "/v1/node/log-level", "/v1/node/backups", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
             case "/v1/audit" where c.uri.contains("organization="): return sakuraOperator
             case "/v1/authorize": return sakuraClinician
             case "/v1/summaries": return ribeiraClinician

@@ -57,7 +57,11 @@ final class TestNode: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: directory) }
 
     /// Everything this node's API serves besides the chain, as `NodeRunner` wires it.
-    var services: NodeServices { NodeServices(workers: workers.endpoints, records: records, disclosures: disclosures, logLevel: logLevel) }
+    var services: NodeServices {
+        var s = NodeServices(workers: workers.endpoints, records: records, disclosures: disclosures, logLevel: logLevel)
+        s.backups = BackupCheckpoints(store: chain.store, directory: DataDirectory(directory.path))
+        return s
+    }
     /// The node's log level as an operator changes it at run time (no handler of this process reads it).
     let logLevel = LogLevelControl(.warning)
 
