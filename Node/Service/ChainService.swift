@@ -162,6 +162,11 @@ public actor ChainService {
         }
     }
 
+    /// Runs `body` between two block writes: every write begun before it is on disk, and no block is
+    /// committed or written until it returns (it holds the chain's thread: pruning's deletions,
+    /// which must not race a version that writes again a record they delete).
+    public func betweenWrites<T>(_ body: () throws -> T) throws -> T { try writer.sync { try body() } }
+
     /// Tests only: block writes wait until `releaseWritesForTesting` (the window between a commit and
     /// its write, made wide and deterministic).
     public func holdWritesForTesting() { writer.suspend() }

@@ -147,13 +147,15 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var metricsTokens: [String] = []
     /// What `/readyz` checks, with its thresholds.
     public var readiness = ReadinessConfig()
+    /// Old state versions and block bodies given back (`keepRecentHeights`, `intervalSeconds`).
+    public var pruning = PruningConfig()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
         case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls, witnesses
-        case metricsTokens, readiness
+        case metricsTokens, readiness, pruning
     }
 
     public init(from decoder: any Decoder) throws {
@@ -179,6 +181,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         witnesses = try c.decodeIfPresent([WitnessEndpoint].self, forKey: .witnesses) ?? d.witnesses
         metricsTokens = try c.decodeIfPresent([String].self, forKey: .metricsTokens) ?? d.metricsTokens
         readiness = try c.decodeIfPresent(ReadinessConfig.self, forKey: .readiness) ?? d.readiness
+        pruning = try c.decodeIfPresent(PruningConfig.self, forKey: .pruning) ?? d.pruning
     }
 
     /// Checks the values, naming the first bad one.
@@ -206,6 +209,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
             throw NodeError("config.metricsTokens", "'\(t.prefix(80))' is not the SHA-256 of a token (64 hex digits)")
         }
         guard (5...86_400).contains(readiness.stallSeconds) else { throw NodeError("config.readiness.stallSeconds", "must be 5...86400") }
+        guard (1...7 * 86_400).contains(pruning.intervalSeconds) else { throw NodeError("config.pruning.intervalSeconds", "must be 1...604800") }
         if let p2p {
             guard (0...65535).contains(p2p.listenPort) else { throw NodeError("config.p2p.listenPort", "\(p2p.listenPort) is not a port") }
             for peer in p2p.peers {

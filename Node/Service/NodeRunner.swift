@@ -365,6 +365,7 @@ public enum NodeRunner {
         readinessChecks.append(.disk(dataDirectory.path, minimumFreeBytes: config.readiness.minimumFreeDiskBytes))
         served.readiness = NodeReadiness(checks: readinessChecks, dataDirectory: dataDirectory.path)
         served.backups = BackupCheckpoints(store: store, directory: dataDirectory)
+        services.append(PruningService(chain: chain, config: config.pruning, logger: logger))
         let reloadLogLevel = logLevel.map { control in LogLevelReload(control: control, dataDirectory: dataDirectory, logger: logger) }
         reloadLogLevel?.start()
         defer { reloadLogLevel?.stop() }

@@ -39,6 +39,7 @@ public final class QueryService: Sendable, AccountView {
 public struct StorageReader: StateReader, Sendable {
     // Sendable: RocksDBStateStorage only reads RocksDB (thread-safe) through it.
     nonisolated(unsafe) let storage: RocksDBStateStorage
+    public init(storage: RocksDBStateStorage) { self.storage = storage }
     public func load(_ key: [UInt8]) throws(RuntimeError) -> [UInt8]? {
         do { return try storage.value(key) } catch { throw RuntimeError("state.\(error.code.rawValue)", error.detail) }
     }

@@ -27,7 +27,11 @@ public struct TransactionLocation: Hashable, Sendable, Canonical {
 /// (transaction hash → height and index), and `meta` (shared with the state).
 public final class BlockStore: @unchecked Sendable {
     // @unchecked: all state is in RocksDB, whose handles are thread-safe; this class has no mutable fields.
-    public static let columns = ["blocks", "receipts", "commits", "block_index", "tx_index"] + AuditLogStore.columns
+    /// `headers`: the headers of blocks whose bodies were pruned; `light_sets`: the validator-set
+    /// entries with their proofs that light clients need at set changes whose state was pruned.
+    public static let columns = ["blocks", "receipts", "commits", "block_index", "tx_index", "headers", "light_sets"] + AuditLogStore.columns
+    static let bodiesFromKey = Array("prune.bodies_from".utf8)
+    static let stateFromKey = Array("prune.state_from".utf8)
     static let headKey = Array("chain.head".utf8)
     static let genesisKey = Array("chain.genesis_header".utf8)
 
@@ -84,7 +88,34 @@ public final class BlockStore: @unchecked Sendable {
 
     public func header(at height: UInt64) throws(BlockStoreError) -> BlockHeader? {
         if height == 0 { return try genesisHeader() }
-        return try block(at: height)?.header
+        if let b = try block(at: height) { return b.header }
+        return try decode(BlockHeader.self, get("headers", Self.heightKey(height)), "header \(height)")
+    }
+
+    /// The lowest height whose block body and receipts are kept (1: nothing pruned).
+    public func bodiesKeptFrom() throws(BlockStoreError) -> UInt64 { try meta(Self.bodiesFromKey) ?? 1 }
+    /// The lowest state version kept (0: nothing pruned).
+    public func stateKeptFrom() throws(BlockStoreError) -> UInt64 { try meta(Self.stateFromKey) ?? 0 }
+
+    private func meta(_ key: [UInt8]) throws(BlockStoreError) -> UInt64? {
+        guard let raw = try get("meta", key) else { return nil }
+        guard raw.count == 8 else { throw BlockStoreError("meta record \(String(decoding: key, as: UTF8.self)) is corrupt") }
+        return raw.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The validator-set entry and its proof at `height - 1` kept for a light client, when the
+    /// block at `height` changed the set and the state of `height - 1` was pruned.
+    public func lightSet(at height: UInt64) throws(BlockStoreError) -> (value: [UInt8], proof: [UInt8])? {
+        guard let raw = try get("light_sets", Self.heightKey(height)) else { return nil }
+        guard raw.count >= 4 else { throw BlockStoreError("light set \(height) is corrupt") }
+        let n = Int(raw[0]) << 24 | Int(raw[1]) << 16 | Int(raw[2]) << 8 | Int(raw[3])
+        guard raw.count >= 4 + n else { throw BlockStoreError("light set \(height) is corrupt") }
+        return (Array(raw[4..<(4 + n)]), Array(raw[(4 + n)...]))
+    }
+
+    static func encodeLightSet(value: [UInt8], proof: [UInt8]) -> [UInt8] {
+        let n = value.count
+        return [UInt8(n >> 24 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + value + proof
     }
 
     public func height(ofBlock hash: Bytes32) throws(BlockStoreError) -> UInt64? {

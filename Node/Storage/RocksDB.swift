@@ -126,6 +126,34 @@ public final class RocksDB: @unchecked Sendable {
         if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "checkpoint", message: m, path: directory) }
     }
 
+    /// Compacts a column family's whole key range now (deleted entries' space is given back once
+    /// the files holding them are rewritten; RocksDB would get to it in its own time).
+    public func compact(_ column: String) {
+        rocksdb_compact_range_cf(db, family(column), nil, 0, nil, 0)
+    }
+
+    /// The keys of `column` from `start` (inclusive; nil: the first), at most `limit`, in order.
+    public func keys(_ column: String, from start: [UInt8]?, limit: Int) throws(RocksDBError) -> [[UInt8]] {
+        let it = rocksdb_create_iterator_cf(db, readOptions, family(column))!
+        defer { rocksdb_iter_destroy(it) }
+        if let start, !start.isEmpty {
+            start.withUnsafeBufferPointer { s in s.baseAddress!.withMemoryRebound(to: CChar.self, capacity: s.count) { rocksdb_iter_seek(it, $0, s.count) } }
+        } else {
+            rocksdb_iter_seek_to_first(it)
+        }
+        var out: [[UInt8]] = []
+        while out.count < limit, rocksdb_iter_valid(it) != 0 {
+            var kl = 0
+            let kp = rocksdb_iter_key(it, &kl)!
+            out.append(kp.withMemoryRebound(to: UInt8.self, capacity: max(kl, 1)) { Array(UnsafeBufferPointer(start: $0, count: kl)) })
+            rocksdb_iter_next(it)
+        }
+        var err: UnsafeMutablePointer<CChar>?
+        rocksdb_iter_get_error(it, &err)
+        if let err { let m = String(cString: err); rocksdb_free(err); throw RocksDBError(operation: "scan", message: m, path: path) }
+        return out
+    }
+
     private func family(_ name: String) -> OpaquePointer {
         guard let f = families[name] else { preconditionFailure("column family '\(name)' was not opened") }
         return f

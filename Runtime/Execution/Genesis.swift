@@ -119,6 +119,9 @@ public enum Genesis {
               (4096...(16 << 20)).contains(params.contractStackBytes) else {
             throw GenesisError("parameters", "contract bounds must be positive and the contract stack 4 KiB to 16 MiB")
         }
+        guard params.auditRetentionDays >= ChainParameters.minimumAuditRetentionDays else {
+            throw GenesisError("parameters.auditRetentionDays", "\(params.auditRetentionDays) days: audit data is kept at least \(ChainParameters.minimumAuditRetentionDays) days (three years)")
+        }
         guard !spec.validators.isEmpty else { throw GenesisError("validators", "at least one validator is needed") }
 
         let view = state.view()

@@ -131,6 +131,33 @@ func registration(of patient: PrivateKey) throws -> SignedTransaction {
         #expect(try await node.api().exchange("GET", "/metrics", headers: ["Authorization": "Bearer \(token)-not"]).status == 401)
     }
 
+    /// A running node prunes itself (`pruning` in node.json): old state versions answer 410 while a
+    /// light client still verifies every header from genesis; stopped, `meridian-node prune` prunes
+    /// what became old since and compacts.
+    @Test func aRunningNodePrunesItselfAndTheLightClientStillVerifies() async throws {
+        let node = try await NodeProcess("pruning")
+        let config = node.dataDir + "/node.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        json["emptyBlocks"] = true
+        json["pruning"] = ["keepRecentHeights": 3, "intervalSeconds": 1]
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+        try await node.start(blockIntervalMilliseconds: 50)
+        defer { node.terminate() }
+        let key = Hex.encode(Array("chain/id".utf8))
+        while true {
+            try stillWaiting("the node to prune state version 1: \(node.logText)")
+            let (status, body) = try await http(try node.api(), "GET", "/v1/state/\(key)?height=1")
+            if status == 410 { #expect(errorCode(body) == "state.pruned"); break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let verified = try await run("meridian-audit", ["verify", "--node", try node.api().base.absoluteString, "--keystore", DemoKeys.keystore("dpa-pt/officer")],
+                                     environment: ["MERIDIAN_PASSPHRASE": NodeProcess.passphrase], in: node.dir)
+        #expect(verified.status == 0 && verified.stdout.contains("verified"), "\(verified)")
+        #expect(await node.stop() == 0)
+        let pruned = try await run("meridian-node", ["prune", "--data-dir", node.dataDir, "--keep-recent", "2"], in: node.dir)
+        #expect(pruned.status == 0 && pruned.stdout.contains("state kept from height") && pruned.stdout.contains("MiB after compaction"), "\(pruned)")
+    }
+
     /// Once the node holds a sealed record body, a missing `keys/records.json` stops it at start
     /// with a message naming the file (a new key would silently make every body unreadable); with
     /// the keystore restored it starts and serves the body's custody again.

@@ -15,7 +15,7 @@ import MeridianDemo
 
 struct BenchArguments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "meridian-bench")
-    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency }
+    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency, disk }
     @Option(help: "Write the Markdown report here (BENCHMARKS.md).") var output: String?
     @Flag(help: "Fewer rounds and smaller loads (a smoke run).") var quick = false
     @Option(help: "Run one section only (rows printed, no report).") var only: Section?
@@ -199,6 +199,28 @@ print("machine: \(cpu), \(cores) cores")
                value: "\(fmt(f.logBytesPerEntry, 0)) MB / \(fmt(f.stateBytesPerEntry, 0)) MB",
                reference: "log: subtree hashes, leaf data and the hash → index column as AuditLogStore writes them (keys included, before compression); state: the entry, its indexes, the access's other writes and the Merkle nodes rehashed",
                ratio: "log = \(fmt(f.logBytesPerEntry / max(f.stateBytesPerEntry, 1) * 100, 1))% of the state's growth"))
+}
+
+/// Disk per million transactions with and without pruning (issue 24): `MERIDIAN_BENCH_DISK_TRANSACTIONS`
+/// access requests (default 200,000; 20,000 with --quick), scaled to a million.
+@MainActor func reportDisk() async throws {
+    let count = ProcessInfo.processInfo.environment["MERIDIAN_BENCH_DISK_TRANSACTIONS"].flatMap { Int($0) } ?? (quick ? 20_000 : 200_000)
+    let f = try await diskBench(transactions: count)
+    func perMillion(_ bytes: Double) -> String { "\(fmt(bytes / Double(f.transactions) * 1e6 / 1_048_576)) MiB per million transactions" }
+    print("disk: \(f.transactions) access requests committed in \(fmt(f.buildSeconds, 1)) s; pruning took \(fmt(f.pruneSeconds, 1)) s, \(f.recordsDeleted) records")
+    report(Row(name: "Disk, whole chain kept (\(f.transactions) access requests, compacted)", value: perMillion(f.fullBytes),
+               reference: "blocks, receipts, commits, indexes, audit log and every state version", ratio: "100%"))
+    report(Row(name: "Disk, old state versions pruned (last 100 kept)", value: perMillion(f.statePrunedBytes),
+               reference: "block bodies and receipts kept for the audit retention (genesis auditRetentionDays, ≥ 3 years)",
+               ratio: "\(fmt(f.statePrunedBytes / max(f.fullBytes, 1) * 100, 1))% of the whole"))
+    report(Row(name: "Disk, past the audit retention: bodies pruned too", value: perMillion(f.bodiesPrunedBytes),
+               reference: "headers, commits, transaction index, audit log and the latest state stay",
+               ratio: "\(fmt(f.bodiesPrunedBytes / max(f.fullBytes, 1) * 100, 1))% of the whole"))
+}
+
+if only == "disk" {
+    try await reportDisk()
+    exit(0)
 }
 
 if only == "transparency" {
@@ -418,6 +440,7 @@ try await reportSummaries()
 try reportContracts()
 try reportConsole()
 try reportTransparency()
+try await reportDisk()
 
 // MARK: Output.
 var md = """

@@ -284,6 +284,12 @@ public struct NodeAPI: Sendable {
             guard networkReader || block.transactions[Int(loc.index)].transaction.signer == caller.key else { throw Self.forbidden("not a transaction of yours") }
             return try json(T(hash: h.hex, status: "committed", height: loc.height, receipt: JSONView.Receipt(receipts[Int(loc.index)])))
         }
+        if let loc = try query.store.location(ofTransaction: h), loc.height < (try query.store.bodiesKeptFrom()) {
+            // Its block's body was pruned: who signed it is not known any more, so only operators
+            // (who hold every block) learn that it was committed, and where.
+            guard networkReader else { throw Self.forbidden("the block of this transaction was pruned; an operator reads where it was committed") }
+            return try json(T(hash: h.hex, status: "committed", height: loc.height, receipt: nil))
+        }
         if let signer = mempool.signer(of: h) {
             guard networkReader || signer == caller.key else { throw Self.forbidden("not a transaction of yours") }
             return try json(T(hash: h.hex, status: "pending", height: nil, receipt: nil))
@@ -301,7 +307,13 @@ public struct NodeAPI: Sendable {
         if height == 0, let g = try query.store.genesisHeader() {
             return try json(JSONView.Block(Block(header: g, transactions: [], lastCommit: nil), commit: nil, receipts: []))
         }
-        guard let b = try query.store.block(at: height) else { throw APIError.notFound("block \(id)") }
+        guard let b = try query.store.block(at: height) else {
+            let keptFrom = try query.store.bodiesKeptFrom()
+            if height < keptFrom, height <= (try query.store.headHeight()) {
+                throw APIError(.gone, "block.pruned", "block bodies below height \(keptFrom) are pruned (their headers and commits are served to light clients: /v1/light/headers)")
+            }
+            throw APIError.notFound("block \(id)")
+        }
         return try json(JSONView.Block(b, commit: try query.store.commit(at: height), receipts: try query.store.receipts(at: height)))
     }
 
@@ -546,19 +558,24 @@ public struct NodeAPI: Sendable {
             if h == 0 {
                 if let g = try query.store.genesisHeader() { out.append(.init(height: 0, header: Hex.encode(g.canonicalBytes), commit: nil, validatorSet: nil)) }
                 parent = try query.store.genesisHeader()
-            } else if let b = try query.store.block(at: h), let parentHeader = parent {
-                defer { parent = b.header }
+            } else if let header = try query.store.header(at: h), let parentHeader = parent {
+                defer { parent = header }
                 // A header signed by a set its parent did not name carries that set's entry with its
                 // proof at the parent's height: the validator set is network data (hospitals' node
-                // keys), and with it a light client follows the chain over open routes alone.
+                // keys), and with it a light client follows the chain over open routes alone. (Kept
+                // aside when that height's state is pruned.)
                 var set: LightHeadersPage.SetEntry?
-                if b.header.validatorsHash != parentHeader.validatorsHash {
-                    let entry = try query.proof(Validators.setKey.bytes, at: h - 1)
-                    if let value = entry.value {
-                        set = .init(height: h - 1, value: Hex.encode(value), proof: Hex.encode(entry.proof.canonicalBytes))
+                if header.validatorsHash != parentHeader.validatorsHash {
+                    if let kept = try query.store.lightSet(at: h) {
+                        set = .init(height: h - 1, value: Hex.encode(kept.value), proof: Hex.encode(kept.proof))
+                    } else {
+                        let entry = try query.proof(Validators.setKey.bytes, at: h - 1)
+                        if let value = entry.value {
+                            set = .init(height: h - 1, value: Hex.encode(value), proof: Hex.encode(entry.proof.canonicalBytes))
+                        }
                     }
                 }
-                out.append(.init(height: h, header: Hex.encode(b.header.canonicalBytes), commit: try query.store.commit(at: h).map { Hex.encode($0.canonicalBytes) },
+                out.append(.init(height: h, header: Hex.encode(header.canonicalBytes), commit: try query.store.commit(at: h).map { Hex.encode($0.canonicalBytes) },
                                  validatorSet: set))
             }
             h += 1
@@ -572,6 +589,9 @@ public struct NodeAPI: Sendable {
         let h: UInt64? = try height.map { s in
             guard let v = UInt64(s) else { throw APIError.badRequest("parameter.invalid", "height: expected an integer") }
             return v
+        }
+        if let h, h < (try query.store.stateKeptFrom()) {
+            throw APIError(.gone, "state.pruned", "state versions below \(try query.store.stateKeptFrom()) are pruned (node.json pruning.keepRecentHeights)")
         }
         let result: (value: [UInt8]?, proof: StateProof, root: Bytes32, height: UInt64)
         do { result = try query.proof(key, at: h) } catch let e as NodeError { throw APIError.notFound(e.message) }

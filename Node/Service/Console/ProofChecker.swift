@@ -36,13 +36,17 @@ final class ProofChecker: Sendable {
             var steps = 0
             while c.head.height < head && steps < max {
                 let h = c.head.height + 1
-                guard let block = try? query.store.block(at: h), let certificate = try? query.store.commit(at: h) else { break }
+                guard let header = try? query.store.header(at: h), let certificate = try? query.store.commit(at: h) else { break }
                 var setEntry: (value: [UInt8], proof: StateProof)?
-                if block.header.validatorsHash != ValidatorPower.setHash(c.validators),
-                   let e = try? query.proof(Validators.setKey.bytes, at: h - 1), let v = e.value {
-                    setEntry = (v, e.proof)
+                if header.validatorsHash != ValidatorPower.setHash(c.validators) {
+                    // Kept aside once the state of h - 1 is pruned.
+                    if let kept = try? query.store.lightSet(at: h), let proof = try? StateProof(canonicalBytes: kept.proof) {
+                        setEntry = (kept.value, proof)
+                    } else if let e = try? query.proof(Validators.setKey.bytes, at: h - 1), let v = e.value {
+                        setEntry = (v, e.proof)
+                    }
                 }
-                do { try c.verifyNext(block.header, certificate: certificate, validatorSet: setEntry) } catch { break }
+                do { try c.verifyNext(header, certificate: certificate, validatorSet: setEntry) } catch { break }
                 steps += 1
             }
             return c.head.height

@@ -21,6 +21,12 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
     public var contractFuelPerCall: UInt64 = 200_000
     /// Bytes of the engine's value stack per contract call (bounds recursion depth; deeper is a trap, a denial).
     public var contractStackBytes: UInt32 = 65_536
+    /// Days the audit data of a block (its body and receipts: who asked for what, and the decision)
+    /// is kept by every node before it may be pruned; at least `minimumAuditRetentionDays`. Audit
+    /// entries themselves stay in the state and the audit log for good.
+    public var auditRetentionDays: UInt32 = 3650
+    /// Three years: the least a hospital's regulator accepts for access logs.
+    public static let minimumAuditRetentionDays: UInt32 = 1095
 
     public init() {}
 
@@ -30,7 +36,7 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
     enum CodingKeys: String, CodingKey {
         case maxTransactionsPerBlock, maxTransactionsPerAccountPerBlock, maxActiveConsentsPerPatient
         case governanceVotingPeriodBlocks, governanceActivationDelayBlocks
-        case maxContractBytes, maxContractMemoryPages, contractFuelPerCall, contractStackBytes
+        case maxContractBytes, maxContractMemoryPages, contractFuelPerCall, contractStackBytes, auditRetentionDays
     }
 
     /// Missing keys take the documented defaults.
@@ -46,12 +52,14 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
         maxContractMemoryPages = try c.decodeIfPresent(UInt32.self, forKey: .maxContractMemoryPages) ?? d.maxContractMemoryPages
         contractFuelPerCall = try c.decodeIfPresent(UInt64.self, forKey: .contractFuelPerCall) ?? d.contractFuelPerCall
         contractStackBytes = try c.decodeIfPresent(UInt32.self, forKey: .contractStackBytes) ?? d.contractStackBytes
+        auditRetentionDays = try c.decodeIfPresent(UInt32.self, forKey: .auditRetentionDays) ?? d.auditRetentionDays
     }
 
     public func encode(to w: inout CanonicalWriter) {
         w.write(maxTransactionsPerBlock); w.write(maxTransactionsPerAccountPerBlock); w.write(maxActiveConsentsPerPatient)
         w.write(varint: governanceVotingPeriodBlocks); w.write(varint: governanceActivationDelayBlocks)
         w.write(maxContractBytes); w.write(maxContractMemoryPages); w.write(varint: contractFuelPerCall); w.write(contractStackBytes)
+        w.write(auditRetentionDays)
     }
     public init(from r: inout CanonicalReader) throws(CodecError) {
         maxTransactionsPerBlock = try r.readUInt32("params.max_txs_per_block")
@@ -63,6 +71,8 @@ public struct ChainParameters: Hashable, Sendable, Codable, Canonical {
         maxContractMemoryPages = try r.readUInt32("params.max_contract_memory_pages")
         contractFuelPerCall = try r.readVarint("params.contract_fuel_per_call")
         contractStackBytes = try r.readUInt32("params.contract_stack_bytes")
+        // Absent from a chain's parameters written before it existed: the default.
+        auditRetentionDays = r.remaining == 0 ? ChainParameters().auditRetentionDays : try r.readUInt32("params.audit_retention_days")
     }
 }
 
