@@ -85,6 +85,20 @@ public actor ChainService {
             throw NodeError("keys", "a node without a validator key runs only as a full node of a network (node.json needs p2p)")
         }
         metrics.height.set(Double(tip.height))
+        // An executable that is not the release of the upgrade plan in force refuses to go on.
+        try Self.checkUpgrade(height: tip.height + 1, in: state)
+    }
+
+    /// Refuses to execute, propose or vote at `height` when an upgrade plan in force there names
+    /// another release (`Upgrades.governing`): the node stops, naming the plan.
+    private func checkUpgrade(height: UInt64) throws { try Self.checkUpgrade(height: height, in: state) }
+
+    private static func checkUpgrade(height: UInt64, in state: AuthenticatedState) throws {
+        guard let plan = try Upgrades.governing(in: CommittedStateReader(state)), height >= plan.height else { return }
+        let own = ReleaseIdentity.executableSHA256
+        guard own != plan.binarySHA256 else { return }
+        throw NodeError("upgrade.needed", "upgrade '\(plan.name)' at height \(plan.height): this executable (SHA-256 \(own?.hex ?? "unreadable")) is not its release "
+            + "(SHA-256 \(plan.binarySHA256.hex)); it does not go past height \(plan.height - 1): start the release on the same data directory")
     }
 
     /// The last block on disk (the API's view: everything it reads of this height is stored).
@@ -113,6 +127,7 @@ public actor ChainService {
 
     /// Reaps the mempool and executes the next block (not committed).
     private func proposeExecuted(now: Timestamp, proposer: PublicKey, allowEmpty: Bool, selection: BlockSelection = .excluding([])) throws -> ExecutedBlock? {
+        try checkUpgrade(height: executor.tip.height + 1)
         let params = try executor.parameters
         let maxCount = min(config.maxBlockTransactions, Int(params.maxTransactionsPerBlock))
         let txs = switch selection {
@@ -137,6 +152,9 @@ public actor ChainService {
         lastCommit = certificate
         pending = [:]
         didWrite(executed, started: started)
+        // The next height may be an upgrade's this executable is not the release of: stop now, with
+        // the block on disk, rather than wait at a height no quorum of old nodes can decide.
+        try checkUpgrade(height: executed.block.header.height + 1)
     }
 
     /// Commits an executed block without waiting for its write: it becomes the tip the next block
@@ -160,6 +178,7 @@ public actor ChainService {
             }
             self.didWrite(executed, started: started)
         }
+        try checkUpgrade(height: executed.block.header.height + 1)
     }
 
     /// Runs `body` between two block writes: every write begun before it is on disk, and no block is
@@ -232,6 +251,7 @@ extension ChainService: ConsensusChain {
 
     public func validate(_ block: Block) throws -> Bool {
         if pending[block.hash] != nil { return true }
+        try checkUpgrade(height: block.header.height)
         if let signer = injectedDisagreement, block.transactions.contains(where: { Address($0.transaction.signer).description == signer }) {
             return false
         }

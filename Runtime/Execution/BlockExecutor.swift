@@ -215,6 +215,7 @@ public final class BlockExecutor {
             let ctx = ExecutionContext(view: view, chainID: chainID, height: height, time: time, parameters: params,
                                        signer: PublicKey.generatorX, transactionHash: .zero)
             try Governance.beginBlock(ctx)
+            try Upgrades.beginBlock(ctx)
             try Suspensions.beginBlock(ctx)
             var perAccount: [PublicKey: UInt32] = [:]
             var receipts: [Receipt] = []

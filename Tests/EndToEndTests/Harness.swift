@@ -71,6 +71,8 @@ final class NodeProcess: @unchecked Sendable {
     private(set) var client: NodeClient?
     private var slot: NodeSlots.Reservation?
     private let ownerHoldsSlot: Bool
+    /// The `meridian-node` executable `start` runs (nil: the one this checkout built).
+    var executable: String?
 
     /// `meridian-node init` from the demo genesis into a fresh directory (all four demo validator
     /// keys and Hospital Ribeira's worker key unless `initArguments` say otherwise).
@@ -94,7 +96,7 @@ final class NodeProcess: @unchecked Sendable {
         let addressFile = dataDir + "/api.address"
         try? FileManager.default.removeItem(atPath: addressFile)
         let log = dir.path("node.log")
-        let p = try await BackgroundProcess(try Binaries.path("meridian-node"),
+        let p = try await BackgroundProcess(try executable ?? Binaries.path("meridian-node"),
                                             ["start", "--exit-with-parent", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
                                             environment: ["MERIDIAN_PASSPHRASE": Self.passphrase].merging(extra) { $1 }, workingDirectory: Binaries.repository.path, logFile: log)
         process = p

@@ -34,7 +34,7 @@ struct MeridianNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian-node",
         abstract: "A Meridian validator node.",
-        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Ready.self, LogLevel.self, Backup.self, Restore.self, Prune.self, Export.self, ModelCommand.self])
+        subcommands: [Init.self, Keygen.self, Start.self, Status.self, Ready.self, LogLevel.self, Backup.self, Restore.self, Prune.self, GovernanceCommand.self, Export.self, ModelCommand.self])
 
     /// For `start`, Swift Concurrency's jobs run on SwiftNIO's event loops (installed here, on the
     /// main thread, before anything else runs): every API request is then handled on the thread

@@ -146,7 +146,11 @@ public actor ConsensusDriver {
                 logger.critical("consensus storage failed", metadata: ["error": "\(e)"])
                 throw e
             } catch let e as OwnChainFault {
-                logger.critical("chain storage failed: stopping", metadata: ["error": "\(e)"])
+                if e.underlying.hasPrefix("upgrade.needed") {
+                    logger.critical("stopping at an upgrade's height: this executable is not its release", metadata: ["error": "\(e.underlying)"])
+                } else {
+                    logger.critical("chain storage failed: stopping", metadata: ["error": "\(e)"])
+                }
                 throw e
             } catch let e as InvariantViolation {
                 logger.critical("consensus invariant failed: stopping", metadata: ["invariant": "\(e.name)", "values": "\(e.values)"])

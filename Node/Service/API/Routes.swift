@@ -218,6 +218,9 @@ public struct NodeAPI: Sendable {
         let consensus: ConsensusDriver.Status?
         /// This node's address: the audience (`Meridian-Audience`) a signed request names.
         let nodeKey: String?
+        /// The upgrade plan in force (pending, else the last done) and whether this executable is its release.
+        let upgrade: Upgrade?
+        struct Upgrade: Encodable { let name: String; let height: UInt64; let releaseSHA256: String; let pending: Bool; let thisExecutableIsTheRelease: Bool }
     }
 
     func status() async throws -> Response {
@@ -226,7 +229,14 @@ public struct NodeAPI: Sendable {
         return try json(Status(chainID: chainID, height: tip.height, latestBlockHash: tip.hash.hex, latestBlockTime: tip.time.iso8601,
                                mempoolTransactions: mempool.count, mempoolBytes: mempool.bytes, mode: c == nil ? "single-proposer" : (chain.signers.isEmpty ? "full-node" : "consensus"),
                                syncing: c?.syncing ?? false, validatorKeys: chain.signers.count, consensus: c,
-                               nodeKey: nodeKey.map { Address($0).description }))
+                               nodeKey: nodeKey.map { Address($0).description }, upgrade: try upgradeStatus()))
+    }
+
+    func upgradeStatus() throws -> Status.Upgrade? {
+        let reader = query.reader
+        guard let plan = try Upgrades.governing(in: reader) else { return nil }
+        return Status.Upgrade(name: plan.name, height: plan.height, releaseSHA256: plan.binarySHA256.hex, pending: try Upgrades.pending(in: reader) == plan,
+                              thisExecutableIsTheRelease: ReleaseIdentity.executableSHA256 == plan.binarySHA256)
     }
 
     func validators() async throws -> Response {

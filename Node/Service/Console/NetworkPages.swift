@@ -168,6 +168,8 @@ extension NodeConsole {
         case .readmitValidator(let k): "readmit validator \(Address(k)), suspended for equivocation"
         case .setWitness(let w): "register \(w.organization.value)'s audit-log witness \(w.name) (Ed25519 \(w.publicKey.hex.prefix(16))…)"
         case .removeWitness(let id): "retire \(id.value)'s audit-log witness"
+        case .scheduleUpgrade(let p): "upgrade to \(p.name) at height \(p.height) (release SHA-256 \(p.binarySHA256.hex.prefix(16))…)"
+        case .cancelUpgrade(let n): "cancel the upgrade \(n)"
         }
     }
 }

@@ -17,6 +17,10 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
     case setWitness(WitnessRegistration)
     /// Retires an authority's witness.
     case removeWitness(OrganizationID)
+    /// Schedules a software upgrade (`Upgrades`): at its height, nodes not running the release stop.
+    case scheduleUpgrade(UpgradePlan)
+    /// Cancels the pending upgrade of this name.
+    case cancelUpgrade(String)
 
     /// Regulators may propose only changes to the transfer rules.
     public var isRuleChange: Bool {
@@ -41,6 +45,8 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
         case .readmitValidator(let k): w.write(varint: 7); w.write(k)
         case .setWitness(let r): w.write(varint: 8); w.write(r)
         case .removeWitness(let id): w.write(varint: 9); w.write(id)
+        case .scheduleUpgrade(let p): w.write(varint: 10); w.write(p)
+        case .cancelUpgrade(let n): w.write(varint: 11); w.write(n)
         }
     }
 
@@ -57,6 +63,8 @@ public enum GovernanceAction: Hashable, Sendable, Canonical {
         case 7: self = .readmitValidator(try r.read(PublicKey.self))
         case 8: self = .setWitness(try r.read(WitnessRegistration.self))
         case 9: self = .removeWitness(try r.read(OrganizationID.self))
+        case 10: self = .scheduleUpgrade(try r.read(UpgradePlan.self))
+        case 11: self = .cancelUpgrade(try r.readString("upgrade.name", max: UpgradePlan.maxNameBytes))
         default: throw CodecError(.unknownVariant, field: "governance.action", offset: at)
         }
     }
@@ -146,6 +154,9 @@ public enum Governance {
         case .setWitness(let w): try Witnesses.check(w, in: ctx.view)
         case .removeWitness(let id):
             guard try Witnesses.all(in: ctx.view).contains(where: { $0.organization == id }) else { throw RuntimeError("witness.unknown", "'\(id)' has no registered witness") }
+        case .scheduleUpgrade(let plan): try Upgrades.check(plan, ctx, applying: false)
+        case .cancelUpgrade(let name):
+            guard try Upgrades.pending(in: ctx.view)?.name == name else { throw RuntimeError("upgrade.unknown", "no pending upgrade named '\(name)'") }
         }
     }
 
@@ -234,6 +245,8 @@ public enum Governance {
         case .readmitValidator(let k): try Suspensions.readmit(k, ctx)
         case .setWitness(let w): try Witnesses.put(w, ctx)
         case .removeWitness(let id): try Witnesses.remove(id, ctx)
+        case .scheduleUpgrade(let plan): try Upgrades.schedule(plan, ctx)
+        case .cancelUpgrade(let name): try Upgrades.cancel(name, ctx)
         }
     }
 }

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import MeridianCore
+import MeridianModules
+import MeridianRuntime
+import MeridianClient
+import MeridianNode
+
+/// `meridian-node governance …`: what a hospital's operator submits, signed with its validator's
+/// keystore, for the network to vote on: a new validator (how a hospital's node joins), a software
+/// upgrade, and the votes. Each command waits for the transaction's commit and prints its outcome;
+/// a transaction the chain refused exits 65 with its code.
+struct GovernanceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "governance",
+        abstract: "Propose and vote on validators and upgrades (signed with a validator's keystore: --keystore).",
+        subcommands: [ProposeValidator.self, ProposeUpgrade.self, CancelUpgrade.self, Vote.self])
+
+    static func report(_ committed: NodeClient.Committed, _ what: String) {
+        print("\(what): committed at height \(committed.height.map(String.init) ?? "?") (transaction \(committed.hash.prefix(16))…)")
+        if let id = committed.receipt?.createdID { print("proposal \(id)") }
+    }
+
+    struct ProposeValidator: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "propose-validator", abstract: "Propose a hospital's node key as a validator.")
+        @Option(help: "The new validator's key: its address (mer1…) or public key (hex), from `meridian-node keygen`.") var key: String
+        @Option(help: "The hospital it belongs to (an organisation id on chain).") var organization: String
+        @Option(help: "Its voting power (1-1000000).") var power: UInt64 = 10
+        @OptionGroup var signer: KeyOptions
+
+        func run() async throws {
+            let publicKey: PublicKey
+            if let a = Address(key) { publicKey = a.publicKey } else if let k = try? PublicKey(hex: key) { publicKey = k } else { throw ValidationError("--key: not an address or a public key") }
+            guard let org = OrganizationID(organization) else { throw ValidationError("--organization: '\(organization)' is not an organisation id") }
+            GovernanceCommand.report(try await signer.submitOrRefuse(.propose(.addValidator(Validator(key: publicKey, organization: org, power: power)))),
+                                     "proposed validator \(Address(publicKey)) of \(org.value), power \(power)")
+        }
+    }
+
+    struct ProposeUpgrade: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "propose-upgrade",
+            abstract: "Propose a software upgrade: at --height every node not running the release stops; the release continues.")
+        @Option(help: "The release's name (a-z, 0-9, '.', '-', '_'), e.g. meridian-1.4.0.") var name: String
+        @Option(help: "The height at which the release takes over.") var height: UInt64
+        @Option(help: "The release's meridian-node executable (its SHA-256 is computed).") var release: String?
+        @Option(help: "The SHA-256 of the release's meridian-node executable (hex), instead of --release.") var sha256: String?
+        @OptionGroup var signer: KeyOptions
+
+        func run() async throws {
+            let digest: Bytes32
+            switch (release, sha256) {
+            case (let path?, nil):
+                guard let d = ReleaseIdentity.sha256(ofFile: path) else { throw ValidationError("cannot read \(path)") }
+                digest = d
+            case (nil, let hex?):
+                guard let d = Bytes32(hex: hex) else { throw ValidationError("--sha256: expected 64 hex digits") }
+                digest = d
+            default: throw ValidationError("give --release FILE or --sha256 HEX")
+            }
+            let plan = UpgradePlan(name: name, height: height, binarySHA256: digest)
+            do { try plan.validate() } catch { throw ValidationError("\(error)") }
+            GovernanceCommand.report(try await signer.submitOrRefuse(.propose(.scheduleUpgrade(plan))), "proposed upgrade \(name) at height \(height), release SHA-256 \(digest.hex)")
+        }
+    }
+
+    struct CancelUpgrade: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "cancel-upgrade", abstract: "Propose cancelling the pending upgrade.")
+        @Option(help: "The pending upgrade's name.") var name: String
+        @OptionGroup var signer: KeyOptions
+
+        func run() async throws {
+            GovernanceCommand.report(try await signer.submitOrRefuse(.propose(.cancelUpgrade(name))), "proposed cancelling upgrade \(name)")
+        }
+    }
+
+    struct Vote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Vote on a proposal (validators only).")
+        @Argument(help: "The proposal's id (hex, printed by the propose command).") var proposal: String
+        @Flag(help: "Vote no (default: yes).") var reject = false
+        @OptionGroup var signer: KeyOptions
+
+        func run() async throws {
+            guard let id = Bytes32(hex: proposal) else { throw ValidationError("the proposal id is 64 hex digits") }
+            GovernanceCommand.report(try await signer.submitOrRefuse(.vote(.init(proposal: id, approve: !reject))), "voted \(reject ? "no" : "yes") on \(proposal.prefix(16))…")
+        }
+    }
+}
