@@ -126,7 +126,9 @@ extension NodeReadiness.Check {
         .init("workers") {
             let failing = health.failing()
             guard !failing.isEmpty else { return nil }
-            return failing.map { "\($0.worker) failed \($0.failures) times in \(WorkerHealth.window.components.seconds) s (last: \($0.lastReason))" }
+            // The errors themselves go to the log and stay there: `/readyz` is open, and a worker's
+            // error may name what it was working on.
+            return failing.map { "\($0.worker) failed \($0.failures) times in \(WorkerHealth.window.components.seconds) s (its errors are in the node's log)" }
                 .joined(separator: "; ")
         }
     }
@@ -134,9 +136,9 @@ extension NodeReadiness.Check {
     /// The data directory's file system has room.
     public static func disk(_ path: String, minimumFreeBytes: UInt64) -> Self {
         .init("disk") {
-            guard let space = NodeReadiness.diskSpace(path) else { return "cannot read the file system of \(path)" }
+            guard let space = NodeReadiness.diskSpace(path) else { return "cannot read the data directory's file system" }
             guard space.free < minimumFreeBytes else { return nil }
-            return "\(space.free >> 20) MiB free under \(path); the node needs at least \(minimumFreeBytes >> 20) MiB"
+            return "\(space.free >> 20) MiB free on the data directory's file system; the node needs at least \(minimumFreeBytes >> 20) MiB"
         }
     }
 }

@@ -75,13 +75,13 @@ public struct WorkerHost: Service {
                 try await w.run(metrics: metrics)
                 if Task.isCancelled { return }
                 logger.warning("worker returned; restarting", metadata: ["worker": "\(w.name)"])
-                health.failed(w.name, reason: "returned without being cancelled")
+                health.failed(w.name)
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
                 logger.error("worker failed; restarting", metadata: ["worker": "\(w.name)", "error": "\(error)", "backoff_ms": "\(backoffMilliseconds)"])
-                health.failed(w.name, reason: "\(error)")
+                health.failed(w.name)
             }
             metrics.restarts.increment()
             if ContinuousClock.now - started > .seconds(60) { backoffMilliseconds = 100 }
@@ -93,31 +93,25 @@ public struct WorkerHost: Service {
 
 /// The recent failures of each worker the host runs, read by the node's readiness check: a worker
 /// that failed `failuresToBeUnready` times within `window` is crash-looping, and the node says so
-/// (naming it and its last error) rather than report ready while, say, no risk is scored.
+/// (naming it; its errors are in the log) rather than report ready while, say, no risk is scored.
 public final class WorkerHealth: Sendable {
     public static let failuresToBeUnready = 3
     public static let window: Duration = .seconds(300)
-    private struct Failures { var times: [ContinuousClock.Instant] = []; var lastReason = "" }
-    private let state = Mutex<[String: Failures]>([:])
+    private let state = Mutex<[String: [ContinuousClock.Instant]]>([:])
 
     public init() {}
 
     /// Records a failure of `worker` now (bounded: only the failures within the window are kept).
-    public func failed(_ worker: String, reason: String, at now: ContinuousClock.Instant = .now) {
-        state.withLock { s in
-            var f = s[worker] ?? Failures()
-            f.times = f.times.filter { now - $0 < Self.window } + [now]
-            f.lastReason = String(reason.prefix(300))
-            s[worker] = f
-        }
+    public func failed(_ worker: String, at now: ContinuousClock.Instant = .now) {
+        state.withLock { s in s[worker] = (s[worker] ?? []).filter { now - $0 < Self.window } + [now] }
     }
 
-    /// The workers failing now: name, failures within the window and the last error, by name.
-    public func failing(at now: ContinuousClock.Instant = .now) -> [(worker: String, failures: Int, lastReason: String)] {
+    /// The workers failing now, with their failures within the window, by name.
+    public func failing(at now: ContinuousClock.Instant = .now) -> [(worker: String, failures: Int)] {
         state.withLock { s in
-            s.compactMap { name, f in
-                let recent = f.times.filter { now - $0 < Self.window }.count
-                return recent >= Self.failuresToBeUnready ? (name, recent, f.lastReason) : nil
+            s.compactMap { name, times in
+                let recent = times.filter { now - $0 < Self.window }.count
+                return recent >= Self.failuresToBeUnready ? (name, recent) : nil
             }.sorted { $0.worker < $1.worker }
         }
     }
