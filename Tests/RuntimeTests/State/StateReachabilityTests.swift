@@ -25,7 +25,7 @@ import Testing
     func aStorageKeepingOnlyTheLiveRecordsAnswersEveryKeptVersion(from: UInt64) throws {
         let storage = InMemoryStateStorage()
         let state = try AuthenticatedState(storage: storage, maxCachedNodes: 64)
-        var rng = ReachabilityRandom(seed: 0x5eed + from)
+        var rng = SeededGenerator(seed: 0x5eed + from)
         let keys = (0..<300).map { Array("key-\($0)".utf8) }
         var history: [[Int: [UInt8]]] = []
         var current: [Int: [UInt8]] = [:]
@@ -82,18 +82,5 @@ import Testing
         let gone = PrunedStorage(storage, live: [root], from: 0)
         var live = Set<Bytes32>()
         #expect(throws: StateError(.missingNode, "")) { try StateReachability.mark(root: root, storage: gone, live: &live) }
-    }
-}
-
-/// A small deterministic generator (ReachabilityRandom64) for the test's updates.
-struct ReachabilityRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
