@@ -76,6 +76,7 @@ public enum NodeBackup {
         catch {
             // Another file system: copy, then drop the checkpoint's hard links.
             try copyTree(checkpoint, to: out + "/db")
+            // Left behind, it is removed by the next backup's checkpoint (`BackupCheckpoints.take`).
             try? fm.removeItem(atPath: checkpoint)
         }
         for name in ["node.json", "genesis.json"] where !fm.fileExists(atPath: dataDirectory.path + "/" + name) {
@@ -96,7 +97,13 @@ public enum NodeBackup {
             }
         }
         var keys: [KeyMetadata] = []
-        let keyFiles = ((try? fm.contentsOfDirectory(atPath: dataDirectory.keys)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        // An unreadable keys directory must fail the backup: one without `keys/records.json` would
+        // restore a node that can open none of its record bodies.
+        var keyFiles: [String] = []
+        if fm.fileExists(atPath: dataDirectory.keys) {
+            do { keyFiles = try fm.contentsOfDirectory(atPath: dataDirectory.keys).filter { $0.hasSuffix(".json") }.sorted() }
+            catch { throw BackupError("backup.unreadable", "cannot list \(dataDirectory.keys): \(error.localizedDescription)") }
+        }
         for file in keyFiles {
             let path = dataDirectory.keys + "/" + file
             guard let data = fm.contents(atPath: path) else { throw BackupError("backup.unreadable", "cannot read \(path)") }
@@ -161,7 +168,10 @@ public enum NodeBackup {
         let fm = FileManager.default
         let manifest = try verify(from)
         if fm.fileExists(atPath: dataDirectory.path) {
-            guard (try? fm.contentsOfDirectory(atPath: dataDirectory.path))?.isEmpty == true else {
+            let present: [String]
+            do { present = try fm.contentsOfDirectory(atPath: dataDirectory.path) }
+            catch { throw BackupError("restore.unreadable", "cannot list \(dataDirectory.path): \(error.localizedDescription)") }
+            guard present.isEmpty else {
                 throw BackupError("restore.target_in_use", "\(dataDirectory.path) is not empty: restore into a new or empty directory")
             }
         }
