@@ -1,7 +1,7 @@
 # Meridian — developer commands. Every target installs what it needs first (Debian).
 SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
-APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config gdb prometheus systemd
+APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config gdb prometheus systemd postgresql
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
 PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel cryptography schemathesis coincurve pymerkle
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's

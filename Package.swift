@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "meridian-sensors", targets: ["meridian-sensors"]),
         .executable(name: "meridian-demo", targets: ["meridian-demo"]),
         .executable(name: "meridian-witness", targets: ["meridian-witness"]),
+        .executable(name: "meridian-indexer", targets: ["meridian-indexer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +56,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        // The regulators' SQL copy (meridian-indexer writes committed blocks and audit entries into PostgreSQL).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // C libraries, found by pkg-config; each is wrapped once by a Swift type in MeridianCore/MeridianStorage.
@@ -188,6 +191,15 @@ let package = Package(
                           dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianVitals", "MeridianIngest", "MeridianSummary", "MeridianRecordMessages",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/Provider", swiftSettings: strict),
+        // Streams committed blocks, receipts, audit entries, decisions and anchors into PostgreSQL,
+        // exactly once behind a durable cursor (issue 24 item 8; docs/INDEXER.md).
+        .executableTarget(name: "meridian-indexer",
+                          dependencies: ["MeridianCore", "MeridianClient",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "PostgresNIO", package: "postgres-nio"),
+                                         .product(name: "NIOSSL", package: "swift-nio-ssl")],
+                          path: "Tools/Indexer", exclude: ["Reports"], swiftSettings: strict),
         .executableTarget(name: "meridian-audit",
                           dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianLightClient", "MeridianClient", "MeridianVitals", "MeridianRisk", "MeridianRecordMessages", "MeridianTransparency",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],

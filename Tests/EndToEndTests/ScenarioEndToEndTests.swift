@@ -160,6 +160,9 @@ import MeridianDemo
         let wrongGenesis = try await cli("meridian-audit", ["verify", "--genesis", dir.path("other-genesis.json")] + regulator("pt"))
         #expect(wrongGenesis.status == 2 && wrongGenesis.stderr.contains("light.genesis"), "\(wrongGenesis)")
 
+        // The regulators' SQL copy of what the story committed (meridian-indexer into PostgreSQL).
+        try await IndexerChecks.check(node: node, dir: dir, environment: env)
+
         // FHIR export of a consent and a clean stop.
         let fhir = try await ok("meridian-wallet", ["consent", "export"] + wallet("hans") + [hansConsent])
         #expect(try json(fhir)["resourceType"] as? String == "Consent")

@@ -251,8 +251,12 @@ extension NodeAPI {
     }
 
     /// Records that an audit reader (regulator or operator) is shown these patients' entries.
+    /// The record of the caller's own earlier read is left out: it shows the caller nothing it did
+    /// not know, and recording it again would make a reader that follows the trail (an indexer)
+    /// write a new entry for every entry it reads, without end.
     func recordAuditDisclosure(to caller: Caller, of entries: [AuditEntry]) throws(APIError) {
-        let patients = Set(entries.map(\.patient)).subtracting([caller.key])
+        let disclosed = entries.filter { !($0.kind == .apiRead && $0.actor == caller.key) }
+        let patients = Set(disclosed.map(\.patient)).subtracting([caller.key])
         guard !patients.isEmpty else { return }
         if caller.regulator != nil {
             try recordDisclosure(to: caller, .regulator, of: patients, purpose: .compliance)

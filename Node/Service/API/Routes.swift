@@ -129,6 +129,7 @@ public struct NodeAPI: Sendable {
             .signed(.get, "v1/audit/:patient/:sequence/fhir", .auditReader) { _, context, caller in
                 try auditFHIR(context.parameters.require("patient"), context.parameters.require("sequence"), caller)
             },
+            .signed(.get, "v1/index/blocks", .networkReader) { request, _, caller in try blockFeed(queryDictionary(request), caller) },
             .signed(.get, "v1/reports/organizations", .networkReader) { _, _, caller in try organizationReport(caller) },
             .signed(.get, "v1/records/:commitment", .patientOrAuthorizedClinician) { request, context, caller in
                 let q = try queryDictionary(request)

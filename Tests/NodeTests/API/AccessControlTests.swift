@@ -44,6 +44,7 @@ import MeridianDemo
             "/v1/audit": ("/v1/audit?patient=\(m)", []),
             "/v1/audit/{patient}/{sequence}/fhir": ("/v1/audit/\(m)/0/fhir", []),
             "/v1/reports/organizations": ("/v1/reports/organizations", []),
+            "/v1/index/blocks": ("/v1/index/blocks?from=1&limit=500", []),
             "/v1/records/{commitment}": ("/v1/records/\(record.hex)", []),
             "/v1/contracts/{hash}": ("/v1/contracts/\(SHA256.hash(Array("no such contract".utf8)).hex)", []),
             "/v1/events": ("/v1/events?patient=\(m)", []),
@@ -145,7 +146,7 @@ import MeridianDemo
         // Routes that are not Maria's data (registries, network data a regulator may read).
         // (The alert stream: a clinician's own organisation's alerts, none of Maria's without her consent.)
         let notMariasData: Set<String> = ["GET /v1/organizations", "GET /v1/contracts/{hash}", "GET /v1/evidence", "GET /v1/reports/organizations",
-                                          "GET /v1/alerts"]
+                                          "GET /v1/alerts", "GET /v1/index/blocks"]
         for (who, key) in callers {
             for (label, status, body) in try await Self.send(f, { m, u, b in [try TestNode.signed(key, m.rawValue, u, body: b)] }) {
                 #expect(status < 500, "\(who): \(label) answered \(status)")

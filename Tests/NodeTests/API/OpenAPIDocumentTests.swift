@@ -203,6 +203,8 @@ import MeridianIngest
             bad(.get, "/v1/audit/{patient}/{sequence}/fhir", "/v1/audit/\(mariaAddress)/x/fhir"),
             bad(.get, "/v1/audit/{patient}/{sequence}/fhir", "/v1/audit/\(mariaAddress)/99/fhir"),
             good(.get, "/v1/reports/organizations", "/v1/reports/organizations"),
+            good(.get, "/v1/index/blocks", "/v1/index/blocks?from=1&limit=50"), bad(.get, "/v1/index/blocks", "/v1/index/blocks?from=0"),
+            bad(.get, "/v1/index/blocks", "/v1/index/blocks?limit=3"), bad(.get, "/v1/index/blocks", "/v1/index/blocks?from=1&limit=501"),
             good(.get, "/v1/records/{commitment}", "/v1/records/\(record.hex)"),
             good(.get, "/v1/contracts/{hash}", "/v1/contracts/\(contractHash.hex)"),
             bad(.get, "/v1/contracts/{hash}", "/v1/contracts/\(record.hex)"), bad(.get, "/v1/contracts/{hash}", "/v1/contracts/zz"),
@@ -275,7 +277,7 @@ import MeridianIngest
         @Sendable func signer(_ c: Case) -> PrivateKey? {
             guard c.headers.isEmpty, let r = routes.first(where: { $0.method == c.method && $0.openAPIPath == c.template }), case .signed = r.access else { return nil }
             switch c.template {
-            case "/v1/node/log-level", "/v1/node/backups", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/records/{commitment}/custody": return ribeiraOperator
+            case "/v1/node/log-level", "/v1/node/backups", "/v1/blocks/latest", "/v1/blocks/{id}", "/v1/evidence", "/v1/reports/organizations", "/v1/index/blocks", "/v1/records/{commitment}/custody": return ribeiraOperator
             case "/v1/audit" where c.uri.contains("organization="): return sakuraOperator
             case "/v1/authorize": return sakuraClinician
             case "/v1/summaries": return ribeiraClinician
