@@ -116,6 +116,7 @@ scenario: setup release-fresh
 bench: setup release-fresh
 	$(SWIFT) build -c release --product meridian-bench
 	$(SWIFT) build -c release --product meridian-node
+	$(SWIFT) build -c release --product meridian-indexer
 	.build/release/meridian-bench --output BENCHMARKS.md
 
 ## sim: $(SIM_SEEDS) seeds for each of 4, 7 and 10 validators running the real consensus driver

@@ -15,7 +15,7 @@ import MeridianDemo
 
 struct BenchArguments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "meridian-bench")
-    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency, disk }
+    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency, disk, indexer }
     @Option(help: "Write the Markdown report here (BENCHMARKS.md).") var output: String?
     @Flag(help: "Fewer rounds and smaller loads (a smoke run).") var quick = false
     @Option(help: "Run one section only (rows printed, no report).") var only: Section?
@@ -218,8 +218,29 @@ print("machine: \(cpu), \(cores) cores")
                ratio: "\(fmt(f.bodiesPrunedBytes / max(f.fullBytes, 1) * 100, 1))% of the whole"))
 }
 
+/// The regulators' SQL copy (issue 24): `MERIDIAN_BENCH_INDEXER_ENTRIES` audit entries (default
+/// 100,000; 10,000 with --quick) indexed into PostgreSQL, and the reports' query times over them.
+@MainActor func reportIndexer() async throws {
+    let count = ProcessInfo.processInfo.environment["MERIDIAN_BENCH_INDEXER_ENTRIES"].flatMap { Int($0) } ?? (quick ? 10_000 : 100_000)
+    let f = try await indexerBench(entries: count)
+    print("indexer: \(count) access requests committed in \(fmt(f.buildSeconds, 1)) s; copied in \(fmt(f.indexSeconds, 1)) s; \(fmt(f.databaseBytes / 1_048_576)) MiB in PostgreSQL")
+    report(Row(name: "meridian-indexer into PostgreSQL (one node, a regulator's copy of \(f.entries) audit entries in \(f.blocks) blocks, pages of 500 blocks): audit entries/s (all rows/s)",
+               value: "\(fmt(Double(f.entries) / f.indexSeconds)) (\(fmt(Double(f.rows) / f.indexSeconds)))",
+               reference: "the node serves, the indexer verifies (header and entry hashes) and PostgreSQL writes, on the same 2 cores; \(fmt(f.databaseBytes / 1_048_576)) MiB in PostgreSQL",
+               ratio: "—"))
+    for (name, seconds) in f.reports {
+        report(Row(name: "regulator's report as SQL over \(f.entries) entries: \(name), median of 3 (psql start included)", value: "\(fmt(seconds * 1000, 0)) ms",
+                   reference: "psql -c 'SELECT 1': \(fmt(f.emptyQuerySeconds * 1000, 0)) ms", ratio: "—"))
+    }
+}
+
 if only == "disk" {
     try await reportDisk()
+    exit(0)
+}
+
+if only == "indexer" {
+    try await reportIndexer()
     exit(0)
 }
 
@@ -441,6 +462,7 @@ try reportContracts()
 try reportConsole()
 try reportTransparency()
 try await reportDisk()
+try await reportIndexer()
 
 // MARK: Output.
 var md = """
