@@ -232,7 +232,7 @@ public enum NodeRunner {
         defer { _ = unlink(dataDirectory.pidFile) }
         let config = overrides(try dataDirectory.loadConfig())
         try config.validate()
-        let keys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
+        let keystoreKeys = try dataDirectory.loadValidatorKeys(passphrase: passphrase)
         let workerKey = try dataDirectory.loadWorkerKey(passphrase: passphrase)
         phases.done("keys opened", cost: "each keystore is sealed with scrypt, which is memory-hard by design and slows with a busy CPU")
         var faults: StorageFaultPlan?
@@ -249,6 +249,22 @@ public enum NodeRunner {
         catch { throw NodeError(dataDirectory.database, error.description) }
         phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
+        var keys = keystoreKeys
+        if config.p2p != nil, keys.count > 1 {
+            // A key rotation (`KeyRotations`): the new validator keystore is put beside the old one
+            // before the rotation; from its height the node, restarted, votes with the key the set
+            // now holds. The other keystores are kept, not used.
+            let set = Set(try Validators.current(in: QueryService(store: store).reader).map(\.key))
+            let current = keys.filter { set.contains($0.publicKey) }
+            guard current.count == 1 else {
+                throw NodeError("keys", "\(keys.count) validator keystores under keys/, \(current.count) of them in the current validator set: a node in a network votes with exactly one")
+            }
+            for k in keys where !set.contains(k.publicKey) {
+                logger.notice("a validator keystore not in the current set is kept, not used (rotated out, or its rotation is still pending)",
+                              metadata: ["key": "\(Address(k.publicKey))"])
+            }
+            keys = current
+        }
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
         if let signer = ProcessInfo.processInfo.environment["MERIDIAN_INJECT_DISAGREEMENT"] {
             logger.warning("disagreement injection is on: other proposers' blocks with this signer's transactions are refused (tests of poison handling only)",

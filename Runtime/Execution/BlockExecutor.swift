@@ -217,6 +217,7 @@ public final class BlockExecutor {
             try Governance.beginBlock(ctx)
             try Upgrades.beginBlock(ctx)
             try Suspensions.beginBlock(ctx)
+            try KeyRotations.beginBlock(ctx)
             var perAccount: [PublicKey: UInt32] = [:]
             var receipts: [Receipt] = []
             receipts.reserveCapacity(transactions.count)
@@ -260,8 +261,11 @@ public final class BlockExecutor {
         var decision: AccessDecision?
         var created: Bytes32?
         let outcome: Receipt.Outcome
-        do {
+        do throws(RuntimeError) {
             (decision, created) = try Dispatcher.dispatch(tx.call, ctx)
+            guard ctx.events.count <= Receipt.maxEvents else {
+                throw RuntimeError("transaction.too_many_events", "\(ctx.events.count) events; a transaction emits at most \(Receipt.maxEvents)")
+            }
             outcome = .success
         } catch where error.isStateFault {
             // A storage error is the node's fault, never the transaction's: it must not become a

@@ -30,6 +30,7 @@ enum Dispatcher {
         case .setAlertEscalation(let e): try Audit.setAlertEscalation(e, ctx)
         case .deployContract(let code): return (nil, try Contracts.deploy(code, ctx))
         case .updatePolicy(let u): return (nil, try Policies.update(u, ctx))
+        case .rotateKey(let k): try KeyRotations.rotate(k, ctx)
         }
         return (nil, nil)
     }

@@ -11,6 +11,10 @@ public struct Receipt: Hashable, Sendable, Canonical {
         case rejected(RuntimeError)
     }
 
+    /// The most events one transaction may emit (execution fails a transaction past it, so every
+    /// stored receipt decodes). An API read over `APIRead.maxPatients` patients emits one per patient.
+    public static let maxEvents = 1024
+
     public let transaction: Bytes32
     public let index: UInt32
     public let outcome: Outcome
@@ -49,7 +53,7 @@ public struct Receipt: Hashable, Sendable, Canonical {
         case 2: outcome = .rejected(try r.read(RuntimeError.self))
         default: throw CodecError(.unknownVariant, field: "receipt.outcome", offset: at)
         }
-        events = try r.readArray(RuntimeEvent.self, "receipt.events", max: 64)
+        events = try r.readArray(RuntimeEvent.self, "receipt.events", max: Self.maxEvents)
         decision = try r.readOptional(AccessDecision.self, "receipt.decision")
         createdID = try r.readOptional(Bytes32.self, "receipt.created_id")
     }

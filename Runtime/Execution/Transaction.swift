@@ -29,6 +29,8 @@ public enum Call: Hashable, Sendable, Canonical {
     case setAlertEscalation(AlertEscalation)
     case deployContract([UInt8])
     case updatePolicy(Policies.Update)
+    /// An organisation's admin replaces one of its validator or worker keys (`KeyRotations`).
+    case rotateKey(KeyRotation)
 
     public var name: String {
         switch self {
@@ -57,6 +59,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .setAlertEscalation: "audit.set_alert_escalation"
         case .deployContract: "contracts.deploy"
         case .updatePolicy: "contracts.update_policy"
+        case .rotateKey: "governance.rotate_key"
         }
     }
 
@@ -87,6 +90,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case .setAlertEscalation(let e): w.write(varint: 56); w.write(e)
         case .deployContract(let code): w.write(varint: 60); w.write(bytes: code)
         case .updatePolicy(let u): w.write(varint: 61); w.write(u)
+        case .rotateKey(let k): w.write(varint: 32); w.write(k)
         }
     }
 
@@ -118,6 +122,7 @@ public enum Call: Hashable, Sendable, Canonical {
         case 56: self = .setAlertEscalation(try r.read(AlertEscalation.self))
         case 60: self = .deployContract(try r.readByteString("contract.code", max: 1 << 20))
         case 61: self = .updatePolicy(try r.read(Policies.Update.self))
+        case 32: self = .rotateKey(try r.read(KeyRotation.self))
         default: throw CodecError(.unknownVariant, field: "call", offset: at)
         }
     }

@@ -175,8 +175,10 @@ public struct NodeClient: Sendable {
         public let error: ErrorInfo?
         public let decision: DecisionView?
         public let createdID: String?
+        public let events: [EventView]?
         public struct ErrorInfo: Decodable, Sendable { public let code: String; public let message: String }
     }
+    public struct EventView: Decodable, Sendable { public let kind: String; public let detail: [String: String] }
     public struct DecisionView: Decodable, Sendable {
         public let allowed: Bool, reason: String, consent: String?, transferBasis: String?, legalBasis: String?
         public let sourceCountry: String?, destinationCountry: String?

@@ -14,7 +14,7 @@ struct GovernanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "governance",
         abstract: "Propose and vote on validators and upgrades (signed with a validator's keystore: --keystore).",
-        subcommands: [ProposeValidator.self, ProposeUpgrade.self, CancelUpgrade.self, Vote.self])
+        subcommands: [ProposeValidator.self, ProposeUpgrade.self, CancelUpgrade.self, Vote.self, RotateKey.self])
 
     static func report(_ committed: NodeClient.Committed, _ what: String) {
         print("\(what): committed at height \(committed.height.map(String.init) ?? "?") (transaction \(committed.hash.prefix(16))…)")
@@ -61,6 +61,37 @@ struct GovernanceCommand: AsyncParsableCommand {
             let plan = UpgradePlan(name: name, height: height, binarySHA256: digest)
             do { try plan.validate() } catch { throw ValidationError("\(error)") }
             GovernanceCommand.report(try await signer.submitOrRefuse(.propose(.scheduleUpgrade(plan))), "proposed upgrade \(name) at height \(height), release SHA-256 \(digest.hex)")
+        }
+    }
+
+    /// Signed by the organisation's admin (`--keystore`), with the new key's keystore to prove it is
+    /// held: at the printed height the old key loses its role (a validator's power moves to the new
+    /// key). Restart the node with the new keystore then (`node.json`'s validator or worker keystore).
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Replace one of the organisation's validator or worker keys (signed by its admin: --keystore).")
+        @Option(help: "validator or worker.") var role: String
+        @Option(help: "The key to retire: its address (mer1…) or public key (hex).") var old: String
+        @Option(help: "The new key's keystore (from `meridian-node keygen`), opened with the same passphrase, to sign that it is held.") var newKeystore: String
+        @OptionGroup var signer: KeyOptions
+
+        func run() async throws {
+            guard let role = KeyRotation.Role(name: self.role) else { throw ValidationError("--role: validator or worker") }
+            let oldKey: PublicKey
+            if let a = Address(old) { oldKey = a.publicKey } else if let k = try? PublicKey(hex: old) { oldKey = k } else { throw ValidationError("--old: not an address or a public key") }
+            guard let data = FileManager.default.contents(atPath: newKeystore) else { throw ValidationError("cannot read \(newKeystore)") }
+            let newKey: PrivateKey
+            do { newKey = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: try signer.passphrase()) }
+            catch { throw ValidationError("\(newKeystore): \(error)") }
+            let client = try signer.client()
+            let message = KeyRotations.possessionMessage(chainID: try await client.chainID(), role: role, old: oldKey, new: newKey.publicKey)
+            let rotation = KeyRotation(role: role, old: oldKey, new: newKey.publicKey, possession: try newKey.sign(message))
+            let committed = try await signer.submitOrRefuse(.rotateKey(rotation))
+            GovernanceCommand.report(committed, "rotation of the \(role.name) key \(Address(oldKey)) to \(Address(newKey.publicKey)) scheduled")
+            if let h = committed.receipt?.events?.first(where: { $0.kind == "governance.key_rotation" })?.detail["effectiveHeight"] {
+                print("takes effect at height \(h): from then the old key's votes are refused; restart the node with \(newKeystore)")
+            }
         }
     }
 

@@ -63,6 +63,9 @@ public enum JSONView {
             case .governanceVote(let id, let v, let a): d["proposal"] = id.hex; d["voter"] = Address(v).description; d["approve"] = String(a)
             case .evidenceRecorded(let v, let h): d["validator"] = Address(v).description; d["height"] = String(h)
             case .anchored(let w, let k, let root, let n): d["worker"] = Address(w).description; d["kind"] = k.name; d["root"] = root.hex; d["count"] = String(n)
+            case .keyRotation(let o, let old, let new, let h, let a):
+                d["organization"] = o.value; d["old"] = Address(old).description; d["new"] = Address(new).description
+                d["effectiveHeight"] = String(h); d["applied"] = String(a)
             }
             detail = d
         }

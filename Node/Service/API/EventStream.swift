@@ -16,7 +16,7 @@ public struct EventFilter: Sendable, Equatable {
     public static let knownKinds: Set<String> = [
         "patient.registered", "device.paired", "device.unpaired", "member.changed", "consent.changed", "audit.access",
         "record.registered", "record.shared", "governance.proposal", "governance.vote", "consensus.evidence", "anchoring.anchored",
-        "record.erased", "contract.deployed",
+        "record.erased", "contract.deployed", "governance.key_rotation",
     ]
 
     public init(patient: PublicKey? = nil, organization: OrganizationID? = nil, kinds: Set<String>? = nil) {
@@ -46,7 +46,7 @@ public struct EventFilter: Sendable, Equatable {
     static func organization(of event: RuntimeEvent) -> OrganizationID? {
         switch event {
         case .patientRegistered(_, let o), .memberChanged(let o, _, _), .accessRecorded(_, _, let o, _, _),
-             .recordRegistered(_, _, let o), .recordShared(_, let o): o
+             .recordRegistered(_, _, let o), .recordShared(_, let o), .keyRotation(let o, _, _, _, _): o
         default: nil
         }
     }

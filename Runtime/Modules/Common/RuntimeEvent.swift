@@ -24,6 +24,10 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
     case contractEmitted(contract: Bytes32, consent: Bytes32, data: [UInt8])
     /// A patient configured the policy of one of their consents (the contract's `update`).
     case policyUpdated(patient: PublicKey, consent: Bytes32, contract: Bytes32, fuelUsed: UInt64)
+    /// An organisation's validator or worker key rotation: scheduled (`applied` false, at the height
+    /// it will take effect), applied at that height, or dropped there (`applied` false again, at the
+    /// effective height) because it no longer held.
+    case keyRotation(organization: OrganizationID, old: PublicKey, new: PublicKey, effectiveHeight: UInt64, applied: Bool)
 
     /// A short stable name for filtering streams.
     public var kind: String {
@@ -44,6 +48,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .contractDeployed: "contract.deployed"
         case .contractEmitted: "contract.emitted"
         case .policyUpdated: "contract.policy_updated"
+        case .keyRotation: "governance.key_rotation"
         }
     }
 
@@ -75,6 +80,7 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
         case .contractDeployed(let c, let d): w.write(varint: 13); w.write(c); w.write(d)
         case .contractEmitted(let c, let k, let d): w.write(varint: 14); w.write(c); w.write(k); w.write(bytes: d)
         case .policyUpdated(let p, let k, let c, let f): w.write(varint: 15); w.write(p); w.write(k); w.write(c); w.write(varint: f)
+        case .keyRotation(let o, let old, let new, let h, let a): w.write(varint: 16); w.write(o); w.write(old); w.write(new); w.write(varint: h); w.write(a)
         }
     }
 
@@ -99,6 +105,8 @@ public enum RuntimeEvent: Hashable, Sendable, Canonical {
                                          data: try r.readByteString("emitted.data", max: ContractRunner.maxEventBytes))
         case 15: self = .policyUpdated(patient: try r.read(PublicKey.self), consent: try r.readBytes32("policy.consent"),
                                        contract: try r.readBytes32("policy.contract"), fuelUsed: try r.readVarint("policy.fuel"))
+        case 16: self = .keyRotation(organization: try r.read(OrganizationID.self), old: try r.read(PublicKey.self), new: try r.read(PublicKey.self),
+                                     effectiveHeight: try r.readVarint("rotation.effective_height"), applied: try r.readBool("rotation.applied"))
         default: throw CodecError(.unknownVariant, field: "event", offset: at)
         }
     }
