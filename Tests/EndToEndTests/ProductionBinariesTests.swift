@@ -6,7 +6,9 @@ import MeridianTestSupport
 /// hold no code of the demo cast (whose keys are derived from public names) and neither they nor the
 /// sensor simulator carry the node's server or its RocksDB storage. Each check has its positive
 /// control, so that a symbol naming scheme that changed cannot make it pass vacuously.
-@Suite(.timeLimit(.minutes(5))) struct ProductionBinariesTests {
+/// (10 minutes, as the other suites that start nodes: the limit also counts the wait for one of the
+/// suite's node slots, which a localnet test holds all of for its whole run.)
+@Suite(.timeLimit(.minutes(10))) struct ProductionBinariesTests {
     /// The Swift mangling of a module's name as it prefixes that module's symbols.
     static func mangled(_ module: String) -> String { "\(module.utf8.count)\(module)" }
 

@@ -9,7 +9,9 @@ import MeridianDemo
 
 /// `meridian-witness` as a data-protection authority runs it: a real process on a loopback port,
 /// its key made by `keygen`, its one checkpoint per log kept across a SIGKILL.
-@Suite(.timeLimit(.minutes(5))) struct WitnessProcessTests {
+/// (10 minutes, as the other suites that start nodes: the limit also counts the wait for one of the
+/// suite's node slots, which a localnet test holds all of for its whole run.)
+@Suite(.timeLimit(.minutes(10))) struct WitnessProcessTests {
     static let origin = "meridian.example/audit-log"
 
     struct Log {
