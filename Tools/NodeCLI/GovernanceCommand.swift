@@ -16,6 +16,13 @@ struct GovernanceCommand: AsyncParsableCommand {
         abstract: "Propose and vote on validators and upgrades (signed with a validator's keystore: --keystore).",
         subcommands: [ProposeValidator.self, ProposeUpgrade.self, CancelUpgrade.self, Vote.self, RotateKey.self])
 
+    /// A key given as its address (mer1…) or its public key (hex).
+    static func publicKey(_ text: String, _ option: String) throws -> PublicKey {
+        if let a = Address(text) { return a.publicKey }
+        if let k = try? PublicKey(hex: text) { return k }
+        throw ValidationError("\(option): not an address or a public key")
+    }
+
     static func report(_ committed: NodeClient.Committed, _ what: String) {
         print("\(what): committed at height \(committed.height.map(String.init) ?? "?") (transaction \(committed.hash.prefix(16))…)")
         if let id = committed.receipt?.createdID { print("proposal \(id)") }
@@ -29,8 +36,7 @@ struct GovernanceCommand: AsyncParsableCommand {
         @OptionGroup var signer: KeyOptions
 
         func run() async throws {
-            let publicKey: PublicKey
-            if let a = Address(key) { publicKey = a.publicKey } else if let k = try? PublicKey(hex: key) { publicKey = k } else { throw ValidationError("--key: not an address or a public key") }
+            let publicKey = try GovernanceCommand.publicKey(key, "--key")
             guard let org = OrganizationID(organization) else { throw ValidationError("--organization: '\(organization)' is not an organisation id") }
             GovernanceCommand.report(try await signer.submitOrRefuse(.propose(.addValidator(Validator(key: publicKey, organization: org, power: power)))),
                                      "proposed validator \(Address(publicKey)) of \(org.value), power \(power)")
@@ -78,8 +84,7 @@ struct GovernanceCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let role = KeyRotation.Role(name: self.role) else { throw ValidationError("--role: validator or worker") }
-            let oldKey: PublicKey
-            if let a = Address(old) { oldKey = a.publicKey } else if let k = try? PublicKey(hex: old) { oldKey = k } else { throw ValidationError("--old: not an address or a public key") }
+            let oldKey = try GovernanceCommand.publicKey(old, "--old")
             guard let data = FileManager.default.contents(atPath: newKeystore) else { throw ValidationError("cannot read \(newKeystore)") }
             let newKey: PrivateKey
             do { newKey = try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: try signer.passphrase()) }

@@ -40,10 +40,14 @@ final class ProofChecker: Sendable {
                 var setEntry: (value: [UInt8], proof: StateProof)?
                 if header.validatorsHash != ValidatorPower.setHash(c.validators) {
                     // Kept aside once the state of h - 1 is pruned.
-                    if let kept = try? query.store.lightSet(at: h) {
-                        // A kept set proof that does not decode stops verification here (pages then say
-                        // how far it got), never a fall back to a state version that may be pruned.
-                        guard let proof = try? StateProof(canonicalBytes: kept.proof) else { break }
+                    // A kept set that cannot be read, or whose proof does not decode, stops verification
+                    // here (pages then say how far it got), never a fall back to a state version that may
+                    // be pruned.
+                    let kept: (value: [UInt8], proof: [UInt8])?
+                    do { kept = try query.store.lightSet(at: h) } catch { break }
+                    if let kept {
+                        let proof: StateProof
+                        do { proof = try StateProof(canonicalBytes: kept.proof) } catch { break }
                         setEntry = (kept.value, proof)
                     } else if let e = try? query.proof(Validators.setKey.bytes, at: h - 1), let v = e.value {
                         setEntry = (v, e.proof)
