@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "meridian-demo", targets: ["meridian-demo"]),
         .executable(name: "meridian-witness", targets: ["meridian-witness"]),
         .executable(name: "meridian-indexer", targets: ["meridian-indexer"]),
+        .executable(name: "meridian-signer", targets: ["meridian-signer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -109,6 +110,9 @@ let package = Package(
         // Record bodies at the custodian: encrypted at rest, each with its own key, checked against commitments.
         // What custodians and clients say to each other about record bodies (summary and transfer
         // requests, payloads, erasure notices): no storage, so the CLIs link it without RocksDB.
+        // The validator key's separate process (meridian-signer) and the node's client of it (issue 24).
+        .target(name: "MeridianSigner", dependencies: ["MeridianCore", "MeridianConsensus", "MeridianConsensusDriver", "MeridianRuntime", "MeridianP2P"],
+                path: "Node/Signer", swiftSettings: strict),
         .target(name: "MeridianRecordMessages", dependencies: ["MeridianCore", "MeridianModules"], path: "Node/RecordMessages",
                 swiftSettings: strict),
         .target(name: "MeridianRecords", dependencies: ["MeridianCore", "MeridianModules", "MeridianStorage", "MeridianRecordMessages"], path: "Node/RecordStore",
@@ -122,7 +126,7 @@ let package = Package(
                 dependencies: ["MeridianCore", "MeridianState", "MeridianModules", "MeridianRuntime", "MeridianStorage", "MeridianMempool",
                                "MeridianConsensus", "MeridianConsensusDriver", "MeridianP2P", "MeridianTransparency",
                                "MeridianVitals", "MeridianIngest", "MeridianRisk", "MeridianWorkers", "MeridianModel",
-                               "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianLightClient", "MeridianRequestAuth",
+                               "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianLightClient", "MeridianRequestAuth", "MeridianSigner",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,6 +197,10 @@ let package = Package(
                           path: "Tools/Provider", swiftSettings: strict),
         // Streams committed blocks, receipts, audit entries, decisions and anchors into PostgreSQL,
         // exactly once behind a durable cursor (issue 24 item 8; docs/INDEXER.md).
+        .executableTarget(name: "meridian-signer",
+                          dependencies: ["MeridianCore", "MeridianSigner", "MeridianClient",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/Signer", swiftSettings: strict),
         .executableTarget(name: "meridian-indexer",
                           dependencies: ["MeridianCore", "MeridianClient",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -286,7 +294,7 @@ let package = Package(
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
                     dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P", "MeridianVitals", "MeridianIngest",
-                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianTestSupport", "MeridianTransparency",
+                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianTestSupport", "MeridianTransparency", "MeridianSigner",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

@@ -102,7 +102,7 @@ public final class P2PNetwork: Sendable {
     }
 
 
-    public let nodeKey: PrivateKey
+    public let nodeKey: any P2PIdentity
     public let chainID: String
     public let limits: P2PLimits
     /// Whether a key may connect (a current validator or a registered full node), asked at every handshake.
@@ -118,7 +118,7 @@ public final class P2PNetwork: Sendable {
     /// Inbound connections in their handshake, by remote address.
     private let pendingHandshakes = Mutex<[String: Int]>([:])
 
-    public init(nodeKey: PrivateKey, chainID: String, limits: P2PLimits = P2PLimits(), group: MultiThreadedEventLoopGroup = .singleton,
+    public init(nodeKey: any P2PIdentity, chainID: String, limits: P2PLimits = P2PLimits(), group: MultiThreadedEventLoopGroup = .singleton,
                 isAllowed: @escaping @Sendable (PublicKey) -> Bool) {
         self.nodeKey = nodeKey; self.chainID = chainID; self.limits = limits; self.isAllowed = isAllowed; self.group = group
         (inbound, inboundContinuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(100_000))

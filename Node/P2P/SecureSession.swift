@@ -64,18 +64,39 @@ public struct SecureSession: Sendable {
 ///
 /// The signature binds the node key to this session's ephemerals, so a relay cannot splice two
 /// sessions together and a recorded handshake cannot be replayed.
+/// Who this node is to its peers, and how it signs the handshake's transcript. A validator's
+/// identity is its validator key: held in the node (`PrivateKey`) or in a separate signer process
+/// (`RemoteSigner`), which is given the chain id and both ephemerals and derives the transcript
+/// itself, so that what it signs for a handshake can never be a vote or a proposal.
+public protocol P2PIdentity: Sendable {
+    var publicKey: PublicKey { get }
+    /// BIP-340 signature of `Handshake.transcript(chainID:low:high:)`.
+    func signHandshake(chainID: String, low: Bytes32, high: Bytes32) throws -> Bytes64
+}
+
+extension PrivateKey: P2PIdentity {
+    public func signHandshake(chainID: String, low: Bytes32, high: Bytes32) throws -> Bytes64 {
+        try sign(Handshake.transcript(chainID: chainID, low: low, high: high))
+    }
+}
+
 public struct Handshake: Sendable {
     public static let version: UInt8 = 1
     public static let magic = Array("MERIDIAN-P2P".utf8)
     static let maxChainIDBytes = 64
 
-    let nodeKey: PrivateKey
+    let nodeKey: any P2PIdentity
     let chainID: String
     let ephemeral: PrivateKey
     private var transcript: Bytes32?
     private var session: SecureSession?
 
-    public init(nodeKey: PrivateKey, chainID: String) throws {
+    /// What both sides sign: the chain id and the two ephemeral keys, lower first.
+    public static func transcript(chainID: String, low: Bytes32, high: Bytes32) -> Bytes32 {
+        SHA256.tagged("meridian/p2p/transcript", Array(chainID.utf8) + low.bytes + high.bytes)
+    }
+
+    public init(nodeKey: any P2PIdentity, chainID: String) throws {
         self.nodeKey = nodeKey; self.chainID = chainID
         ephemeral = try PrivateKey.generate()
     }
@@ -104,10 +125,10 @@ public struct Handshake: Sendable {
             try r.finish()
         } catch let e as P2PError { throw e } catch { throw P2PError("p2p.bad_hello", "\(error)") }
         guard peerEphemeral != ephemeral.publicKey else { throw P2PError("p2p.reflected", "the peer sent back this node's own ephemeral key") }
-        let mine = ephemeral.publicKey.bytes32.bytes, theirs = peerEphemeral.bytes32.bytes
-        let iAmLow = mine.lexicographicallyPrecedes(theirs)
+        let mine = ephemeral.publicKey.bytes32, theirs = peerEphemeral.bytes32
+        let iAmLow = mine.bytes.lexicographicallyPrecedes(theirs.bytes)
         let (low, high) = iAmLow ? (mine, theirs) : (theirs, mine)
-        let transcript = SHA256.tagged("meridian/p2p/transcript", Array(chainID.utf8) + low + high)
+        let transcript = Self.transcript(chainID: chainID, low: low, high: high)
         do {
             let shared = try ephemeral.sharedSecret(with: peerEphemeral)
             let lowToHigh = try Bytes32(HKDF.deriveKey(inputKey: shared.bytes, salt: transcript.bytes, info: Array("meridian/p2p/v1/low-to-high".utf8)))!
@@ -115,7 +136,7 @@ public struct Handshake: Sendable {
             var session = SecureSession(peer: ephemeral.publicKey, sendKey: iAmLow ? lowToHigh : highToLow, receiveKey: iAmLow ? highToLow : lowToHigh)
             var w = CanonicalWriter()
             w.write(nodeKey.publicKey)
-            w.write(try nodeKey.sign(transcript))
+            w.write(try nodeKey.signHandshake(chainID: chainID, low: low, high: high))
             let auth = try session.seal(w.bytes)
             self.transcript = transcript
             self.session = session

@@ -285,21 +285,21 @@ extension ChainService: ConsensusChain {
         return (block, certificate)
     }
 
-    public func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) -> [UInt8]? {
+    public func submitEvidence(_ evidence: EquivocationEvidence, signer: any TransactionSigner) -> [UInt8]? {
         guard (try? CommittedStateReader(state).read(EvidenceRecord.self, Evidence.key(evidence.first))) ?? nil == nil else { return nil }
         return submit(.submitEvidence(evidence), signer: signer)
     }
 
     /// Signs `call` with `signer` at its next nonce and admits it to the mempool (the node's own
     /// transactions: the workers' anchors); returns its bytes for gossip, nil if refused.
-    public func submit(_ call: Call, signer: PrivateKey) -> [UInt8]? { submitSigned(call, signer: signer)?.bytes }
+    public func submit(_ call: Call, signer: any TransactionSigner) -> [UInt8]? { submitSigned(call, signer: signer)?.bytes }
 
     /// `submit`, returning the admitted transaction's hash with its bytes.
-    public func submitSigned(_ call: Call, signer: PrivateKey) -> (hash: Bytes32, bytes: [UInt8])? {
+    public func submitSigned(_ call: Call, signer: any TransactionSigner) -> (hash: Bytes32, bytes: [UInt8])? {
         let reader = CommittedStateReader(state)
         guard let stateNonce = try? Accounts.nonce(of: signer.publicKey, in: reader) else { return nil }
         let nonce = mempool.nextNonce(for: signer.publicKey, stateNonce: stateNonce)
-        guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: call), with: signer) else { return nil }
+        guard let stx = try? SignedTransaction(signing: Transaction(chainID: chainID, signer: signer.publicKey, nonce: nonce, call: call), by: signer) else { return nil }
         let bytes = stx.canonicalBytes
         // A refusal (full, nonce gap, duplicate) is no loss: every caller keeps what it submits and
         // retries or answers busy (the disclosure log, the anchor and alert workers, the console).

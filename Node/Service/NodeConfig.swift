@@ -1,4 +1,5 @@
 import Foundation
+public import MeridianCore
 public import MeridianMempool
 public import MeridianConsensus
 public import MeridianVitals
@@ -18,6 +19,30 @@ public struct P2PConfig: Codable, Sendable, Hashable {
 }
 
 /// The off-chain workers (`node.json` key `workers`).
+/// The validator key in a separate `meridian-signer` process instead of `keys/` (issue 24): the node
+/// reaches it over a Unix socket and authenticates with its `keys/signer-client.json` key.
+public struct SignerConfig: Codable, Sendable, Hashable {
+    /// The signer's Unix socket.
+    public var socket: String
+    /// The validator key the signer holds: its address (mer1…) or public key (hex).
+    public var validator: String
+    /// Seconds one signature may take before this node gives up on it (and misses that vote).
+    public var timeoutSeconds: Double = 2
+
+    public init(socket: String, validator: String) { self.socket = socket; self.validator = validator }
+
+    enum CodingKeys: String, CodingKey { case socket, validator, timeoutSeconds }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        socket = try c.decode(String.self, forKey: .socket)
+        validator = try c.decode(String.self, forKey: .validator)
+        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? 2
+    }
+
+    /// The validator's public key, or nil if `validator` is neither an address nor a key.
+    public var validatorKey: PublicKey? { Address(validator)?.publicKey ?? (try? PublicKey(hex: validator)) }
+}
+
 public struct WorkersConfig: Codable, Sendable, Hashable {
     /// Whether the node runs its workers and serves the vital-signs endpoints.
     public var enabled: Bool = true
@@ -149,13 +174,15 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var readiness = ReadinessConfig()
     /// Old state versions and block bodies given back (`keepRecentHeights`, `intervalSeconds`).
     public var pruning = PruningConfig()
+    /// The validator key's separate signer process, if the key is not in `keys/`.
+    public var signer: SignerConfig?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
         case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls, witnesses
-        case metricsTokens, readiness, pruning
+        case metricsTokens, readiness, pruning, signer
     }
 
     public init(from decoder: any Decoder) throws {
@@ -182,6 +209,7 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         metricsTokens = try c.decodeIfPresent([String].self, forKey: .metricsTokens) ?? d.metricsTokens
         readiness = try c.decodeIfPresent(ReadinessConfig.self, forKey: .readiness) ?? d.readiness
         pruning = try c.decodeIfPresent(PruningConfig.self, forKey: .pruning) ?? d.pruning
+        signer = try c.decodeIfPresent(SignerConfig.self, forKey: .signer)
     }
 
     /// Checks the values, naming the first bad one.
@@ -210,6 +238,12 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         }
         guard (5...86_400).contains(readiness.stallSeconds) else { throw NodeError("config.readiness.stallSeconds", "must be 5...86400") }
         guard (1...7 * 86_400).contains(pruning.intervalSeconds) else { throw NodeError("config.pruning.intervalSeconds", "must be 1...604800") }
+        if let signer {
+            guard p2p != nil else { throw NodeError("config.signer", "a remote signer signs a validator's votes: it needs p2p (a node in a network)") }
+            guard !signer.socket.isEmpty, signer.socket.utf8.count < 108 else { throw NodeError("config.signer.socket", "a Unix socket path of 1...107 bytes") }
+            guard signer.validatorKey != nil else { throw NodeError("config.signer.validator", "'\(signer.validator.prefix(80))' is not an address or a public key") }
+            guard signer.timeoutSeconds > 0, signer.timeoutSeconds <= 60 else { throw NodeError("config.signer.timeoutSeconds", "must be above 0 and at most 60") }
+        }
         if let p2p {
             guard (0...65535).contains(p2p.listenPort) else { throw NodeError("config.p2p.listenPort", "\(p2p.listenPort) is not a port") }
             for peer in p2p.peers {

@@ -45,6 +45,7 @@ public final class NodeMetrics: Sendable {
             .set(Double(c.reachablePower))
         registry.makeGauge(name: "meridian_consensus_total_power", help: "Voting power of the whole validator set").set(Double(c.totalPower))
         registry.makeGauge(name: "meridian_consensus_evidence", help: "Equivocations this node saw").set(Double(c.evidence))
+        registry.makeGauge(name: "meridian_consensus_signer_failures", help: "Votes and proposals the validator key's signer did not sign (meridian-signer unreachable or refusing)").set(Double(c.signerFailures))
         registry.makeGauge(name: "meridian_consensus_syncing", help: "1 while catching up from peers").set(Double(c.syncing ? 1 : 0))
         registry.makeGauge(name: "meridian_consensus_heights_decided", help: "Heights finalised by consensus").set(Double(c.heightsDecided))
         registry.makeGauge(name: "meridian_consensus_rounds_per_height", help: "Mean rounds per finalised height")

@@ -13,6 +13,7 @@ import MeridianMempool
 import MeridianModules
 import MeridianP2P
 import MeridianConsensusDriver
+import MeridianSigner
 import MeridianWorkers
 import MeridianRecords
 import MeridianRecordMessages
@@ -44,6 +45,8 @@ public struct DataDirectory: Sendable {
     public var workerKey: String { path + "/keys/worker.json" }
     /// Written at start with the MLLP listener's actual address (when `workers.mllpPort` is set).
     public var mllpAddress: String { path + "/mllp.address" }
+    /// The key this node proves itself with to its `meridian-signer` (only with `signer` in node.json).
+    public var signerClientKey: String { path + "/keys/signer-client.json" }
     /// The record-storage keystore: its secret, through HKDF, is the key every record key is sealed
     /// under, so the database alone decrypts nothing (created at the first start).
     public var recordsKey: String { path + "/keys/records.json" }
@@ -85,6 +88,15 @@ public struct DataDirectory: Sendable {
         do { c = try JSONDecoder().decode(NodeConfig.self, from: data) } catch { throw NodeError(config, "not a valid config: \(error)") }
         try c.validate()
         return c
+    }
+
+    /// Opens the signer-client keystore.
+    public func loadSignerClientKey(passphrase: String) throws -> PrivateKey {
+        guard let data = FileManager.default.contents(atPath: signerClientKey) else {
+            throw NodeError(signerClientKey, "missing: node.json names a signer, and this key is how the node proves itself to it (meridian-node init --signer-socket creates it)")
+        }
+        do { return try JSONDecoder().decode(Keystore.self, from: data).open(passphrase: passphrase) }
+        catch { throw NodeError(signerClientKey, "\(error)") }
     }
 
     /// Opens the workers' keystore, if there is one.
@@ -266,6 +278,21 @@ public enum NodeRunner {
             keys = current
         }
         let chain = try ChainService(store: store, signers: keys, config: config, logger: logger, metrics: metrics)
+        // The validator key in a separate `meridian-signer` (the tmkms pattern): no validator
+        // keystore may then be on this host, and the signer must answer, for the key node.json names.
+        var remoteSigner: RemoteSigner?
+        if let signerConfig = config.signer, let validator = signerConfig.validatorKey {
+            guard keystoreKeys.isEmpty else {
+                throw NodeError("keys", "node.json names a signer (\(signerConfig.socket)), yet keys/ holds a validator keystore: move it to the signer's host and remove it here")
+            }
+            let set = Set(try Validators.current(in: chain.query.reader).map(\.key))
+            guard set.contains(validator) else { throw NodeError("config.signer.validator", "\(Address(validator)) is not in the current validator set") }
+            let remote = RemoteSigner(socketPath: signerConfig.socket, chainID: chain.chainID, validator: validator,
+                                      clientKey: try dataDirectory.loadSignerClientKey(passphrase: passphrase), timeoutSeconds: signerConfig.timeoutSeconds)
+            do { try remote.connect() } catch { throw NodeError("config.signer", "\(signerConfig.socket): \(error)") }
+            logger.notice("validator key held by meridian-signer", metadata: ["socket": "\(signerConfig.socket)", "validator": "\(Address(validator))"])
+            remoteSigner = remote
+        }
         if let signer = ProcessInfo.processInfo.environment["MERIDIAN_INJECT_DISAGREEMENT"] {
             logger.warning("disagreement injection is on: other proposers' blocks with this signer's transactions are refused (tests of poison handling only)",
                            metadata: ["signer": "\(signer)"])
@@ -355,13 +382,18 @@ public enum NodeRunner {
             // is its P2P identity; it follows every height and never votes. The allowlist is the
             // validator set and the worker keys in the committed state.
             guard keys.count <= 1 else { throw NodeError("keys", "a node in a network holds one validator key (found \(keys.count))") }
-            guard let nodeKey = keys.first ?? workerKey else {
+            let identity: any ConsensusSigner & TransactionSigner & P2PIdentity
+            if let remote = remoteSigner {
+                identity = remote
+            } else if let key = keys.first ?? workerKey {
+                identity = SchnorrConsensusSigner(key: key)
+                if keys.isEmpty { logger.notice("full node: following consensus without voting", metadata: ["node": "\(Address(key.publicKey))"]) }
+            } else {
                 throw NodeError("keys", "a full node (no validator key) needs its worker key (keys/worker.json) as its P2P identity")
             }
-            if keys.isEmpty { logger.notice("full node: following consensus without voting", metadata: ["node": "\(Address(nodeKey.publicKey))"]) }
             let query = chain.query
-            let network = P2PNetwork(nodeKey: nodeKey, chainID: chain.chainID) { key in ListenerAccess.p2pAdmits(key, in: query.reader) }
-            let driver = try ConsensusDriver(chain: chain, key: nodeKey, network: network, walPath: dataDirectory.consensusWAL,
+            let network = P2PNetwork(nodeKey: identity, chainID: chain.chainID) { key in ListenerAccess.p2pAdmits(key, in: query.reader) }
+            let driver = try ConsensusDriver(chain: chain, signer: identity, network: network, walPath: dataDirectory.consensusWAL,
                                              guardPath: dataDirectory.signingGuard, timeouts: config.consensus,
                                              blockIntervalMilliseconds: UInt64(config.blockIntervalMilliseconds), logger: logger)
             // The one wiring point: every transaction this node admits from its own side (API,

@@ -162,6 +162,18 @@ public struct Transaction: Hashable, Sendable, Canonical {
 /// The bytes kept from decoding are the value's canonical encoding because the codec admits
 /// exactly one encoding per value (`CanonicalCodec.swift`), so a decoded transaction and the
 /// same transaction built in memory have the same bytes and hash.
+/// Who signs a node's own transactions: a key in the node, or the validator key's `meridian-signer`
+/// (which signs only consensus evidence).
+public protocol TransactionSigner: Sendable {
+    var publicKey: PublicKey { get }
+    /// A BIP-340 signature of `transaction.signingHash`.
+    func sign(transaction: Transaction) throws -> Bytes64
+}
+
+extension PrivateKey: TransactionSigner {
+    public func sign(transaction: Transaction) throws -> Bytes64 { try sign(transaction.signingHash) }
+}
+
 public struct SignedTransaction: Hashable, Sendable, Canonical {
     /// Larger encodings are refused before decoding.
     public static let maxEncodedBytes = 16 * 1024
@@ -193,6 +205,13 @@ public struct SignedTransaction: Hashable, Sendable, Canonical {
     public init(signing transaction: Transaction, with key: PrivateKey) throws {
         precondition(key.publicKey == transaction.signer, "signing with a key that is not the transaction's signer")
         self.init(transaction: transaction, signature: try key.sign(transaction.signingHash))
+    }
+
+    /// Signs `transaction` with `signer`, which must be its signer (a key here, or one held by a
+    /// separate signer process that decides itself which transactions it signs).
+    public init(signing transaction: Transaction, by signer: any TransactionSigner) throws {
+        guard signer.publicKey == transaction.signer else { throw RuntimeError("transaction.wrong_signer", "signing with a key that is not the transaction's signer") }
+        self.init(transaction: transaction, signature: try signer.sign(transaction: transaction))
     }
 
     /// The transaction's identity: the hash of the whole signed encoding.

@@ -29,7 +29,9 @@ final class Localnet: @unchecked Sendable {
     /// The suite's node slots for all four nodes, reserved at once.
     let slots: NodeSlots.Reservation
 
-    init(label: String, proxied: Bool = false) async throws {
+    /// `signerSockets`: nodes whose validator key is in a `meridian-signer` at that socket (their
+    /// data directories then hold no validator keystore; the test runs the signer).
+    init(label: String, proxied: Bool = false, signerSockets: [Int: String] = [:]) async throws {
         slots = try await NodeSlots.shared.reserve(4)
         p2pPorts = try freeLoopbackPorts(4)
         for i in 0..<4 {
@@ -39,7 +41,11 @@ final class Localnet: @unchecked Sendable {
         }
         for (i, hospital) in Self.hospitals.enumerated() {
             let peers = p2pPorts.indices.filter { $0 != i }.flatMap { j in ["--peer", "127.0.0.1:\(proxies[i][j]?.port ?? p2pPorts[j])"] }
-            let node = try await NodeProcess("\(label)-\(i)", initArguments: DemoKeys.validator(hospital) + ["--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers,
+            let keys = try signerSockets[i].map { socket in
+                ["--signer-socket", socket, "--signer-validator", DemoCast.staff(hospital, "validator").publicKey.hex,
+                 "--worker-keystore", try DemoKeys.keystore("\(hospital)/worker")]
+            } ?? DemoKeys.validator(hospital)
+            let node = try await NodeProcess("\(label)-\(i)", initArguments: keys + ["--p2p-port", String(p2pPorts[i]), "--block-interval-ms", "200"] + peers,
                                              ownerHoldsSlot: true)
             // Short round timeouts for tests.
             let config = node.dataDir + "/node.json"

@@ -137,6 +137,27 @@ struct CommandFailure: Error, CustomStringConvertible {
         }
     }
 
+    /// The validator key's signer (meridian-signer.service): verified, rated "SAFE" (under 1.0), with
+    /// no network but its Unix socket, and run as a user of its own in the node's group.
+    @Test func theSignerUnitVerifiesHasNoNetworkAndIsHardened() async throws {
+        let unit = DeployedMonitoring.repository.appendingPathComponent("Tools/Deploy/systemd/meridian-signer.service")
+        let binary = DeployedMonitoring.repository.appendingPathComponent(".build/debug/meridian-signer").path
+        #expect(FileManager.default.isExecutableFile(atPath: binary), "build meridian-signer first (swift build)")
+        let dir = try DeployMonitoringTests.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOf: unit, encoding: .utf8)
+        let file = dir.appendingPathComponent("meridian-signer.service")
+        try text.replacingOccurrences(of: "/usr/local/bin/meridian-signer", with: binary).write(to: file, atomically: true, encoding: .utf8)
+        let verify = try await ChildProcess.run(try Self.analyze(), ["verify", file.path])
+        #expect(verify.status == 0 && !verify.stderr.contains(file.lastPathComponent), "\(verify)")
+        let security = try await ChildProcess.run(try Self.analyze(), ["security", "--offline=yes", "--threshold=10", file.path])
+        #expect(security.status == 0 && security.stdout.contains("Overall exposure level for meridian-signer.service: 0."), "\(security)")
+        for directive in ["User=meridian-signer\n", "Group=meridian\n", "PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX\n", "IPAddressDeny=any",
+                          "--allow-user meridian", "ReadWritePaths=/var/lib/meridian-signer\n", "NoNewPrivileges=yes", "MemoryDenyWriteExecute=yes"] {
+            #expect(text.contains(directive), "the signer's unit lacks \(directive)")
+        }
+    }
+
     /// verify is not a rubber stamp: a mistyped value and a missing binary are reported.
     @Test func verifyReportsAMistakeInTheUnit() async throws {
         let file = try Self.copy(binary: "/nonexistent/meridian-node") { $0.replacingOccurrences(of: "NoNewPrivileges=yes", with: "NoNewPrivileges=perhaps") }

@@ -62,6 +62,9 @@ struct Init: AsyncParsableCommand {
     @Option(help: "An existing validator keystore (see keygen); its key must be a validator in the genesis (repeatable only for a single-process network that holds every validator key).") var validatorKeystore: [String] = []
     @Option(help: "The off-chain workers' keystore (see keygen); its key needs the worker role of the hospital on chain to anchor.") var workerKeystore: String?
     @Flag(help: "A full node: no validator key; it follows consensus under its worker key (give --worker-keystore and --p2p-port).") var fullNode = false
+    @Option(help: "The validator key lives in a meridian-signer listening on this Unix socket (with --signer-validator and --p2p-port): no validator keystore on this host; a signer-client key is created and printed for the signer's --client.")
+    var signerSocket: String?
+    @Option(help: "The validator key the signer holds: its address (mer1…) or public key (hex).") var signerValidator: String?
     @Option(help: "API port written to the config.") var apiPort: Int?
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
@@ -100,7 +103,15 @@ struct Init: AsyncParsableCommand {
             do { return try ks.open(passphrase: pass) } catch { throw ValidationError("\(path): \(error)") }
         }
         var keys: [PrivateKey] = []
-        if !validatorKeystore.isEmpty {
+        var remoteValidator: PublicKey?
+        if let signerSocket {
+            guard validatorKeystore.isEmpty, !fullNode else { throw ValidationError("--signer-socket: the validator key is in the signer, so give neither --validator-keystore nor --full-node") }
+            guard p2pPort != nil else { throw ValidationError("--signer-socket needs --p2p-port: a signer signs a validator's votes in a network") }
+            guard let signerValidator else { throw ValidationError("--signer-socket needs --signer-validator (the key the signer holds)") }
+            remoteValidator = try GovernanceCommand.publicKey(signerValidator, "--signer-validator")
+        } else if signerValidator != nil {
+            throw ValidationError("--signer-validator needs --signer-socket")
+        } else if !validatorKeystore.isEmpty {
             guard validatorKeystore.count == 1 || p2pPort == nil else { throw ValidationError("a node in a network (--p2p-port) holds one validator key") }
             keys = try validatorKeystore.map(open)
         } else if fullNode {
@@ -115,6 +126,9 @@ struct Init: AsyncParsableCommand {
         })
         for k in keys where !validatorKeys.contains(k.publicKey) {
             throw ValidationError("\(Address(k.publicKey)) is not a validator in \(genesis)")
+        }
+        if let remoteValidator, !validatorKeys.contains(remoteValidator) {
+            throw ValidationError("--signer-validator \(Address(remoteValidator)) is not a validator in \(genesis)")
         }
         try fm.createDirectory(atPath: dir.keys, withIntermediateDirectories: true)
         var config = NodeConfig()
@@ -187,6 +201,7 @@ struct Init: AsyncParsableCommand {
         }
         config.metricsTokens = metricsTokenSha256.map { $0.lowercased() }
         if let apiHost { config.apiHost = apiHost }
+        if let signerSocket, let remoteValidator { config.signer = SignerConfig(socket: signerSocket, validator: remoteValidator.hex) }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -196,6 +211,14 @@ struct Init: AsyncParsableCommand {
             let path = "\(dir.keys)/validator-\(i).json"
             try encoder.encode(try Keystore.seal(k, passphrase: pass)).write(to: URL(fileURLWithPath: path))
             try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        }
+        // The key this node proves itself with to its signer (the signer's --client).
+        var signerClient: PublicKey?
+        if config.signer != nil {
+            let k = try PrivateKey.generate()
+            try encoder.encode(try Keystore.seal(k, passphrase: pass)).write(to: URL(fileURLWithPath: dir.signerClientKey))
+            try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.signerClientKey)
+            signerClient = k.publicKey
         }
         // The off-chain workers' key (role `worker` of the hospital on chain): it signs their anchors.
         let workerKey = try workerKeystore.map(open)
@@ -208,7 +231,12 @@ struct Init: AsyncParsableCommand {
         let result: Genesis.Result
         do { result = try Genesis.initialize(spec, into: state) } catch { throw ValidationError("\(genesis): \(error)") }
         try store.storeGenesis(result.header)
-        print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.isEmpty ? "a full node: its worker key" : "\(keys.count) validator key(s)\(workerKey == nil ? "" : " and the worker key")") encrypted in \(dir.keys)")
+        if let signerClient, let remoteValidator {
+            print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex); validator \(Address(remoteValidator)) held by the signer at \(config.signer!.socket)")
+            print("signer client key \(signerClient.hex)   (give it to meridian-signer run --client)")
+        } else {
+            print("initialised \(dataDir): chain \(spec.chainID), genesis \(result.header.hash.hex), \(keys.isEmpty ? "a full node: its worker key" : "\(keys.count) validator key(s)\(workerKey == nil ? "" : " and the worker key")") encrypted in \(dir.keys)")
+        }
     }
 }
 

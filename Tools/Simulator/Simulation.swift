@@ -143,7 +143,8 @@ public struct SimulationOutcome: Sendable {
 struct SimulatedSigner: ConsensusSigner {
     let publicKey: PublicKey
     let secrets: [PublicKey: Bytes32]
-    func sign(_ digest: Bytes32) throws -> Bytes64 { Self.mac(secrets[publicKey]!, digest) }
+    func sign(proposal: MeridianConsensus.Proposal, chainID: String) throws -> Bytes64 { Self.mac(secrets[publicKey]!, proposalSigningHash(proposal, chainID: chainID)) }
+    func sign(vote: Vote, chainID: String) throws -> Bytes64 { Self.mac(secrets[publicKey]!, voteSigningHash(vote, chainID: chainID)) }
     func verify(_ signature: Bytes64, by key: PublicKey, message digest: Bytes32) -> Bool {
         guard let secret = secrets[key] else { return false }
         return signature == Self.mac(secret, digest)
@@ -573,7 +574,7 @@ public final class Simulation {
         let other = nodes[i].chain.build(proposer: nodes[i].key, round: sp.proposal.round, now: now,
                                          stateRoot: SHA256.hash(Array("equivocation/\(seed)/\(blockCounter)".utf8)))
         let p = Proposal(height: sp.proposal.height, round: sp.proposal.round, value: other.hash, validRound: -1, proposer: nodes[i].key)
-        let signed = SignedProposal(proposal: p, signature: try! nodes[i].signer.sign(proposalSigningHash(p, chainID: SimulatedChain.chainID)))
+        let signed = SignedProposal(proposal: p, signature: try! nodes[i].signer.sign(proposal: p, chainID: SimulatedChain.chainID))
         equivocations[SHA256.hash(sp.canonicalBytes)] = (signed, other)
         return (signed, other)
     }
@@ -586,7 +587,7 @@ public final class Simulation {
     }
 
     func vote(_ i: Int, _ v: Vote) -> [UInt8] {
-        WireMessage.vote(SignedVote(vote: v, signature: try! nodes[i].signer.sign(voteSigningHash(v, chainID: SimulatedChain.chainID)))).canonicalBytes
+        WireMessage.vote(SignedVote(vote: v, signature: try! nodes[i].signer.sign(vote: v, chainID: SimulatedChain.chainID))).canonicalBytes
     }
 
     /// Byzantine voting: prevote and precommit whatever was proposed, valid or not; chaos adds

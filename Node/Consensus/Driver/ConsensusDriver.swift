@@ -31,7 +31,7 @@ public protocol ConsensusChain: Sendable {
     func admitGossiped(_ bytes: [UInt8]) async -> Bool
     /// Signs (with `signer`) and admits a transaction putting the evidence on chain; returns its
     /// bytes for gossip, or nil if the chain already holds this evidence or it was not admitted.
-    func submitEvidence(_ evidence: EquivocationEvidence, signer: PrivateKey) async -> [UInt8]?
+    func submitEvidence(_ evidence: EquivocationEvidence, signer: any TransactionSigner) async -> [UInt8]?
     /// Transactions waiting in the mempool.
     func pendingTransactions() async -> Int
     /// These pending transactions, in this order (nil where one is not in the mempool).
@@ -52,7 +52,8 @@ public actor ConsensusDriver {
     public static let transactionBatchMilliseconds = Int(DriverCore.transactionBatchMilliseconds)
 
     let chain: any ConsensusChain
-    let key: PrivateKey
+    /// The validator key (or, on a full node, its P2P key): in this process, or in a `meridian-signer`.
+    let signer: any ConsensusSigner & TransactionSigner
     let network: any ConsensusTransport
     let journal: FileJournal
     let logger: Logger
@@ -63,13 +64,13 @@ public actor ConsensusDriver {
     private nonisolated let statusBox = Mutex(Status())
     private var decided: UInt64 = 0
 
-    public init(chain: any ConsensusChain, key: PrivateKey, network: any ConsensusTransport, walPath: String, guardPath: String,
+    public init(chain: any ConsensusChain, signer: any ConsensusSigner & TransactionSigner, network: any ConsensusTransport, walPath: String, guardPath: String,
                 timeouts: ConsensusTimeouts, blockIntervalMilliseconds: UInt64, logger: Logger) throws {
-        self.chain = chain; self.key = key; self.network = network; self.logger = logger
+        self.chain = chain; self.signer = signer; self.network = network; self.logger = logger
         journal = try FileJournal(walPath: walPath, guardPath: guardPath)
         var options = DriverCore.Options(timeouts: timeouts, blockIntervalMilliseconds: blockIntervalMilliseconds)
         options.gossipMilliseconds = UInt64(Self.gossipMilliseconds)
-        core = DriverCore(chainID: chain.chainID, signer: SchnorrConsensusSigner(key: key), guardState: journal.signingGuard.state,
+        core = DriverCore(chainID: chain.chainID, signer: signer, guardState: journal.signingGuard.state,
                           options: options, now: 0)
         (inputs, inputContinuation) = AsyncStream.makeStream(of: DriverInput.self, bufferingPolicy: .bufferingNewest(200_000))
     }
@@ -160,7 +161,7 @@ public actor ConsensusDriver {
                 // Peers and connection refusals change slowly: refreshed here, not after every input.
                 let connected = Set(network.peers), refusals = network.refusalCounts
                 let set = core.validatorSet
-                let reachable = set?.members.filter { $0.key == key.publicKey || connected.contains($0.key) }.reduce(UInt64(0)) { $0 + $1.power } ?? 0
+                let reachable = set?.members.filter { $0.key == signer.publicKey || connected.contains($0.key) }.reduce(UInt64(0)) { $0 + $1.power } ?? 0
                 statusBox.withLock { box in
                     box.peers = connected.count; box.connectionRefusals = refusals
                     box.reachablePower = reachable; box.totalPower = set?.totalPower ?? 0
@@ -217,7 +218,7 @@ public actor ConsensusDriver {
             let pending = await chain.pendingTransactions()
             return .pendingTransactions(pending, height: height, round: round)
         case .build(let round, let selection, let probe):
-            let chain = self.chain, proposer = key.publicKey
+            let chain = self.chain, proposer = signer.publicKey
             let block = try await ownChain("build") { try await chain.buildBlock(proposer: proposer, selection: selection) }
             return .built(block, round: round, probe: probe)
         case .validate(let block, let reason):
@@ -241,7 +242,7 @@ public actor ConsensusDriver {
             return .assembled(sp, compact, await chain.pendingTransactions(compact.transactions), from: peer)
         case .submitEvidence(let evidence):
             // Admitted by the chain, which gossips it like any transaction of this node's own.
-            _ = await chain.submitEvidence(evidence, signer: key)
+            _ = await chain.submitEvidence(evidence, signer: signer)
         case .evict(let transaction):
             let removed = await chain.evict(transaction)
             logger.notice("evicted from the mempool", metadata: ["transaction": "\(transaction.hex)", "removed": "\(removed)"])

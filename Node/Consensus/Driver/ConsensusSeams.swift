@@ -1,22 +1,30 @@
 public import MeridianCore
+public import MeridianConsensus
+public import MeridianRuntime
 
 /// How a validator signs its votes and proposals and checks its peers': BIP-340 Schnorr over
-/// secp256k1 in production (`SchnorrConsensusSigner`). The simulation gives each validator an ideal
-/// signature (a keyed hash only the simulator can compute for another key), so that tens of
+/// secp256k1 in production, with the key in the node (`SchnorrConsensusSigner`) or in a separate
+/// `meridian-signer` process (`RemoteSigner`). A signer is handed the vote or proposal itself, never
+/// a bare digest: a remote signer derives what it signs, so it can keep its own signing guard and a
+/// compromised node host cannot make it sign anything else. The simulation gives each validator an
+/// ideal signature (a keyed hash only the simulator can compute for another key), so that tens of
 /// thousands of seeded runs stay fast while a forged signature is still refused.
 public protocol ConsensusSigner: Sendable {
     var publicKey: PublicKey { get }
-    func sign(_ digest: Bytes32) throws -> Bytes64
+    func sign(proposal: MeridianConsensus.Proposal, chainID: String) throws -> Bytes64
+    func sign(vote: Vote, chainID: String) throws -> Bytes64
     func verify(_ signature: Bytes64, by key: PublicKey, message digest: Bytes32) -> Bool
 }
 
-/// The production signer: the node's validator key.
-public struct SchnorrConsensusSigner: ConsensusSigner {
+/// The in-process signer: the node's validator key.
+public struct SchnorrConsensusSigner: ConsensusSigner, TransactionSigner {
     public let key: PrivateKey
     public init(key: PrivateKey) { self.key = key }
     public var publicKey: PublicKey { key.publicKey }
-    public func sign(_ digest: Bytes32) throws -> Bytes64 { try key.sign(digest) }
+    public func sign(proposal: MeridianConsensus.Proposal, chainID: String) throws -> Bytes64 { try key.sign(proposalSigningHash(proposal, chainID: chainID)) }
+    public func sign(vote: Vote, chainID: String) throws -> Bytes64 { try key.sign(voteSigningHash(vote, chainID: chainID)) }
     public func verify(_ signature: Bytes64, by key: PublicKey, message digest: Bytes32) -> Bool { key.verify(signature, message: digest) }
+    public func sign(transaction: Transaction) throws -> Bytes64 { try key.sign(transaction: transaction) }
 }
 
 /// The network as the consensus driver sees it: authenticated peers by key, messages as bytes. P2P

@@ -46,6 +46,8 @@ public struct DriverCore {
     public private(set) var status = ConsensusStatus()
     /// Signatures the guard refused (a restarted validator that forgot what it signed).
     public private(set) var guardRefusals = 0
+    /// Votes and proposals the signer did not sign (a remote signer unreachable, or refusing).
+    public private(set) var signerFailures = 0
     public private(set) var guardState: SigningGuardState
     private var set: ValidatorSet?
     /// The validator set of the height being decided (nil before the first height begins).
@@ -252,7 +254,8 @@ public struct DriverCore {
             guard let block = blocks[p.value] else { return }
             let digest = proposalSigningHash(p, chainID: chainID)
             guard authorize(height: p.height, round: p.round, step: 0, payload: digest, what: "proposal \(p.height)/\(p.round)") else { return }
-            let sp = SignedProposal(proposal: p, signature: try signer.sign(digest))
+            guard let signature = signed({ try $0.sign(proposal: p, chainID: $1) }, what: "proposal \(p.height)/\(p.round)") else { return }
+            let sp = SignedProposal(proposal: p, signature: signature)
             proposals[p.round] = sp
             // A replay re-derives it from the records already in the log and re-sends it without
             // logging it again (the WAL writes each message once).
@@ -264,7 +267,7 @@ public struct DriverCore {
         case .broadcastVote(let v):
             let digest = voteSigningHash(v, chainID: chainID)
             guard authorize(height: v.height, round: v.round, step: v.kind == .prevote ? 1 : 2, payload: digest, what: "\(v)") else { return }
-            let signature = try signer.sign(digest)
+            guard let signature = signed({ try $0.sign(vote: v, chainID: $1) }, what: "\(v)") else { return }
             signatures[v] = signature
             let signed = SignedVote(vote: v, signature: signature)
             if !replaying { out.append(.append(.signedVote(signed))); unsynced = true }
@@ -311,6 +314,17 @@ public struct DriverCore {
             guardRefusals += 1
             out.append(.log(DriverLog(.critical, "signing guard refused a signature", ["message": what, "error": "\(error)"])))
             return false
+        }
+    }
+
+    /// Asks the signer. A remote signer may be unreachable, or refuse by its own guard (it then knows
+    /// of a signature this node's files do not, as after a restore from an old backup): this
+    /// validator then does not send this message, as if it were lost, says so, and goes on.
+    private mutating func signed(_ body: (any ConsensusSigner, String) throws -> Bytes64, what: String) -> Bytes64? {
+        do { return try body(signer, chainID) } catch {
+            signerFailures += 1; status.signerFailures = signerFailures
+            out.append(.log(DriverLog(.critical, "the signer did not sign", ["message": what, "error": "\(error)"])))
+            return nil
         }
     }
 

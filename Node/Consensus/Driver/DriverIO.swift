@@ -114,6 +114,8 @@ public struct ConsensusStatus: Sendable, Codable {
     public var totalPower: UInt64 = 0
     public var syncing: Bool = true
     public var evidence: Int = 0
+    /// Votes and proposals the signer did not sign (a `meridian-signer` unreachable or refusing).
+    public var signerFailures: Int = 0
     public var roundsLastHeight: UInt32 = 0
     public var lastDecisionUnixMilliseconds: UInt64 = 0
     public var refusedMessages: Int = 0
