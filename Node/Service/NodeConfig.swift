@@ -176,13 +176,17 @@ public struct NodeConfig: Codable, Sendable, Hashable {
     public var pruning = PruningConfig()
     /// The validator key's separate signer process, if the key is not in `keys/`.
     public var signer: SignerConfig?
+    /// Restore the state from other nodes' snapshots at the first start (nil: sync every block).
+    public var stateSync: StateSyncConfig?
+    /// Serve a state snapshot at every multiple of this height (0: serve none).
+    public var snapshotIntervalHeights: Int = 1000
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case apiHost, apiPort, blockIntervalMilliseconds, emptyBlocks, maxBlockTransactions, maxBlockBytes
         case maxRequestBodyBytes, clientLimits, verificationThreads, logLevel, mempool, p2p, consensus, workers, records, consoleSessionMinutes, tls, witnesses
-        case metricsTokens, readiness, pruning, signer
+        case metricsTokens, readiness, pruning, signer, stateSync, snapshotIntervalHeights
     }
 
     public init(from decoder: any Decoder) throws {
@@ -210,6 +214,8 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         readiness = try c.decodeIfPresent(ReadinessConfig.self, forKey: .readiness) ?? d.readiness
         pruning = try c.decodeIfPresent(PruningConfig.self, forKey: .pruning) ?? d.pruning
         signer = try c.decodeIfPresent(SignerConfig.self, forKey: .signer)
+        stateSync = try c.decodeIfPresent(StateSyncConfig.self, forKey: .stateSync)
+        snapshotIntervalHeights = try c.decodeIfPresent(Int.self, forKey: .snapshotIntervalHeights) ?? d.snapshotIntervalHeights
     }
 
     /// Checks the values, naming the first bad one.
@@ -238,6 +244,15 @@ public struct NodeConfig: Codable, Sendable, Hashable {
         }
         guard (5...86_400).contains(readiness.stallSeconds) else { throw NodeError("config.readiness.stallSeconds", "must be 5...86400") }
         guard (1...7 * 86_400).contains(pruning.intervalSeconds) else { throw NodeError("config.pruning.intervalSeconds", "must be 1...604800") }
+        guard snapshotIntervalHeights >= 0 else { throw NodeError("config.snapshotIntervalHeights", "must be 0 (no snapshots) or a number of heights") }
+        if let stateSync {
+            guard p2p != nil else { throw NodeError("config.stateSync", "state sync joins a network: it needs p2p") }
+            guard !stateSync.servers.isEmpty else { throw NodeError("config.stateSync.servers", "name at least one node's API address") }
+            for server in stateSync.servers {
+                guard let u = URL(string: server), u.scheme == "http" || u.scheme == "https", u.host != nil else { throw NodeError("config.stateSync.servers", "'\(server.prefix(100))' is not an http(s) URL") }
+            }
+            guard (1...3600).contains(stateSync.requestTimeoutSeconds) else { throw NodeError("config.stateSync.requestTimeoutSeconds", "must be 1...3600") }
+        }
         if let signer {
             guard p2p != nil else { throw NodeError("config.signer", "a remote signer signs a validator's votes: it needs p2p (a node in a network)") }
             guard !signer.socket.isEmpty, signer.socket.utf8.count < 108 else { throw NodeError("config.signer.socket", "a Unix socket path of 1...107 bytes") }

@@ -235,6 +235,45 @@ struct StartupPhases {
 public enum NodeRunner {
     /// - Parameter logLevel: the level the process's log handlers read (`LogLevelControl.standardError`);
     ///   given, operators change it at run time (`PUT /v1/node/log-level`, or SIGHUP to re-read node.json).
+    /// State sync at the first start (`config.stateSync`): a database holding only genesis is
+    /// replaced by one restored from a snapshot (`StateSyncer`), written beside it and moved into
+    /// place once complete, so an interrupted sync leaves the genesis database. A database that
+    /// holds blocks is kept: the node syncs blocks from where it is.
+    static func stateSync(_ sync: StateSyncConfig, dataDirectory: DataDirectory, config: NodeConfig, passphrase: String,
+                          keys: [PrivateKey], workerKey: PrivateKey?, logger: Logger) async throws {
+        do {
+            let current = try BlockStore(path: dataDirectory.database, additionalColumns: DataDirectory.databaseColumns)
+            guard try current.headHeight() == 0 else { return }
+        } catch { throw NodeError(dataDirectory.database, "\(error)") }
+        guard let key = workerKey ?? keys.first else {
+            throw NodeError("config.stateSync", "state sync signs its requests with the worker key (keys/worker.json) or the validator key: this node has neither")
+        }
+        guard let data = FileManager.default.contents(atPath: dataDirectory.genesis) else { throw NodeError(dataDirectory.genesis, "missing: the light client of state sync trusts only the genesis") }
+        let genesis: GenesisSpec
+        do { genesis = try GenesisSpec.parse([UInt8](data)) } catch { throw NodeError(dataDirectory.genesis, "\(error)") }
+        let tls = try config.tls?.load(in: dataDirectory.path)
+        let peers = tls.map { PeerHTTP(tls: $0.clientConfiguration()) } ?? PeerHTTP()
+        let syncer = try StateSyncer(config: sync, genesis: genesis, key: key, peers: peers, logger: logger)
+        let scratch = dataDirectory.database + ".statesync"
+        try? FileManager.default.removeItem(atPath: scratch)
+        let height: UInt64?
+        do {
+            let store = try BlockStore(path: scratch, additionalColumns: DataDirectory.databaseColumns)
+            height = try await syncer.run(into: store)
+        } catch {
+            try? FileManager.default.removeItem(atPath: scratch)
+            logger.error("state sync failed; syncing every block from genesis instead", metadata: ["error": "\(error)"])
+            return
+        }
+        guard height != nil else { try? FileManager.default.removeItem(atPath: scratch); return }
+        // The restored database replaces the genesis one (closed by now: both stores are gone).
+        let old = dataDirectory.database + ".genesis"
+        try? FileManager.default.removeItem(atPath: old)
+        try FileManager.default.moveItem(atPath: dataDirectory.database, toPath: old)
+        try FileManager.default.moveItem(atPath: scratch, toPath: dataDirectory.database)
+        try? FileManager.default.removeItem(atPath: old)
+    }
+
     public static func run(dataDirectory: DataDirectory, passphrase: String, overrides: (NodeConfig) -> NodeConfig = { $0 },
                            logger: Logger, logLevel: LogLevelControl? = nil) async throws {
         var phases = StartupPhases(logger: logger)
@@ -256,9 +295,13 @@ public enum NodeRunner {
             case .failure(let e): throw NodeError("MERIDIAN_INJECT_STORAGE_FAULT", e.message)
             }
         }
+        if let sync = config.stateSync {
+            try await Self.stateSync(sync, dataDirectory: dataDirectory, config: config, passphrase: passphrase, keys: keystoreKeys, workerKey: workerKey, logger: logger)
+        }
         let store: BlockStore
         do { store = try BlockStore(path: dataDirectory.database, additionalColumns: DataDirectory.databaseColumns, faults: faults) }
         catch { throw NodeError(dataDirectory.database, error.description) }
+        for m in store.migrations { logger.notice("database migrated", metadata: ["migration": "\(m)"]) }
         phases.done("database opened", cost: "RocksDB replays its write-ahead log and opens its tables")
         let metrics = NodeMetrics()
         var keys = keystoreKeys
@@ -413,6 +456,7 @@ public enum NodeRunner {
         readinessChecks.append(.disk(dataDirectory.path, minimumFreeBytes: config.readiness.minimumFreeDiskBytes))
         served.readiness = NodeReadiness(checks: readinessChecks, dataDirectory: dataDirectory.path)
         served.backups = BackupCheckpoints(store: store, directory: dataDirectory)
+        if config.snapshotIntervalHeights > 0 { served.snapshots = SnapshotService(store: store, intervalHeights: UInt64(config.snapshotIntervalHeights)) }
         services.append(PruningService(chain: chain, config: config.pruning, logger: logger))
         let reloadLogLevel = logLevel.map { control in LogLevelReload(control: control, dataDirectory: dataDirectory, logger: logger) }
         reloadLogLevel?.start()

@@ -48,9 +48,15 @@ public final class BlockStore: @unchecked Sendable {
         catch { throw BlockStoreError(error.description) }
         stateStorage = RocksDBStateStorage(db: db)
         auditLog = AuditLogStore(db: db)
-        // A data directory from before `auditlog.positions`: index what it holds once.
-        if let head = try header(at: try headHeight()) { try auditLog.indexPositions(size: head.auditLogSize) }
+        // An older database is brought to this build's format (`DatabaseFormat`); a new one is stamped.
+        let isNew: Bool
+        do { isNew = try genesisHeader() == nil && (try stateStorage.latestVersion()) == nil && (try DatabaseFormat.read(db)) == 0 }
+        catch { throw BlockStoreError("\(error)") }
+        migrations = try DatabaseFormat.migrate(self, isNew: isNew)
     }
+
+    /// The migrations opening this database ran (`DatabaseFormat`), for the node to log.
+    public private(set) var migrations: [String] = []
 
     static func heightKey(_ h: UInt64) -> [UInt8] { withUnsafeBytes(of: h.bigEndian) { Array($0) } }
 

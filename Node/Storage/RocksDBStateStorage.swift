@@ -2,13 +2,14 @@ public import MeridianCore
 public import MeridianState
 
 /// The runtime's state on RocksDB: column `state.nodes` (tree nodes by hash), `state.values`
-/// (latest value by raw key), `state.roots` (root by big-endian version) and `meta`.
+/// (latest value by raw key), `state.roots` (root by big-endian version), `state.preimages` (the
+/// raw key of each key hash the tree holds: snapshot chunks carry raw keys) and `meta`.
 ///
 /// `commit` writes a version in one synced batch, so a crash leaves either the whole version or
 /// none of it. The node's block store shares the database and can add its own writes to the
 /// same batch through `addState(_:to:)`.
 public final class RocksDBStateStorage: StateStorage {
-    public static let columns = ["state.nodes", "state.values", "state.roots", "meta"]
+    public static let columns = ["state.nodes", "state.values", "state.roots", "state.preimages", "meta"]
     static let latestKey = Array("state.latest_version".utf8)
 
     public let db: RocksDB
@@ -74,7 +75,10 @@ public final class RocksDBStateStorage: StateStorage {
         // Sorted keys let the memtable reuse its insertion point from one key to the next.
         for n in batch.nodes.sorted(by: { $0.hash < $1.hash }) { wb.put("state.nodes", n.hash.bytes, n.encoded) }
         for v in batch.values.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            if let value = v.value { wb.put("state.values", v.key, value) } else { wb.delete("state.values", v.key) }
+            if let value = v.value {
+                wb.put("state.values", v.key, value)
+                wb.put("state.preimages", StateProof.keyHash(v.key).bytes, v.key)
+            } else { wb.delete("state.values", v.key) }
         }
         wb.put("state.roots", Self.versionKey(batch.version), batch.root.bytes)
         wb.put("meta", Self.latestKey, Self.versionKey(batch.version))

@@ -91,13 +91,13 @@ final class NodeProcess: @unchecked Sendable {
     /// API listens) and answers `/health`. No deadline here: a node that exits fails at once, and
     /// one that never gets ready is stopped by the test's time limit, whose cancellation kills it;
     /// the node's log says which start phase was slow.
-    func start(blockIntervalMilliseconds: Int = 100, environment extra: [String: String] = [:]) async throws {
+    func start(blockIntervalMilliseconds: Int = 100, environment extra: [String: String] = [:], logLevel: String? = nil) async throws {
         if slot == nil && !ownerHoldsSlot { slot = try await NodeSlots.shared.reserve(1) }
         let addressFile = dataDir + "/api.address"
         try? FileManager.default.removeItem(atPath: addressFile)
         let log = dir.path("node.log")
         let p = try await BackgroundProcess(try executable ?? Binaries.path("meridian-node"),
-                                            ["start", "--exit-with-parent", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
+                                            ["start", "--exit-with-parent", "--data-dir", dataDir, "--api-port", "0", "--block-interval-ms", String(blockIntervalMilliseconds), "--log-level", logLevel ?? ProcessInfo.processInfo.environment["MERIDIAN_TEST_NODE_LOG_LEVEL"] ?? "warning"],
                                             environment: ["MERIDIAN_PASSPHRASE": Self.passphrase].merging(extra) { $1 }, workingDirectory: Binaries.repository.path, logFile: log)
         process = p
         while true {
@@ -110,6 +110,9 @@ final class NodeProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
     }
+
+    /// The whole log.
+    var fullLog: String { String(decoding: FileManager.default.contents(atPath: dir.path("node.log")) ?? Data(), as: UTF8.self) }
 
     /// The log's warnings and errors, then its tail.
     var logText: String {

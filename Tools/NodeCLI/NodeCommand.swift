@@ -69,6 +69,8 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Run consensus with other validators: the P2P port to listen on (0: any free port).") var p2pPort: Int?
     @Option(help: "A persistent peer, host:port (repeatable; with --p2p-port).") var peer: [String] = []
     @Option(help: "The address P2P listens on (default 127.0.0.1; the host's own address for peers on other hosts).") var p2pHost: String?
+    @Option(help: "Join by state sync: another node's API address to restore a snapshot from at the first start (repeatable; with --p2p-port).") var stateSync: [String] = []
+    @Option(help: "Serve a state snapshot at every multiple of this height for nodes joining by state sync (0: none; default 1000).") var snapshotInterval: Int?
     @Option(help: "Milliseconds between blocks, written to the config.") var blockIntervalMs: Int?
     @Option(help: "A hospital system allowed to post vital signs (FHIR, bulk batches): NAME:SHA256 of its bearer token, hex (repeatable).")
     var feed: [String] = []
@@ -204,6 +206,8 @@ struct Init: AsyncParsableCommand {
         config.metricsTokens = metricsTokenSha256.map { $0.lowercased() }
         if let apiHost { config.apiHost = apiHost }
         if let signerSocket, let remoteValidator { config.signer = SignerConfig(socket: signerSocket, validator: remoteValidator.hex) }
+        if !stateSync.isEmpty { config.stateSync = StateSyncConfig(servers: stateSync) }
+        if let snapshotInterval { config.snapshotIntervalHeights = snapshotInterval }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -65,6 +65,9 @@ public enum APIRule: String, Sendable, CaseIterable {
     case provider = "provider"
     /// Another hospital's node (a worker key on chain): record transfers and erasure notices.
     case hospitalNode = "hospital-node"
+    /// A node of the network (a current validator key or a registered worker key: the keys P2P
+    /// admits): state snapshots for state sync.
+    case networkNode = "network-node"
 }
 
 /// The caller of a signed request, with its standing read from the committed state.
@@ -166,6 +169,10 @@ extension NodeAPI {
         case .hospitalNode:
             guard try member(caller.key)?.has(.worker) == true else {
                 throw Self.forbidden("only a hospital's node (a worker key on chain) calls this")
+            }
+        case .networkNode:
+            guard try readingState({ ListenerAccess.p2pAdmits(caller.key, in: query.reader) }) else {
+                throw Self.forbidden("only a node of the network (a validator key or a registered worker key) reads snapshots")
             }
         case .provider:
             guard let own = organization, let m = try member(caller.key), m.organization == own, m.has(.provider) else {

@@ -26,6 +26,8 @@ public struct NodeServices: Sendable {
     public var metricsTokens: Set<String> = []
     /// Checkpoints of the database for backups (nil: `/v1/node/backups` answers 503).
     public var backups: BackupCheckpoints?
+    /// The state snapshots this node serves for state sync (nil: none).
+    public var snapshots: SnapshotService?
 
     public init(workers: WorkerEndpoints? = nil, records: RecordService? = nil, disclosures: DisclosureLog? = nil,
                 consensusStatus: (@Sendable () -> ConsensusStatus)? = nil, witnesses: WitnessPusher? = nil,

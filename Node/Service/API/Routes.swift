@@ -146,7 +146,7 @@ public struct NodeAPI: Sendable {
             .signed(.get, "v1/state/:key", .knownKey) { request, context, caller in
                 try stateEntry(context.parameters.require("key"), height: queryDictionary(request)["height"], caller)
             },
-        ] + operationsRoutes() + vitalsRoutes() + recordRoutes() + auditLogRoutes()
+        ] + operationsRoutes() + vitalsRoutes() + recordRoutes() + auditLogRoutes() + snapshotRoutes()
     }
 
     public func router() -> Router<NodeRequestContext> {

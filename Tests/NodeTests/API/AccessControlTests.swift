@@ -64,6 +64,9 @@ import MeridianDemo
             "/v1/summaries": ("/v1/summaries", [1, 2, 3]),
             "/v1/node/log-level": ("/v1/node/log-level", Array("{\"level\":\"info\"}".utf8)),
             "/v1/node/backups": ("/v1/node/backups", []),
+            "/v1/snapshots": ("/v1/snapshots", []),
+            "/v1/snapshots/{height}/chunks/{index}": ("/v1/snapshots/1/chunks/0", []),
+            "/v1/snapshots/{height}/auditlog/{part}": ("/v1/snapshots/1/auditlog/0", []),
         ]
         var requests: [(HTTPRequest.Method, String, String, [UInt8])] = []
         for r in node.api.routes() {

@@ -89,6 +89,7 @@ import MeridianIngest
             .deletingLastPathComponent().appendingPathComponent("Tools/Model/cvd/cvd-logistic.onnx").path
         let node = try TestNode(config: config)
         let (maria, record, consent) = try await node.seedMaria()
+        let snapshotHeight = try node.chain.store.headHeight()
         // A pulse oximeter Maria pairs, one signed frame from it, and a FHIR Observation from the ward's feed.
         let oximeter = try PrivateKey(secret: SHA256.hash(Array("openapi-oximeter".utf8)))
         try await node.submit(maria, .pairDevice(.init(device: oximeter.publicKey, kind: .pulseOximeter)))
@@ -211,6 +212,12 @@ import MeridianIngest
             bad(.get, "/v1/records/{commitment}", "/v1/records/\(consent.hex)"),
             bad(.get, "/v1/events", "/v1/events"), bad(.get, "/v1/events", "/v1/events?kind=nonsense"),
             good(.get, "/v1/evidence", "/v1/evidence"),
+            good(.get, "/v1/snapshots", "/v1/snapshots"),
+            good(.get, "/v1/snapshots/{height}/chunks/{index}", "/v1/snapshots/\(snapshotHeight)/chunks/0"),
+            bad(.get, "/v1/snapshots/{height}/chunks/{index}", "/v1/snapshots/\(snapshotHeight)/chunks/70000"),
+            bad(.get, "/v1/snapshots/{height}/chunks/{index}", "/v1/snapshots/999999/chunks/0"),
+            good(.get, "/v1/snapshots/{height}/auditlog/{part}", "/v1/snapshots/\(snapshotHeight)/auditlog/0"),
+            bad(.get, "/v1/snapshots/{height}/auditlog/{part}", "/v1/snapshots/\(snapshotHeight)/auditlog/x"),
             good(.get, "/v1/light/headers", "/v1/light/headers?from=0&limit=3"), bad(.get, "/v1/light/headers", "/v1/light/headers?limit=0"),
             good(.get, "/v1/audit-log", "/v1/audit-log"), good(.get, "/v1/audit-log/checkpoint", "/v1/audit-log/checkpoint"),
             good(.get, "/v1/audit-log/proof/inclusion", "/v1/audit-log/proof/inclusion?index=0"),
@@ -283,6 +290,7 @@ import MeridianIngest
             case "/v1/summaries": return ribeiraClinician
             case "/v1/records/{commitment}/erasure-notice": return DemoCast.staff("klinikum-spree", "worker")
             case "/v1/records/{commitment}/transfer": return DemoCast.staff("sakura-general", "worker")
+            case "/v1/snapshots", "/v1/snapshots/{height}/chunks/{index}", "/v1/snapshots/{height}/auditlog/{part}": return DemoCast.staff("sakura-general", "worker")
             default: return maria
             }
         }

@@ -60,6 +60,7 @@ final class TestNode: @unchecked Sendable {
     var services: NodeServices {
         var s = NodeServices(workers: workers.endpoints, records: records, disclosures: disclosures, logLevel: logLevel)
         s.backups = BackupCheckpoints(store: chain.store, directory: DataDirectory(directory.path))
+        s.snapshots = SnapshotService(store: chain.store, intervalHeights: 1)
         return s
     }
     /// The node's log level as an operator changes it at run time (no handler of this process reads it).
