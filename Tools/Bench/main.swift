@@ -15,7 +15,7 @@ import MeridianDemo
 
 struct BenchArguments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "meridian-bench")
-    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency, disk, indexer }
+    enum Section: String, ExpressibleByArgument, CaseIterable { case blocks, api, reads, localnet, workers, summary, contracts, console, transparency, disk, indexer, statesync }
     @Option(help: "Write the Markdown report here (BENCHMARKS.md).") var output: String?
     @Flag(help: "Fewer rounds and smaller loads (a smoke run).") var quick = false
     @Option(help: "Run one section only (rows printed, no report).") var only: Section?
@@ -232,6 +232,23 @@ print("machine: \(cpu), \(cores) cores")
         report(Row(name: "regulator's report as SQL over \(f.entries) entries: \(name), median of 3 (psql start included)", value: "\(fmt(seconds * 1000, 0)) ms",
                    reference: "psql -c 'SELECT 1': \(fmt(f.emptyQuerySeconds * 1000, 0)) ms", ratio: "—"))
     }
+}
+
+/// Joining by state sync against replay from genesis (issue 24): `MERIDIAN_BENCH_STATESYNC_REQUESTS`
+/// access requests (default 100,000; 10,000 with --quick), each an entry of the state.
+@MainActor func reportStateSync() async throws {
+    let count = ProcessInfo.processInfo.environment["MERIDIAN_BENCH_STATESYNC_REQUESTS"].flatMap { Int($0) } ?? (quick ? 10_000 : 100_000)
+    let f = try await stateSyncBench(accessRequests: count)
+    print("statesync: \(f.accessRequests) access requests committed in \(fmt(f.buildSeconds, 1)) s; \(f.stateEntries) state entries at height \(f.height)")
+    report(Row(name: "Joining a chain of \(f.stateEntries) state entries (\(f.accessRequests) access requests, height \(f.height)): state sync from a node's snapshot (headers verified from genesis, 256 chunks checked, tree rebuilt and written)",
+               value: "\(fmt(f.syncSeconds, 1)) s",
+               reference: "replay from genesis (every block executed through ChainService, as block sync does, without the network): \(fmt(f.replaySeconds, 1)) s",
+               ratio: "\(fmt(f.replaySeconds / max(f.syncSeconds, 0.001), 1))× faster"))
+}
+
+if only == "statesync" {
+    try await reportStateSync()
+    exit(0)
 }
 
 if only == "disk" {
@@ -463,6 +480,7 @@ try reportConsole()
 try reportTransparency()
 try await reportDisk()
 try await reportIndexer()
+try await reportStateSync()
 
 // MARK: Output.
 var md = """
