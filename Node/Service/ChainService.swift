@@ -328,7 +328,11 @@ extension ChainService: ConsensusChain {
     /// The validators that signed the tip block: the set in the state after the block before it.
     func signersOfTip() -> [ValidatorPower]? {
         let tipHeight = executor.tip.height
-        guard tipHeight >= 1, let entry = try? query.proof(Validators.setKey.bytes, at: tipHeight - 1), let value = entry.value,
+        guard tipHeight >= 1 else { return nil }
+        // A node restored from a snapshot at the tip holds no state before it: the light client
+        // recorded who signed the snapshot's header.
+        if let restored = try? store.snapshotSigners(), restored.height == tipHeight { return restored.signers }
+        guard let entry = try? query.proof(Validators.setKey.bytes, at: tipHeight - 1), let value = entry.value,
               let set = try? CanonicalList<Validator>(canonicalBytes: value) else { return nil }
         return set.items.map { ValidatorPower(key: $0.key, power: $0.power) }
     }

@@ -23,7 +23,10 @@ extension BlockStore {
     /// Restores a snapshot of height `headers.last` into this (fresh) database: `headers` from 1 to
     /// the snapshot's height, `entries` the whole state at that height, `auditEntryHashes` the
     /// audit log's leaves. Refuses what does not rebuild the headers' state root and audit log root.
-    public func restoreSnapshot(genesis: BlockHeader, headers: [VerifiedHeader], entries: [StateSnapshot.Chunk.Entry], auditEntryHashes: [Bytes32]) throws(BlockStoreError) {
+    /// `signersOfTop`: the validator set that signed the snapshot's header (the state one version
+    /// before it, which a restored node does not hold, names it; the light client knows it).
+    public func restoreSnapshot(genesis: BlockHeader, headers: [VerifiedHeader], signersOfTop: [ValidatorPower], entries: [StateSnapshot.Chunk.Entry],
+                                auditEntryHashes: [Bytes32]) throws(BlockStoreError) {
         let empty: Bool
         do { empty = try headHeight() == 0 && (try stateStorage.latestVersion()) == nil } catch { throw BlockStoreError("\(error)") }
         guard empty else { throw BlockStoreError("a snapshot is restored only into an empty database") }
@@ -77,10 +80,30 @@ extension BlockStore {
         stateStorage.addState(StateBatch(version: height, root: result.root, nodes: result.newNodes, values: entries.map { ($0.key, $0.value) }), to: wb)
         try write(wb)
         let head = RocksDB.WriteBatch(for: db)
+        var signers = CanonicalWriter()
+        signers.write(varint: height); signers.write(signersOfTop)
+        head.put("meta", Self.snapshotSignersKey, signers.bytes)
         head.put("meta", Self.bodiesFromKey, Self.heightKey(height + 1))
         head.put("meta", Self.stateFromKey, Self.heightKey(height))
         head.put("meta", Self.headKey, Self.heightKey(height))
         try write(head)
+    }
+
+    static let snapshotSignersKey = Array("statesync.signers_of_snapshot".utf8)
+
+    /// The snapshot this database was restored from (its height) and the validators that signed its
+    /// header: `ChainService` checks the certificate a next block carries for it against them.
+    public func snapshotSigners() throws(BlockStoreError) -> (height: UInt64, signers: [ValidatorPower])? {
+        let raw: [UInt8]?
+        do { raw = try db.get("meta", Self.snapshotSignersKey) } catch { throw BlockStoreError("\(error)") }
+        guard let raw else { return nil }
+        do {
+            var r = CanonicalReader(raw)
+            let h = try r.readVarint("height")
+            let set = try r.readArray(ValidatorPower.self, "signers", max: 10_000)
+            try r.finish()
+            return (h, set)
+        } catch { throw BlockStoreError("the state-sync signers record is corrupt: \(error)") }
     }
 
     private func write(_ wb: RocksDB.WriteBatch) throws(BlockStoreError) {

@@ -121,6 +121,7 @@ public final class StateSyncer: Sendable {
             if advanced == 0 { throw Failure(message: "state sync: no server sent header \(light.head.height + 1)") }
         }
         guard let root = light.stateRoots[best], let top = verified.last?.header else { throw Failure(message: "state sync: header \(best) was not verified") }
+        let signersOfTop = light.validators   // the set that signed header `best`
         logger.notice("state sync: headers verified from genesis", metadata: ["height": "\(best)", "validatorSetChanges": "\(light.validatorSetChanges)"])
 
         // The manifest: from the first candidate whose manifest composes to the verified root.
@@ -182,7 +183,7 @@ public final class StateSyncer: Sendable {
             index += UInt64(expected)
         }
 
-        try store.restoreSnapshot(genesis: genesisHeader, headers: verified, entries: entries, auditEntryHashes: leaves)
+        try store.restoreSnapshot(genesis: genesisHeader, headers: verified, signersOfTop: signersOfTop, entries: entries, auditEntryHashes: leaves)
         let seconds = Double((ContinuousClock.now - started).components.seconds) + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
         logger.notice("state sync: restored", metadata: ["height": "\(best)", "entries": "\(entries.count)", "auditEntries": "\(leaves.count)",
                                                          "seconds": "\(String(format: "%.1f", seconds))"])

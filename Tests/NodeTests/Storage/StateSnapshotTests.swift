@@ -3,6 +3,11 @@ import Foundation
 import MeridianCore
 import MeridianState
 import MeridianStorage
+import MeridianModules
+import MeridianRuntime
+import MeridianNode
+import MeridianDemo
+import Logging
 
 /// State snapshots (issue 24 item 2): the manifest of a real tree composes to its root, every chunk
 /// checks against it and together they hold exactly the state; anything altered, dropped, added
@@ -76,6 +81,64 @@ import MeridianStorage
         #expect(throws: CodecError.self) { _ = try StateSnapshot.Manifest(canonicalBytes: Array(m.canonicalBytes.dropLast(5))) }
         var w = CanonicalWriter(); w.write(varint: 1); w.write(varint: UInt64.max)
         #expect(throws: CodecError.self) { _ = try StateSnapshot.Chunk(canonicalBytes: w.bytes) }
+    }
+
+    /// A node restored from a snapshot served as `SnapshotService` serves it holds the state, the
+    /// audit log and the headers, nothing below; and it accepts the next block although the
+    /// certificate that block carries for the snapshot's header is another valid one than the node
+    /// stored (it holds no state before the snapshot to read that header's signers from: the light
+    /// client's record of them stands in).
+    @Test func aRestoredNodeHoldsTheSnapshotAndAcceptsTheNextBlock() async throws {
+        let source = try TestNode()
+        _ = try await source.seedMaria()
+        let store = source.chain.store
+        let h = try store.headHeight()
+        let top = try #require(try store.header(at: h))
+        let service = SnapshotService(store: store, intervalHeights: 1)
+        let manifest = try service.manifest(at: h)
+        try manifest.verify(expectedRoot: top.stateRoot)
+        var entries: [StateSnapshot.Chunk.Entry] = []
+        for i in manifest.chunks.indices where manifest.chunks[i] != .empty {
+            let c = try StateSnapshot.Chunk(canonicalBytes: try service.chunk(at: h, index: i).canonicalBytes)
+            try c.verify(against: manifest)
+            entries += c.entries
+        }
+        let log = try service.auditLog(at: h, part: 0)
+        let leaves = stride(from: 0, to: log.count, by: 32).map { Bytes32(log[$0..<($0 + 32)])! }
+        #expect(UInt64(leaves.count) == top.auditLogSize && top.auditLogSize > 0)
+        var headers = try (1...h).map { height in
+            BlockStore.VerifiedHeader(header: try #require(try store.header(at: height)), certificate: try #require(try store.commit(at: height)), lightSet: nil)
+        }
+        // The top certificate with three of its four signatures: valid, and not the one the next block carries.
+        let full = headers[headers.count - 1].certificate
+        #expect(full.signatures.count == 4)
+        let fewer = CommitCertificate(height: full.height, round: full.round, blockHash: full.blockHash, signatures: Array(full.signatures.prefix(3)))
+        headers[headers.count - 1] = .init(header: top, certificate: fewer, lightSet: nil)
+        let dir = try TemporaryDirectory()
+        let restored = try BlockStore(path: dir.path("db"))
+        try restored.restoreSnapshot(genesis: try #require(try store.genesisHeader()), headers: headers, signersOfTop: try await source.chain.currentValidators(),
+                                     entries: entries, auditEntryHashes: leaves)
+        #expect(try restored.headHeight() == h && restored.block(at: 1) == nil && restored.header(at: 1) == store.header(at: 1))
+        #expect(try restored.bodiesKeptFrom() == h + 1 && restored.stateKeptFrom() == h)
+        #expect(try restored.auditLog.entryHash(index: 0) == leaves[0])
+        // Restoring into a database that holds a chain is refused.
+        #expect(throws: BlockStoreError.self) {
+            try restored.restoreSnapshot(genesis: top, headers: headers, signersOfTop: [], entries: entries, auditEntryHashes: leaves)
+        }
+        // The next block, made by the source: it carries the four-signature certificate of h.
+        _ = try await source.submit(DemoCast.patient("hans"), .registerPatient(.init(attestor: DemoCast.staff("hospital-ribeira", "clinician").publicKey,
+            attestation: try DemoCast.staff("hospital-ribeira", "clinician").sign(Identity.enrolmentMessage(chainID: DemoCast.chainID, patient: DemoCast.patient("hans").publicKey)))))
+        let next = try #require(try store.block(at: h + 1))
+        #expect(next.lastCommit == full)
+        var config = NodeConfig()
+        config.p2p = P2PConfig()
+        var logger = Logger(label: "restored"); logger.logLevel = .error
+        let chain = try ChainService(store: restored, signers: [], config: config, logger: logger, metrics: NodeMetrics())
+        let valid = try await chain.validate(next)
+        #expect(valid, "the restored node refused the next block")
+        try await chain.commit(next, certificate: try #require(try store.commit(at: h + 1)))
+        try await chain.awaitDurable()
+        #expect(try restored.header(at: h + 1) == store.header(at: h + 1))
     }
 
     @Test func anOlderDatabaseIsMigratedAndANewerOneRefused() throws {
