@@ -294,7 +294,7 @@ let package = Package(
         // on loopback ports, driven by the real CLIs.
         .testTarget(name: "EndToEndTests",
                     dependencies: ["MeridianCore", "MeridianModules", "MeridianRuntime", "MeridianClient", "MeridianDemo", "MeridianP2P", "MeridianVitals", "MeridianIngest",
-                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianTestSupport", "MeridianTransparency", "MeridianSigner", "MeridianLightClient",
+                                   "MeridianConsensus", "MeridianConsensusDriver", "MeridianRecords", "MeridianRecordMessages", "MeridianSummary", "MeridianTestSupport", "MeridianTransparency", "MeridianSigner", "MeridianLightClient", "MeridianStorage", "MeridianNode",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "NIOCore", package: "swift-nio"),
                                    .product(name: "NIOPosix", package: "swift-nio"),

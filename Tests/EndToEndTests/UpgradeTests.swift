@@ -3,6 +3,8 @@ import Testing
 import MeridianCore
 import MeridianDemo
 import MeridianTestSupport
+import MeridianStorage
+import MeridianNode
 
 /// An upgrade by governance on a localnet (issue 24): four validators run an older build; their
 /// operators propose and pass an upgrade plan naming this checkout's `meridian-node` (by SHA-256) and
@@ -67,8 +69,21 @@ import MeridianTestSupport
         do { try await net.nodes[3].start(blockIntervalMilliseconds: 200); Issue.record("the old build started past the plan's height") }
         catch let e as HarnessError where e.description.contains("exited") {}
         #expect(net.nodes[3].logText.contains("upgrade.needed") && net.nodes[3].logText.contains("meridian-next"), "\(net.nodes[3].logText)")
+        // Its database as a release before database format 2 left it (no state key preimages): the
+        // release migrates it at start, says so, and goes on.
+        do {
+            let db = try RocksDB(path: DataDirectory(net.nodes[3].dataDir).database,
+                                 columnFamilies: RocksDBStateStorage.columns + BlockStore.columns + DataDirectory.databaseColumns)
+            let preimages = try db.scan("state.preimages", prefix: [], limit: 1_000_000)
+            #expect(!preimages.isEmpty)
+            let wb = RocksDB.WriteBatch(for: db)
+            for p in preimages { wb.delete("state.preimages", p.key) }
+            wb.put("meta", Array("db.format".utf8), withUnsafeBytes(of: UInt64(1).bigEndian) { Array($0) })
+            try db.write(wb, sync: true)
+        }
         net.nodes[3].executable = release
-        try await net.nodes[3].start(blockIntervalMilliseconds: 200)
+        try await net.nodes[3].start(blockIntervalMilliseconds: 200, logLevel: "notice")
+        #expect(net.nodes[3].fullLog.contains("database migrated") && net.nodes[3].fullLog.contains("format 2"), "\(net.nodes[3].logText)")
         let tip = try await net.height(0) + 2
         try await net.waitHeight(tip, nodes: [0, 1, 2, 3])
         try await net.checkAgreement(upTo: tip, nodes: [0, 1, 2, 3])
