@@ -7,6 +7,7 @@ import MeridianModules
 import MeridianLightClient
 public import MeridianStorage
 import MeridianRequestAuth
+import Synchronization
 
 /// State sync in node.json: the API addresses of nodes to restore from (they must serve TLS when
 /// this node does), and how long one request may take before the next server is asked.
@@ -57,12 +58,21 @@ public final class StateSyncer: Sendable {
         chainID = genesis.chainID
     }
 
-    /// A server as this sync sees it: its address, its node key (the audience of signed requests).
-    final class Server: @unchecked Sendable {   // used by one sync task at a time
+    /// A server as this sync sees it: its address, its node key (the audience of signed requests),
+    /// and whether it sent something false (then it is asked nothing more). Chunk fetches run
+    /// concurrently: both behind a lock.
+    final class Server: Sendable {
         let base: URL
-        var audience: String?
-        var dropped = false
+        private let state = Mutex<(audience: String?, dropped: Bool)>((nil, false))
         init(base: URL) { self.base = base }
+        var audience: String? {
+            get { state.withLock { $0.audience } }
+            set { state.withLock { $0.audience = newValue } }
+        }
+        var dropped: Bool {
+            get { state.withLock { $0.dropped } }
+            set { state.withLock { $0.dropped = newValue } }
+        }
     }
 
     /// Restores into the empty database `store`; returns the snapshot's height, or nil when no
