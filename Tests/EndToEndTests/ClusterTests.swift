@@ -6,7 +6,8 @@ import MeridianTestSupport
 /// with its own address on a bridge, configured only by `meridian-node init` with those addresses and
 /// TLS (`Tools/Cluster/cluster.sh`, also `make cluster`). The same checks as the localnet's: they
 /// agree; a validator cut off by iptables stops while the other three go on, and catches up when the
-/// cut heals; a validator killed -9 is not missed, and restarted catches up; the full node follows.
+/// cut heals; two cut off, no side has a quorum and nothing is finalised until it heals; a validator
+/// killed -9 is not missed, and restarted catches up; the full node follows.
 /// Every request goes over HTTPS to the node's own address, checked against the cluster's CA.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct ClusterTests {
     static let names = ["hospital-ribeira", "klinikum-spree", "hopital-rhone", "clinique-leman", "sakura-general"]
@@ -90,10 +91,33 @@ import MeridianTestSupport
         let atCut = try await height(1)
         try await waitHeight(atCut + 5, [1, 2, 3, 4])
         #expect(try await height(0) <= atCut + 1, "a validator alone finalised blocks")
-        let healed = try await cluster(["heal", dir.path("net")])
+        var healed = try await cluster(["heal", dir.path("net")])
         #expect(healed.status == 0, "\(healed)")
-        let tip = try await height(1)
+        var tip = try await height(1)
         try await waitHeight(tip + 1, Array(0..<5))
+
+        // Two validators of four cut off: no quorum anywhere. Validators 0 and 1 get stuck at one
+        // height (in prevote or precommit, waiting for votes that cannot come) and finalise nothing.
+        let split = try await cluster(["partition", dir.path("net"), "2", "3"])
+        #expect(split.status == 0, "\(split)")
+        let atSplit = try await height(0)
+        var stuckAt = 0
+        while true {
+            var consensus: [[String: Any]] = []
+            for i in [0, 1] { consensus.append(try await get(i, "/v1/status")?["consensus"] as? [String: Any] ?? [:]) }
+            let steps = consensus.map { $0["step"] as? String ?? "" }, heights = consensus.map { $0["height"] as? Int ?? 0 }
+            if steps.allSatisfy({ $0 == "prevote" || $0 == "precommit" }), heights[0] == heights[1] { stuckAt = heights[0]; break }
+            try stillWaiting("validators 0 and 1 never got stuck without a quorum: \(consensus)")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let stalled = try await height(0)
+        #expect(stalled == stuckAt - 1 && stalled <= atSplit + 1, "a block was finalised without 2/3: committed \(stalled), working on \(stuckAt)")
+        let (other, cutOff) = (try await height(1), try await height(2))
+        #expect(other == stalled && cutOff <= stalled + 1, "validator 1 at \(other), validator 2 at \(cutOff), stalled at \(stalled)")
+        healed = try await cluster(["heal", dir.path("net")])
+        #expect(healed.status == 0, "\(healed)")
+        tip = try await height(1)
+        try await waitHeight(max(tip, stalled) + 2, Array(0..<5))
 
         // A validator killed -9: not missed; restarted on its data, it catches up.
         let killed = try await cluster(["kill", dir.path("net"), "2"])
